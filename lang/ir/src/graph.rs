@@ -1,0 +1,220 @@
+//! The dataflow graph: what the compiler produces from a checked `.exp` file and the only thing
+//! the runtime reads. Nodes are definitions (a dataset, a model initialisation, a training
+//! phase, a merge, an evaluation, a report); edges are the artifacts that flow between them.
+
+use std::collections::BTreeMap;
+
+use exp_diag::Span;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::ComponentKind;
+use crate::value::{Duration, Value};
+
+/// A whole experiment, ready to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Graph {
+    /// The experiment's name: the file stem unless the file says otherwise.
+    pub experiment: String,
+    /// The base seed; every node's seed derives from it unless the file sets one.
+    pub seed: u64,
+    /// Plugin files named in the file with `plugin "path"`, resolved relative to it.
+    pub plugins: Vec<String>,
+    /// Nodes in a topological order: every input of a node comes before it.
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NodeId(pub usize);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: NodeId,
+    /// The definition's name in the file; unique within a graph.
+    pub name: String,
+    pub kind: NodeKind,
+    /// Incoming edges, in the order the file lists them (merge inputs are ordered).
+    pub inputs: Vec<Input>,
+    /// What this node produces.
+    pub output: ArtifactKind,
+    /// The node's seed: initialisation, data order and dropout all derive from it.
+    pub seed: u64,
+    /// Where the node was defined, for runtime errors that point at the file.
+    pub origin: Origin,
+}
+
+/// Where a node comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Written in a file at this span.
+    Source(Span),
+    /// Made by the compiler on behalf of another node.
+    Derived(NodeId),
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    /// The field that names this input: `model`, `data`, `inputs`, `rows`.
+    pub role: String,
+    pub node: NodeId,
+    pub artifact: ArtifactKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    /// A dataset with train and test splits.
+    Dataset,
+    /// Model weights together with the architecture that reads them.
+    Model,
+    /// Named metric values.
+    Metrics,
+    /// A results table.
+    Table,
+}
+
+impl ArtifactKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactKind::Dataset => "dataset",
+            ArtifactKind::Model => "model",
+            ArtifactKind::Metrics => "metrics",
+            ArtifactKind::Table => "table",
+        }
+    }
+}
+
+/// A component chosen by name, with every parameter resolved (defaults filled in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRef {
+    pub kind: ComponentKind,
+    pub name: String,
+    pub params: BTreeMap<String, Value>,
+    pub span: Option<Span>,
+}
+
+impl ComponentRef {
+    /// The parameters as one JSON object, the form a plugin constructor receives.
+    pub fn params_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.params
+                .iter()
+                .map(|(key, value)| (key.clone(), value.to_json()))
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeKind {
+    /// Loads or generates a dataset. No inputs.
+    Dataset { component: ComponentRef },
+    /// Initialises an architecture's weights. Input `data` (optional): the dataset whose
+    /// shape (features, classes) sizes the model.
+    Model { component: ComponentRef },
+    /// Trains a model on a dataset. Inputs `model` and `data`.
+    Train(TrainSpec),
+    /// Merges two or more models of one architecture. Inputs `inputs`, in order.
+    Merge { component: ComponentRef },
+    /// Evaluates a model on a split of a dataset. Inputs `model` and `data`.
+    Evaluate {
+        metrics: Vec<ComponentRef>,
+        split: String,
+    },
+    /// Gathers metrics into a table. Inputs `rows` (evaluations or training phases).
+    Report,
+}
+
+impl NodeKind {
+    pub fn word(&self) -> &'static str {
+        match self {
+            NodeKind::Dataset { .. } => "dataset",
+            NodeKind::Model { .. } => "model",
+            NodeKind::Train(_) => "train",
+            NodeKind::Merge { .. } => "merge",
+            NodeKind::Evaluate { .. } => "evaluate",
+            NodeKind::Report => "report",
+        }
+    }
+}
+
+/// Everything a training phase needs besides its inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// Length of the phase: steps or epochs (never a fraction: there is no enclosing phase).
+    pub steps: Duration,
+    pub batch: u64,
+    pub optimizer: ComponentRef,
+    /// Learning-rate schedule: a multiplier on the optimizer's `lr` over the phase.
+    pub schedule: ComponentRef,
+    /// Evaluators run on the test split every `eval_every` and at the end.
+    pub eval: Vec<ComponentRef>,
+    pub eval_every: Option<Duration>,
+    /// How often the training loss is logged.
+    pub log_every: Duration,
+}
+
+impl Graph {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|node| node.name == name)
+    }
+
+    /// The nodes that read `id`'s output.
+    pub fn consumers(&self, id: NodeId) -> impl Iterator<Item = &Node> {
+        self.nodes
+            .iter()
+            .filter(move |node| node.inputs.iter().any(|input| input.node == id))
+    }
+}
+
+impl Node {
+    /// The first input with this role.
+    pub fn input(&self, role: &str) -> Option<NodeId> {
+        self.inputs
+            .iter()
+            .find(|input| input.role == role)
+            .map(|input| input.node)
+    }
+
+    pub fn inputs_with_role<'a>(&'a self, role: &'a str) -> impl Iterator<Item = NodeId> + 'a {
+        self.inputs
+            .iter()
+            .filter(move |input| input.role == role)
+            .map(|input| input.node)
+    }
+}
+
+/// Derives a node's seed from the experiment's base seed and the node's name, so that seeds are
+/// stable when nodes are added or reordered (SplitMix64 over an FNV-1a hash of the name).
+pub fn derive_seed(base: u64, name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = base ^ hash;
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    // Keep seeds in the positive i64 range: libtorch's manual_seed takes an i64.
+    (z ^ (z >> 31)) >> 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::derive_seed;
+
+    #[test]
+    fn seeds_are_stable_and_distinct() {
+        assert_eq!(derive_seed(0, "a"), derive_seed(0, "a"));
+        assert_ne!(derive_seed(0, "a"), derive_seed(0, "b"));
+        assert_ne!(derive_seed(0, "a"), derive_seed(1, "a"));
+        assert!(derive_seed(7, "run") <= i64::MAX as u64);
+    }
+}

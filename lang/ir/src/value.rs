@@ -1,0 +1,177 @@
+//! Values as written in a `.exp` file, after name resolution.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A resolved value. Parameters of components and fields of definitions hold these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    List(Vec<Value>),
+    Duration(Duration),
+    /// A nested parameter block `{ key: value }`.
+    Record(BTreeMap<String, Value>),
+}
+
+/// A span of training time: `500 steps`, `3 epochs`, `20%` (of the enclosing phase).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Duration {
+    pub amount: f64,
+    pub unit: DurationUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationUnit {
+    Steps,
+    Epochs,
+    /// A fraction of the enclosing phase; `amount` is in [0, 1] (`20%` is stored as 0.2).
+    Fraction,
+}
+
+impl Duration {
+    /// Resolves this duration to a whole number of optimizer steps, given the length of the
+    /// enclosing phase and the number of steps in one epoch. Rounds to the nearest step.
+    pub fn to_steps(&self, phase_steps: u64, steps_per_epoch: u64) -> u64 {
+        let steps = match self.unit {
+            DurationUnit::Steps => self.amount,
+            DurationUnit::Epochs => self.amount * steps_per_epoch as f64,
+            DurationUnit::Fraction => self.amount * phase_steps as f64,
+        };
+        steps.round().max(0.0) as u64
+    }
+}
+
+impl Value {
+    /// The value as a float, accepting integers too (a float parameter may be written `1`).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A word for the value's type, for diagnostics ("expected a float, found a string").
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "integer",
+            Value::Float(_) => "float",
+            Value::Bool(_) => "boolean",
+            Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Duration(_) => "duration",
+            Value::Record(_) => "parameter block",
+        }
+    }
+
+    /// Converts to plain JSON (numbers, strings, arrays, objects), the form plugins receive.
+    /// A duration becomes `{"amount": a, "unit": "steps" | "epochs" | "fraction"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => J::from(*f),
+            Value::Bool(b) => J::from(*b),
+            Value::Str(s) => J::from(s.clone()),
+            Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Duration(d) => serde_json::json!({
+                "amount": d.amount,
+                "unit": d.unit,
+            }),
+            Value::Record(fields) => J::Object(
+                fields
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// Writes the value back in `.exp` syntax.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (idx, item) in items.iter().enumerate() {
+                    if idx > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                write!(f, "]")
+            }
+            Value::Duration(d) => write!(f, "{d}"),
+            Value::Record(fields) => {
+                write!(f, "{{ ")?;
+                for (idx, (key, value)) in fields.iter().enumerate() {
+                    if idx > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{key}: {value}")?;
+                }
+                write!(f, " }}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.unit {
+            DurationUnit::Steps => write!(f, "{} steps", self.amount),
+            DurationUnit::Epochs => write!(f, "{} epochs", self.amount),
+            DurationUnit::Fraction => write!(f, "{}%", self.amount * 100.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Duration, DurationUnit};
+
+    #[test]
+    fn durations_resolve_to_steps() {
+        let fraction = Duration {
+            amount: 0.2,
+            unit: DurationUnit::Fraction,
+        };
+        assert_eq!(fraction.to_steps(500, 10), 100);
+        let epochs = Duration {
+            amount: 3.0,
+            unit: DurationUnit::Epochs,
+        };
+        assert_eq!(epochs.to_steps(500, 23), 69);
+        let steps = Duration {
+            amount: 40.0,
+            unit: DurationUnit::Steps,
+        };
+        assert_eq!(steps.to_steps(500, 23), 40);
+    }
+}
