@@ -1,0 +1,700 @@
+//! The C ABI between the exp host and a plugin library.
+//!
+//! A plugin exports one symbol, `exp_plugin_entry`, returning a pointer to an `FfiPlugin`
+//! descriptor that lives as long as the library. The host checks `magic`, the ABI version, the
+//! struct size and the build fingerprint before reading anything else. Each component has a
+//! constructor that fills an `FfiObject`: an opaque state pointer, a kind-specific table of
+//! functions, and a `release` function (whoever allocates frees). Every function returns a
+//! status (`STATUS_OK`, `STATUS_ERROR`, `STATUS_PANIC`); on failure the message is read with the
+//! descriptor's `last_error`. Tensors cross as libtorch handles (`*mut C_tensor`): a handle a
+//! plugin returns is a new reference owned by the host; a handle the host passes in is borrowed.
+//!
+//! Bump `ABI_MAJOR` by hand for any change to these structs or signatures; `ABI_MINOR` for an
+//! appended field. docs/plugin-abi.md must change with it (a tidy test holds a hash of this file).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use exp_ir::ComponentKind;
+use tch::Tensor;
+use torch_sys::C_tensor;
+
+use crate::sdk::{
+    Context, Dataset, Evaluator, Merger, Model, Optimizer, Params, PluginError, Regularizer,
+    Scheduler, Split,
+};
+
+pub const MAGIC: u64 = 0x6578_705f_706c_7567; // "exp_plug"
+pub const ABI_MAJOR: u32 = 1;
+pub const ABI_MINOR: u32 = 0;
+/// The tch release the ABI is built against; tensors cross as its `C_tensor` handles.
+pub const TCH_VERSION: &str = "0.26";
+pub const ENTRY_SYMBOL: &str = "exp_plugin_entry";
+
+pub const STATUS_OK: i32 = 0;
+pub const STATUS_ERROR: i32 = 1;
+pub const STATUS_PANIC: i32 = 2;
+
+/// The type of `exp_plugin_entry`.
+pub type EntryFn = unsafe extern "C" fn() -> *const FfiPlugin;
+
+#[repr(C)]
+pub struct FfiPlugin {
+    pub magic: u64,
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// `size_of::<FfiPlugin>()` as the plugin saw it.
+    pub struct_size: u32,
+    pub name: *const c_char,
+    pub version: *const c_char,
+    pub fingerprint: *const c_char,
+    pub components: *const FfiComponent,
+    pub n_components: usize,
+    /// The message of the last failed call on this thread, or null.
+    pub last_error: extern "C" fn() -> *const c_char,
+    /// The parameter the last failed call on this thread complained about, or null.
+    pub last_error_field: extern "C" fn() -> *const c_char,
+}
+
+#[repr(C)]
+pub struct FfiComponent {
+    /// `ComponentKind::tag()`.
+    pub kind: u32,
+    pub name: *const c_char,
+    /// The `ComponentSchema` as JSON.
+    pub schema_json: *const c_char,
+    /// Builds an object from parameters (a JSON object) and a context (JSON: seed, device,
+    /// data info). On success fills `out`.
+    pub create: extern "C" fn(
+        params_json: *const c_char,
+        context_json: *const c_char,
+        out: *mut FfiObject,
+    ) -> i32,
+}
+
+/// An object a plugin made. `vtable` points at the table for the component's kind.
+#[repr(C)]
+pub struct FfiObject {
+    pub state: *mut c_void,
+    pub vtable: *const c_void,
+    pub release: extern "C" fn(state: *mut c_void),
+}
+
+pub type TensorHandle = *mut C_tensor;
+
+#[repr(C)]
+pub struct FfiDatasetVTable {
+    /// `DataInfo` as JSON; the string is owned by the object.
+    pub info: extern "C" fn(state: *mut c_void, out: *mut *const c_char) -> i32,
+    /// The examples at `indices` of a split (0 train, 1 test) as inputs and targets.
+    pub batch: extern "C" fn(
+        state: *mut c_void,
+        split: u32,
+        indices: *const i64,
+        n_indices: usize,
+        out_x: *mut TensorHandle,
+        out_y: *mut TensorHandle,
+    ) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiModelVTable {
+    pub n_tensors: extern "C" fn(state: *mut c_void) -> usize,
+    /// The name of tensor `index` (a checkpoint key); owned by the object.
+    pub tensor_name: extern "C" fn(state: *mut c_void, index: usize) -> *const c_char,
+    /// A new handle sharing storage with the model's tensor `index`, so in-place updates by the
+    /// host (optimizer steps, loading a checkpoint) change the model itself.
+    pub tensor: extern "C" fn(state: *mut c_void, index: usize, out: *mut TensorHandle) -> i32,
+    pub forward:
+        extern "C" fn(state: *mut c_void, x: TensorHandle, train: bool, out: *mut TensorHandle) -> i32,
+    /// The training loss of a batch: a scalar tensor that autograd can differentiate.
+    pub loss: extern "C" fn(
+        state: *mut c_void,
+        x: TensorHandle,
+        y: TensorHandle,
+        out: *mut TensorHandle,
+    ) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiOptimizerVTable {
+    /// Updates `params` in place from their gradients with learning rate `lr`.
+    pub step: extern "C" fn(
+        state: *mut c_void,
+        params: *const TensorHandle,
+        n_params: usize,
+        lr: f64,
+    ) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiSchedulerVTable {
+    /// The learning-rate multiplier at `step` of a phase of `total` steps.
+    pub multiplier: extern "C" fn(state: *mut c_void, step: u64, total: u64, out: *mut f64) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiEvaluatorVTable {
+    pub reset: extern "C" fn(state: *mut c_void) -> i32,
+    pub update:
+        extern "C" fn(state: *mut c_void, output: TensorHandle, target: TensorHandle) -> i32,
+    /// The metrics so far as a JSON object of numbers; owned by the object.
+    pub compute: extern "C" fn(state: *mut c_void, out: *mut *const c_char) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiMergerVTable {
+    /// Merges the tensors named `name` from each input model into one new tensor.
+    pub merge: extern "C" fn(
+        state: *mut c_void,
+        name: *const c_char,
+        inputs: *const TensorHandle,
+        n_inputs: usize,
+        out: *mut TensorHandle,
+    ) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiRegularizerVTable {
+    /// Records the reference weights (e.g. the model at the start of a task).
+    pub anchor: extern "C" fn(
+        state: *mut c_void,
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n_params: usize,
+    ) -> i32,
+    /// The penalty to add to the loss: a scalar tensor.
+    pub penalty: extern "C" fn(
+        state: *mut c_void,
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n_params: usize,
+        out: *mut TensorHandle,
+    ) -> i32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plugin-side glue: generic `extern "C"` functions over the SDK traits. `export_plugin!`
+// instantiates them for each component type.
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<(CString, Option<CString>)>> = const { RefCell::new(None) };
+}
+
+fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', " ")).unwrap_or_default()
+}
+
+fn set_last_error(message: &str, field: Option<&str>) {
+    LAST_ERROR.with(|slot| {
+        *slot.borrow_mut() = Some((c_string(message), field.map(c_string)));
+    });
+}
+
+pub extern "C" fn last_error() -> *const c_char {
+    LAST_ERROR.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .map_or(std::ptr::null(), |(message, _)| message.as_ptr())
+    })
+}
+
+pub extern "C" fn last_error_field() -> *const c_char {
+    LAST_ERROR.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .and_then(|(_, field)| field.as_ref())
+            .map_or(std::ptr::null(), |field| field.as_ptr())
+    })
+}
+
+/// Runs `body`, turning an error or a panic into a status and a last-error message. No panic
+/// ever unwinds across the boundary.
+fn guarded(body: impl FnOnce() -> Result<(), PluginError>) -> i32 {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => STATUS_OK,
+        Ok(Err(error)) => {
+            set_last_error(&error.message, error.field.as_deref());
+            STATUS_ERROR
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic with a non-text payload".to_string());
+            set_last_error(&format!("panicked: {message}"), None);
+            STATUS_PANIC
+        }
+    }
+}
+
+/// Hands a tensor to the host as a new handle (a shallow clone the host will free).
+fn tensor_out(tensor: &Tensor, out: *mut TensorHandle) {
+    // SAFETY: `tensor` is a live tensor; `at_shallow_clone` returns a new, separately owned
+    // handle. `out` is a valid pointer provided by the host for this call.
+    unsafe { *out = torch_sys::at_shallow_clone(tensor.as_ptr() as *mut C_tensor) };
+}
+
+/// Borrows a host tensor as an owned shallow clone (a new reference to the same storage).
+fn tensor_in(handle: TensorHandle) -> Result<Tensor, PluginError> {
+    if handle.is_null() {
+        return Err(PluginError::new("received a null tensor handle"));
+    }
+    // SAFETY: the host guarantees `handle` is a live tensor for the duration of the call;
+    // `clone_from_ptr` takes a new reference and does not take ownership of `handle`.
+    Ok(unsafe { Tensor::clone_from_ptr(handle) })
+}
+
+fn tensors_in(handles: *const TensorHandle, n: usize) -> Result<Vec<Tensor>, PluginError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the host passes `n` valid handles at `handles` for the duration of the call.
+    let slice = unsafe { std::slice::from_raw_parts(handles, n) };
+    slice.iter().map(|handle| tensor_in(*handle)).collect()
+}
+
+fn str_in<'a>(text: *const c_char) -> Result<&'a str, PluginError> {
+    if text.is_null() {
+        return Err(PluginError::new("received a null string"));
+    }
+    // SAFETY: the host passes a NUL-terminated string that outlives the call.
+    unsafe { CStr::from_ptr(text) }
+        .to_str()
+        .map_err(|_| PluginError::new("received a string that is not UTF-8"))
+}
+
+fn names_in<'a>(names: *const *const c_char, n: usize) -> Result<Vec<&'a str>, PluginError> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the host passes `n` valid C strings at `names` for the duration of the call.
+    let slice = unsafe { std::slice::from_raw_parts(names, n) };
+    slice.iter().map(|name| str_in(*name)).collect()
+}
+
+/// The state behind every object: the component plus strings it has handed out, which must
+/// stay valid until the next call or release.
+struct State<T> {
+    component: T,
+    text: CString,
+    tensor_names: Vec<CString>,
+}
+
+fn state<'a, T>(raw: *mut c_void) -> &'a mut State<T> {
+    // SAFETY: `raw` was created by `create::<T>` as a `Box<State<T>>` and the host only passes
+    // it back to functions of the same vtable until `release`; calls on one object are never
+    // concurrent (the host wrapper needs `&mut self`).
+    unsafe { &mut *(raw as *mut State<T>) }
+}
+
+extern "C" fn release<T>(raw: *mut c_void) {
+    if !raw.is_null() {
+        // SAFETY: `raw` came from `Box::into_raw` in `create` and is released exactly once.
+        drop(unsafe { Box::from_raw(raw as *mut State<T>) });
+    }
+}
+
+/// Builds a component through its SDK constructor; shared by every kind.
+fn create<T: 'static>(
+    build: fn(&Params, &Context) -> Result<T, PluginError>,
+    vtable: *const c_void,
+    params_json: *const c_char,
+    context_json: *const c_char,
+    out: *mut FfiObject,
+) -> i32 {
+    guarded(|| {
+        let params: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(str_in(params_json)?)
+                .map_err(|error| PluginError::new(format!("parameters are not a JSON object: {error}")))?;
+        let context: Context = serde_json::from_str(str_in(context_json)?)
+            .map_err(|error| PluginError::new(format!("bad context: {error}")))?;
+        let component = build(&Params::new(params), &context)?;
+        let boxed = Box::new(State {
+            component,
+            text: CString::default(),
+            tensor_names: Vec::new(),
+        });
+        // SAFETY: `out` is a valid pointer provided by the host for this call.
+        unsafe {
+            *out = FfiObject {
+                state: Box::into_raw(boxed) as *mut c_void,
+                vtable,
+                release: release::<T>,
+            };
+        }
+        Ok(())
+    })
+}
+
+/// A descriptor entry for one component; made by `export_plugin!`.
+pub struct ComponentExport {
+    pub kind: ComponentKind,
+    pub name: String,
+    pub schema_json: String,
+    pub create: extern "C" fn(*const c_char, *const c_char, *mut FfiObject) -> i32,
+}
+
+/// `Sync` wrapper so vtables can live in statics.
+pub struct VTable<T>(pub T);
+// SAFETY: vtables hold only function pointers, which are safe to share between threads.
+unsafe impl<T> Sync for VTable<T> {}
+
+macro_rules! export_fn {
+    ($fn_name:ident, $trait:ident, $kind:expr, $vtable:ident) => {
+        pub fn $fn_name<T: $trait>() -> ComponentExport {
+            extern "C" fn create_it<T: $trait>(
+                params: *const c_char,
+                context: *const c_char,
+                out: *mut FfiObject,
+            ) -> i32 {
+                create::<T>(T::create, $vtable::<T>(), params, context, out)
+            }
+            let schema = T::schema();
+            ComponentExport {
+                kind: $kind,
+                name: schema.name.clone(),
+                schema_json: serde_json::to_string(&schema).unwrap_or_default(),
+                create: create_it::<T>,
+            }
+        }
+    };
+}
+
+export_fn!(export_dataset, Dataset, ComponentKind::Dataset, dataset_vtable);
+export_fn!(export_model, Model, ComponentKind::Model, model_vtable);
+export_fn!(export_optimizer, Optimizer, ComponentKind::Optimizer, optimizer_vtable);
+export_fn!(export_scheduler, Scheduler, ComponentKind::Scheduler, scheduler_vtable);
+export_fn!(export_evaluator, Evaluator, ComponentKind::Evaluator, evaluator_vtable);
+export_fn!(export_merger, Merger, ComponentKind::Merger, merger_vtable);
+export_fn!(export_regularizer, Regularizer, ComponentKind::Regularizer, regularizer_vtable);
+
+fn leak_vtable<V: 'static>(vtable: V) -> *const c_void {
+    // One table per component type, made once per process and never freed: a plugin library is
+    // never unloaded, so its tables live as long as it does.
+    Box::leak(Box::new(VTable(vtable))) as *const VTable<V> as *const c_void
+}
+
+fn dataset_vtable<T: Dataset>() -> *const c_void {
+    extern "C" fn info<T: Dataset>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
+        guarded(|| {
+            let state = state::<T>(raw);
+            let json = serde_json::to_string(&state.component.info())
+                .map_err(|error| PluginError::new(error.to_string()))?;
+            state.text = c_string(&json);
+            // SAFETY: `out` is valid for this call; the string lives in the state.
+            unsafe { *out = state.text.as_ptr() };
+            Ok(())
+        })
+    }
+    extern "C" fn batch<T: Dataset>(
+        raw: *mut c_void,
+        split: u32,
+        indices: *const i64,
+        n: usize,
+        out_x: *mut TensorHandle,
+        out_y: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let split = if split == 0 { Split::Train } else { Split::Test };
+            let indices = if n == 0 {
+                &[][..]
+            } else {
+                // SAFETY: the host passes `n` indices at `indices` for the duration of the call.
+                unsafe { std::slice::from_raw_parts(indices, n) }
+            };
+            let (x, y) = state::<T>(raw).component.batch(split, indices)?;
+            tensor_out(&x, out_x);
+            tensor_out(&y, out_y);
+            Ok(())
+        })
+    }
+    static_vtable::<T, _>(|| FfiDatasetVTable {
+        info: info::<T>,
+        batch: batch::<T>,
+    })
+}
+
+fn model_vtable<T: Model>() -> *const c_void {
+    extern "C" fn n_tensors<T: Model>(raw: *mut c_void) -> usize {
+        let state = state::<T>(raw);
+        catch_unwind(AssertUnwindSafe(|| state.component.named_tensors().len())).unwrap_or(0)
+    }
+    extern "C" fn tensor_name<T: Model>(raw: *mut c_void, index: usize) -> *const c_char {
+        let state = state::<T>(raw);
+        if state.tensor_names.is_empty() {
+            let names = catch_unwind(AssertUnwindSafe(|| {
+                state
+                    .component
+                    .named_tensors()
+                    .into_iter()
+                    .map(|(name, _)| c_string(&name))
+                    .collect::<Vec<_>>()
+            }));
+            state.tensor_names = names.unwrap_or_default();
+        }
+        state
+            .tensor_names
+            .get(index)
+            .map_or(std::ptr::null(), |name| name.as_ptr())
+    }
+    extern "C" fn tensor<T: Model>(raw: *mut c_void, index: usize, out: *mut TensorHandle) -> i32 {
+        guarded(|| {
+            let tensors = state::<T>(raw).component.named_tensors();
+            let (_, tensor) = tensors
+                .get(index)
+                .ok_or_else(|| PluginError::new(format!("no tensor at index {index}")))?;
+            tensor_out(tensor, out);
+            Ok(())
+        })
+    }
+    extern "C" fn forward<T: Model>(
+        raw: *mut c_void,
+        x: TensorHandle,
+        train: bool,
+        out: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let x = tensor_in(x)?;
+            let y = state::<T>(raw).component.forward(&x, train)?;
+            tensor_out(&y, out);
+            Ok(())
+        })
+    }
+    extern "C" fn loss<T: Model>(
+        raw: *mut c_void,
+        x: TensorHandle,
+        y: TensorHandle,
+        out: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let (x, y) = (tensor_in(x)?, tensor_in(y)?);
+            let loss = state::<T>(raw).component.loss(&x, &y)?;
+            tensor_out(&loss, out);
+            Ok(())
+        })
+    }
+    static_vtable::<T, _>(|| FfiModelVTable {
+        n_tensors: n_tensors::<T>,
+        tensor_name: tensor_name::<T>,
+        tensor: tensor::<T>,
+        forward: forward::<T>,
+        loss: loss::<T>,
+    })
+}
+
+fn optimizer_vtable<T: Optimizer>() -> *const c_void {
+    extern "C" fn step<T: Optimizer>(
+        raw: *mut c_void,
+        params: *const TensorHandle,
+        n: usize,
+        lr: f64,
+    ) -> i32 {
+        guarded(|| {
+            let params = tensors_in(params, n)?;
+            state::<T>(raw).component.step(&params, lr)
+        })
+    }
+    static_vtable::<T, _>(|| FfiOptimizerVTable { step: step::<T> })
+}
+
+fn scheduler_vtable<T: Scheduler>() -> *const c_void {
+    extern "C" fn multiplier<T: Scheduler>(
+        raw: *mut c_void,
+        step: u64,
+        total: u64,
+        out: *mut f64,
+    ) -> i32 {
+        guarded(|| {
+            let value = state::<T>(raw).component.multiplier(step, total);
+            // SAFETY: `out` is valid for this call.
+            unsafe { *out = value };
+            Ok(())
+        })
+    }
+    static_vtable::<T, _>(|| FfiSchedulerVTable {
+        multiplier: multiplier::<T>,
+    })
+}
+
+fn evaluator_vtable<T: Evaluator>() -> *const c_void {
+    extern "C" fn reset<T: Evaluator>(raw: *mut c_void) -> i32 {
+        guarded(|| {
+            state::<T>(raw).component.reset();
+            Ok(())
+        })
+    }
+    extern "C" fn update<T: Evaluator>(
+        raw: *mut c_void,
+        output: TensorHandle,
+        target: TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let (output, target) = (tensor_in(output)?, tensor_in(target)?);
+            state::<T>(raw).component.update(&output, &target)
+        })
+    }
+    extern "C" fn compute<T: Evaluator>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
+        guarded(|| {
+            let state = state::<T>(raw);
+            let metrics: BTreeMap<String, f64> = state.component.compute();
+            let json =
+                serde_json::to_string(&metrics).map_err(|error| PluginError::new(error.to_string()))?;
+            state.text = c_string(&json);
+            // SAFETY: `out` is valid for this call; the string lives in the state.
+            unsafe { *out = state.text.as_ptr() };
+            Ok(())
+        })
+    }
+    static_vtable::<T, _>(|| FfiEvaluatorVTable {
+        reset: reset::<T>,
+        update: update::<T>,
+        compute: compute::<T>,
+    })
+}
+
+fn merger_vtable<T: Merger>() -> *const c_void {
+    extern "C" fn merge<T: Merger>(
+        raw: *mut c_void,
+        name: *const c_char,
+        inputs: *const TensorHandle,
+        n: usize,
+        out: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let name = str_in(name)?;
+            let inputs = tensors_in(inputs, n)?;
+            let merged = state::<T>(raw).component.merge(name, &inputs)?;
+            tensor_out(&merged, out);
+            Ok(())
+        })
+    }
+    static_vtable::<T, _>(|| FfiMergerVTable { merge: merge::<T> })
+}
+
+fn regularizer_vtable<T: Regularizer>() -> *const c_void {
+    fn named(
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n: usize,
+    ) -> Result<Vec<(String, Tensor)>, PluginError> {
+        let names = names_in(names, n)?;
+        let tensors = tensors_in(params, n)?;
+        Ok(names.into_iter().map(str::to_string).zip(tensors).collect())
+    }
+    extern "C" fn anchor<T: Regularizer>(
+        raw: *mut c_void,
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n: usize,
+    ) -> i32 {
+        guarded(|| {
+            let params = named(names, params, n)?;
+            state::<T>(raw).component.anchor(&params)
+        })
+    }
+    extern "C" fn penalty<T: Regularizer>(
+        raw: *mut c_void,
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n: usize,
+        out: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let params = named(names, params, n)?;
+            let penalty = state::<T>(raw).component.penalty(&params)?;
+            tensor_out(&penalty, out);
+            Ok(())
+        })
+    }
+    static_vtable::<T, _>(|| FfiRegularizerVTable {
+        anchor: anchor::<T>,
+        penalty: penalty::<T>,
+    })
+}
+
+/// One vtable per (component type, table type), built on first use.
+fn static_vtable<T: 'static, V: 'static>(make: impl FnOnce() -> V) -> *const c_void {
+    use std::any::TypeId;
+    use std::sync::{Mutex, OnceLock};
+    static TABLES: OnceLock<Mutex<Vec<(TypeId, usize)>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(|| Mutex::new(Vec::new()));
+    let mut tables = tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let key = TypeId::of::<(T, V)>();
+    if let Some((_, address)) = tables.iter().find(|(id, _)| *id == key) {
+        return *address as *const c_void;
+    }
+    let pointer = leak_vtable(make());
+    tables.push((key, pointer as usize));
+    pointer
+}
+
+/// The descriptor and the C strings it points at, kept alive for the life of the library.
+pub struct PluginExport {
+    descriptor: FfiPlugin,
+    _strings: Vec<CString>,
+    _components: Vec<FfiComponent>,
+}
+
+// SAFETY: after construction the descriptor is never mutated; its pointers refer to strings and
+// tables owned by the same value, which lives in a static for the life of the library.
+unsafe impl Sync for PluginExport {}
+// SAFETY: as above; moving it between threads moves only owned data.
+unsafe impl Send for PluginExport {}
+
+impl PluginExport {
+    /// Assembles the descriptor; `export_plugin!` calls this once.
+    pub fn new(name: &str, version: &str, components: Vec<ComponentExport>) -> PluginExport {
+        let mut strings = Vec::new();
+        let mut keep = |text: &str| {
+            let owned = c_string(text);
+            let pointer = owned.as_ptr();
+            strings.push(owned);
+            pointer
+        };
+        let name_ptr = keep(name);
+        let version_ptr = keep(version);
+        let fingerprint_ptr = keep(&crate::build_fingerprint());
+        let ffi_components: Vec<FfiComponent> = components
+            .iter()
+            .map(|component| FfiComponent {
+                kind: component.kind.tag(),
+                name: keep(&component.name),
+                schema_json: keep(&component.schema_json),
+                create: component.create,
+            })
+            .collect();
+        PluginExport {
+            descriptor: FfiPlugin {
+                magic: MAGIC,
+                abi_major: ABI_MAJOR,
+                abi_minor: ABI_MINOR,
+                struct_size: std::mem::size_of::<FfiPlugin>() as u32,
+                name: name_ptr,
+                version: version_ptr,
+                fingerprint: fingerprint_ptr,
+                components: ffi_components.as_ptr(),
+                n_components: ffi_components.len(),
+                last_error,
+                last_error_field,
+            },
+            _strings: strings,
+            _components: ffi_components,
+        }
+    }
+
+    /// The descriptor with a different ABI version; only for tests of the host's refusal.
+    pub fn with_abi_version(mut self, major: u32, minor: u32) -> PluginExport {
+        self.descriptor.abi_major = major;
+        self.descriptor.abi_minor = minor;
+        self
+    }
+
+    pub fn descriptor(&self) -> *const FfiPlugin {
+        &self.descriptor
+    }
+}

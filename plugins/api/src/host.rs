@@ -1,0 +1,545 @@
+//! The host side of the plugin boundary: loading a plugin library, refusing one built for
+//! another ABI or libtorch, and safe `Foreign*` wrappers over each kind's function table.
+//!
+//! Libraries are never unloaded: each `Plugin` and every object made from it holds an
+//! `Arc<Library>`, and `Plugin::load` also parks one in a process-wide list, because tensors and
+//! vtables that came from a library may outlive any single owner.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use exp_ir::{ComponentKind, ComponentSchema};
+use libloading::Library;
+use tch::Tensor;
+
+use crate::abi::{
+    EntryFn, FfiDatasetVTable, FfiEvaluatorVTable, FfiMergerVTable, FfiModelVTable, FfiObject,
+    FfiOptimizerVTable, FfiPlugin, FfiRegularizerVTable, FfiSchedulerVTable, TensorHandle,
+    ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
+};
+use crate::sdk::{Context, DataInfo, Split};
+
+/// Why a plugin could not be loaded, or why a call into it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginError {
+    Open { path: PathBuf, reason: String },
+    MissingEntry { path: PathBuf },
+    NotAPlugin { path: PathBuf },
+    AbiMismatch { path: PathBuf, found: (u32, u32), expected: (u32, u32) },
+    FingerprintMismatch { path: PathBuf, found: String, expected: String },
+    BadSchema { path: PathBuf, component: String, reason: String },
+    /// A component returned an error; `field` names the parameter it blamed.
+    Call { component: String, operation: &'static str, message: String, field: Option<String> },
+    /// A component panicked; the panic was caught inside the plugin.
+    Panic { component: String, operation: &'static str, message: String },
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginError::Open { path, reason } => {
+                write!(f, "cannot load plugin `{}`: {reason}", path.display())
+            }
+            PluginError::MissingEntry { path } => write!(
+                f,
+                "`{}` is not an exp plugin: it has no `{ENTRY_SYMBOL}` symbol (build it with `exp_plugin_api::export_plugin!`)",
+                path.display()
+            ),
+            PluginError::NotAPlugin { path } => write!(
+                f,
+                "`{}` exports `{ENTRY_SYMBOL}` but its descriptor is not an exp plugin descriptor",
+                path.display()
+            ),
+            PluginError::AbiMismatch { path, found, expected } => write!(
+                f,
+                "plugin `{}` was built for plugin ABI {}.{}, but this exp speaks ABI {}.{}: rebuild the plugin against this exp's `exp-plugin-api`",
+                path.display(),
+                found.0,
+                found.1,
+                expected.0,
+                expected.1
+            ),
+            PluginError::FingerprintMismatch { path, found, expected } => write!(
+                f,
+                "plugin `{}` was built for `{found}`, but this exp was built for `{expected}`: rebuild the plugin against the same tch and libtorch",
+                path.display()
+            ),
+            PluginError::BadSchema { path, component, reason } => write!(
+                f,
+                "plugin `{}` describes component `{component}` badly: {reason}",
+                path.display()
+            ),
+            PluginError::Call { component, operation, message, field } => {
+                write!(f, "`{component}` failed in {operation}: {message}")?;
+                if let Some(field) = field {
+                    write!(f, " (parameter `{field}`)")?;
+                }
+                Ok(())
+            }
+            PluginError::Panic { component, operation, message } => {
+                write!(f, "`{component}` panicked in {operation}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+fn parked_libraries() -> &'static Mutex<Vec<Arc<Library>>> {
+    static PARKED: OnceLock<Mutex<Vec<Arc<Library>>>> = OnceLock::new();
+    PARKED.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// A loaded, verified plugin library.
+pub struct Plugin {
+    pub path: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub fingerprint: String,
+    library: Arc<Library>,
+    descriptor: *const FfiPlugin,
+    components: Vec<LoadedComponent>,
+}
+
+// SAFETY: the descriptor is immutable after the entry call and lives as long as the library,
+// which this value keeps loaded; its functions are safe to call from any thread.
+unsafe impl Send for Plugin {}
+// SAFETY: as above; `Plugin` has no interior mutability.
+unsafe impl Sync for Plugin {}
+
+struct LoadedComponent {
+    schema: ComponentSchema,
+    create: extern "C" fn(*const c_char, *const c_char, *mut FfiObject) -> i32,
+}
+
+fn c_text(pointer: *const c_char) -> String {
+    if pointer.is_null() {
+        return String::new();
+    }
+    // SAFETY: plugin strings are NUL-terminated and live as long as the library or object that
+    // returned them; we copy before returning.
+    unsafe { CStr::from_ptr(pointer) }.to_string_lossy().into_owned()
+}
+
+impl Plugin {
+    /// Loads a library and checks, in order: the entry symbol, the magic number, the ABI
+    /// version, the descriptor size, the build fingerprint, and every component's schema.
+    pub fn load(path: &Path) -> Result<Plugin, PluginError> {
+        // SAFETY: loading a library runs its initialisers; exp only loads files the user named
+        // as plugins (workspace plugins, EXP_PLUGIN_PATH, or `plugin` lines).
+        let library = unsafe { Library::new(path) }.map_err(|error| PluginError::Open {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })?;
+        let library = Arc::new(library);
+        // SAFETY: `EntryFn` is the documented type of the entry symbol.
+        let entry = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()) }
+            .map_err(|_| PluginError::MissingEntry { path: path.to_path_buf() })?;
+        // SAFETY: calling the entry function; a conforming plugin returns a pointer to a
+        // descriptor that lives as long as the library.
+        let descriptor = unsafe { entry() };
+        if descriptor.is_null() {
+            return Err(PluginError::NotAPlugin { path: path.to_path_buf() });
+        }
+        // SAFETY: the first three fields (magic, versions) are read before trusting anything
+        // else; every descriptor version starts with them.
+        let (magic, major, minor, size) = unsafe {
+            (
+                (*descriptor).magic,
+                (*descriptor).abi_major,
+                (*descriptor).abi_minor,
+                (*descriptor).struct_size,
+            )
+        };
+        if magic != MAGIC {
+            return Err(PluginError::NotAPlugin { path: path.to_path_buf() });
+        }
+        if major != ABI_MAJOR || minor > ABI_MINOR {
+            return Err(PluginError::AbiMismatch {
+                path: path.to_path_buf(),
+                found: (major, minor),
+                expected: (ABI_MAJOR, ABI_MINOR),
+            });
+        }
+        if (size as usize) < std::mem::size_of::<FfiPlugin>() {
+            return Err(PluginError::NotAPlugin { path: path.to_path_buf() });
+        }
+        // SAFETY: magic, version and size match, so the descriptor has this layout.
+        let ffi = unsafe { &*descriptor };
+        let fingerprint = c_text(ffi.fingerprint);
+        let expected = crate::build_fingerprint();
+        if fingerprint != expected {
+            return Err(PluginError::FingerprintMismatch {
+                path: path.to_path_buf(),
+                found: fingerprint,
+                expected,
+            });
+        }
+        let raw_components = if ffi.n_components == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the descriptor holds `n_components` entries at `components`.
+            unsafe { std::slice::from_raw_parts(ffi.components, ffi.n_components) }
+        };
+        let mut components = Vec::new();
+        for raw in raw_components {
+            let name = c_text(raw.name);
+            let schema: ComponentSchema = serde_json::from_str(&c_text(raw.schema_json))
+                .map_err(|error| PluginError::BadSchema {
+                    path: path.to_path_buf(),
+                    component: name.clone(),
+                    reason: error.to_string(),
+                })?;
+            if ComponentKind::from_tag(raw.kind) != Some(schema.kind) || schema.name != name {
+                return Err(PluginError::BadSchema {
+                    path: path.to_path_buf(),
+                    component: name,
+                    reason: "its kind or name disagrees with its schema".into(),
+                });
+            }
+            components.push(LoadedComponent {
+                schema,
+                create: raw.create,
+            });
+        }
+        parked_libraries()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(library.clone());
+        Ok(Plugin {
+            path: path.to_path_buf(),
+            name: c_text(ffi.name),
+            version: c_text(ffi.version),
+            fingerprint: c_text(ffi.fingerprint),
+            library,
+            descriptor,
+            components,
+        })
+    }
+
+    pub fn schemas(&self) -> impl Iterator<Item = &ComponentSchema> {
+        self.components.iter().map(|component| &component.schema)
+    }
+
+    pub fn schema(&self, kind: ComponentKind, name: &str) -> Option<&ComponentSchema> {
+        self.schemas()
+            .find(|schema| schema.kind == kind && schema.name == name)
+    }
+
+    fn last_error(&self) -> (String, Option<String>) {
+        // SAFETY: the descriptor lives as long as `self.library`.
+        let ffi = unsafe { &*self.descriptor };
+        let message = c_text((ffi.last_error)());
+        let field = (ffi.last_error_field)();
+        let field = (!field.is_null()).then(|| c_text(field));
+        (message, field)
+    }
+
+    /// Builds a component object. `params` is a JSON object of resolved parameters.
+    pub fn instantiate(
+        self: &Arc<Self>,
+        kind: ComponentKind,
+        name: &str,
+        params: &serde_json::Value,
+        context: &Context,
+    ) -> Result<Foreign, PluginError> {
+        let component = self
+            .components
+            .iter()
+            .find(|component| component.schema.kind == kind && component.schema.name == name)
+            .ok_or_else(|| PluginError::Call {
+                component: name.to_string(),
+                operation: "create",
+                message: format!("plugin `{}` has no {kind} called `{name}`", self.name),
+                field: None,
+            })?;
+        let params = CString::new(params.to_string()).unwrap_or_default();
+        let context = CString::new(serde_json::to_string(context).unwrap_or_default())
+            .unwrap_or_default();
+        let mut object = FfiObject {
+            state: std::ptr::null_mut(),
+            vtable: std::ptr::null(),
+            release: noop_release,
+        };
+        let status = (component.create)(params.as_ptr(), context.as_ptr(), &mut object);
+        let foreign = Foreign {
+            plugin: self.clone(),
+            _library: self.library.clone(),
+            component: name.to_string(),
+            object,
+        };
+        foreign.check(status, "create")?;
+        Ok(foreign)
+    }
+}
+
+extern "C" fn noop_release(_state: *mut c_void) {}
+
+/// An object made by a plugin; released when dropped.
+pub struct Foreign {
+    plugin: Arc<Plugin>,
+    _library: Arc<Library>,
+    component: String,
+    object: FfiObject,
+}
+
+// SAFETY: plugin objects are used by one thread at a time (every call takes `&mut self` or
+// happens inside one node); SDK components are `Send`.
+unsafe impl Send for Foreign {}
+
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        if !self.object.state.is_null() {
+            (self.object.release)(self.object.state);
+        }
+    }
+}
+
+impl Foreign {
+    fn check(&self, status: i32, operation: &'static str) -> Result<(), PluginError> {
+        if status == STATUS_OK {
+            return Ok(());
+        }
+        let (message, field) = self.plugin.last_error();
+        if status == STATUS_PANIC {
+            Err(PluginError::Panic {
+                component: self.component.clone(),
+                operation,
+                message,
+            })
+        } else {
+            Err(PluginError::Call {
+                component: self.component.clone(),
+                operation,
+                message,
+                field,
+            })
+        }
+    }
+
+    fn vtable<V>(&self) -> &V {
+        // SAFETY: the host only calls this with the table type of the kind it instantiated
+        // (the typed wrappers below are made by kind), and tables live as long as the library.
+        unsafe { &*(self.object.vtable as *const V) }
+    }
+}
+
+/// Takes ownership of a handle a plugin returned.
+fn owned_tensor(handle: TensorHandle) -> Tensor {
+    // SAFETY: the plugin returned a new handle (a shallow clone) that the host now owns.
+    unsafe { Tensor::from_ptr(handle) }
+}
+
+fn borrow_handle(tensor: &Tensor) -> TensorHandle {
+    // The plugin only borrows the handle for the call (and takes its own reference if it keeps
+    // the tensor), so a const pointer from `&Tensor` suffices.
+    tensor.as_ptr() as TensorHandle
+}
+
+macro_rules! foreign_kind {
+    ($name:ident, $kind:expr) => {
+        pub struct $name(Foreign);
+
+        impl $name {
+            pub fn new(foreign: Foreign) -> $name {
+                $name(foreign)
+            }
+        }
+    };
+}
+
+foreign_kind!(ForeignDataset, ComponentKind::Dataset);
+foreign_kind!(ForeignModel, ComponentKind::Model);
+foreign_kind!(ForeignOptimizer, ComponentKind::Optimizer);
+foreign_kind!(ForeignScheduler, ComponentKind::Scheduler);
+foreign_kind!(ForeignEvaluator, ComponentKind::Evaluator);
+foreign_kind!(ForeignMerger, ComponentKind::Merger);
+foreign_kind!(ForeignRegularizer, ComponentKind::Regularizer);
+
+impl ForeignDataset {
+    pub fn info(&mut self) -> Result<DataInfo, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status = (self.0.vtable::<FfiDatasetVTable>().info)(self.0.object.state, &mut out);
+        self.0.check(status, "info")?;
+        serde_json::from_str(&c_text(out)).map_err(|error| PluginError::Call {
+            component: self.0.component.clone(),
+            operation: "info",
+            message: format!("returned malformed dataset info: {error}"),
+            field: None,
+        })
+    }
+
+    pub fn batch(&mut self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor), PluginError> {
+        let mut x: TensorHandle = std::ptr::null_mut();
+        let mut y: TensorHandle = std::ptr::null_mut();
+        let split = match split {
+            Split::Train => 0,
+            Split::Test => 1,
+        };
+        let status = (self.0.vtable::<FfiDatasetVTable>().batch)(
+            self.0.object.state,
+            split,
+            indices.as_ptr(),
+            indices.len(),
+            &mut x,
+            &mut y,
+        );
+        self.0.check(status, "batch")?;
+        Ok((owned_tensor(x), owned_tensor(y)))
+    }
+}
+
+impl ForeignModel {
+    /// Every tensor of the model by checkpoint key; each shares storage with the model.
+    pub fn named_tensors(&mut self) -> Result<Vec<(String, Tensor)>, PluginError> {
+        let table = self.0.vtable::<FfiModelVTable>();
+        let count = (table.n_tensors)(self.0.object.state);
+        let mut tensors = Vec::with_capacity(count);
+        for index in 0..count {
+            let name = c_text((table.tensor_name)(self.0.object.state, index));
+            let mut handle: TensorHandle = std::ptr::null_mut();
+            let status = (table.tensor)(self.0.object.state, index, &mut handle);
+            self.0.check(status, "tensor")?;
+            tensors.push((name, owned_tensor(handle)));
+        }
+        Ok(tensors)
+    }
+
+    pub fn forward(&mut self, x: &Tensor, train: bool) -> Result<Tensor, PluginError> {
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let status = (self.0.vtable::<FfiModelVTable>().forward)(
+            self.0.object.state,
+            borrow_handle(x),
+            train,
+            &mut out,
+        );
+        self.0.check(status, "forward")?;
+        Ok(owned_tensor(out))
+    }
+
+    pub fn loss(&mut self, x: &Tensor, y: &Tensor) -> Result<Tensor, PluginError> {
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let status = (self.0.vtable::<FfiModelVTable>().loss)(
+            self.0.object.state,
+            borrow_handle(x),
+            borrow_handle(y),
+            &mut out,
+        );
+        self.0.check(status, "loss")?;
+        Ok(owned_tensor(out))
+    }
+}
+
+impl ForeignOptimizer {
+    pub fn step(&mut self, params: &[Tensor], lr: f64) -> Result<(), PluginError> {
+        let handles: Vec<TensorHandle> = params.iter().map(borrow_handle).collect();
+        let status = (self.0.vtable::<FfiOptimizerVTable>().step)(
+            self.0.object.state,
+            handles.as_ptr(),
+            handles.len(),
+            lr,
+        );
+        self.0.check(status, "step")
+    }
+}
+
+impl ForeignScheduler {
+    pub fn multiplier(&mut self, step: u64, total: u64) -> Result<f64, PluginError> {
+        let mut out = 0.0;
+        let status = (self.0.vtable::<FfiSchedulerVTable>().multiplier)(
+            self.0.object.state,
+            step,
+            total,
+            &mut out,
+        );
+        self.0.check(status, "multiplier")?;
+        Ok(out)
+    }
+}
+
+impl ForeignEvaluator {
+    pub fn reset(&mut self) -> Result<(), PluginError> {
+        let status = (self.0.vtable::<FfiEvaluatorVTable>().reset)(self.0.object.state);
+        self.0.check(status, "reset")
+    }
+
+    pub fn update(&mut self, output: &Tensor, target: &Tensor) -> Result<(), PluginError> {
+        let status = (self.0.vtable::<FfiEvaluatorVTable>().update)(
+            self.0.object.state,
+            borrow_handle(output),
+            borrow_handle(target),
+        );
+        self.0.check(status, "update")
+    }
+
+    pub fn compute(&mut self) -> Result<Vec<(String, f64)>, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status = (self.0.vtable::<FfiEvaluatorVTable>().compute)(self.0.object.state, &mut out);
+        self.0.check(status, "compute")?;
+        let metrics: std::collections::BTreeMap<String, f64> = serde_json::from_str(&c_text(out))
+            .map_err(|error| PluginError::Call {
+                component: self.0.component.clone(),
+                operation: "compute",
+                message: format!("returned malformed metrics: {error}"),
+                field: None,
+            })?;
+        Ok(metrics.into_iter().collect())
+    }
+}
+
+impl ForeignMerger {
+    pub fn merge(&mut self, name: &str, inputs: &[Tensor]) -> Result<Tensor, PluginError> {
+        let c_name = CString::new(name).unwrap_or_default();
+        let handles: Vec<TensorHandle> = inputs.iter().map(borrow_handle).collect();
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let status = (self.0.vtable::<FfiMergerVTable>().merge)(
+            self.0.object.state,
+            c_name.as_ptr(),
+            handles.as_ptr(),
+            handles.len(),
+            &mut out,
+        );
+        self.0.check(status, "merge")?;
+        Ok(owned_tensor(out))
+    }
+}
+
+impl ForeignRegularizer {
+    fn call_args(params: &[(String, Tensor)]) -> (Vec<CString>, Vec<TensorHandle>) {
+        let names = params
+            .iter()
+            .map(|(name, _)| CString::new(name.as_str()).unwrap_or_default())
+            .collect();
+        let handles = params.iter().map(|(_, tensor)| borrow_handle(tensor)).collect();
+        (names, handles)
+    }
+
+    pub fn anchor(&mut self, params: &[(String, Tensor)]) -> Result<(), PluginError> {
+        let (names, handles) = Self::call_args(params);
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let status = (self.0.vtable::<FfiRegularizerVTable>().anchor)(
+            self.0.object.state,
+            name_ptrs.as_ptr(),
+            handles.as_ptr(),
+            handles.len(),
+        );
+        self.0.check(status, "anchor")
+    }
+
+    pub fn penalty(&mut self, params: &[(String, Tensor)]) -> Result<Tensor, PluginError> {
+        let (names, handles) = Self::call_args(params);
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let status = (self.0.vtable::<FfiRegularizerVTable>().penalty)(
+            self.0.object.state,
+            name_ptrs.as_ptr(),
+            handles.as_ptr(),
+            handles.len(),
+            &mut out,
+        );
+        self.0.check(status, "penalty")?;
+        Ok(owned_tensor(out))
+    }
+}

@@ -1,0 +1,382 @@
+//! The safe side of the plugin boundary: what a plugin author implements.
+//!
+//! A component is a Rust type implementing `Component` (its schema and constructor) and the
+//! trait of its kind (`Dataset`, `Model`, `Optimizer`, `Scheduler`, `Evaluator`, `Merger`,
+//! `Regularizer`). `export_plugin!` turns a list of such types into the library's single
+//! exported symbol. Authors never write `unsafe`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use exp_ir::{ComponentKind, ComponentSchema, Duration, DurationUnit, ParamSchema, ParamType, Value};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+pub use exp_ir;
+
+/// An error a component reports; `field` names the parameter at fault, if one is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginError {
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl PluginError {
+    pub fn new(message: impl Into<String>) -> PluginError {
+        PluginError {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn in_field(field: &str, message: impl Into<String>) -> PluginError {
+        PluginError {
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<tch::TchError> for PluginError {
+    fn from(error: tch::TchError) -> PluginError {
+        PluginError::new(format!("libtorch: {error}"))
+    }
+}
+
+pub type Result<T, E = PluginError> = std::result::Result<T, E>;
+
+/// Which part of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// What a dataset tells the rest of the graph about itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// Shape of one input example, e.g. `[64]` for flattened 8×8 images.
+    pub input_shape: Vec<i64>,
+    /// Number of target classes (0 when targets are not class labels).
+    pub classes: i64,
+    pub train_len: i64,
+    pub test_len: i64,
+    /// Where the data comes from and under which licence; recorded in the run's ledger.
+    pub source: String,
+    pub license: String,
+}
+
+/// What the host tells a component when building it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// The node's seed. Components draw all their randomness from it (see `Rng`), never from
+    /// libtorch's global generator, so parallel nodes stay deterministic.
+    pub seed: u64,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    /// For models: the dataset that sizes them.
+    pub data: Option<DataInfo>,
+}
+
+impl Context {
+    pub fn device(&self) -> Device {
+        match self.device.strip_prefix("cuda:") {
+            Some(index) => Device::Cuda(index.parse().unwrap_or(0)),
+            None if self.device == "cuda" => Device::Cuda(0),
+            None => Device::Cpu,
+        }
+    }
+
+    /// The dataset info, or an error saying the component needs one.
+    pub fn data(&self) -> Result<&DataInfo> {
+        self.data
+            .as_ref()
+            .ok_or_else(|| PluginError::new("this component needs a dataset to size it, and none was given"))
+    }
+}
+
+/// Parameters as the checker resolved them (defaults filled in), with typed getters whose
+/// errors name the parameter.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    values: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Params {
+    pub fn new(values: serde_json::Map<String, serde_json::Value>) -> Params {
+        Params { values }
+    }
+
+    fn get(&self, name: &str) -> Result<&serde_json::Value> {
+        self.values
+            .get(name)
+            .ok_or_else(|| PluginError::in_field(name, format!("missing parameter `{name}`")))
+    }
+
+    pub fn f64(&self, name: &str) -> Result<f64> {
+        self.get(name)?
+            .as_f64()
+            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a number")))
+    }
+
+    pub fn i64(&self, name: &str) -> Result<i64> {
+        self.get(name)?
+            .as_i64()
+            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be an integer")))
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool> {
+        self.get(name)?
+            .as_bool()
+            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a boolean")))
+    }
+
+    pub fn str(&self, name: &str) -> Result<&str> {
+        self.get(name)?
+            .as_str()
+            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a string")))
+    }
+
+    pub fn i64_list(&self, name: &str) -> Result<Vec<i64>> {
+        let items = self.get(name)?.as_array().ok_or_else(|| {
+            PluginError::in_field(name, format!("parameter `{name}` must be a list of integers"))
+        })?;
+        items
+            .iter()
+            .map(|item| {
+                item.as_i64().ok_or_else(|| {
+                    PluginError::in_field(name, format!("parameter `{name}` must be a list of integers"))
+                })
+            })
+            .collect()
+    }
+
+    pub fn duration(&self, name: &str) -> Result<Duration> {
+        serde_json::from_value(self.get(name)?.clone())
+            .map_err(|_| PluginError::in_field(name, format!("parameter `{name}` must be a duration")))
+    }
+}
+
+/// Every component: its self-description and its constructor.
+pub trait Component: Sized + Send + 'static {
+    fn schema() -> ComponentSchema;
+    fn create(params: &Params, context: &Context) -> Result<Self>;
+}
+
+pub trait Dataset: Component {
+    fn info(&self) -> DataInfo;
+    /// Inputs and targets of the examples at `indices` of a split.
+    fn batch(&self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor)>;
+}
+
+pub trait Model: Component {
+    /// Every tensor of the model (trainable parameters, with `requires_grad`, and buffers), by
+    /// checkpoint key, sharing storage with the model.
+    fn named_tensors(&self) -> Vec<(String, Tensor)>;
+    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
+    /// The training loss of a batch; cross-entropy over class logits unless overridden.
+    fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+        let logits = self.forward(x, true)?;
+        Ok(logits.f_cross_entropy_loss::<Tensor>(y, None, tch::Reduction::Mean, -100, 0.0)?)
+    }
+}
+
+pub trait Optimizer: Component {
+    /// Updates `params` in place from their gradients.
+    fn step(&mut self, params: &[Tensor], lr: f64) -> Result<()>;
+}
+
+pub trait Scheduler: Component {
+    /// The learning-rate multiplier at `step` (0-based) of a phase of `total` steps.
+    fn multiplier(&self, step: u64, total: u64) -> f64;
+}
+
+pub trait Evaluator: Component {
+    fn reset(&mut self);
+    /// Accumulates one batch of model outputs and targets.
+    fn update(&mut self, output: &Tensor, target: &Tensor) -> Result<()>;
+    fn compute(&self) -> BTreeMap<String, f64>;
+}
+
+pub trait Merger: Component {
+    /// Merges the tensors called `name` of every input model (in the file's order).
+    fn merge(&self, name: &str, inputs: &[Tensor]) -> Result<Tensor>;
+}
+
+pub trait Regularizer: Component {
+    fn anchor(&mut self, params: &[(String, Tensor)]) -> Result<()>;
+    fn penalty(&self, params: &[(String, Tensor)]) -> Result<Tensor>;
+}
+
+/// A small deterministic random generator (SplitMix64) for components: initialisation, dropout
+/// masks and shuffles drawn from it depend only on the node's seed, never on thread timing.
+#[derive(Debug, Clone)]
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng { state: seed }
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A float tensor of `shape` uniform in [low, high).
+    pub fn uniform(&mut self, shape: &[i64], low: f64, high: f64) -> Tensor {
+        let count: i64 = shape.iter().product();
+        let values: Vec<f32> = (0..count)
+            .map(|_| (low + (high - low) * self.next_f64()) as f32)
+            .collect();
+        Tensor::from_slice(&values).reshape(shape).to_kind(Kind::Float)
+    }
+
+    /// A 0/1 float mask of `shape` where each entry is 1 with probability `keep`.
+    pub fn bernoulli(&mut self, shape: &[i64], keep: f64) -> Tensor {
+        let count: i64 = shape.iter().product();
+        let values: Vec<f32> = (0..count)
+            .map(|_| if self.next_f64() < keep { 1.0 } else { 0.0 })
+            .collect();
+        Tensor::from_slice(&values).reshape(shape)
+    }
+
+    /// A permutation of `0..n` (Fisher–Yates).
+    pub fn permutation(&mut self, n: usize) -> Vec<i64> {
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        for i in (1..n).rev() {
+            let j = (self.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        order
+    }
+}
+
+/// Builders for schemas, so a component's description reads like its documentation.
+pub fn schema(kind: ComponentKind, name: &str, version: &str, doc: &str) -> ComponentSchema {
+    ComponentSchema {
+        kind,
+        name: name.into(),
+        doc: doc.into(),
+        version: version.into(),
+        params: Vec::new(),
+    }
+}
+
+/// A parameter description: `param("lr", ParamType::Float).default(1e-3).min(0.0).doc("...")`.
+pub fn param(name: &str, ty: ParamType) -> ParamSchema {
+    ParamSchema {
+        name: name.into(),
+        ty,
+        doc: String::new(),
+        default: None,
+        min: None,
+        max: None,
+    }
+}
+
+pub trait ParamBuilder {
+    fn doc(self, doc: &str) -> Self;
+    fn default(self, value: Value) -> Self;
+    fn min(self, min: f64) -> Self;
+    fn max(self, max: f64) -> Self;
+}
+
+impl ParamBuilder for ParamSchema {
+    fn doc(mut self, doc: &str) -> Self {
+        self.doc = doc.into();
+        self
+    }
+    fn default(mut self, value: Value) -> Self {
+        self.default = Some(value);
+        self
+    }
+    fn min(mut self, min: f64) -> Self {
+        self.min = Some(min);
+        self
+    }
+    fn max(mut self, max: f64) -> Self {
+        self.max = Some(max);
+        self
+    }
+}
+
+pub trait SchemaBuilder {
+    fn with(self, param: ParamSchema) -> Self;
+}
+
+impl SchemaBuilder for ComponentSchema {
+    fn with(mut self, param: ParamSchema) -> Self {
+        self.params.push(param);
+        self
+    }
+}
+
+/// A duration type accepting any unit.
+pub fn any_duration() -> ParamType {
+    ParamType::Duration { units: vec![DurationUnit::Steps, DurationUnit::Epochs, DurationUnit::Fraction] }
+}
+
+/// Exports a plugin: its name, version, and its components grouped by kind.
+///
+/// ```ignore
+/// exp_plugin_api::export_plugin! {
+///     name: "my_plugin",
+///     version: "0.1.0",
+///     datasets: [MyData],
+///     models: [MyNet],
+/// }
+/// ```
+/// Every kind list is optional.
+#[macro_export]
+macro_rules! export_plugin {
+    (
+        name: $name:expr,
+        version: $version:expr
+        $(, datasets: [$($dataset:ty),* $(,)?])?
+        $(, models: [$($model:ty),* $(,)?])?
+        $(, optimizers: [$($optimizer:ty),* $(,)?])?
+        $(, schedulers: [$($scheduler:ty),* $(,)?])?
+        $(, evaluators: [$($evaluator:ty),* $(,)?])?
+        $(, mergers: [$($merger:ty),* $(,)?])?
+        $(, regularizers: [$($regularizer:ty),* $(,)?])?
+        $(,)?
+    ) => {
+        /// The plugin's entry point: the one symbol the exp host looks up.
+        #[no_mangle]
+        pub extern "C" fn exp_plugin_entry() -> *const $crate::abi::FfiPlugin {
+            static EXPORT: ::std::sync::OnceLock<$crate::abi::PluginExport> =
+                ::std::sync::OnceLock::new();
+            EXPORT
+                .get_or_init(|| {
+                    let components = vec![
+                        $($($crate::abi::export_dataset::<$dataset>(),)*)?
+                        $($($crate::abi::export_model::<$model>(),)*)?
+                        $($($crate::abi::export_optimizer::<$optimizer>(),)*)?
+                        $($($crate::abi::export_scheduler::<$scheduler>(),)*)?
+                        $($($crate::abi::export_evaluator::<$evaluator>(),)*)?
+                        $($($crate::abi::export_merger::<$merger>(),)*)?
+                        $($($crate::abi::export_regularizer::<$regularizer>(),)*)?
+                    ];
+                    $crate::abi::PluginExport::new($name, $version, components)
+                })
+                .descriptor()
+        }
+    };
+}

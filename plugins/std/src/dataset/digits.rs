@@ -1,0 +1,187 @@
+//! `digits`: the 8×8 handwritten digits (UCI, CC BY 4.0), 1,797 images, as scikit-learn ships
+//! them. The file is compiled into the plugin, so no run ever reads or downloads data.
+//!
+//! The train/test split is a deterministic stratified split: within each class the examples are
+//! shuffled with `split_seed` and the first `test_fraction` of them go to the test set, so every
+//! digit is represented in both splits in the same proportion.
+
+use std::io::Read;
+
+use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
+use exp_plugin_api::sdk::{
+    param, schema, Component, Context, DataInfo, Dataset, ParamBuilder, Params, PluginError, Result,
+    Rng, SchemaBuilder, Split,
+};
+use exp_plugin_api::tch::{Device, Kind, Tensor};
+
+const DIGITS_GZ: &[u8] = include_bytes!("../../../../data/digits/digits.csv.gz");
+const N_PIXELS: usize = 64;
+
+pub struct Digits {
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+}
+
+/// Parses the shipped CSV into pixel rows (0–16) and labels.
+pub fn load_raw() -> Result<(Vec<[f32; N_PIXELS]>, Vec<i64>)> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(DIGITS_GZ)
+        .read_to_string(&mut text)
+        .map_err(|error| PluginError::new(format!("cannot read the shipped digits file: {error}")))?;
+    let mut images = Vec::new();
+    let mut labels = Vec::new();
+    for (line_idx, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        let values: Vec<f32> = line
+            .split(',')
+            .map(|cell| cell.trim().parse::<f32>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| PluginError::new(format!("digits file line {}: not a number", line_idx + 1)))?;
+        if values.len() != N_PIXELS + 1 {
+            return Err(PluginError::new(format!(
+                "digits file line {}: expected {} columns, found {}",
+                line_idx + 1,
+                N_PIXELS + 1,
+                values.len()
+            )));
+        }
+        let mut image = [0f32; N_PIXELS];
+        image.copy_from_slice(&values[..N_PIXELS]);
+        images.push(image);
+        labels.push(values[N_PIXELS] as i64);
+    }
+    Ok((images, labels))
+}
+
+/// Stratified split: indices of the train and test examples.
+pub fn split_indices(labels: &[i64], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Rng::new(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for class in 0..10 {
+        let members: Vec<usize> = (0..labels.len()).filter(|idx| labels[*idx] == class).collect();
+        let order = rng.permutation(members.len());
+        let n_test = (members.len() as f64 * test_fraction).round() as usize;
+        for (rank, position) in order.iter().enumerate() {
+            let example = members[*position as usize];
+            if rank < n_test {
+                test.push(example);
+            } else {
+                train.push(example);
+            }
+        }
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
+fn tensors(images: &[[f32; N_PIXELS]], labels: &[i64], picks: &[usize], device: Device) -> (Tensor, Tensor) {
+    // Pixels are scaled from 0–16 to 0–1.
+    let pixels: Vec<f32> = picks
+        .iter()
+        .flat_map(|idx| images[*idx].iter().map(|value| value / 16.0))
+        .collect();
+    let targets: Vec<i64> = picks.iter().map(|idx| labels[*idx]).collect();
+    let x = Tensor::from_slice(&pixels)
+        .reshape([picks.len() as i64, N_PIXELS as i64])
+        .to_device(device);
+    let y = Tensor::from_slice(&targets).to_device(device);
+    (x, y)
+}
+
+impl Component for Digits {
+    fn schema() -> ComponentSchema {
+        schema(
+            ComponentKind::Dataset,
+            "digits",
+            "1",
+            "8×8 handwritten digits (UCI, 1,797 images, CC BY 4.0), pixels scaled to [0, 1]",
+        )
+        .with(
+            param("test_fraction", ParamType::Float)
+                .default(Value::Float(0.2))
+                .min(0.05)
+                .max(0.95)
+                .doc("fraction of each class held out as the test split"),
+        )
+        .with(
+            param("split_seed", ParamType::Int)
+                .default(Value::Int(0))
+                .min(0.0)
+                .doc("seed of the stratified train/test split"),
+        )
+    }
+
+    fn create(params: &Params, context: &Context) -> Result<Self> {
+        let test_fraction = params.f64("test_fraction")?;
+        let split_seed = params.i64("split_seed")?;
+        if split_seed < 0 {
+            return Err(PluginError::in_field("split_seed", "must be at least 0"));
+        }
+        let (images, labels) = load_raw()?;
+        let (train, test) = split_indices(&labels, test_fraction, split_seed as u64);
+        let device = context.device();
+        let (train_x, train_y) = tensors(&images, &labels, &train, device);
+        let (test_x, test_y) = tensors(&images, &labels, &test, device);
+        Ok(Digits {
+            train_x,
+            train_y,
+            test_x,
+            test_y,
+        })
+    }
+}
+
+impl Dataset for Digits {
+    fn info(&self) -> DataInfo {
+        DataInfo {
+            input_shape: vec![N_PIXELS as i64],
+            classes: 10,
+            train_len: self.train_y.size()[0],
+            test_len: self.test_y.size()[0],
+            source: "UCI Optical Recognition of Handwritten Digits (scikit-learn digits.csv.gz)".into(),
+            license: "CC-BY-4.0".into(),
+        }
+    }
+
+    fn batch(&self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor)> {
+        let (x, y) = match split {
+            Split::Train => (&self.train_x, &self.train_y),
+            Split::Test => (&self.test_x, &self.test_y),
+        };
+        let len = y.size()[0];
+        if let Some(bad) = indices.iter().find(|idx| **idx < 0 || **idx >= len) {
+            return Err(PluginError::new(format!("index {bad} is outside the split of {len} examples")));
+        }
+        let index = Tensor::from_slice(indices).to_device(x.device());
+        Ok((x.f_index_select(0, &index)?, y.f_index_select(0, &index)?.to_kind(Kind::Int64)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{load_raw, split_indices};
+
+    #[test]
+    fn the_shipped_file_has_1797_images_of_every_digit() {
+        let (images, labels) = load_raw().unwrap();
+        assert_eq!(images.len(), 1797);
+        for class in 0..10 {
+            assert!(labels.iter().filter(|label| **label == class).count() > 170);
+        }
+        assert!(images.iter().flatten().all(|pixel| (0.0..=16.0).contains(pixel)));
+    }
+
+    #[test]
+    fn the_split_is_deterministic_stratified_and_disjoint() {
+        let (_, labels) = load_raw().unwrap();
+        let (train, test) = split_indices(&labels, 0.2, 0);
+        assert_eq!(train.len() + test.len(), 1797);
+        assert!(train.iter().all(|idx| !test.contains(idx)));
+        assert_eq!(split_indices(&labels, 0.2, 0), (train.clone(), test.clone()));
+        assert_ne!(split_indices(&labels, 0.2, 1).1, test);
+        let zeros_in_test = test.iter().filter(|idx| labels[**idx] == 0).count();
+        assert_eq!(zeros_in_test, 36); // 178 zeros × 0.2, rounded
+    }
+}

@@ -1,0 +1,3 @@
+//! Evaluators: accumulate model outputs and targets batch by batch, then report metrics.
+pub mod accuracy;
+pub mod loss;

@@ -1,0 +1,70 @@
+//! `adamw`: Adam with decoupled weight decay (Loshchilov & Hutter), as `torch.optim.AdamW`:
+//! θ ← θ·(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+//! θ ← θ − lr·(m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε).
+
+use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
+use exp_plugin_api::sdk::{
+    param, schema, Component, Context, Optimizer, ParamBuilder, Params, Result, SchemaBuilder,
+};
+use exp_plugin_api::tch::{no_grad, Tensor};
+
+pub struct AdamW {
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    step: i32,
+    /// First and second moments per parameter, created on first use.
+    moments: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl Component for AdamW {
+    fn schema() -> ComponentSchema {
+        schema(ComponentKind::Optimizer, "adamw", "1", "Adam with decoupled weight decay")
+            .with(param("lr", ParamType::Float).default(Value::Float(1e-3)).min(0.0).doc("learning rate"))
+            .with(param("beta1", ParamType::Float).default(Value::Float(0.9)).min(0.0).max(0.999999).doc("decay of the first moment"))
+            .with(param("beta2", ParamType::Float).default(Value::Float(0.999)).min(0.0).max(0.999999).doc("decay of the second moment"))
+            .with(param("eps", ParamType::Float).default(Value::Float(1e-8)).min(0.0).doc("added to the denominator"))
+            .with(param("weight_decay", ParamType::Float).default(Value::Float(0.01)).min(0.0).doc("decoupled weight decay"))
+    }
+
+    fn create(params: &Params, _context: &Context) -> Result<Self> {
+        Ok(AdamW {
+            beta1: params.f64("beta1")?,
+            beta2: params.f64("beta2")?,
+            eps: params.f64("eps")?,
+            weight_decay: params.f64("weight_decay")?,
+            step: 0,
+            moments: Vec::new(),
+        })
+    }
+}
+
+impl Optimizer for AdamW {
+    fn step(&mut self, params: &[Tensor], lr: f64) -> Result<()> {
+        if self.moments.len() != params.len() {
+            self.moments = (0..params.len()).map(|_| None).collect();
+        }
+        self.step += 1;
+        let correction1 = 1.0 - self.beta1.powi(self.step);
+        let correction2 = 1.0 - self.beta2.powi(self.step);
+        no_grad(|| -> Result<()> {
+            for (param, moments) in params.iter().zip(self.moments.iter_mut()) {
+                let grad = param.grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let (m, v) = moments.get_or_insert_with(|| (param.zeros_like(), param.zeros_like()));
+                let _ = m.f_mul_scalar_(self.beta1)?.f_add_(&(&grad * (1.0 - self.beta1)))?;
+                let _ = v.f_mul_scalar_(self.beta2)?.f_add_(&(grad.f_square()? * (1.0 - self.beta2)))?;
+                let mut param = param.shallow_clone();
+                if self.weight_decay > 0.0 {
+                    let _ = param.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
+                }
+                let denominator = (v.f_div_scalar(correction2)?).f_sqrt()?.f_add_scalar(self.eps)?;
+                let _ = param.f_sub_(&(m.f_div(&denominator)? * (lr / correction1)))?;
+            }
+            Ok(())
+        })
+    }
+}

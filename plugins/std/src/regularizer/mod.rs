@@ -1,0 +1,2 @@
+//! Regularizers: penalties added to the training loss.
+pub mod l2;
