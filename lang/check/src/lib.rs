@@ -1,1 +1,33 @@
-//! placeholder
+//! The checker: loads a file's imports through `World`, resolves every name, validates every
+//! component against the schemas a `Catalog` reports, and reports all errors in one pass.
+//!
+//! Input is source text in a `SourceMap`; output is a `Program` (when there are no errors)
+//! and diagnostics. This crate does no IO (STYLE L2): the binary implements both traits.
+
+mod check_error;
+mod checker;
+mod program;
+pub mod testing;
+
+pub use check_error::{CheckError, Expect};
+pub use checker::check;
+pub use program::{Body, CheckedDef, DefId, Program};
+
+use exp_ir::{ComponentKind, ComponentSchema};
+
+/// The components the loaded plugins provide.
+pub trait Catalog {
+    fn component(&self, kind: ComponentKind, name: &str) -> Option<&ComponentSchema>;
+    /// Every component name of one kind, for suggestions and help lists.
+    fn names(&self, kind: ComponentKind) -> Vec<&str>;
+}
+
+/// Where imported modules come from.
+pub trait World {
+    /// The module at a dotted path (`import std.digits` asks for `["std", "digits"]`):
+    /// its display name (such as `<stdlib/digits.exp>`) and its text, or `None` if there is none.
+    fn load_module(&self, path: &[String]) -> Option<(String, String)>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,503 @@
+//! `CheckError`: everything the checker can find wrong in a parsed program, with typed
+//! fields, and `to_diagnostic`, which turns one into words (STYLE E2, E4, E5).
+//!
+//! Codes E0001 to E0003 belong to the parser (`exp_syntax::ParseError`); the checker's run
+//! from E0004 to E0023. A code never changes meaning once released.
+
+use exp_diag::{Diagnostic, Span};
+use exp_ir::ComponentKind;
+use exp_syntax::ast::DefKind;
+
+/// What a reference must point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A `dataset` definition.
+    Dataset,
+    /// Anything that produces a model: `model`, `train` or `merge`.
+    Model,
+    /// A report row: `evaluate` or `train`.
+    Row,
+}
+
+impl Expect {
+    pub fn words(self) -> &'static str {
+        match self {
+            Expect::Dataset => "a dataset",
+            Expect::Model => "a model",
+            Expect::Row => "an evaluate or train definition",
+        }
+    }
+
+    pub fn accepts(self, kind: DefKind) -> bool {
+        match self {
+            Expect::Dataset => kind == DefKind::Dataset,
+            Expect::Model => matches!(kind, DefKind::Model | DefKind::Train | DefKind::Merge),
+            Expect::Row => matches!(kind, DefKind::Evaluate | DefKind::Train),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckError {
+    ModuleNotFound {
+        path: String,
+        span: Span,
+    },
+    OnlyInMainFile {
+        /// `seed` or `plugin`.
+        item: &'static str,
+        span: Span,
+    },
+    DuplicateSeed {
+        span: Span,
+        first: Span,
+    },
+    DuplicateDefinition {
+        name: String,
+        span: Span,
+        first: Span,
+    },
+    UndefinedName {
+        name: String,
+        expected: Expect,
+        span: Span,
+        suggestion: Option<String>,
+    },
+    WrongDefinitionKind {
+        name: String,
+        expected: Expect,
+        found: DefKind,
+        span: Span,
+        definition: Span,
+    },
+    UnknownField {
+        block: DefKind,
+        field: String,
+        span: Span,
+        suggestion: Option<String>,
+        known: Vec<&'static str>,
+    },
+    MissingField {
+        block: DefKind,
+        name: String,
+        field: &'static str,
+        example: &'static str,
+        span: Span,
+    },
+    DuplicateField {
+        field: String,
+        span: Span,
+        first: Span,
+    },
+    WrongFieldType {
+        field: String,
+        expected: String,
+        found: String,
+        span: Span,
+        example: Option<String>,
+    },
+    ValueOutOfRange {
+        field: String,
+        value: String,
+        expected: String,
+        span: Span,
+    },
+    BadUnit {
+        /// `field` or `parameter`.
+        what: &'static str,
+        field: String,
+        expected: String,
+        found: String,
+        span: Span,
+    },
+    MergeArity {
+        name: String,
+        count: usize,
+        span: Span,
+    },
+    Cycle {
+        /// The definitions around the cycle, starting and ending with the same one.
+        names: Vec<String>,
+        /// Where each definition in `names` refers to the next.
+        uses: Vec<Span>,
+        span: Span,
+    },
+    UnknownComponent {
+        kind: ComponentKind,
+        name: String,
+        span: Span,
+        suggestion: Option<String>,
+        available: Vec<String>,
+    },
+    ComponentWrongKind {
+        name: String,
+        expected: ComponentKind,
+        found: ComponentKind,
+        span: Span,
+        available: Vec<String>,
+    },
+    UnknownParam {
+        component: String,
+        param: String,
+        span: Span,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
+    ParamWrongType {
+        component: String,
+        param: String,
+        expected: String,
+        found: String,
+        span: Span,
+        suggestion: Option<String>,
+    },
+    ParamOutOfRange {
+        component: String,
+        param: String,
+        problem: String,
+        span: Span,
+    },
+    MissingParam {
+        component: String,
+        param: String,
+        expected: String,
+        span: Span,
+    },
+}
+
+impl CheckError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CheckError::ModuleNotFound { .. } => "E0004",
+            CheckError::OnlyInMainFile { .. } => "E0005",
+            CheckError::DuplicateSeed { .. } => "E0006",
+            CheckError::DuplicateDefinition { .. } => "E0007",
+            CheckError::UndefinedName { .. } => "E0008",
+            CheckError::WrongDefinitionKind { .. } => "E0009",
+            CheckError::UnknownField { .. } => "E0010",
+            CheckError::MissingField { .. } => "E0011",
+            CheckError::DuplicateField { .. } => "E0012",
+            CheckError::WrongFieldType { .. } => "E0013",
+            CheckError::ValueOutOfRange { .. } => "E0014",
+            CheckError::BadUnit { .. } => "E0015",
+            CheckError::MergeArity { .. } => "E0016",
+            CheckError::Cycle { .. } => "E0017",
+            CheckError::UnknownComponent { .. } => "E0018",
+            CheckError::ComponentWrongKind { .. } => "E0019",
+            CheckError::UnknownParam { .. } => "E0020",
+            CheckError::ParamWrongType { .. } => "E0021",
+            CheckError::ParamOutOfRange { .. } => "E0022",
+            CheckError::MissingParam { .. } => "E0023",
+        }
+    }
+
+    /// The span the caret points at.
+    pub fn span(&self) -> Span {
+        match self {
+            CheckError::ModuleNotFound { span, .. }
+            | CheckError::OnlyInMainFile { span, .. }
+            | CheckError::DuplicateSeed { span, .. }
+            | CheckError::DuplicateDefinition { span, .. }
+            | CheckError::UndefinedName { span, .. }
+            | CheckError::WrongDefinitionKind { span, .. }
+            | CheckError::UnknownField { span, .. }
+            | CheckError::MissingField { span, .. }
+            | CheckError::DuplicateField { span, .. }
+            | CheckError::WrongFieldType { span, .. }
+            | CheckError::ValueOutOfRange { span, .. }
+            | CheckError::BadUnit { span, .. }
+            | CheckError::MergeArity { span, .. }
+            | CheckError::Cycle { span, .. }
+            | CheckError::UnknownComponent { span, .. }
+            | CheckError::ComponentWrongKind { span, .. }
+            | CheckError::UnknownParam { span, .. }
+            | CheckError::ParamWrongType { span, .. }
+            | CheckError::ParamOutOfRange { span, .. }
+            | CheckError::MissingParam { span, .. } => *span,
+        }
+    }
+
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let code = self.code();
+        match self {
+            CheckError::ModuleNotFound { path, span } => {
+                Diagnostic::error(code, format!("cannot find module `{path}`"))
+                    .with_primary(*span, "no such module")
+                    .with_help("check the spelling; standard modules are imported as `std.<name>`")
+            }
+            CheckError::OnlyInMainFile { item, span } => Diagnostic::error(
+                code,
+                format!("`{item}` is only allowed in the experiment file, not in a module"),
+            )
+            .with_primary(*span, "inside an imported module")
+            .with_help(format!("move this `{item}` line to the experiment file")),
+            CheckError::DuplicateSeed { span, first } => {
+                Diagnostic::error(code, "the base seed is set twice")
+                    .with_primary(*span, "second `seed`")
+                    .with_secondary(*first, "first set here")
+                    .with_help("keep one `seed` line")
+            }
+            CheckError::DuplicateDefinition { name, span, first } => {
+                Diagnostic::error(code, format!("`{name}` is defined twice"))
+                    .with_primary(*span, "defined again here")
+                    .with_secondary(*first, format!("`{name}` first defined here"))
+                    .with_help("rename one of the definitions")
+            }
+            CheckError::UndefinedName {
+                name,
+                expected,
+                span,
+                suggestion,
+            } => {
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => format!(
+                        "define {} named `{name}`, or import the module that does",
+                        expected.words()
+                    ),
+                };
+                Diagnostic::error(code, format!("cannot find `{name}`"))
+                    .with_primary(*span, "not defined")
+                    .with_help(help)
+            }
+            CheckError::WrongDefinitionKind {
+                name,
+                expected,
+                found,
+                span,
+                definition,
+            } => Diagnostic::error(
+                code,
+                format!(
+                    "expected {}, found {} `{name}`",
+                    expected.words(),
+                    found.keyword()
+                ),
+            )
+            .with_primary(*span, format!("this is a {}", found.keyword()))
+            .with_secondary(*definition, format!("`{name}` is defined here"))
+            .with_help(format!("refer to {} here", expected.words())),
+            CheckError::UnknownField {
+                block,
+                field,
+                span,
+                suggestion,
+                known,
+            } => {
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => format!("the fields of `{}` are {}", block.keyword(), ticks(known)),
+                };
+                Diagnostic::error(
+                    code,
+                    format!("unknown field `{field}` in `{}`", block.keyword()),
+                )
+                .with_primary(*span, "unknown field")
+                .with_help(help)
+            }
+            CheckError::MissingField {
+                block,
+                name,
+                field,
+                example,
+                span,
+            } => Diagnostic::error(
+                code,
+                format!(
+                    "`{}` `{name}` is missing the field `{field}`",
+                    block.keyword()
+                ),
+            )
+            .with_primary(*span, format!("`{field}` is required"))
+            .with_help(format!("add `{example}`")),
+            CheckError::DuplicateField { field, span, first } => {
+                Diagnostic::error(code, format!("`{field}` is set twice"))
+                    .with_primary(*span, "set again here")
+                    .with_secondary(*first, "first set here")
+                    .with_help("keep one of them")
+            }
+            CheckError::WrongFieldType {
+                field,
+                expected,
+                found,
+                span,
+                example,
+            } => {
+                let diagnostic = Diagnostic::error(
+                    code,
+                    format!("wrong value for `{field}`: expected {expected}, found {found}"),
+                )
+                .with_primary(*span, format!("expected {expected}"));
+                match example {
+                    Some(example) => diagnostic.with_help(format!("write it as `{example}`")),
+                    None => diagnostic,
+                }
+            }
+            CheckError::ValueOutOfRange {
+                field,
+                value,
+                expected,
+                span,
+            } => Diagnostic::error(code, format!("`{field}` is out of range"))
+                .with_primary(*span, format!("{value} is out of range"))
+                .with_help(format!("use {expected}")),
+            CheckError::BadUnit {
+                what,
+                field,
+                expected,
+                found,
+                span,
+            } => Diagnostic::error(code, format!("bad unit for {what} `{field}`"))
+                .with_primary(*span, format!("found {found}"))
+                .with_help(format!("`{field}` takes {expected}")),
+            CheckError::MergeArity { name, count, span } => Diagnostic::error(
+                code,
+                format!(
+                    "merge `{name}` has {}, but a merge needs at least 2",
+                    exp_diag::count(*count, "input")
+                ),
+            )
+            .with_primary(*span, "too few inputs")
+            .with_help("list two or more models to merge, such as `average(a, b)`"),
+            CheckError::Cycle { names, uses, span } => {
+                let chain: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+                let mut diagnostic = Diagnostic::error(
+                    code,
+                    format!(
+                        "definitions depend on each other in a cycle: {}",
+                        chain.join(" -> ")
+                    ),
+                )
+                .with_primary(*span, "this definition depends on itself");
+                for (idx, use_span) in uses.iter().enumerate() {
+                    let user = &names[idx];
+                    let used = &names[idx + 1];
+                    diagnostic = diagnostic
+                        .with_secondary(*use_span, format!("`{user}` uses `{used}` here"));
+                }
+                diagnostic.with_help("start the chain from a `model` definition")
+            }
+            CheckError::UnknownComponent {
+                kind,
+                name,
+                span,
+                suggestion,
+                available,
+            } => {
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None if available.is_empty() => {
+                        format!("no loaded plugin provides a {kind}")
+                    }
+                    None => format!("the known {kind}s are {}", ticks(available)),
+                };
+                Diagnostic::error(code, format!("unknown {kind} `{name}`"))
+                    .with_primary(*span, format!("no {kind} has this name"))
+                    .with_help(help)
+            }
+            CheckError::ComponentWrongKind {
+                name,
+                expected,
+                found,
+                span,
+                available,
+            } => {
+                let help = if available.is_empty() {
+                    format!("no loaded plugin provides a {expected}")
+                } else {
+                    format!("the known {expected}s are {}", ticks(available))
+                };
+                Diagnostic::error(
+                    code,
+                    format!(
+                        "`{name}` is {}, not {}",
+                        article(*found),
+                        article(*expected)
+                    ),
+                )
+                .with_primary(*span, format!("expected {}", article(*expected)))
+                .with_help(help)
+            }
+            CheckError::UnknownParam {
+                component,
+                param,
+                span,
+                suggestion,
+                known,
+            } => {
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None if known.is_empty() => format!("`{component}` takes no parameters"),
+                    None => format!("the parameters of `{component}` are {}", ticks(known)),
+                };
+                Diagnostic::error(
+                    code,
+                    format!("unknown parameter `{param}` for `{component}`"),
+                )
+                .with_primary(*span, "unknown parameter")
+                .with_help(help)
+            }
+            CheckError::ParamWrongType {
+                component,
+                param,
+                expected,
+                found,
+                span,
+                suggestion,
+            } => {
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean {suggestion}?"),
+                    None => format!("`{param}` of `{component}` takes {expected}"),
+                };
+                Diagnostic::error(
+                    code,
+                    format!("wrong type for parameter `{param}` of `{component}`"),
+                )
+                .with_primary(*span, format!("expected {expected}, found {found}"))
+                .with_help(help)
+            }
+            CheckError::ParamOutOfRange {
+                component,
+                param,
+                problem,
+                span,
+            } => Diagnostic::error(
+                code,
+                format!("parameter `{param}` of `{component}` is out of range"),
+            )
+            .with_primary(*span, problem.clone())
+            .with_help(format!("change `{param}` to a value in range")),
+            CheckError::MissingParam {
+                component,
+                param,
+                expected,
+                span,
+            } => Diagnostic::error(
+                code,
+                format!("`{component}` is missing the required parameter `{param}`"),
+            )
+            .with_primary(*span, format!("`{param}` is required"))
+            .with_help(format!(
+                "add `{param}: ...` with {expected}, as in `{component} {{ {param}: ... }}`"
+            )),
+        }
+    }
+}
+
+fn ticks<S: AsRef<str>>(names: &[S]) -> String {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|name| format!("`{}`", name.as_ref()))
+        .collect();
+    quoted.join(", ")
+}
+
+/// `an optimizer`, `a scheduler`.
+fn article(kind: ComponentKind) -> String {
+    let word = kind.as_str();
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {word}")
+    } else {
+        format!("a {word}")
+    }
+}

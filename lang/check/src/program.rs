@@ -1,0 +1,87 @@
+//! `Program`: the result of checking, with every name resolved to a definition and every
+//! component to a full parameter set (defaults filled in, numbers coerced per schema).
+//! `exp-compile` lowers it to the graph; nothing in it can fail any more.
+
+use exp_diag::{FileId, Span};
+use exp_ir::graph::TrainSpec;
+use exp_ir::ComponentRef;
+use exp_syntax::ast::DefKind;
+
+/// Index into `Program::defs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DefId(pub usize);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    /// The experiment file; its definitions are always part of the graph.
+    pub main: FileId,
+    /// The base seed (`seed N`), 0 when the file does not set one.
+    pub seed: u64,
+    /// `plugin "path"` lines as written, in order.
+    pub plugins: Vec<(String, Span)>,
+    /// Every definition of the experiment file and its imports: imported modules first (in the
+    /// order they were imported), then the experiment file, each in file order.
+    pub defs: Vec<CheckedDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedDef {
+    pub name: String,
+    pub kind: DefKind,
+    /// The whole definition.
+    pub span: Span,
+    pub name_span: Span,
+    /// Whether the definition is written in the experiment file (not an imported module).
+    pub in_main: bool,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Dataset {
+        component: ComponentRef,
+    },
+    Model {
+        component: ComponentRef,
+    },
+    Train {
+        model: DefId,
+        data: DefId,
+        spec: TrainSpec,
+        /// The `seed:` field, when written.
+        seed: Option<u64>,
+    },
+    Merge {
+        merger: ComponentRef,
+        inputs: Vec<DefId>,
+    },
+    Evaluate {
+        model: DefId,
+        data: DefId,
+        metrics: Vec<ComponentRef>,
+        split: String,
+    },
+    Report {
+        rows: Vec<DefId>,
+    },
+}
+
+impl Body {
+    /// The definitions this one reads, with the role each plays, in the order written.
+    pub fn uses(&self) -> Vec<(&'static str, DefId)> {
+        match self {
+            Body::Dataset { .. } | Body::Model { .. } => Vec::new(),
+            Body::Train { model, data, .. } | Body::Evaluate { model, data, .. } => {
+                vec![("model", *model), ("data", *data)]
+            }
+            Body::Merge { inputs, .. } => inputs.iter().map(|input| ("inputs", *input)).collect(),
+            Body::Report { rows } => rows.iter().map(|row| ("rows", *row)).collect(),
+        }
+    }
+}
+
+impl Program {
+    pub fn def(&self, id: DefId) -> &CheckedDef {
+        &self.defs[id.0]
+    }
+}

@@ -1,0 +1,306 @@
+//! Snapshot tests of the checker: each renders the source and the diagnostics (STYLE T1).
+
+use exp_diag::{render, SourceMap};
+use proptest::prelude::*;
+
+use crate::testing::{TestCatalog, TestWorld};
+use crate::{check, Body};
+
+fn world() -> TestWorld {
+    TestWorld::new().module(
+        "std.digits",
+        "// The digits dataset with the standard split.\ndataset digits = digits { test_fraction: 0.2 }\n",
+    )
+}
+
+fn check_src(src: &str) -> String {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", src);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    let mut out = format!("--- source\n{src}\n--- diagnostics\n");
+    out.push_str(&render(&diagnostics, &sources, false));
+    if let Some(program) = program {
+        out.push_str("--- definitions\n");
+        for def in &program.defs {
+            let uses: Vec<String> = def
+                .body
+                .uses()
+                .iter()
+                .map(|(role, id)| format!("{role}={}", program.def(*id).name))
+                .collect();
+            out.push_str(&format!(
+                "{} {} [{}]\n",
+                def.kind.keyword(),
+                def.name,
+                uses.join(" ")
+            ));
+        }
+    }
+    out
+}
+
+macro_rules! snapshot {
+    ($name:ident, $src:expr) => {
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(check_src($src));
+        }
+    };
+}
+
+const OK: &str = r#"import std.digits
+seed 7
+model net = mlp { hidden: [64], activation: "relu" }
+train a {
+  model: net
+  data: digits
+  steps: 300 steps
+  optimizer: adamw { lr: 3e-3 }
+  schedule: cosine { warmup: 10% }
+  eval: [accuracy, loss]
+}
+train b { model: net, data: digits, steps: 1 epoch, optimizer: sgd { lr: 1 }, seed: 3 }
+merge soup = average(a, b)
+evaluate eval_soup { model: soup, data: digits, metrics: [accuracy] }
+report results { rows: [eval_soup, a] }
+"#;
+
+snapshot!(valid_program, OK);
+
+snapshot!(
+    syntax_error_missing_brace,
+    r#"train a {
+  model: net
+model net = mlp
+"#
+);
+
+snapshot!(
+    unterminated_string,
+    r#"model net = mlp { activation: "relu }
+"#
+);
+
+snapshot!(
+    undefined_name,
+    r#"import std.digits
+model net = mlp
+evaluate e { model: nett, data: digits, metrics: [accuracy] }
+"#
+);
+
+snapshot!(
+    duplicate_definition,
+    r#"model net = mlp
+model net = mlp { dropout: 0.1 }
+"#
+);
+
+snapshot!(
+    wrong_definition_kind,
+    r#"model net = mlp
+evaluate e { model: net, data: net, metrics: [accuracy] }
+"#
+);
+
+snapshot!(
+    percentage_steps,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 10%, optimizer: sgd { lr: 0.1 } }
+"#
+);
+
+snapshot!(
+    unknown_component,
+    r#"import std.digits
+model net = mlpp
+train a { model: net, data: digits, steps: 10 steps, optimizer: adamm }
+"#
+);
+
+snapshot!(
+    component_of_wrong_kind,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 10 steps, optimizer: adamw, schedule: adamw }
+"#
+);
+
+snapshot!(
+    unknown_parameter,
+    r#"model net = mlp { hiden: [32] }
+"#
+);
+
+snapshot!(
+    parameter_wrong_type,
+    r#"model net = mlp { hidden: 32, activation: relu }
+model net2 = mlp { activation: "rleu" }
+"#
+);
+
+snapshot!(
+    parameter_out_of_range,
+    r#"model net = mlp { dropout: 1.5, hidden: [0] }
+"#
+);
+
+snapshot!(
+    missing_required_field,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits }
+"#
+);
+
+snapshot!(
+    missing_required_param,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 5 steps, optimizer: sgd }
+"#
+);
+
+snapshot!(
+    unknown_field_in_train,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 5 steps, optimizer: sgd { lr: 0.1 }, bacth: 8, colour: 1 }
+"#
+);
+
+snapshot!(
+    merge_with_one_input,
+    r#"model net = mlp
+merge soup = average(net)
+"#
+);
+
+snapshot!(
+    cycle,
+    r#"import std.digits
+train a { model: b, data: digits, steps: 5 steps, optimizer: adamw }
+train b { model: a, data: digits, steps: 5 steps, optimizer: adamw }
+train c { model: c, data: digits, steps: 5 steps, optimizer: adamw }
+"#
+);
+
+snapshot!(
+    missing_import,
+    r#"import std.digitz
+"#
+);
+
+snapshot!(
+    duplicate_seed,
+    r#"seed 1
+seed 2
+"#
+);
+
+snapshot!(
+    wrong_field_values,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 300, batch: "x", seed: -1, optimizer: sgd { lr: -1 }, eval: accuracy, log_every: 0 steps }
+evaluate e { model: net, data: digits, metrics: [], split: "val" }
+report r { rows: [net] }
+"#
+);
+
+snapshot!(
+    duration_where_number_expected,
+    r#"model net = mlp
+merge m = wise_ft(net, net) { alpha: 2 epochs }
+"#
+);
+
+snapshot!(
+    many_errors_at_once,
+    r#"import std.digits
+seed 1
+seed 2
+model net = mlp { hidden: [64], activaton: "relu" }
+model net = mlp
+train a {
+  model: nett
+  data: net
+  steps: 10%
+  optimizer: adam { lr: 1e-3 }
+  schedule: adamw
+  eval: [accuracy, los]
+  colour: "red"
+}
+merge soup = average(a)
+evaluate e { model: soup, data: digits }
+report r { rows: [e, a, missing] }
+"#
+);
+
+#[test]
+fn imported_module_errors_point_into_the_module() {
+    let world = TestWorld::new().module("std.broken", "seed 3\ndataset d = digitz\n");
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", "import std.broken\n");
+    let (program, diagnostics) = check(&mut sources, main, &world, &TestCatalog::new());
+    assert!(program.is_none());
+    insta::assert_snapshot!(render(&diagnostics, &sources, false));
+}
+
+#[test]
+fn defaults_are_filled_and_ints_coerced() {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", OK);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.expect("no errors, so a program");
+    assert_eq!(program.seed, 7);
+    let train_b = program.defs.iter().find(|def| def.name == "b").expect("b");
+    let Body::Train { spec, seed, .. } = &train_b.body else {
+        panic!("b is a train");
+    };
+    assert_eq!(*seed, Some(3));
+    assert_eq!(spec.batch, 32);
+    assert_eq!(spec.schedule.name, "constant");
+    assert_eq!(spec.optimizer.params["lr"], exp_ir::Value::Float(1.0));
+    assert_eq!(spec.optimizer.params["momentum"], exp_ir::Value::Float(0.0));
+}
+
+/// Checks that no input makes the checker panic, and that every primary span is in its file.
+fn assert_spans_inside(src: &str) {
+    let mut sources = SourceMap::new();
+    let main = sources.add("fuzz.exp", src);
+    let (_, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    for diagnostic in &diagnostics {
+        let span = diagnostic
+            .primary_span()
+            .expect("every diagnostic has a primary span");
+        let text = sources.text(span.file);
+        assert!(span.start <= span.end, "{diagnostic:?}");
+        assert!((span.end as usize) <= text.len(), "{diagnostic:?}");
+        assert!(text.is_char_boundary(span.start as usize), "{diagnostic:?}");
+        assert!(text.is_char_boundary(span.end as usize), "{diagnostic:?}");
+    }
+    let _ = render(&diagnostics, &sources, false);
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_text_never_panics(src in "\\PC{0,200}") {
+        assert_spans_inside(&src);
+    }
+
+    #[test]
+    fn mutated_programs_never_panic(
+        cut in 0usize..OK.len(),
+        len in 0usize..20,
+        insert in "[a-z{}\\[\\]():,\"%0-9 \n.=-]{0,6}",
+    ) {
+        let mut src = OK.to_string();
+        let start = cut.min(src.len());
+        let end = (start + len).min(src.len());
+        src.replace_range(start..end, &insert);
+        assert_spans_inside(&src);
+    }
+}

@@ -1,0 +1,162 @@
+//! Snapshot tests of the compiler: source, graph (one line per node) and diagnostics.
+
+use exp_check::testing::{TestCatalog, TestWorld};
+use exp_diag::render;
+use exp_ir::{Graph, NodeKind};
+
+use crate::check_and_compile;
+
+fn world() -> TestWorld {
+    TestWorld::new()
+        .module(
+            "std.digits",
+            "dataset digits = digits { test_fraction: 0.2 }\ndataset unused = digits\n",
+        )
+        .module(
+            "std.models",
+            "import std.digits\nmodel small = mlp { hidden: [16] }\n",
+        )
+}
+
+fn graph_text(graph: &Graph) -> String {
+    let mut out = format!(
+        "experiment {} seed {} plugins {:?}\n",
+        graph.experiment, graph.seed, graph.plugins
+    );
+    for node in &graph.nodes {
+        let inputs: Vec<String> = node
+            .inputs
+            .iter()
+            .map(|input| format!("{}={}", input.role, graph.node(input.node).name))
+            .collect();
+        let detail = match &node.kind {
+            NodeKind::Dataset { component }
+            | NodeKind::Model { component }
+            | NodeKind::Merge { component } => {
+                format!("{} {}", component.name, component.params_json())
+            }
+            NodeKind::Train(spec) => format!(
+                "steps={} batch={} optimizer={} {} schedule={} {}",
+                spec.steps,
+                spec.batch,
+                spec.optimizer.name,
+                spec.optimizer.params_json(),
+                spec.schedule.name,
+                spec.schedule.params_json()
+            ),
+            NodeKind::Evaluate { metrics, split } => {
+                let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
+                format!("metrics={names:?} split={split}")
+            }
+            NodeKind::Report => String::new(),
+        };
+        out.push_str(&format!(
+            "{} {} {} [{}] -> {} seed={} {}\n",
+            node.id.0,
+            node.kind.word(),
+            node.name,
+            inputs.join(" "),
+            node.output.as_str(),
+            node.seed,
+            detail
+        ));
+    }
+    out
+}
+
+fn check(src: &str) -> String {
+    let (graph, sources, diagnostics) =
+        check_and_compile("test.exp", src, "test", &world(), &TestCatalog::new());
+    format!(
+        "--- source\n{src}\n--- graph\n{}--- diagnostics\n{}",
+        graph.as_ref().map(graph_text).unwrap_or_default(),
+        render(&diagnostics, &sources, false)
+    )
+}
+
+const QUICKSTART: &str = r#"import std.digits
+plugin "target/release/libexp_std.so"
+seed 7
+
+model net = mlp { hidden: [64], activation: "relu" }
+
+train a {
+  model: net
+  data: digits
+  steps: 300 steps
+  batch: 64
+  optimizer: adamw { lr: 3e-3 }
+  schedule: cosine { warmup: 10% }
+  eval: [accuracy, loss]
+  eval_every: 100 steps
+}
+train b {
+  model: net
+  data: digits
+  steps: 2 epochs
+  seed: 1
+  optimizer: sgd { lr: 1, momentum: 0.9 }
+}
+merge soup = average(a, b)
+merge wise = wise_ft(net, a) { alpha: 0.3 }
+evaluate eval_a { model: a, data: digits, metrics: [accuracy, loss] }
+evaluate eval_b { model: b, data: digits, metrics: [accuracy, loss] }
+evaluate eval_soup { model: soup, data: digits, metrics: [accuracy, loss], split: "train" }
+report results { rows: [eval_a, eval_b, eval_soup, a] }
+"#;
+
+#[test]
+fn quickstart() {
+    insta::assert_snapshot!(check(QUICKSTART));
+}
+
+#[test]
+fn quickstart_json() {
+    let (graph, _, diagnostics) = check_and_compile(
+        "quickstart.exp",
+        QUICKSTART,
+        "quickstart",
+        &world(),
+        &TestCatalog::new(),
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let graph = graph.expect("a graph");
+    insta::assert_snapshot!(serde_json::to_string_pretty(&graph).expect("graphs serialise"));
+}
+
+#[test]
+fn forward_references_are_ordered_by_dependency() {
+    insta::assert_snapshot!(check(
+        r#"report r { rows: [e] }
+evaluate e { model: t, data: d, metrics: [accuracy] }
+train t { model: m, data: d, steps: 5 steps, optimizer: adamw }
+model m = mlp
+dataset d = digits
+"#
+    ));
+}
+
+#[test]
+fn only_reachable_imports_are_included() {
+    insta::assert_snapshot!(check(
+        r#"import std.models
+evaluate e { model: small, data: digits, metrics: [loss] }
+"#
+    ));
+}
+
+#[test]
+fn model_without_data_has_no_input() {
+    insta::assert_snapshot!(check(
+        r#"model lonely = mlp
+"#
+    ));
+}
+
+#[test]
+fn errors_give_no_graph() {
+    insta::assert_snapshot!(check(
+        r#"model m = mlp { dropout: 2 }
+"#
+    ));
+}

@@ -1,0 +1,209 @@
+//! The abstract syntax tree of one `.exp` file, as written: nothing is resolved yet.
+//!
+//! Every node carries the `Span` it was parsed from so that later phases can point at it.
+//! Component expressions and references look the same here (`name` or `name { .. }`);
+//! the checker decides from the context which one a field expects.
+
+use exp_diag::{FileId, Span};
+
+/// One parsed file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct File {
+    pub file: FileId,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// `import std.digits`
+    Import(Import),
+    /// `plugin "path/to/lib.so"`
+    Plugin(Plugin),
+    /// `seed 7`
+    Seed(Seed),
+    /// `dataset`, `model`, `train`, `merge`, `evaluate` or `report`.
+    Def(Def),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    /// The dotted path, one identifier per segment.
+    pub path: Vec<Ident>,
+    pub span: Span,
+}
+
+impl Import {
+    pub fn path_strings(&self) -> Vec<String> {
+        self.path
+            .iter()
+            .map(|segment| segment.name.clone())
+            .collect()
+    }
+
+    /// The path as written, `std.digits`.
+    pub fn dotted(&self) -> String {
+        self.path_strings().join(".")
+    }
+
+    /// The span of the path alone.
+    pub fn path_span(&self) -> Span {
+        match (self.path.first(), self.path.last()) {
+            (Some(first), Some(last)) => first.span.to(last.span),
+            _ => self.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plugin {
+    pub path: String,
+    /// The span of the string literal.
+    pub path_span: Span,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seed {
+    pub value: i64,
+    pub value_span: Span,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DefKind {
+    Dataset,
+    Model,
+    Train,
+    Merge,
+    Evaluate,
+    Report,
+}
+
+impl DefKind {
+    /// The keyword that introduces the definition.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DefKind::Dataset => "dataset",
+            DefKind::Model => "model",
+            DefKind::Train => "train",
+            DefKind::Merge => "merge",
+            DefKind::Evaluate => "evaluate",
+            DefKind::Report => "report",
+        }
+    }
+}
+
+/// A named definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Def {
+    pub kind: DefKind,
+    pub name: Ident,
+    pub body: DefBody,
+    /// The whole definition, keyword to closing brace.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefBody {
+    /// `dataset NAME = COMPONENT { .. }` and `model NAME = COMPONENT { .. }`.
+    Component(Component),
+    /// `merge NAME = MERGER(a, b) { .. }`.
+    Merge {
+        merger: Ident,
+        inputs: Vec<Ident>,
+        params: Option<Block>,
+        /// The span of the parenthesised input list.
+        inputs_span: Span,
+    },
+    /// `train`, `evaluate` and `report`: a block of structural fields.
+    Block(Block),
+}
+
+/// `name` or `name { params }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub name: Ident,
+    pub params: Option<Block>,
+    pub span: Span,
+}
+
+/// `{ key: value, .. }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub fields: Vec<Field>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub key: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+    /// `300 steps`, `2 epochs`, `10%` (stored as the fraction 0.1).
+    Duration(Duration),
+    List(Vec<Expr>),
+    /// A nested parameter block `{ k: v }`.
+    Record(Block),
+    /// A reference or a component: `net`, `adamw { lr: 1e-3 }`.
+    Component(Component),
+}
+
+impl ExprKind {
+    /// A word for what was written, for diagnostics ("found a string").
+    pub fn describe(&self) -> String {
+        match self {
+            ExprKind::Int(_) => "an integer".to_string(),
+            ExprKind::Float(_) => "a float".to_string(),
+            ExprKind::Bool(_) => "a boolean".to_string(),
+            ExprKind::Str(_) => "a string".to_string(),
+            ExprKind::Duration(duration) => match duration.unit {
+                DurationUnit::Steps => "a duration in steps".to_string(),
+                DurationUnit::Epochs => "a duration in epochs".to_string(),
+                DurationUnit::Fraction => "a percentage".to_string(),
+            },
+            ExprKind::List(items) if items.is_empty() => "an empty list".to_string(),
+            ExprKind::List(_) => "a list".to_string(),
+            ExprKind::Record(_) => "a parameter block".to_string(),
+            ExprKind::Component(component) if component.params.is_none() => {
+                format!("the name `{}`", component.name.name)
+            }
+            ExprKind::Component(component) => format!("the component `{}`", component.name.name),
+        }
+    }
+}
+
+/// A duration as written. This mirrors `exp_ir::Duration` without depending on `exp-ir`,
+/// which sits above this crate; the checker converts one to the other.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Duration {
+    pub amount: f64,
+    pub unit: DurationUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurationUnit {
+    Steps,
+    Epochs,
+    /// A percentage of the enclosing phase; `amount` is the fraction (`10%` is 0.1).
+    Fraction,
+}

@@ -1,0 +1,109 @@
+//! `dump`: a compact, stable text form of an AST for snapshot tests and `exp` debugging.
+//!
+//! Each item is one line with its byte range; each field of a block is an indented line.
+//! Values are written back in `.exp` syntax.
+
+use std::fmt::Write as _;
+
+use crate::ast::{Block, Component, DefBody, DurationUnit, Expr, ExprKind, File, Item};
+
+pub fn dump(file: &File) -> String {
+    let mut out = String::new();
+    for item in &file.items {
+        match item {
+            Item::Import(import) => {
+                let _ = writeln!(out, "import {} @{}", import.dotted(), range(import.span));
+            }
+            Item::Plugin(plugin) => {
+                let _ = writeln!(out, "plugin {:?} @{}", plugin.path, range(plugin.span));
+            }
+            Item::Seed(seed) => {
+                let _ = writeln!(out, "seed {} @{}", seed.value, range(seed.span));
+            }
+            Item::Def(def) => {
+                let head = format!("{} {}", def.kind.keyword(), def.name.name);
+                match &def.body {
+                    DefBody::Component(component) => {
+                        let _ = writeln!(
+                            out,
+                            "{head} = {} @{}",
+                            component_text(component),
+                            range(def.span)
+                        );
+                    }
+                    DefBody::Merge {
+                        merger,
+                        inputs,
+                        params,
+                        ..
+                    } => {
+                        let names: Vec<&str> =
+                            inputs.iter().map(|input| input.name.as_str()).collect();
+                        let params = params
+                            .as_ref()
+                            .map(|block| format!(" {}", block_text(block)));
+                        let _ = writeln!(
+                            out,
+                            "{head} = {}({}){} @{}",
+                            merger.name,
+                            names.join(", "),
+                            params.unwrap_or_default(),
+                            range(def.span)
+                        );
+                    }
+                    DefBody::Block(block) => {
+                        let _ = writeln!(out, "{head} @{}", range(def.span));
+                        for field in &block.fields {
+                            let _ =
+                                writeln!(out, "  {}: {}", field.key.name, expr_text(&field.value));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn range(span: exp_diag::Span) -> String {
+    format!("{}..{}", span.start, span.end)
+}
+
+fn component_text(component: &Component) -> String {
+    match &component.params {
+        Some(block) => format!("{} {}", component.name.name, block_text(block)),
+        None => component.name.name.clone(),
+    }
+}
+
+fn block_text(block: &Block) -> String {
+    if block.fields.is_empty() {
+        return "{}".to_string();
+    }
+    let fields: Vec<String> = block
+        .fields
+        .iter()
+        .map(|field| format!("{}: {}", field.key.name, expr_text(&field.value)))
+        .collect();
+    format!("{{ {} }}", fields.join(", "))
+}
+
+fn expr_text(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Int(value) => value.to_string(),
+        ExprKind::Float(value) => format!("{value:?}"),
+        ExprKind::Bool(value) => value.to_string(),
+        ExprKind::Str(value) => format!("{value:?}"),
+        ExprKind::Duration(duration) => match duration.unit {
+            DurationUnit::Steps => format!("{} steps", duration.amount),
+            DurationUnit::Epochs => format!("{} epochs", duration.amount),
+            DurationUnit::Fraction => format!("{}%", duration.amount * 100.0),
+        },
+        ExprKind::List(items) => {
+            let items: Vec<String> = items.iter().map(expr_text).collect();
+            format!("[{}]", items.join(", "))
+        }
+        ExprKind::Record(block) => block_text(block),
+        ExprKind::Component(component) => component_text(component),
+    }
+}

@@ -1,0 +1,462 @@
+//! The parser: runs the pest grammar in `grammar.pest` and builds the AST from its pairs.
+//!
+//! pest stays inside this module (STYLE L4): pest spans become `exp_diag::Span`s while the AST
+//! is built, and a pest error becomes a `ParseError::Syntax` whose expected items are the rule
+//! names mapped to words by `rule_word` (pest reports rules, not literals, so punctuation worth
+//! naming has a rule of its own in the grammar).
+//! The grammar has no error recovery, so a syntax error yields an empty file and one
+//! diagnostic; errors inside literals (numbers, escapes) are reported and parsing goes on.
+//! A string left open swallows the rest of its line, which usually causes the syntax error;
+//! so when one precedes the error, the unterminated string is reported instead.
+
+use exp_diag::{Diagnostic, FileId, Span};
+use pest::error::{Error as PestError, ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use crate::ast::{
+    Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr, ExprKind, Field, File,
+    Ident, Import, Item, Plugin, Seed,
+};
+use crate::parse_error::ParseError;
+
+#[derive(Parser)]
+#[grammar = "grammar.pest"]
+struct ExpParser;
+
+/// Parses one file. On a syntax error the file has no items and the diagnostics say why.
+pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
+    let mut builder = Builder {
+        file,
+        errors: Vec::new(),
+    };
+    let items = match ExpParser::parse(Rule::file, text) {
+        Ok(mut pairs) => match pairs.next() {
+            Some(file_pair) => file_pair
+                .into_inner()
+                .filter(|pair| pair.as_rule() == Rule::item)
+                .filter_map(|pair| builder.item(pair))
+                .collect(),
+            None => Vec::new(),
+        },
+        Err(error) => {
+            let syntax = syntax_error(file, text, &error);
+            let error_start = match &syntax {
+                ParseError::Syntax { span, .. } => span.start as usize,
+                _ => text.len(),
+            };
+            let unterminated = first_unterminated_string(text)
+                .filter(|(start, _)| *start <= error_start)
+                .map(|(start, end)| ParseError::UnterminatedString {
+                    span: Span::new(file, start, end),
+                });
+            builder.errors.push(unterminated.unwrap_or(syntax));
+            Vec::new()
+        }
+    };
+    let diagnostics = builder
+        .errors
+        .iter()
+        .map(ParseError::to_diagnostic)
+        .collect();
+    (File { file, items }, diagnostics)
+}
+
+/// What a grammar rule is called in an error message; `None` for rules never worth naming.
+fn rule_word(rule: Rule) -> Option<&'static str> {
+    let word = match rule {
+        Rule::item => "a definition",
+        Rule::import | Rule::kw_import => "`import`",
+        Rule::module_path => "a module path",
+        Rule::plugin | Rule::kw_plugin => "`plugin`",
+        Rule::seed | Rule::kw_seed => "`seed`",
+        Rule::kw_dataset | Rule::dataset_def => "`dataset`",
+        Rule::kw_model | Rule::model_def => "`model`",
+        Rule::kw_train | Rule::train_def => "`train`",
+        Rule::kw_merge | Rule::merge_def => "`merge`",
+        Rule::kw_evaluate | Rule::evaluate_def => "`evaluate`",
+        Rule::kw_report | Rule::report_def => "`report`",
+        Rule::merge_args => "`(`",
+        Rule::block => "`{`",
+        Rule::field | Rule::key => "a field",
+        Rule::duration
+        | Rule::float
+        | Rule::integer
+        | Rule::boolean
+        | Rule::string
+        | Rule::bad_string
+        | Rule::list
+        | Rule::component => "a value",
+        Rule::unit => "`steps` or `epochs`",
+        Rule::percent => "`%`",
+        Rule::name | Rule::ident => "a name",
+        Rule::EOI => "end of file",
+        Rule::equals => "`=`",
+        Rule::rparen => "`)`",
+        Rule::rbrace => "`}`",
+        Rule::rbracket => "`]`",
+        Rule::file
+        | Rule::string_inner
+        | Rule::keyword
+        | Rule::WHITESPACE
+        | Rule::COMMENT
+        | Rule::ident_char
+        | Rule::value
+        | Rule::exponent => return None,
+    };
+    Some(word)
+}
+
+fn syntax_error(file: FileId, text: &str, error: &PestError<Rule>) -> ParseError {
+    let position = match error.location {
+        InputLocation::Pos(position) => position,
+        InputLocation::Span((start, _)) => start,
+    };
+    let mut expected: Vec<String> = Vec::new();
+    let mut add = |word: String| {
+        if !expected.contains(&word) {
+            expected.push(word);
+        }
+    };
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        for rule in positives {
+            if let Some(word) = rule_word(*rule) {
+                add(word.to_string());
+            }
+        }
+    }
+    // Names first, punctuation after: "a field or `}`".
+    expected.sort_by_key(|word| word.starts_with('`'));
+    let (found, end) = found_at(text, position);
+    ParseError::Syntax {
+        expected,
+        found,
+        span: Span::new(file, position, end),
+    }
+}
+
+/// The byte range of the first string literal not closed on its line, skipping comments.
+fn first_unterminated_string(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut idx = 0;
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b'/' if bytes.get(idx + 1) == Some(&b'/') => {
+                idx = text[idx..]
+                    .find('\n')
+                    .map_or(bytes.len(), |offset| idx + offset);
+            }
+            b'/' if bytes.get(idx + 1) == Some(&b'*') => {
+                idx = text[idx + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |offset| idx + 2 + offset + 2);
+            }
+            b'"' => {
+                let start = idx;
+                idx += 1;
+                loop {
+                    match bytes.get(idx) {
+                        None | Some(b'\n') => return Some((start, idx)),
+                        Some(b'"') => break,
+                        Some(b'\\') if bytes.get(idx + 1).is_some_and(|b| *b != b'\n') => idx += 2,
+                        Some(_) => idx += 1,
+                    }
+                }
+                idx += 1;
+            }
+            _ => idx += 1,
+        }
+    }
+    None
+}
+
+/// The token that starts at `position`: a word, or one character; `None` at the end of input.
+fn found_at(text: &str, position: usize) -> (Option<String>, usize) {
+    let position = position.min(text.len());
+    let rest = &text[position..];
+    let word_len = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(rest.len(), |(idx, _)| idx);
+    let len = if word_len > 0 {
+        word_len
+    } else {
+        match rest.chars().next() {
+            Some(c) if c.is_whitespace() => {
+                return (
+                    Some(c.escape_default().to_string()),
+                    position + c.len_utf8(),
+                )
+            }
+            Some(c) => c.len_utf8(),
+            None => return (None, position),
+        }
+    };
+    (Some(rest[..len].to_string()), position + len)
+}
+
+struct Builder {
+    file: FileId,
+    errors: Vec<ParseError>,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let pest_span = pair.as_span();
+        Span::new(self.file, pest_span.start(), pest_span.end())
+    }
+
+    fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(pair),
+        }
+    }
+
+    fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
+        let inner = pair.into_inner().next()?;
+        let span = self.span(&inner);
+        let rule = inner.as_rule();
+        let mut parts = children(inner);
+        let item = match rule {
+            Rule::import => {
+                let path = children(parts.next()?)
+                    .map(|segment| self.ident(&segment))
+                    .collect();
+                Item::Import(Import { path, span })
+            }
+            Rule::plugin => {
+                let literal = parts.next()?;
+                let path_span = self.span(&literal);
+                let path = self.string(literal);
+                Item::Plugin(Plugin {
+                    path,
+                    path_span,
+                    span,
+                })
+            }
+            Rule::seed => {
+                let literal = parts.next()?;
+                let value_span = self.span(&literal);
+                let value = self.integer(&literal);
+                Item::Seed(Seed {
+                    value,
+                    value_span,
+                    span,
+                })
+            }
+            Rule::dataset_def | Rule::model_def => {
+                let kind = if rule == Rule::dataset_def {
+                    DefKind::Dataset
+                } else {
+                    DefKind::Model
+                };
+                let name = self.ident(&parts.next()?);
+                let component = self.component(parts.next()?);
+                Item::Def(Def {
+                    kind,
+                    name,
+                    body: DefBody::Component(component),
+                    span,
+                })
+            }
+            Rule::train_def | Rule::evaluate_def | Rule::report_def => {
+                let kind = match rule {
+                    Rule::train_def => DefKind::Train,
+                    Rule::evaluate_def => DefKind::Evaluate,
+                    _ => DefKind::Report,
+                };
+                let name = self.ident(&parts.next()?);
+                let block = self.block(parts.next()?);
+                Item::Def(Def {
+                    kind,
+                    name,
+                    body: DefBody::Block(block),
+                    span,
+                })
+            }
+            Rule::merge_def => {
+                let name = self.ident(&parts.next()?);
+                let merger = self.ident(&parts.next()?);
+                let args = parts.next()?;
+                let inputs_span = self.span(&args);
+                let inputs = children(args).map(|arg| self.ident(&arg)).collect();
+                let params = parts.next().map(|block| self.block(block));
+                Item::Def(Def {
+                    kind: DefKind::Merge,
+                    name,
+                    body: DefBody::Merge {
+                        merger,
+                        inputs,
+                        params,
+                        inputs_span,
+                    },
+                    span,
+                })
+            }
+            _ => return None,
+        };
+        Some(item)
+    }
+
+    fn component(&mut self, pair: Pair<'_, Rule>) -> Component {
+        let span = self.span(&pair);
+        let mut parts = children(pair);
+        let name = match parts.next() {
+            Some(ident) => self.ident(&ident),
+            None => Ident {
+                name: String::new(),
+                span,
+            },
+        };
+        let params = parts.next().map(|block| self.block(block));
+        Component { name, params, span }
+    }
+
+    fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
+        let span = self.span(&pair);
+        let fields = children(pair)
+            .filter_map(|field| {
+                let field_span = self.span(&field);
+                let mut parts = children(field);
+                let key = self.ident(&parts.next()?);
+                let value = self.expr(parts.next()?);
+                Some(Field {
+                    key,
+                    value,
+                    span: field_span,
+                })
+            })
+            .collect();
+        Block { fields, span }
+    }
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::integer => ExprKind::Int(self.integer(&pair)),
+            Rule::float => ExprKind::Float(self.float(&pair)),
+            Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
+            Rule::string | Rule::bad_string => ExprKind::Str(self.string(pair)),
+            Rule::duration => {
+                let mut parts = children(pair);
+                let amount = match parts.next() {
+                    Some(number) if number.as_rule() == Rule::integer => {
+                        self.integer(&number) as f64
+                    }
+                    Some(number) => self.float(&number),
+                    None => 0.0,
+                };
+                let unit_text = parts.next().map_or("", |unit| unit.as_str());
+                let duration = match unit_text {
+                    "%" => Duration {
+                        amount: amount / 100.0,
+                        unit: DurationUnit::Fraction,
+                    },
+                    "epoch" | "epochs" => Duration {
+                        amount,
+                        unit: DurationUnit::Epochs,
+                    },
+                    _ => Duration {
+                        amount,
+                        unit: DurationUnit::Steps,
+                    },
+                };
+                ExprKind::Duration(duration)
+            }
+            Rule::list => ExprKind::List(children(pair).map(|item| self.expr(item)).collect()),
+            Rule::block => ExprKind::Record(self.block(pair)),
+            _ => ExprKind::Component(self.component(pair)),
+        };
+        Expr { kind, span }
+    }
+
+    fn integer(&mut self, pair: &Pair<'_, Rule>) -> i64 {
+        pair.as_str().parse().unwrap_or_else(|_| {
+            self.errors.push(ParseError::InvalidNumber {
+                text: pair.as_str().to_string(),
+                span: self.span(pair),
+            });
+            0
+        })
+    }
+
+    fn float(&mut self, pair: &Pair<'_, Rule>) -> f64 {
+        match pair.as_str().parse::<f64>() {
+            Ok(value) if value.is_finite() => value,
+            _ => {
+                self.errors.push(ParseError::InvalidNumber {
+                    text: pair.as_str().to_string(),
+                    span: self.span(pair),
+                });
+                0.0
+            }
+        }
+    }
+
+    /// The contents of a string literal with escapes resolved. An unterminated string is
+    /// reported here and its contents kept, so the rest of the file is still checked.
+    fn string(&mut self, pair: Pair<'_, Rule>) -> String {
+        let span = self.span(&pair);
+        let raw = pair.as_str();
+        let (body, body_start) = if pair.as_rule() == Rule::bad_string {
+            self.errors.push(ParseError::UnterminatedString { span });
+            (&raw[1..], span.start as usize + 1)
+        } else {
+            (&raw[1..raw.len() - 1], span.start as usize + 1)
+        };
+        let mut out = String::new();
+        let mut chars = body.char_indices();
+        while let Some((idx, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let Some((_, escaped)) = chars.next() else {
+                break;
+            };
+            match escaped {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '0' => out.push('\0'),
+                other => {
+                    let start = body_start + idx;
+                    self.errors.push(ParseError::InvalidEscape {
+                        escape: format!("\\{other}"),
+                        span: Span::new(self.file, start, start + 1 + other.len_utf8()),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The children of a pair that carry content: keywords and punctuation are dropped.
+fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    pair.into_inner()
+        .filter(|child| !is_token_rule(child.as_rule()))
+}
+
+fn is_token_rule(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::equals
+            | Rule::rparen
+            | Rule::rbrace
+            | Rule::rbracket
+            | Rule::kw_import
+            | Rule::kw_plugin
+            | Rule::kw_seed
+            | Rule::kw_dataset
+            | Rule::kw_model
+            | Rule::kw_train
+            | Rule::kw_merge
+            | Rule::kw_evaluate
+            | Rule::kw_report
+    )
+}

@@ -1,0 +1,136 @@
+//! Snapshot tests of the parser: each renders the source, the AST dump and the diagnostics.
+
+use exp_diag::{render, SourceMap};
+
+use crate::{dump, parse};
+
+fn check(src: &str) -> String {
+    let mut sources = SourceMap::new();
+    let file = sources.add("test.exp", src);
+    let (ast, diagnostics) = parse(file, src);
+    format!(
+        "--- source\n{src}\n--- ast\n{}--- diagnostics\n{}",
+        dump(&ast),
+        render(&diagnostics, &sources, false)
+    )
+}
+
+#[test]
+fn quickstart() {
+    insta::assert_snapshot!(check(
+        r#"// A tiny experiment.
+import std.digits
+plugin "target/libmy.so"
+seed 7
+
+dataset digits = digits { test_fraction: 0.2 }
+model net = mlp { hidden: [64, 32,], activation: "relu" }
+
+/* two phases */
+train a {
+  model: net
+  data: digits
+  steps: 300 steps
+  batch: 64, seed: 1
+  optimizer: adamw { lr: 3e-3 }
+  schedule: cosine { warmup: 10% }
+  eval: [accuracy, loss]
+  eval_every: 1 epoch
+  log_every: 10 steps
+}
+merge soup = average(a, net)
+merge wise = wise_ft(net, a) { alpha: 0.5 }
+evaluate eval_soup {
+  model: soup
+  data: digits
+  metrics: [accuracy]
+  split: "te\"st\n"
+}
+report results { rows: [eval_soup, a] }
+"#
+    ));
+}
+
+#[test]
+fn values() {
+    insta::assert_snapshot!(check(
+        r#"model m = x { a: -3, b: 1.0e4, c: true, d: false, e: { f: 2 epochs }, g: [], h: 1E3 }
+"#
+    ));
+}
+
+#[test]
+fn missing_brace() {
+    insta::assert_snapshot!(check(
+        r#"train a {
+  model: net
+  steps: 3 steps
+
+model net = mlp
+"#
+    ));
+}
+
+#[test]
+fn missing_equals() {
+    insta::assert_snapshot!(check(
+        r#"dataset d digits
+"#
+    ));
+}
+
+#[test]
+fn garbage_at_top_level() {
+    insta::assert_snapshot!(check(
+        r#"seed 1
+datasets d = digits
+"#
+    ));
+}
+
+#[test]
+fn keyword_as_name() {
+    insta::assert_snapshot!(check(
+        r#"model model = mlp
+"#
+    ));
+}
+
+#[test]
+fn unterminated_string() {
+    insta::assert_snapshot!(check(
+        r#"model m = mlp { activation: "relu }
+dataset d = digits
+"#
+    ));
+}
+
+#[test]
+fn bad_escape_and_huge_number() {
+    insta::assert_snapshot!(check(
+        r#"model m = mlp { activation: "re\qlu", hidden: [99999999999999999999999] }
+"#
+    ));
+}
+
+#[test]
+fn plugin_paths_are_listed() {
+    let src = "plugin \"a.so\"\nplugin \"b/c.so\"\nseed 1\n";
+    let (ast, diagnostics) = parse(exp_diag::FileId(0), src);
+    assert!(diagnostics.is_empty());
+    let paths: Vec<String> = crate::plugin_paths(&ast)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(paths, ["a.so", "b/c.so"]);
+}
+
+#[test]
+fn unterminated_string_at_end_of_line() {
+    insta::assert_snapshot!(check(
+        r#"plugin "lib.so
+model m = mlp { activation: "relu
+}
+"#
+    ));
+}
