@@ -14,11 +14,19 @@ fn main() {
         .map(PathBuf::from)
         .and_then(|root| {
             // The PyPI wheel has torch/version.py; a plain libtorch zip has build-version.
-            let from_wheel = fs::read_to_string(root.join("version.py")).ok().and_then(|text| {
-                text.lines()
-                    .find_map(|line| line.strip_prefix("__version__ = "))
-                    .map(|quoted| quoted.trim().trim_matches('\'').trim_matches('"').to_string())
-            });
+            let from_wheel = fs::read_to_string(root.join("version.py"))
+                .ok()
+                .and_then(|text| {
+                    text.lines()
+                        .find_map(|line| line.strip_prefix("__version__ = "))
+                        .map(|quoted| {
+                            quoted
+                                .trim()
+                                .trim_matches('\'')
+                                .trim_matches('"')
+                                .to_string()
+                        })
+                });
             from_wheel.or_else(|| {
                 fs::read_to_string(root.join("build-version"))
                     .ok()

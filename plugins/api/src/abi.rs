@@ -107,8 +107,12 @@ pub struct FfiModelVTable {
     /// A new handle sharing storage with the model's tensor `index`, so in-place updates by the
     /// host (optimizer steps, loading a checkpoint) change the model itself.
     pub tensor: extern "C" fn(state: *mut c_void, index: usize, out: *mut TensorHandle) -> i32,
-    pub forward:
-        extern "C" fn(state: *mut c_void, x: TensorHandle, train: bool, out: *mut TensorHandle) -> i32,
+    pub forward: extern "C" fn(
+        state: *mut c_void,
+        x: TensorHandle,
+        train: bool,
+        out: *mut TensorHandle,
+    ) -> i32,
     /// The training loss of a batch: a scalar tensor that autograd can differentiate.
     pub loss: extern "C" fn(
         state: *mut c_void,
@@ -309,8 +313,9 @@ fn create<T: 'static>(
 ) -> i32 {
     guarded(|| {
         let params: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(str_in(params_json)?)
-                .map_err(|error| PluginError::new(format!("parameters are not a JSON object: {error}")))?;
+            serde_json::from_str(str_in(params_json)?).map_err(|error| {
+                PluginError::new(format!("parameters are not a JSON object: {error}"))
+            })?;
         let context: Context = serde_json::from_str(str_in(context_json)?)
             .map_err(|error| PluginError::new(format!("bad context: {error}")))?;
         let component = build(&Params::new(params), &context)?;
@@ -365,13 +370,38 @@ macro_rules! export_fn {
     };
 }
 
-export_fn!(export_dataset, Dataset, ComponentKind::Dataset, dataset_vtable);
+export_fn!(
+    export_dataset,
+    Dataset,
+    ComponentKind::Dataset,
+    dataset_vtable
+);
 export_fn!(export_model, Model, ComponentKind::Model, model_vtable);
-export_fn!(export_optimizer, Optimizer, ComponentKind::Optimizer, optimizer_vtable);
-export_fn!(export_scheduler, Scheduler, ComponentKind::Scheduler, scheduler_vtable);
-export_fn!(export_evaluator, Evaluator, ComponentKind::Evaluator, evaluator_vtable);
+export_fn!(
+    export_optimizer,
+    Optimizer,
+    ComponentKind::Optimizer,
+    optimizer_vtable
+);
+export_fn!(
+    export_scheduler,
+    Scheduler,
+    ComponentKind::Scheduler,
+    scheduler_vtable
+);
+export_fn!(
+    export_evaluator,
+    Evaluator,
+    ComponentKind::Evaluator,
+    evaluator_vtable
+);
 export_fn!(export_merger, Merger, ComponentKind::Merger, merger_vtable);
-export_fn!(export_regularizer, Regularizer, ComponentKind::Regularizer, regularizer_vtable);
+export_fn!(
+    export_regularizer,
+    Regularizer,
+    ComponentKind::Regularizer,
+    regularizer_vtable
+);
 
 fn leak_vtable<V: 'static>(vtable: V) -> *const c_void {
     // One table per component type, made once per process and never freed: a plugin library is
@@ -400,7 +430,11 @@ fn dataset_vtable<T: Dataset>() -> *const c_void {
         out_y: *mut TensorHandle,
     ) -> i32 {
         guarded(|| {
-            let split = if split == 0 { Split::Train } else { Split::Test };
+            let split = if split == 0 {
+                Split::Train
+            } else {
+                Split::Test
+            };
             let indices = if n == 0 {
                 &[][..]
             } else {
@@ -542,8 +576,8 @@ fn evaluator_vtable<T: Evaluator>() -> *const c_void {
         guarded(|| {
             let state = state::<T>(raw);
             let metrics: BTreeMap<String, f64> = state.component.compute();
-            let json =
-                serde_json::to_string(&metrics).map_err(|error| PluginError::new(error.to_string()))?;
+            let json = serde_json::to_string(&metrics)
+                .map_err(|error| PluginError::new(error.to_string()))?;
             state.text = c_string(&json);
             // SAFETY: `out` is valid for this call; the string lives in the state.
             unsafe { *out = state.text.as_ptr() };
@@ -623,7 +657,9 @@ fn static_vtable<T: 'static, V: 'static>(make: impl FnOnce() -> V) -> *const c_v
     use std::sync::{Mutex, OnceLock};
     static TABLES: OnceLock<Mutex<Vec<(TypeId, usize)>>> = OnceLock::new();
     let tables = TABLES.get_or_init(|| Mutex::new(Vec::new()));
-    let mut tables = tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut tables = tables
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let key = TypeId::of::<(T, V)>();
     if let Some((_, address)) = tables.iter().find(|(id, _)| *id == key) {
         return *address as *const c_void;

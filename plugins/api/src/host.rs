@@ -24,16 +24,44 @@ use crate::sdk::{Context, DataInfo, Split};
 /// Why a plugin could not be loaded, or why a call into it failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PluginError {
-    Open { path: PathBuf, reason: String },
-    MissingEntry { path: PathBuf },
-    NotAPlugin { path: PathBuf },
-    AbiMismatch { path: PathBuf, found: (u32, u32), expected: (u32, u32) },
-    FingerprintMismatch { path: PathBuf, found: String, expected: String },
-    BadSchema { path: PathBuf, component: String, reason: String },
+    Open {
+        path: PathBuf,
+        reason: String,
+    },
+    MissingEntry {
+        path: PathBuf,
+    },
+    NotAPlugin {
+        path: PathBuf,
+    },
+    AbiMismatch {
+        path: PathBuf,
+        found: (u32, u32),
+        expected: (u32, u32),
+    },
+    FingerprintMismatch {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    BadSchema {
+        path: PathBuf,
+        component: String,
+        reason: String,
+    },
     /// A component returned an error; `field` names the parameter it blamed.
-    Call { component: String, operation: &'static str, message: String, field: Option<String> },
+    Call {
+        component: String,
+        operation: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     /// A component panicked; the panic was caught inside the plugin.
-    Panic { component: String, operation: &'static str, message: String },
+    Panic {
+        component: String,
+        operation: &'static str,
+        message: String,
+    },
 }
 
 impl fmt::Display for PluginError {
@@ -120,7 +148,9 @@ fn c_text(pointer: *const c_char) -> String {
     }
     // SAFETY: plugin strings are NUL-terminated and live as long as the library or object that
     // returned them; we copy before returning.
-    unsafe { CStr::from_ptr(pointer) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(pointer) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 impl Plugin {
@@ -135,13 +165,18 @@ impl Plugin {
         })?;
         let library = Arc::new(library);
         // SAFETY: `EntryFn` is the documented type of the entry symbol.
-        let entry = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()) }
-            .map_err(|_| PluginError::MissingEntry { path: path.to_path_buf() })?;
+        let entry = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()) }.map_err(|_| {
+            PluginError::MissingEntry {
+                path: path.to_path_buf(),
+            }
+        })?;
         // SAFETY: calling the entry function; a conforming plugin returns a pointer to a
         // descriptor that lives as long as the library.
         let descriptor = unsafe { entry() };
         if descriptor.is_null() {
-            return Err(PluginError::NotAPlugin { path: path.to_path_buf() });
+            return Err(PluginError::NotAPlugin {
+                path: path.to_path_buf(),
+            });
         }
         // SAFETY: the first three fields (magic, versions) are read before trusting anything
         // else; every descriptor version starts with them.
@@ -154,7 +189,9 @@ impl Plugin {
             )
         };
         if magic != MAGIC {
-            return Err(PluginError::NotAPlugin { path: path.to_path_buf() });
+            return Err(PluginError::NotAPlugin {
+                path: path.to_path_buf(),
+            });
         }
         if major != ABI_MAJOR || minor > ABI_MINOR {
             return Err(PluginError::AbiMismatch {
@@ -164,7 +201,9 @@ impl Plugin {
             });
         }
         if (size as usize) < std::mem::size_of::<FfiPlugin>() {
-            return Err(PluginError::NotAPlugin { path: path.to_path_buf() });
+            return Err(PluginError::NotAPlugin {
+                path: path.to_path_buf(),
+            });
         }
         // SAFETY: magic, version and size match, so the descriptor has this layout.
         let ffi = unsafe { &*descriptor };
@@ -186,11 +225,13 @@ impl Plugin {
         let mut components = Vec::new();
         for raw in raw_components {
             let name = c_text(raw.name);
-            let schema: ComponentSchema = serde_json::from_str(&c_text(raw.schema_json))
-                .map_err(|error| PluginError::BadSchema {
-                    path: path.to_path_buf(),
-                    component: name.clone(),
-                    reason: error.to_string(),
+            let schema: ComponentSchema =
+                serde_json::from_str(&c_text(raw.schema_json)).map_err(|error| {
+                    PluginError::BadSchema {
+                        path: path.to_path_buf(),
+                        component: name.clone(),
+                        reason: error.to_string(),
+                    }
                 })?;
             if ComponentKind::from_tag(raw.kind) != Some(schema.kind) || schema.name != name {
                 return Err(PluginError::BadSchema {
@@ -256,8 +297,8 @@ impl Plugin {
                 field: None,
             })?;
         let params = CString::new(params.to_string()).unwrap_or_default();
-        let context = CString::new(serde_json::to_string(context).unwrap_or_default())
-            .unwrap_or_default();
+        let context =
+            CString::new(serde_json::to_string(context).unwrap_or_default()).unwrap_or_default();
         let mut object = FfiObject {
             state: std::ptr::null_mut(),
             vtable: std::ptr::null(),
@@ -371,7 +412,11 @@ impl ForeignDataset {
         })
     }
 
-    pub fn batch(&mut self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor), PluginError> {
+    pub fn batch(
+        &mut self,
+        split: Split,
+        indices: &[i64],
+    ) -> Result<(Tensor, Tensor), PluginError> {
         let mut x: TensorHandle = std::ptr::null_mut();
         let mut y: TensorHandle = std::ptr::null_mut();
         let split = match split {
@@ -478,8 +523,8 @@ impl ForeignEvaluator {
         let mut out: *const c_char = std::ptr::null();
         let status = (self.0.vtable::<FfiEvaluatorVTable>().compute)(self.0.object.state, &mut out);
         self.0.check(status, "compute")?;
-        let metrics: std::collections::BTreeMap<String, f64> = serde_json::from_str(&c_text(out))
-            .map_err(|error| PluginError::Call {
+        let metrics: std::collections::BTreeMap<String, f64> =
+            serde_json::from_str(&c_text(out)).map_err(|error| PluginError::Call {
                 component: self.0.component.clone(),
                 operation: "compute",
                 message: format!("returned malformed metrics: {error}"),
@@ -512,7 +557,10 @@ impl ForeignRegularizer {
             .iter()
             .map(|(name, _)| CString::new(name.as_str()).unwrap_or_default())
             .collect();
-        let handles = params.iter().map(|(_, tensor)| borrow_handle(tensor)).collect();
+        let handles = params
+            .iter()
+            .map(|(_, tensor)| borrow_handle(tensor))
+            .collect();
         (names, handles)
     }
 

@@ -32,3 +32,8 @@ pub fn build_fingerprint() -> String {
         env!("EXP_BUILD_TARGET"),
     )
 }
+
+/// The libtorch version this build of exp (and every compatible plugin) links.
+pub fn libtorch_version() -> &'static str {
+    env!("EXP_LIBTORCH_VERSION")
+}

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use exp_ir::{ComponentKind, ComponentSchema, Duration, DurationUnit, ParamSchema, ParamType, Value};
+use exp_ir::{
+    ComponentKind, ComponentSchema, Duration, DurationUnit, ParamSchema, ParamType, Value,
+};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -95,9 +97,9 @@ impl Context {
 
     /// The dataset info, or an error saying the component needs one.
     pub fn data(&self) -> Result<&DataInfo> {
-        self.data
-            .as_ref()
-            .ok_or_else(|| PluginError::new("this component needs a dataset to size it, and none was given"))
+        self.data.as_ref().ok_or_else(|| {
+            PluginError::new("this component needs a dataset to size it, and none was given")
+        })
     }
 }
 
@@ -120,46 +122,53 @@ impl Params {
     }
 
     pub fn f64(&self, name: &str) -> Result<f64> {
-        self.get(name)?
-            .as_f64()
-            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a number")))
+        self.get(name)?.as_f64().ok_or_else(|| {
+            PluginError::in_field(name, format!("parameter `{name}` must be a number"))
+        })
     }
 
     pub fn i64(&self, name: &str) -> Result<i64> {
-        self.get(name)?
-            .as_i64()
-            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be an integer")))
+        self.get(name)?.as_i64().ok_or_else(|| {
+            PluginError::in_field(name, format!("parameter `{name}` must be an integer"))
+        })
     }
 
     pub fn bool(&self, name: &str) -> Result<bool> {
-        self.get(name)?
-            .as_bool()
-            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a boolean")))
+        self.get(name)?.as_bool().ok_or_else(|| {
+            PluginError::in_field(name, format!("parameter `{name}` must be a boolean"))
+        })
     }
 
     pub fn str(&self, name: &str) -> Result<&str> {
-        self.get(name)?
-            .as_str()
-            .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a string")))
+        self.get(name)?.as_str().ok_or_else(|| {
+            PluginError::in_field(name, format!("parameter `{name}` must be a string"))
+        })
     }
 
     pub fn i64_list(&self, name: &str) -> Result<Vec<i64>> {
         let items = self.get(name)?.as_array().ok_or_else(|| {
-            PluginError::in_field(name, format!("parameter `{name}` must be a list of integers"))
+            PluginError::in_field(
+                name,
+                format!("parameter `{name}` must be a list of integers"),
+            )
         })?;
         items
             .iter()
             .map(|item| {
                 item.as_i64().ok_or_else(|| {
-                    PluginError::in_field(name, format!("parameter `{name}` must be a list of integers"))
+                    PluginError::in_field(
+                        name,
+                        format!("parameter `{name}` must be a list of integers"),
+                    )
                 })
             })
             .collect()
     }
 
     pub fn duration(&self, name: &str) -> Result<Duration> {
-        serde_json::from_value(self.get(name)?.clone())
-            .map_err(|_| PluginError::in_field(name, format!("parameter `{name}` must be a duration")))
+        serde_json::from_value(self.get(name)?.clone()).map_err(|_| {
+            PluginError::in_field(name, format!("parameter `{name}` must be a duration"))
+        })
     }
 }
 
@@ -245,7 +254,9 @@ impl Rng {
         let values: Vec<f32> = (0..count)
             .map(|_| (low + (high - low) * self.next_f64()) as f32)
             .collect();
-        Tensor::from_slice(&values).reshape(shape).to_kind(Kind::Float)
+        Tensor::from_slice(&values)
+            .reshape(shape)
+            .to_kind(Kind::Float)
     }
 
     /// A 0/1 float mask of `shape` where each entry is 1 with probability `keep`.
@@ -330,7 +341,13 @@ impl SchemaBuilder for ComponentSchema {
 
 /// A duration type accepting any unit.
 pub fn any_duration() -> ParamType {
-    ParamType::Duration { units: vec![DurationUnit::Steps, DurationUnit::Epochs, DurationUnit::Fraction] }
+    ParamType::Duration {
+        units: vec![
+            DurationUnit::Steps,
+            DurationUnit::Epochs,
+            DurationUnit::Fraction,
+        ],
+    }
 }
 
 /// Exports a plugin: its name, version, and its components grouped by kind.

@@ -9,8 +9,8 @@ use std::io::Read;
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, DataInfo, Dataset, ParamBuilder, Params, PluginError, Result,
-    Rng, SchemaBuilder, Split,
+    param, schema, Component, Context, DataInfo, Dataset, ParamBuilder, Params, PluginError,
+    Result, Rng, SchemaBuilder, Split,
 };
 use exp_plugin_api::tch::{Device, Kind, Tensor};
 
@@ -29,15 +29,23 @@ pub fn load_raw() -> Result<(Vec<[f32; N_PIXELS]>, Vec<i64>)> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(DIGITS_GZ)
         .read_to_string(&mut text)
-        .map_err(|error| PluginError::new(format!("cannot read the shipped digits file: {error}")))?;
+        .map_err(|error| {
+            PluginError::new(format!("cannot read the shipped digits file: {error}"))
+        })?;
     let mut images = Vec::new();
     let mut labels = Vec::new();
-    for (line_idx, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+    for (line_idx, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+    {
         let values: Vec<f32> = line
             .split(',')
             .map(|cell| cell.trim().parse::<f32>())
             .collect::<std::result::Result<_, _>>()
-            .map_err(|_| PluginError::new(format!("digits file line {}: not a number", line_idx + 1)))?;
+            .map_err(|_| {
+                PluginError::new(format!("digits file line {}: not a number", line_idx + 1))
+            })?;
         if values.len() != N_PIXELS + 1 {
             return Err(PluginError::new(format!(
                 "digits file line {}: expected {} columns, found {}",
@@ -59,7 +67,9 @@ pub fn split_indices(labels: &[i64], test_fraction: f64, seed: u64) -> (Vec<usiz
     let mut rng = Rng::new(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for class in 0..10 {
-        let members: Vec<usize> = (0..labels.len()).filter(|idx| labels[*idx] == class).collect();
+        let members: Vec<usize> = (0..labels.len())
+            .filter(|idx| labels[*idx] == class)
+            .collect();
         let order = rng.permutation(members.len());
         let n_test = (members.len() as f64 * test_fraction).round() as usize;
         for (rank, position) in order.iter().enumerate() {
@@ -76,7 +86,12 @@ pub fn split_indices(labels: &[i64], test_fraction: f64, seed: u64) -> (Vec<usiz
     (train, test)
 }
 
-fn tensors(images: &[[f32; N_PIXELS]], labels: &[i64], picks: &[usize], device: Device) -> (Tensor, Tensor) {
+fn tensors(
+    images: &[[f32; N_PIXELS]],
+    labels: &[i64],
+    picks: &[usize],
+    device: Device,
+) -> (Tensor, Tensor) {
     // Pixels are scaled from 0–16 to 0–1.
     let pixels: Vec<f32> = picks
         .iter()
@@ -140,7 +155,8 @@ impl Dataset for Digits {
             classes: 10,
             train_len: self.train_y.size()[0],
             test_len: self.test_y.size()[0],
-            source: "UCI Optical Recognition of Handwritten Digits (scikit-learn digits.csv.gz)".into(),
+            source: "UCI Optical Recognition of Handwritten Digits (scikit-learn digits.csv.gz)"
+                .into(),
             license: "CC-BY-4.0".into(),
         }
     }
@@ -152,10 +168,15 @@ impl Dataset for Digits {
         };
         let len = y.size()[0];
         if let Some(bad) = indices.iter().find(|idx| **idx < 0 || **idx >= len) {
-            return Err(PluginError::new(format!("index {bad} is outside the split of {len} examples")));
+            return Err(PluginError::new(format!(
+                "index {bad} is outside the split of {len} examples"
+            )));
         }
         let index = Tensor::from_slice(indices).to_device(x.device());
-        Ok((x.f_index_select(0, &index)?, y.f_index_select(0, &index)?.to_kind(Kind::Int64)))
+        Ok((
+            x.f_index_select(0, &index)?,
+            y.f_index_select(0, &index)?.to_kind(Kind::Int64),
+        ))
     }
 }
 
@@ -170,7 +191,10 @@ mod tests {
         for class in 0..10 {
             assert!(labels.iter().filter(|label| **label == class).count() > 170);
         }
-        assert!(images.iter().flatten().all(|pixel| (0.0..=16.0).contains(pixel)));
+        assert!(images
+            .iter()
+            .flatten()
+            .all(|pixel| (0.0..=16.0).contains(pixel)));
     }
 
     #[test]
@@ -179,7 +203,10 @@ mod tests {
         let (train, test) = split_indices(&labels, 0.2, 0);
         assert_eq!(train.len() + test.len(), 1797);
         assert!(train.iter().all(|idx| !test.contains(idx)));
-        assert_eq!(split_indices(&labels, 0.2, 0), (train.clone(), test.clone()));
+        assert_eq!(
+            split_indices(&labels, 0.2, 0),
+            (train.clone(), test.clone())
+        );
         assert_ne!(split_indices(&labels, 0.2, 1).1, test);
         let zeros_in_test = test.iter().filter(|idx| labels[**idx] == 0).count();
         assert_eq!(zeros_in_test, 36); // 178 zeros × 0.2, rounded

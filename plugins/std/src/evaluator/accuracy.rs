@@ -13,10 +13,18 @@ pub struct Accuracy {
 
 impl Component for Accuracy {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Evaluator, "accuracy", "1", "fraction of examples classified correctly")
+        schema(
+            ComponentKind::Evaluator,
+            "accuracy",
+            "1",
+            "fraction of examples classified correctly",
+        )
     }
     fn create(_params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Accuracy { correct: 0, total: 0 })
+        Ok(Accuracy {
+            correct: 0,
+            total: 0,
+        })
     }
 }
 
@@ -35,7 +43,11 @@ impl Evaluator for Accuracy {
     }
 
     fn compute(&self) -> BTreeMap<String, f64> {
-        let value = if self.total == 0 { 0.0 } else { self.correct as f64 / self.total as f64 };
+        let value = if self.total == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.total as f64
+        };
         BTreeMap::from([("accuracy".to_string(), value)])
     }
 }

@@ -13,7 +13,12 @@ pub struct Loss {
 
 impl Component for Loss {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Evaluator, "loss", "1", "mean cross-entropy over the evaluated examples")
+        schema(
+            ComponentKind::Evaluator,
+            "loss",
+            "1",
+            "mean cross-entropy over the evaluated examples",
+        )
     }
     fn create(_params: &Params, _context: &Context) -> Result<Self> {
         Ok(Loss { sum: 0.0, count: 0 })
@@ -27,16 +32,24 @@ impl Evaluator for Loss {
     }
 
     fn update(&mut self, output: &Tensor, target: &Tensor) -> Result<()> {
-        let total = output
-            .to_kind(Kind::Float)
-            .f_cross_entropy_loss::<Tensor>(target, None, Reduction::Sum, -100, 0.0)?;
+        let total = output.to_kind(Kind::Float).f_cross_entropy_loss::<Tensor>(
+            target,
+            None,
+            Reduction::Sum,
+            -100,
+            0.0,
+        )?;
         self.sum += f64::try_from(&total)?;
         self.count += target.size()[0];
         Ok(())
     }
 
     fn compute(&self) -> BTreeMap<String, f64> {
-        let value = if self.count == 0 { f64::NAN } else { self.sum / self.count as f64 };
+        let value = if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / self.count as f64
+        };
         BTreeMap::from([("loss".to_string(), value)])
     }
 }

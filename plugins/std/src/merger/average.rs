@@ -10,7 +10,12 @@ pub struct Average;
 
 impl Component for Average {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Merger, "average", "1", "uniform average of N checkpoints (a model soup)")
+        schema(
+            ComponentKind::Merger,
+            "average",
+            "1",
+            "uniform average of N checkpoints (a model soup)",
+        )
     }
     fn create(_params: &Params, _context: &Context) -> Result<Self> {
         Ok(Average)
@@ -37,12 +42,28 @@ mod tests {
     #[test]
     fn averages_and_names_mismatched_tensors() {
         let merged = Average
-            .merge("w", &[Tensor::from_slice(&[1.0f32, 2.0]), Tensor::from_slice(&[3.0f32, 6.0])])
+            .merge(
+                "w",
+                &[
+                    Tensor::from_slice(&[1.0f32, 2.0]),
+                    Tensor::from_slice(&[3.0f32, 6.0]),
+                ],
+            )
             .unwrap();
         assert_eq!(Vec::<f32>::try_from(&merged).unwrap(), vec![2.0, 4.0]);
         let error = Average
-            .merge("layers.0.weight", &[Tensor::from_slice(&[1.0f32]), Tensor::from_slice(&[1.0f32, 2.0])])
+            .merge(
+                "layers.0.weight",
+                &[
+                    Tensor::from_slice(&[1.0f32]),
+                    Tensor::from_slice(&[1.0f32, 2.0]),
+                ],
+            )
             .unwrap_err();
-        assert!(error.message.contains("layers.0.weight"), "{}", error.message);
+        assert!(
+            error.message.contains("layers.0.weight"),
+            "{}",
+            error.message
+        );
     }
 }

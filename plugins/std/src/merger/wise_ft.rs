@@ -31,7 +31,9 @@ impl Component for WiseFt {
         )
     }
     fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(WiseFt { alpha: params.f64("alpha")? })
+        Ok(WiseFt {
+            alpha: params.f64("alpha")?,
+        })
     }
 }
 
@@ -44,7 +46,11 @@ impl Merger for WiseFt {
             )));
         }
         same_shapes(name, inputs)?;
-        no_grad(|| Ok(inputs[0].f_mul_scalar(1.0 - self.alpha)?.f_add(&inputs[1].f_mul_scalar(self.alpha)?)?))
+        no_grad(|| {
+            Ok(inputs[0]
+                .f_mul_scalar(1.0 - self.alpha)?
+                .f_add(&inputs[1].f_mul_scalar(self.alpha)?)?)
+        })
     }
 }
 
@@ -58,7 +64,13 @@ mod tests {
     #[test]
     fn interpolates_base_and_finetuned() {
         let merged = WiseFt { alpha: 0.25 }
-            .merge("w", &[Tensor::from_slice(&[0.0f32, 4.0]), Tensor::from_slice(&[4.0f32, 8.0])])
+            .merge(
+                "w",
+                &[
+                    Tensor::from_slice(&[0.0f32, 4.0]),
+                    Tensor::from_slice(&[4.0f32, 8.0]),
+                ],
+            )
             .unwrap();
         assert_eq!(Vec::<f32>::try_from(&merged).unwrap(), vec![1.0, 5.0]);
     }

@@ -64,7 +64,10 @@ impl Component for Mlp {
     fn create(params: &Params, context: &Context) -> Result<Self> {
         let hidden = params.i64_list("hidden")?;
         if let Some(bad) = hidden.iter().find(|width| **width < 1) {
-            return Err(PluginError::in_field("hidden", format!("layer width {bad} must be at least 1")));
+            return Err(PluginError::in_field(
+                "hidden",
+                format!("layer width {bad} must be at least 1"),
+            ));
         }
         let activation = match params.str("activation")? {
             "relu" => Activation::Relu,
@@ -142,8 +145,14 @@ impl Model for Mlp {
                 };
                 if train && self.dropout > 0.0 {
                     let keep = 1.0 - self.dropout;
-                    let guard = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let mask = guard.borrow_mut().bernoulli(&h.size(), keep).to_device(self.device);
+                    let guard = self
+                        .rng
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let mask = guard
+                        .borrow_mut()
+                        .bernoulli(&h.size(), keep)
+                        .to_device(self.device);
                     h = h * mask / keep;
                 }
             }
@@ -184,7 +193,11 @@ mod tests {
         let model = Mlp::create(&p, &context(3)).unwrap();
         let x = Tensor::ones([5, 64], (Kind::Float, exp_plugin_api::tch::Device::Cpu));
         assert_eq!(model.forward(&x, false).unwrap().size(), vec![5, 10]);
-        let names: Vec<String> = model.named_tensors().into_iter().map(|(name, _)| name).collect();
+        let names: Vec<String> = model
+            .named_tensors()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         assert_eq!(names.len(), 6);
         assert_eq!(names[0], "layers.0.weight");
         let again = Mlp::create(&p, &context(3)).unwrap();

@@ -20,12 +20,44 @@ pub struct AdamW {
 
 impl Component for AdamW {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Optimizer, "adamw", "1", "Adam with decoupled weight decay")
-            .with(param("lr", ParamType::Float).default(Value::Float(1e-3)).min(0.0).doc("learning rate"))
-            .with(param("beta1", ParamType::Float).default(Value::Float(0.9)).min(0.0).max(0.999999).doc("decay of the first moment"))
-            .with(param("beta2", ParamType::Float).default(Value::Float(0.999)).min(0.0).max(0.999999).doc("decay of the second moment"))
-            .with(param("eps", ParamType::Float).default(Value::Float(1e-8)).min(0.0).doc("added to the denominator"))
-            .with(param("weight_decay", ParamType::Float).default(Value::Float(0.01)).min(0.0).doc("decoupled weight decay"))
+        schema(
+            ComponentKind::Optimizer,
+            "adamw",
+            "1",
+            "Adam with decoupled weight decay",
+        )
+        .with(
+            param("lr", ParamType::Float)
+                .default(Value::Float(1e-3))
+                .min(0.0)
+                .doc("learning rate"),
+        )
+        .with(
+            param("beta1", ParamType::Float)
+                .default(Value::Float(0.9))
+                .min(0.0)
+                .max(0.999999)
+                .doc("decay of the first moment"),
+        )
+        .with(
+            param("beta2", ParamType::Float)
+                .default(Value::Float(0.999))
+                .min(0.0)
+                .max(0.999999)
+                .doc("decay of the second moment"),
+        )
+        .with(
+            param("eps", ParamType::Float)
+                .default(Value::Float(1e-8))
+                .min(0.0)
+                .doc("added to the denominator"),
+        )
+        .with(
+            param("weight_decay", ParamType::Float)
+                .default(Value::Float(0.01))
+                .min(0.0)
+                .doc("decoupled weight decay"),
+        )
     }
 
     fn create(params: &Params, _context: &Context) -> Result<Self> {
@@ -54,14 +86,21 @@ impl Optimizer for AdamW {
                 if !grad.defined() {
                     continue;
                 }
-                let (m, v) = moments.get_or_insert_with(|| (param.zeros_like(), param.zeros_like()));
-                let _ = m.f_mul_scalar_(self.beta1)?.f_add_(&(&grad * (1.0 - self.beta1)))?;
-                let _ = v.f_mul_scalar_(self.beta2)?.f_add_(&(grad.f_square()? * (1.0 - self.beta2)))?;
+                let (m, v) =
+                    moments.get_or_insert_with(|| (param.zeros_like(), param.zeros_like()));
+                let _ = m
+                    .f_mul_scalar_(self.beta1)?
+                    .f_add_(&(&grad * (1.0 - self.beta1)))?;
+                let _ = v
+                    .f_mul_scalar_(self.beta2)?
+                    .f_add_(&(grad.f_square()? * (1.0 - self.beta2)))?;
                 let mut param = param.shallow_clone();
                 if self.weight_decay > 0.0 {
                     let _ = param.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
                 }
-                let denominator = (v.f_div_scalar(correction2)?).f_sqrt()?.f_add_scalar(self.eps)?;
+                let denominator = (v.f_div_scalar(correction2)?)
+                    .f_sqrt()?
+                    .f_add_scalar(self.eps)?;
                 let _ = param.f_sub_(&(m.f_div(&denominator)? * (lr / correction1)))?;
             }
             Ok(())

@@ -16,11 +16,35 @@ pub struct Sgd {
 
 impl Component for Sgd {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Optimizer, "sgd", "1", "stochastic gradient descent with momentum")
-            .with(param("lr", ParamType::Float).min(0.0).doc("learning rate (required)"))
-            .with(param("momentum", ParamType::Float).default(Value::Float(0.0)).min(0.0).max(1.0).doc("momentum factor"))
-            .with(param("weight_decay", ParamType::Float).default(Value::Float(0.0)).min(0.0).doc("L2 penalty added to the gradient"))
-            .with(param("nesterov", ParamType::Bool).default(Value::Bool(false)).doc("use Nesterov momentum"))
+        schema(
+            ComponentKind::Optimizer,
+            "sgd",
+            "1",
+            "stochastic gradient descent with momentum",
+        )
+        .with(
+            param("lr", ParamType::Float)
+                .min(0.0)
+                .doc("learning rate (required)"),
+        )
+        .with(
+            param("momentum", ParamType::Float)
+                .default(Value::Float(0.0))
+                .min(0.0)
+                .max(1.0)
+                .doc("momentum factor"),
+        )
+        .with(
+            param("weight_decay", ParamType::Float)
+                .default(Value::Float(0.0))
+                .min(0.0)
+                .doc("L2 penalty added to the gradient"),
+        )
+        .with(
+            param("nesterov", ParamType::Bool)
+                .default(Value::Bool(false))
+                .doc("use Nesterov momentum"),
+        )
     }
 
     fn create(params: &Params, _context: &Context) -> Result<Self> {

@@ -15,11 +15,24 @@ pub struct L2 {
 
 impl Component for L2 {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Regularizer, "l2", "1", "(lambda/2)·‖θ − θ_anchor‖²")
-            .with(param("lambda", ParamType::Float).default(Value::Float(1.0)).min(0.0).doc("strength"))
+        schema(
+            ComponentKind::Regularizer,
+            "l2",
+            "1",
+            "(lambda/2)·‖θ − θ_anchor‖²",
+        )
+        .with(
+            param("lambda", ParamType::Float)
+                .default(Value::Float(1.0))
+                .min(0.0)
+                .doc("strength"),
+        )
     }
     fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(L2 { lambda: params.f64("lambda")?, anchor: Vec::new() })
+        Ok(L2 {
+            lambda: params.f64("lambda")?,
+            anchor: Vec::new(),
+        })
     }
 }
 
@@ -33,14 +46,19 @@ impl Regularizer for L2 {
     }
 
     fn penalty(&self, params: &[(String, Tensor)]) -> Result<Tensor> {
-        let device = params.first().map(|(_, tensor)| tensor.device()).unwrap_or(exp_plugin_api::tch::Device::Cpu);
+        let device = params
+            .first()
+            .map(|(_, tensor)| tensor.device())
+            .unwrap_or(exp_plugin_api::tch::Device::Cpu);
         let mut total = Tensor::zeros([], (Kind::Float, device));
         for (name, tensor) in params {
             let (_, anchor) = self
                 .anchor
                 .iter()
                 .find(|(anchor_name, _)| anchor_name == name)
-                .ok_or_else(|| PluginError::new(format!("no anchor for tensor `{name}`: call anchor first")))?;
+                .ok_or_else(|| {
+                    PluginError::new(format!("no anchor for tensor `{name}`: call anchor first"))
+                })?;
             total = total.f_add(&(tensor - anchor).f_square()?.f_sum(Kind::Float)?)?;
         }
         Ok(total * (self.lambda / 2.0))
@@ -56,9 +74,15 @@ mod tests {
 
     #[test]
     fn penalty_is_half_lambda_squared_distance() {
-        let mut l2 = L2 { lambda: 2.0, anchor: Vec::new() };
-        l2.anchor(&[("w".into(), Tensor::from_slice(&[1.0f32, 1.0]))]).unwrap();
-        let penalty = l2.penalty(&[("w".into(), Tensor::from_slice(&[2.0f32, 3.0]))]).unwrap();
+        let mut l2 = L2 {
+            lambda: 2.0,
+            anchor: Vec::new(),
+        };
+        l2.anchor(&[("w".into(), Tensor::from_slice(&[1.0f32, 1.0]))])
+            .unwrap();
+        let penalty = l2
+            .penalty(&[("w".into(), Tensor::from_slice(&[2.0f32, 3.0]))])
+            .unwrap();
         assert!((f64::try_from(&penalty).unwrap() - 5.0).abs() < 1e-6);
     }
 }

@@ -2,7 +2,9 @@
 //! Each has a linear warmup from 0 over `warmup` steps (the host resolves durations such as
 //! `10%` or `1 epoch` to steps before building the schedule), then its own shape over the rest.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, Duration, DurationUnit, ParamType, Value};
+use exp_plugin_api::exp_ir::{
+    ComponentKind, ComponentSchema, Duration, DurationUnit, ParamType, Value,
+};
 use exp_plugin_api::sdk::{
     any_duration, param, schema, Component, Context, ParamBuilder, Params, PluginError, Result,
     Scheduler, SchemaBuilder,
@@ -10,7 +12,10 @@ use exp_plugin_api::sdk::{
 
 fn warmup_param() -> exp_plugin_api::exp_ir::ParamSchema {
     param("warmup", any_duration())
-        .default(Value::Duration(Duration { amount: 0.0, unit: DurationUnit::Steps }))
+        .default(Value::Duration(Duration {
+            amount: 0.0,
+            unit: DurationUnit::Steps,
+        }))
         .doc("linear warmup from 0 at the start of the phase")
 }
 
@@ -48,11 +53,18 @@ pub struct Constant {
 
 impl Component for Constant {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Scheduler, "constant", "1", "constant learning rate after an optional warmup")
-            .with(warmup_param())
+        schema(
+            ComponentKind::Scheduler,
+            "constant",
+            "1",
+            "constant learning rate after an optional warmup",
+        )
+        .with(warmup_param())
     }
     fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Constant { warmup: warmup_steps(params)? })
+        Ok(Constant {
+            warmup: warmup_steps(params)?,
+        })
     }
 }
 
@@ -69,12 +81,20 @@ pub struct Linear {
 
 impl Component for Linear {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Scheduler, "linear", "1", "linear decay from 1 to `final` after warmup")
-            .with(warmup_param())
-            .with(final_param())
+        schema(
+            ComponentKind::Scheduler,
+            "linear",
+            "1",
+            "linear decay from 1 to `final` after warmup",
+        )
+        .with(warmup_param())
+        .with(final_param())
     }
     fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Linear { warmup: warmup_steps(params)?, end: params.f64("final")? })
+        Ok(Linear {
+            warmup: warmup_steps(params)?,
+            end: params.f64("final")?,
+        })
     }
 }
 
@@ -92,12 +112,20 @@ pub struct Cosine {
 
 impl Component for Cosine {
     fn schema() -> ComponentSchema {
-        schema(ComponentKind::Scheduler, "cosine", "1", "half-cosine decay from 1 to `final` after warmup")
-            .with(warmup_param())
-            .with(final_param())
+        schema(
+            ComponentKind::Scheduler,
+            "cosine",
+            "1",
+            "half-cosine decay from 1 to `final` after warmup",
+        )
+        .with(warmup_param())
+        .with(final_param())
     }
     fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Cosine { warmup: warmup_steps(params)?, end: params.f64("final")? })
+        Ok(Cosine {
+            warmup: warmup_steps(params)?,
+            end: params.f64("final")?,
+        })
     }
 }
 
@@ -105,7 +133,9 @@ impl Scheduler for Cosine {
     fn multiplier(&self, step: u64, total: u64) -> f64 {
         after_warmup(self.warmup, step, total).map_or_else(
             |warm| warm,
-            |progress| self.end + (1.0 - self.end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+            |progress| {
+                self.end + (1.0 - self.end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            },
         )
     }
 }
@@ -121,10 +151,16 @@ mod tests {
         assert_eq!(constant.multiplier(0, 100), 0.25);
         assert_eq!(constant.multiplier(3, 100), 1.0);
         assert_eq!(constant.multiplier(50, 100), 1.0);
-        let linear = Linear { warmup: 0, end: 0.0 };
+        let linear = Linear {
+            warmup: 0,
+            end: 0.0,
+        };
         assert_eq!(linear.multiplier(0, 100), 1.0);
         assert!((linear.multiplier(50, 100) - 0.5).abs() < 1e-12);
-        let cosine = Cosine { warmup: 10, end: 0.0 };
+        let cosine = Cosine {
+            warmup: 10,
+            end: 0.0,
+        };
         assert!((cosine.multiplier(4, 110) - 0.5).abs() < 1e-12);
         assert!((cosine.multiplier(10, 110) - 1.0).abs() < 1e-12);
         assert!((cosine.multiplier(60, 110) - 0.5).abs() < 1e-12);

@@ -1,0 +1,75 @@
+//! The values that flow along the graph's edges.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use exp_ir::ComponentRef;
+use exp_plugin_api::host::ForeignDataset;
+use exp_plugin_api::sdk::DataInfo;
+use tch::Tensor;
+
+pub enum Artifact {
+    Dataset(DatasetArtifact),
+    Model(ModelArtifact),
+    Metrics(MetricsArtifact),
+    Table(crate::table::Table),
+}
+
+pub struct DatasetArtifact {
+    pub info: DataInfo,
+    /// The dataset object; nodes that read batches take the lock for each batch.
+    pub dataset: Mutex<ForeignDataset>,
+    pub component: ComponentRef,
+}
+
+/// Model weights together with the architecture that reads them.
+pub struct ModelArtifact {
+    /// The model component and its parameters (the architecture).
+    pub architecture: ComponentRef,
+    /// The dataset info that sized the architecture.
+    pub data: DataInfo,
+    /// Detached copies of every tensor, by checkpoint key; behind a lock because libtorch
+    /// tensors may be read by one thread at a time through tch.
+    pub weights: Mutex<Vec<(String, Tensor)>>,
+    pub checkpoint: PathBuf,
+    /// The data sources that fed these weights (with example counts), for the ledger.
+    pub ledger: Vec<LedgerEntry>,
+    /// The final evaluation of a training phase (empty for initialisations and merges).
+    pub metrics: MetricsArtifact,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LedgerEntry {
+    pub node: String,
+    pub source: String,
+    pub license: String,
+    pub examples: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsArtifact {
+    /// Metric name to value, in the order the evaluators reported them.
+    pub values: BTreeMap<String, f64>,
+    pub order: Vec<String>,
+}
+
+impl MetricsArtifact {
+    pub fn push(&mut self, name: &str, value: f64) {
+        if !self.values.contains_key(name) {
+            self.order.push(name.to_string());
+        }
+        self.values.insert(name.to_string(), value);
+    }
+}
+
+impl Artifact {
+    pub fn kind_word(&self) -> &'static str {
+        match self {
+            Artifact::Dataset(_) => "dataset",
+            Artifact::Model(_) => "model",
+            Artifact::Metrics(_) => "metrics",
+            Artifact::Table(_) => "table",
+        }
+    }
+}

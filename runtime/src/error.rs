@@ -1,0 +1,102 @@
+//! `RunError`: why a node failed. Each variant names the node and what went wrong; the binary
+//! adds the node's location in the file when it renders the error.
+
+use std::fmt;
+
+use exp_plugin_api::host::PluginError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunError {
+    /// A plugin component failed or panicked.
+    Plugin { node: String, error: PluginError },
+    /// A component named in the graph is provided by no loaded plugin.
+    MissingComponent {
+        node: String,
+        kind: String,
+        name: String,
+    },
+    /// A libtorch operation failed in the runtime itself.
+    Tensor {
+        node: String,
+        op: String,
+        message: String,
+    },
+    /// The training loss became NaN or infinite.
+    NonFiniteLoss {
+        node: String,
+        step: u64,
+        last_finite: Option<f64>,
+    },
+    /// Models to merge, or weights to load, do not agree.
+    Mismatch { node: String, message: String },
+    /// Reading or writing a file in the run directory failed.
+    Io {
+        node: String,
+        path: String,
+        message: String,
+    },
+    /// An input the node needs is not there: a bug in exp.
+    Internal { node: String, message: String },
+}
+
+impl RunError {
+    pub fn node(&self) -> &str {
+        match self {
+            RunError::Plugin { node, .. }
+            | RunError::MissingComponent { node, .. }
+            | RunError::Tensor { node, .. }
+            | RunError::NonFiniteLoss { node, .. }
+            | RunError::Mismatch { node, .. }
+            | RunError::Io { node, .. }
+            | RunError::Internal { node, .. } => node,
+        }
+    }
+
+    pub fn tensor(node: &str, op: &str, error: impl fmt::Display) -> RunError {
+        RunError::Tensor {
+            node: node.to_string(),
+            op: op.to_string(),
+            message: error.to_string(),
+        }
+    }
+
+    pub fn io(node: &str, path: &std::path::Path, error: impl fmt::Display) -> RunError {
+        RunError::Io {
+            node: node.to_string(),
+            path: path.display().to_string(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Plugin { node, error } => write!(f, "node `{node}`: {error}"),
+            RunError::MissingComponent { node, kind, name } => write!(
+                f,
+                "node `{node}`: no loaded plugin provides the {kind} `{name}` (see `exp plugins`)"
+            ),
+            RunError::Tensor { node, op, message } => {
+                write!(f, "node `{node}`: tensor operation `{op}` failed: {message}")
+            }
+            RunError::NonFiniteLoss { node, step, last_finite } => {
+                write!(f, "node `{node}`: the training loss is not finite at step {step}")?;
+                match last_finite {
+                    Some(loss) => write!(f, " (last finite loss {loss:.6})"),
+                    None => write!(f, " (no finite loss was seen)"),
+                }
+            }
+            RunError::Mismatch { node, message } => write!(f, "node `{node}`: {message}"),
+            RunError::Io { node, path, message } => {
+                write!(f, "node `{node}`: cannot write `{path}`: {message}")
+            }
+            RunError::Internal { node, message } => write!(
+                f,
+                "node `{node}`: {message}; this is a bug in exp, please report it with the .exp file"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}

@@ -1,0 +1,107 @@
+//! `manifest.json`: the record of a run. Written when the run starts (so even a killed run says
+//! what it was) and rewritten when it ends, with each node's outcome and the data ledger.
+
+use std::path::PathBuf;
+
+use exp_ir::Graph;
+use serde_json::{json, Value};
+use tch::Device;
+
+use crate::artifact::LedgerEntry;
+use crate::executor::{NodeOutcome, RunOptions};
+use crate::registry::Registry;
+use crate::run_dir::{file_sha256, RunDir};
+
+pub struct Finished<'a> {
+    pub outcomes: &'a [(String, NodeOutcome)],
+    /// Per model-producing node: its checkpoint and the data that fed it.
+    pub ledger: &'a [(String, PathBuf, Vec<LedgerEntry>)],
+}
+
+fn outcome_json(outcome: &NodeOutcome) -> Value {
+    match outcome {
+        NodeOutcome::Done { seconds } => json!({ "status": "done", "seconds": seconds }),
+        NodeOutcome::Failed(error) => json!({ "status": "failed", "error": error.to_string() }),
+        NodeOutcome::Skipped { because } => json!({ "status": "skipped", "because": because }),
+    }
+}
+
+pub fn write(
+    graph: &Graph,
+    registry: &Registry,
+    options: &RunOptions,
+    run_dir: &RunDir,
+    device: Device,
+    intra_op_threads: usize,
+    finished: Option<Finished>,
+) -> std::io::Result<()> {
+    let plugins: Vec<Value> = registry
+        .plugins()
+        .iter()
+        .map(|plugin| {
+            json!({
+                "name": plugin.name,
+                "version": plugin.version,
+                "path": plugin.path.display().to_string(),
+                "sha256": file_sha256(&plugin.path),
+                "fingerprint": plugin.fingerprint,
+            })
+        })
+        .collect();
+    let nodes: Vec<Value> = graph
+        .nodes
+        .iter()
+        .map(|node| {
+            let inputs: Vec<Value> = node
+                .inputs
+                .iter()
+                .map(|input| json!({ "role": input.role, "node": graph.node(input.node).name }))
+                .collect();
+            let mut entry = json!({
+                "name": node.name,
+                "kind": node.kind.word(),
+                "seed": node.seed,
+                "inputs": inputs,
+                "spec": node.kind,
+            });
+            if let Some(finished) = &finished {
+                if let Some((_, outcome)) = finished
+                    .outcomes
+                    .iter()
+                    .find(|(name, _)| *name == node.name)
+                {
+                    entry["outcome"] = outcome_json(outcome);
+                }
+            }
+            entry
+        })
+        .collect();
+    let mut manifest = json!({
+        "exp_version": options.exp_version,
+        "experiment": graph.experiment,
+        "file": { "path": options.source_path, "sha256": options.source_sha256 },
+        "seed": graph.seed,
+        "device": crate::device::device_name(device),
+        "libtorch": exp_plugin_api::libtorch_version(),
+        "threads": { "jobs": options.jobs, "intra_op": intra_op_threads },
+        "plugins": plugins,
+        "nodes": nodes,
+        "status": if finished.is_some() { "finished" } else { "running" },
+    });
+    if let Some(finished) = &finished {
+        let ledger: Vec<Value> = finished
+            .ledger
+            .iter()
+            .map(|(node, checkpoint, entries)| {
+                json!({
+                    "node": node,
+                    "checkpoint": checkpoint.strip_prefix(&run_dir.path).unwrap_or(checkpoint).display().to_string(),
+                    "sources": entries,
+                })
+            })
+            .collect();
+        manifest["ledger"] = Value::Array(ledger);
+    }
+    let text = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
+    RunDir::write_atomic(&run_dir.path.join("manifest.json"), text.as_bytes())
+}

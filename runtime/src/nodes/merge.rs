@@ -1,0 +1,97 @@
+//! Merge nodes: check the inputs share an architecture (same tensor names and shapes), then let
+//! the merger combine them tensor by tensor.
+
+use std::sync::Mutex;
+
+use exp_ir::ComponentRef;
+use tch::Tensor;
+
+use super::{save_checkpoint, NodeRun};
+use crate::artifact::{Artifact, MetricsArtifact, ModelArtifact};
+use crate::error::RunError;
+
+pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
+    let node = ctx.name();
+    let models: Vec<&ModelArtifact> = ctx
+        .inputs_with_role("inputs")
+        .into_iter()
+        .map(|artifact| match artifact {
+            Artifact::Model(model) => Ok(model),
+            other => Err(ctx.internal(format!("merge input is a {}", other.kind_word()))),
+        })
+        .collect::<Result<_, _>>()?;
+    let first = models
+        .first()
+        .ok_or_else(|| ctx.internal("a merge without inputs"))?;
+    let input_names: Vec<&str> = ctx
+        .node
+        .inputs
+        .iter()
+        .map(|input| ctx.graph.node(input.node).name.as_str())
+        .collect();
+    for (position, model) in models.iter().enumerate().skip(1) {
+        if model.architecture.name != first.architecture.name
+            || model.architecture.params != first.architecture.params
+        {
+            return Err(RunError::Mismatch {
+                node: node.to_string(),
+                message: format!(
+                    "`{}` and `{}` have different architectures (`{}` vs `{}` or different parameters); only models of one architecture can be merged",
+                    input_names[0], input_names[position], first.architecture.name, model.architecture.name
+                ),
+            });
+        }
+    }
+    let locked: Vec<_> = models
+        .iter()
+        .map(|model| {
+            model
+                .weights
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
+        .collect();
+    let context = ctx.context(ctx.node.seed, Some(first.data.clone()));
+    let mut merger = ctx.merger(component, &context)?;
+    let mut merged = Vec::with_capacity(locked[0].len());
+    for (index, (name, tensor)) in locked[0].iter().enumerate() {
+        let mut inputs: Vec<Tensor> = vec![tensor.shallow_clone()];
+        for (position, weights) in locked.iter().enumerate().skip(1) {
+            match weights.get(index) {
+                Some((other_name, other))
+                    if other_name == name && other.size() == tensor.size() =>
+                {
+                    inputs.push(other.shallow_clone())
+                }
+                _ => return Err(RunError::Mismatch {
+                    node: node.to_string(),
+                    message: format!(
+                        "tensor `{name}` {:?} of `{}` has no counterpart of the same shape in `{}`",
+                        tensor.size(),
+                        input_names[0],
+                        input_names[position]
+                    ),
+                }),
+            }
+        }
+        let out = merger
+            .merge(name, &inputs)
+            .map_err(|error| ctx.plugin_error(error))?;
+        merged.push((name.clone(), out));
+    }
+    drop(locked);
+    let checkpoint = ctx.run_dir.checkpoint_path(node);
+    save_checkpoint(node, &checkpoint, &merged)?;
+    let ledger = models
+        .iter()
+        .flat_map(|model| model.ledger.iter().cloned())
+        .collect();
+    Ok(Artifact::Model(ModelArtifact {
+        architecture: first.architecture.clone(),
+        data: first.data.clone(),
+        weights: Mutex::new(merged),
+        checkpoint,
+        ledger,
+        metrics: MetricsArtifact::default(),
+    }))
+}

@@ -1,0 +1,281 @@
+//! What each kind of node does. Every function takes the node, its input artifacts and the run
+//! context, and returns its output artifact or the reason it failed.
+
+mod dataset;
+mod evaluate;
+mod merge;
+mod model;
+pub mod report;
+mod train;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use exp_ir::{ComponentRef, Graph, Node, NodeKind};
+use exp_plugin_api::host::{
+    Foreign, ForeignDataset, ForeignEvaluator, ForeignMerger, ForeignModel, ForeignOptimizer,
+    ForeignScheduler,
+};
+use exp_plugin_api::sdk::{Context, DataInfo};
+use tch::{Device, Tensor};
+
+use crate::artifact::{Artifact, DatasetArtifact, ModelArtifact};
+use crate::error::RunError;
+use crate::observer::Observer;
+use crate::registry::Registry;
+use crate::run_dir::RunDir;
+
+pub use evaluate::EVAL_BATCH;
+
+/// Everything a node can see while it runs.
+pub struct NodeRun<'a> {
+    pub graph: &'a Graph,
+    pub node: &'a Node,
+    /// Output artifacts of the node's inputs, in the order of `node.inputs`.
+    pub inputs: Vec<Arc<Artifact>>,
+    pub registry: &'a Registry,
+    pub run_dir: &'a RunDir,
+    pub device: Device,
+    pub observer: &'a dyn Observer,
+}
+
+/// Runs one node.
+pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
+    match &ctx.node.kind {
+        NodeKind::Dataset { component } => dataset::run(ctx, component),
+        NodeKind::Model { component } => model::run(ctx, component),
+        NodeKind::Train(spec) => train::run(ctx, spec),
+        NodeKind::Merge { component } => merge::run(ctx, component),
+        NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
+        NodeKind::Report => report::run(ctx),
+    }
+}
+
+impl NodeRun<'_> {
+    fn name(&self) -> &str {
+        &self.node.name
+    }
+
+    fn internal(&self, message: impl Into<String>) -> RunError {
+        RunError::Internal {
+            node: self.node.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The artifact of the first input with this role.
+    fn input(&self, role: &str) -> Result<&Artifact, RunError> {
+        self.node
+            .inputs
+            .iter()
+            .position(|input| input.role == role)
+            .map(|index| self.inputs[index].as_ref())
+            .ok_or_else(|| self.internal(format!("missing input `{role}`")))
+    }
+
+    fn inputs_with_role(&self, role: &str) -> Vec<&Artifact> {
+        self.node
+            .inputs
+            .iter()
+            .zip(&self.inputs)
+            .filter(|(input, _)| input.role == role)
+            .map(|(_, artifact)| artifact.as_ref())
+            .collect()
+    }
+
+    fn dataset_input(&self, role: &str) -> Result<&DatasetArtifact, RunError> {
+        match self.input(role)? {
+            Artifact::Dataset(dataset) => Ok(dataset),
+            other => Err(self.internal(format!(
+                "input `{role}` is a {}, not a dataset",
+                other.kind_word()
+            ))),
+        }
+    }
+
+    fn model_input(&self, role: &str) -> Result<&ModelArtifact, RunError> {
+        match self.input(role)? {
+            Artifact::Model(model) => Ok(model),
+            other => Err(self.internal(format!(
+                "input `{role}` is a {}, not a model",
+                other.kind_word()
+            ))),
+        }
+    }
+
+    fn context(&self, seed: u64, data: Option<DataInfo>) -> Context {
+        Context {
+            seed,
+            device: crate::device::device_name(self.device),
+            data,
+        }
+    }
+
+    /// Builds a component through the plugin that provides it.
+    fn instantiate(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<Foreign, RunError> {
+        let plugin = self
+            .registry
+            .provider(component.kind, &component.name)
+            .ok_or_else(|| RunError::MissingComponent {
+                node: self.name().to_string(),
+                kind: component.kind.to_string(),
+                name: component.name.clone(),
+            })?;
+        plugin
+            .instantiate(
+                component.kind,
+                &component.name,
+                &component.params_json(),
+                context,
+            )
+            .map_err(|error| self.plugin_error(error))
+    }
+
+    fn plugin_error(&self, error: exp_plugin_api::host::PluginError) -> RunError {
+        RunError::Plugin {
+            node: self.name().to_string(),
+            error,
+        }
+    }
+
+    fn dataset(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<ForeignDataset, RunError> {
+        Ok(ForeignDataset::new(self.instantiate(component, context)?))
+    }
+
+    fn model(&self, component: &ComponentRef, context: &Context) -> Result<ForeignModel, RunError> {
+        Ok(ForeignModel::new(self.instantiate(component, context)?))
+    }
+
+    fn optimizer(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<ForeignOptimizer, RunError> {
+        Ok(ForeignOptimizer::new(self.instantiate(component, context)?))
+    }
+
+    fn scheduler(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<ForeignScheduler, RunError> {
+        Ok(ForeignScheduler::new(self.instantiate(component, context)?))
+    }
+
+    fn evaluator(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<ForeignEvaluator, RunError> {
+        Ok(ForeignEvaluator::new(self.instantiate(component, context)?))
+    }
+
+    fn merger(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<ForeignMerger, RunError> {
+        Ok(ForeignMerger::new(self.instantiate(component, context)?))
+    }
+
+    /// A fresh instance of a model artifact's architecture holding the artifact's weights.
+    fn model_with_weights(
+        &self,
+        source: &ModelArtifact,
+        seed: u64,
+    ) -> Result<ForeignModel, RunError> {
+        let context = self.context(seed, Some(source.data.clone()));
+        let mut model = self.model(&source.architecture, &context)?;
+        let weights = source
+            .weights
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        load_weights(self.name(), &mut model, &weights)?;
+        Ok(model)
+    }
+}
+
+/// Copies `weights` into the model's own tensors, in place; names and shapes must match.
+pub fn load_weights(
+    node: &str,
+    model: &mut ForeignModel,
+    weights: &[(String, Tensor)],
+) -> Result<(), RunError> {
+    let targets = model.named_tensors().map_err(|error| RunError::Plugin {
+        node: node.to_string(),
+        error,
+    })?;
+    if targets.len() != weights.len() {
+        return Err(RunError::Mismatch {
+            node: node.to_string(),
+            message: format!(
+                "the model has {} tensors but the weights have {}",
+                targets.len(),
+                weights.len()
+            ),
+        });
+    }
+    tch::no_grad(|| {
+        for ((target_name, target), (source_name, source)) in targets.iter().zip(weights) {
+            if target_name != source_name || target.size() != source.size() {
+                return Err(RunError::Mismatch {
+                    node: node.to_string(),
+                    message: format!(
+                        "tensor `{target_name}` {:?} does not match `{source_name}` {:?}",
+                        target.size(),
+                        source.size()
+                    ),
+                });
+            }
+            let mut target = target.shallow_clone();
+            target
+                .f_copy_(source)
+                .map_err(|error| RunError::tensor(node, "copy_", error))?;
+        }
+        Ok(())
+    })
+}
+
+/// Detached copies of every tensor of a model.
+pub fn snapshot(node: &str, model: &mut ForeignModel) -> Result<Vec<(String, Tensor)>, RunError> {
+    let tensors = model.named_tensors().map_err(|error| RunError::Plugin {
+        node: node.to_string(),
+        error,
+    })?;
+    tensors
+        .into_iter()
+        .map(|(name, tensor)| {
+            let copy = tensor
+                .f_detach_copy()
+                .map_err(|error| RunError::tensor(node, "detach_copy", error))?;
+            Ok((name, copy))
+        })
+        .collect()
+}
+
+/// Writes weights as a safetensors file (on CPU, contiguous), atomically: a reader never sees
+/// half a checkpoint, and a failed write leaves any previous file intact.
+pub fn save_checkpoint(
+    node: &str,
+    path: &Path,
+    weights: &[(String, Tensor)],
+) -> Result<(), RunError> {
+    let cpu: Vec<(String, Tensor)> = weights
+        .iter()
+        .map(|(name, tensor)| (name.clone(), tensor.to_device(Device::Cpu).contiguous()))
+        .collect();
+    let temporary = path.with_extension("safetensors.tmp");
+    Tensor::write_safetensors(&cpu, &temporary).map_err(|error| RunError::io(node, path, error))?;
+    std::fs::File::open(&temporary)
+        .and_then(|file| file.sync_all())
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|error| RunError::io(node, path, error))
+}

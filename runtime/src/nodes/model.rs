@@ -1,0 +1,38 @@
+//! Model nodes: initialise an architecture from the node's seed, sized by its dataset, and save
+//! the initial weights (the θ_pre every fine-tune of this model starts from).
+
+use std::sync::Mutex;
+
+use exp_ir::ComponentRef;
+use exp_plugin_api::sdk::DataInfo;
+
+use super::{save_checkpoint, snapshot, NodeRun};
+use crate::artifact::{Artifact, ModelArtifact};
+use crate::error::RunError;
+
+pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
+    let data: Option<DataInfo> = match ctx.node.input("data") {
+        Some(_) => Some(ctx.dataset_input("data")?.info.clone()),
+        None => None,
+    };
+    let context = ctx.context(ctx.node.seed, data.clone());
+    let mut model = ctx.model(component, &context)?;
+    let weights = snapshot(ctx.name(), &mut model)?;
+    let checkpoint = ctx.run_dir.checkpoint_path(ctx.name());
+    save_checkpoint(ctx.name(), &checkpoint, &weights)?;
+    Ok(Artifact::Model(ModelArtifact {
+        architecture: component.clone(),
+        data: data.unwrap_or_else(|| DataInfo {
+            input_shape: Vec::new(),
+            classes: 0,
+            train_len: 0,
+            test_len: 0,
+            source: String::new(),
+            license: String::new(),
+        }),
+        weights: Mutex::new(weights),
+        checkpoint,
+        ledger: Vec::new(),
+        metrics: crate::artifact::MetricsArtifact::default(),
+    }))
+}

@@ -1,0 +1,141 @@
+//! `RunDir`: one run's directory, `runs/<experiment>/<run-id>/` unless `--out` says otherwise.
+//!
+//! - `manifest.json`: what ran (file and hash, every node's resolved parameters, plugins with
+//!   hashes and versions, seeds, device, libtorch) and how each node ended.
+//! - `metrics.jsonl`: one JSON object per logged value: node, step, name, value.
+//! - `checkpoints/<node>.safetensors`: model weights, loadable by Python's safetensors/torch.
+//! - `<report>.csv`, `<report>.md`: results tables.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub struct RunDir {
+    pub path: PathBuf,
+    metrics: Mutex<File>,
+}
+
+#[derive(Serialize)]
+struct MetricLine<'a> {
+    node: &'a str,
+    step: Option<u64>,
+    split: &'a str,
+    name: &'a str,
+    value: f64,
+}
+
+impl RunDir {
+    /// Creates the directory (and `checkpoints/`) and opens the metrics log.
+    pub fn create(path: &Path) -> std::io::Result<RunDir> {
+        fs::create_dir_all(path.join("checkpoints"))?;
+        let metrics = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path.join("metrics.jsonl"))?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            metrics: Mutex::new(metrics),
+        })
+    }
+
+    pub fn checkpoint_path(&self, node: &str) -> PathBuf {
+        self.path
+            .join("checkpoints")
+            .join(format!("{node}.safetensors"))
+    }
+
+    /// Appends one value to `metrics.jsonl`; each line is written whole.
+    pub fn log_metric(&self, node: &str, step: Option<u64>, split: &str, name: &str, value: f64) {
+        let line = MetricLine {
+            node,
+            step,
+            split,
+            name,
+            value,
+        };
+        if let Ok(mut text) = serde_json::to_string(&line) {
+            text.push('\n');
+            let mut file = self
+                .metrics
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A metrics line that cannot be written must not stop training; the checkpoint and
+            // the results table still carry the outcome.
+            let _ = file.write_all(text.as_bytes());
+        }
+    }
+
+    /// Writes a file atomically: to a temporary name, synced, then renamed into place, so a
+    /// reader never sees half a file.
+    pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let temporary = path.with_extension("tmp-write");
+        {
+            let mut file = File::create(&temporary)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+        }
+        fs::rename(&temporary, path)
+    }
+}
+
+/// SHA-256 of a byte string, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// SHA-256 of a file's contents, or `None` if it cannot be read.
+pub fn file_sha256(path: &Path) -> Option<String> {
+    fs::read(path).ok().map(|bytes| sha256_hex(&bytes))
+}
+
+/// A run id that sorts by time: `YYYYMMDD-HHMMSS-NNNN` (UTC; NNNN from the clock's nanoseconds
+/// so two runs started in the same second get different ids).
+pub fn new_run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = now.as_secs() as i64;
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}-{:04}",
+        of_day / 3600,
+        (of_day / 60) % 60,
+        of_day % 60,
+        (now.subsec_nanos() / 100_000) % 10_000
+    )
+}
+
+/// Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{civil_from_days, sha256_hex};
+
+    #[test]
+    fn dates_and_hashes() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_419), (2025, 11, 27));
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
