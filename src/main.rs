@@ -1,1 +1,406 @@
-fn main() {}
+//! `exp`: the command line. The only crate that reads arguments and the environment, prints,
+//! picks colours, and decides exit codes (STYLE L5, E8).
+
+mod discover;
+mod dot;
+mod progress;
+mod world;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use exp_diag::{Diagnostic, SourceMap};
+use exp_ir::{Graph, Origin};
+use exp_runtime::{DeviceChoice, Registry, RunOptions, RunSummary};
+
+use crate::discover::{discover, RegistryCatalog};
+use crate::world::FileWorld;
+
+#[derive(Parser)]
+#[command(
+    name = "exp",
+    version,
+    about = "Run declarative machine-learning experiments"
+)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check an experiment file; exit 2 if it has errors.
+    Check {
+        file: PathBuf,
+        /// `human` diagnostics, or `json` (one object per diagnostic, with line and column).
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+    },
+    /// Print the dataflow graph an experiment compiles to.
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Run an experiment and write its run directory.
+    Run {
+        file: PathBuf,
+        /// The run directory (default: runs/<experiment>/<run-id>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How many nodes may run at once.
+        #[arg(long, short, default_value_t = 2)]
+        jobs: usize,
+        /// Where tensors live: auto picks CUDA when present.
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+    },
+    /// List every component of every plugin, with its parameters.
+    Plugins {
+        /// Print JSON for machines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MessageFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Json,
+}
+
+/// Exit codes, decided here and nowhere else.
+enum Exit {
+    Success,
+    /// The run happened, but at least one node failed or was skipped.
+    NodesFailed,
+    /// The experiment file (or a plugin it needs) has errors; nothing ran.
+    InvalidInput,
+    /// exp could not do its job (unreadable file, unwritable run directory, no such device).
+    Fatal,
+}
+
+impl Exit {
+    fn code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Exit::Success => 0,
+            Exit::NodesFailed => 1,
+            Exit::InvalidInput => 2,
+            Exit::Fatal => 3,
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    let exit = match cli.command {
+        Command::Check {
+            file,
+            message_format,
+        } => check_command(&file, message_format, color),
+        Command::Graph { file, format } => graph_command(&file, format, color),
+        Command::Run {
+            file,
+            out,
+            jobs,
+            device,
+        } => run_command(&file, out, jobs, device, color),
+        Command::Plugins { json } => plugins_command(json),
+    };
+    exit.code()
+}
+
+/// A checked experiment: its graph, the sources for rendering, the plugins it can use.
+struct Loaded {
+    graph: Graph,
+    sources: SourceMap,
+    registry: Registry,
+    text: String,
+}
+
+/// Reads, parses, loads plugins for, checks and compiles a file. On failure the diagnostics
+/// have been printed and the exit code is returned.
+fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("error: cannot read `{}`: {error}", file.display());
+            return Err(Exit::Fatal);
+        }
+    };
+    let display_name = file.display().to_string();
+    let experiment = file
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "experiment".into());
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+
+    // `plugin` lines must be loaded before checking: their components are part of the catalog.
+    let (ast, _) = exp_syntax::parse(exp_diag::FileId(0), &text);
+    let plugin_lines = exp_syntax::plugin_paths(&ast);
+    let explicit: Vec<PathBuf> = plugin_lines
+        .iter()
+        .map(|(path, _)| base.join(path))
+        .collect();
+    let (registry, refusals) = discover(&explicit);
+
+    let world = FileWorld { base };
+    let catalog = RegistryCatalog(&registry);
+    let (graph, sources, mut diagnostics) =
+        exp_compile::check_and_compile(&display_name, &text, &experiment, &world, &catalog);
+    for refusal in &refusals {
+        let mut diagnostic = Diagnostic::error("E0100", refusal.error.to_string());
+        if let Some(line) = refusal.line {
+            diagnostic = diagnostic
+                .with_primary(plugin_lines[line].1, "this plugin was refused")
+                .with_help("the path is relative to the experiment file; check it names a library built against this exp");
+        } else {
+            diagnostic = diagnostic
+                .with_help("remove it from EXP_PLUGIN_PATH, or rebuild it against this exp");
+        }
+        diagnostics.insert(0, diagnostic);
+    }
+    emit(&diagnostics, &sources, format, color);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    match graph {
+        Some(graph) if !has_errors => Ok(Loaded {
+            graph,
+            sources,
+            registry,
+            text,
+        }),
+        _ => {
+            let errors = diagnostics
+                .iter()
+                .filter(|diagnostic| diagnostic.is_error())
+                .count();
+            if matches!(format, MessageFormat::Human) {
+                eprintln!(
+                    "error: `{display_name}` has {}; nothing was run",
+                    exp_diag::count(errors, "error")
+                );
+            }
+            Err(Exit::InvalidInput)
+        }
+    }
+}
+
+fn emit(diagnostics: &[Diagnostic], sources: &SourceMap, format: MessageFormat, color: bool) {
+    match format {
+        MessageFormat::Human => eprint!("{}", exp_diag::render(diagnostics, sources, color)),
+        MessageFormat::Json => {
+            for diagnostic in diagnostics {
+                let location = diagnostic.primary_span().map(|span| {
+                    let position = sources.line_col(span);
+                    serde_json::json!({
+                        "file": sources.name(span.file),
+                        "line": position.line,
+                        "column": position.col,
+                    })
+                });
+                let line = serde_json::json!({
+                    "severity": diagnostic.severity,
+                    "code": diagnostic.code,
+                    "message": diagnostic.message,
+                    "location": location,
+                    "notes": diagnostic.notes,
+                    "help": diagnostic.help,
+                });
+                println!("{line}");
+            }
+        }
+    }
+}
+
+fn check_command(file: &Path, format: MessageFormat, color: bool) -> Exit {
+    match load(file, format, color) {
+        Ok(loaded) => {
+            if matches!(format, MessageFormat::Human) {
+                eprintln!(
+                    "`{}` is well-formed: {} in the graph",
+                    file.display(),
+                    exp_diag::count(loaded.graph.nodes.len(), "node")
+                );
+            }
+            Exit::Success
+        }
+        Err(exit) => exit,
+    }
+}
+
+fn graph_command(file: &Path, format: GraphFormat, color: bool) -> Exit {
+    let loaded = match load(file, MessageFormat::Human, color) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
+    };
+    match format {
+        GraphFormat::Dot => print!("{}", dot::to_dot(&loaded.graph)),
+        GraphFormat::Json => match serde_json::to_string_pretty(&loaded.graph) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("error: cannot serialise the graph: {error}; this is a bug in exp");
+                return Exit::Fatal;
+            }
+        },
+    }
+    Exit::Success
+}
+
+fn run_command(
+    file: &Path,
+    out: Option<PathBuf>,
+    jobs: usize,
+    device: DeviceChoice,
+    color: bool,
+) -> Exit {
+    let loaded = match load(file, MessageFormat::Human, color) {
+        Ok(loaded) => loaded,
+        Err(exit) => return exit,
+    };
+    let run_dir = out.unwrap_or_else(|| {
+        PathBuf::from("runs")
+            .join(&loaded.graph.experiment)
+            .join(exp_runtime::run_dir::new_run_id())
+    });
+    let options = RunOptions {
+        run_dir,
+        device,
+        jobs,
+        source_path: file.display().to_string(),
+        source_sha256: exp_runtime::run_dir::sha256_hex(loaded.text.as_bytes()),
+        exp_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let observer = progress::Progress::new();
+    let summary = match exp_runtime::execute(&loaded.graph, &loaded.registry, &options, &observer) {
+        Ok(summary) => summary,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Fatal;
+        }
+    };
+    report(&loaded, &summary, color);
+    if summary.succeeded() {
+        Exit::Success
+    } else {
+        Exit::NodesFailed
+    }
+}
+
+/// Prints the tables, each failure located at its node's definition, and where the files are.
+fn report(loaded: &Loaded, summary: &RunSummary, color: bool) {
+    for table in &summary.tables {
+        println!("\n{}:\n{}", table.name, table.to_markdown());
+    }
+    let failures: Vec<Diagnostic> = summary
+        .failures()
+        .map(|(name, error)| {
+            let mut diagnostic = Diagnostic::error("E0200", error.to_string());
+            if let Some(node) = loaded.graph.find(name) {
+                if let Origin::Source(span) = node.origin {
+                    diagnostic = diagnostic.with_primary(span, format!("node `{name}` failed"));
+                }
+            }
+            diagnostic
+        })
+        .collect();
+    if !failures.is_empty() {
+        eprint!("{}", exp_diag::render(&failures, &loaded.sources, color));
+        let skipped = summary
+            .outcomes
+            .iter()
+            .filter(|(_, outcome)| matches!(outcome, exp_runtime::NodeOutcome::Skipped { .. }))
+            .count();
+        eprintln!(
+            "error: {} failed, {} skipped; the other nodes finished",
+            exp_diag::count(failures.len(), "node"),
+            exp_diag::count(skipped, "node")
+        );
+    }
+    println!("run directory: {}", summary.run_dir.display());
+}
+
+fn plugins_command(json: bool) -> Exit {
+    let (registry, refusals) = discover(&[]);
+    for refusal in &refusals {
+        eprintln!("error: {}", refusal.error);
+    }
+    if json {
+        let entries: Vec<serde_json::Value> = registry
+            .components()
+            .into_iter()
+            .map(|(plugin, schema)| {
+                serde_json::json!({
+                    "plugin": plugin.name,
+                    "plugin_version": plugin.version,
+                    "path": plugin.path.display().to_string(),
+                    "component": schema,
+                })
+            })
+            .collect();
+        match serde_json::to_string_pretty(&entries) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Exit::Fatal;
+            }
+        }
+    } else {
+        for plugin in registry.plugins() {
+            println!(
+                "plugin {} {} ({})",
+                plugin.name,
+                plugin.version,
+                plugin.path.display()
+            );
+            for schema in plugin.schemas() {
+                println!("  {} {} — {}", schema.kind, schema.name, schema.doc);
+                for param in &schema.params {
+                    let default = param
+                        .default
+                        .as_ref()
+                        .map_or("required".to_string(), |value| format!("default {value}"));
+                    let range = match (param.min, param.max) {
+                        (Some(min), Some(max)) => format!(", {min}..={max}"),
+                        (Some(min), None) => format!(", ≥ {min}"),
+                        (None, Some(max)) => format!(", ≤ {max}"),
+                        (None, None) => String::new(),
+                    };
+                    println!(
+                        "      {}: {} ({default}{range}) {}",
+                        param.name, param.ty, param.doc
+                    );
+                }
+            }
+        }
+    }
+    if refusals.is_empty() {
+        Exit::Success
+    } else {
+        Exit::InvalidInput
+    }
+}

@@ -119,7 +119,9 @@ pub fn execute(
         })
         .collect();
 
-    pool.scope(|scope| {
+    // The coordinating loop runs on this thread; only node bodies run on the pool's workers,
+    // so `--jobs 1` still has its one worker free to run them.
+    pool.in_place_scope(|scope| {
         let (sender, receiver) = mpsc::channel::<(usize, Result<Artifact, RunError>, f64)>();
         let spawn = |index: usize, artifacts: &[Option<Arc<Artifact>>]| {
             let node = &graph.nodes[index];

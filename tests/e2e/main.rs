@@ -1,1 +1,10 @@
+//! End-to-end tests: the real `exp` binary on small `.exp` files, with the real std plugin and
+//! out-of-tree plugins built by the tests themselves. One test binary (STYLE T3).
 
+mod cli;
+mod experiments;
+mod plugins;
+mod run;
+mod support;
+mod tidy;
+mod ui;

@@ -159,9 +159,15 @@ impl Plugin {
     pub fn load(path: &Path) -> Result<Plugin, PluginError> {
         // SAFETY: loading a library runs its initialisers; exp only loads files the user named
         // as plugins (workspace plugins, EXP_PLUGIN_PATH, or `plugin` lines).
-        let library = unsafe { Library::new(path) }.map_err(|error| PluginError::Open {
-            path: path.to_path_buf(),
-            reason: error.to_string(),
+        let library = unsafe { Library::new(path) }.map_err(|error| {
+            // libloading's own message is terse ("dlopen failed"); the loader's reason is the
+            // error's source.
+            let reason = std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), |source| source.to_string());
+            PluginError::Open {
+                path: path.to_path_buf(),
+                reason,
+            }
         })?;
         let library = Arc::new(library);
         // SAFETY: `EntryFn` is the documented type of the entry symbol.

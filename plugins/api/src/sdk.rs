@@ -352,7 +352,7 @@ pub fn any_duration() -> ParamType {
 
 /// Exports a plugin: its name, version, and its components grouped by kind.
 ///
-/// ```ignore
+/// ```text
 /// exp_plugin_api::export_plugin! {
 ///     name: "my_plugin",
 ///     version: "0.1.0",

@@ -63,15 +63,17 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
                 {
                     inputs.push(other.shallow_clone())
                 }
-                _ => return Err(RunError::Mismatch {
-                    node: node.to_string(),
-                    message: format!(
+                _ => {
+                    return Err(RunError::Mismatch {
+                        node: node.to_string(),
+                        message: format!(
                         "tensor `{name}` {:?} of `{}` has no counterpart of the same shape in `{}`",
                         tensor.size(),
                         input_names[0],
                         input_names[position]
                     ),
-                }),
+                    })
+                }
             }
         }
         let out = merger

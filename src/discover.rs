@@ -1,0 +1,117 @@
+//! Plugin discovery: the plugins built in the workspace (`libexp_*` libraries beside the `exp`
+//! binary),
+//! every library in the directories of `EXP_PLUGIN_PATH`, and `plugin "path"` lines in the
+//! experiment file. All load through the same `Plugin::load`, the std plugin included.
+
+use std::path::{Path, PathBuf};
+
+use exp_check::Catalog;
+use exp_ir::{ComponentKind, ComponentSchema};
+use exp_plugin_api::host::{Plugin, PluginError};
+use exp_runtime::Registry;
+
+/// A plugin that could not be used, with where it was named (for `plugin` lines, the index of
+/// that line).
+pub struct Refusal {
+    pub error: PluginError,
+    pub line: Option<usize>,
+}
+
+fn is_library(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|ext| ext.to_str()),
+        Some("so" | "dylib" | "dll")
+    )
+}
+
+fn libraries_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.is_file() && is_library(path))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The directory holding the running `exp` binary: workspace-built plugins sit beside it.
+fn workspace_plugin_dir() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.canonicalize().ok())
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+}
+
+/// Loads every plugin from the three sources. `explicit` are the `plugin` lines, already
+/// resolved against the experiment's directory.
+pub fn discover(explicit: &[PathBuf]) -> (Registry, Vec<Refusal>) {
+    let mut registry = Registry::new();
+    let mut refusals = Vec::new();
+    for (line, path) in explicit.iter().enumerate() {
+        match Plugin::load(path) {
+            Ok(plugin) => registry.add(plugin),
+            Err(error) => refusals.push(Refusal {
+                error,
+                line: Some(line),
+            }),
+        }
+    }
+    if let Some(paths) = std::env::var_os("EXP_PLUGIN_PATH") {
+        for dir in std::env::split_paths(&paths).filter(|dir| !dir.as_os_str().is_empty()) {
+            let candidates = if dir.is_file() {
+                vec![dir.clone()]
+            } else {
+                libraries_in(&dir)
+            };
+            for path in candidates {
+                match Plugin::load(&path) {
+                    Ok(plugin) => registry.add(plugin),
+                    Err(error) => refusals.push(Refusal { error, line: None }),
+                }
+            }
+        }
+    }
+    if let Some(dir) = workspace_plugin_dir() {
+        // Workspace plugin crates are named `exp-*`, so their libraries are `libexp_*`; other
+        // libraries that happen to be built beside the binary are not picked up.
+        let workspace_plugins = libraries_in(&dir).into_iter().filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("libexp_") || name.starts_with("exp_"))
+        });
+        for path in workspace_plugins {
+            // Beside the binary, a library without the entry symbol is simply not a plugin.
+            match Plugin::load(&path) {
+                Ok(plugin) => registry.add(plugin),
+                Err(PluginError::MissingEntry { .. }) => {}
+                Err(error) => refusals.push(Refusal { error, line: None }),
+            }
+        }
+    }
+    (registry, refusals)
+}
+
+/// The checker's view of the loaded components.
+pub struct RegistryCatalog<'a>(pub &'a Registry);
+
+impl Catalog for RegistryCatalog<'_> {
+    fn component(&self, kind: ComponentKind, name: &str) -> Option<&ComponentSchema> {
+        self.0.schema(kind, name)
+    }
+
+    fn names(&self, kind: ComponentKind) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .0
+            .components()
+            .into_iter()
+            .filter(|(_, schema)| schema.kind == kind)
+            .map(|(_, schema)| schema.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}

@@ -1,0 +1,61 @@
+//! `exp graph --format dot`: the dataflow graph for Graphviz. Nodes are labelled with their
+//! kind, name and component; edges with the role and the artifact that flows.
+
+use std::fmt::Write as _;
+
+use exp_ir::{Graph, NodeKind};
+
+fn quote(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
+pub fn to_dot(graph: &Graph) -> String {
+    let mut out = format!(
+        "digraph {} {{\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        quote(&graph.experiment)
+    );
+    for node in &graph.nodes {
+        let detail = match &node.kind {
+            NodeKind::Dataset { component }
+            | NodeKind::Model { component }
+            | NodeKind::Merge { component } => component.name.clone(),
+            NodeKind::Train(spec) => format!(
+                "{} steps={} batch={}",
+                spec.optimizer.name, spec.steps, spec.batch
+            ),
+            NodeKind::Evaluate { metrics, split } => {
+                let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
+                format!("{} on {split}", names.join(", "))
+            }
+            NodeKind::Report => "table".to_string(),
+        };
+        let shape = match node.kind {
+            NodeKind::Dataset { .. } => "cylinder",
+            NodeKind::Report => "note",
+            _ => "box",
+        };
+        let _ = writeln!(
+            out,
+            "  {} [label={}, shape={shape}];",
+            quote(&node.name),
+            quote(&format!("{} {}\n{detail}", node.kind.word(), node.name))
+        );
+    }
+    for node in &graph.nodes {
+        for input in &node.inputs {
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                quote(&graph.node(input.node).name),
+                quote(&node.name),
+                quote(&format!("{} ({})", input.role, input.artifact.as_str()))
+            );
+        }
+    }
+    out.push_str("}\n");
+    out
+}

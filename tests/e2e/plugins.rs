@@ -1,0 +1,183 @@
+//! Out-of-tree plugins, built here as a third party would build them, loaded through `plugin`
+//! lines and `EXP_PLUGIN_PATH`: a good one is used, a panicking component fails only its node,
+//! and a plugin for another ABI version is refused with a located error.
+
+use crate::support::{build_plugin, Test};
+
+fn with_plugin_line(path: &std::path::Path, body: &str) -> String {
+    format!("plugin \"{}\"\n{body}", path.display())
+}
+
+const USES_GOOD: &str = r#"dataset d = digits
+model lin = linear
+train t {
+  model: lin
+  data: d
+  steps: 40 steps
+  optimizer: sgd { lr: 0.5 }
+  schedule: halving { every: 20 }
+}
+evaluate e { model: t, data: d, metrics: [accuracy] }
+"#;
+
+#[test]
+fn a_third_party_plugin_provides_components_through_a_plugin_line() {
+    let library = build_plugin("good");
+    let test = Test::new()
+        .file("third.exp", &with_plugin_line(&library, USES_GOOD))
+        .args(["run", "third.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let csv = std::fs::read_to_string(test.path("out/results.csv")).unwrap();
+    let accuracy: f64 = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        accuracy > 0.6,
+        "logistic regression should learn digits: {accuracy}"
+    );
+    let manifest = std::fs::read_to_string(test.path("out/manifest.json")).unwrap();
+    assert!(
+        manifest.contains("libthird_party_good.so"),
+        "the manifest records the plugin file"
+    );
+}
+
+#[test]
+fn a_plugin_directory_in_exp_plugin_path_is_discovered() {
+    let library = build_plugin("good");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&library, dir.path().join("libgood.so")).unwrap();
+    let listing = Test::new()
+        .env("EXP_PLUGIN_PATH", &dir.path().display().to_string())
+        .args(["plugins"])
+        .run();
+    assert_eq!(listing.status, 0, "{}", listing.stderr);
+    assert!(
+        listing.stdout.contains("plugin good 0.1.0"),
+        "{}",
+        listing.stdout
+    );
+    assert!(
+        listing.stdout.contains("scheduler halving"),
+        "{}",
+        listing.stdout
+    );
+    let checked = Test::new()
+        .env("EXP_PLUGIN_PATH", &dir.path().display().to_string())
+        .file("third.exp", USES_GOOD)
+        .args(["check", "third.exp"])
+        .run();
+    assert_eq!(checked.status, 0, "{}", checked.stderr);
+}
+
+#[test]
+fn without_the_plugin_its_components_are_unknown() {
+    let outcome = Test::new()
+        .file("third.exp", USES_GOOD)
+        .args(["check", "third.exp"])
+        .run();
+    assert_eq!(outcome.status, 2);
+    // Without the plugin, `linear` is only std's learning-rate schedule, and `halving` is nothing.
+    assert!(
+        outcome
+            .stderr
+            .contains("`linear` is a scheduler, not a model"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("unknown scheduler `halving`"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_panicking_component_fails_its_node_and_the_rest_still_runs() {
+    let library = build_plugin("panicky");
+    let body = r#"dataset d = digits
+model m = mlp { hidden: [8] }
+train t {
+  model: m
+  data: d
+  steps: 5 steps
+  optimizer: sgd { lr: 0.1 }
+}
+evaluate fine { model: t, data: d, metrics: [accuracy] }
+evaluate boom { model: t, data: d, metrics: [explode] }
+report results { rows: [fine] }
+"#;
+    let test = Test::new()
+        .file("panic.exp", &with_plugin_line(&library, body))
+        .args(["run", "panic.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(
+            "`explode` panicked in update: panicked: the explode evaluator blew up on purpose"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("panic.exp:11:1"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("1 node failed, 0 nodes skipped"),
+        "{}",
+        outcome.stderr
+    );
+    let csv = std::fs::read_to_string(test.path("out/results.csv")).unwrap();
+    assert!(csv.starts_with("node,accuracy\nfine,"), "{csv}");
+}
+
+#[test]
+fn a_plugin_for_another_abi_version_is_refused_at_its_plugin_line() {
+    let library = build_plugin("wrong_abi");
+    let test = Test::new()
+        .file(
+            "abi.exp",
+            &with_plugin_line(&library, "dataset d = digits\n"),
+        )
+        .args(["check", "abi.exp"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("was built for plugin ABI 2.0, but this exp speaks ABI 1.0"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("abi.exp:1:8"), "{}", outcome.stderr);
+    let run = test.run_with(&["run", "abi.exp", "--out", "out"]);
+    assert_eq!(run.status, 2);
+    assert!(
+        !test.path("out").exists(),
+        "nothing runs when a plugin is refused"
+    );
+}
+
+#[test]
+fn a_library_that_is_not_a_plugin_is_refused() {
+    let test = Test::new()
+        .file("not.exp", "plugin \"libnothing.so\"\ndataset d = digits\n")
+        .args(["check", "not.exp"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 2);
+    assert!(
+        outcome.stderr.contains("cannot load plugin"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.stderr.contains("not.exp:1:8"), "{}", outcome.stderr);
+}

@@ -1,0 +1,144 @@
+//! The test builder: a temporary directory with files, the `exp` binary run in it, and the
+//! outcome with paths and timings filtered out for snapshots.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+pub struct Test {
+    pub dir: tempfile::TempDir,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+}
+
+pub struct Outcome {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn exp_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_exp"))
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Test {
+    pub fn new() -> Test {
+        Test {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            args: Vec::new(),
+            envs: Vec::new(),
+        }
+    }
+
+    pub fn file(self, name: &str, text: &str) -> Test {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(path, text).expect("write test file");
+        self
+    }
+
+    pub fn args<const N: usize>(mut self, args: [&str; N]) -> Test {
+        self.args = args.iter().map(|arg| arg.to_string()).collect();
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Test {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn run(&self) -> Outcome {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.run_with(&args)
+    }
+
+    /// Runs the binary with other arguments in the same directory.
+    pub fn run_with(&self, args: &[&str]) -> Outcome {
+        let mut command = Command::new(exp_binary());
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("EXP_PLUGIN_PATH")
+            .env("NO_COLOR", "1");
+        for (key, value) in &self.envs {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run the exp binary");
+        Outcome {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Outcome {
+    /// Stdout and stderr with the temporary directory and timings replaced, for snapshots.
+    pub fn filtered(&self, test: &Test) -> String {
+        let dir = test.dir.path().display().to_string();
+        let text = format!(
+            "status: {}\n--- stdout\n{}--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        );
+        let text = text.replace(&dir, "[TMP]");
+        let seconds = regex_lite_seconds(&text);
+        seconds.replace(&workspace_root().display().to_string(), "[ROOT]")
+    }
+}
+
+/// Replaces `done in 1.2s` timings with `done in [T]s` (no regex crate needed for one pattern).
+fn regex_lite_seconds(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find(" done in ") {
+            Some(at) => format!("{} done in [T]s", &line[..at]),
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Builds an out-of-tree plugin from `tests/plugins/<name>` as a third party would (its own
+/// crate and lock file, `cargo build`), sharing the workspace's target directory so libtorch's
+/// bindings are not compiled again. Returns the library's path.
+pub fn build_plugin(name: &str) -> PathBuf {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    let _guard = LOCK
+        .get_or_init(|| Mutex::new(()))
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let root = workspace_root();
+    let crate_dir = root.join("tests/plugins").join(name);
+    // The same lock file as the workspace: same dependency versions, so built artifacts are shared.
+    std::fs::copy(root.join("Cargo.lock"), crate_dir.join("Cargo.lock")).expect("copy Cargo.lock");
+    let target_dir = exp_binary()
+        .parent()
+        .and_then(Path::parent)
+        .expect("the exp binary lives in target/<profile>/")
+        .to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(crate_dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(&root)
+        .status()
+        .expect("run cargo to build a test plugin");
+    assert!(status.success(), "building test plugin `{name}` failed");
+    let library = target_dir
+        .join("debug")
+        .join(format!("lib{}.so", format!("third_party_{name}")));
+    assert!(library.exists(), "no library at {}", library.display());
+    library
+}

@@ -1,0 +1,1 @@
+//! placeholder until docs helper finishes
