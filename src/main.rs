@@ -69,6 +69,8 @@ enum Command {
     },
     /// List every component of every plugin, with its parameters.
     Plugins {
+        /// Also load the plugins this experiment file names with `plugin` lines.
+        file: Option<PathBuf>,
         /// Print JSON for machines.
         #[arg(long)]
         json: bool,
@@ -130,7 +132,7 @@ fn main() -> ExitCode {
             jobs,
             device,
         } => run_command(&file, out, jobs, device, color),
-        Command::Plugins { json } => plugins_command(json),
+        Command::Plugins { file, json } => plugins_command(file.as_deref(), json),
     };
     exit.code()
 }
@@ -344,8 +346,25 @@ fn report(loaded: &Loaded, summary: &RunSummary, color: bool) {
     println!("run directory: {}", summary.run_dir.display());
 }
 
-fn plugins_command(json: bool) -> Exit {
-    let (registry, refusals) = discover(&[]);
+fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
+    let explicit: Vec<PathBuf> = match file {
+        Some(file) => match std::fs::read_to_string(file) {
+            Ok(text) => {
+                let (ast, _) = exp_syntax::parse(exp_diag::FileId(0), &text);
+                let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+                exp_syntax::plugin_paths(&ast)
+                    .into_iter()
+                    .map(|(path, _)| base.join(path))
+                    .collect()
+            }
+            Err(error) => {
+                eprintln!("error: cannot read `{}`: {error}", file.display());
+                return Exit::Fatal;
+            }
+        },
+        None => Vec::new(),
+    };
+    let (registry, refusals) = discover(&explicit);
     for refusal in &refusals {
         eprintln!("error: {}", refusal.error);
     }

@@ -42,13 +42,30 @@ impl DeviceChoice {
     pub fn resolve(self) -> Result<Device, String> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
-            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+            DeviceChoice::Auto if cuda_available() => Ok(Device::Cuda(0)),
+            DeviceChoice::Auto => Ok(Device::Cpu),
+            DeviceChoice::Cuda if cuda_available() => Ok(Device::Cuda(0)),
             DeviceChoice::Cuda => Err(
                 "`--device cuda` was asked for, but libtorch sees no CUDA device; use `--device auto` or `cpu`".into(),
             ),
         }
     }
+}
+
+/// Whether libtorch can use a GPU. The linker drops `libtorch_cuda` from the binary (nothing
+/// references its symbols: it registers CUDA kernels and hooks from static initialisers), so
+/// it is loaded here, through the binary's rpath, only when a GPU may be wanted; CPU-only runs
+/// never map the CUDA libraries. A libtorch without CUDA simply has no such library.
+pub fn cuda_available() -> bool {
+    use std::sync::OnceLock;
+    // Held for the life of the process: once loaded, its kernels are registered.
+    static CUDA_BACKEND: OnceLock<Option<libloading::Library>> = OnceLock::new();
+    CUDA_BACKEND.get_or_init(|| {
+        // SAFETY: loading libtorch's own CUDA backend runs its static initialisers, which
+        // register CUDA kernels with the dispatcher of the libtorch this process already uses.
+        unsafe { libloading::Library::new("libtorch_cuda.so") }.ok()
+    });
+    tch::Cuda::is_available()
 }
 
 /// The device as plugins receive it in their context.

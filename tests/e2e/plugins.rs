@@ -181,3 +181,46 @@ fn a_library_that_is_not_a_plugin_is_refused() {
     );
     assert!(outcome.stderr.contains("not.exp:1:8"), "{}", outcome.stderr);
 }
+
+#[test]
+fn a_plugin_built_against_another_libtorch_is_refused() {
+    let library = build_plugin("wrong_build");
+    let test = Test::new()
+        .file(
+            "build.exp",
+            &with_plugin_line(&library, "dataset d = digits\n"),
+        )
+        .args(["check", "build.exp"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("libtorch 1.0.0-was-2.13.0"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome
+            .stderr
+            .contains("rebuild the plugin against the same tch and libtorch"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_library_without_the_entry_symbol_is_refused() {
+    // Any shared library that is not an exp plugin: libtorch's own c10 will do.
+    let c10 = crate::support::workspace_root().join(".libtorch/lib/libc10.so");
+    let test = Test::new()
+        .file("c10.exp", &with_plugin_line(&c10, "dataset d = digits\n"))
+        .args(["check", "c10.exp"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("is not an exp plugin: it has no `exp_plugin_entry` symbol"),
+        "{}",
+        outcome.stderr
+    );
+}

@@ -138,7 +138,7 @@ pub fn build_plugin(name: &str) -> PathBuf {
     assert!(status.success(), "building test plugin `{name}` failed");
     let library = target_dir
         .join("debug")
-        .join(format!("lib{}.so", format!("third_party_{name}")));
+        .join(format!("libthird_party_{name}.so"));
     assert!(library.exists(), "no library at {}", library.display());
     library
 }

@@ -1,1 +1,174 @@
-//! placeholder until docs helper finishes
+//! Tidy tests: they keep docs/architecture.md and docs/plugin-abi.md true to the code (STYLE §6).
+//!
+//! The workspace members are read from the root Cargo.toml by scanning its text (the tests have
+//! no TOML parser), and each member's package name from its own Cargo.toml.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use exp_plugin_api::abi::{ABI_MAJOR, ABI_MINOR};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(relative: &str) -> String {
+    let path = root().join(relative);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()))
+}
+
+/// The directories in the `members = [..]` array of the `[workspace]` table.
+fn workspace_members(manifest: &str) -> Vec<String> {
+    let mut in_workspace = false;
+    let mut array = String::new();
+    let mut collecting = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if !collecting && line.starts_with('[') {
+            in_workspace = line == "[workspace]";
+            continue;
+        }
+        if in_workspace && !collecting && line.starts_with("members") {
+            let Some((_, value)) = line.split_once('=') else {
+                continue;
+            };
+            collecting = true;
+            array.push_str(value);
+        } else if collecting {
+            array.push_str(line);
+        }
+        if collecting && array.contains(']') {
+            break;
+        }
+    }
+    let inside = array
+        .trim()
+        .trim_start_matches('[')
+        .split(']')
+        .next()
+        .unwrap_or("");
+    inside
+        .split(',')
+        .map(|item| item.trim().trim_matches('"').to_string())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// The `name` of the `[package]` table of a Cargo.toml.
+fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        if !in_package {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            if key.trim() == "name" {
+                return Some(value.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The text of the `## Code map` section, up to the next `## ` heading.
+fn code_map(architecture: &str) -> Option<&str> {
+    let start = architecture.find("\n## Code map\n")? + 1;
+    let body = &architecture[start + "## Code map\n".len()..];
+    let end = body.find("\n## ").map_or(body.len(), |at| at + 1);
+    Some(&body[..end])
+}
+
+#[test]
+fn every_workspace_member_is_in_the_architecture_code_map() {
+    let members = workspace_members(&read("Cargo.toml"));
+    assert!(
+        !members.is_empty(),
+        "found no `members = [..]` in the `[workspace]` table of Cargo.toml; \
+         if its layout changed, update `workspace_members` in tests/e2e/tidy.rs"
+    );
+    let architecture = read("docs/architecture.md");
+    let map = code_map(&architecture).unwrap_or_else(|| {
+        panic!("docs/architecture.md has no `## Code map` section; restore it (STYLE §6)")
+    });
+    let mut missing = Vec::new();
+    for member in &members {
+        let manifest = read(&format!("{member}/Cargo.toml"));
+        let name = package_name(&manifest).unwrap_or_else(|| {
+            panic!("`{member}/Cargo.toml` has no `name` in its `[package]` table")
+        });
+        if !map.contains(&format!("`{name}`")) {
+            missing.push(format!("`{name}` ({member})"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the code map of docs/architecture.md does not mention these workspace members: {}\n\
+         add a paragraph for each under `## Code map`, with a heading such as \
+         \"### `exp-foo` (`path/to/foo`)\", saying what the crate does and what it \
+         deliberately does not do (**Architecture invariant:**)",
+        missing.join(", ")
+    );
+}
+
+#[test]
+fn plugin_abi_doc_matches_abi_rs() {
+    let abi_path = root().join("plugins/api/src/abi.rs");
+    let abi = std::fs::read(&abi_path)
+        .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", abi_path.display()));
+    let actual: String = Sha256::digest(&abi)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let doc = read("docs/plugin-abi.md");
+    let line_value = |prefix: &str| {
+        doc.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix))
+            .map(|value| value.trim().to_string())
+    };
+
+    let recorded = line_value("abi.rs sha256:").unwrap_or_else(|| {
+        panic!(
+            "docs/plugin-abi.md has no line `abi.rs sha256: <hex>`; add `abi.rs sha256: {actual}`"
+        )
+    });
+    assert!(
+        recorded == actual,
+        "plugins/api/src/abi.rs has changed: its sha256 is {actual}, \
+         but docs/plugin-abi.md records {recorded}.\n\
+         1. check every section of docs/plugin-abi.md against the new abi.rs and fix what differs;\n\
+         2. if a struct or a function signature changed, bump ABI_MAJOR in abi.rs \
+         (ABI_MINOR for a field appended to FfiPlugin), then hash abi.rs again;\n\
+         3. write the new `ABI version:` and `abi.rs sha256:` lines in docs/plugin-abi.md \
+         (`sha256sum plugins/api/src/abi.rs`)"
+    );
+
+    let version = format!("{ABI_MAJOR}.{ABI_MINOR}");
+    let documented = line_value("ABI version:").unwrap_or_else(|| {
+        panic!("docs/plugin-abi.md has no line `ABI version: <major>.<minor>`; add `ABI version: {version}`")
+    });
+    assert!(
+        documented == version,
+        "docs/plugin-abi.md says `ABI version: {documented}`, but abi.rs has ABI_MAJOR.ABI_MINOR = \
+         {version}; update the `ABI version:` line and check the rest of the page against abi.rs"
+    );
+}
+
+#[test]
+fn the_cargo_toml_scanner_reads_members_and_names() {
+    let manifest = "[workspace]\nmembers = [\n    \".\", # the binary\n    \"lang/diag\",\n]\n\
+                    default-members = [\".\"]\n\n[workspace.package]\nname = \"not-this\"\n\n\
+                    [package]\nname = \"exp\"\n";
+    assert_eq!(workspace_members(manifest), [".", "lang/diag"]);
+    assert_eq!(package_name(manifest).as_deref(), Some("exp"));
+    assert_eq!(
+        workspace_members("[workspace]\nmembers = [\"a\", \"b\"]\n"),
+        ["a", "b"]
+    );
+}

@@ -17,7 +17,8 @@ pub struct Graph {
     pub experiment: String,
     /// The base seed; every node's seed derives from it unless the file sets one.
     pub seed: u64,
-    /// Plugin files named in the file with `plugin "path"`, resolved relative to it.
+    /// Plugin files named in the file with `plugin "path"`, as written; the binary resolves
+    /// them relative to the file.
     pub plugins: Vec<String>,
     /// Nodes in a topological order: every input of a node comes before it.
     pub nodes: Vec<Node>,

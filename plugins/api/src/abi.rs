@@ -299,7 +299,10 @@ fn state<'a, T>(raw: *mut c_void) -> &'a mut State<T> {
 extern "C" fn release<T>(raw: *mut c_void) {
     if !raw.is_null() {
         // SAFETY: `raw` came from `Box::into_raw` in `create` and is released exactly once.
-        drop(unsafe { Box::from_raw(raw as *mut State<T>) });
+        let state = unsafe { Box::from_raw(raw as *mut State<T>) };
+        // A panic in a component's `Drop` must not unwind into the host either; there is no
+        // status to report it with, so it is contained and the object is gone.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(state)));
     }
 }
 
@@ -727,6 +730,14 @@ impl PluginExport {
     pub fn with_abi_version(mut self, major: u32, minor: u32) -> PluginExport {
         self.descriptor.abi_major = major;
         self.descriptor.abi_minor = minor;
+        self
+    }
+
+    /// The descriptor with another build fingerprint; only for tests of the host's refusal.
+    pub fn with_fingerprint(mut self, fingerprint: &str) -> PluginExport {
+        let owned = c_string(fingerprint);
+        self.descriptor.fingerprint = owned.as_ptr();
+        self._strings.push(owned);
         self
     }
 

@@ -315,6 +315,7 @@ impl Plugin {
             plugin: self.clone(),
             _library: self.library.clone(),
             component: name.to_string(),
+            kind,
             object,
         };
         foreign.check(status, "create")?;
@@ -329,6 +330,7 @@ pub struct Foreign {
     plugin: Arc<Plugin>,
     _library: Arc<Library>,
     component: String,
+    kind: ComponentKind,
     object: FfiObject,
 }
 
@@ -385,13 +387,29 @@ fn borrow_handle(tensor: &Tensor) -> TensorHandle {
     tensor.as_ptr() as TensorHandle
 }
 
+impl Foreign {
+    pub fn kind(&self) -> ComponentKind {
+        self.kind
+    }
+}
+
 macro_rules! foreign_kind {
     ($name:ident, $kind:expr) => {
         pub struct $name(Foreign);
 
         impl $name {
-            pub fn new(foreign: Foreign) -> $name {
-                $name(foreign)
+            /// Wraps an object of this kind; an object of another kind is refused, because its
+            /// function table has another layout.
+            pub fn new(foreign: Foreign) -> Result<$name, PluginError> {
+                if foreign.kind != $kind {
+                    return Err(PluginError::Call {
+                        component: foreign.component.clone(),
+                        operation: "create",
+                        message: format!("is a {}, not a {}", foreign.kind, $kind),
+                        field: None,
+                    });
+                }
+                Ok($name(foreign))
             }
         }
     };

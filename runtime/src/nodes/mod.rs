@@ -147,11 +147,13 @@ impl NodeRun<'_> {
         component: &ComponentRef,
         context: &Context,
     ) -> Result<ForeignDataset, RunError> {
-        Ok(ForeignDataset::new(self.instantiate(component, context)?))
+        ForeignDataset::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
     }
 
     fn model(&self, component: &ComponentRef, context: &Context) -> Result<ForeignModel, RunError> {
-        Ok(ForeignModel::new(self.instantiate(component, context)?))
+        ForeignModel::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
     }
 
     fn optimizer(
@@ -159,7 +161,8 @@ impl NodeRun<'_> {
         component: &ComponentRef,
         context: &Context,
     ) -> Result<ForeignOptimizer, RunError> {
-        Ok(ForeignOptimizer::new(self.instantiate(component, context)?))
+        ForeignOptimizer::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
     }
 
     fn scheduler(
@@ -167,7 +170,8 @@ impl NodeRun<'_> {
         component: &ComponentRef,
         context: &Context,
     ) -> Result<ForeignScheduler, RunError> {
-        Ok(ForeignScheduler::new(self.instantiate(component, context)?))
+        ForeignScheduler::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
     }
 
     fn evaluator(
@@ -175,7 +179,8 @@ impl NodeRun<'_> {
         component: &ComponentRef,
         context: &Context,
     ) -> Result<ForeignEvaluator, RunError> {
-        Ok(ForeignEvaluator::new(self.instantiate(component, context)?))
+        ForeignEvaluator::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
     }
 
     fn merger(
@@ -183,7 +188,8 @@ impl NodeRun<'_> {
         component: &ComponentRef,
         context: &Context,
     ) -> Result<ForeignMerger, RunError> {
-        Ok(ForeignMerger::new(self.instantiate(component, context)?))
+        ForeignMerger::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
     }
 
     /// A fresh instance of a model artifact's architecture holding the artifact's weights.
