@@ -107,3 +107,54 @@ impl Optimizer for AdamW {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use exp_plugin_api::sdk::Optimizer;
+    use exp_plugin_api::tch::Tensor;
+
+    use super::AdamW;
+
+    /// Two steps on θ = [1, −2] with loss Σθ² (gradient 2θ), against values computed by hand
+    /// from the update rule in the module doc (the same numbers `torch.optim.AdamW` gives).
+    #[test]
+    fn two_steps_match_hand_computed_values() {
+        let theta = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
+        let mut adamw = AdamW {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            step: 0,
+            moments: Vec::new(),
+        };
+        let (lr, wd) = (0.1, 0.1);
+        let mut expected = [1.0f64, -2.0];
+        let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
+        for t in 1..=2 {
+            let loss = (&theta * &theta).sum(exp_plugin_api::tch::Kind::Double);
+            let mut param = theta.shallow_clone();
+            param.zero_grad();
+            loss.backward();
+            adamw.step(&[theta.shallow_clone()], lr).unwrap();
+            for i in 0..2 {
+                let g = 2.0 * expected[i];
+                expected[i] *= 1.0 - lr * wd;
+                m[i] = 0.9 * m[i] + 0.1 * g;
+                v[i] = 0.999 * v[i] + 0.001 * g * g;
+                let m_hat = m[i] / (1.0 - 0.9f64.powi(t));
+                let v_hat = v[i] / (1.0 - 0.999f64.powi(t));
+                expected[i] -= lr * m_hat / (v_hat.sqrt() + 1e-8);
+            }
+        }
+        let got = Vec::<f64>::try_from(&theta.detach()).unwrap();
+        for i in 0..2 {
+            assert!(
+                (got[i] - expected[i]).abs() < 1e-12,
+                "θ[{i}] = {} but expected {}",
+                got[i],
+                expected[i]
+            );
+        }
+    }
+}
