@@ -135,7 +135,11 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let mut last_finite: Option<f64> = None;
     let mut final_metrics = MetricsArtifact::default();
 
+    // Wall time of each optimizer step (batch, forward, backward, update), without evaluation
+    // and logging, so benchmarks compare training alone.
+    let mut step_seconds: Vec<f64> = Vec::with_capacity(total as usize);
     for step in 0..total {
+        let step_started = std::time::Instant::now();
         let indices = order.next_batch().to_vec();
         examples_seen += indices.len() as u64;
         let (x, y) = {
@@ -163,6 +167,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             .step(&trainable, base_lr * multiplier)
             .map_err(|error| ctx.plugin_error(error))?;
 
+        step_seconds.push(step_started.elapsed().as_secs_f64());
         let done = step + 1;
         if done % log_every == 0 || done == total {
             // Reading the loss synchronises with the device, so it happens only when logging.
@@ -191,6 +196,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         }
     }
 
+    log_timing(ctx, &mut step_seconds, examples_seen);
     let weights = snapshot(node, &mut model)?;
     let checkpoint = ctx.run_dir.checkpoint_path(node);
     save_checkpoint(node, &checkpoint, &weights)?;
@@ -209,6 +215,33 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         ledger,
         metrics: final_metrics,
     }))
+}
+
+/// Logs the median and mean step time and the training throughput (split `timing`).
+fn log_timing(ctx: &NodeRun, step_seconds: &mut [f64], examples: u64) {
+    if step_seconds.is_empty() {
+        return;
+    }
+    let total: f64 = step_seconds.iter().sum();
+    step_seconds.sort_by(f64::total_cmp);
+    let median = step_seconds[step_seconds.len() / 2];
+    let node = ctx.name();
+    ctx.run_dir
+        .log_metric(node, None, "timing", "step_seconds_median", median);
+    ctx.run_dir.log_metric(
+        node,
+        None,
+        "timing",
+        "step_seconds_mean",
+        total / step_seconds.len() as f64,
+    );
+    ctx.run_dir.log_metric(
+        node,
+        None,
+        "timing",
+        "examples_per_second",
+        examples as f64 / total.max(1e-12),
+    );
 }
 
 #[cfg(test)]
