@@ -101,6 +101,8 @@ impl Observer for Progress {
             NodeOutcome::Done { seconds } => {
                 format!("[{}] {} done in {seconds:.1}s", node.name, node.kind.word())
             }
+            NodeOutcome::Cached { .. } => format!("[{}] {} cached", node.name, node.kind.word()),
+            NodeOutcome::NotNeeded => return,
             NodeOutcome::Failed(_) => format!("[{}] {} FAILED", node.name, node.kind.word()),
             NodeOutcome::Skipped { because } => format!("[{}] skipped: {because}", node.name),
         };

@@ -39,7 +39,7 @@ pub struct ModelArtifact {
     pub metrics: MetricsArtifact,
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerEntry {
     pub node: String,
     pub source: String,
@@ -47,7 +47,7 @@ pub struct LedgerEntry {
     pub examples: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct MetricsArtifact {
     /// Metric name to value, in the order the evaluators reported them.
     pub values: BTreeMap<String, f64>,

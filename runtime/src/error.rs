@@ -35,6 +35,13 @@ pub enum RunError {
         path: String,
         message: String,
     },
+    /// The user asked the run to stop (Ctrl-C); `checkpointed` says whether the node saved a
+    /// checkpoint at `step` to resume from.
+    Interrupted {
+        node: String,
+        step: u64,
+        checkpointed: bool,
+    },
     /// An input the node needs is not there: a bug in exp.
     Internal { node: String, message: String },
 }
@@ -48,6 +55,7 @@ impl RunError {
             | RunError::NonFiniteLoss { node, .. }
             | RunError::Mismatch { node, .. }
             | RunError::Io { node, .. }
+            | RunError::Interrupted { node, .. }
             | RunError::Internal { node, .. } => node,
         }
     }
@@ -91,6 +99,13 @@ impl fmt::Display for RunError {
             RunError::Io { node, path, message } => {
                 write!(f, "node `{node}`: cannot write `{path}`: {message}")
             }
+            RunError::Interrupted { node, step, checkpointed: true } => {
+                write!(f, "node `{node}`: interrupted after step {step}, checkpointed there")
+            }
+            RunError::Interrupted { node, step, checkpointed: false } => write!(
+                f,
+                "node `{node}`: interrupted after step {step}; no checkpoint (caching is off), a rerun starts it again"
+            ),
             RunError::Internal { node, message } => write!(
                 f,
                 "node `{node}`: {message}; this is a bug in exp, please report it with the .exp file"

@@ -1,9 +1,15 @@
 //! Executes a graph: nodes start as soon as their inputs are ready, independent nodes run in
 //! parallel on a rayon pool of `jobs` workers, and a failure stays local: the failed node's
 //! dependents are skipped, every other node still runs, and the summary lists each failure.
+//!
+//! Before anything runs, every node's cache key is computed and looked up (see `cache`). A node
+//! whose entry is valid is restored from the cache without waiting for its inputs; a dataset is
+//! built only when some node that reads it actually runs.
 
+use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,6 +17,7 @@ use std::time::Instant;
 use exp_ir::{Graph, NodeKind};
 
 use crate::artifact::{Artifact, MetricsArtifact};
+use crate::cache::{self, Cache, EntryProblem, Hit, KeyParts};
 use crate::device::DeviceChoice;
 use crate::error::RunError;
 use crate::nodes::{self, NodeRun};
@@ -29,6 +36,15 @@ pub struct RunOptions {
     pub source_path: String,
     pub source_sha256: String,
     pub exp_version: String,
+    /// The cache directory; `None` runs everything and stores nothing (`--no-cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Nodes to recompute even when cached (`--force NODE`); their dependents recompute too.
+    pub force: Vec<String>,
+    /// Report, per node, whether it is cached and why not (`--explain`).
+    pub explain: bool,
+    /// Set by the caller (on Ctrl-C) to stop: training nodes finish their current step,
+    /// checkpoint and stop; no new node starts.
+    pub stop: Arc<AtomicBool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +52,12 @@ pub enum NodeOutcome {
     Done {
         seconds: f64,
     },
+    /// Restored from the cache entry with this key.
+    Cached {
+        key: String,
+    },
+    /// A dataset no running node needed (every reader came from the cache).
+    NotNeeded,
     Failed(RunError),
     /// Not run because an input failed.
     Skipped {
@@ -61,11 +83,125 @@ impl RunSummary {
             })
     }
 
-    pub fn succeeded(&self) -> bool {
-        self.outcomes
-            .iter()
-            .all(|(_, outcome)| matches!(outcome, NodeOutcome::Done { .. }))
+    /// Whether the run stopped because it was asked to (Ctrl-C).
+    pub fn interrupted(&self) -> bool {
+        self.failures()
+            .any(|(_, error)| matches!(error, RunError::Interrupted { .. }))
     }
+
+    pub fn succeeded(&self) -> bool {
+        self.outcomes.iter().all(|(_, outcome)| {
+            matches!(
+                outcome,
+                NodeOutcome::Done { .. } | NodeOutcome::Cached { .. } | NodeOutcome::NotNeeded
+            )
+        })
+    }
+}
+
+/// What the plan decided for one node.
+enum Decision {
+    Cached(Hit),
+    Run,
+    NotNeeded,
+}
+
+/// Looks every node up in the cache and decides what runs; explains each decision if asked.
+fn plan(
+    graph: &Graph,
+    parts: &[KeyParts],
+    cache: Option<&Cache>,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Vec<Decision> {
+    // Forced nodes and everything downstream of them.
+    let mut forced: BTreeSet<usize> = graph
+        .nodes
+        .iter()
+        .filter(|node| options.force.contains(&node.name))
+        .map(|node| node.id.0)
+        .collect();
+    for node in &graph.nodes {
+        if node
+            .inputs
+            .iter()
+            .any(|input| forced.contains(&input.node.0))
+        {
+            forced.insert(node.id.0);
+        }
+    }
+    let mut decisions: Vec<Decision> = Vec::with_capacity(graph.nodes.len());
+    for (node, parts) in graph.nodes.iter().zip(parts) {
+        let key = parts.key();
+        let (decision, why) = if matches!(node.kind, NodeKind::Dataset { .. }) {
+            (
+                Decision::Run,
+                "datasets are rebuilt when a node that reads them runs".to_string(),
+            )
+        } else if let Some(cache) = cache {
+            if forced.contains(&node.id.0) {
+                (Decision::Run, "forced with --force".to_string())
+            } else {
+                match cache.lookup(&key) {
+                    Ok(hit) => (Decision::Cached(hit), format!("cached ({})", &key[..12])),
+                    Err(EntryProblem::Corrupt(problem)) => {
+                        cache.remove(&key);
+                        observer.message(
+                            node,
+                            &format!(
+                                "cache entry {} is corrupt ({problem}); recomputing",
+                                &key[..12]
+                            ),
+                        );
+                        (
+                            Decision::Run,
+                            format!("runs: its cache entry was corrupt ({problem})"),
+                        )
+                    }
+                    Err(EntryProblem::Missing) => {
+                        let why = match cache.previous_parts(&graph.experiment, &node.name) {
+                            Some(previous) => {
+                                let input_names: Vec<String> = node
+                                    .inputs
+                                    .iter()
+                                    .map(|input| graph.node(input.node).name.clone())
+                                    .collect();
+                                let changes = cache::explain_change(&previous, parts, &input_names);
+                                if changes.is_empty() {
+                                    "runs: its last result is no longer in the cache".to_string()
+                                } else {
+                                    format!("runs: {}", changes.join("; "))
+                                }
+                            }
+                            None => "runs: never run before".to_string(),
+                        };
+                        (Decision::Run, why)
+                    }
+                }
+            }
+        } else {
+            (
+                Decision::Run,
+                "runs: caching is off (--no-cache)".to_string(),
+            )
+        };
+        if options.explain && !matches!(node.kind, NodeKind::Dataset { .. }) {
+            observer.message(node, &why);
+        }
+        decisions.push(decision);
+    }
+    // A dataset is needed only if a node that reads it runs.
+    for node in &graph.nodes {
+        if matches!(node.kind, NodeKind::Dataset { .. }) {
+            let needed = graph
+                .consumers(node.id)
+                .any(|consumer| matches!(decisions[consumer.id.0], Decision::Run));
+            if !needed {
+                decisions[node.id.0] = Decision::NotNeeded;
+            }
+        }
+    }
+    decisions
 }
 
 /// Runs the whole graph. `Err` only for problems that stop everything before any node runs
@@ -83,22 +219,34 @@ pub fn execute(
             options.run_dir.display()
         )
     })?;
+    let cache = match &options.cache_dir {
+        Some(dir) => Some(
+            Cache::open(dir)
+                .map_err(|error| format!("cannot open the cache `{}`: {error}", dir.display()))?,
+        ),
+        None => None,
+    };
     let jobs = options.jobs.max(1);
     // Split the cores between concurrent nodes so they do not oversubscribe the machine; the
     // count depends only on the machine and --jobs, so reruns compute the same numbers.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let intra_op_threads = (cores / jobs).max(1);
     tch::set_num_threads(intra_op_threads as i32);
-    crate::manifest::write(
+    let parts = cache::key_parts(graph, registry, device, &options.exp_version);
+    let keys: Vec<String> = parts.iter().map(KeyParts::key).collect();
+    let record = crate::manifest::Record {
         graph,
         registry,
         options,
-        &run_dir,
+        run_dir: &run_dir,
         device,
         intra_op_threads,
-        None,
-    )
-    .map_err(|error| format!("cannot write the manifest: {error}"))?;
+        keys: &keys,
+    };
+    crate::manifest::write(&record, None)
+        .map_err(|error| format!("cannot write the manifest: {error}"))?;
+
+    let mut decisions = plan(graph, &parts, cache.as_ref(), options, observer);
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -108,69 +256,105 @@ pub fn execute(
     let n_nodes = graph.nodes.len();
     let mut artifacts: Vec<Option<Arc<Artifact>>> = vec![None; n_nodes];
     let mut outcomes: Vec<Option<NodeOutcome>> = vec![None; n_nodes];
+    // A node restored from the cache waits for nothing; one that runs waits for its inputs.
     let mut waiting: Vec<usize> = graph
         .nodes
         .iter()
-        .map(|node| {
-            let mut distinct: Vec<usize> = node.inputs.iter().map(|input| input.node.0).collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            distinct.len()
+        .zip(&decisions)
+        .map(|(node, decision)| match decision {
+            Decision::Run => {
+                let mut distinct: Vec<usize> =
+                    node.inputs.iter().map(|input| input.node.0).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                distinct.len()
+            }
+            Decision::Cached(_) | Decision::NotNeeded => 0,
         })
         .collect();
+    for (index, decision) in decisions.iter().enumerate() {
+        if matches!(decision, Decision::NotNeeded) {
+            outcomes[index] = Some(NodeOutcome::NotNeeded);
+        }
+    }
 
     // The coordinating loop runs on this thread; only node bodies run on the pool's workers,
     // so `--jobs 1` still has its one worker free to run them.
     pool.in_place_scope(|scope| {
-        let (sender, receiver) = mpsc::channel::<(usize, Result<Artifact, RunError>, f64)>();
-        let spawn = |index: usize, artifacts: &[Option<Arc<Artifact>>]| {
-            let node = &graph.nodes[index];
-            let inputs: Vec<Arc<Artifact>> = node
-                .inputs
-                .iter()
-                .filter_map(|input| artifacts[input.node.0].clone())
-                .collect();
-            let sender = sender.clone();
-            let run_dir = &run_dir;
-            scope.spawn(move |_| {
-                let started = Instant::now();
-                observer.started(node, None);
-                let result = if inputs.len() != node.inputs.len() {
-                    Err(RunError::Internal {
-                        node: node.name.clone(),
-                        message: "an input artifact is missing".into(),
-                    })
-                } else {
-                    let ctx = NodeRun {
-                        graph,
-                        node,
-                        inputs,
-                        registry,
-                        run_dir,
-                        device,
-                        observer,
-                    };
-                    // A panic in the runtime itself fails this node only.
-                    catch_unwind(AssertUnwindSafe(|| nodes::run(&ctx))).unwrap_or_else(|payload| {
-                        let message = payload
-                            .downcast_ref::<&str>()
-                            .map(|text| text.to_string())
-                            .or_else(|| payload.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
-                        Err(RunError::Internal {
-                            node: node.name.clone(),
-                            message: format!("panicked: {message}"),
-                        })
-                    })
+        type Finished = (usize, Result<(Artifact, bool), RunError>, f64);
+        let (sender, receiver) = mpsc::channel::<Finished>();
+        let spawn =
+            |index: usize, artifacts: &[Option<Arc<Artifact>>], decisions: &mut [Decision]| {
+                let node = &graph.nodes[index];
+                let hit = match std::mem::replace(&mut decisions[index], Decision::Run) {
+                    Decision::Cached(hit) => Some(hit),
+                    _ => None,
                 };
-                let _ = sender.send((index, result, started.elapsed().as_secs_f64()));
-            });
-        };
+                let inputs: Vec<Arc<Artifact>> = node
+                    .inputs
+                    .iter()
+                    .filter_map(|input| artifacts[input.node.0].clone())
+                    .collect();
+                let sender = sender.clone();
+                let run_dir = &run_dir;
+                let stop = &options.stop;
+                let cache = cache.as_ref();
+                let parts = &parts[index];
+                scope.spawn(move |_| {
+                    let started = Instant::now();
+                    let result = match hit {
+                        _ if stop.load(Ordering::SeqCst) => Err(RunError::Interrupted {
+                            node: node.name.clone(),
+                            step: 0,
+                            checkpointed: false,
+                        }),
+                        Some(hit) => hit
+                            .restore(node, run_dir, device)
+                            .map(|artifact| (artifact, true))
+                            .map_err(|message| RunError::Io {
+                                node: node.name.clone(),
+                                path: "the cache".into(),
+                                message,
+                            }),
+                        None => {
+                            observer.started(node, None);
+                            let resume_dir = cache.map(|cache| cache.partial_dir(&parts.key()));
+                            let context = NodeContext {
+                                registry,
+                                run_dir,
+                                device,
+                                observer,
+                                resume_dir,
+                                stop,
+                            };
+                            run_node(graph, node, inputs, &context).map(|artifact| {
+                                if let Some(cache) = cache {
+                                    if let Err(error) =
+                                        cache.store(parts, &artifact, run_dir.logged_by(&node.name))
+                                    {
+                                        observer.message(
+                                            node,
+                                            &format!(
+                                                "could not store the result in the cache: {error}"
+                                            ),
+                                        );
+                                    }
+                                }
+                                (artifact, false)
+                            })
+                        }
+                    };
+                    if let (Some(cache), Ok(_)) = (cache, &result) {
+                        cache.remember(&graph.experiment, &node.name, parts);
+                    }
+                    let _ = sender.send((index, result, started.elapsed().as_secs_f64()));
+                });
+            };
 
         let mut running = 0;
         for index in 0..n_nodes {
-            if waiting[index] == 0 {
-                spawn(index, &artifacts);
+            if waiting[index] == 0 && outcomes[index].is_none() {
+                spawn(index, &artifacts, &mut decisions);
                 running += 1;
             }
         }
@@ -181,16 +365,25 @@ pub fn execute(
             running -= 1;
             let node = &graph.nodes[index];
             match result {
-                Ok(artifact) => {
+                Ok((artifact, from_cache)) => {
                     artifacts[index] = Some(Arc::new(artifact));
-                    let outcome = NodeOutcome::Done { seconds };
+                    let outcome = if from_cache {
+                        NodeOutcome::Cached {
+                            key: keys[index].clone(),
+                        }
+                    } else {
+                        NodeOutcome::Done { seconds }
+                    };
                     observer.finished(node, &outcome);
                     outcomes[index] = Some(outcome);
                     for consumer in graph.consumers(node.id) {
                         let consumer_index = consumer.id.0;
+                        if outcomes[consumer_index].is_some() || waiting[consumer_index] == 0 {
+                            continue;
+                        }
                         waiting[consumer_index] -= 1;
-                        if waiting[consumer_index] == 0 && outcomes[consumer_index].is_none() {
-                            spawn(consumer_index, &artifacts);
+                        if waiting[consumer_index] == 0 {
+                            spawn(consumer_index, &artifacts, &mut decisions);
                             running += 1;
                         }
                     }
@@ -199,7 +392,7 @@ pub fn execute(
                     let outcome = NodeOutcome::Failed(error);
                     observer.finished(node, &outcome);
                     outcomes[index] = Some(outcome);
-                    skip_dependents(graph, index, &mut outcomes, observer);
+                    skip_dependents(graph, index, &mut outcomes, &waiting, observer);
                 }
             }
         }
@@ -217,38 +410,7 @@ pub fn execute(
         })
         .collect();
 
-    let mut tables: Vec<Table> = artifacts
-        .iter()
-        .filter_map(|artifact| match artifact.as_deref() {
-            Some(Artifact::Table(table)) => Some(table.clone()),
-            _ => None,
-        })
-        .collect();
-    let has_report = graph
-        .nodes
-        .iter()
-        .any(|node| matches!(node.kind, NodeKind::Report));
-    if !has_report {
-        // Without a report, every evaluation and every evaluated training phase makes a row.
-        let rows: Vec<(String, &MetricsArtifact)> = graph
-            .nodes
-            .iter()
-            .zip(&artifacts)
-            .filter_map(|(node, artifact)| match artifact.as_deref() {
-                Some(Artifact::Metrics(metrics)) => Some((node.name.clone(), metrics)),
-                Some(Artifact::Model(model)) if !model.metrics.order.is_empty() => {
-                    Some((node.name.clone(), &model.metrics))
-                }
-                _ => None,
-            })
-            .collect();
-        if !rows.is_empty() {
-            let table = nodes::report::table_of("results", &rows);
-            if nodes::report::write_table("results", &run_dir, &table).is_ok() {
-                tables.push(table);
-            }
-        }
-    }
+    let tables = collect_tables(graph, &artifacts, &run_dir);
     let ledger: Vec<_> = graph
         .nodes
         .iter()
@@ -266,16 +428,8 @@ pub fn execute(
         outcomes: &outcomes,
         ledger: &ledger,
     };
-    crate::manifest::write(
-        graph,
-        registry,
-        options,
-        &run_dir,
-        device,
-        intra_op_threads,
-        Some(finished),
-    )
-    .map_err(|error| format!("cannot write the manifest: {error}"))?;
+    crate::manifest::write(&record, Some(finished))
+        .map_err(|error| format!("cannot write the manifest: {error}"))?;
     Ok(RunSummary {
         run_dir: run_dir.path.clone(),
         outcomes,
@@ -283,11 +437,100 @@ pub fn execute(
     })
 }
 
-/// Marks every node downstream of `failed` as skipped.
+/// What a node body needs besides the graph and its inputs.
+struct NodeContext<'a> {
+    registry: &'a Registry,
+    run_dir: &'a RunDir,
+    device: tch::Device,
+    observer: &'a dyn Observer,
+    resume_dir: Option<PathBuf>,
+    stop: &'a AtomicBool,
+}
+
+/// Runs one node's body; a panic in the runtime itself fails this node only.
+fn run_node(
+    graph: &Graph,
+    node: &exp_ir::Node,
+    inputs: Vec<Arc<Artifact>>,
+    context: &NodeContext,
+) -> Result<Artifact, RunError> {
+    if inputs.len() != node.inputs.len() {
+        return Err(RunError::Internal {
+            node: node.name.clone(),
+            message: "an input artifact is missing".into(),
+        });
+    }
+    let ctx = NodeRun {
+        graph,
+        node,
+        inputs,
+        registry: context.registry,
+        run_dir: context.run_dir,
+        device: context.device,
+        observer: context.observer,
+        resume_dir: context.resume_dir.clone(),
+        stop: context.stop,
+    };
+    catch_unwind(AssertUnwindSafe(|| nodes::run(&ctx))).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(RunError::Internal {
+            node: node.name.clone(),
+            message: format!("panicked: {message}"),
+        })
+    })
+}
+
+/// The tables of the report nodes; without a report, every evaluation and every evaluated
+/// training phase makes a row of `results`.
+fn collect_tables(
+    graph: &Graph,
+    artifacts: &[Option<Arc<Artifact>>],
+    run_dir: &RunDir,
+) -> Vec<Table> {
+    let mut tables: Vec<Table> = artifacts
+        .iter()
+        .filter_map(|artifact| match artifact.as_deref() {
+            Some(Artifact::Table(table)) => Some(table.clone()),
+            _ => None,
+        })
+        .collect();
+    let has_report = graph
+        .nodes
+        .iter()
+        .any(|node| matches!(node.kind, NodeKind::Report));
+    if !has_report {
+        let rows: Vec<(String, &MetricsArtifact)> = graph
+            .nodes
+            .iter()
+            .zip(artifacts)
+            .filter_map(|(node, artifact)| match artifact.as_deref() {
+                Some(Artifact::Metrics(metrics)) => Some((node.name.clone(), metrics)),
+                Some(Artifact::Model(model)) if !model.metrics.order.is_empty() => {
+                    Some((node.name.clone(), &model.metrics))
+                }
+                _ => None,
+            })
+            .collect();
+        if !rows.is_empty() {
+            let table = nodes::report::table_of("results", &rows);
+            if nodes::report::write_table("results", run_dir, &table).is_ok() {
+                tables.push(table);
+            }
+        }
+    }
+    tables
+}
+
+/// Marks every node downstream of `failed` that was waiting on it as skipped.
 fn skip_dependents(
     graph: &Graph,
     failed: usize,
     outcomes: &mut [Option<NodeOutcome>],
+    waiting: &[usize],
     observer: &dyn Observer,
 ) {
     let mut stack = vec![failed];
@@ -295,7 +538,8 @@ fn skip_dependents(
         let cause = graph.nodes[index].name.clone();
         for consumer in graph.consumers(graph.nodes[index].id) {
             let consumer_index = consumer.id.0;
-            if outcomes[consumer_index].is_none() {
+            // A consumer restored from the cache does not depend on this run of its input.
+            if outcomes[consumer_index].is_none() && waiting[consumer_index] > 0 {
                 let outcome = NodeOutcome::Skipped {
                     because: format!("its input `{cause}` did not finish"),
                 };

@@ -12,6 +12,18 @@ use crate::executor::{NodeOutcome, RunOptions};
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, RunDir};
 
+/// What the manifest describes, fixed for the whole run.
+pub struct Record<'a> {
+    pub graph: &'a Graph,
+    pub registry: &'a Registry,
+    pub options: &'a RunOptions,
+    pub run_dir: &'a RunDir,
+    pub device: Device,
+    pub intra_op_threads: usize,
+    /// Each node's cache key, in graph order.
+    pub keys: &'a [String],
+}
+
 pub struct Finished<'a> {
     pub outcomes: &'a [(String, NodeOutcome)],
     /// Per model-producing node: its checkpoint and the data that fed it.
@@ -21,20 +33,23 @@ pub struct Finished<'a> {
 fn outcome_json(outcome: &NodeOutcome) -> Value {
     match outcome {
         NodeOutcome::Done { seconds } => json!({ "status": "done", "seconds": seconds }),
+        NodeOutcome::Cached { key } => json!({ "status": "cached", "key": key }),
+        NodeOutcome::NotNeeded => json!({ "status": "not_needed" }),
         NodeOutcome::Failed(error) => json!({ "status": "failed", "error": error.to_string() }),
         NodeOutcome::Skipped { because } => json!({ "status": "skipped", "because": because }),
     }
 }
 
-pub fn write(
-    graph: &Graph,
-    registry: &Registry,
-    options: &RunOptions,
-    run_dir: &RunDir,
-    device: Device,
-    intra_op_threads: usize,
-    finished: Option<Finished>,
-) -> std::io::Result<()> {
+pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()> {
+    let Record {
+        graph,
+        registry,
+        options,
+        run_dir,
+        device,
+        intra_op_threads,
+        keys,
+    } = *record;
     let plugins: Vec<Value> = registry
         .plugins()
         .iter()
@@ -61,6 +76,7 @@ pub fn write(
                 "name": node.name,
                 "kind": node.kind.word(),
                 "seed": node.seed,
+                "cache_key": keys.get(node.id.0),
                 "inputs": inputs,
                 "spec": node.kind,
             });

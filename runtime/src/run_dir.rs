@@ -6,26 +6,31 @@
 //! - `checkpoints/<node>.safetensors`: model weights, loadable by Python's safetensors/torch.
 //! - `<report>.csv`, `<report>.md`: results tables.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub struct RunDir {
     pub path: PathBuf,
     metrics: Mutex<File>,
+    /// Every line logged, per node, so a node's metrics can be stored with its cache entry and
+    /// replayed into a later run that takes the node from the cache.
+    logged: Mutex<HashMap<String, Vec<MetricLine>>>,
 }
 
-#[derive(Serialize)]
-struct MetricLine<'a> {
-    node: &'a str,
-    step: Option<u64>,
-    split: &'a str,
-    name: &'a str,
-    value: f64,
+/// One logged value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricLine {
+    pub node: String,
+    pub step: Option<u64>,
+    pub split: String,
+    pub name: String,
+    pub value: f64,
 }
 
 impl RunDir {
@@ -39,6 +44,7 @@ impl RunDir {
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics: Mutex::new(metrics),
+            logged: Mutex::new(HashMap::new()),
         })
     }
 
@@ -50,13 +56,35 @@ impl RunDir {
 
     /// Appends one value to `metrics.jsonl`; each line is written whole.
     pub fn log_metric(&self, node: &str, step: Option<u64>, split: &str, name: &str, value: f64) {
-        let line = MetricLine {
-            node,
+        self.append(MetricLine {
+            node: node.to_string(),
             step,
-            split,
-            name,
+            split: split.to_string(),
+            name: name.to_string(),
             value,
-        };
+        });
+    }
+
+    /// The lines logged so far for one node.
+    pub fn logged_by(&self, node: &str) -> Vec<MetricLine> {
+        let logged = self
+            .logged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        logged.get(node).cloned().unwrap_or_default()
+    }
+
+    /// Writes lines recorded by an earlier run under this run's name for the node.
+    pub fn replay(&self, node: &str, lines: &[MetricLine]) {
+        for line in lines {
+            self.append(MetricLine {
+                node: node.to_string(),
+                ..line.clone()
+            });
+        }
+    }
+
+    fn append(&self, line: MetricLine) {
         if let Ok(mut text) = serde_json::to_string(&line) {
             text.push('\n');
             let mut file = self
@@ -67,6 +95,11 @@ impl RunDir {
             // the results table still carry the outcome.
             let _ = file.write_all(text.as_bytes());
         }
+        let mut logged = self
+            .logged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        logged.entry(line.node.clone()).or_default().push(line);
     }
 
     /// Writes a file atomically: to a temporary name, synced, then renamed into place, so a

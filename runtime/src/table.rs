@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     pub name: String,
     pub columns: Vec<String>,

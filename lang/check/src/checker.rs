@@ -160,6 +160,7 @@ const TRAIN_FIELDS: &[FieldSpec] = &[
     field("eval", false, "eval: [accuracy, loss]"),
     field("eval_every", false, "eval_every: 100 steps"),
     field("log_every", false, "log_every: 10 steps"),
+    field("checkpoint_every", false, "checkpoint_every: 500 steps"),
 ];
 
 const EVALUATE_FIELDS: &[FieldSpec] = &[
@@ -346,6 +347,10 @@ impl<'a> Checker<'a> {
                 unit: DurationUnit::Steps,
             }),
         };
+        let checkpoint_every = match fields.get("checkpoint_every") {
+            Some(field) => self.duration(field, true).map(Some),
+            None => Some(None),
+        };
         Some(Body::Train {
             model: model?,
             data: data?,
@@ -357,6 +362,7 @@ impl<'a> Checker<'a> {
                 eval: eval?,
                 eval_every: eval_every?,
                 log_every: log_every?,
+                checkpoint_every: checkpoint_every?,
             },
             seed: seed?,
         })

@@ -155,6 +155,10 @@ pub struct TrainSpec {
     pub eval_every: Option<Duration>,
     /// How often the training loss is logged.
     pub log_every: Duration,
+    /// How often the full training state is checkpointed for resuming; `None` lets the
+    /// runtime choose (a tenth of the phase).
+    #[serde(default)]
+    pub checkpoint_every: Option<Duration>,
 }
 
 impl Graph {

@@ -23,11 +23,11 @@ use torch_sys::C_tensor;
 
 use crate::sdk::{
     Context, Dataset, Evaluator, Merger, Model, Optimizer, Params, PluginError, Regularizer,
-    Scheduler, Split,
+    SavedState, Scheduler, Split, Stateful,
 };
 
 pub const MAGIC: u64 = 0x6578_705f_706c_7567; // "exp_plug"
-pub const ABI_MAJOR: u32 = 1;
+pub const ABI_MAJOR: u32 = 2;
 pub const ABI_MINOR: u32 = 0;
 /// The tch release the ABI is built against; tensors cross as its `C_tensor` handles.
 pub const TCH_VERSION: &str = "0.26";
@@ -120,6 +120,34 @@ pub struct FfiModelVTable {
         y: TensorHandle,
         out: *mut TensorHandle,
     ) -> i32,
+    /// State beyond the tensors above (e.g. a dropout generator), for resuming.
+    pub training_state: FfiStateFns,
+}
+
+/// Saving and restoring an object's training state, so an interrupted phase resumes exactly.
+/// `save` snapshots the state inside the object and reports how many tensors it holds and a
+/// JSON text of everything else; `saved_tensor` hands out each tensor; `load` restores a
+/// snapshot. A component that cannot save its state reports an error from `save`.
+#[repr(C)]
+pub struct FfiStateFns {
+    pub save: extern "C" fn(
+        state: *mut c_void,
+        out_n_tensors: *mut usize,
+        out_json: *mut *const c_char,
+    ) -> i32,
+    pub saved_tensor: extern "C" fn(
+        state: *mut c_void,
+        index: usize,
+        out_name: *mut *const c_char,
+        out_tensor: *mut TensorHandle,
+    ) -> i32,
+    pub load: extern "C" fn(
+        state: *mut c_void,
+        json: *const c_char,
+        names: *const *const c_char,
+        tensors: *const TensorHandle,
+        n_tensors: usize,
+    ) -> i32,
 }
 
 #[repr(C)]
@@ -131,6 +159,8 @@ pub struct FfiOptimizerVTable {
         n_params: usize,
         lr: f64,
     ) -> i32,
+    /// The optimizer's state (moments, step count), for resuming.
+    pub training_state: FfiStateFns,
 }
 
 #[repr(C)]
@@ -287,6 +317,8 @@ struct State<T> {
     component: T,
     text: CString,
     tensor_names: Vec<CString>,
+    /// The tensors of the last `save`, until the next one.
+    saved: Vec<(CString, Tensor)>,
 }
 
 fn state<'a, T>(raw: *mut c_void) -> &'a mut State<T> {
@@ -326,6 +358,7 @@ fn create<T: 'static>(
             component,
             text: CString::default(),
             tensor_names: Vec::new(),
+            saved: Vec::new(),
         });
         // SAFETY: `out` is a valid pointer provided by the host for this call.
         unsafe {
@@ -521,6 +554,7 @@ fn model_vtable<T: Model>() -> *const c_void {
         tensor: tensor::<T>,
         forward: forward::<T>,
         loss: loss::<T>,
+        training_state: state_fns::<T>(),
     })
 }
 
@@ -536,7 +570,80 @@ fn optimizer_vtable<T: Optimizer>() -> *const c_void {
             state::<T>(raw).component.step(&params, lr)
         })
     }
-    static_vtable::<T, _>(|| FfiOptimizerVTable { step: step::<T> })
+    static_vtable::<T, _>(|| FfiOptimizerVTable {
+        step: step::<T>,
+        training_state: state_fns::<T>(),
+    })
+}
+
+/// The state functions for any component that implements `Stateful`.
+fn state_fns<T: Stateful>() -> FfiStateFns {
+    extern "C" fn save<T: Stateful>(
+        raw: *mut c_void,
+        out_n: *mut usize,
+        out_json: *mut *const c_char,
+    ) -> i32 {
+        guarded(|| {
+            let state = state::<T>(raw);
+            let saved = state.component.save_state()?;
+            let json = serde_json::to_string(&saved.data)
+                .map_err(|error| PluginError::new(error.to_string()))?;
+            state.text = c_string(&json);
+            state.saved = saved
+                .tensors
+                .into_iter()
+                .map(|(name, tensor)| (c_string(&name), tensor))
+                .collect();
+            // SAFETY: the out pointers are valid for this call; the string lives in the state.
+            unsafe {
+                *out_n = state.saved.len();
+                *out_json = state.text.as_ptr();
+            }
+            Ok(())
+        })
+    }
+    extern "C" fn saved_tensor<T: Stateful>(
+        raw: *mut c_void,
+        index: usize,
+        out_name: *mut *const c_char,
+        out_tensor: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let state = state::<T>(raw);
+            let (name, tensor) = state
+                .saved
+                .get(index)
+                .ok_or_else(|| PluginError::new(format!("no saved tensor at index {index}")))?;
+            // SAFETY: `out_name` is valid for this call; the name lives in the state.
+            unsafe { *out_name = name.as_ptr() };
+            tensor_out(tensor, out_tensor);
+            Ok(())
+        })
+    }
+    extern "C" fn load<T: Stateful>(
+        raw: *mut c_void,
+        json: *const c_char,
+        names: *const *const c_char,
+        tensors: *const TensorHandle,
+        n: usize,
+    ) -> i32 {
+        guarded(|| {
+            let data: serde_json::Value = serde_json::from_str(str_in(json)?)
+                .map_err(|error| PluginError::new(format!("malformed saved state: {error}")))?;
+            let names = names_in(names, n)?;
+            let tensors = tensors_in(tensors, n)?;
+            let saved = SavedState {
+                tensors: names.into_iter().map(str::to_string).zip(tensors).collect(),
+                data,
+            };
+            state::<T>(raw).component.load_state(saved)
+        })
+    }
+    FfiStateFns {
+        save: save::<T>,
+        saved_tensor: saved_tensor::<T>,
+        load: load::<T>,
+    }
 }
 
 fn scheduler_vtable<T: Scheduler>() -> *const c_void {

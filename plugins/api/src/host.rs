@@ -14,12 +14,13 @@ use exp_ir::{ComponentKind, ComponentSchema};
 use libloading::Library;
 use tch::Tensor;
 
+use crate::abi::FfiStateFns;
 use crate::abi::{
     EntryFn, FfiDatasetVTable, FfiEvaluatorVTable, FfiMergerVTable, FfiModelVTable, FfiObject,
     FfiOptimizerVTable, FfiPlugin, FfiRegularizerVTable, FfiSchedulerVTable, TensorHandle,
     ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
 };
-use crate::sdk::{Context, DataInfo, Split};
+use crate::sdk::{Context, DataInfo, SavedState, Split};
 
 /// Why a plugin could not be loaded, or why a call into it failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,6 +376,54 @@ impl Foreign {
     }
 }
 
+impl Foreign {
+    fn save_state(&self, fns: &FfiStateFns) -> Result<SavedState, PluginError> {
+        let mut count = 0usize;
+        let mut json: *const c_char = std::ptr::null();
+        let status = (fns.save)(self.object.state, &mut count, &mut json);
+        self.check(status, "save_state")?;
+        let data: serde_json::Value =
+            serde_json::from_str(&c_text(json)).map_err(|error| PluginError::Call {
+                component: self.component.clone(),
+                operation: "save_state",
+                message: format!("returned malformed state: {error}"),
+                field: None,
+            })?;
+        let mut tensors = Vec::with_capacity(count);
+        for index in 0..count {
+            let mut name: *const c_char = std::ptr::null();
+            let mut handle: TensorHandle = std::ptr::null_mut();
+            let status = (fns.saved_tensor)(self.object.state, index, &mut name, &mut handle);
+            self.check(status, "save_state")?;
+            tensors.push((c_text(name), owned_tensor(handle)));
+        }
+        Ok(SavedState { tensors, data })
+    }
+
+    fn load_state(&self, fns: &FfiStateFns, saved: &SavedState) -> Result<(), PluginError> {
+        let json = CString::new(saved.data.to_string()).unwrap_or_default();
+        let names: Vec<CString> = saved
+            .tensors
+            .iter()
+            .map(|(name, _)| CString::new(name.as_str()).unwrap_or_default())
+            .collect();
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let handles: Vec<TensorHandle> = saved
+            .tensors
+            .iter()
+            .map(|(_, tensor)| borrow_handle(tensor))
+            .collect();
+        let status = (fns.load)(
+            self.object.state,
+            json.as_ptr(),
+            name_ptrs.as_ptr(),
+            handles.as_ptr(),
+            handles.len(),
+        );
+        self.check(status, "load_state")
+    }
+}
+
 /// Takes ownership of a handle a plugin returned.
 fn owned_tensor(handle: TensorHandle) -> Tensor {
     // SAFETY: the plugin returned a new handle (a shallow clone) that the host now owns.
@@ -501,7 +550,31 @@ impl ForeignModel {
     }
 }
 
+impl ForeignModel {
+    /// The model's training state beyond its tensors (e.g. a dropout generator).
+    pub fn save_state(&mut self) -> Result<SavedState, PluginError> {
+        let fns = &self.0.vtable::<FfiModelVTable>().training_state;
+        self.0.save_state(fns)
+    }
+
+    pub fn load_state(&mut self, saved: &SavedState) -> Result<(), PluginError> {
+        let fns = &self.0.vtable::<FfiModelVTable>().training_state;
+        self.0.load_state(fns, saved)
+    }
+}
+
 impl ForeignOptimizer {
+    /// The optimizer's state (moments, step count).
+    pub fn save_state(&mut self) -> Result<SavedState, PluginError> {
+        let fns = &self.0.vtable::<FfiOptimizerVTable>().training_state;
+        self.0.save_state(fns)
+    }
+
+    pub fn load_state(&mut self, saved: &SavedState) -> Result<(), PluginError> {
+        let fns = &self.0.vtable::<FfiOptimizerVTable>().training_state;
+        self.0.load_state(fns, saved)
+    }
+
     pub fn step(&mut self, params: &[Tensor], lr: f64) -> Result<(), PluginError> {
         let handles: Vec<TensorHandle> = params.iter().map(borrow_handle).collect();
         let status = (self.0.vtable::<FfiOptimizerVTable>().step)(

@@ -184,7 +184,22 @@ pub trait Dataset: Component {
     fn batch(&self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor)>;
 }
 
-pub trait Model: Component {
+/// An object's training state beyond its parameters: tensors (optimizer moments) and plain
+/// data (step counts, generator states), saved in checkpoints so a phase resumes exactly.
+#[derive(Debug, Default)]
+pub struct SavedState {
+    pub tensors: Vec<(String, Tensor)>,
+    pub data: serde_json::Value,
+}
+
+/// Saving and restoring training state. Models default to "nothing beyond the parameters";
+/// optimizers must say (an optimizer without state returns `SavedState::default()`).
+pub trait Stateful {
+    fn save_state(&self) -> Result<SavedState>;
+    fn load_state(&mut self, state: SavedState) -> Result<()>;
+}
+
+pub trait Model: Component + Stateful {
     /// Every tensor of the model (trainable parameters, with `requires_grad`, and buffers), by
     /// checkpoint key, sharing storage with the model.
     fn named_tensors(&self) -> Vec<(String, Tensor)>;
@@ -196,7 +211,7 @@ pub trait Model: Component {
     }
 }
 
-pub trait Optimizer: Component {
+pub trait Optimizer: Component + Stateful {
     /// Updates `params` in place from their gradients.
     fn step(&mut self, params: &[Tensor], lr: f64) -> Result<()>;
 }
@@ -225,7 +240,8 @@ pub trait Regularizer: Component {
 
 /// A small deterministic random generator (SplitMix64) for components: initialisation, dropout
 /// masks and shuffles drawn from it depend only on the node's seed, never on thread timing.
-#[derive(Debug, Clone)]
+/// Its whole state is one integer (`state`/`from_state`), so it is saved with a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rng {
     state: u64,
 }
@@ -233,6 +249,16 @@ pub struct Rng {
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng { state: seed }
+    }
+
+    /// The generator's whole state.
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// A generator continuing from a saved state.
+    pub fn from_state(state: u64) -> Rng {
+        Rng { state }
     }
 
     pub fn next_u64(&mut self) -> u64 {

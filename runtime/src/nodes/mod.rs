@@ -6,6 +6,7 @@ mod evaluate;
 mod merge;
 mod model;
 pub mod report;
+mod resume;
 mod train;
 
 use std::path::Path;
@@ -37,6 +38,10 @@ pub struct NodeRun<'a> {
     pub run_dir: &'a RunDir,
     pub device: Device,
     pub observer: &'a dyn Observer,
+    /// Where a training node keeps its resumable checkpoints (none without a cache).
+    pub resume_dir: Option<std::path::PathBuf>,
+    /// Set when the run should stop (Ctrl-C): training checkpoints after its current step.
+    pub stop: &'a std::sync::atomic::AtomicBool,
 }
 
 /// Runs one node.

@@ -10,11 +10,13 @@ use std::sync::Mutex;
 
 use exp_ir::graph::TrainSpec;
 use exp_ir::{ComponentRef, Duration, DurationUnit, Value};
+use exp_plugin_api::host::{ForeignModel, ForeignOptimizer};
 use exp_plugin_api::sdk::{Rng, Split};
 use tch::Tensor;
 
 use super::evaluate::evaluate_model;
-use super::{save_checkpoint, snapshot, NodeRun};
+use super::resume::{OrderState, Progress, ResumeDir};
+use super::{load_weights, save_checkpoint, snapshot, NodeRun};
 use crate::artifact::{Artifact, LedgerEntry, MetricsArtifact, ModelArtifact};
 use crate::error::RunError;
 
@@ -69,6 +71,20 @@ impl BatchOrder {
             epoch: Vec::new(),
             position: 0,
         }
+    }
+
+    fn state(&self) -> OrderState {
+        OrderState {
+            rng: self.rng.state(),
+            epoch: self.epoch.clone(),
+            position: self.position,
+        }
+    }
+
+    fn restore(&mut self, state: &OrderState) {
+        self.rng = Rng::from_state(state.rng);
+        self.epoch = state.epoch.clone();
+        self.position = state.position;
     }
 
     fn next_batch(&mut self) -> &[i64] {
@@ -134,11 +150,55 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let mut examples_seen: u64 = 0;
     let mut last_finite: Option<f64> = None;
     let mut final_metrics = MetricsArtifact::default();
+    let mut first_step: u64 = 0;
+
+    // Resume from the latest checkpoint of this very node (same cache key), if there is one.
+    let checkpoint_every = spec.checkpoint_every.map_or((total / 10).max(1), |every| {
+        every.to_steps(total, spe).max(1)
+    });
+    let resume = ctx.resume_dir.clone().map(|dir| ResumeDir { dir });
+    if let Some(resume) = &resume {
+        match resume.load(ctx.device) {
+            Ok(Some(checkpoint)) if checkpoint.progress.total == total => {
+                let progress = checkpoint.progress;
+                load_weights(node, &mut model, &checkpoint.weights)?;
+                model
+                    .load_state(&checkpoint.model_state)
+                    .map_err(|error| ctx.plugin_error(error))?;
+                optimizer
+                    .load_state(&checkpoint.optimizer_state)
+                    .map_err(|error| ctx.plugin_error(error))?;
+                order.restore(&progress.order);
+                examples_seen = progress.examples_seen;
+                last_finite = progress.last_finite;
+                final_metrics = progress.metrics;
+                ctx.run_dir.replay(node, &progress.lines);
+                first_step = progress.step;
+                ctx.observer.message(
+                    ctx.node,
+                    &format!("resumed from the checkpoint at step {} of {total}", progress.step),
+                );
+                ctx.observer.progress(ctx.node, first_step, last_finite);
+            }
+            Ok(Some(checkpoint)) => ctx.observer.message(
+                ctx.node,
+                &format!(
+                    "a checkpoint for {} steps does not fit this phase of {total}; starting at step 0",
+                    checkpoint.progress.total
+                ),
+            ),
+            Ok(None) => {}
+            Err(problem) => ctx.observer.message(
+                ctx.node,
+                &format!("the latest checkpoint cannot be used ({problem}); starting at step 0"),
+            ),
+        }
+    }
 
     // Wall time of each optimizer step (batch, forward, backward, update), without evaluation
     // and logging, so benchmarks compare training alone.
     let mut step_seconds: Vec<f64> = Vec::with_capacity(total as usize);
-    for step in 0..total {
+    for step in first_step..total {
         let step_started = std::time::Instant::now();
         let indices = order.next_batch().to_vec();
         examples_seen += indices.len() as u64;
@@ -194,6 +254,41 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             }
             final_metrics = metrics;
         }
+        let stopping = ctx.stop.load(std::sync::atomic::Ordering::SeqCst) && done < total;
+        if let Some(resume) = &resume {
+            if (done % checkpoint_every == 0 || stopping) && done < total {
+                let progress = Progress {
+                    step: done,
+                    total,
+                    order: order.state(),
+                    examples_seen,
+                    last_finite,
+                    metrics: final_metrics.clone(),
+                    lines: ctx.run_dir.logged_by(node),
+                    model_data: serde_json::Value::Null,
+                    optimizer_data: serde_json::Value::Null,
+                    files: Vec::new(),
+                };
+                let saved = checkpoint(ctx, resume, progress, &mut model, &mut optimizer);
+                if stopping {
+                    return Err(RunError::Interrupted {
+                        node: node.to_string(),
+                        step: done,
+                        checkpointed: saved,
+                    });
+                }
+            }
+        }
+        if stopping {
+            return Err(RunError::Interrupted {
+                node: node.to_string(),
+                step: done,
+                checkpointed: false,
+            });
+        }
+    }
+    if let Some(resume) = &resume {
+        resume.clear();
     }
 
     log_timing(ctx, &mut step_seconds, examples_seen);
@@ -215,6 +310,53 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         ledger,
         metrics: final_metrics,
     }))
+}
+
+/// Writes a resumable checkpoint; a failure is reported and leaves the previous one intact.
+/// Returns whether the checkpoint was written.
+fn checkpoint(
+    ctx: &NodeRun,
+    resume: &ResumeDir,
+    progress: Progress,
+    model: &mut ForeignModel,
+    optimizer: &mut ForeignOptimizer,
+) -> bool {
+    let step = progress.step;
+    let states = model.save_state().and_then(|model_state| {
+        optimizer
+            .save_state()
+            .map(|optimizer_state| (model_state, optimizer_state))
+    });
+    let (model_state, optimizer_state) = match states {
+        Ok(states) => states,
+        Err(error) => {
+            ctx.observer.message(
+                ctx.node,
+                &format!("this phase cannot be checkpointed for resuming: {error}"),
+            );
+            return false;
+        }
+    };
+    let weights = match snapshot(ctx.name(), model) {
+        Ok(weights) => weights,
+        Err(error) => {
+            ctx.observer.message(
+                ctx.node,
+                &format!("could not snapshot the weights at step {step}: {error}"),
+            );
+            return false;
+        }
+    };
+    match resume.save(progress, &weights, &model_state, &optimizer_state) {
+        Ok(()) => true,
+        Err(problem) => {
+            ctx.observer.message(
+                ctx.node,
+                &format!("could not write the checkpoint at step {step} ({problem}); the previous one is intact"),
+            );
+            false
+        }
+    }
 }
 
 /// Logs the median and mean step time and the training throughput (split `timing`).

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
     param, schema, Component, Context, Model, ParamBuilder, Params, PluginError, Result, Rng,
-    SchemaBuilder,
+    SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::{Device, Tensor};
 
@@ -114,6 +114,34 @@ impl Component for Mlp {
             rng: Mutex::new(RefCell::new(Rng::new(context.seed ^ 0x5eed_d0d0))),
             device,
         })
+    }
+}
+
+/// The dropout generator is the only state beyond the weights.
+impl Stateful for Mlp {
+    fn save_state(&self) -> Result<SavedState> {
+        let guard = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rng_state = guard.borrow().state();
+        Ok(SavedState {
+            tensors: Vec::new(),
+            data: exp_plugin_api::serde_json::json!({ "dropout_rng": rng_state.to_string() }),
+        })
+    }
+
+    fn load_state(&mut self, state: SavedState) -> Result<()> {
+        let rng_state = state.data["dropout_rng"]
+            .as_str()
+            .and_then(|text| text.parse::<u64>().ok())
+            .ok_or_else(|| PluginError::new("saved mlp state lacks `dropout_rng`"))?;
+        let guard = self
+            .rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard.borrow_mut() = Rng::from_state(rng_state);
+        Ok(())
     }
 }
 

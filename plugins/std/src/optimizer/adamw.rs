@@ -4,7 +4,8 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Optimizer, ParamBuilder, Params, Result, SchemaBuilder,
+    param, schema, Component, Context, Optimizer, ParamBuilder, Params, PluginError, Result,
+    SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 
@@ -69,6 +70,61 @@ impl Component for AdamW {
             step: 0,
             moments: Vec::new(),
         })
+    }
+}
+
+/// The step count and both moments per parameter (`m.<i>`, `v.<i>`).
+impl Stateful for AdamW {
+    fn save_state(&self) -> Result<SavedState> {
+        let mut tensors = Vec::new();
+        for (index, moments) in self.moments.iter().enumerate() {
+            if let Some((m, v)) = moments {
+                tensors.push((format!("m.{index}"), m.copy()));
+                tensors.push((format!("v.{index}"), v.copy()));
+            }
+        }
+        Ok(SavedState {
+            tensors,
+            data: exp_plugin_api::serde_json::json!({ "step": self.step, "n_params": self.moments.len() }),
+        })
+    }
+
+    fn load_state(&mut self, state: SavedState) -> Result<()> {
+        let missing = |what: &str| PluginError::new(format!("saved adamw state lacks `{what}`"));
+        self.step = state.data["step"].as_i64().ok_or_else(|| missing("step"))? as i32;
+        let n_params = state.data["n_params"]
+            .as_u64()
+            .ok_or_else(|| missing("n_params"))? as usize;
+        let mut firsts: Vec<Option<Tensor>> = (0..n_params).map(|_| None).collect();
+        let mut seconds: Vec<Option<Tensor>> = (0..n_params).map(|_| None).collect();
+        for (name, tensor) in state.tensors {
+            let (slot, index) = match name.split_once('.') {
+                Some(("m", index)) => (&mut firsts, index),
+                Some(("v", index)) => (&mut seconds, index),
+                _ => {
+                    return Err(PluginError::new(format!(
+                        "unexpected saved adamw tensor `{name}`"
+                    )))
+                }
+            };
+            let index: usize = index
+                .parse()
+                .ok()
+                .filter(|index| *index < n_params)
+                .ok_or_else(|| {
+                    PluginError::new(format!("unexpected saved adamw tensor `{name}`"))
+                })?;
+            slot[index] = Some(tensor.copy());
+        }
+        self.moments = firsts
+            .into_iter()
+            .zip(seconds)
+            .map(|pair| match pair {
+                (Some(m), Some(v)) => Some((m, v)),
+                _ => None,
+            })
+            .collect();
+        Ok(())
     }
 }
 

@@ -3,7 +3,8 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Optimizer, ParamBuilder, Params, Result, SchemaBuilder,
+    param, schema, Component, Context, Optimizer, ParamBuilder, Params, PluginError, Result,
+    SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 
@@ -54,6 +55,43 @@ impl Component for Sgd {
             nesterov: params.bool("nesterov")?,
             velocity: Vec::new(),
         })
+    }
+}
+
+/// The momentum buffers, by parameter index (`velocity.<i>`); absent ones were never made.
+impl Stateful for Sgd {
+    fn save_state(&self) -> Result<SavedState> {
+        let tensors = self
+            .velocity
+            .iter()
+            .enumerate()
+            .filter_map(|(index, buffer)| {
+                buffer
+                    .as_ref()
+                    .map(|buffer| (format!("velocity.{index}"), buffer.copy()))
+            })
+            .collect();
+        Ok(SavedState {
+            tensors,
+            data: exp_plugin_api::serde_json::json!({ "n_params": self.velocity.len() }),
+        })
+    }
+
+    fn load_state(&mut self, state: SavedState) -> Result<()> {
+        let n_params = state.data["n_params"]
+            .as_u64()
+            .ok_or_else(|| PluginError::new("saved sgd state lacks `n_params`"))?
+            as usize;
+        self.velocity = (0..n_params).map(|_| None).collect();
+        for (name, tensor) in state.tensors {
+            let index: usize = name
+                .strip_prefix("velocity.")
+                .and_then(|index| index.parse().ok())
+                .filter(|index| *index < n_params)
+                .ok_or_else(|| PluginError::new(format!("unexpected saved sgd tensor `{name}`")))?;
+            self.velocity[index] = Some(tensor.copy());
+        }
+        Ok(())
     }
 }
 

@@ -24,10 +24,24 @@ impl Component for Linear {
         let mut rng = Rng::new(context.seed);
         let bound = 1.0 / (inputs as f64).sqrt();
         Ok(Linear {
-            weight: rng.uniform(&[data.classes, inputs], -bound, bound).set_requires_grad(true),
+            weight: rng
+                .uniform(&[data.classes, inputs], -bound, bound)
+                .to_device(context.device())
+                .set_requires_grad(true),
             bias: Tensor::zeros([data.classes], (exp_plugin_api::tch::Kind::Float, context.device()))
                 .set_requires_grad(true),
         })
+    }
+}
+
+/// Nothing beyond the weights.
+impl exp_plugin_api::sdk::Stateful for Linear {
+    fn save_state(&self) -> Result<exp_plugin_api::sdk::SavedState> {
+        Ok(exp_plugin_api::sdk::SavedState::default())
+    }
+
+    fn load_state(&mut self, _state: exp_plugin_api::sdk::SavedState) -> Result<()> {
+        Ok(())
     }
 }
 

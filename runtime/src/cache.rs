@@ -1,0 +1,512 @@
+//! The content-addressed cache of node results.
+//!
+//! Every node has a key: the SHA-256 of its `KeyParts`, a canonical JSON of everything that
+//! determines its result: the exp version, the node's kind and resolved parameters (defaults
+//! included, source spans excluded, so comments and whitespace never matter), the identity of
+//! each component it uses (plugin file hash, plugin and component versions), its seed, the
+//! device, and the keys of its inputs (not their names: renaming a node reruns nothing).
+//! Changing one parameter therefore changes the keys of exactly that node and its dependents.
+//!
+//! An entry is a directory `entries/<key>/` holding `meta.json` (the key parts, the artifact's
+//! description, the node's logged metrics, and the SHA-256 of every other file), `meta.sha256`,
+//! and for models `weights.safetensors`. It is written into a temporary directory, every file
+//! synced, then renamed into place, so a reader sees a whole entry or none. Reading verifies
+//! every hash; a truncated or altered entry is reported, removed and recomputed, never used.
+//!
+//! `index/<experiment>/<node>.json` keeps the key parts a node had in the last run, so
+//! `--explain` can say which part of a key changed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use exp_ir::{ComponentRef, Graph, Node, NodeKind};
+use exp_plugin_api::sdk::DataInfo;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tch::{Device, Tensor};
+
+use crate::artifact::{Artifact, LedgerEntry, MetricsArtifact, ModelArtifact};
+use crate::registry::Registry;
+use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
+use crate::table::Table;
+
+/// Everything that determines a node's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyParts {
+    pub exp_version: String,
+    pub kind: String,
+    /// The node's resolved specification, without source spans.
+    pub spec: Value,
+    pub components: Vec<ComponentIdentity>,
+    pub seed: u64,
+    pub device: String,
+    /// Per input: its role and its key.
+    pub inputs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentIdentity {
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub plugin: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+}
+
+impl KeyParts {
+    pub fn key(&self) -> String {
+        sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    }
+}
+
+/// The components a node uses.
+fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
+    match kind {
+        NodeKind::Dataset { component }
+        | NodeKind::Model { component }
+        | NodeKind::Merge { component } => {
+            vec![component]
+        }
+        NodeKind::Train(spec) => std::iter::once(&spec.optimizer)
+            .chain(std::iter::once(&spec.schedule))
+            .chain(&spec.eval)
+            .collect(),
+        NodeKind::Evaluate { metrics, .. } => metrics.iter().collect(),
+        NodeKind::Report => Vec::new(),
+    }
+}
+
+/// Removes every `span` field: where a definition sits in the file is not part of its result.
+fn without_spans(value: Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .filter(|(key, _)| key != "span")
+                .map(|(key, value)| (key, without_spans(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_spans).collect()),
+        other => other,
+    }
+}
+
+/// The key parts of every node, in graph order (inputs come first, so their keys are known).
+pub fn key_parts(
+    graph: &Graph,
+    registry: &Registry,
+    device: Device,
+    exp_version: &str,
+) -> Vec<KeyParts> {
+    let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut parts: Vec<KeyParts> = Vec::with_capacity(graph.nodes.len());
+    for node in &graph.nodes {
+        let components = components_of(&node.kind)
+            .into_iter()
+            .map(|component| {
+                let provider = registry.provider(component.kind, &component.name);
+                let version = registry
+                    .schema(component.kind, &component.name)
+                    .map(|schema| schema.version.clone())
+                    .unwrap_or_default();
+                let (plugin, plugin_version, plugin_sha256) = match provider {
+                    Some(plugin) => {
+                        let hash = plugin_hashes
+                            .entry(plugin.path.clone())
+                            .or_insert_with(|| file_sha256(&plugin.path).unwrap_or_default())
+                            .clone();
+                        (plugin.name.clone(), plugin.version.clone(), hash)
+                    }
+                    None => Default::default(),
+                };
+                ComponentIdentity {
+                    kind: component.kind.to_string(),
+                    name: component.name.clone(),
+                    version,
+                    plugin,
+                    plugin_version,
+                    plugin_sha256,
+                }
+            })
+            .collect();
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|input| (input.role.clone(), parts[input.node.0].key()))
+            .collect();
+        parts.push(KeyParts {
+            exp_version: exp_version.to_string(),
+            kind: node.kind.word().to_string(),
+            spec: without_spans(serde_json::to_value(&node.kind).unwrap_or(Value::Null)),
+            components,
+            seed: node.seed,
+            device: crate::device::device_name(device),
+            inputs,
+        });
+    }
+    parts
+}
+
+/// What an entry says about the artifact it stores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "artifact", rename_all = "snake_case")]
+enum Stored {
+    Model {
+        architecture: ComponentRef,
+        data: DataInfo,
+        ledger: Vec<LedgerEntry>,
+        metrics: MetricsArtifact,
+        /// Tensor names in the model's order (safetensors files sort them).
+        order: Vec<String>,
+    },
+    Metrics {
+        metrics: MetricsArtifact,
+    },
+    Table {
+        table: Table,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    key: String,
+    parts: KeyParts,
+    stored: Stored,
+    metrics: Vec<MetricLine>,
+    /// SHA-256 of every other file in the entry.
+    files: BTreeMap<String, String>,
+}
+
+/// Why an entry could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryProblem {
+    Missing,
+    Corrupt(String),
+}
+
+/// A cached result ready to be turned into an artifact.
+pub struct Hit {
+    meta: Meta,
+    dir: PathBuf,
+}
+
+pub struct Cache {
+    root: PathBuf,
+    /// Serialises writes of the index files.
+    index_lock: Mutex<()>,
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+impl Cache {
+    pub fn open(root: &Path) -> std::io::Result<Cache> {
+        fs::create_dir_all(root.join("entries"))?;
+        fs::create_dir_all(root.join("index"))?;
+        Ok(Cache {
+            root: root.to_path_buf(),
+            index_lock: Mutex::new(()),
+        })
+    }
+
+    /// Where a training node with this key keeps its resumable checkpoints.
+    pub fn partial_dir(&self, key: &str) -> PathBuf {
+        self.root.join("partial").join(key)
+    }
+
+    fn entry_dir(&self, key: &str) -> PathBuf {
+        self.root.join("entries").join(key)
+    }
+
+    /// Looks up and verifies an entry.
+    pub fn lookup(&self, key: &str) -> Result<Hit, EntryProblem> {
+        let dir = self.entry_dir(key);
+        if !dir.exists() {
+            return Err(EntryProblem::Missing);
+        }
+        let corrupt = |what: String| EntryProblem::Corrupt(what);
+        let meta_bytes = fs::read(dir.join("meta.json"))
+            .map_err(|error| corrupt(format!("meta.json unreadable: {error}")))?;
+        let recorded = fs::read_to_string(dir.join("meta.sha256"))
+            .map_err(|_| corrupt("meta.sha256 missing".into()))?;
+        if recorded.trim() != sha256_hex(&meta_bytes) {
+            return Err(corrupt("meta.json does not match its checksum".into()));
+        }
+        let meta: Meta = serde_json::from_slice(&meta_bytes)
+            .map_err(|error| corrupt(format!("meta.json malformed: {error}")))?;
+        if meta.key != key {
+            return Err(corrupt("the entry holds another key".into()));
+        }
+        for (file, hash) in &meta.files {
+            match file_sha256(&dir.join(file)) {
+                Some(found) if &found == hash => {}
+                Some(_) => return Err(corrupt(format!("{file} does not match its checksum"))),
+                None => return Err(corrupt(format!("{file} is missing"))),
+            }
+        }
+        Ok(Hit { meta, dir })
+    }
+
+    /// Removes an entry (after it was found corrupt, or when forced).
+    pub fn remove(&self, key: &str) {
+        let _ = fs::remove_dir_all(self.entry_dir(key));
+    }
+
+    /// Stores a node's result. Datasets are not stored (they are live plugin objects, cheap
+    /// to rebuild). Returns `Ok(false)` when there was nothing to store.
+    pub fn store(
+        &self,
+        parts: &KeyParts,
+        artifact: &Artifact,
+        metrics: Vec<MetricLine>,
+    ) -> std::io::Result<bool> {
+        let key = parts.key();
+        let final_dir = self.entry_dir(&key);
+        let temporary = self.root.join("entries").join(format!(
+            ".tmp-{key}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = fs::remove_dir_all(&temporary);
+        fs::create_dir_all(&temporary)?;
+        let mut files = BTreeMap::new();
+        let stored = match artifact {
+            Artifact::Dataset(_) => {
+                let _ = fs::remove_dir_all(&temporary);
+                return Ok(false);
+            }
+            Artifact::Model(model) => {
+                let weights = temporary.join("weights.safetensors");
+                fs::copy(&model.checkpoint, &weights)?;
+                fs::File::open(&weights)?.sync_all()?;
+                files.insert(
+                    "weights.safetensors".to_string(),
+                    file_sha256(&weights).unwrap_or_default(),
+                );
+                let order = model
+                    .weights
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .collect();
+                Stored::Model {
+                    architecture: model.architecture.clone(),
+                    data: model.data.clone(),
+                    ledger: model.ledger.clone(),
+                    metrics: model.metrics.clone(),
+                    order,
+                }
+            }
+            Artifact::Metrics(metrics) => Stored::Metrics {
+                metrics: metrics.clone(),
+            },
+            Artifact::Table(table) => Stored::Table {
+                table: table.clone(),
+            },
+        };
+        let meta = Meta {
+            key: key.clone(),
+            parts: parts.clone(),
+            stored,
+            metrics,
+            files,
+        };
+        let meta_bytes = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
+        write_synced(&temporary.join("meta.json"), &meta_bytes)?;
+        write_synced(
+            &temporary.join("meta.sha256"),
+            sha256_hex(&meta_bytes).as_bytes(),
+        )?;
+        if let Ok(dir) = fs::File::open(&temporary) {
+            let _ = dir.sync_all();
+        }
+        // Another run may have stored the same key meanwhile: the content is the same.
+        let _ = fs::remove_dir_all(&final_dir);
+        fs::rename(&temporary, &final_dir)?;
+        Ok(true)
+    }
+
+    fn index_path(&self, experiment: &str, node: &str) -> PathBuf {
+        self.root
+            .join("index")
+            .join(experiment)
+            .join(format!("{node}.json"))
+    }
+
+    /// The key parts this node had in the last run of the experiment.
+    pub fn previous_parts(&self, experiment: &str, node: &str) -> Option<KeyParts> {
+        let text = fs::read_to_string(self.index_path(experiment, node)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn remember(&self, experiment: &str, node: &str, parts: &KeyParts) {
+        let _guard = self
+            .index_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let path = self.index_path(experiment, node);
+        if let Some(parent) = path.parent() {
+            let _ = fs::create_dir_all(parent);
+        }
+        if let Ok(text) = serde_json::to_vec_pretty(parts) {
+            let _ = RunDir::write_atomic(&path, &text);
+        }
+    }
+}
+
+impl Hit {
+    /// Turns the entry into the node's artifact, writing its files into the run directory
+    /// (checkpoint, tables) and replaying its metrics under the node's name.
+    pub fn restore(
+        &self,
+        node: &Node,
+        run_dir: &RunDir,
+        device: Device,
+    ) -> Result<Artifact, String> {
+        run_dir.replay(&node.name, &self.meta.metrics);
+        match &self.meta.stored {
+            Stored::Model {
+                architecture,
+                data,
+                ledger,
+                metrics,
+                order,
+            } => {
+                let checkpoint = run_dir.checkpoint_path(&node.name);
+                fs::copy(self.dir.join("weights.safetensors"), &checkpoint)
+                    .map_err(|error| format!("cannot copy the cached checkpoint: {error}"))?;
+                let mut read =
+                    Tensor::read_safetensors(&checkpoint).map_err(|error| error.to_string())?;
+                let mut weights = Vec::with_capacity(order.len());
+                for name in order {
+                    let position = read
+                        .iter()
+                        .position(|(found, _)| found == name)
+                        .ok_or_else(|| format!("the cached checkpoint lacks tensor `{name}`"))?;
+                    let (name, tensor) = read.swap_remove(position);
+                    weights.push((name, tensor.to_device(device)));
+                }
+                Ok(Artifact::Model(ModelArtifact {
+                    architecture: architecture.clone(),
+                    data: data.clone(),
+                    weights: Mutex::new(weights),
+                    checkpoint,
+                    ledger: ledger.clone(),
+                    metrics: metrics.clone(),
+                }))
+            }
+            Stored::Metrics { metrics } => Ok(Artifact::Metrics(metrics.clone())),
+            Stored::Table { table } => {
+                let mut table = table.clone();
+                table.name = node.name.clone();
+                crate::nodes::report::write_table(&node.name, run_dir, &table)
+                    .map_err(|error| error.to_string())?;
+                Ok(Artifact::Table(table))
+            }
+        }
+    }
+}
+
+/// Says in words what differs between two key parts: `optimizer.params.lr: 0.001 → 0.003`,
+/// `input `a` changed`, `optimizer `adamw` now comes from a different build`. `input_names`
+/// are the names of the node's inputs in the current graph, in order.
+pub fn explain_change(
+    previous: &KeyParts,
+    current: &KeyParts,
+    input_names: &[String],
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    if previous.exp_version != current.exp_version {
+        changes.push(format!(
+            "exp version {} → {}",
+            previous.exp_version, current.exp_version
+        ));
+    }
+    if previous.device != current.device {
+        changes.push(format!("device {} → {}", previous.device, current.device));
+    }
+    if previous.seed != current.seed {
+        changes.push(format!("seed {} → {}", previous.seed, current.seed));
+    }
+    diff_values("", &previous.spec, &current.spec, &mut changes);
+    for (old, new) in previous.components.iter().zip(&current.components) {
+        if old.plugin_sha256 != new.plugin_sha256
+            || old.version != new.version
+            || old.plugin != new.plugin
+        {
+            changes.push(format!(
+                "{} `{}` now comes from a different build (plugin `{}` {} → `{}` {})",
+                new.kind, new.name, old.plugin, old.plugin_version, new.plugin, new.plugin_version
+            ));
+        }
+    }
+    if previous.inputs.len() != current.inputs.len() {
+        changes.push("its inputs changed".to_string());
+    } else {
+        let changed: Vec<String> = previous
+            .inputs
+            .iter()
+            .zip(&current.inputs)
+            .zip(input_names)
+            .filter(|((old, new), _)| old != new)
+            .map(|(_, name)| format!("`{name}`"))
+            .collect();
+        match changed.len() {
+            0 => {}
+            1 => changes.push(format!("its input {} changed", changed[0])),
+            _ => changes.push(format!("its inputs {} changed", changed.join(", "))),
+        }
+    }
+    if changes.is_empty() && previous.kind != current.kind {
+        changes.push(format!("it is now a {} node", current.kind));
+    }
+    changes
+}
+
+fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+    match (old, new) {
+        (Value::Object(old_fields), Value::Object(new_fields)) => {
+            let keys: std::collections::BTreeSet<&String> =
+                old_fields.keys().chain(new_fields.keys()).collect();
+            for key in keys {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match (old_fields.get(key), new_fields.get(key)) {
+                    (Some(a), Some(b)) => diff_values(&child, a, b, out),
+                    (Some(a), None) => out.push(format!("{child}: {a} → (removed)")),
+                    (None, Some(b)) => out.push(format!("{child}: (none) → {b}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (a, b) if a != b => out.push(format!("{}: {a} → {b}", path.replace(".value", ""))),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{diff_values, without_spans};
+    use serde_json::json;
+
+    #[test]
+    fn spans_do_not_enter_keys_and_changes_are_named() {
+        let spec = json!({"optimizer": {"name": "adamw", "span": {"start": 3}, "params": {"lr": {"type": "float", "value": 0.001}}}});
+        assert_eq!(without_spans(spec.clone())["optimizer"].get("span"), None);
+        let changed = json!({"optimizer": {"name": "adamw", "params": {"lr": {"type": "float", "value": 0.003}}}});
+        let mut out = Vec::new();
+        diff_values("spec", &without_spans(spec), &changed, &mut out);
+        assert_eq!(out, ["spec.optimizer.params.lr: 0.001 → 0.003"]);
+    }
+}

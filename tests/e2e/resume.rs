@@ -1,0 +1,156 @@
+//! Kill-anywhere resume: a training node killed with SIGKILL at several points, then started
+//! again with the same command, ends with weights bit-identical to an uninterrupted run, and
+//! says what it resumed from.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{exp_binary, Test};
+
+const LONG: &str = r#"dataset d = digits
+model m = mlp { hidden: [32], dropout: 0.1 }
+train t {
+  model: m
+  data: d
+  steps: 1200 steps
+  batch: 64
+  optimizer: adamw { lr: 0.003 }
+  eval: [accuracy]
+  eval_every: 400 steps
+  log_every: 100 steps
+  checkpoint_every: 100 steps
+}
+"#;
+
+/// The step of the latest checkpoint, if any.
+fn latest_step(test: &Test) -> Option<u64> {
+    let partial = test.path("runs/.cache/partial");
+    let entries = std::fs::read_dir(partial).ok()?;
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("LATEST")).ok())
+        .filter_map(|latest| {
+            latest
+                .trim()
+                .strip_prefix("step-")
+                .and_then(|step| step.parse().ok())
+        })
+        .max()
+}
+
+/// Starts `exp run`, and kills it with SIGKILL once a checkpoint at `after` steps or later
+/// exists. Returns false if the run finished first.
+fn run_and_kill(test: &Test, out: &str, after: u64) -> bool {
+    let mut child = Command::new(exp_binary())
+        .args(["run", "long.exp", "--out", out])
+        .current_dir(test.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if latest_step(test).is_some_and(|step| step >= after) {
+            child.kill().unwrap(); // SIGKILL on Unix
+            child.wait().unwrap();
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_run_killed_at_several_points_resumes_to_the_same_weights() {
+    let test = Test::new().file("long.exp", LONG);
+    let reference = test.run_with(&["run", "long.exp", "--out", "reference", "--no-cache"]);
+    assert_eq!(reference.status, 0, "{}", reference.stderr);
+
+    let mut kills = 0;
+    for (attempt, after) in [200, 500, 800].into_iter().enumerate() {
+        if run_and_kill(&test, &format!("killed{attempt}"), after) {
+            kills += 1;
+        }
+    }
+    assert!(
+        kills > 0,
+        "the run always finished before it could be killed"
+    );
+    let resumed = test.run_with(&["run", "long.exp", "--out", "resumed"]);
+    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    let step = latest_step_from(&resumed.stderr);
+    assert!(
+        step >= 200,
+        "the run should say what it resumed from:\n{}",
+        resumed.stderr
+    );
+
+    let read =
+        |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
+    assert!(
+        read("reference") == read("resumed"),
+        "resumed weights differ from an uninterrupted run"
+    );
+    // The metrics log is whole: the values logged before the kill are there too.
+    let lines = |out: &str| -> Vec<String> {
+        std::fs::read_to_string(test.path(&format!("{out}/metrics.jsonl")))
+            .unwrap()
+            .lines()
+            .filter(|line| !line.contains("\"timing\""))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(lines("reference"), lines("resumed"));
+    // A finished node leaves no checkpoints behind, and a rerun is served from the cache.
+    assert_eq!(latest_step(&test), None);
+    let again = test.run_with(&["run", "long.exp", "--out", "again"]);
+    assert!(
+        again.stderr.contains("[t] train cached"),
+        "{}",
+        again.stderr
+    );
+}
+
+fn latest_step_from(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("[t] resumed from the checkpoint at step "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|step| step.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_reported_and_not_used() {
+    let test = Test::new().file("long.exp", LONG);
+    if !run_and_kill(&test, "killed", 200) {
+        return;
+    }
+    let partial = test.path("runs/.cache/partial");
+    let node_dir = std::fs::read_dir(&partial)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let latest = std::fs::read_to_string(node_dir.join("LATEST")).unwrap();
+    let weights = node_dir.join(latest.trim()).join("weights.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&weights, bytes).unwrap();
+    let outcome = test.run_with(&["run", "long.exp", "--out", "after"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("the latest checkpoint cannot be used (weights.safetensors does not match its checksum); starting at step 0"),
+        "{}",
+        outcome.stderr
+    );
+    let reference = test.run_with(&["run", "long.exp", "--out", "reference", "--no-cache"]);
+    assert_eq!(reference.status, 0);
+    let read =
+        |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
+    assert!(read("reference") == read("after"));
+}
