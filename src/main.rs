@@ -4,11 +4,14 @@
 mod discover;
 mod dot;
 mod progress;
+mod runs;
 mod world;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use exp_diag::{Diagnostic, SourceMap};
@@ -66,6 +69,18 @@ enum Command {
         /// Where tensors live: auto picks CUDA when present.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
+        /// The cache of node results (default: runs/.cache).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Run every node and store nothing in the cache.
+        #[arg(long, conflicts_with = "cache")]
+        no_cache: bool,
+        /// Recompute this node (and what depends on it) even if cached; repeatable.
+        #[arg(long, value_name = "NODE")]
+        force: Vec<String>,
+        /// Say, per node, whether it comes from the cache and, if not, what changed.
+        #[arg(long)]
+        explain: bool,
     },
     /// List every component of every plugin, with its parameters.
     Plugins {
@@ -74,6 +89,23 @@ enum Command {
         /// Print JSON for machines.
         #[arg(long)]
         json: bool,
+    },
+    /// List past runs, newest first.
+    Runs {
+        /// Where runs are kept.
+        #[arg(long, default_value = runs::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Print JSON for machines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a past run: what ran, its tables, failures and files.
+    Show {
+        /// A run directory, a run id, `latest` or `EXPERIMENT/latest`.
+        run: String,
+        /// Where run ids are looked up.
+        #[arg(long, default_value = runs::DEFAULT_DIR)]
+        dir: PathBuf,
     },
 }
 
@@ -92,6 +124,8 @@ enum GraphFormat {
 /// Exit codes, decided here and nowhere else.
 enum Exit {
     Success,
+    /// Stopped by Ctrl-C after checkpointing; the same command resumes.
+    Interrupted,
     /// The run happened, but at least one node failed or was skipped.
     NodesFailed,
     /// The experiment file (or a plugin it needs) has errors; nothing ran.
@@ -104,6 +138,7 @@ impl Exit {
     fn code(self) -> ExitCode {
         ExitCode::from(match self {
             Exit::Success => 0,
+            Exit::Interrupted => 130,
             Exit::NodesFailed => 1,
             Exit::InvalidInput => 2,
             Exit::Fatal => 3,
@@ -131,8 +166,29 @@ fn main() -> ExitCode {
             out,
             jobs,
             device,
-        } => run_command(&file, out, jobs, device, color),
+            cache,
+            no_cache,
+            force,
+            explain,
+        } => {
+            let cache = if no_cache {
+                None
+            } else {
+                Some(cache.unwrap_or_else(|| PathBuf::from("runs").join(".cache")))
+            };
+            let settings = RunSettings {
+                out,
+                jobs,
+                device,
+                cache,
+                force,
+                explain,
+            };
+            run_command(&file, settings, color)
+        }
         Command::Plugins { file, json } => plugins_command(file.as_deref(), json),
+        Command::Runs { dir, json } => runs::runs_command(&dir, json),
+        Command::Show { run, dir } => runs::show_command(&run, &dir),
     };
     exit.code()
 }
@@ -273,22 +329,56 @@ fn graph_command(file: &Path, format: GraphFormat, color: bool) -> Exit {
     Exit::Success
 }
 
-fn run_command(
-    file: &Path,
+/// The options of `exp run`.
+struct RunSettings {
     out: Option<PathBuf>,
     jobs: usize,
     device: DeviceChoice,
-    color: bool,
-) -> Exit {
+    cache: Option<PathBuf>,
+    force: Vec<String>,
+    explain: bool,
+}
+
+fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
     let loaded = match load(file, MessageFormat::Human, color) {
         Ok(loaded) => loaded,
         Err(exit) => return exit,
     };
+    if let Some(unknown) = settings
+        .force
+        .iter()
+        .find(|name| loaded.graph.find(name).is_none())
+    {
+        let names: Vec<&str> = loaded
+            .graph
+            .nodes
+            .iter()
+            .map(|node| node.name.as_str())
+            .collect();
+        let hint = exp_diag::did_you_mean(unknown, names.iter().copied())
+            .map(|name| format!("; did you mean `{name}`?"))
+            .unwrap_or_default();
+        eprintln!(
+            "error: `--force {unknown}` names no node of `{}`{hint}",
+            file.display()
+        );
+        return Exit::InvalidInput;
+    }
+    let RunSettings {
+        out,
+        jobs,
+        device,
+        cache,
+        force,
+        explain,
+    } = settings;
     let run_dir = out.unwrap_or_else(|| {
         PathBuf::from("runs")
             .join(&loaded.graph.experiment)
             .join(exp_runtime::run_dir::new_run_id())
     });
+    let stop = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(stop.clone());
     let options = RunOptions {
         run_dir,
         device,
@@ -296,6 +386,10 @@ fn run_command(
         source_path: file.display().to_string(),
         source_sha256: exp_runtime::run_dir::sha256_hex(loaded.text.as_bytes()),
         exp_version: env!("CARGO_PKG_VERSION").to_string(),
+        cache_dir: cache,
+        force,
+        explain,
+        stop,
     };
     let observer = progress::Progress::new();
     let summary = match exp_runtime::execute(&loaded.graph, &loaded.registry, &options, &observer) {
@@ -305,11 +399,36 @@ fn run_command(
             return Exit::Fatal;
         }
     };
+    if let Err(error) = exp_runtime::plots::write_plots(&summary.run_dir) {
+        eprintln!("warning: no plots: {error}");
+    }
     report(&loaded, &summary, color);
+    if summary.interrupted() {
+        let args: Vec<String> = std::env::args().collect();
+        eprintln!(
+            "interrupted: finished nodes are cached; resume with:\n  {}",
+            args.join(" ")
+        );
+        return Exit::Interrupted;
+    }
     if summary.succeeded() {
         Exit::Success
     } else {
         Exit::NodesFailed
+    }
+}
+
+/// The first Ctrl-C asks the run to stop after the current training step (with a checkpoint);
+/// a second one stops at once.
+fn install_ctrl_c(stop: Arc<AtomicBool>) {
+    let result = ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the current step (Ctrl-C again to stop at once)");
+    });
+    if let Err(error) = result {
+        eprintln!("warning: Ctrl-C will stop exp at once: {error}");
     }
 }
 

@@ -6,14 +6,17 @@
 //!   isolates failures (a failed node's dependents are skipped, everything else still runs).
 //! - `nodes`: what each kind of node does (initialise, train, merge, evaluate, report).
 //! - `run_dir`: the run directory: manifest, metrics log, checkpoints, results tables.
+//! - `plots`: charts of the metrics log and of results tables, as SVG and PNG.
 
 pub mod artifact;
+pub mod cache;
 pub mod device;
 pub mod error;
 pub mod executor;
 pub mod manifest;
 pub mod nodes;
 pub mod observer;
+pub mod plots;
 pub mod registry;
 pub mod run_dir;
 pub mod table;

@@ -1,9 +1,12 @@
 //! End-to-end tests: the real `exp` binary on small `.exp` files, with the real std plugin and
 //! out-of-tree plugins built by the tests themselves. One test binary (STYLE T3).
 
+mod cache;
 mod cli;
 mod experiments;
 mod plugins;
+mod records;
+mod resume;
 mod run;
 mod support;
 mod tidy;

@@ -13,7 +13,7 @@ exp_plugin_api::export_plugin! {
     name: "std",
     version: env!("CARGO_PKG_VERSION"),
     datasets: [dataset::digits::Digits],
-    models: [model::mlp::Mlp],
+    models: [model::mlp::Mlp, model::convnet::ConvNet],
     optimizers: [optimizer::sgd::Sgd, optimizer::adamw::AdamW],
     schedulers: [scheduler::Constant, scheduler::Linear, scheduler::Cosine],
     evaluators: [evaluator::accuracy::Accuracy, evaluator::loss::Loss],

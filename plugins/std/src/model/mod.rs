@@ -1,2 +1,3 @@
 //! Models.
+pub mod convnet;
 pub mod mlp;

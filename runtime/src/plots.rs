@@ -1,0 +1,544 @@
+//! Charts of a run, drawn with plotters as SVG (for browsers and documents) and PNG (for
+//! everything else), beside the other files of the run directory.
+//!
+//! - `write_plots` reads `metrics.jsonl` and draws one line chart per split and metric name
+//!   (`plots/train_loss.svg`, `plots/test_accuracy.png`), step on the x axis, one line per node.
+//!   Values logged without a step (those of `evaluate` nodes) and the `timing` split are left out:
+//!   they have no course over steps to draw.
+//! - `write_table_chart` draws a results table as a grouped bar chart: one group per row, one bar
+//!   per column.
+//!
+//! Text is drawn with DejaVu Sans, embedded from `runtime/assets/` (its licence is beside it), so
+//! charts look the same on every machine and no system font library is needed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::backend::{BitMapBackend, DrawingBackend, SVGBackend};
+use plotters::chart::{ChartBuilder, SeriesLabelPosition};
+use plotters::coord::Shift;
+use plotters::drawing::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea};
+use plotters::element::{PathElement, Rectangle, Text};
+use plotters::series::LineSeries;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, Color, FontStyle, IntoFont, RGBColor, BLACK, WHITE};
+use serde::Deserialize;
+
+use crate::table::Table;
+
+/// The font every chart's text is drawn with, registered under plotters' `sans-serif` family.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// The size of every chart, in pixels (PNG) or user units (SVG).
+const SIZE: (u32, u32) = (900, 540);
+
+/// Line and bar colours, in order: Tableau 10, distinct and readable on white.
+const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Grid lines between the labelled ones.
+const LIGHT_GRID: RGBColor = RGBColor(235, 235, 235);
+
+/// Why a chart could not be written.
+#[derive(Debug)]
+pub enum PlotError {
+    /// A file the charts are drawn from could not be read.
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The directory for the charts could not be created.
+    CreateDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Drawing, encoding or writing one chart failed; `message` is plotters' error.
+    Draw { path: PathBuf, message: String },
+    /// The embedded font did not load: a bug in exp.
+    Internal { message: String },
+}
+
+impl fmt::Display for PlotError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlotError::Read { path, error } => {
+                write!(f, "cannot read `{}`: {error}", path.display())
+            }
+            PlotError::CreateDir { path, error } => {
+                write!(f, "cannot create `{}`: {error}", path.display())
+            }
+            PlotError::Draw { path, message } => {
+                write!(f, "cannot draw `{}`: {message}", path.display())
+            }
+            PlotError::Internal { message } => write!(
+                f,
+                "{message}; this is a bug in exp, please report it with the command that failed"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PlotError {}
+
+/// One line of `metrics.jsonl`, as far as charts need it. A value that was not finite is
+/// written as `null` by serde_json, hence the `Option`.
+#[derive(Deserialize)]
+struct MetricLine {
+    node: String,
+    step: Option<u64>,
+    split: String,
+    name: String,
+    value: Option<f64>,
+}
+
+/// One node's values of one metric, in the order they were logged.
+struct Series {
+    node: String,
+    points: Vec<(u64, f64)>,
+}
+
+/// Everything one chart draws: a split and metric name, and one series per node.
+struct MetricChart {
+    split: String,
+    name: String,
+    series: Vec<Series>,
+}
+
+/// Reads `run_dir/metrics.jsonl` and writes `run_dir/plots/<split>_<name>.svg` and `.png` for
+/// every split and metric that has values at steps, one line per node. Returns the files
+/// written, sorted; none (and no `plots/`) when nothing has a step.
+///
+/// Lines that do not parse, such as a last line cut short when a run was killed, are skipped.
+pub fn write_plots(run_dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let metrics_path = run_dir.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&metrics_path).map_err(|error| PlotError::Read {
+        path: metrics_path.clone(),
+        error,
+    })?;
+    let charts = metric_charts(&text);
+    if charts.is_empty() {
+        return Ok(Vec::new());
+    }
+    register_fonts()?;
+    let plots_dir = run_dir.join("plots");
+    std::fs::create_dir_all(&plots_dir).map_err(|error| PlotError::CreateDir {
+        path: plots_dir.clone(),
+        error,
+    })?;
+    let mut written = Vec::new();
+    for chart in &charts {
+        let stem = plots_dir.join(file_stem(&format!("{}_{}", chart.split, chart.name)));
+        written.extend(render(
+            &stem,
+            |root| draw_metric_chart(root, chart),
+            |root| draw_metric_chart(root, chart),
+        )?);
+    }
+    written.sort();
+    Ok(written)
+}
+
+/// Draws `table` as a grouped bar chart, one group per row and one bar per column, into
+/// `<path_stem>.svg` and `<path_stem>.png`, creating the parent directory if needed. Returns the
+/// files written; none when the table has no rows or no columns.
+pub fn write_table_chart(table: &Table, path_stem: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    if table.rows.is_empty() || table.columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    register_fonts()?;
+    if let Some(parent) = path_stem
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
+    render(
+        path_stem,
+        |root| draw_table_chart(root, table),
+        |root| draw_table_chart(root, table),
+    )
+}
+
+/// Registers the embedded font once per process.
+fn register_fonts() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered =
+        *REGISTERED.get_or_init(|| register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
+    if registered {
+        Ok(())
+    } else {
+        Err(PlotError::Internal {
+            message: "the embedded font DejaVuSans.ttf does not load".to_string(),
+        })
+    }
+}
+
+/// Draws one chart twice, as `<stem>.svg` and `<stem>.png`. The two closures are the same
+/// drawing for the two backends (a closure cannot be generic over the backend).
+fn render<Svg, Png>(stem: &Path, draw_svg: Svg, draw_png: Png) -> Result<Vec<PathBuf>, PlotError>
+where
+    Svg: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
+    Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+{
+    let svg_path = with_suffix(stem, ".svg");
+    let png_path = with_suffix(stem, ".png");
+    {
+        let root = SVGBackend::new(&svg_path, SIZE).into_drawing_area();
+        draw_svg(&root).map_err(|message| PlotError::Draw {
+            path: svg_path.clone(),
+            message,
+        })?;
+    }
+    {
+        let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
+        draw_png(&root).map_err(|message| PlotError::Draw {
+            path: png_path.clone(),
+            message,
+        })?;
+    }
+    Ok(vec![svg_path, png_path])
+}
+
+/// `stem` with `suffix` appended (`with_extension` would cut a stem that contains a dot).
+fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
+    let mut name = OsString::from(stem.as_os_str());
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A file name made of `text`, with anything but letters, digits, `-`, `_` and `.` replaced by
+/// `_`, so a metric name cannot reach outside `plots/`.
+fn file_stem(text: &str) -> String {
+    text.chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() || matches!(character, '-' | '_' | '.') {
+                character
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_string()
+}
+
+/// Groups the metrics log into charts: per (split, name), sorted; per node, in the order nodes
+/// first logged that metric.
+fn metric_charts(text: &str) -> Vec<MetricChart> {
+    let mut charts: BTreeMap<(String, String), Vec<Series>> = BTreeMap::new();
+    for line in text.lines() {
+        let Ok(metric) = serde_json::from_str::<MetricLine>(line) else {
+            continue;
+        };
+        let (Some(step), Some(value)) = (metric.step, metric.value) else {
+            continue;
+        };
+        if metric.split == "timing" || !value.is_finite() {
+            continue;
+        }
+        let series = charts.entry((metric.split, metric.name)).or_default();
+        match series.iter_mut().find(|series| series.node == metric.node) {
+            Some(series) => series.points.push((step, value)),
+            None => series.push(Series {
+                node: metric.node,
+                points: vec![(step, value)],
+            }),
+        }
+    }
+    charts
+        .into_iter()
+        .map(|((split, name), series)| MetricChart {
+            split,
+            name,
+            series,
+        })
+        .collect()
+}
+
+/// `low..high` widened by 5% on each side, or by 1 when the values are all equal.
+fn padded(low: f64, high: f64) -> std::ops::Range<f64> {
+    let span = high - low;
+    if span > 0.0 {
+        (low - span * 0.05)..(high + span * 0.05)
+    } else {
+        (low - 1.0)..(high + 1.0)
+    }
+}
+
+fn draw_error<E: std::error::Error + Send + Sync>(error: DrawingAreaErrorKind<E>) -> String {
+    error.to_string()
+}
+
+fn draw_metric_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &MetricChart,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    let points = || chart.series.iter().flat_map(|series| &series.points);
+    let first_step = points().map(|(step, _)| *step).min().unwrap_or(0);
+    let last_step = points().map(|(step, _)| *step).max().unwrap_or(0);
+    let steps = if first_step < last_step {
+        first_step..last_step
+    } else {
+        first_step.saturating_sub(1)..last_step + 1
+    };
+    let low = points()
+        .map(|(_, value)| *value)
+        .fold(f64::INFINITY, f64::min);
+    let high = points()
+        .map(|(_, value)| *value)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let values = padded(low, high);
+    // The legend goes where the lines end least: below them when they end high.
+    let middle = (values.start + values.end) / 2.0;
+    let ends_high = chart
+        .series
+        .iter()
+        .filter_map(|series| series.points.last())
+        .filter(|(_, value)| *value > middle)
+        .count()
+        * 2
+        > chart.series.len();
+    let legend_position = if ends_high {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
+
+    let mut plot = ChartBuilder::on(root)
+        .caption(
+            format!("{} {}", chart.split, chart.name),
+            ("sans-serif", 24),
+        )
+        .margin(18)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(steps, values)
+        .map_err(draw_error)?;
+    plot.configure_mesh()
+        .x_desc("step")
+        .y_desc(chart.name.as_str())
+        .light_line_style(LIGHT_GRID)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(draw_error)?;
+    for (index, series) in chart.series.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        plot.draw_series(
+            LineSeries::new(series.points.iter().copied(), color.stroke_width(2)).point_size(3),
+        )
+        .map_err(draw_error)?
+        .label(series.node.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+    }
+    plot.configure_series_labels()
+        .position(legend_position)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_error)?;
+    root.present().map_err(draw_error)
+}
+
+fn draw_table_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    table: &Table,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    let n_rows = table.rows.len();
+    let n_columns = table.columns.len();
+    let finite = || {
+        table
+            .rows
+            .iter()
+            .flat_map(|(_, values)| values.iter().flatten().copied())
+            .filter(|value| value.is_finite())
+    };
+    // Bars grow from zero, so zero is always on the axis.
+    let low = finite().fold(0.0, f64::min);
+    let high = finite().fold(0.0, f64::max);
+    let values = padded(low, high);
+    let mut plot = ChartBuilder::on(root)
+        .caption(table.name.as_str(), ("sans-serif", 24))
+        .margin(18)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..n_rows as f64, values.clone())
+        .map_err(draw_error)?;
+    // The x axis is the row names, one under each group; plotters would label the x axis with
+    // numbers of its choosing, so the names are drawn beneath the axis by hand.
+    plot.configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .x_desc("node")
+        .light_line_style(LIGHT_GRID)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(draw_error)?;
+    let name_style = ("sans-serif", 15)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    for (row_index, (name, _)) in table.rows.iter().enumerate() {
+        let (x, y) = plot.backend_coord(&(row_index as f64 + 0.5, values.start));
+        root.draw(&Text::new(name.as_str(), (x, y + 8), name_style.clone()))
+            .map_err(draw_error)?;
+    }
+    let width = 0.8 / n_columns as f64;
+    for (column_index, column) in table.columns.iter().enumerate() {
+        let color = COLORS[column_index % COLORS.len()];
+        let bars = table
+            .rows
+            .iter()
+            .enumerate()
+            .filter_map(move |(row_index, (_, row_values))| {
+                let value = row_values
+                    .get(column_index)
+                    .copied()
+                    .flatten()
+                    .filter(|value| value.is_finite())?;
+                let left = row_index as f64 + 0.1 + column_index as f64 * width;
+                Some(Rectangle::new(
+                    [(left, 0.0), (left + width, value)],
+                    color.filled(),
+                ))
+            });
+        plot.draw_series(bars)
+            .map_err(draw_error)?
+            .label(column.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
+    }
+    plot.configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_error)?;
+    root.present().map_err(draw_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{file_stem, write_plots, write_table_chart};
+    use crate::table::Table;
+
+    const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+    const METRICS: &str = r#"{"node":"alpha","step":5,"split":"train","name":"loss","value":2.0}
+{"node":"beta","step":5,"split":"train","name":"loss","value":2.2}
+{"node":"alpha","step":10,"split":"train","name":"loss","value":1.1}
+{"node":"beta","step":10,"split":"train","name":"loss","value":1.4}
+{"node":"alpha","step":10,"split":"test","name":"accuracy","value":0.8}
+{"node":"alpha","step":10,"split":"timing","name":"step_ms","value":3.0}
+{"node":"alpha_eval","step":null,"split":"test","name":"loss","value":0.9}
+{"node":"alpha","step":15,"split":"train","name":"loss","val
+"#;
+
+    fn assert_chart(stem: &Path, names: &[&str]) {
+        let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+        for name in names {
+            assert!(svg.contains(name), "`{name}` is not in {}", stem.display());
+        }
+        let png = std::fs::read(stem.with_extension("png")).unwrap();
+        assert!(png.len() > 1000, "{} is too small", stem.display());
+        assert!(png.starts_with(PNG_MAGIC));
+    }
+
+    #[test]
+    fn one_chart_per_split_and_metric_with_a_line_per_node() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("metrics.jsonl"), METRICS).unwrap();
+        let written = write_plots(dir.path()).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|path| path.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        // No chart for the timing split, nor for `test loss`, logged only without a step.
+        assert_eq!(
+            names,
+            [
+                "plots/test_accuracy.png",
+                "plots/test_accuracy.svg",
+                "plots/train_loss.png",
+                "plots/train_loss.svg"
+            ]
+        );
+        assert_chart(
+            &dir.path().join("plots/train_loss"),
+            &["alpha", "beta", "step"],
+        );
+        assert_chart(
+            &dir.path().join("plots/test_accuracy"),
+            &["alpha", "accuracy"],
+        );
+    }
+
+    #[test]
+    fn no_steps_no_charts_and_a_missing_log_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("metrics.jsonl"),
+            "{\"node\":\"e\",\"step\":null,\"split\":\"test\",\"name\":\"loss\",\"value\":1.0}\n",
+        )
+        .unwrap();
+        assert!(write_plots(dir.path()).unwrap().is_empty());
+        assert!(!dir.path().join("plots").exists());
+        let missing = write_plots(&dir.path().join("nowhere")).unwrap_err();
+        assert!(
+            missing.to_string().starts_with("cannot read `"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_table_becomes_a_grouped_bar_chart() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = Table {
+            name: "results".into(),
+            columns: vec!["accuracy".into(), "loss".into()],
+            rows: vec![
+                ("a_eval".into(), vec![Some(0.9), Some(0.3)]),
+                ("soup_eval".into(), vec![Some(0.95), None]),
+            ],
+        };
+        let stem = dir.path().join("charts/results");
+        let written = write_table_chart(&table, &stem).unwrap();
+        assert_eq!(written.len(), 2);
+        assert_chart(&stem, &["a_eval", "soup_eval", "accuracy", "loss"]);
+        let empty = Table {
+            name: "empty".into(),
+            ..Table::default()
+        };
+        assert!(write_table_chart(&empty, &dir.path().join("empty"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn file_names_stay_inside_the_plots_directory() {
+        assert_eq!(file_stem("train_loss"), "train_loss");
+        assert_eq!(file_stem("../x/y z"), "_x_y_z");
+    }
+}

@@ -1,0 +1,393 @@
+//! `exp runs` and `exp show`: what past runs left in their run directories.
+//!
+//! A run is a directory `<dir>/<experiment>/<run-id>/` holding a `manifest.json`. Everything
+//! shown is read back from the run directory (manifest, `<report>.md` tables, checkpoints,
+//! plots), never recomputed, so a run shows the same whichever exp version looks at it.
+//! Directories whose name starts with a dot (`runs/.cache`) are not experiments.
+//! Run ids sort by start time (`YYYYMMDD-HHMMSS-NNNN`), so newest first is descending id order.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::Exit;
+
+/// The directory `exp run` writes runs under by default, and where `runs` and `show` look.
+pub const DEFAULT_DIR: &str = "runs";
+
+/// One run directory, as its manifest describes it.
+struct Run {
+    id: String,
+    experiment: String,
+    path: PathBuf,
+    manifest: Value,
+}
+
+/// How many nodes ended each way, from the manifest's `nodes[i].outcome.status`.
+#[derive(Default)]
+struct Counts {
+    done: usize,
+    failed: usize,
+    skipped: usize,
+    /// Nodes with another outcome (such as not needed) or none yet.
+    other: usize,
+}
+
+impl Run {
+    /// Reads `path/manifest.json`; `None` when there is none or it is not JSON.
+    fn read(path: &Path) -> Option<Run> {
+        let text = std::fs::read_to_string(path.join("manifest.json")).ok()?;
+        let manifest: Value = serde_json::from_str(&text).ok()?;
+        let id = path.file_name()?.to_string_lossy().into_owned();
+        let experiment = match manifest["experiment"].as_str() {
+            Some(name) => name.to_string(),
+            None => path
+                .parent()
+                .and_then(Path::file_name)
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        Some(Run {
+            id,
+            experiment,
+            path: path.to_path_buf(),
+            manifest,
+        })
+    }
+
+    /// `finished`, or `incomplete` for a manifest still saying `running`: the run is going on,
+    /// or was stopped before it could record how it ended.
+    fn status(&self) -> &str {
+        match self.manifest["status"].as_str() {
+            Some("finished") => "finished",
+            Some("running") => "incomplete",
+            Some(other) => other,
+            None => "unknown",
+        }
+    }
+
+    fn nodes(&self) -> &[Value] {
+        self.manifest["nodes"].as_array().map_or(&[], Vec::as_slice)
+    }
+
+    fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for node in self.nodes() {
+            match node["outcome"]["status"].as_str() {
+                // A node taken from the cache has its result as surely as one that ran.
+                Some("done" | "cached" | "not_needed") => counts.done += 1,
+                Some("failed") => counts.failed += 1,
+                Some("skipped") => counts.skipped += 1,
+                _ => counts.other += 1,
+            }
+        }
+        counts
+    }
+
+    fn json(&self) -> Value {
+        let counts = self.counts();
+        serde_json::json!({
+            "id": self.id,
+            "experiment": self.experiment,
+            "status": self.status(),
+            "nodes": {
+                "total": self.nodes().len(),
+                "done": counts.done,
+                "failed": counts.failed,
+                "skipped": counts.skipped,
+            },
+            "path": self.path.display().to_string(),
+        })
+    }
+}
+
+/// Every run under `dir/<experiment>/<run-id>/`, newest first. A missing `dir` has none.
+fn find_runs(dir: &Path) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let Ok(experiments) = std::fs::read_dir(dir) else {
+        return runs;
+    };
+    // Dot-directories (`runs/.cache`) hold no runs.
+    let experiments = experiments
+        .flatten()
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'));
+    for experiment in experiments {
+        let Ok(entries) = std::fs::read_dir(experiment.path()) else {
+            continue;
+        };
+        runs.extend(
+            entries
+                .flatten()
+                .filter_map(|entry| Run::read(&entry.path())),
+        );
+    }
+    runs.sort_by(|left, right| {
+        right
+            .id
+            .cmp(&left.id)
+            .then_with(|| left.experiment.cmp(&right.experiment))
+    });
+    runs
+}
+
+/// `exp runs`: a table of past runs, or JSON.
+pub fn runs_command(dir: &Path, json: bool) -> Exit {
+    let runs = find_runs(dir);
+    if json {
+        let entries: Vec<Value> = runs.iter().map(Run::json).collect();
+        return match serde_json::to_string_pretty(&entries) {
+            Ok(text) => {
+                println!("{text}");
+                Exit::Success
+            }
+            Err(error) => {
+                eprintln!("error: cannot serialise the runs: {error}; this is a bug in exp");
+                Exit::Fatal
+            }
+        };
+    }
+    if runs.is_empty() {
+        eprintln!("no runs under `{}`", dir.display());
+        return Exit::Success;
+    }
+    let header = [
+        "RUN",
+        "EXPERIMENT",
+        "STATUS",
+        "DONE",
+        "FAILED",
+        "SKIPPED",
+        "PATH",
+    ];
+    let rows: Vec<[String; 7]> = runs
+        .iter()
+        .map(|run| {
+            let counts = run.counts();
+            [
+                run.id.clone(),
+                run.experiment.clone(),
+                run.status().to_string(),
+                counts.done.to_string(),
+                counts.failed.to_string(),
+                counts.skipped.to_string(),
+                run.path.display().to_string(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .chain([header[column].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[&str]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (text, width))| match column {
+                // The counts are right-aligned; the path, last, is not padded.
+                3..=5 => format!("{text:>width$}"),
+                6 => text.to_string(),
+                _ => format!("{text:<width$}"),
+            })
+            .collect();
+        padded.join("  ")
+    };
+    println!("{}", line(&header));
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        println!("{}", line(&cells));
+    }
+    Exit::Success
+}
+
+/// Finds the run `name` names: a run directory's path, `latest`, `<experiment>/latest`, or a
+/// run id under `dir`. On failure, says what was searched, with a did-you-mean.
+fn resolve(name: &str, dir: &Path) -> Result<Run, String> {
+    let as_path = Path::new(name);
+    if let Some(run) = Run::read(as_path).or_else(|| Run::read(&dir.join(name))) {
+        return Ok(run);
+    }
+    let mut runs = find_runs(dir);
+    let (experiment, id) = match name.rsplit_once('/') {
+        Some((experiment, id)) => (Some(experiment), id),
+        None => (None, name),
+    };
+    let in_experiment =
+        |run: &Run| experiment.is_none_or(|experiment| run.experiment == experiment);
+    let wanted = |run: &Run| in_experiment(run) && (id == "latest" || run.id == id);
+    if id != "latest" && runs.iter().filter(|run| wanted(run)).count() > 1 {
+        let paths: Vec<String> = runs
+            .iter()
+            .filter(|run| wanted(run))
+            .map(|run| format!("`{}`", run.path.display()))
+            .collect();
+        return Err(format!(
+            "run id `{id}` is ambiguous: {}; name the run directory instead",
+            paths.join(", ")
+        ));
+    }
+    // Newest first, so for `latest` the first match is the newest run.
+    if let Some(index) = runs.iter().position(wanted) {
+        return Ok(runs.swap_remove(index));
+    }
+    let mut message = format!(
+        "no run `{name}`: it is not a run directory (with a manifest.json), and none of the {} under `{}` has that id",
+        exp_diag::count(runs.len(), "run"),
+        dir.display()
+    );
+    let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+    if let Some(suggestion) = exp_diag::did_you_mean(id, ids.iter().copied()) {
+        message.push_str(&format!("\nhelp: did you mean `{suggestion}`?"));
+    } else if runs.is_empty() {
+        message.push_str(&format!(
+            "\nhelp: `exp run FILE` writes runs under `{}`; `--dir` looks elsewhere",
+            dir.display()
+        ));
+    } else {
+        message.push_str("\nhelp: `exp runs` lists them; `latest` names the newest");
+    }
+    Err(message)
+}
+
+/// A byte count for people: `812 B`, `12.3 KiB`, `4.0 MiB`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut size = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < UNITS.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    format!("{size:.1} {}", UNITS[unit])
+}
+
+/// The files directly in `dir` whose name ends with `suffix`, sorted; none if `dir` is missing.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| {
+                    path.is_file()
+                        && path
+                            .file_name()
+                            .is_some_and(|name| name.to_string_lossy().ends_with(suffix))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn text_field<'a>(value: &'a Value, fallback: &'a str) -> &'a str {
+    value.as_str().unwrap_or(fallback)
+}
+
+/// `exp show RUN`: what a run was, its tables and failures, and where its files are.
+pub fn show_command(name: &str, dir: &Path) -> Exit {
+    let run = match resolve(name, dir) {
+        Ok(run) => run,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::InvalidInput;
+        }
+    };
+    let manifest = &run.manifest;
+    let counts = run.counts();
+    println!("run {} ({})", run.id, run.status());
+    println!("experiment: {}", run.experiment);
+    println!(
+        "file: {} (sha256 {})",
+        text_field(&manifest["file"]["path"], "?"),
+        text_field(&manifest["file"]["sha256"], "?")
+    );
+    println!("device: {}", text_field(&manifest["device"], "?"));
+    println!("libtorch: {}", text_field(&manifest["libtorch"], "?"));
+    let mut ended = vec![
+        format!("{} done", counts.done),
+        format!("{} failed", counts.failed),
+        format!("{} skipped", counts.skipped),
+    ];
+    if counts.other > 0 {
+        ended.push(format!("{} other or unfinished", counts.other));
+    }
+    println!("nodes: {} ({})", run.nodes().len(), ended.join(", "));
+
+    for table in files_ending(&run.path, ".md") {
+        let title = table
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match std::fs::read_to_string(&table) {
+            Ok(text) => println!("\n{title}:\n{}", text.trim_end()),
+            Err(error) => eprintln!("warning: cannot read `{}`: {error}", table.display()),
+        }
+    }
+
+    let failures: Vec<(&str, &str)> = run
+        .nodes()
+        .iter()
+        .filter(|node| node["outcome"]["status"] == "failed")
+        .map(|node| {
+            (
+                text_field(&node["name"], "?"),
+                text_field(&node["outcome"]["error"], "no error recorded"),
+            )
+        })
+        .collect();
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for (node, error) in failures {
+            println!("  {node}: {error}");
+        }
+    }
+
+    println!("\nfiles:");
+    println!("  manifest: {}", run.path.join("manifest.json").display());
+    let metrics = run.path.join("metrics.jsonl");
+    if let Ok(metadata) = std::fs::metadata(&metrics) {
+        println!(
+            "  metrics: {} ({})",
+            metrics.display(),
+            human_size(metadata.len())
+        );
+    }
+    let checkpoints = files_ending(&run.path.join("checkpoints"), ".safetensors");
+    if !checkpoints.is_empty() {
+        println!("  checkpoints:");
+        for checkpoint in checkpoints {
+            let size = std::fs::metadata(&checkpoint).map_or(0, |metadata| metadata.len());
+            println!("    {} ({})", checkpoint.display(), human_size(size));
+        }
+    }
+    let plots = files_ending(&run.path.join("plots"), "");
+    if !plots.is_empty() {
+        println!("  plots:");
+        for plot in plots {
+            println!("    {}", plot.display());
+        }
+    }
+    Exit::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(12_595), "12.3 KiB");
+        assert_eq!(human_size(4 * 1024 * 1024), "4.0 MiB");
+    }
+}
