@@ -31,11 +31,11 @@ pub fn to_dot(graph: &Graph) -> String {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
                 format!("{} on {split}", names.join(", "))
             }
-            NodeKind::Report => "table".to_string(),
+            NodeKind::Report { .. } => "table".to_string(),
         };
         let shape = match node.kind {
             NodeKind::Dataset { .. } => "cylinder",
-            NodeKind::Report => "note",
+            NodeKind::Report { .. } => "note",
             _ => "box",
         };
         let _ = writeln!(

@@ -147,6 +147,7 @@ impl Exit {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let color = match cli.color {
         ColorChoice::Always => true,
@@ -191,6 +192,25 @@ fn main() -> ExitCode {
         Command::Show { run, dir } => runs::show_command(&run, &dir),
     };
     exit.code()
+}
+
+/// Keeps glibc's allocator from handing memory back to the system after every step.
+///
+/// Training allocates and frees the same activation-sized blocks at every step, on worker
+/// threads whose malloc arenas trim eagerly: each step then pays for fresh pages (page faults,
+/// `madvise`), about a quarter of a small conv net's step time. Serving those blocks from the
+/// heap (up to the 32 MiB mmap ceiling) and trimming only past 256 MiB of free memory removes
+/// that cost. The settings are process-wide, so only the binary sets them.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes allocator tunables; it is called before any other thread
+        // exists, and a refused value leaves glibc's default in place.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+        }
+    }
 }
 
 /// A checked experiment: its graph, the sources for rendering, the plugins it can use.

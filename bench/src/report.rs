@@ -18,7 +18,18 @@ loop. The gap is largest where kernels are shortest (the MLP) and shrinks as com
 - PyTorch's `torch.optim.AdamW` runs its default single-tensor loop on CPU (`foreach` and \
 `fused` are opt-in there); exp's `adamw` also updates one tensor at a time.
 - Peak memory includes each process's libtorch and, for PyTorch, the Python interpreter and \
-the `torch` module; it is the resident high-water mark from `wait4`.
+the `torch` module; it is the resident high-water mark (`VmHWM` in `/proc/<pid>/status`, \
+polled while the process runs).
+- A target is judged on the larger of the median paired ratio and the ratio of median step \
+times; \"never slower\" also needs every repeat at or below 1.
+- Found by profiling (perf) when the conv net missed its target (exp 3.8 ms against PyTorch's \
+3.3 ms): a quarter of exp's step went to page faults and `madvise`. Training runs on a worker \
+thread, whose glibc malloc arena gave the activation buffers back to the system after every \
+step and faulted fresh pages in on the next. `exp` now sets `M_MMAP_THRESHOLD` (32 MiB) and \
+`M_TRIM_THRESHOLD` (256 MiB) with `mallopt` at start-up (`tune_allocator` in `src/main.rs`); \
+the conv net went from 1.08× to about 0.81× PyTorch. The same run found `adamw` doing 14 \
+kernels and 8 temporaries per tensor; it now does 9 and 2 (`lerp_`, `addcmul_`, one fused \
+`addcdiv_`).
 ";
 
 pub struct Machine {
@@ -133,6 +144,12 @@ impl ModelSummary {
         median(&self.ratios)
     }
 
+    /// The ratio a target is judged on: the larger of the median paired ratio and the ratio of
+    /// the two sides' median step times, so a noisy pairing cannot flatter exp.
+    pub fn judged_ratio(&self) -> f64 {
+        self.ratio().max(self.exp_median / self.python_median)
+    }
+
     pub fn examples_per_second(&self, step: f64) -> f64 {
         self.model.batch as f64 / step
     }
@@ -186,7 +203,7 @@ pub struct Summary {
     pub models: Vec<ModelSummary>,
     pub boundary: BoundaryResult,
     pub checks: Vec<CheckTime>,
-    pub cached_rerun: &'static str,
+    pub cached_rerun: String,
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -306,8 +323,8 @@ impl Summary {
                 out,
                 "| {}: exp ≤ 0.87× PyTorch | {:.3}× | {} |",
                 s.model.name,
-                s.ratio(),
-                verdict(s.ratio() <= 0.87)
+                s.judged_ratio(),
+                verdict(s.judged_ratio() <= 0.87)
             );
         }
         for s in &self.models {
@@ -315,9 +332,9 @@ impl Summary {
                 out,
                 "| {}: never slower than PyTorch | {:.3}× (worst repeat {:.3}×) | {} |",
                 s.model.name,
-                s.ratio(),
+                s.judged_ratio(),
                 range(&s.ratios).1,
-                verdict(s.ratio() <= 1.0)
+                verdict(s.judged_ratio() <= 1.0 && range(&s.ratios).1 <= 1.0)
             );
         }
         let _ = writeln!(

@@ -76,7 +76,8 @@ pub fn run_exp(
             .arg(&file)
             .arg("--out")
             .arg(&out)
-            .args(["--jobs", "1", "--device", "cpu"])
+            // --no-cache: every repeat must train, not replay the first one's timings.
+            .args(["--jobs", "1", "--device", "cpu", "--no-cache"])
             .current_dir(&paths.root),
     )?;
     if !finished.success() {

@@ -27,7 +27,8 @@ fn smoke_run_prints_a_line_per_model_with_both_timings_and_a_ratio() {
     }
     assert!(stdout.contains("plugin boundary: "), "{stdout}");
     assert!(
-        stdout.contains("cached rerun: n/a: exp has no run cache yet"),
+        stdout.contains("cached rerun: `experiments/quickstart.exp`: first run ")
+            && stdout.contains("every node from the cache"),
         "{stdout}"
     );
     let results = stdout

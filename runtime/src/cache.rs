@@ -76,7 +76,7 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
             .chain(&spec.eval)
             .collect(),
         NodeKind::Evaluate { metrics, .. } => metrics.iter().collect(),
-        NodeKind::Report => Vec::new(),
+        NodeKind::Report { .. } => Vec::new(),
     }
 }
 
@@ -409,6 +409,10 @@ impl Hit {
                 table.name = node.name.clone();
                 crate::nodes::report::write_table(&node.name, run_dir, &table)
                     .map_err(|error| error.to_string())?;
+                if matches!(node.kind, NodeKind::Report { chart: true }) {
+                    crate::plots::write_table_chart(&table, &run_dir.path.join(&node.name))
+                        .map_err(|error| error.to_string())?;
+                }
                 Ok(Artifact::Table(table))
             }
         }

@@ -8,7 +8,12 @@ use exp_plugin_api::host::PluginError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunError {
     /// A plugin component failed or panicked.
-    Plugin { node: String, error: PluginError },
+    /// A plugin component failed or panicked; `step` is the training step it failed in.
+    Plugin {
+        node: String,
+        error: PluginError,
+        step: Option<u64>,
+    },
     /// A component named in the graph is provided by no loaded plugin.
     MissingComponent {
         node: String,
@@ -35,11 +40,12 @@ pub enum RunError {
         path: String,
         message: String,
     },
-    /// The user asked the run to stop (Ctrl-C); `checkpointed` says whether the node saved a
-    /// checkpoint at `step` to resume from.
+    /// The user asked the run to stop (Ctrl-C). `step` is the last training step done (`None`
+    /// for a node that had not started); `checkpointed` says whether a checkpoint was written
+    /// there to resume from.
     Interrupted {
         node: String,
-        step: u64,
+        step: Option<u64>,
         checkpointed: bool,
     },
     /// An input the node needs is not there: a bug in exp.
@@ -80,7 +86,10 @@ impl RunError {
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::Plugin { node, error } => write!(f, "node `{node}`: {error}"),
+            RunError::Plugin { node, error, step: None } => write!(f, "node `{node}`: {error}"),
+            RunError::Plugin { node, error, step: Some(step) } => {
+                write!(f, "node `{node}` at step {step}: {error}")
+            }
             RunError::MissingComponent { node, kind, name } => write!(
                 f,
                 "node `{node}`: no loaded plugin provides the {kind} `{name}` (see `exp plugins`)"
@@ -99,12 +108,21 @@ impl fmt::Display for RunError {
             RunError::Io { node, path, message } => {
                 write!(f, "node `{node}`: cannot write `{path}`: {message}")
             }
-            RunError::Interrupted { node, step, checkpointed: true } => {
-                write!(f, "node `{node}`: interrupted after step {step}, checkpointed there")
+            RunError::Interrupted { node, step: None, .. } => {
+                write!(f, "node `{node}`: not started, the run was interrupted")
             }
-            RunError::Interrupted { node, step, checkpointed: false } => write!(
+            RunError::Interrupted {
+                node,
+                step: Some(step),
+                checkpointed: true,
+            } => write!(f, "node `{node}`: interrupted after step {step}, checkpointed there"),
+            RunError::Interrupted {
+                node,
+                step: Some(step),
+                checkpointed: false,
+            } => write!(
                 f,
-                "node `{node}`: interrupted after step {step}; no checkpoint (caching is off), a rerun starts it again"
+                "node `{node}`: interrupted after step {step}; no checkpoint was written (caching is off, or writing failed), so a rerun starts it again"
             ),
             RunError::Internal { node, message } => write!(
                 f,

@@ -303,9 +303,16 @@ pub fn execute(
                 scope.spawn(move |_| {
                     let started = Instant::now();
                     let result = match hit {
+                    _ if !crate::run_dir::is_confined_name(&node.name) => Err(RunError::Mismatch {
+                        node: node.name.clone(),
+                        message: format!(
+                            "the name `{}` would write outside the run directory; name nodes with plain identifiers",
+                            node.name
+                        ),
+                    }),
                         _ if stop.load(Ordering::SeqCst) => Err(RunError::Interrupted {
                             node: node.name.clone(),
-                            step: 0,
+                            step: None,
                             checkpointed: false,
                         }),
                         Some(hit) => hit
@@ -501,7 +508,7 @@ fn collect_tables(
     let has_report = graph
         .nodes
         .iter()
-        .any(|node| matches!(node.kind, NodeKind::Report));
+        .any(|node| matches!(node.kind, NodeKind::Report { .. }));
     if !has_report {
         let rows: Vec<(String, &MetricsArtifact)> = graph
             .nodes

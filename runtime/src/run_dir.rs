@@ -115,6 +115,17 @@ impl RunDir {
     }
 }
 
+/// Whether a node or report name can name a file inside the run directory: one plain path
+/// component, never `..`, a separator or an absolute path. The language only makes such names
+/// (identifiers), but the runtime checks every graph it is given, whoever made it.
+pub fn is_confined_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && std::path::Path::new(name).components().count() == 1
+}
+
 /// SHA-256 of a byte string, as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
@@ -161,6 +172,18 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::{civil_from_days, sha256_hex};
+
+    #[test]
+    fn names_cannot_escape_the_run_directory() {
+        use super::is_confined_name;
+        assert!(is_confined_name("soup_eval"));
+        for escaping in ["..", "../x", "/etc/passwd", "a/b", "a\\b", "", "."] {
+            assert!(
+                !is_confined_name(escaping),
+                "{escaping:?} should be refused"
+            );
+        }
+    }
 
     #[test]
     fn dates_and_hashes() {

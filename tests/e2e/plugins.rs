@@ -223,3 +223,30 @@ fn a_library_without_the_entry_symbol_is_refused() {
         outcome.stderr
     );
 }
+
+#[test]
+fn a_failure_during_training_names_the_node_and_the_step() {
+    let library = build_plugin("panicky");
+    let body = r#"dataset d = digits
+model m = mlp { hidden: [8] }
+train t {
+  model: m
+  data: d
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1 }
+  schedule: explode_at { step: 6 }
+}
+"#;
+    let test = Test::new()
+        .file("step.exp", &with_plugin_line(&library, body))
+        .args(["run", "step.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(
+            "node `t` at step 7: `explode_at` panicked in multiplier: panicked: the schedule blew up at step 6"
+        ),
+        "{}",
+        outcome.stderr
+    );
+}

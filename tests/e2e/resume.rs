@@ -154,3 +154,56 @@ fn a_corrupt_checkpoint_is_reported_and_not_used() {
         |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
     assert!(read("reference") == read("after"));
 }
+
+#[test]
+fn ctrl_c_checkpoints_stops_and_the_same_command_resumes() {
+    let test = Test::new().file("long.exp", LONG);
+    let reference = test.run_with(&["run", "long.exp", "--out", "reference", "--no-cache"]);
+    assert_eq!(reference.status, 0, "{}", reference.stderr);
+    let child = Command::new(exp_binary())
+        .args(["run", "long.exp", "--out", "interrupted"])
+        .current_dir(test.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for training to be under way (a first checkpoint), then press Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while latest_step(&test).is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let signalled = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.code() == Some(0) {
+        // The run finished before the signal arrived; nothing to resume.
+        return;
+    }
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("stopping after the current step"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("interrupted after step"), "{stderr}");
+    assert!(stderr.contains("checkpointed there"), "{stderr}");
+    assert!(stderr.contains("resume with:"), "{stderr}");
+    let resumed = test.run_with(&["run", "long.exp", "--out", "resumed"]);
+    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    assert!(
+        resumed
+            .stderr
+            .contains("[t] resumed from the checkpoint at step "),
+        "{}",
+        resumed.stderr
+    );
+    let read =
+        |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
+    assert!(
+        read("reference") == read("resumed"),
+        "resumed weights differ from an uninterrupted run"
+    );
+}

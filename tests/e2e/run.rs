@@ -32,7 +32,7 @@ train b {
 merge soup = average(a, b)
 evaluate a_eval { model: a, data: d, metrics: [accuracy, loss] }
 evaluate soup_eval { model: soup, data: d, metrics: [accuracy, loss] }
-report results { rows: [a_eval, soup_eval, a] }
+report results { rows: [a_eval, soup_eval, a], chart: true }
 "#;
 
 fn read_checkpoint(path: &Path) -> Vec<(String, Tensor)> {
@@ -163,6 +163,16 @@ fn a_run_writes_manifest_metrics_checkpoints_and_tables() {
     assert!(std::fs::read_to_string(out.join("results.md"))
         .unwrap()
         .starts_with("| node"));
+    // The report asked for a chart of its table.
+    assert!(std::fs::read(out.join("results.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    assert!(std::fs::read_to_string(out.join("results.svg"))
+        .unwrap()
+        .contains("soup_eval"));
+    // And every logged curve is plotted.
+    assert!(out.join("plots/train_loss.png").exists());
+    assert!(out.join("plots/test_accuracy.svg").exists());
     assert!(
         outcome.stdout.contains("| soup_eval |"),
         "{}",
@@ -324,5 +334,37 @@ fn asking_for_cuda_without_a_gpu_is_a_clear_error() {
         outcome.stderr.contains("libtorch sees no CUDA device"),
         "{}",
         outcome.stderr
+    );
+}
+
+#[test]
+fn a_full_disk_while_writing_a_checkpoint_is_a_clear_error_and_keeps_the_previous_one() {
+    let file = "dataset d = digits\nmodel m = mlp { hidden: [8] }\ntrain t {\n  model: m\n  data: d\n  steps: 5 steps\n  optimizer: sgd { lr: 0.1 }\n}\n";
+    let test = Test::new().file("full.exp", file);
+    let first = test.run_with(&["run", "full.exp", "--out", "out", "--no-cache"]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    let checkpoint = test.path("out/checkpoints/t.safetensors");
+    let before = std::fs::read(&checkpoint).unwrap();
+    // The checkpoint is written to a temporary file first; make that file the full device.
+    std::os::unix::fs::symlink("/dev/full", test.path("out/checkpoints/t.safetensors.tmp"))
+        .unwrap();
+    let changed = file.replace("lr: 0.1", "lr: 0.2");
+    std::fs::write(test.path("full.exp"), changed).unwrap();
+    let second = test.run_with(&["run", "full.exp", "--out", "out", "--no-cache"]);
+    assert_eq!(second.status, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("node `t`: cannot write"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("No space left on device"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        std::fs::read(&checkpoint).unwrap(),
+        before,
+        "the previous checkpoint must stay intact"
     );
 }

@@ -170,7 +170,10 @@ const EVALUATE_FIELDS: &[FieldSpec] = &[
     field("split", false, "split: \"test\""),
 ];
 
-const REPORT_FIELDS: &[FieldSpec] = &[field("rows", true, "rows: [<evaluate name>, ..]")];
+const REPORT_FIELDS: &[FieldSpec] = &[
+    field("rows", true, "rows: [<evaluate name>, ..]"),
+    field("chart", false, "chart: true"),
+];
 
 struct Checker<'a> {
     catalog: &'a dyn Catalog,
@@ -393,6 +396,16 @@ impl<'a> Checker<'a> {
 
     fn report(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
         let fields = self.fields(def, block, REPORT_FIELDS);
+        let chart = match fields.get("chart") {
+            Some(field) => match field.value.kind {
+                ExprKind::Bool(chart) => Some(chart),
+                _ => {
+                    self.wrong_type(field, "a boolean", Some("chart: true".to_string()));
+                    None
+                }
+            },
+            None => Some(false),
+        };
         let field = fields.get("rows")?;
         let ExprKind::List(items) = &field.value.kind else {
             self.wrong_type(field, "a list of evaluate or train names", None);
@@ -426,6 +439,7 @@ impl<'a> Checker<'a> {
             .collect();
         Some(Body::Report {
             rows: rows.into_iter().collect::<Option<Vec<_>>>()?,
+            chart: chart?,
         })
     }
 

@@ -63,6 +63,8 @@ pub enum Body {
     },
     Report {
         rows: Vec<DefId>,
+        /// Draw the table as a grouped bar chart beside it.
+        chart: bool,
     },
 }
 
@@ -75,7 +77,7 @@ impl Body {
                 vec![("model", *model), ("data", *data)]
             }
             Body::Merge { inputs, .. } => inputs.iter().map(|input| ("inputs", *input)).collect(),
-            Body::Report { rows } => rows.iter().map(|row| ("rows", *row)).collect(),
+            Body::Report { rows, .. } => rows.iter().map(|row| ("rows", *row)).collect(),
         }
     }
 }

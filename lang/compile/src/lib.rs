@@ -191,7 +191,7 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Report { .. } => (NodeKind::Report, None),
+        Body::Report { chart, .. } => (NodeKind::Report { chart: *chart }, None),
     }
 }
 

@@ -48,7 +48,7 @@ fn graph_text(graph: &Graph) -> String {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
                 format!("metrics={names:?} split={split}")
             }
-            NodeKind::Report => String::new(),
+            NodeKind::Report { .. } => String::new(),
         };
         out.push_str(&format!(
             "{} {} {} [{}] -> {} seed={} {}\n",

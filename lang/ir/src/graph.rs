@@ -124,8 +124,12 @@ pub enum NodeKind {
         metrics: Vec<ComponentRef>,
         split: String,
     },
-    /// Gathers metrics into a table. Inputs `rows` (evaluations or training phases).
-    Report,
+    /// Gathers metrics into a table. Inputs `rows` (evaluations or training phases). With
+    /// `chart`, the table is also drawn as a grouped bar chart.
+    Report {
+        #[serde(default)]
+        chart: bool,
+    },
 }
 
 impl NodeKind {
@@ -136,7 +140,7 @@ impl NodeKind {
             NodeKind::Train(_) => "train",
             NodeKind::Merge { .. } => "merge",
             NodeKind::Evaluate { .. } => "evaluate",
-            NodeKind::Report => "report",
+            NodeKind::Report { .. } => "report",
         }
     }
 }

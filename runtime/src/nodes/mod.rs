@@ -52,7 +52,7 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
         NodeKind::Train(spec) => train::run(ctx, spec),
         NodeKind::Merge { component } => merge::run(ctx, component),
         NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
-        NodeKind::Report => report::run(ctx),
+        NodeKind::Report { chart } => report::run(ctx, *chart),
     }
 }
 
@@ -144,6 +144,16 @@ impl NodeRun<'_> {
         RunError::Plugin {
             node: self.name().to_string(),
             error,
+            step: None,
+        }
+    }
+
+    /// A plugin failure during training step `step` (1-based, as logged).
+    fn plugin_error_at(&self, error: exp_plugin_api::host::PluginError, step: u64) -> RunError {
+        RunError::Plugin {
+            node: self.name().to_string(),
+            error,
+            step: Some(step),
         }
     }
 
@@ -223,6 +233,7 @@ pub fn load_weights(
     let targets = model.named_tensors().map_err(|error| RunError::Plugin {
         node: node.to_string(),
         error,
+        step: None,
     })?;
     if targets.len() != weights.len() {
         return Err(RunError::Mismatch {
@@ -260,6 +271,7 @@ pub fn snapshot(node: &str, model: &mut ForeignModel) -> Result<Vec<(String, Ten
     let tensors = model.named_tensors().map_err(|error| RunError::Plugin {
         node: node.to_string(),
         error,
+        step: None,
     })?;
     tensors
         .into_iter()

@@ -42,7 +42,7 @@ pub fn write_table(node: &str, run_dir: &RunDir, table: &Table) -> Result<(), Ru
     Ok(())
 }
 
-pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
+pub fn run(ctx: &NodeRun, chart: bool) -> Result<Artifact, RunError> {
     let mut rows: Vec<(String, &MetricsArtifact)> = Vec::new();
     for (input, artifact) in ctx.node.inputs.iter().zip(&ctx.inputs) {
         let row_name = ctx.graph.node(input.node).name.clone();
@@ -54,5 +54,13 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
     }
     let table = table_of(ctx.name(), &rows);
     write_table(ctx.name(), ctx.run_dir, &table)?;
+    if chart {
+        let stem = ctx.run_dir.path.join(ctx.name());
+        crate::plots::write_table_chart(&table, &stem).map_err(|error| RunError::Io {
+            node: ctx.name().to_string(),
+            path: stem.display().to_string(),
+            message: error.to_string(),
+        })?;
+    }
     Ok(Artifact::Table(table))
 }

@@ -209,7 +209,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             dataset
                 .batch(Split::Train, &indices)
-                .map_err(|error| ctx.plugin_error(error))?
+                .map_err(|error| ctx.plugin_error_at(error, step + 1))?
         };
         for param in &trainable {
             let mut param = param.shallow_clone();
@@ -217,15 +217,16 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         }
         let loss = model
             .loss(&x, &y)
-            .map_err(|error| ctx.plugin_error(error))?;
-        loss.f_backward()
-            .map_err(|error| RunError::tensor(node, "backward", error))?;
+            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        loss.f_backward().map_err(|error| {
+            RunError::tensor(node, &format!("backward at step {}", step + 1), error)
+        })?;
         let multiplier = schedule
             .multiplier(step, total)
-            .map_err(|error| ctx.plugin_error(error))?;
+            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
         optimizer
             .step(&trainable, base_lr * multiplier)
-            .map_err(|error| ctx.plugin_error(error))?;
+            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
 
         step_seconds.push(step_started.elapsed().as_secs_f64());
         let done = step + 1;
@@ -273,7 +274,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                 if stopping {
                     return Err(RunError::Interrupted {
                         node: node.to_string(),
-                        step: done,
+                        step: Some(done),
                         checkpointed: saved,
                     });
                 }
@@ -282,7 +283,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         if stopping {
             return Err(RunError::Interrupted {
                 node: node.to_string(),
-                step: done,
+                step: Some(done),
                 checkpointed: false,
             });
         }

@@ -144,20 +144,27 @@ impl Optimizer for AdamW {
                 }
                 let (m, v) =
                     moments.get_or_insert_with(|| (param.zeros_like(), param.zeros_like()));
-                let _ = m
-                    .f_mul_scalar_(self.beta1)?
-                    .f_add_(&(&grad * (1.0 - self.beta1)))?;
-                let _ = v
-                    .f_mul_scalar_(self.beta2)?
-                    .f_add_(&(grad.f_square()? * (1.0 - self.beta2)))?;
+                // In place, with as few kernels and temporaries as the update allows (this loop
+                // runs for every parameter at every step):
+                // m ← m + (1−β₁)(g − m); v ← β₂v + g·(1−β₂)g.
+                let _ = m.f_lerp_(&grad, 1.0 - self.beta1)?;
+                let scaled = grad.f_mul_scalar(1.0 - self.beta2)?;
+                let _ = v.f_mul_scalar_(self.beta2)?.f_addcmul_(&grad, &scaled)?;
+                if lr == 0.0 {
+                    continue;
+                }
                 let mut param = param.shallow_clone();
                 if self.weight_decay > 0.0 {
                     let _ = param.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
                 }
-                let denominator = (v.f_div_scalar(correction2)?)
-                    .f_sqrt()?
-                    .f_add_scalar(self.eps)?;
-                let _ = param.f_sub_(&(m.f_div(&denominator)? * (lr / correction1)))?;
+                // θ ← θ − (lr/c₁)·m / (√v/√c₂ + ε), written as θ + m / d with
+                // d = −(c₁/lr)·(√v/√c₂ + ε), so one fused addcdiv_ applies it.
+                let scale = -correction1 / lr;
+                let mut denominator = v.f_sqrt()?;
+                let _ = denominator
+                    .f_mul_scalar_(scale / correction2.sqrt())?
+                    .f_add_scalar_(scale * self.eps)?;
+                let _ = param.f_addcdiv_(m, &denominator)?;
             }
             Ok(())
         })
