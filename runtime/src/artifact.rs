@@ -23,6 +23,21 @@ pub struct DatasetArtifact {
     pub component: ComponentRef,
 }
 
+impl DatasetArtifact {
+    /// The examples at `indices` of a split, taking the dataset's lock for the call.
+    pub fn batch(
+        &self,
+        split: exp_plugin_api::sdk::Split,
+        indices: &[i64],
+    ) -> Result<(tch::Tensor, tch::Tensor), exp_plugin_api::host::PluginError> {
+        let mut dataset = self
+            .dataset
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        dataset.batch(split, indices)
+    }
+}
+
 /// Model weights together with the architecture that reads them.
 pub struct ModelArtifact {
     /// The model component and its parameters (the architecture).

@@ -172,11 +172,9 @@ fn ctrl_c_checkpoints_stops_and_the_same_command_resumes() {
     while latest_step(&test).is_none() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
-    let signalled = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(signalled.success());
+    // SAFETY: sending SIGINT to our own child process, which is still running (not waited).
+    let signalled = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(signalled, 0, "could not send SIGINT");
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if output.status.code() == Some(0) {

@@ -29,15 +29,9 @@ pub fn evaluate_model(
     let mut start = 0;
     while start < len {
         let indices: Vec<i64> = (start..(start + EVAL_BATCH).min(len)).collect();
-        let (x, y) = {
-            let mut dataset = data
-                .dataset
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            dataset
-                .batch(split, &indices)
-                .map_err(|error| ctx.plugin_error(error))?
-        };
+        let (x, y) = data
+            .batch(split, &indices)
+            .map_err(|error| ctx.plugin_error(error))?;
         let output =
             tch::no_grad(|| model.forward(&x, false)).map_err(|error| ctx.plugin_error(error))?;
         for evaluator in evaluators.iter_mut() {

@@ -202,15 +202,9 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         let step_started = std::time::Instant::now();
         let indices = order.next_batch().to_vec();
         examples_seen += indices.len() as u64;
-        let (x, y) = {
-            let mut dataset = data
-                .dataset
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            dataset
-                .batch(Split::Train, &indices)
-                .map_err(|error| ctx.plugin_error_at(error, step + 1))?
-        };
+        let (x, y) = data
+            .batch(Split::Train, &indices)
+            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
         for param in &trainable {
             let mut param = param.shallow_clone();
             param.zero_grad();

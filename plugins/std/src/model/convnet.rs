@@ -146,30 +146,13 @@ impl Model for ConvNet {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::{Component, Context, DataInfo, Model, Optimizer, Params};
+    use exp_plugin_api::sdk::{Component, Model, Optimizer};
+
+    use crate::model::test_support::{digits_context as context, params};
     use exp_plugin_api::tch::{Device, Kind, Tensor};
 
     use super::ConvNet;
     use crate::optimizer::sgd::Sgd;
-
-    fn context(seed: u64) -> Context {
-        Context {
-            seed,
-            device: "cpu".into(),
-            data: Some(DataInfo {
-                input_shape: vec![64],
-                classes: 10,
-                train_len: 10,
-                test_len: 10,
-                source: String::new(),
-                license: String::new(),
-            }),
-        }
-    }
-
-    fn params(json: &str) -> Params {
-        Params::new(serde_json::from_str(json).unwrap())
-    }
 
     #[test]
     fn forward_shape_and_tensor_names() {

@@ -191,29 +191,12 @@ impl Model for Mlp {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::{Component, Context, DataInfo, Model, Params};
+    use exp_plugin_api::sdk::{Component, Model};
+
+    use crate::model::test_support::{digits_context as context, params};
     use exp_plugin_api::tch::{Kind, Tensor};
 
     use super::Mlp;
-
-    fn context(seed: u64) -> Context {
-        Context {
-            seed,
-            device: "cpu".into(),
-            data: Some(DataInfo {
-                input_shape: vec![64],
-                classes: 10,
-                train_len: 10,
-                test_len: 10,
-                source: String::new(),
-                license: String::new(),
-            }),
-        }
-    }
-
-    fn params(json: &str) -> Params {
-        Params::new(serde_json::from_str(json).unwrap())
-    }
 
     #[test]
     fn forward_shape_and_seeded_init() {

@@ -90,32 +90,13 @@ impl Stateful for AdamW {
     }
 
     fn load_state(&mut self, state: SavedState) -> Result<()> {
-        let missing = |what: &str| PluginError::new(format!("saved adamw state lacks `{what}`"));
-        self.step = state.data["step"].as_i64().ok_or_else(|| missing("step"))? as i32;
-        let n_params = state.data["n_params"]
-            .as_u64()
-            .ok_or_else(|| missing("n_params"))? as usize;
-        let mut firsts: Vec<Option<Tensor>> = (0..n_params).map(|_| None).collect();
-        let mut seconds: Vec<Option<Tensor>> = (0..n_params).map(|_| None).collect();
-        for (name, tensor) in state.tensors {
-            let (slot, index) = match name.split_once('.') {
-                Some(("m", index)) => (&mut firsts, index),
-                Some(("v", index)) => (&mut seconds, index),
-                _ => {
-                    return Err(PluginError::new(format!(
-                        "unexpected saved adamw tensor `{name}`"
-                    )))
-                }
-            };
-            let index: usize = index
-                .parse()
-                .ok()
-                .filter(|index| *index < n_params)
-                .ok_or_else(|| {
-                    PluginError::new(format!("unexpected saved adamw tensor `{name}`"))
-                })?;
-            slot[index] = Some(tensor.copy());
-        }
+        self.step = state.data["step"]
+            .as_i64()
+            .ok_or_else(|| PluginError::new("saved adamw state lacks `step`"))?
+            as i32;
+        let mut slots = super::indexed_slots("adamw", state, &["m", "v"])?;
+        let seconds = slots.pop().unwrap_or_default();
+        let firsts = slots.pop().unwrap_or_default();
         self.moments = firsts
             .into_iter()
             .zip(seconds)

@@ -2,3 +2,39 @@
 //! without a gradient (frozen, or unused in the loss) are skipped.
 pub mod adamw;
 pub mod sgd;
+
+use exp_plugin_api::sdk::{PluginError, Result, SavedState};
+use exp_plugin_api::tch::Tensor;
+
+/// Reads per-parameter state saved as tensors named `<slot>.<index>` (`velocity.0`, `m.3`) with
+/// `n_params` in the saved data: one vector per slot, `None` where a parameter had no state.
+pub(crate) fn indexed_slots(
+    optimizer: &str,
+    state: SavedState,
+    slots: &[&str],
+) -> Result<Vec<Vec<Option<Tensor>>>> {
+    let n_params = state.data["n_params"]
+        .as_u64()
+        .ok_or_else(|| PluginError::new(format!("saved {optimizer} state lacks `n_params`")))?
+        as usize;
+    let mut found: Vec<Vec<Option<Tensor>>> = slots
+        .iter()
+        .map(|_| (0..n_params).map(|_| None).collect())
+        .collect();
+    for (name, tensor) in state.tensors {
+        let unexpected =
+            || PluginError::new(format!("unexpected saved {optimizer} tensor `{name}`"));
+        let (slot, index) = name.split_once('.').ok_or_else(unexpected)?;
+        let slot = slots
+            .iter()
+            .position(|known| *known == slot)
+            .ok_or_else(unexpected)?;
+        let index: usize = index
+            .parse()
+            .ok()
+            .filter(|index| *index < n_params)
+            .ok_or_else(unexpected)?;
+        found[slot][index] = Some(tensor.copy());
+    }
+    Ok(found)
+}

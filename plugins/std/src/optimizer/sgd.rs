@@ -3,8 +3,8 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Optimizer, ParamBuilder, Params, PluginError, Result,
-    SavedState, SchemaBuilder, Stateful,
+    param, schema, Component, Context, Optimizer, ParamBuilder, Params, Result, SavedState,
+    SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 
@@ -78,19 +78,8 @@ impl Stateful for Sgd {
     }
 
     fn load_state(&mut self, state: SavedState) -> Result<()> {
-        let n_params = state.data["n_params"]
-            .as_u64()
-            .ok_or_else(|| PluginError::new("saved sgd state lacks `n_params`"))?
-            as usize;
-        self.velocity = (0..n_params).map(|_| None).collect();
-        for (name, tensor) in state.tensors {
-            let index: usize = name
-                .strip_prefix("velocity.")
-                .and_then(|index| index.parse().ok())
-                .filter(|index| *index < n_params)
-                .ok_or_else(|| PluginError::new(format!("unexpected saved sgd tensor `{name}`")))?;
-            self.velocity[index] = Some(tensor.copy());
-        }
+        let mut slots = super::indexed_slots("sgd", state, &["velocity"])?;
+        self.velocity = slots.remove(0);
         Ok(())
     }
 }
