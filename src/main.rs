@@ -3,6 +3,7 @@
 
 mod discover;
 mod dot;
+mod fmt;
 mod progress;
 mod runs;
 mod world;
@@ -99,6 +100,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrite experiment files in the canonical layout; with --check, only list those not in it.
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing; exit 1 if a file is not formatted, naming it on stderr.
+        #[arg(long)]
+        check: bool,
+    },
     /// Show a past run: what ran, its tables, failures and files.
     Show {
         /// A run directory, a run id, `latest` or `EXPERIMENT/latest`.
@@ -128,6 +137,8 @@ enum Exit {
     Interrupted,
     /// The run happened, but at least one node failed or was skipped.
     NodesFailed,
+    /// `exp fmt --check`: a file is not in the canonical layout.
+    Unformatted,
     /// The experiment file (or a plugin it needs) has errors; nothing ran.
     InvalidInput,
     /// exp could not do its job (unreadable file, unwritable run directory, no such device).
@@ -139,7 +150,7 @@ impl Exit {
         ExitCode::from(match self {
             Exit::Success => 0,
             Exit::Interrupted => 130,
-            Exit::NodesFailed => 1,
+            Exit::NodesFailed | Exit::Unformatted => 1,
             Exit::InvalidInput => 2,
             Exit::Fatal => 3,
         })
@@ -190,6 +201,7 @@ fn main() -> ExitCode {
         Command::Plugins { file, json } => plugins_command(file.as_deref(), json),
         Command::Runs { dir, json } => runs::runs_command(&dir, json),
         Command::Show { run, dir } => runs::show_command(&run, &dir),
+        Command::Fmt { files, check } => fmt::fmt_command(&files, check, color),
     };
     exit.code()
 }

@@ -4,8 +4,11 @@
 mod cache;
 mod cli;
 mod experiments;
+mod fmt;
+mod highlight;
 mod plugins;
 mod records;
+mod reference;
 mod resume;
 mod run;
 mod support;

@@ -1,15 +1,18 @@
 //! The syntax of `.exp` files: the pest grammar (`grammar.pest`, described in `GRAMMAR.md`),
-//! the AST with spans (`ast`), and `parse`, which turns text into an AST plus diagnostics.
+//! the AST with spans (`ast`), `parse`, which turns text into an AST plus diagnostics, and
+//! `format`, which prints a file in its canonical layout with its comments.
 //!
 //! This crate does no IO and knows nothing of plugins or components: names are resolved by
 //! `exp-check`. pest is private to the `parser` module; nothing public mentions it (STYLE L4).
 
 pub mod ast;
 mod dump;
+mod format;
 mod parse_error;
 mod parser;
 
 pub use dump::dump;
+pub use format::format;
 pub use parse_error::ParseError;
 pub use parser::parse;
 
@@ -27,5 +30,7 @@ pub fn plugin_paths(file: &ast::File) -> Vec<(String, Span)> {
         .collect()
 }
 
+#[cfg(test)]
+mod format_tests;
 #[cfg(test)]
 mod tests;
