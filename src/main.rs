@@ -158,7 +158,7 @@ impl Exit {
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
+    process_settings();
     let cli = Cli::parse();
     let color = match cli.color {
         ColorChoice::Always => true,
@@ -206,6 +206,8 @@ fn main() -> ExitCode {
     exit.code()
 }
 
+/// Process-wide settings made once at start-up, before any other thread exists.
+///
 /// Keeps glibc's allocator from handing memory back to the system after every step.
 ///
 /// Training allocates and frees the same activation-sized blocks at every step, on worker
@@ -213,7 +215,7 @@ fn main() -> ExitCode {
 /// `madvise`), about a quarter of a small conv net's step time. Serving those blocks from the
 /// heap (up to the 32 MiB mmap ceiling) and trimming only past 256 MiB of free memory removes
 /// that cost. The settings are process-wide, so only the binary sets them.
-fn tune_allocator() {
+fn process_settings() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only changes allocator tunables; it is called before any other thread
@@ -221,6 +223,12 @@ fn tune_allocator() {
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
             libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+        }
+        // SAFETY: restores the default action for SIGPIPE before any other thread exists, so
+        // `exp runs | head` ends quietly like other command-line tools instead of panicking in
+        // `println!` (Rust ignores SIGPIPE by default).
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
 }
@@ -251,12 +259,8 @@ fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit>
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
 
     // `plugin` lines must be loaded before checking: their components are part of the catalog.
-    let (ast, _) = exp_syntax::parse(exp_diag::FileId(0), &text);
-    let plugin_lines = exp_syntax::plugin_paths(&ast);
-    let explicit: Vec<PathBuf> = plugin_lines
-        .iter()
-        .map(|(path, _)| base.join(path))
-        .collect();
+    let plugin_lines = plugin_lines(&text, &base);
+    let explicit: Vec<PathBuf> = plugin_lines.iter().map(|(path, _)| path.clone()).collect();
     let (registry, refusals) = discover(&explicit);
 
     let world = FileWorld { base };
@@ -497,15 +501,23 @@ fn report(loaded: &Loaded, summary: &RunSummary, color: bool) {
     println!("run directory: {}", summary.run_dir.display());
 }
 
+/// The `plugin "path"` lines of a file, resolved against its directory, with their spans.
+fn plugin_lines(text: &str, base: &Path) -> Vec<(PathBuf, exp_diag::Span)> {
+    let (ast, _) = exp_syntax::parse(exp_diag::FileId(0), text);
+    exp_syntax::plugin_paths(&ast)
+        .into_iter()
+        .map(|(path, span)| (base.join(path), span))
+        .collect()
+}
+
 fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
     let explicit: Vec<PathBuf> = match file {
         Some(file) => match std::fs::read_to_string(file) {
             Ok(text) => {
-                let (ast, _) = exp_syntax::parse(exp_diag::FileId(0), &text);
                 let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-                exp_syntax::plugin_paths(&ast)
+                plugin_lines(&text, &base)
                     .into_iter()
-                    .map(|(path, _)| base.join(path))
+                    .map(|(path, _)| path)
                     .collect()
             }
             Err(error) => {

@@ -26,7 +26,7 @@ times; \"never slower\" also needs every repeat at or below 1.
 3.3 ms): a quarter of exp's step went to page faults and `madvise`. Training runs on a worker \
 thread, whose glibc malloc arena gave the activation buffers back to the system after every \
 step and faulted fresh pages in on the next. `exp` now sets `M_MMAP_THRESHOLD` (32 MiB) and \
-`M_TRIM_THRESHOLD` (256 MiB) with `mallopt` at start-up (`tune_allocator` in `src/main.rs`); \
+`M_TRIM_THRESHOLD` (256 MiB) with `mallopt` at start-up (`process_settings` in `src/main.rs`); \
 the conv net went from 1.08× to about 0.81× PyTorch. The same run found `adamw` doing 14 \
 kernels and 8 temporaries per tensor; it now does 9 and 2 (`lerp_`, `addcmul_`, one fused \
 `addcdiv_`).
