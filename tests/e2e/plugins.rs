@@ -121,7 +121,7 @@ report results { rows: [fine] }
     assert_eq!(outcome.status, 1, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains(
-            "`explode` panicked in update: panicked: the explode evaluator blew up on purpose"
+            "`explode` (plugin `panicky`) panicked in update: panicked: the explode evaluator blew up on purpose"
         ),
         "{}",
         outcome.stderr
@@ -244,7 +244,7 @@ train t {
     assert_eq!(outcome.status, 1, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains(
-            "node `t` at step 7: `explode_at` panicked in multiplier: panicked: the schedule blew up at step 6"
+            "node `t` at step 7: `explode_at` (plugin `panicky`) panicked in multiplier: panicked: the schedule blew up at step 6"
         ),
         "{}",
         outcome.stderr

@@ -52,6 +52,7 @@ pub enum PluginError {
     },
     /// A component returned an error; `field` names the parameter it blamed.
     Call {
+        plugin: String,
         component: String,
         operation: &'static str,
         message: String,
@@ -59,6 +60,7 @@ pub enum PluginError {
     },
     /// A component panicked; the panic was caught inside the plugin.
     Panic {
+        plugin: String,
         component: String,
         operation: &'static str,
         message: String,
@@ -100,15 +102,15 @@ impl fmt::Display for PluginError {
                 "plugin `{}` describes component `{component}` badly: {reason}",
                 path.display()
             ),
-            PluginError::Call { component, operation, message, field } => {
-                write!(f, "`{component}` failed in {operation}: {message}")?;
+            PluginError::Call { plugin, component, operation, message, field } => {
+                write!(f, "`{component}` (plugin `{plugin}`) failed in {operation}: {message}")?;
                 if let Some(field) = field {
                     write!(f, " (parameter `{field}`)")?;
                 }
                 Ok(())
             }
-            PluginError::Panic { component, operation, message } => {
-                write!(f, "`{component}` panicked in {operation}: {message}")
+            PluginError::Panic { plugin, component, operation, message } => {
+                write!(f, "`{component}` (plugin `{plugin}`) panicked in {operation}: {message}")
             }
         }
     }
@@ -298,6 +300,7 @@ impl Plugin {
             .iter()
             .find(|component| component.schema.kind == kind && component.schema.name == name)
             .ok_or_else(|| PluginError::Call {
+                plugin: self.name.clone(),
                 component: name.to_string(),
                 operation: "create",
                 message: format!("plugin `{}` has no {kind} called `{name}`", self.name),
@@ -355,12 +358,14 @@ impl Foreign {
         let (message, field) = self.plugin.last_error();
         if status == STATUS_PANIC {
             Err(PluginError::Panic {
+                plugin: self.plugin.name.clone(),
                 component: self.component.clone(),
                 operation,
                 message,
             })
         } else {
             Err(PluginError::Call {
+                plugin: self.plugin.name.clone(),
                 component: self.component.clone(),
                 operation,
                 message,
@@ -384,6 +389,7 @@ impl Foreign {
         self.check(status, "save_state")?;
         let data: serde_json::Value =
             serde_json::from_str(&c_text(json)).map_err(|error| PluginError::Call {
+                plugin: self.plugin.name.clone(),
                 component: self.component.clone(),
                 operation: "save_state",
                 message: format!("returned malformed state: {error}"),
@@ -452,6 +458,7 @@ macro_rules! foreign_kind {
             pub fn new(foreign: Foreign) -> Result<$name, PluginError> {
                 if foreign.kind != $kind {
                     return Err(PluginError::Call {
+                        plugin: foreign.plugin.name.clone(),
                         component: foreign.component.clone(),
                         operation: "create",
                         message: format!("is a {}, not a {}", foreign.kind, $kind),
@@ -478,6 +485,7 @@ impl ForeignDataset {
         let status = (self.0.vtable::<FfiDatasetVTable>().info)(self.0.object.state, &mut out);
         self.0.check(status, "info")?;
         serde_json::from_str(&c_text(out)).map_err(|error| PluginError::Call {
+            plugin: self.0.plugin.name.clone(),
             component: self.0.component.clone(),
             operation: "info",
             message: format!("returned malformed dataset info: {error}"),
@@ -622,6 +630,7 @@ impl ForeignEvaluator {
         self.0.check(status, "compute")?;
         let metrics: std::collections::BTreeMap<String, f64> =
             serde_json::from_str(&c_text(out)).map_err(|error| PluginError::Call {
+                plugin: self.0.plugin.name.clone(),
                 component: self.0.component.clone(),
                 operation: "compute",
                 message: format!("returned malformed metrics: {error}"),
