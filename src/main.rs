@@ -245,7 +245,11 @@ struct Loaded {
 /// have been printed and the exit code is returned.
 fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit> {
     let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
+        // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not content.
+        Ok(text) => text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text),
         Err(error) => {
             eprintln!("error: cannot read `{}`: {error}", file.display());
             return Err(Exit::Fatal);

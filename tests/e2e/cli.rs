@@ -134,3 +134,26 @@ fn plugins_lists_every_std_component_with_parameters() {
         .iter()
         .any(|param| param["name"] == "weight_decay"));
 }
+
+#[test]
+fn windows_line_endings_and_a_byte_order_mark_are_accepted() {
+    let crlf = SMALL.replace('\n', "\r\n");
+    let with_bom = format!("\u{feff}{SMALL}");
+    for (name, text) in [("crlf.exp", crlf.as_str()), ("bom.exp", with_bom.as_str())] {
+        let test = Test::new().file(name, text).args(["check", name]);
+        let outcome = test.run();
+        assert_eq!(outcome.status, 0, "{name}: {}", outcome.stderr);
+    }
+    // Errors in such a file still point at the right line and column.
+    let bad = "\u{feff}dataset d = digits\r\nmodel m = mlpp\r\n";
+    let outcome = Test::new()
+        .file("bad.exp", bad)
+        .args(["check", "bad.exp"])
+        .run();
+    assert_eq!(outcome.status, 2);
+    assert!(
+        outcome.stderr.contains("bad.exp:2:11"),
+        "{}",
+        outcome.stderr
+    );
+}
