@@ -76,6 +76,11 @@ fn check_ast(highlight: &Highlight, file: &File, problems: &mut Vec<String>) {
                 keyword(seed.span, "seed", problems);
                 highlight.expect_span(problems, seed.value_span, &["constant.numeric"]);
             }
+            Item::Let(binding) => {
+                keyword(binding.span, "let", problems);
+                highlight.expect_span(problems, binding.name.span, &["entity.name.function"]);
+                check_expr(highlight, &binding.value, problems);
+            }
             Item::Def(def) => {
                 keyword(def.span, def.kind.keyword(), problems);
                 highlight.expect_span(problems, def.name.span, &["entity.name.function"]);
@@ -149,6 +154,11 @@ fn check_expr(highlight: &Highlight, expr: &Expr, problems: &mut Vec<String>) {
         }
         ExprKind::Record(block) => check_block(highlight, block, problems),
         ExprKind::Component(component) => check_component(highlight, component, problems),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            check_expr(highlight, lhs, problems);
+            check_expr(highlight, rhs, problems);
+        }
+        ExprKind::Neg(inner) | ExprKind::Paren(inner) => check_expr(highlight, inner, problems),
     }
 }
 
@@ -270,6 +280,29 @@ fn error_files_do_not_break_the_highlighter() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn lets_and_arithmetic_are_highlighted() {
+    let grammar = Grammar::load();
+    let text = "let base = 1e-3\nlet warm = (10% + 5%) * 2\nmodel net = mlp { hidden: [base * -2 / 4, -(warm)] }\n";
+    let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let problems = check_valid(&grammar, text, &file);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let highlight = grammar.tokenize(text);
+    let has = |needle: &str, prefix: &str| {
+        let scopes = highlight.scopes_at(needle);
+        assert!(
+            scopes.iter().any(|scope| scope.starts_with(prefix)),
+            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
+        );
+    };
+    has("let base", "storage.type");
+    has("base = 1e-3", "entity.name.function");
+    has("* 2", "keyword.operator.arithmetic");
+    has("+ 5%", "keyword.operator.arithmetic");
+    has("/ 4", "keyword.operator.arithmetic");
 }
 
 #[test]

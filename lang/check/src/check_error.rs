@@ -2,7 +2,7 @@
 //! fields, and `to_diagnostic`, which turns one into words (STYLE E2, E4, E5).
 //!
 //! Codes E0001 to E0003 belong to the parser (`exp_syntax::ParseError`); the checker's run
-//! from E0004 to E0023. A code never changes meaning once released.
+//! from E0004 to E0028, and its warnings from W0001. A code never changes meaning once released.
 
 use exp_diag::{Diagnostic, Span};
 use exp_ir::ComponentKind;
@@ -17,6 +17,8 @@ pub enum Expect {
     Model,
     /// A report row: `evaluate` or `train`.
     Row,
+    /// A `let` value, inside a `let` or an arithmetic expression.
+    Value,
 }
 
 impl Expect {
@@ -25,6 +27,7 @@ impl Expect {
             Expect::Dataset => "a dataset",
             Expect::Model => "a model",
             Expect::Row => "an evaluate or train definition",
+            Expect::Value => "a `let` value",
         }
     }
 
@@ -33,6 +36,7 @@ impl Expect {
             Expect::Dataset => kind == DefKind::Dataset,
             Expect::Model => matches!(kind, DefKind::Model | DefKind::Train | DefKind::Merge),
             Expect::Row => matches!(kind, DefKind::Evaluate | DefKind::Train),
+            Expect::Value => false,
         }
     }
 }
@@ -163,6 +167,43 @@ pub enum CheckError {
         expected: String,
         span: Span,
     },
+    /// `"a" * 2`: an operator applied to values it does not work on.
+    ArithmeticType {
+        op: &'static str,
+        lhs: String,
+        /// `None` for unary minus.
+        rhs: Option<String>,
+        span: Span,
+    },
+    LetCycle {
+        /// The lets around the cycle, starting and ending with the same one.
+        names: Vec<String>,
+        /// Where each let in `names` refers to the next.
+        uses: Vec<Span>,
+        span: Span,
+    },
+    /// `10 steps + 3 epochs`.
+    DurationUnitMismatch {
+        op: &'static str,
+        lhs: String,
+        rhs: String,
+        span: Span,
+    },
+    DivisionByZero {
+        span: Span,
+    },
+    /// A definition or a component where a `let` value is computed.
+    NotAValue {
+        /// What was written: "the model `net`", "the component `adamw`".
+        found: String,
+        span: Span,
+        definition: Option<Span>,
+    },
+    /// W0001, a warning: a `let` nothing refers to.
+    UnusedLet {
+        name: String,
+        span: Span,
+    },
 }
 
 impl CheckError {
@@ -188,6 +229,12 @@ impl CheckError {
             CheckError::ParamWrongType { .. } => "E0021",
             CheckError::ParamOutOfRange { .. } => "E0022",
             CheckError::MissingParam { .. } => "E0023",
+            CheckError::ArithmeticType { .. } => "E0024",
+            CheckError::LetCycle { .. } => "E0025",
+            CheckError::DurationUnitMismatch { .. } => "E0026",
+            CheckError::DivisionByZero { .. } => "E0027",
+            CheckError::NotAValue { .. } => "E0028",
+            CheckError::UnusedLet { .. } => "W0001",
         }
     }
 
@@ -213,13 +260,83 @@ impl CheckError {
             | CheckError::UnknownParam { span, .. }
             | CheckError::ParamWrongType { span, .. }
             | CheckError::ParamOutOfRange { span, .. }
-            | CheckError::MissingParam { span, .. } => *span,
+            | CheckError::MissingParam { span, .. }
+            | CheckError::ArithmeticType { span, .. }
+            | CheckError::LetCycle { span, .. }
+            | CheckError::DurationUnitMismatch { span, .. }
+            | CheckError::DivisionByZero { span }
+            | CheckError::NotAValue { span, .. }
+            | CheckError::UnusedLet { span, .. } => *span,
         }
     }
 
     pub fn to_diagnostic(&self) -> Diagnostic {
         let code = self.code();
         match self {
+            CheckError::ArithmeticType { op, lhs, rhs, span } => {
+                let message = match rhs {
+                    Some(rhs) => format!("cannot apply `{op}` to {lhs} and {rhs}"),
+                    None => format!("cannot negate {lhs}"),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, "not a number or a duration")
+                    .with_help(
+                        "arithmetic works on numbers and durations: a duration can be added to \
+                         one of the same unit and multiplied or divided by a number",
+                    )
+            }
+            CheckError::LetCycle { names, uses, span } => {
+                let chain: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+                let mut diagnostic = Diagnostic::error(
+                    code,
+                    format!(
+                        "lets depend on each other in a cycle: {}",
+                        chain.join(" -> ")
+                    ),
+                )
+                .with_primary(*span, "this value depends on itself");
+                for (idx, use_span) in uses.iter().enumerate() {
+                    if let Some(next) = names.get(idx + 1) {
+                        diagnostic = diagnostic.with_secondary(
+                            *use_span,
+                            format!("`{}` uses `{next}` here", names[idx]),
+                        );
+                    }
+                }
+                diagnostic.with_help("give one of these lets a value that does not refer back")
+            }
+            CheckError::DurationUnitMismatch { op, lhs, rhs, span } => {
+                Diagnostic::error(code, format!("cannot apply `{op}` to {lhs} and {rhs}"))
+                    .with_primary(*span, "the units differ")
+                    .with_help(
+                        "add or subtract durations of the same unit: steps, epochs or percentages",
+                    )
+            }
+            CheckError::DivisionByZero { span } => Diagnostic::error(code, "division by zero")
+                .with_primary(*span, "this divides by zero")
+                .with_help("divide by a number other than 0"),
+            CheckError::NotAValue {
+                found,
+                span,
+                definition,
+            } => {
+                let diagnostic =
+                    Diagnostic::error(code, format!("expected a value, found {found}"))
+                        .with_primary(*span, "not a value");
+                let diagnostic = match definition {
+                    Some(definition) => diagnostic.with_secondary(*definition, "defined here"),
+                    None => diagnostic,
+                };
+                diagnostic.with_help(
+                    "a `let` and arithmetic hold values only: numbers, strings, booleans, \
+                     durations and lists of them",
+                )
+            }
+            CheckError::UnusedLet { name, span } => {
+                Diagnostic::warning(code, format!("`{name}` is defined but never used"))
+                    .with_primary(*span, "never used")
+                    .with_help("remove it or use it")
+            }
             CheckError::ModuleNotFound { path, span } => {
                 Diagnostic::error(code, format!("cannot find module `{path}`"))
                     .with_primary(*span, "no such module")

@@ -1,13 +1,14 @@
 //! `check`: the checking pass.
 //!
-//! It works in four steps, reporting every error it finds instead of stopping at the first:
+//! It works in five steps, reporting every error it finds instead of stopping at the first:
 //! 1. parse the experiment file and, depth first, every module it imports (through `World`),
 //!    adding each module's text to the `SourceMap` so diagnostics can point into it;
-//! 2. collect the top-level lines (`seed`, `plugin`) and the definitions of all files into
+//! 2. evaluate the `let` lines and put their values where they are used (`lets`);
+//! 3. collect the top-level lines (`seed`, `plugin`) and the definitions of all files into
 //!    one namespace, where a name may be defined once;
-//! 3. check each definition's body: structural fields against a fixed table, references
+//! 4. check each definition's body: structural fields against a fixed table, references
 //!    against the namespace, components and their parameters against the `Catalog`;
-//! 4. look for cycles among the references, which may point anywhere in the file.
+//! 5. look for cycles among the references, which may point anywhere in the file.
 //!
 //! A `Program` comes back only when no error was found.
 
@@ -23,6 +24,7 @@ use crate::program::{Body, CheckedDef, DefId, Program};
 use crate::{Catalog, World};
 
 mod components;
+mod lets;
 
 /// Checks the experiment file `main` (already in `sources`) and everything it imports.
 /// Imported modules are added to `sources`. Returns the program when there are no errors,
@@ -34,7 +36,7 @@ pub fn check(
     catalog: &dyn Catalog,
 ) -> (Option<Program>, Vec<Diagnostic>) {
     let main_text = sources.text(main).to_string();
-    let (main_file, mut diagnostics) = exp_syntax::parse(main, &main_text);
+    let (mut main_file, mut diagnostics) = exp_syntax::parse(main, &main_text);
     let mut errors = Vec::new();
     let mut modules = Vec::new();
     let mut loaded = HashSet::new();
@@ -49,6 +51,11 @@ pub fn check(
             diagnostics: &mut diagnostics,
         },
     );
+
+    let mut all_files: Vec<&mut ast::File> = modules.iter_mut().collect();
+    all_files.push(&mut main_file);
+    let resolved = lets::resolve(&mut all_files);
+    errors.extend(resolved.errors);
 
     let mut files: Vec<(&ast::File, bool)> = modules.iter().map(|file| (file, false)).collect();
     files.push((&main_file, true));
@@ -66,7 +73,11 @@ pub fn check(
     let bodies: Vec<Option<Body>> = (0..checker.defs.len())
         .map(|idx| {
             checker.current = idx;
-            checker.body(checker.defs[idx].0)
+            let def = checker.defs[idx].0;
+            if resolved.poisoned.contains(&def.span) {
+                return None;
+            }
+            checker.body(def)
         })
         .collect();
     checker.cycles();
@@ -225,7 +236,7 @@ impl<'a> Checker<'a> {
                         }
                     }
                     Item::Plugin(line) => plugins.push((line.path.clone(), line.path_span)),
-                    Item::Import(_) | Item::Def(_) => {}
+                    Item::Import(_) | Item::Let(_) | Item::Def(_) => {}
                 }
             }
         }

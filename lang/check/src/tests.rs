@@ -267,6 +267,106 @@ fn defaults_are_filled_and_ints_coerced() {
     assert_eq!(spec.optimizer.params["momentum"], exp_ir::Value::Float(0.0));
 }
 
+const LETS: &str = r#"import std.digits
+let base_lr = 1e-3
+let width = 32
+let warm = 10% * 2
+let total = warm_steps * 3 + 100 steps
+let warm_steps = 100 steps
+let base_seed = 7
+model net = mlp { hidden: [width * 2, width], activation: "relu" }
+train a {
+  model: net
+  data: digits
+  steps: total
+  batch: width
+  seed: base_seed + 1
+  optimizer: adamw { lr: base_lr * 2, weight_decay: -(0.5 - 1) / 2 }
+  schedule: cosine { warmup: warm }
+  eval_every: total / 4
+}
+"#;
+
+snapshot!(lets_used_everywhere, LETS);
+
+#[test]
+fn lets_resolve_to_their_values() {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", LETS);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.expect("no errors, so a program");
+    let bodies: Vec<String> = program
+        .defs
+        .iter()
+        .map(|def| format!("{} {}: {:#?}", def.kind.keyword(), def.name, def.body))
+        .collect();
+    insta::assert_snapshot!(bodies.join("\n"));
+}
+
+snapshot!(
+    let_arithmetic_type_error,
+    "let name = \"a\" * 2\nmodel net = mlp { hidden: [name] }\n"
+);
+snapshot!(
+    let_negate_a_string,
+    "let name = -\"a\"\nmodel net = mlp { hidden: [name] }\n"
+);
+snapshot!(
+    let_cycle,
+    "let a = b + 1\nlet b = c * 2\nlet c = a\nmodel net = mlp { hidden: [a] }\n"
+);
+snapshot!(
+    let_refers_to_itself,
+    "let a = a + 1\nmodel net = mlp { hidden: [a] }\n"
+);
+snapshot!(
+    let_duration_unit_mismatch,
+    "import std.digits\nmodel net = mlp\ntrain t { model: net, data: digits, steps: 10 steps + 3 epochs, optimizer: sgd }\n"
+);
+snapshot!(
+    let_division_by_zero,
+    "let zero = 2 - 2\nlet lr = 1e-3 / zero\nmodel net = mlp\nmodel other = mlp { hidden: [lr] }\n"
+);
+snapshot!(
+    let_used_where_a_definition_is_expected,
+    "import std.digits\nlet net = 3\ntrain t { model: net, data: digits, steps: 10 steps, optimizer: sgd }\n"
+);
+snapshot!(
+    definition_used_as_a_let_value,
+    "model net = mlp\nlet width = net * 2\nmodel other = mlp { hidden: [width] }\n"
+);
+snapshot!(
+    component_in_a_let,
+    "let opt = adamw { lr: 1e-3 }\nmodel other = mlp { hidden: [opt] }\n"
+);
+snapshot!(
+    undefined_name_in_arithmetic,
+    "let width = 32\nmodel other = mlp { hidden: [widht * 2] }\n"
+);
+snapshot!(
+    let_with_the_wrong_type_for_its_place,
+    "let act = 3\nmodel other = mlp { activation: act }\n"
+);
+snapshot!(
+    let_named_like_a_definition,
+    "model net = mlp\nlet net = 3\nlet x = 1\nlet x = 2\nmodel other = mlp { hidden: [x, net] }\n"
+);
+snapshot!(
+    unused_let_is_a_warning,
+    "let unused = 3\nlet used = 4\nmodel other = mlp { hidden: [used] }\n"
+);
+
+#[test]
+fn an_unused_let_alone_still_gives_a_program() {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", "let unused = 3\nmodel net = mlp\n");
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(program.is_some());
+    assert_eq!(diagnostics.len(), 1);
+    assert!(!diagnostics[0].is_error());
+}
+
 /// Checks that no input makes the checker panic, and that every primary span is in its file.
 fn assert_spans_inside(src: &str) {
     let mut sources = SourceMap::new();

@@ -21,6 +21,8 @@ pub enum Item {
     Plugin(Plugin),
     /// `seed 7`
     Seed(Seed),
+    /// `let base_lr = 1e-3`
+    Let(Let),
     /// `dataset`, `model`, `train`, `merge`, `evaluate` or `report`.
     Def(Def),
 }
@@ -66,6 +68,15 @@ pub struct Plugin {
 pub struct Seed {
     pub value: i64,
     pub value_span: Span,
+    pub span: Span,
+}
+
+/// `let NAME = EXPR`: a named value, usable wherever a value is expected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Let {
+    pub name: Ident,
+    pub value: Expr,
+    /// The whole line, `let` to the end of the value.
     pub span: Span,
 }
 
@@ -166,6 +177,35 @@ pub enum ExprKind {
     Record(Block),
     /// A reference or a component: `net`, `adamw { lr: 1e-3 }`.
     Component(Component),
+    /// `a + b`, `a - b`, `a * b`, `a / b`.
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `-a` (a negative number literal such as `-5` is an `Int` instead).
+    Neg(Box<Expr>),
+    /// `(a)`, kept so that the formatter prints the parentheses the author wrote.
+    Paren(Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+        }
+    }
 }
 
 impl ExprKind {
@@ -188,6 +228,8 @@ impl ExprKind {
                 format!("the name `{}`", component.name.name)
             }
             ExprKind::Component(component) => format!("the component `{}`", component.name.name),
+            ExprKind::Binary { .. } | ExprKind::Neg(_) => "an arithmetic expression".to_string(),
+            ExprKind::Paren(inner) => inner.kind.describe(),
         }
     }
 }

@@ -20,6 +20,15 @@ pub fn dump(file: &File) -> String {
             Item::Seed(seed) => {
                 let _ = writeln!(out, "seed {} @{}", seed.value, range(seed.span));
             }
+            Item::Let(binding) => {
+                let _ = writeln!(
+                    out,
+                    "let {} = {} @{}",
+                    binding.name.name,
+                    expr_text(&binding.value),
+                    range(binding.span)
+                );
+            }
             Item::Def(def) => {
                 let head = format!("{} {}", def.kind.keyword(), def.name.name);
                 match &def.body {
@@ -105,5 +114,10 @@ fn expr_text(expr: &Expr) -> String {
         }
         ExprKind::Record(block) => block_text(block),
         ExprKind::Component(component) => component_text(component),
+        ExprKind::Binary { op, lhs, rhs } => {
+            format!("({} {} {})", expr_text(lhs), op.symbol(), expr_text(rhs))
+        }
+        ExprKind::Neg(inner) => format!("(-{})", expr_text(inner)),
+        ExprKind::Paren(inner) => format!("paren{}", expr_text(inner)),
     }
 }

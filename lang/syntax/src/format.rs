@@ -18,7 +18,7 @@
 //! that its comments have lines to sit on.
 //!
 //! Blank lines: exactly one between items, except between consecutive `import`, `plugin` or
-//! `seed` lines of the same kind; none between fields. Around comments, one blank line is kept
+//! `seed` or `let` lines of the same kind; none between fields. Around comments, one blank line is kept
 //! where the author left at least one.
 //!
 //! As a safety net, `format` parses its own output and refuses (with an E0300 diagnostic that
@@ -199,6 +199,15 @@ struct Entry<'a> {
     always_break: bool,
 }
 
+impl Entry<'_> {
+    /// The same entry, taking its source range from a whole item (`let x = ..`).
+    fn spanning(mut self, span: exp_diag::Span) -> Self {
+        self.start = span.start as usize;
+        self.end = span.end as usize;
+        self
+    }
+}
+
 /// Where an entry sits, for the blank lines before it.
 #[derive(Clone, Copy)]
 struct Placement {
@@ -259,6 +268,9 @@ impl<'s> Printer<'s> {
                 plugin.span,
             ),
             Item::Seed(seed) => simple(format!("seed {}", self.slice(seed.value_span)), seed.span),
+            Item::Let(binding) => self
+                .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
+                .spanning(binding.span),
             Item::Def(def) => {
                 let keyword_and_name = format!("{} {}", def.kind.keyword(), def.name.name);
                 let (head, tail, always_break) = match &def.body {
@@ -580,6 +592,14 @@ impl<'s> Printer<'s> {
                 Some(block) => format!("{} {}", component.name.name, self.flat_block(block)),
                 None => component.name.name.clone(),
             },
+            ExprKind::Binary { op, lhs, rhs } => format!(
+                "{} {} {}",
+                self.flat_expr(lhs),
+                op.symbol(),
+                self.flat_expr(rhs)
+            ),
+            ExprKind::Neg(inner) => format!("-{}", self.flat_expr(inner)),
+            ExprKind::Paren(inner) => format!("({})", self.flat_expr(inner)),
         }
     }
 }
@@ -606,5 +626,6 @@ fn same_header_kind(previous: &Item, item: &Item) -> bool {
         (Item::Import(_), Item::Import(_))
             | (Item::Plugin(_), Item::Plugin(_))
             | (Item::Seed(_), Item::Seed(_))
+            | (Item::Let(_), Item::Let(_))
     )
 }

@@ -212,3 +212,19 @@ fn comments_anywhere_are_kept_and_formatting_stays_idempotent() {
         }
     }
 }
+
+#[test]
+fn lets_and_arithmetic() {
+    insta::assert_snapshot!(check(
+        r#"import std.digits
+let   base_lr=1e-3
+let warm = 10%*2
+// the steps
+let total=(300 steps+warm_steps)*2
+let neg = -( base_lr -1e-4 )/2
+let xs=[1,2+3 , "a"]
+model net = mlp
+train t { model: net, data: digits, steps: total - 100 steps, seed: 1+1, optimizer: adamw { lr: base_lr * 2 } }
+"#
+    ));
+}

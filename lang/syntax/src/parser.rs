@@ -16,8 +16,8 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use crate::ast::{
-    Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr, ExprKind, Field, File,
-    Ident, Import, Item, Plugin, Seed,
+    BinOp, Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr, ExprKind, Field,
+    File, Ident, Import, Item, Let, Plugin, Seed,
 };
 use crate::parse_error::ParseError;
 
@@ -71,6 +71,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::module_path => "a module path",
         Rule::plugin | Rule::kw_plugin => "`plugin`",
         Rule::seed | Rule::kw_seed => "`seed`",
+        Rule::let_def | Rule::kw_let => "`let`",
         Rule::kw_dataset | Rule::dataset_def => "`dataset`",
         Rule::kw_model | Rule::model_def => "`model`",
         Rule::kw_train | Rule::train_def => "`train`",
@@ -87,7 +88,12 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         | Rule::string
         | Rule::bad_string
         | Rule::list
-        | Rule::component => "a value",
+        | Rule::component
+        | Rule::expr
+        | Rule::product
+        | Rule::unary
+        | Rule::paren
+        | Rule::neg => "a value",
         Rule::unit => "`steps` or `epochs`",
         Rule::percent => "`%`",
         Rule::name | Rule::ident => "a name",
@@ -103,6 +109,8 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         | Rule::COMMENT
         | Rule::ident_char
         | Rule::value
+        | Rule::add_op
+        | Rule::mul_op
         | Rule::exponent => return None,
     };
     Some(word)
@@ -246,6 +254,13 @@ impl Builder {
                     span,
                 })
             }
+            Rule::let_def => {
+                let name = self.ident(&parts.next()?);
+                let value = self.expr(parts.next()?);
+                // The pair may take in whitespace after the value; the line ends with the value.
+                let span = Span::new(self.file, span.start as usize, value.span.end as usize);
+                Item::Let(Let { name, value, span })
+            }
             Rule::dataset_def | Rule::model_def => {
                 let kind = if rule == Rule::dataset_def {
                     DefKind::Dataset
@@ -311,6 +326,11 @@ impl Builder {
             },
         };
         let params = parts.next().map(|block| self.block(block));
+        // Without a block, the pair takes in the whitespace after the name; the span does not.
+        let span = match &params {
+            Some(block) => Span::new(self.file, span.start as usize, block.span.end as usize),
+            None => Span::new(self.file, span.start as usize, name.span.end as usize),
+        };
         Component { name, params, span }
     }
 
@@ -324,8 +344,12 @@ impl Builder {
                 let value = self.expr(parts.next()?);
                 Some(Field {
                     key,
+                    span: Span::new(
+                        self.file,
+                        field_span.start as usize,
+                        value.span.end as usize,
+                    ),
                     value,
-                    span: field_span,
                 })
             })
             .collect();
@@ -335,6 +359,59 @@ impl Builder {
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
+            Rule::expr | Rule::product => {
+                let mut parts = children(pair);
+                let Some(first) = parts.next() else {
+                    return Expr {
+                        kind: ExprKind::Int(0),
+                        span,
+                    };
+                };
+                let mut lhs = self.expr(first);
+                while let (Some(op), Some(operand)) = (parts.next(), parts.next()) {
+                    let op = match op.as_str() {
+                        "+" => BinOp::Add,
+                        "-" => BinOp::Sub,
+                        "*" => BinOp::Mul,
+                        _ => BinOp::Div,
+                    };
+                    let rhs = self.expr(operand);
+                    lhs = Expr {
+                        span: lhs.span.to(rhs.span),
+                        kind: ExprKind::Binary {
+                            op,
+                            lhs: Box::new(lhs),
+                            rhs: Box::new(rhs),
+                        },
+                    };
+                }
+                return lhs;
+            }
+            Rule::unary => {
+                let mut parts = children(pair);
+                return match (parts.next(), parts.next()) {
+                    (Some(neg), Some(operand)) if neg.as_rule() == Rule::neg => {
+                        let operand = self.expr(operand);
+                        Expr {
+                            span: Span::new(
+                                self.file,
+                                span.start as usize,
+                                operand.span.end as usize,
+                            ),
+                            kind: ExprKind::Neg(Box::new(operand)),
+                        }
+                    }
+                    (Some(value), _) => self.expr(value),
+                    (None, _) => Expr {
+                        kind: ExprKind::Int(0),
+                        span,
+                    },
+                };
+            }
+            Rule::paren => match children(pair).next() {
+                Some(inner) => ExprKind::Paren(Box::new(self.expr(inner))),
+                None => ExprKind::Int(0),
+            },
             Rule::integer => ExprKind::Int(self.integer(&pair)),
             Rule::float => ExprKind::Float(self.float(&pair)),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
@@ -367,7 +444,13 @@ impl Builder {
             }
             Rule::list => ExprKind::List(children(pair).map(|item| self.expr(item)).collect()),
             Rule::block => ExprKind::Record(self.block(pair)),
-            _ => ExprKind::Component(self.component(pair)),
+            _ => {
+                let component = self.component(pair);
+                return Expr {
+                    span: component.span,
+                    kind: ExprKind::Component(component),
+                };
+            }
         };
         Expr { kind, span }
     }
@@ -452,6 +535,7 @@ fn is_token_rule(rule: Rule) -> bool {
             | Rule::kw_import
             | Rule::kw_plugin
             | Rule::kw_seed
+            | Rule::kw_let
             | Rule::kw_dataset
             | Rule::kw_model
             | Rule::kw_train

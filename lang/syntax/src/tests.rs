@@ -134,3 +134,21 @@ model m = mlp { activation: "relu
 "#
     ));
 }
+
+#[test]
+fn let_and_arithmetic_precedence() {
+    insta::assert_snapshot!(check(
+        r#"let a = 1 + 2 * 3
+let b = -(a - b) / 2
+let c = 10 - -5 - 2
+let d = [warm * 2, 20% * 2, "x"]
+let e = -a
+train t { steps: warm + 100 steps, seed: base_seed + 1 }
+"#
+    ));
+}
+
+#[test]
+fn let_is_a_keyword() {
+    insta::assert_snapshot!(check("model let = mlp\n"));
+}

@@ -239,7 +239,10 @@ fn expr_value(expr: &ast::Expr) -> Option<Value> {
                 .map(|field| Some((field.key.name.clone(), expr_value(&field.value)?)))
                 .collect::<Option<_>>()?,
         ),
-        ExprKind::Component(_) => return None,
+        ExprKind::Component(_)
+        | ExprKind::Binary { .. }
+        | ExprKind::Neg(_)
+        | ExprKind::Paren(_) => return None,
     };
     Some(value)
 }
