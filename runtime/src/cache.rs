@@ -58,9 +58,16 @@ pub struct ComponentIdentity {
 }
 
 impl KeyParts {
-    pub fn key(&self) -> String {
+    fn key(&self) -> String {
         sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
     }
+}
+
+/// A node's key parts and the key they hash to, computed once per run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeKey {
+    pub parts: KeyParts,
+    pub key: String,
 }
 
 /// The components a node uses.
@@ -95,15 +102,15 @@ fn without_spans(value: Value) -> Value {
     }
 }
 
-/// The key parts of every node, in graph order (inputs come first, so their keys are known).
-pub fn key_parts(
+/// The key of every node, in graph order (inputs come first, so their keys are known).
+pub fn node_keys(
     graph: &Graph,
     registry: &Registry,
     device: Device,
     exp_version: &str,
-) -> Vec<KeyParts> {
+) -> Vec<NodeKey> {
     let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
-    let mut parts: Vec<KeyParts> = Vec::with_capacity(graph.nodes.len());
+    let mut keys: Vec<NodeKey> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
         let components = components_of(&node.kind)
             .into_iter()
@@ -136,9 +143,9 @@ pub fn key_parts(
         let inputs = node
             .inputs
             .iter()
-            .map(|input| (input.role.clone(), parts[input.node.0].key()))
+            .map(|input| (input.role.clone(), keys[input.node.0].key.clone()))
             .collect();
-        parts.push(KeyParts {
+        let parts = KeyParts {
             exp_version: exp_version.to_string(),
             kind: node.kind.word().to_string(),
             spec: without_spans(serde_json::to_value(&node.kind).unwrap_or(Value::Null)),
@@ -146,9 +153,11 @@ pub fn key_parts(
             seed: node.seed,
             device: crate::device::device_name(device),
             inputs,
-        });
+        };
+        let key = parts.key();
+        keys.push(NodeKey { parts, key });
     }
-    parts
+    keys
 }
 
 /// What an entry says about the artifact it stores.
@@ -263,11 +272,11 @@ impl Cache {
     /// to rebuild). Returns `Ok(false)` when there was nothing to store.
     pub fn store(
         &self,
-        parts: &KeyParts,
+        node_key: &NodeKey,
         artifact: &Artifact,
         metrics: Vec<MetricLine>,
     ) -> std::io::Result<bool> {
-        let key = parts.key();
+        let key = node_key.key.clone();
         let final_dir = self.entry_dir(&key);
         let temporary = self.root.join("entries").join(format!(
             ".tmp-{key}-{}-{:?}",
@@ -314,7 +323,7 @@ impl Cache {
         };
         let meta = Meta {
             key: key.clone(),
-            parts: parts.clone(),
+            parts: node_key.parts.clone(),
             stored,
             metrics,
             files,
@@ -347,6 +356,8 @@ impl Cache {
         serde_json::from_str(&text).ok()
     }
 
+    /// Records the key parts of this run's node for the next `--explain`. Failing to write it
+    /// only makes a later explanation say "never run before", so the error is not raised.
     pub fn remember(&self, experiment: &str, node: &str, parts: &KeyParts) {
         let _guard = self
             .index_lock

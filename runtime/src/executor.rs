@@ -17,7 +17,7 @@ use std::time::Instant;
 use exp_ir::{Graph, NodeKind};
 
 use crate::artifact::{Artifact, MetricsArtifact};
-use crate::cache::{self, Cache, EntryProblem, Hit, KeyParts};
+use crate::cache::{self, Cache, EntryProblem, Hit, NodeKey};
 use crate::device::DeviceChoice;
 use crate::error::RunError;
 use crate::nodes::{self, NodeRun};
@@ -109,7 +109,7 @@ enum Decision {
 /// Looks every node up in the cache and decides what runs; explains each decision if asked.
 fn plan(
     graph: &Graph,
-    parts: &[KeyParts],
+    keys: &[NodeKey],
     cache: Option<&Cache>,
     options: &RunOptions,
     observer: &dyn Observer,
@@ -131,8 +131,8 @@ fn plan(
         }
     }
     let mut decisions: Vec<Decision> = Vec::with_capacity(graph.nodes.len());
-    for (node, parts) in graph.nodes.iter().zip(parts) {
-        let key = parts.key();
+    for (node, node_key) in graph.nodes.iter().zip(keys) {
+        let key = &node_key.key;
         let (decision, why) = if matches!(node.kind, NodeKind::Dataset { .. }) {
             (
                 Decision::Run,
@@ -166,7 +166,8 @@ fn plan(
                                     .iter()
                                     .map(|input| graph.node(input.node).name.clone())
                                     .collect();
-                                let changes = cache::explain_change(&previous, parts, &input_names);
+                                let changes =
+                                    cache::explain_change(&previous, &node_key.parts, &input_names);
                                 if changes.is_empty() {
                                     "runs: its last result is no longer in the cache".to_string()
                                 } else {
@@ -232,8 +233,7 @@ pub fn execute(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let intra_op_threads = (cores / jobs).max(1);
     tch::set_num_threads(intra_op_threads as i32);
-    let parts = cache::key_parts(graph, registry, device, &options.exp_version);
-    let keys: Vec<String> = parts.iter().map(KeyParts::key).collect();
+    let keys = cache::node_keys(graph, registry, device, &options.exp_version);
     let record = crate::manifest::Record {
         graph,
         registry,
@@ -246,7 +246,7 @@ pub fn execute(
     crate::manifest::write(&record, None)
         .map_err(|error| format!("cannot write the manifest: {error}"))?;
 
-    let mut decisions = plan(graph, &parts, cache.as_ref(), options, observer);
+    let mut decisions = plan(graph, &keys, cache.as_ref(), options, observer);
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -299,7 +299,7 @@ pub fn execute(
                 let run_dir = &run_dir;
                 let stop = &options.stop;
                 let cache = cache.as_ref();
-                let parts = &parts[index];
+                let node_key = &keys[index];
                 scope.spawn(move |_| {
                     let started = Instant::now();
                     let result = match hit {
@@ -325,7 +325,7 @@ pub fn execute(
                             }),
                         None => {
                             observer.started(node, None);
-                            let resume_dir = cache.map(|cache| cache.partial_dir(&parts.key()));
+                            let resume_dir = cache.map(|cache| cache.partial_dir(&node_key.key));
                             let context = NodeContext {
                                 registry,
                                 run_dir,
@@ -337,7 +337,7 @@ pub fn execute(
                             run_node(graph, node, inputs, &context).map(|artifact| {
                                 if let Some(cache) = cache {
                                     if let Err(error) =
-                                        cache.store(parts, &artifact, run_dir.logged_by(&node.name))
+                                        cache.store(node_key, &artifact, run_dir.logged_by(&node.name))
                                     {
                                         observer.message(
                                             node,
@@ -352,7 +352,7 @@ pub fn execute(
                         }
                     };
                     if let (Some(cache), Ok(_)) = (cache, &result) {
-                        cache.remember(&graph.experiment, &node.name, parts);
+                        cache.remember(&graph.experiment, &node.name, &node_key.parts);
                     }
                     let _ = sender.send((index, result, started.elapsed().as_secs_f64()));
                 });
@@ -376,7 +376,7 @@ pub fn execute(
                     artifacts[index] = Some(Arc::new(artifact));
                     let outcome = if from_cache {
                         NodeOutcome::Cached {
-                            key: keys[index].clone(),
+                            key: keys[index].key.clone(),
                         }
                     } else {
                         NodeOutcome::Done { seconds }

@@ -21,7 +21,7 @@ pub struct Record<'a> {
     pub device: Device,
     pub intra_op_threads: usize,
     /// Each node's cache key, in graph order.
-    pub keys: &'a [String],
+    pub keys: &'a [crate::cache::NodeKey],
 }
 
 pub struct Finished<'a> {
@@ -76,7 +76,7 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
                 "name": node.name,
                 "kind": node.kind.word(),
                 "seed": node.seed,
-                "cache_key": keys.get(node.id.0),
+                "cache_key": keys.get(node.id.0).map(|node_key| &node_key.key),
                 "inputs": inputs,
                 "spec": node.kind,
             });

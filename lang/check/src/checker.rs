@@ -322,12 +322,7 @@ impl<'a> Checker<'a> {
 
     fn train(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
         let fields = self.fields(def, block, TRAIN_FIELDS);
-        let model = fields
-            .get("model")
-            .and_then(|field| self.reference_field(field, Expect::Model));
-        let data = fields
-            .get("data")
-            .and_then(|field| self.reference_field(field, Expect::Dataset));
+        let (model, data) = self.model_and_data(&fields);
         let steps = fields
             .get("steps")
             .and_then(|field| self.duration(field, false));
@@ -382,14 +377,23 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn evaluate(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
-        let fields = self.fields(def, block, EVALUATE_FIELDS);
+    /// The `model` and `data` fields that `train` and `evaluate` share.
+    fn model_and_data(
+        &mut self,
+        fields: &HashMap<&'static str, &'a ast::Field>,
+    ) -> (Option<DefId>, Option<DefId>) {
         let model = fields
             .get("model")
             .and_then(|field| self.reference_field(field, Expect::Model));
         let data = fields
             .get("data")
             .and_then(|field| self.reference_field(field, Expect::Dataset));
+        (model, data)
+    }
+
+    fn evaluate(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
+        let fields = self.fields(def, block, EVALUATE_FIELDS);
+        let (model, data) = self.model_and_data(&fields);
         let metrics = fields
             .get("metrics")
             .and_then(|field| self.component_list(field, ComponentKind::Evaluator, true));

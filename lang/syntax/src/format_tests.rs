@@ -123,36 +123,7 @@ fn repository_files() -> Vec<(PathBuf, String)> {
 
 /// Valid inputs of the parser tests in `tests.rs`.
 const PARSER_TEST_INPUTS: &[&str] = &[
-    r#"// A tiny experiment.
-import std.digits
-plugin "target/libmy.so"
-seed 7
-
-dataset digits = digits { test_fraction: 0.2 }
-model net = mlp { hidden: [64, 32,], activation: "relu" }
-
-/* two phases */
-train a {
-  model: net
-  data: digits
-  steps: 300 steps
-  batch: 64, seed: 1
-  optimizer: adamw { lr: 3e-3 }
-  schedule: cosine { warmup: 10% }
-  eval: [accuracy, loss]
-  eval_every: 1 epoch
-  log_every: 10 steps
-}
-merge soup = average(a, net)
-merge wise = wise_ft(net, a) { alpha: 0.5 }
-evaluate eval_soup {
-  model: soup
-  data: digits
-  metrics: [accuracy]
-  split: "te\"st\n"
-}
-report results { rows: [eval_soup, a] }
-"#,
+    crate::tests::EVERY_CONSTRUCT,
     "model m = x { a: -3, b: 1.0e4, c: true, d: false, e: { f: 2 epochs }, g: [], h: 1E3 }\n",
     "plugin \"a.so\"\nplugin \"b/c.so\"\nseed 1\n",
 ];

@@ -15,10 +15,8 @@ fn check(src: &str) -> String {
     )
 }
 
-#[test]
-fn quickstart() {
-    insta::assert_snapshot!(check(
-        r#"// A tiny experiment.
+/// A small file using every construct of the grammar; the formatter's tests reuse it.
+pub(crate) const EVERY_CONSTRUCT: &str = r#"// A tiny experiment.
 import std.digits
 plugin "target/libmy.so"
 seed 7
@@ -47,8 +45,11 @@ evaluate eval_soup {
   split: "te\"st\n"
 }
 report results { rows: [eval_soup, a] }
-"#
-    ));
+"#;
+
+#[test]
+fn quickstart() {
+    insta::assert_snapshot!(check(EVERY_CONSTRUCT));
 }
 
 #[test]

@@ -200,10 +200,10 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let mut step_seconds: Vec<f64> = Vec::with_capacity(total as usize);
     for step in first_step..total {
         let step_started = std::time::Instant::now();
-        let indices = order.next_batch().to_vec();
+        let indices = order.next_batch();
         examples_seen += indices.len() as u64;
         let (x, y) = data
-            .batch(Split::Train, &indices)
+            .batch(Split::Train, indices)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
         for param in &trainable {
             let mut param = param.shallow_clone();

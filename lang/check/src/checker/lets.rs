@@ -187,27 +187,17 @@ impl Resolver {
 
     /// Reports the cycle that closes when the let `idx` is referred to at `span`.
     fn cycle(&mut self, idx: usize, span: Span) {
-        // The stack holds (let, where the previous let refers to it); find where `idx` began.
-        let Some(start) = self.stack.iter().position(|(entry, _)| *entry == idx) else {
-            // `idx` is the outermost let being evaluated: it is not on the stack.
-            let mut names = vec![self.lets[idx].name.name.clone()];
-            let mut uses = Vec::new();
-            for (entry, use_span) in &self.stack {
-                uses.push(*use_span);
-                names.push(self.lets[*entry].name.name.clone());
-            }
-            uses.push(span);
-            names.push(self.lets[idx].name.name.clone());
-            self.errors.push(CheckError::LetCycle {
-                names,
-                uses,
-                span: self.lets[idx].name.span,
-            });
-            return;
-        };
+        // The stack holds (let, where the previous let refers to it). The cycle runs from just
+        // after `idx`'s entry, or from the bottom when `idx` is the outermost let being
+        // evaluated (it is then not on the stack).
+        let from = self
+            .stack
+            .iter()
+            .position(|(entry, _)| *entry == idx)
+            .map_or(0, |start| start + 1);
         let mut names = vec![self.lets[idx].name.name.clone()];
         let mut uses = Vec::new();
-        for (entry, use_span) in &self.stack[start + 1..] {
+        for (entry, use_span) in &self.stack[from..] {
             uses.push(*use_span);
             names.push(self.lets[*entry].name.name.clone());
         }

@@ -154,10 +154,10 @@ impl Optimizer for AdamW {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::Optimizer;
     use exp_plugin_api::tch::Tensor;
 
     use super::AdamW;
+    use crate::optimizer::test_support::{assert_matches, step_on_sum_of_squares};
 
     /// Two steps on θ = [1, −2] with loss Σθ² (gradient 2θ), against values computed by hand
     /// from the update rule in the module doc (the same numbers `torch.optim.AdamW` gives).
@@ -176,11 +176,7 @@ mod tests {
         let mut expected = [1.0f64, -2.0];
         let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
         for t in 1..=2 {
-            let loss = (&theta * &theta).sum(exp_plugin_api::tch::Kind::Double);
-            let mut param = theta.shallow_clone();
-            param.zero_grad();
-            loss.backward();
-            adamw.step(&[theta.shallow_clone()], lr).unwrap();
+            step_on_sum_of_squares(&mut adamw, &theta, lr);
             for i in 0..2 {
                 let g = 2.0 * expected[i];
                 expected[i] *= 1.0 - lr * wd;
@@ -191,14 +187,6 @@ mod tests {
                 expected[i] -= lr * m_hat / (v_hat.sqrt() + 1e-8);
             }
         }
-        let got = Vec::<f64>::try_from(&theta.detach()).unwrap();
-        for i in 0..2 {
-            assert!(
-                (got[i] - expected[i]).abs() < 1e-12,
-                "θ[{i}] = {} but expected {}",
-                got[i],
-                expected[i]
-            );
-        }
+        assert_matches(&theta, &expected);
     }
 }

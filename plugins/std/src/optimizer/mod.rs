@@ -38,3 +38,29 @@ pub(crate) fn indexed_slots(
     }
     Ok(found)
 }
+
+/// What the optimizer tests share: steps on the loss Σθ² (gradient 2θ), whose updates are easy
+/// to compute by hand, and the comparison with those values.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use exp_plugin_api::sdk::Optimizer;
+    use exp_plugin_api::tch::{Kind, Tensor};
+
+    pub fn step_on_sum_of_squares(optimizer: &mut impl Optimizer, theta: &Tensor, lr: f64) {
+        let loss = (theta * theta).sum(Kind::Double);
+        let mut param = theta.shallow_clone();
+        param.zero_grad();
+        loss.backward();
+        optimizer.step(&[theta.shallow_clone()], lr).unwrap();
+    }
+
+    pub fn assert_matches(theta: &Tensor, expected: &[f64]) {
+        let got = Vec::<f64>::try_from(&theta.detach()).unwrap();
+        for (i, (got, expected)) in got.iter().zip(expected).enumerate() {
+            assert!(
+                (got - expected).abs() < 1e-12,
+                "θ[{i}] = {got} but expected {expected}"
+            );
+        }
+    }
+}

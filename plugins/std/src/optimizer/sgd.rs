@@ -128,10 +128,10 @@ impl Optimizer for Sgd {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::Optimizer;
-    use exp_plugin_api::tch::{Kind, Tensor};
+    use exp_plugin_api::tch::Tensor;
 
     use super::Sgd;
+    use crate::optimizer::test_support::{assert_matches, step_on_sum_of_squares};
 
     /// Momentum SGD on loss Σθ², three steps, against the recurrence done by hand.
     #[test]
@@ -146,25 +146,13 @@ mod tests {
         let mut expected = [1.0f64, -0.5];
         let mut velocity = [0.0f64; 2];
         for step in 0..3 {
-            let loss = (&theta * &theta).sum(Kind::Double);
-            let mut param = theta.shallow_clone();
-            param.zero_grad();
-            loss.backward();
-            sgd.step(&[theta.shallow_clone()], 0.05).unwrap();
+            step_on_sum_of_squares(&mut sgd, &theta, 0.05);
             for i in 0..2 {
                 let g = 2.0 * expected[i] + 0.01 * expected[i];
                 velocity[i] = if step == 0 { g } else { 0.9 * velocity[i] + g };
                 expected[i] -= 0.05 * velocity[i];
             }
         }
-        let got = Vec::<f64>::try_from(&theta.detach()).unwrap();
-        for i in 0..2 {
-            assert!(
-                (got[i] - expected[i]).abs() < 1e-12,
-                "θ[{i}] = {} but expected {}",
-                got[i],
-                expected[i]
-            );
-        }
+        assert_matches(&theta, &expected);
     }
 }
