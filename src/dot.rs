@@ -23,19 +23,29 @@ pub fn to_dot(graph: &Graph) -> String {
             NodeKind::Dataset { component }
             | NodeKind::Model { component }
             | NodeKind::Merge { component } => component.name.clone(),
-            NodeKind::Train(spec) => format!(
-                "{} steps={} batch={}",
-                spec.optimizer.name, spec.steps, spec.batch
-            ),
+            NodeKind::Train(spec) => {
+                let mut detail = format!(
+                    "{} steps={} batch={}",
+                    spec.optimizer.name, spec.steps, spec.batch
+                );
+                for hook in &spec.hooks {
+                    let _ = write!(detail, " +{}", hook.name);
+                }
+                if spec.replay.is_some() {
+                    detail.push_str(" +replay");
+                }
+                detail
+            }
             NodeKind::Evaluate { metrics, split } => {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
                 format!("{} on {split}", names.join(", "))
             }
             NodeKind::Report { .. } => "table".to_string(),
+            NodeKind::Continual { tasks, metric } => format!("{metric} matrix {tasks}×{tasks}"),
         };
         let shape = match node.kind {
             NodeKind::Dataset { .. } => "cylinder",
-            NodeKind::Report { .. } => "note",
+            NodeKind::Report { .. } | NodeKind::Continual { .. } => "note",
             _ => "box",
         };
         let _ = writeln!(

@@ -52,6 +52,45 @@ pub struct ModelArtifact {
     pub ledger: Vec<LedgerEntry>,
     /// The final evaluation of a training phase (empty for initialisations and merges).
     pub metrics: MetricsArtifact,
+    /// The state of the training hooks that produced these weights (an EWC Fisher, an L2
+    /// anchor), for the next phase that lists the same hooks. Behind a lock like `weights`.
+    pub hooks: Mutex<Vec<CarriedHook>>,
+}
+
+/// One hook's state after a phase: which hook (position in `hooks:` and component name) and
+/// what it saved.
+pub struct CarriedHook {
+    pub position: usize,
+    pub name: String,
+    pub tensors: Vec<(String, Tensor)>,
+    pub data: serde_json::Value,
+}
+
+impl CarriedHook {
+    pub fn new(
+        position: usize,
+        name: &str,
+        state: exp_plugin_api::sdk::SavedState,
+    ) -> CarriedHook {
+        CarriedHook {
+            position,
+            name: name.to_string(),
+            tensors: state.tensors,
+            data: state.data,
+        }
+    }
+
+    /// The state to load into a fresh instance of the hook (tensors shared, not copied).
+    pub fn state(&self) -> exp_plugin_api::sdk::SavedState {
+        exp_plugin_api::sdk::SavedState {
+            tensors: self
+                .tensors
+                .iter()
+                .map(|(name, tensor)| (name.clone(), tensor.shallow_clone()))
+                .collect(),
+            data: self.data.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -67,6 +106,9 @@ pub struct MetricsArtifact {
     /// Metric name to value, in the order the evaluators reported them.
     pub values: BTreeMap<String, f64>,
     pub order: Vec<String>,
+    /// A task sequence's accuracy matrix (row i: after task i; column j: on task j).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<Vec<Vec<f64>>>,
 }
 
 impl MetricsArtifact {

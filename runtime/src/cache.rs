@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tch::{Device, Tensor};
 
-use crate::artifact::{Artifact, LedgerEntry, MetricsArtifact, ModelArtifact};
+use crate::artifact::{Artifact, CarriedHook, LedgerEntry, MetricsArtifact, ModelArtifact};
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
@@ -81,9 +81,10 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
         NodeKind::Train(spec) => std::iter::once(&spec.optimizer)
             .chain(std::iter::once(&spec.schedule))
             .chain(&spec.eval)
+            .chain(&spec.hooks)
             .collect(),
         NodeKind::Evaluate { metrics, .. } => metrics.iter().collect(),
-        NodeKind::Report { .. } => Vec::new(),
+        NodeKind::Report { .. } | NodeKind::Continual { .. } => Vec::new(),
     }
 }
 
@@ -145,10 +146,22 @@ pub fn node_keys(
             .iter()
             .map(|input| (input.role.clone(), keys[input.node.0].key.clone()))
             .collect();
+        let mut spec = without_spans(serde_json::to_value(&node.kind).unwrap_or(Value::Null));
+        if matches!(node.kind, NodeKind::Report { .. } | NodeKind::Continual { .. }) {
+            // A table is labelled with its rows' names and sweep points.
+            spec["rows"] = node
+                .inputs
+                .iter()
+                .map(|input| {
+                    let row = graph.node(input.node);
+                    serde_json::json!({ "name": row.name, "family": row.family, "point": row.point })
+                })
+                .collect();
+        }
         let parts = KeyParts {
             exp_version: exp_version.to_string(),
             kind: node.kind.word().to_string(),
-            spec: without_spans(serde_json::to_value(&node.kind).unwrap_or(Value::Null)),
+            spec,
             components,
             seed: node.seed,
             device: crate::device::device_name(device),
@@ -171,6 +184,10 @@ enum Stored {
         metrics: MetricsArtifact,
         /// Tensor names in the model's order (safetensors files sort them).
         order: Vec<String>,
+        /// The training hooks' carried state; their tensors are in `hooks.safetensors` as
+        /// `<index>/<name>`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hooks: Vec<StoredHook>,
     },
     Metrics {
         metrics: MetricsArtifact,
@@ -178,6 +195,14 @@ enum Stored {
     Table {
         table: Table,
     },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredHook {
+    position: usize,
+    name: String,
+    data: serde_json::Value,
+    order: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -306,12 +331,46 @@ impl Cache {
                     .iter()
                     .map(|(name, _)| name.clone())
                     .collect();
+                let mut hook_tensors = Vec::new();
+                let carried = model
+                    .hooks
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let hooks = carried
+                    .iter()
+                    .enumerate()
+                    .map(|(index, hook)| {
+                        for (name, tensor) in &hook.tensors {
+                            hook_tensors.push((
+                                format!("{index}/{name}"),
+                                tensor.to_device(Device::Cpu).contiguous(),
+                            ));
+                        }
+                        StoredHook {
+                            position: hook.position,
+                            name: hook.name.clone(),
+                            data: hook.data.clone(),
+                            order: hook.tensors.iter().map(|(name, _)| name.clone()).collect(),
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                if !hook_tensors.is_empty() {
+                    let path = temporary.join("hooks.safetensors");
+                    Tensor::write_safetensors(&hook_tensors, &path)
+                        .map_err(std::io::Error::other)?;
+                    fs::File::open(&path)?.sync_all()?;
+                    files.insert(
+                        "hooks.safetensors".to_string(),
+                        file_sha256(&path).unwrap_or_default(),
+                    );
+                }
                 Stored::Model {
                     architecture: model.architecture.clone(),
                     data: model.data.clone(),
                     ledger: model.ledger.clone(),
                     metrics: model.metrics.clone(),
                     order,
+                    hooks,
                 }
             }
             Artifact::Metrics(metrics) => Stored::Metrics {
@@ -390,6 +449,7 @@ impl Hit {
                 ledger,
                 metrics,
                 order,
+                hooks,
             } => {
                 let checkpoint = run_dir.checkpoint_path(&node.name);
                 fs::copy(self.dir.join("weights.safetensors"), &checkpoint)
@@ -405,6 +465,31 @@ impl Hit {
                     let (name, tensor) = read.swap_remove(position);
                     weights.push((name, tensor.to_device(device)));
                 }
+                let mut hook_tensors = if hooks.is_empty() {
+                    Vec::new()
+                } else {
+                    Tensor::read_safetensors(self.dir.join("hooks.safetensors"))
+                        .map_err(|error| format!("cannot read the cached hook state: {error}"))?
+                };
+                let mut carried = Vec::with_capacity(hooks.len());
+                for (index, hook) in hooks.iter().enumerate() {
+                    let mut tensors = Vec::with_capacity(hook.order.len());
+                    for name in &hook.order {
+                        let key = format!("{index}/{name}");
+                        let position = hook_tensors
+                            .iter()
+                            .position(|(found, _)| *found == key)
+                            .ok_or_else(|| format!("the cached hook state lacks `{key}`"))?;
+                        let (_, tensor) = hook_tensors.swap_remove(position);
+                        tensors.push((name.clone(), tensor.to_device(device)));
+                    }
+                    carried.push(CarriedHook {
+                        position: hook.position,
+                        name: hook.name.clone(),
+                        tensors,
+                        data: hook.data.clone(),
+                    });
+                }
                 Ok(Artifact::Model(ModelArtifact {
                     architecture: architecture.clone(),
                     data: data.clone(),
@@ -412,12 +497,24 @@ impl Hit {
                     checkpoint,
                     ledger: ledger.clone(),
                     metrics: metrics.clone(),
+                    hooks: Mutex::new(carried),
                 }))
             }
-            Stored::Metrics { metrics } => Ok(Artifact::Metrics(metrics.clone())),
+            Stored::Metrics { metrics } => {
+                if let (NodeKind::Continual { metric, .. }, Some(matrix)) =
+                    (&node.kind, &metrics.matrix)
+                {
+                    crate::nodes::continual::write_matrix(&node.name, run_dir, metric, matrix)
+                        .map_err(|error| error.to_string())?;
+                }
+                Ok(Artifact::Metrics(metrics.clone()))
+            }
             Stored::Table { table } => {
                 let mut table = table.clone();
                 table.name = node.name.clone();
+                if let Some(runs) = &mut table.runs {
+                    runs.name = format!("{}_runs", node.name);
+                }
                 crate::nodes::report::write_table(&node.name, run_dir, &table)
                     .map_err(|error| error.to_string())?;
                 if matches!(node.kind, NodeKind::Report { chart: true }) {

@@ -175,6 +175,102 @@ pub fn write_table_chart(table: &Table, path_stem: &Path) -> Result<Vec<PathBuf>
     )
 }
 
+/// Draws a square matrix (the accuracy matrix of a task sequence: row i = after training task
+/// i, column j = evaluated on task j) as a heatmap with each value written in its cell, into
+/// `<path_stem>.svg` and `<path_stem>.png`.
+pub fn write_heatmap(
+    title: &str,
+    matrix: &[Vec<f64>],
+    path_stem: &Path,
+) -> Result<Vec<PathBuf>, PlotError> {
+    if matrix.is_empty() {
+        return Ok(Vec::new());
+    }
+    register_fonts()?;
+    if let Some(parent) = path_stem
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
+    render(
+        path_stem,
+        |root| draw_heatmap(root, title, matrix),
+        |root| draw_heatmap(root, title, matrix),
+    )
+}
+
+/// White (0) to dark blue (1); values outside [0, 1] are clamped.
+fn heat_color(value: f64) -> RGBColor {
+    let t = if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.0 };
+    let channel = |from: f64, to: f64| (from + (to - from) * t).round() as u8;
+    RGBColor(channel(247.0, 8.0), channel(251.0, 48.0), channel(255.0, 107.0))
+}
+
+fn draw_heatmap<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    matrix: &[Vec<f64>],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    let n = matrix.len();
+    let labels: Vec<String> = (1..=n).map(|task| format!("task {task}")).collect();
+    let mut plot = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(18)
+        .x_label_area_size(48)
+        .y_label_area_size(110)
+        .build_cartesian_2d(0.0..n as f64, 0.0..n as f64)
+        .map_err(draw_error)?;
+    plot.configure_mesh()
+        .disable_mesh()
+        .x_labels(0)
+        .y_labels(0)
+        .x_desc("evaluated on")
+        .y_desc("after training")
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(draw_error)?;
+    // Row 0 (after the first task) at the top, as the matrix is written.
+    let cells = matrix.iter().enumerate().flat_map(|(row, values)| {
+        values.iter().enumerate().map(move |(column, value)| {
+            let top = (n - row) as f64;
+            Rectangle::new(
+                [(column as f64, top), (column as f64 + 1.0, top - 1.0)],
+                heat_color(*value).filled(),
+            )
+        })
+    });
+    plot.draw_series(cells).map_err(draw_error)?;
+    let centered = |color: &RGBColor| {
+        ("sans-serif", 16)
+            .into_font()
+            .color(color)
+            .pos(Pos::new(HPos::Center, VPos::Center))
+    };
+    for (row, values) in matrix.iter().enumerate() {
+        for (column, value) in values.iter().enumerate() {
+            let (x, y) = plot.backend_coord(&(column as f64 + 0.5, (n - row) as f64 - 0.5));
+            let color = if *value > 0.55 { WHITE } else { BLACK };
+            root.draw(&Text::new(format!("{value:.3}"), (x, y), centered(&color)))
+                .map_err(draw_error)?;
+        }
+    }
+    let label_style = |h: HPos, v: VPos| ("sans-serif", 15).into_font().color(&BLACK).pos(Pos::new(h, v));
+    for (index, label) in labels.iter().enumerate() {
+        let (x, y) = plot.backend_coord(&(index as f64 + 0.5, 0.0));
+        root.draw(&Text::new(label.as_str(), (x, y + 8), label_style(HPos::Center, VPos::Top)))
+            .map_err(draw_error)?;
+        let (x, y) = plot.backend_coord(&(0.0, (n - index) as f64 - 0.5));
+        root.draw(&Text::new(label.as_str(), (x - 8, y), label_style(HPos::Right, VPos::Center)))
+            .map_err(draw_error)?;
+    }
+    root.present().map_err(draw_error)
+}
+
 /// Registers the embedded font once per process.
 fn register_fonts() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
@@ -522,6 +618,7 @@ mod tests {
                 ("a_eval".into(), vec![Some(0.9), Some(0.3)]),
                 ("soup_eval".into(), vec![Some(0.95), None]),
             ],
+            ..Table::default()
         };
         let stem = dir.path().join("charts/results");
         let written = write_table_chart(&table, &stem).unwrap();
@@ -534,6 +631,16 @@ mod tests {
         assert!(write_table_chart(&empty, &dir.path().join("empty"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn an_accuracy_matrix_becomes_a_heatmap() {
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("seq_heatmap");
+        let matrix = vec![vec![0.9, 0.1], vec![0.6, 0.85]];
+        let written = super::write_heatmap("seq: accuracy", &matrix, &stem).unwrap();
+        assert_eq!(written.len(), 2);
+        assert_chart(&stem, &["seq: accuracy", "0.900", "0.850", "task 2"]);
     }
 
     #[test]

@@ -6,8 +6,16 @@ use std::fmt::Write as _;
 pub struct Table {
     pub name: String,
     pub columns: Vec<String>,
-    /// One row per node: its name, then a value (or none) per column.
+    /// One row per node: its name, then a value (or none) per column. In a table of
+    /// replicates, a row is a group of runs and its values are their means.
     pub rows: Vec<(String, Vec<Option<f64>>)>,
+    /// For a table of replicates, per row: the number of runs and each column's standard
+    /// deviation over them (sample std, none for one run). Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spread: Vec<(usize, Vec<Option<f64>>)>,
+    /// For a table of replicates, every run's own numbers (written as `<name>_runs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<Box<Table>>,
 }
 
 fn cell(value: &Option<f64>) -> String {
@@ -23,16 +31,32 @@ impl Table {
         for column in &self.columns {
             out.push(',');
             out.push_str(column);
+            if !self.spread.is_empty() {
+                let _ = write!(out, ",{column}_std");
+            }
+        }
+        if !self.spread.is_empty() {
+            out.push_str(",n");
         }
         out.push('\n');
-        for (name, values) in &self.rows {
+        for (index, (name, values)) in self.rows.iter().enumerate() {
             out.push_str(name);
-            for value in values {
+            let spread = self.spread.get(index);
+            for (column, value) in values.iter().enumerate() {
                 out.push(',');
                 if let Some(number) = value {
                     // Full precision in CSV: it is for machines.
                     let _ = write!(out, "{number}");
                 }
+                if let Some((_, stds)) = spread {
+                    out.push(',');
+                    if let Some(Some(std)) = stds.get(column) {
+                        let _ = write!(out, "{std}");
+                    }
+                }
+            }
+            if let Some((count, _)) = spread {
+                let _ = write!(out, ",{count}");
             }
             out.push('\n');
         }
@@ -42,19 +66,31 @@ impl Table {
     pub fn to_markdown(&self) -> String {
         let mut header = vec!["node".to_string()];
         header.extend(self.columns.iter().cloned());
+        if !self.spread.is_empty() {
+            header.push("n".to_string());
+        }
         let body: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|(name, values)| {
+            .enumerate()
+            .map(|(index, (name, values))| {
+                let spread = self.spread.get(index);
+                let cells = values.iter().enumerate().map(|(column, value)| {
+                    match (value, spread.and_then(|(_, stds)| stds.get(column).copied().flatten())) {
+                        (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
+                        _ => cell(value),
+                    }
+                });
                 std::iter::once(name.clone())
-                    .chain(values.iter().map(cell))
+                    .chain(cells)
+                    .chain(spread.map(|(count, _)| count.to_string()))
                     .collect()
             })
             .collect();
         let widths: Vec<usize> = (0..header.len())
             .map(|col| {
                 body.iter()
-                    .map(|row| row[col].len())
+                    .map(|row| row[col].chars().count())
                     .chain([header[col].len(), 3])
                     .max()
                     .unwrap_or(3)
@@ -64,7 +100,10 @@ impl Table {
             let padded: Vec<String> = cells
                 .iter()
                 .zip(&widths)
-                .map(|(text, width)| format!("{text:<width$}"))
+                .map(|(text, width)| {
+                    let pad = width.saturating_sub(text.chars().count());
+                    format!("{text}{}", " ".repeat(pad))
+                })
                 .collect();
             format!("| {} |\n", padded.join(" | "))
         };
@@ -91,6 +130,8 @@ mod tests {
                 ("a".into(), vec![Some(0.5), None]),
                 ("soup".into(), vec![Some(0.75), Some(0.1)]),
             ],
+            spread: Vec::new(),
+            runs: None,
         };
         assert_eq!(
             table.to_csv(),
@@ -105,5 +146,23 @@ mod tests {
             markdown.contains("| soup | 0.7500   | 0.1000 |"),
             "{markdown}"
         );
+    }
+}
+
+#[cfg(test)]
+mod replicate_tests {
+    use super::Table;
+
+    #[test]
+    fn replicates_show_mean_and_std() {
+        let table = Table {
+            name: "results".into(),
+            columns: vec!["accuracy".into()],
+            rows: vec![("ft".into(), vec![Some(0.5)])],
+            spread: vec![(3, vec![Some(0.1)])],
+            runs: None,
+        };
+        assert_eq!(table.to_csv(), "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n");
+        assert!(table.to_markdown().contains("| ft   | 0.5000 ± 0.1000 | 3   |"), "{}", table.to_markdown());
     }
 }

@@ -2,7 +2,7 @@
 //! fields, and `to_diagnostic`, which turns one into words (STYLE E2, E4, E5).
 //!
 //! Codes E0001 to E0003 belong to the parser (`exp_syntax::ParseError`); the checker's run
-//! from E0004 to E0028, and its warnings from W0001. A code never changes meaning once released.
+//! from E0004 to E0037, and its warnings from W0001. A code never changes meaning once released.
 
 use exp_diag::{Diagnostic, Span};
 use exp_ir::ComponentKind;
@@ -26,7 +26,7 @@ impl Expect {
         match self {
             Expect::Dataset => "a dataset",
             Expect::Model => "a model",
-            Expect::Row => "an evaluate or train definition",
+            Expect::Row => "an evaluate, train or sequence definition",
             Expect::Value => "a `let` value",
         }
     }
@@ -34,8 +34,11 @@ impl Expect {
     pub fn accepts(self, kind: DefKind) -> bool {
         match self {
             Expect::Dataset => kind == DefKind::Dataset,
-            Expect::Model => matches!(kind, DefKind::Model | DefKind::Train | DefKind::Merge),
-            Expect::Row => matches!(kind, DefKind::Evaluate | DefKind::Train),
+            Expect::Model => matches!(
+                kind,
+                DefKind::Model | DefKind::Train | DefKind::Merge | DefKind::Sequence
+            ),
+            Expect::Row => matches!(kind, DefKind::Evaluate | DefKind::Train | DefKind::Sequence),
             Expect::Value => false,
         }
     }
@@ -204,6 +207,60 @@ pub enum CheckError {
         name: String,
         span: Span,
     },
+    /// A sweep axis whose values are not a non-empty list (or `seeds` without a count).
+    SweepValues {
+        axis: String,
+        seeds: bool,
+        found: String,
+        span: Span,
+    },
+    /// `sweep zip` over lists of different lengths: (axis, length) of the first and the odd one.
+    ZipLengths {
+        first: (String, usize),
+        other: (String, usize),
+        span: Span,
+    },
+    /// A swept definition (several copies) where one definition is needed.
+    FamilyWhereOneIsNeeded {
+        name: String,
+        members: Vec<String>,
+        span: Span,
+    },
+    UnknownTemplate {
+        name: String,
+        span: Span,
+        suggestion: Option<String>,
+    },
+    /// Arguments of a `use` that do not fit the template's parameters.
+    TemplateArguments {
+        template: String,
+        problem: String,
+        span: Span,
+        params: Vec<String>,
+    },
+    /// A template that uses itself, directly or through others.
+    RecursiveTemplate {
+        chain: Vec<String>,
+        span: Span,
+    },
+    /// `import`, `plugin`, `seed` or `template` inside a sweep or a template.
+    NotAllowedInside {
+        item: &'static str,
+        span: Span,
+    },
+    /// `{name}` in a string where `name` has no literal value.
+    Interpolation {
+        name: String,
+        span: Span,
+    },
+    /// A hook that is neither a regularizer nor a merger that can run during training.
+    NotAHook {
+        name: String,
+        found: Option<ComponentKind>,
+        span: Span,
+        suggestion: Option<String>,
+        available: Vec<String>,
+    },
 }
 
 impl CheckError {
@@ -235,6 +292,15 @@ impl CheckError {
             CheckError::DivisionByZero { .. } => "E0027",
             CheckError::NotAValue { .. } => "E0028",
             CheckError::UnusedLet { .. } => "W0001",
+            CheckError::SweepValues { .. } => "E0029",
+            CheckError::ZipLengths { .. } => "E0030",
+            CheckError::FamilyWhereOneIsNeeded { .. } => "E0031",
+            CheckError::UnknownTemplate { .. } => "E0032",
+            CheckError::TemplateArguments { .. } => "E0033",
+            CheckError::RecursiveTemplate { .. } => "E0034",
+            CheckError::NotAllowedInside { .. } => "E0035",
+            CheckError::Interpolation { .. } => "E0036",
+            CheckError::NotAHook { .. } => "E0037",
         }
     }
 
@@ -266,13 +332,155 @@ impl CheckError {
             | CheckError::DurationUnitMismatch { span, .. }
             | CheckError::DivisionByZero { span }
             | CheckError::NotAValue { span, .. }
-            | CheckError::UnusedLet { span, .. } => *span,
+            | CheckError::UnusedLet { span, .. }
+            | CheckError::SweepValues { span, .. }
+            | CheckError::ZipLengths { span, .. }
+            | CheckError::FamilyWhereOneIsNeeded { span, .. }
+            | CheckError::UnknownTemplate { span, .. }
+            | CheckError::TemplateArguments { span, .. }
+            | CheckError::RecursiveTemplate { span, .. }
+            | CheckError::NotAllowedInside { span, .. }
+            | CheckError::Interpolation { span, .. }
+            | CheckError::NotAHook { span, .. } => *span,
         }
     }
 
     pub fn to_diagnostic(&self) -> Diagnostic {
         let code = self.code();
         match self {
+            CheckError::SweepValues {
+                axis,
+                seeds,
+                found,
+                span,
+            } => {
+                let (expected, help) = if *seeds {
+                    (
+                        "a count of seeds or a list of seeds",
+                        "write `seeds 3` (seeds 0, 1, 2) or `seeds [1, 7, 42]`".to_string(),
+                    )
+                } else {
+                    (
+                        "a non-empty list",
+                        format!("write the values to sweep as a list: `{axis} in [1e-3, 3e-3]`"),
+                    )
+                };
+                Diagnostic::error(
+                    code,
+                    format!("the sweep over `{axis}` needs {expected}, found {found}"),
+                )
+                .with_primary(*span, format!("expected {expected}"))
+                .with_help(help)
+            }
+            CheckError::ZipLengths { first, other, span } => Diagnostic::error(
+                code,
+                format!(
+                    "`sweep zip` pairs its lists element by element, but `{}` has {} values and `{}` has {}",
+                    first.0, first.1, other.0, other.1
+                ),
+            )
+            .with_primary(
+                *span,
+                format!("{} value{}", other.1, if other.1 == 1 { "" } else { "s" }),
+            )
+            .with_help("give every axis of a zip the same number of values, or drop `zip` to sweep their grid"),
+            CheckError::FamilyWhereOneIsNeeded {
+                name,
+                members,
+                span,
+            } => {
+                let shown: Vec<&str> = members.iter().take(3).map(String::as_str).collect();
+                let more = if members.len() > 3 { ", .." } else { "" };
+                Diagnostic::error(
+                    code,
+                    format!(
+                        "`{name}` is swept: it stands for {} definitions ({}{more}), and one is needed here",
+                        members.len(),
+                        ticks(&shown)
+                    ),
+                )
+                .with_primary(*span, "needs a single definition")
+                .with_help(format!(
+                    "use `{name}` inside the sweep that defines it, name one copy (`{}`), or put it in a list (report rows, merge inputs), where it stands for all of them",
+                    members[0]
+                ))
+            }
+            CheckError::UnknownTemplate {
+                name,
+                span,
+                suggestion,
+            } => {
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => format!(
+                        "define it with `template {name}(..) {{ .. }}`, or import the module that does"
+                    ),
+                };
+                Diagnostic::error(code, format!("cannot find the template `{name}`"))
+                    .with_primary(*span, "no template of this name")
+                    .with_help(help)
+            }
+            CheckError::TemplateArguments {
+                template,
+                problem,
+                span,
+                params,
+            } => {
+                let names: Vec<&str> = params.iter().map(String::as_str).collect();
+                Diagnostic::error(
+                    code,
+                    format!("the arguments do not fit the template `{template}`: {problem}"),
+                )
+                .with_primary(*span, problem.clone())
+                .with_help(format!(
+                    "`{template}` takes {}; pass them in order or by name (`name: value`)",
+                    if names.is_empty() {
+                        "no arguments".to_string()
+                    } else {
+                        ticks(&names)
+                    }
+                ))
+            }
+            CheckError::RecursiveTemplate { chain, span } => Diagnostic::error(
+                code,
+                format!("the template `{}` uses itself: {}", chain[chain.len() - 1], chain.join(" → ")),
+            )
+            .with_primary(*span, "used again here")
+            .with_help("a template cannot instantiate itself, directly or through another"),
+            CheckError::NotAllowedInside { item, span } => Diagnostic::error(
+                code,
+                format!("`{item}` cannot be written inside a sweep or a template"),
+            )
+            .with_primary(*span, "not allowed here")
+            .with_help(format!("move the `{item}` line to the top level of the file")),
+            CheckError::Interpolation { name, span } => Diagnostic::error(
+                code,
+                format!("cannot fill in `{{{name}}}`: it is not a sweep axis, a template parameter, a `let` holding a literal, or a definition"),
+            )
+            .with_primary(*span, format!("`{{{name}}}` has no value here"))
+            .with_help("name a value in scope, or write `{{` and `}}` for literal braces"),
+            CheckError::NotAHook {
+                name,
+                found,
+                span,
+                suggestion,
+                available,
+            } => {
+                let message = match found {
+                    Some(kind) => format!("`{name}` is {} and cannot run inside training", article(*kind)),
+                    None => format!("unknown hook `{name}`"),
+                };
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => format!(
+                        "hooks are regularizers and mergers that run during training: {}",
+                        ticks(&available.iter().map(String::as_str).collect::<Vec<_>>())
+                    ),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, "not a hook")
+                    .with_help(help)
+            }
             CheckError::ArithmeticType { op, lhs, rhs, span } => {
                 let message = match rhs {
                     Some(rhs) => format!("cannot apply `{op}` to {lhs} and {rhs}"),

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
-use exp_ir::graph::TrainSpec;
+use exp_ir::graph::{Replay, ReplaySize, TrainSpec};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
@@ -24,6 +24,7 @@ use crate::program::{Body, CheckedDef, DefId, Program};
 use crate::{Catalog, World};
 
 mod components;
+mod expand;
 mod lets;
 
 /// Checks the experiment file `main` (already in `sources`) and everything it imports.
@@ -54,7 +55,9 @@ pub fn check(
 
     let mut all_files: Vec<&mut ast::File> = modules.iter_mut().collect();
     all_files.push(&mut main_file);
-    let resolved = lets::resolve(&mut all_files);
+    let mut expanded = expand::expand(&mut all_files);
+    errors.append(&mut expanded.errors);
+    let resolved = lets::resolve(&mut all_files, &expanded.lets_used);
     errors.extend(resolved.errors);
 
     let mut files: Vec<(&ast::File, bool)> = modules.iter().map(|file| (file, false)).collect();
@@ -74,7 +77,7 @@ pub fn check(
         .map(|idx| {
             checker.current = idx;
             let def = checker.defs[idx].0;
-            if resolved.poisoned.contains(&def.span) {
+            if resolved.poisoned.contains(&def.span) || expanded.poisoned.contains(&def.span) {
                 return None;
             }
             checker.body(def)
@@ -87,6 +90,7 @@ pub fn check(
         if let Some(body) = body {
             program_defs.push(CheckedDef {
                 name: def.name.name.clone(),
+                expansion: def.expansion.clone(),
                 kind: def.kind,
                 span: def.span,
                 name_span: def.name.span,
@@ -95,7 +99,15 @@ pub fn check(
             });
         }
     }
-    diagnostics.extend(checker.errors.iter().map(CheckError::to_diagnostic));
+    // The copies a sweep or template makes share their spans: one mistake, one report.
+    let mut reported = HashSet::new();
+    diagnostics.extend(
+        checker
+            .errors
+            .iter()
+            .filter(|error| reported.insert((error.code(), error.span())))
+            .map(CheckError::to_diagnostic),
+    );
     diagnostics.sort_by_key(|diagnostic| {
         diagnostic
             .primary_span()
@@ -162,7 +174,7 @@ const fn field(name: &'static str, required: bool, example: &'static str) -> Fie
 
 const TRAIN_FIELDS: &[FieldSpec] = &[
     field("model", true, "model: <model name>"),
-    field("data", true, "data: <dataset name>"),
+    field("data", true, "data: <dataset name> or [<dataset>, ..]"),
     field("steps", true, "steps: 1000 steps"),
     field("batch", false, "batch: 32"),
     field("seed", false, "seed: 0"),
@@ -172,6 +184,23 @@ const TRAIN_FIELDS: &[FieldSpec] = &[
     field("eval_every", false, "eval_every: 100 steps"),
     field("log_every", false, "log_every: 10 steps"),
     field("checkpoint_every", false, "checkpoint_every: 500 steps"),
+    field("hooks", false, "hooks: [l2 { lambda: 1.0 }]"),
+];
+
+/// A sequence trains one model through `tasks` in order, each phase as a `train` block says.
+const SEQUENCE_FIELDS: &[FieldSpec] = &[
+    field("model", true, "model: <model name>"),
+    field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
+    field("steps", true, "steps: 300 steps"),
+    field("batch", false, "batch: 32"),
+    field("seed", false, "seed: 0"),
+    field("optimizer", true, "optimizer: adamw { lr: 1e-3 }"),
+    field("schedule", false, "schedule: cosine { warmup: 10% }"),
+    field("hooks", false, "hooks: [ewc { lambda: 100 }]"),
+    field("replay", false, "replay: { size: 200, ratio: 25% }"),
+    field("metrics", false, "metrics: [accuracy]"),
+    field("log_every", false, "log_every: 10 steps"),
+    field("checkpoint_every", false, "checkpoint_every: 100 steps"),
 ];
 
 const EVALUATE_FIELDS: &[FieldSpec] = &[
@@ -236,7 +265,13 @@ impl<'a> Checker<'a> {
                         }
                     }
                     Item::Plugin(line) => plugins.push((line.path.clone(), line.path_span)),
-                    Item::Import(_) | Item::Let(_) | Item::Def(_) => {}
+                    // Sweeps, templates and `use` lines are expanded away before this pass.
+                    Item::Import(_)
+                    | Item::Let(_)
+                    | Item::Def(_)
+                    | Item::Sweep(_)
+                    | Item::Template(_)
+                    | Item::Use(_) => {}
                 }
             }
         }
@@ -316,13 +351,62 @@ impl<'a> Checker<'a> {
             }
             (DefBody::Block(block), DefKind::Train) => self.train(def, block),
             (DefBody::Block(block), DefKind::Evaluate) => self.evaluate(def, block),
+            (DefBody::Block(block), DefKind::Sequence) => self.sequence(def, block),
             (DefBody::Block(block), _) => self.report(def, block),
         }
     }
 
     fn train(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
         let fields = self.fields(def, block, TRAIN_FIELDS);
-        let (model, data) = self.model_and_data(&fields);
+        let model = fields
+            .get("model")
+            .and_then(|field| self.reference_field(field, Expect::Model));
+        let data = fields
+            .get("data")
+            .and_then(|field| self.reference_list(field, Expect::Dataset, true));
+        let phase = self.phase(&fields);
+        let (spec, seed) = phase?;
+        Some(Body::Train {
+            model: model?,
+            data: data?,
+            spec,
+            seed,
+        })
+    }
+
+    fn sequence(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
+        let fields = self.fields(def, block, SEQUENCE_FIELDS);
+        let model = fields
+            .get("model")
+            .and_then(|field| self.reference_field(field, Expect::Model));
+        let tasks = fields
+            .get("tasks")
+            .and_then(|field| self.reference_list(field, Expect::Dataset, false));
+        let metrics = match fields.get("metrics") {
+            Some(field) => self.component_list(field, ComponentKind::Evaluator, true),
+            None => Some(vec![self.default_component(ComponentKind::Evaluator, "accuracy")]),
+        };
+        let replay = match fields.get("replay") {
+            Some(field) => self.replay(field).map(Some),
+            None => Some(None),
+        };
+        let phase = self.phase(&fields);
+        let (mut spec, seed) = phase?;
+        spec.replay = replay?;
+        Some(Body::Sequence {
+            model: model?,
+            tasks: tasks?,
+            spec,
+            metrics: metrics?,
+            seed,
+        })
+    }
+
+    /// The fields of a training phase that `train` and `sequence` share.
+    fn phase(
+        &mut self,
+        fields: &HashMap<&'static str, &'a ast::Field>,
+    ) -> Option<(TrainSpec, Option<u64>)> {
         let steps = fields
             .get("steps")
             .and_then(|field| self.duration(field, false));
@@ -360,10 +444,12 @@ impl<'a> Checker<'a> {
             Some(field) => self.duration(field, true).map(Some),
             None => Some(None),
         };
-        Some(Body::Train {
-            model: model?,
-            data: data?,
-            spec: TrainSpec {
+        let hooks = match fields.get("hooks") {
+            Some(field) => self.hooks(field),
+            None => Some(Vec::new()),
+        };
+        Some((
+            TrainSpec {
                 steps: steps?,
                 batch: batch?,
                 optimizer: optimizer?,
@@ -372,9 +458,198 @@ impl<'a> Checker<'a> {
                 eval_every: eval_every?,
                 log_every: log_every?,
                 checkpoint_every: checkpoint_every?,
+                hooks: hooks?,
+                replay: None,
             },
-            seed: seed?,
+            seed?,
+        ))
+    }
+
+    /// `hooks: [..]`: regularizers, and mergers that can run during training (those with an
+    /// `every` parameter saying how often).
+    fn hooks(&mut self, field: &'a ast::Field) -> Option<Vec<ComponentRef>> {
+        let ExprKind::List(items) = &field.value.kind else {
+            self.wrong_type(field, "a list of hooks", Some("hooks: [l2 { lambda: 1.0 }]".into()));
+            return None;
+        };
+        let catalog = self.catalog;
+        let mut hooks = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let ExprKind::Component(component) = &item.kind else {
+                self.errors.push(CheckError::WrongFieldType {
+                    field: "hooks".to_string(),
+                    expected: "a regularizer or a merger".to_string(),
+                    found: item.kind.describe(),
+                    span: item.span,
+                    example: None,
+                });
+                ok = false;
+                continue;
+            };
+            let name = component.name.name.as_str();
+            let is_hook_merger = |name: &str| {
+                catalog
+                    .component(ComponentKind::Merger, name)
+                    .is_some_and(|schema| schema.param("every").is_some())
+            };
+            let kind = if catalog.component(ComponentKind::Regularizer, name).is_some() {
+                ComponentKind::Regularizer
+            } else if is_hook_merger(name) {
+                ComponentKind::Merger
+            } else {
+                let mut available: Vec<String> = catalog
+                    .names(ComponentKind::Regularizer)
+                    .into_iter()
+                    .chain(
+                        catalog
+                            .names(ComponentKind::Merger)
+                            .into_iter()
+                            .filter(|name| is_hook_merger(name)),
+                    )
+                    .map(str::to_string)
+                    .collect();
+                available.sort();
+                let found = ComponentKind::ALL
+                    .into_iter()
+                    .find(|kind| catalog.component(*kind, name).is_some());
+                self.errors.push(CheckError::NotAHook {
+                    name: name.to_string(),
+                    found,
+                    span: component.name.span,
+                    suggestion: did_you_mean(name, available.iter().map(String::as_str))
+                        .map(str::to_string),
+                    available,
+                });
+                ok = false;
+                continue;
+            };
+            match self.component(component, kind) {
+                Some(hook) => hooks.push(hook),
+                None => ok = false,
+            }
+        }
+        ok.then_some(hooks)
+    }
+
+    /// `replay: { size: 200 | 10%, ratio: 25%, selection: "uniform" | "reservoir" }`.
+    fn replay(&mut self, field: &'a ast::Field) -> Option<Replay> {
+        const EXAMPLE: &str = "replay: { size: 200, ratio: 25% }";
+        let ExprKind::Record(block) = &field.value.kind else {
+            self.wrong_type(field, "a block `{ size: .., ratio: .. }`", Some(EXAMPLE.into()));
+            return None;
+        };
+        let mut size = None;
+        let mut ratio = None;
+        let mut selection = Some("reservoir".to_string());
+        let mut ok = true;
+        for inner in &block.fields {
+            match (inner.key.name.as_str(), &inner.value.kind) {
+                ("size", ExprKind::Int(count)) if *count > 0 => {
+                    size = Some(ReplaySize::Count(*count as u64))
+                }
+                ("size", ExprKind::Duration(d))
+                    if d.unit == ast::DurationUnit::Fraction && d.amount > 0.0 && d.amount <= 1.0 =>
+                {
+                    size = Some(ReplaySize::Fraction(d.amount))
+                }
+                ("ratio", ExprKind::Duration(d))
+                    if d.unit == ast::DurationUnit::Fraction && d.amount > 0.0 && d.amount < 1.0 =>
+                {
+                    ratio = Some(d.amount)
+                }
+                ("ratio", ExprKind::Float(r)) if *r > 0.0 && *r < 1.0 => ratio = Some(*r),
+                ("selection", ExprKind::Str(word)) if word == "uniform" || word == "reservoir" => {
+                    selection = Some(word.clone())
+                }
+                (key @ ("size" | "ratio" | "selection"), _) => {
+                    let expected = match key {
+                        "size" => "a count of examples greater than 0, or a percentage of the earlier tasks' examples",
+                        "ratio" => "a share of each batch between 0% and 100% (exclusive)",
+                        _ => "\"uniform\" or \"reservoir\"",
+                    };
+                    self.errors.push(CheckError::WrongFieldType {
+                        field: format!("replay.{key}"),
+                        expected: expected.to_string(),
+                        found: inner.value.kind.describe(),
+                        span: inner.value.span,
+                        example: Some(EXAMPLE.to_string()),
+                    });
+                    ok = false;
+                }
+                (key, _) => {
+                    self.errors.push(CheckError::UnknownParam {
+                        component: "replay".to_string(),
+                        param: key.to_string(),
+                        span: inner.key.span,
+                        suggestion: did_you_mean(key, ["size", "ratio", "selection"])
+                            .map(str::to_string),
+                        known: vec!["size".into(), "ratio".into(), "selection".into()],
+                    });
+                    ok = false;
+                }
+            }
+        }
+        for (key, missing) in [("size", size.is_none()), ("ratio", ratio.is_none())] {
+            if missing && ok {
+                self.errors.push(CheckError::MissingParam {
+                    component: "replay".to_string(),
+                    param: key.to_string(),
+                    expected: if key == "size" { "a count or a percentage" } else { "a percentage" }
+                        .to_string(),
+                    span: field.value.span,
+                });
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(Replay {
+            size: size?,
+            ratio: ratio?,
+            selection: selection?,
         })
+    }
+
+    /// A name, or a list of names, of definitions of one kind; `single` allows a bare name.
+    fn reference_list(
+        &mut self,
+        field: &'a ast::Field,
+        expect: Expect,
+        single: bool,
+    ) -> Option<Vec<DefId>> {
+        match &field.value.kind {
+            ExprKind::Component(component) if component.params.is_none() && single => {
+                Some(vec![self.reference(&component.name, expect)?])
+            }
+            ExprKind::List(items) if !items.is_empty() => {
+                let ids: Vec<Option<DefId>> = items
+                    .iter()
+                    .map(|item| match &item.kind {
+                        ExprKind::Component(component) if component.params.is_none() => {
+                            self.reference(&component.name, expect)
+                        }
+                        _ => {
+                            self.errors.push(CheckError::WrongFieldType {
+                                field: field.key.name.clone(),
+                                expected: format!("the name of {}", expect.words()),
+                                found: item.kind.describe(),
+                                span: item.span,
+                                example: None,
+                            });
+                            None
+                        }
+                    })
+                    .collect();
+                ids.into_iter().collect()
+            }
+            _ => {
+                let expected = format!("a non-empty list of names of {}s", expect.words().trim_start_matches("a ").trim_start_matches("an "));
+                self.wrong_type(field, &expected, None);
+                None
+            }
+        }
     }
 
     /// The `model` and `data` fields that `train` and `evaluate` share.
@@ -567,11 +842,7 @@ impl<'a> Checker<'a> {
             self.wrong_type(field, "a duration such as `100 steps`", example);
             return None;
         };
-        let unit = match duration.unit {
-            ast::DurationUnit::Steps => DurationUnit::Steps,
-            ast::DurationUnit::Epochs => DurationUnit::Epochs,
-            ast::DurationUnit::Fraction => DurationUnit::Fraction,
-        };
+        let unit = ir_unit(duration.unit);
         if unit == DurationUnit::Fraction && !allow_fraction {
             self.errors.push(CheckError::BadUnit {
                 what: "field",
@@ -745,6 +1016,16 @@ impl<'a> Checker<'a> {
         }
         stack.pop();
         state[node] = 2;
+    }
+}
+
+/// The IR's unit for a unit as written.
+fn ir_unit(unit: ast::DurationUnit) -> DurationUnit {
+    match unit {
+        ast::DurationUnit::Steps => DurationUnit::Steps,
+        ast::DurationUnit::Epochs => DurationUnit::Epochs,
+        ast::DurationUnit::Tokens => DurationUnit::Tokens,
+        ast::DurationUnit::Fraction => DurationUnit::Fraction,
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Program {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedDef {
     pub name: String,
+    /// For a copy made by a sweep or a template: its family and sweep point.
+    pub expansion: Option<exp_syntax::ast::Expansion>,
     pub kind: DefKind,
     /// The whole definition.
     pub span: Span,
@@ -46,9 +48,18 @@ pub enum Body {
     },
     Train {
         model: DefId,
-        data: DefId,
+        /// One dataset, or several trained on together (their training splits concatenated).
+        data: Vec<DefId>,
         spec: TrainSpec,
         /// The `seed:` field, when written.
+        seed: Option<u64>,
+    },
+    /// One model trained through `tasks` in order, evaluated on every task after each.
+    Sequence {
+        model: DefId,
+        tasks: Vec<DefId>,
+        spec: TrainSpec,
+        metrics: Vec<ComponentRef>,
         seed: Option<u64>,
     },
     Merge {
@@ -73,9 +84,13 @@ impl Body {
     pub fn uses(&self) -> Vec<(&'static str, DefId)> {
         match self {
             Body::Dataset { .. } | Body::Model { .. } => Vec::new(),
-            Body::Train { model, data, .. } | Body::Evaluate { model, data, .. } => {
-                vec![("model", *model), ("data", *data)]
-            }
+            Body::Train { model, data, .. } => std::iter::once(("model", *model))
+                .chain(data.iter().map(|data| ("data", *data)))
+                .collect(),
+            Body::Sequence { model, tasks, .. } => std::iter::once(("model", *model))
+                .chain(tasks.iter().map(|task| ("tasks", *task)))
+                .collect(),
+            Body::Evaluate { model, data, .. } => vec![("model", *model), ("data", *data)],
             Body::Merge { inputs, .. } => inputs.iter().map(|input| ("inputs", *input)).collect(),
             Body::Report { rows, .. } => rows.iter().map(|row| ("rows", *row)).collect(),
         }

@@ -166,6 +166,37 @@ impl TestCatalog {
                     Some(1.0),
                 )],
             ),
+            schema(
+                K::Merger,
+                "sfa",
+                vec![
+                    param(
+                        "every",
+                        ParamType::Duration { units: Vec::new() },
+                        None,
+                        None,
+                        None,
+                    ),
+                    param(
+                        "beta",
+                        ParamType::Float,
+                        Some(Value::Float(0.5)),
+                        Some(0.0),
+                        Some(1.0),
+                    ),
+                ],
+            ),
+            schema(
+                K::Regularizer,
+                "l2",
+                vec![param(
+                    "lambda",
+                    ParamType::Float,
+                    Some(Value::Float(1.0)),
+                    Some(0.0),
+                    None,
+                )],
+            ),
         ];
         TestCatalog { components }
     }

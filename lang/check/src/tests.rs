@@ -28,8 +28,13 @@ fn check_src(src: &str) -> String {
                 .iter()
                 .map(|(role, id)| format!("{role}={}", program.def(*id).name))
                 .collect();
+            let point = def
+                .expansion
+                .as_ref()
+                .map(|expansion| format!(" family={} point={:?}", expansion.family, expansion.point))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "{} {} [{}]\n",
+                "{} {} [{}]{point}\n",
                 def.kind.keyword(),
                 def.name,
                 uses.join(" ")
@@ -66,6 +71,97 @@ report results { rows: [eval_soup, a] }
 "#;
 
 snapshot!(valid_program, OK);
+
+// Sweeps, templates, sequences, hooks and interpolation.
+
+snapshot!(
+    sweep_grid_zip_and_seeds,
+    r#"import std.digits
+model net = mlp
+let lrs = [1e-3, 3e-3]
+sweep lr in lrs, seeds 2 {
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: adamw { lr: lr * 2 } }
+  evaluate "score_{lr}_{seed}" { model: ft, data: digits, metrics: [accuracy] }
+}
+sweep zip alpha in [0.25, 0.75], tag in ["low", "high"] {
+  merge "wise_{tag}" = wise_ft(net, ft) { alpha: alpha }
+}
+report results { rows: [ft] }
+"#
+);
+
+snapshot!(
+    template_instances_and_results,
+    r#"import std.digits
+model net = mlp
+template finetune(start, data, lr) {
+  let double = lr * 2
+  train ft { model: start, data: data, steps: 10 steps, optimizer: sgd { lr: double } }
+  evaluate score { model: ft, data: data, metrics: [accuracy] }
+}
+use slow = finetune(net, digits, 1e-3)
+use fast = finetune(net, data: digits, lr: 1e-2)
+merge soup = average(slow.ft, fast.ft)
+report results { rows: [slow, fast, fast.ft] }
+"#
+);
+
+snapshot!(
+    sequence_with_hooks_and_replay,
+    r#"import std.digits
+model net = mlp
+dataset other = digits { test_fraction: 0.3 }
+sequence seq {
+  model: net
+  tasks: [digits, other]
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1 }
+  hooks: [l2 { lambda: 0.5 }, sfa { every: 25%, beta: 0.5 }]
+  replay: { size: 10%, ratio: 25%, selection: "uniform" }
+}
+train joint { model: net, data: [digits, other], steps: 1000 tokens, optimizer: sgd { lr: 0.1 } }
+report results { rows: [seq, joint] }
+"#
+);
+
+snapshot!(
+    sweep_errors,
+    r#"import std.digits
+model net = mlp
+sweep lr in 3 { model a = mlp }
+sweep zip x in [1, 2], y in [1] { model b = mlp }
+sweep seeds "two" { model c = mlp }
+sweep s in [1, 2] {
+  import std.digits
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+}
+train after { model: ft, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+evaluate "e_{missing}" { model: net, data: digits, metrics: [accuracy] }
+"#
+);
+
+snapshot!(
+    template_errors,
+    r#"import std.digits
+model net = mlp
+template t(a, b) { model m = mlp }
+template loop(x) { use again = loop(x) }
+use one = t(net)
+use two = t(net, net, net)
+use three = t(net, c: net)
+use four = tt(net, net)
+use five = loop(1)
+"#
+);
+
+snapshot!(
+    hook_errors,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 }, hooks: [average, adamw, l3] }
+sequence s { model: net, tasks: [], steps: 10 steps, optimizer: sgd { lr: 0.1 }, replay: { size: 0, ratio: 2.0, pick: 1 } }
+"#
+);
 
 snapshot!(
     syntax_error_missing_brace,

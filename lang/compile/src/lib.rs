@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use exp_check::{Body, Catalog, DefId, Program, World};
+use exp_check::{Body, Catalog, CheckedDef, DefId, Program, World};
 use exp_diag::{Diagnostic, SourceMap};
 use exp_ir::graph::derive_seed;
 use exp_ir::{ArtifactKind, Graph, Input, Node, NodeId, NodeKind, Origin};
@@ -94,37 +94,15 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
         .collect();
     order.extend(unplaced);
 
-    let node_of: HashMap<usize, NodeId> = order
-        .iter()
-        .enumerate()
-        .map(|(position, idx)| (*idx, NodeId(position)))
-        .collect();
-    let nodes = order
-        .iter()
-        .enumerate()
-        .map(|(position, idx)| {
-            let def = &program.defs[*idx];
-            let (kind, seed) = node_kind(&def.body);
-            Node {
-                id: NodeId(position),
-                name: def.name.clone(),
-                kind,
-                inputs: inputs[*idx]
-                    .iter()
-                    .filter_map(|(role, id)| {
-                        Some(Input {
-                            role: role.to_string(),
-                            node: *node_of.get(&id.0)?,
-                            artifact: output(&program.def(*id).body),
-                        })
-                    })
-                    .collect(),
-                output: output(&def.body),
-                seed: seed.unwrap_or_else(|| derive_seed(program.seed, &def.name)),
-                origin: Origin::Source(def.span),
-            }
-        })
-        .collect();
+    let mut lowering = Lowering {
+        program,
+        nodes: Vec::new(),
+        model_of: HashMap::new(),
+        row_of: HashMap::new(),
+    };
+    for idx in &order {
+        lowering.def(*idx, &inputs[*idx]);
+    }
     Graph {
         experiment: experiment.to_string(),
         seed: program.seed,
@@ -133,7 +111,160 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
             .iter()
             .map(|(path, _)| path.clone())
             .collect(),
-        nodes,
+        nodes: lowering.nodes,
+    }
+}
+
+/// Turns definitions into nodes, in an order where inputs come first. Most definitions are one
+/// node; a sequence of N tasks is N training phases, N×N evaluations and its summary.
+struct Lowering<'p> {
+    program: &'p Program,
+    nodes: Vec<Node>,
+    /// The node that stands for a definition where a model (or a dataset) is read.
+    model_of: HashMap<usize, NodeId>,
+    /// The node that stands for a definition as a report row.
+    row_of: HashMap<usize, NodeId>,
+}
+
+impl Lowering<'_> {
+    fn push(&mut self, name: String, kind: NodeKind, inputs: Vec<Input>, seed: u64, def: &CheckedDef, family: Option<String>) -> NodeId {
+        let id = NodeId(self.nodes.len());
+        let output = match &kind {
+            NodeKind::Dataset { .. } => ArtifactKind::Dataset,
+            NodeKind::Model { .. } | NodeKind::Train(_) | NodeKind::Merge { .. } => {
+                ArtifactKind::Model
+            }
+            NodeKind::Evaluate { .. } | NodeKind::Continual { .. } => ArtifactKind::Metrics,
+            NodeKind::Report { .. } => ArtifactKind::Table,
+        };
+        self.nodes.push(Node {
+            id,
+            name,
+            kind,
+            inputs,
+            output,
+            seed,
+            origin: Origin::Source(def.span),
+            family,
+            point: def
+                .expansion
+                .as_ref()
+                .map(|expansion| expansion.point.clone())
+                .unwrap_or_default(),
+        });
+        id
+    }
+
+    fn input(&self, role: &str, def: DefId) -> Option<Input> {
+        let node = if role == "rows" {
+            self.row_of.get(&def.0)
+        } else {
+            self.model_of.get(&def.0)
+        }?;
+        Some(Input {
+            role: role.to_string(),
+            node: *node,
+            artifact: self.nodes[node.0].output,
+        })
+    }
+
+    fn def(&mut self, idx: usize, uses: &[(&'static str, DefId)]) {
+        let program = self.program;
+        let def = &program.defs[idx];
+        let family = def.expansion.as_ref().map(|expansion| expansion.family.clone());
+        let derived = |name: &str, explicit: Option<u64>| match explicit {
+            Some(seed) if name == def.name => seed,
+            Some(seed) => derive_seed(seed, name),
+            None => derive_seed(program.seed, name),
+        };
+        if let Body::Sequence {
+            model,
+            tasks,
+            spec,
+            metrics,
+            seed,
+        } = &def.body
+        {
+            let sub_family = |suffix: &str| family.as_ref().map(|family| format!("{family}.{suffix}"));
+            let mut previous_node = self.model_of.get(&model.0).copied();
+            let mut rows = Vec::new();
+            for (i, task) in tasks.iter().enumerate() {
+                let name = format!("{}.task{}", def.name, i + 1);
+                let mut inputs: Vec<Input> = Vec::new();
+                if let Some(node) = previous_node {
+                    inputs.push(Input {
+                        role: "model".to_string(),
+                        node,
+                        artifact: ArtifactKind::Model,
+                    });
+                }
+                inputs.extend(self.input("data", *task));
+                if spec.replay.is_some() {
+                    inputs.extend(tasks[..i].iter().filter_map(|earlier| self.input("replay", *earlier)));
+                }
+                let seed = derived(&name, *seed);
+                let train = self.push(
+                    name.clone(),
+                    NodeKind::Train(spec.clone()),
+                    inputs,
+                    seed,
+                    def,
+                    sub_family(&format!("task{}", i + 1)),
+                );
+                for (j, other) in tasks.iter().enumerate() {
+                    let eval_name = format!("{name}.on{}", j + 1);
+                    let mut inputs = vec![Input {
+                        role: "model".to_string(),
+                        node: train,
+                        artifact: ArtifactKind::Model,
+                    }];
+                    inputs.extend(self.input("data", *other));
+                    let seed = derived(&eval_name, None);
+                    rows.push(self.push(
+                        eval_name,
+                        NodeKind::Evaluate {
+                            metrics: metrics.clone(),
+                            split: "test".to_string(),
+                        },
+                        inputs,
+                        seed,
+                        def,
+                        sub_family(&format!("task{}.on{}", i + 1, j + 1)),
+                    ));
+                }
+                previous_node = Some(train);
+            }
+            let inputs = rows
+                .iter()
+                .map(|row| Input {
+                    role: "rows".to_string(),
+                    node: *row,
+                    artifact: ArtifactKind::Metrics,
+                })
+                .collect();
+            let summary = self.push(
+                def.name.clone(),
+                node_kind(&def.body).0,
+                inputs,
+                derived(&def.name, None),
+                def,
+                family,
+            );
+            if let Some(last) = previous_node {
+                self.model_of.insert(idx, last);
+            }
+            self.row_of.insert(idx, summary);
+            return;
+        }
+        let (kind, seed) = node_kind(&def.body);
+        let inputs = uses
+            .iter()
+            .filter_map(|(role, id)| self.input(role, *id))
+            .collect();
+        let seed = seed.unwrap_or_else(|| derive_seed(program.seed, &def.name));
+        let id = self.push(def.name.clone(), kind, inputs, seed, def, family);
+        self.model_of.insert(idx, id);
+        self.row_of.insert(idx, id);
     }
 }
 
@@ -144,7 +275,10 @@ fn model_data_inputs(program: &Program) -> HashMap<DefId, DefId> {
     for def in &program.defs {
         match &def.body {
             Body::Train { model, data, .. } => {
-                from_train.entry(*model).or_insert(*data);
+                from_train.entry(*model).or_insert(data[0]);
+            }
+            Body::Sequence { model, tasks, .. } => {
+                from_train.entry(*model).or_insert(tasks[0]);
             }
             Body::Evaluate { model, data, .. } => {
                 from_evaluate.entry(*model).or_insert(*data);
@@ -192,15 +326,16 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             None,
         ),
         Body::Report { chart, .. } => (NodeKind::Report { chart: *chart }, None),
-    }
-}
-
-fn output(body: &Body) -> ArtifactKind {
-    match body {
-        Body::Dataset { .. } => ArtifactKind::Dataset,
-        Body::Model { .. } | Body::Train { .. } | Body::Merge { .. } => ArtifactKind::Model,
-        Body::Evaluate { .. } => ArtifactKind::Metrics,
-        Body::Report { .. } => ArtifactKind::Table,
+        // `Lowering::def` lowers a sequence into several nodes; this is its summary's kind.
+        Body::Sequence { tasks, metrics, .. } => (
+            NodeKind::Continual {
+                tasks: tasks.len(),
+                metric: metrics
+                    .first()
+                    .map_or_else(|| "accuracy".to_string(), |metric| metric.name.clone()),
+            },
+            None,
+        ),
     }
 }
 

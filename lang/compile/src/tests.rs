@@ -35,23 +35,37 @@ fn graph_text(graph: &Graph) -> String {
             | NodeKind::Merge { component } => {
                 format!("{} {}", component.name, component.params_json())
             }
-            NodeKind::Train(spec) => format!(
-                "steps={} batch={} optimizer={} {} schedule={} {}",
-                spec.steps,
-                spec.batch,
-                spec.optimizer.name,
-                spec.optimizer.params_json(),
-                spec.schedule.name,
-                spec.schedule.params_json()
-            ),
+            NodeKind::Train(spec) => {
+                let mut detail = format!(
+                    "steps={} batch={} optimizer={} {} schedule={} {}",
+                    spec.steps,
+                    spec.batch,
+                    spec.optimizer.name,
+                    spec.optimizer.params_json(),
+                    spec.schedule.name,
+                    spec.schedule.params_json()
+                );
+                for hook in &spec.hooks {
+                    detail.push_str(&format!(" hook={} {}", hook.name, hook.params_json()));
+                }
+                if let Some(replay) = &spec.replay {
+                    detail.push_str(&format!(" replay={replay:?}"));
+                }
+                detail
+            }
+            NodeKind::Continual { tasks, metric } => format!("tasks={tasks} metric={metric}"),
             NodeKind::Evaluate { metrics, split } => {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
                 format!("metrics={names:?} split={split}")
             }
             NodeKind::Report { .. } => String::new(),
         };
+        let point = match &node.family {
+            Some(family) => format!(" family={family} point={:?}", node.point),
+            None => String::new(),
+        };
         out.push_str(&format!(
-            "{} {} {} [{}] -> {} seed={} {}\n",
+            "{} {} {} [{}] -> {} seed={} {}{point}\n",
             node.id.0,
             node.kind.word(),
             node.name,
@@ -157,6 +171,39 @@ fn model_without_data_has_no_input() {
 fn errors_give_no_graph() {
     insta::assert_snapshot!(check(
         r#"model m = mlp { dropout: 2 }
+"#
+    ));
+}
+
+#[test]
+fn sweeps_expand_into_nodes() {
+    insta::assert_snapshot!(check(
+        r#"import std.digits
+model net = mlp
+sweep lr in [1e-3, 3e-3], seeds 2 {
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: lr } }
+}
+report results { rows: [ft] }
+"#
+    ));
+}
+
+#[test]
+fn a_sequence_expands_into_phases_evaluations_and_a_summary() {
+    insta::assert_snapshot!(check(
+        r#"import std.digits
+model net = mlp
+dataset other = digits { test_fraction: 0.3 }
+sequence seq {
+  model: net
+  tasks: [digits, other]
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1 }
+  hooks: [l2 { lambda: 0.5 }]
+  replay: { size: 20, ratio: 25% }
+}
+evaluate final { model: seq, data: other, metrics: [accuracy] }
+report results { rows: [seq] }
 "#
     ));
 }

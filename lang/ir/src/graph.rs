@@ -41,6 +41,13 @@ pub struct Node {
     pub seed: u64,
     /// Where the node was defined, for runtime errors that point at the file.
     pub origin: Origin,
+    /// For a node a sweep or a template made: the name it was written with, without the
+    /// sweep point (`ft` for `ft[lr=0.001,seed=1]`). Reports group replicates by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// The node's point in the sweeps around it, axis by axis (`[("lr", "0.001"), ("seed", "1")]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub point: Vec<(String, String)>,
 }
 
 /// Where a node comes from.
@@ -109,6 +116,9 @@ impl ComponentRef {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// A graph holds tens to thousands of nodes, built once: the size of the `Train` variant costs
+// nothing worth a `Box` in every match and constructor.
+#[allow(clippy::large_enum_variant)]
 pub enum NodeKind {
     /// Loads or generates a dataset. No inputs.
     Dataset { component: ComponentRef },
@@ -125,11 +135,17 @@ pub enum NodeKind {
         split: String,
     },
     /// Gathers metrics into a table. Inputs `rows` (evaluations or training phases). With
-    /// `chart`, the table is also drawn as a grouped bar chart.
+    /// `chart`, the table is also drawn as a grouped bar chart. Rows that differ only in their
+    /// `seed` axis are replicates: the table shows their mean ± std, and a second table
+    /// (`<report>_runs`) keeps every run's numbers.
     Report {
         #[serde(default)]
         chart: bool,
     },
+    /// The summary of a task sequence: inputs `rows` are the evaluations after task i on task j,
+    /// row-major (`tasks` × `tasks`). Computes the accuracy matrix of `metric`, the final
+    /// average, average forgetting and backward transfer, and draws the matrix as a heatmap.
+    Continual { tasks: usize, metric: String },
 }
 
 impl NodeKind {
@@ -141,6 +157,7 @@ impl NodeKind {
             NodeKind::Merge { .. } => "merge",
             NodeKind::Evaluate { .. } => "evaluate",
             NodeKind::Report { .. } => "report",
+            NodeKind::Continual { .. } => "continual",
         }
     }
 }
@@ -163,6 +180,34 @@ pub struct TrainSpec {
     /// runtime choose (a tenth of the phase).
     #[serde(default)]
     pub checkpoint_every: Option<Duration>,
+    /// Components that run inside the training loop: regularizers add a penalty to the loss;
+    /// mergers that can run as hooks (SFA) merge the live weights with an anchor at intervals.
+    /// Their state (an anchor, a Fisher) travels with the model to the next phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<ComponentRef>,
+    /// Replay of earlier tasks' examples (inputs `replay`): a buffer mixed into each batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<Replay>,
+}
+
+/// A replay buffer: `size` examples drawn from the earlier tasks' training splits, of which
+/// `ratio` of every batch is made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replay {
+    /// A number of examples, or a fraction of the earlier tasks' training examples.
+    pub size: ReplaySize,
+    /// The share of each batch taken from the buffer, in [0, 1).
+    pub ratio: f64,
+    /// `uniform` (a uniform sample of all earlier examples) or `reservoir` (reservoir sampling
+    /// over the earlier tasks in order, as a stream would see them).
+    pub selection: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaySize {
+    Count(u64),
+    Fraction(f64),
 }
 
 impl Graph {

@@ -223,6 +223,7 @@ impl fmt::Display for ParamType {
                     .map(|unit| match unit {
                         DurationUnit::Steps => "steps",
                         DurationUnit::Epochs => "epochs",
+                        DurationUnit::Tokens => "tokens",
                         DurationUnit::Fraction => "a percentage",
                     })
                     .collect();

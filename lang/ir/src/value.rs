@@ -31,18 +31,31 @@ pub struct Duration {
 pub enum DurationUnit {
     Steps,
     Epochs,
+    /// Tokens of training data: one token is one element of an input example (a sequence of
+    /// 128 token ids is 128 tokens; an 8×8 image is 64), so a step of batch `b` sees
+    /// `b × elements per example` tokens.
+    Tokens,
     /// A fraction of the enclosing phase; `amount` is in [0, 1] (`20%` is stored as 0.2).
     Fraction,
 }
 
+/// What a duration is measured against: the phase's length and how much one step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub phase_steps: u64,
+    pub steps_per_epoch: u64,
+    pub tokens_per_step: u64,
+}
+
 impl Duration {
-    /// Resolves this duration to a whole number of optimizer steps, given the length of the
-    /// enclosing phase and the number of steps in one epoch. Rounds to the nearest step.
-    pub fn to_steps(&self, phase_steps: u64, steps_per_epoch: u64) -> u64 {
+    /// Resolves this duration to a whole number of optimizer steps of a phase. Rounds to the
+    /// nearest step.
+    pub fn to_steps(&self, clock: &Clock) -> u64 {
         let steps = match self.unit {
             DurationUnit::Steps => self.amount,
-            DurationUnit::Epochs => self.amount * steps_per_epoch as f64,
-            DurationUnit::Fraction => self.amount * phase_steps as f64,
+            DurationUnit::Epochs => self.amount * clock.steps_per_epoch as f64,
+            DurationUnit::Tokens => self.amount / clock.tokens_per_step.max(1) as f64,
+            DurationUnit::Fraction => self.amount * clock.phase_steps as f64,
         };
         steps.round().max(0.0) as u64
     }
@@ -147,6 +160,7 @@ impl fmt::Display for Duration {
         match self.unit {
             DurationUnit::Steps => write!(f, "{} steps", self.amount),
             DurationUnit::Epochs => write!(f, "{} epochs", self.amount),
+            DurationUnit::Tokens => write!(f, "{} tokens", self.amount),
             DurationUnit::Fraction => write!(f, "{}%", self.amount * 100.0),
         }
     }
@@ -154,24 +168,34 @@ impl fmt::Display for Duration {
 
 #[cfg(test)]
 mod tests {
-    use super::{Duration, DurationUnit};
+    use super::{Clock, Duration, DurationUnit};
 
     #[test]
     fn durations_resolve_to_steps() {
+        let clock = |phase_steps, steps_per_epoch| Clock {
+            phase_steps,
+            steps_per_epoch,
+            tokens_per_step: 64 * 32,
+        };
+        let tokens = Duration {
+            amount: 20480.0,
+            unit: DurationUnit::Tokens,
+        };
+        assert_eq!(tokens.to_steps(&clock(500, 10)), 10);
         let fraction = Duration {
             amount: 0.2,
             unit: DurationUnit::Fraction,
         };
-        assert_eq!(fraction.to_steps(500, 10), 100);
+        assert_eq!(fraction.to_steps(&clock(500, 10)), 100);
         let epochs = Duration {
             amount: 3.0,
             unit: DurationUnit::Epochs,
         };
-        assert_eq!(epochs.to_steps(500, 23), 69);
+        assert_eq!(epochs.to_steps(&clock(500, 23)), 69);
         let steps = Duration {
             amount: 40.0,
             unit: DurationUnit::Steps,
         };
-        assert_eq!(steps.to_steps(500, 23), 40);
+        assert_eq!(steps.to_steps(&clock(500, 23)), 40);
     }
 }

@@ -23,8 +23,63 @@ pub enum Item {
     Seed(Seed),
     /// `let base_lr = 1e-3`
     Let(Let),
-    /// `dataset`, `model`, `train`, `merge`, `evaluate` or `report`.
+    /// `dataset`, `model`, `train`, `merge`, `evaluate`, `report` or `sequence`.
     Def(Def),
+    /// `sweep lr in [1e-3, 3e-3], seeds 3 { items }`
+    Sweep(Sweep),
+    /// `template finetune(net, data) { items }`
+    Template(Template),
+    /// `use run = finetune(net, digits)`
+    Use(Use),
+}
+
+/// `sweep [zip] AXIS, AXIS.. { items }`: the items, once per point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    /// Pair the axes' lists element by element instead of taking their grid.
+    pub zip: bool,
+    pub axes: Vec<Axis>,
+    pub items: Vec<Item>,
+    /// `sweep` to the last axis.
+    pub header_span: Span,
+    pub span: Span,
+}
+
+/// `lr in [1e-3, 3e-3]`, or `seeds 3` / `seeds [1, 2]` (an axis called `seed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub name: Ident,
+    pub values: Expr,
+    /// Written `seeds N` or `seeds [..]`.
+    pub seeds: bool,
+    pub span: Span,
+}
+
+/// `template NAME(PARAM, ..) { items }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub name: Ident,
+    pub params: Vec<Ident>,
+    pub items: Vec<Item>,
+    pub span: Span,
+}
+
+/// `use NAME = TEMPLATE(ARG, ..)`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Use {
+    pub name: Ident,
+    pub template: Ident,
+    pub args: Vec<Arg>,
+    /// The parenthesised argument list.
+    pub args_span: Span,
+    pub span: Span,
+}
+
+/// A template argument, by position or `name: value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    pub key: Option<Ident>,
+    pub value: Expr,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +143,7 @@ pub enum DefKind {
     Merge,
     Evaluate,
     Report,
+    Sequence,
 }
 
 impl DefKind {
@@ -100,6 +156,7 @@ impl DefKind {
             DefKind::Merge => "merge",
             DefKind::Evaluate => "evaluate",
             DefKind::Report => "report",
+            DefKind::Sequence => "sequence",
         }
     }
 }
@@ -109,9 +166,21 @@ impl DefKind {
 pub struct Def {
     pub kind: DefKind,
     pub name: Ident,
+    /// The name was written as a string (`train "ft_{lr}" { .. }`).
+    pub quoted: bool,
     pub body: DefBody,
     /// The whole definition, keyword to closing brace.
     pub span: Span,
+    /// Set on the copies a sweep or a template makes; `None` as parsed.
+    pub expansion: Option<Expansion>,
+}
+
+/// Where an expanded definition comes from: the name it was written with (prefixed by its
+/// template instances) and its point in the enclosing sweeps, axis by axis.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Expansion {
+    pub family: String,
+    pub point: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +195,7 @@ pub enum DefBody {
         /// The span of the parenthesised input list.
         inputs_span: Span,
     },
-    /// `train`, `evaluate` and `report`: a block of structural fields.
+    /// `train`, `evaluate`, `report` and `sequence`: a block of structural fields.
     Block(Block),
 }
 
@@ -219,6 +288,7 @@ impl ExprKind {
             ExprKind::Duration(duration) => match duration.unit {
                 DurationUnit::Steps => "a duration in steps".to_string(),
                 DurationUnit::Epochs => "a duration in epochs".to_string(),
+                DurationUnit::Tokens => "a duration in tokens".to_string(),
                 DurationUnit::Fraction => "a percentage".to_string(),
             },
             ExprKind::List(items) if items.is_empty() => "an empty list".to_string(),
@@ -246,6 +316,7 @@ pub struct Duration {
 pub enum DurationUnit {
     Steps,
     Epochs,
+    Tokens,
     /// A percentage of the enclosing phase; `amount` is the fraction (`10%` is 0.1).
     Fraction,
 }

@@ -9,8 +9,64 @@ use crate::ast::{Block, Component, DefBody, DurationUnit, Expr, ExprKind, File, 
 
 pub fn dump(file: &File) -> String {
     let mut out = String::new();
-    for item in &file.items {
+    dump_items(&file.items, "", &mut out);
+    out
+}
+
+/// Items one per line; the items of a sweep or template follow it, indented.
+fn dump_items(items: &[Item], indent: &str, out: &mut String) {
+    for item in items {
+        out.push_str(indent);
         match item {
+            Item::Sweep(sweep) => {
+                let axes: Vec<String> = sweep
+                    .axes
+                    .iter()
+                    .map(|axis| {
+                        if axis.seeds {
+                            format!("seeds {}", expr_text(&axis.values))
+                        } else {
+                            format!("{} in {}", axis.name.name, expr_text(&axis.values))
+                        }
+                    })
+                    .collect();
+                let zip = if sweep.zip { "zip " } else { "" };
+                let _ = writeln!(out, "sweep {zip}{} @{}", axes.join(", "), range(sweep.span));
+                dump_items(&sweep.items, &format!("{indent}  "), out);
+            }
+            Item::Template(template) => {
+                let params: Vec<&str> = template
+                    .params
+                    .iter()
+                    .map(|param| param.name.as_str())
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "template {}({}) @{}",
+                    template.name.name,
+                    params.join(", "),
+                    range(template.span)
+                );
+                dump_items(&template.items, &format!("{indent}  "), out);
+            }
+            Item::Use(use_) => {
+                let args: Vec<String> = use_
+                    .args
+                    .iter()
+                    .map(|arg| match &arg.key {
+                        Some(key) => format!("{}: {}", key.name, expr_text(&arg.value)),
+                        None => expr_text(&arg.value),
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "use {} = {}({}) @{}",
+                    use_.name.name,
+                    use_.template.name,
+                    args.join(", "),
+                    range(use_.span)
+                );
+            }
             Item::Import(import) => {
                 let _ = writeln!(out, "import {} @{}", import.dotted(), range(import.span));
             }
@@ -30,7 +86,11 @@ pub fn dump(file: &File) -> String {
                 );
             }
             Item::Def(def) => {
-                let head = format!("{} {}", def.kind.keyword(), def.name.name);
+                let head = if def.quoted {
+                    format!("{} {:?}", def.kind.keyword(), def.name.name)
+                } else {
+                    format!("{} {}", def.kind.keyword(), def.name.name)
+                };
                 match &def.body {
                     DefBody::Component(component) => {
                         let _ = writeln!(
@@ -63,15 +123,18 @@ pub fn dump(file: &File) -> String {
                     DefBody::Block(block) => {
                         let _ = writeln!(out, "{head} @{}", range(def.span));
                         for field in &block.fields {
-                            let _ =
-                                writeln!(out, "  {}: {}", field.key.name, expr_text(&field.value));
+                            let _ = writeln!(
+                                out,
+                                "{indent}  {}: {}",
+                                field.key.name,
+                                expr_text(&field.value)
+                            );
                         }
                     }
                 }
             }
         }
     }
-    out
 }
 
 fn range(span: exp_diag::Span) -> String {
@@ -106,6 +169,7 @@ fn expr_text(expr: &Expr) -> String {
         ExprKind::Duration(duration) => match duration.unit {
             DurationUnit::Steps => format!("{} steps", duration.amount),
             DurationUnit::Epochs => format!("{} epochs", duration.amount),
+            DurationUnit::Tokens => format!("{} tokens", duration.amount),
             DurationUnit::Fraction => format!("{}%", duration.amount * 100.0),
         },
         ExprKind::List(items) => {

@@ -185,6 +185,8 @@ enum Tail<'a> {
     Block(&'a Block),
     /// A list; the span is the list's, `[` to `]`.
     List(&'a [Expr], exp_diag::Span),
+    /// The items of a sweep or a template; the span is the body's, `{` to `}`.
+    Items(&'a [Item], exp_diag::Span),
 }
 
 /// One entry to print: a head (`lr: `, `model net = mlp `), maybe a breakable tail, a suffix
@@ -228,18 +230,7 @@ struct Printer<'s> {
 
 impl<'s> Printer<'s> {
     fn file(&mut self, file: &File) {
-        let mut previous: Option<&Item> = None;
-        for item in &file.items {
-            let blank_before = previous.is_some_and(|previous| !same_header_kind(previous, item));
-            let placement = Placement {
-                indent: 0,
-                blank_before,
-                first: previous.is_none(),
-            };
-            let entry = self.item_entry(item);
-            self.entry(&entry, placement);
-            previous = Some(item);
-        }
+        self.items(&file.items, 0);
         let end = self.src.len();
         self.leading(
             end,
@@ -250,6 +241,30 @@ impl<'s> Printer<'s> {
                 first: file.items.is_empty(),
             },
         );
+    }
+
+    /// Items at one indentation, one blank line apart (see `same_header_kind`).
+    fn items(&mut self, items: &[Item], indent: usize) {
+        let mut previous: Option<&Item> = None;
+        for item in items {
+            let blank_before = previous.is_some_and(|previous| !same_header_kind(previous, item));
+            let placement = Placement {
+                indent,
+                blank_before,
+                first: previous.is_none(),
+            };
+            let entry = self.item_entry(item);
+            self.entry(&entry, placement);
+            previous = Some(item);
+        }
+    }
+
+    /// The span of a body `{ items }` that ends its item: from the first `{` after `from`.
+    fn body_span(&self, from: u32, item: exp_diag::Span) -> exp_diag::Span {
+        let open = self.src[from as usize..item.end as usize]
+            .find('{')
+            .map_or(item.end as usize - 1, |offset| from as usize + offset);
+        exp_diag::Span::new(item.file, open, item.end as usize)
     }
 
     fn item_entry<'a>(&self, item: &'a Item) -> Entry<'a> {
@@ -271,8 +286,77 @@ impl<'s> Printer<'s> {
             Item::Let(binding) => self
                 .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
                 .spanning(binding.span),
+            Item::Sweep(sweep) => {
+                let axes: Vec<String> = sweep
+                    .axes
+                    .iter()
+                    .map(|axis| {
+                        if axis.seeds {
+                            format!("seeds {}", self.flat_expr(&axis.values))
+                        } else {
+                            format!("{} in {}", axis.name.name, self.flat_expr(&axis.values))
+                        }
+                    })
+                    .collect();
+                let zip = if sweep.zip { "zip " } else { "" };
+                Entry {
+                    head: format!("sweep {zip}{} ", axes.join(", ")),
+                    tail: Tail::Items(
+                        &sweep.items,
+                        self.body_span(sweep.header_span.end, sweep.span),
+                    ),
+                    suffix: "",
+                    start: sweep.span.start as usize,
+                    end: sweep.span.end as usize,
+                    always_break: true,
+                }
+            }
+            Item::Template(template) => {
+                let params: Vec<&str> = template
+                    .params
+                    .iter()
+                    .map(|param| param.name.as_str())
+                    .collect();
+                let after_params = self.src[template.name.span.end as usize..]
+                    .find(')')
+                    .map_or(template.name.span.end, |offset| {
+                        template.name.span.end + offset as u32
+                    });
+                Entry {
+                    head: format!("template {}({}) ", template.name.name, params.join(", ")),
+                    tail: Tail::Items(&template.items, self.body_span(after_params, template.span)),
+                    suffix: "",
+                    start: template.span.start as usize,
+                    end: template.span.end as usize,
+                    always_break: true,
+                }
+            }
+            Item::Use(use_) => {
+                let args: Vec<String> = use_
+                    .args
+                    .iter()
+                    .map(|arg| match &arg.key {
+                        Some(key) => format!("{}: {}", key.name, self.flat_expr(&arg.value)),
+                        None => self.flat_expr(&arg.value),
+                    })
+                    .collect();
+                simple(
+                    format!(
+                        "use {} = {}({})",
+                        use_.name.name,
+                        use_.template.name,
+                        args.join(", ")
+                    ),
+                    use_.span,
+                )
+            }
             Item::Def(def) => {
-                let keyword_and_name = format!("{} {}", def.kind.keyword(), def.name.name);
+                let name = if def.quoted {
+                    self.slice(def.name.span).to_string()
+                } else {
+                    def.name.name.clone()
+                };
+                let keyword_and_name = format!("{} {}", def.kind.keyword(), name);
                 let (head, tail, always_break) = match &def.body {
                     DefBody::Component(component) => match &component.params {
                         Some(block) => (
@@ -353,6 +437,7 @@ impl<'s> Printer<'s> {
             Tail::None => None,
             Tail::Block(block) => Some((block.span, !block.fields.is_empty())),
             Tail::List(items, span) => Some((span, !items.is_empty())),
+            Tail::Items(items, span) => Some((span, !items.is_empty())),
         };
         let broken = open.is_some_and(|(span, non_empty)| {
             let (start, end) = (span.start as usize, span.end as usize);
@@ -388,6 +473,9 @@ impl<'s> Printer<'s> {
             .push_str(&format!("{indent}{}{}", entry.head, bracket.0));
         self.trailing(entry.start, open_at + 1);
         let inner = placement.indent + INDENT;
+        if let Tail::Items(items, _) = entry.tail {
+            self.items(items, inner);
+        }
         let entries: Vec<Entry<'_>> = match entry.tail {
             Tail::Block(block) => block
                 .fields
@@ -403,7 +491,7 @@ impl<'s> Printer<'s> {
                 .iter()
                 .map(|item| self.value_entry(String::new(), item, ","))
                 .collect(),
-            Tail::None => Vec::new(),
+            Tail::None | Tail::Items(..) => Vec::new(),
         };
         for (idx, inner_entry) in entries.iter().enumerate() {
             self.entry(
@@ -421,7 +509,7 @@ impl<'s> Printer<'s> {
             Placement {
                 indent: inner,
                 blank_before: false,
-                first: entries.is_empty(),
+                first: entries.is_empty() && !matches!(entry.tail, Tail::Items(items, _) if !items.is_empty()),
             },
         );
         self.out
@@ -559,6 +647,9 @@ impl<'s> Printer<'s> {
             Tail::None => String::new(),
             Tail::Block(block) => self.flat_block(block),
             Tail::List(items, _) => self.flat_list(items),
+            Tail::Items(items, _) if items.is_empty() => "{}".to_string(),
+            // A body with items is always broken; this is only measured.
+            Tail::Items(..) => "{ .. }".to_string(),
         }
     }
 

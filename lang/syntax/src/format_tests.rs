@@ -199,3 +199,20 @@ train t { model: net, data: digits, steps: total - 100 steps, seed: 1+1, optimiz
 "#
     ));
 }
+
+#[test]
+fn sweeps_templates_and_sequences() {
+    insta::assert_snapshot!(check(
+        r#"template finetune(net,data,lr){train ft { model: net, data: data, steps: 10 steps, optimizer: adamw { lr: lr } }
+// the score
+evaluate score { model: ft, data: data, metrics: [accuracy] }}
+sweep   lr in [1e-3, 3e-3],seeds 3 {
+  use run=finetune(net, digits, lr:lr)  // an instance
+  train "ft_{lr}" { model: run.ft, data: digits, steps: 1 epoch, optimizer: sgd }
+
+  sweep zip a in [1, 2], b in ["x", "y"] {}
+}
+sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
+"#
+    ));
+}

@@ -16,8 +16,8 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use crate::ast::{
-    BinOp, Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr, ExprKind, Field,
-    File, Ident, Import, Item, Let, Plugin, Seed,
+    Arg, Axis, BinOp, Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr,
+    ExprKind, Field, File, Ident, Import, Item, Let, Plugin, Seed, Sweep, Template, Use,
 };
 use crate::parse_error::ParseError;
 
@@ -33,11 +33,7 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     };
     let items = match ExpParser::parse(Rule::file, text) {
         Ok(mut pairs) => match pairs.next() {
-            Some(file_pair) => file_pair
-                .into_inner()
-                .filter(|pair| pair.as_rule() == Rule::item)
-                .filter_map(|pair| builder.item(pair))
-                .collect(),
+            Some(file_pair) => builder.items(file_pair.into_inner()),
             None => Vec::new(),
         },
         Err(error) => {
@@ -78,7 +74,16 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::kw_merge | Rule::merge_def => "`merge`",
         Rule::kw_evaluate | Rule::evaluate_def => "`evaluate`",
         Rule::kw_report | Rule::report_def => "`report`",
-        Rule::merge_args => "`(`",
+        Rule::kw_sequence | Rule::sequence_def => "`sequence`",
+        Rule::kw_sweep | Rule::sweep_def => "`sweep`",
+        Rule::kw_template | Rule::template_def => "`template`",
+        Rule::kw_use | Rule::use_def => "`use`",
+        Rule::kw_in => "`in`",
+        Rule::kw_zip => "`zip`",
+        Rule::kw_seeds | Rule::seeds_axis => "`seeds`",
+        Rule::axis => "a sweep axis (`name in [..]` or `seeds N`)",
+        Rule::arg => "an argument",
+        Rule::merge_args | Rule::use_args => "`(`",
         Rule::block => "`{`",
         Rule::field | Rule::key => "a field",
         Rule::duration
@@ -94,9 +99,9 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         | Rule::unary
         | Rule::paren
         | Rule::neg => "a value",
-        Rule::unit => "`steps` or `epochs`",
+        Rule::unit => "`steps`, `epochs` or `tokens`",
         Rule::percent => "`%`",
-        Rule::name | Rule::ident => "a name",
+        Rule::name | Rule::ident | Rule::reference | Rule::def_name => "a name",
         Rule::EOI => "end of file",
         Rule::equals => "`=`",
         Rule::rparen => "`)`",
@@ -222,6 +227,49 @@ impl Builder {
         }
     }
 
+    /// A definition's name: a word, or a string to be interpolated (`quoted`).
+    fn def_name(&mut self, pair: Pair<'_, Rule>) -> (Ident, bool) {
+        let span = self.span(&pair);
+        match pair.into_inner().next() {
+            Some(inner) if inner.as_rule() == Rule::name => (self.ident(&inner), false),
+            Some(inner) => {
+                let span = self.span(&inner);
+                (
+                    Ident {
+                        name: self.string(inner),
+                        span,
+                    },
+                    true,
+                )
+            }
+            None => (
+                Ident {
+                    name: String::new(),
+                    span,
+                },
+                false,
+            ),
+        }
+    }
+
+    fn def(&mut self, kind: DefKind, name: (Ident, bool), body: DefBody, span: Span) -> Item {
+        Item::Def(Def {
+            kind,
+            name: name.0,
+            quoted: name.1,
+            body,
+            span,
+            expansion: None,
+        })
+    }
+
+    fn items<'i>(&mut self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Vec<Item> {
+        pairs
+            .filter(|pair| pair.as_rule() == Rule::item)
+            .filter_map(|pair| self.item(pair))
+            .collect()
+    }
+
     fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
         let inner = pair.into_inner().next()?;
         let span = self.span(&inner);
@@ -267,52 +315,135 @@ impl Builder {
                 } else {
                     DefKind::Model
                 };
-                let name = self.ident(&parts.next()?);
+                let name = self.def_name(parts.next()?);
                 let component = self.component(parts.next()?);
-                Item::Def(Def {
-                    kind,
-                    name,
-                    body: DefBody::Component(component),
-                    span,
-                })
+                self.def(kind, name, DefBody::Component(component), span)
             }
-            Rule::train_def | Rule::evaluate_def | Rule::report_def => {
+            Rule::train_def | Rule::evaluate_def | Rule::report_def | Rule::sequence_def => {
                 let kind = match rule {
                     Rule::train_def => DefKind::Train,
                     Rule::evaluate_def => DefKind::Evaluate,
+                    Rule::sequence_def => DefKind::Sequence,
                     _ => DefKind::Report,
                 };
-                let name = self.ident(&parts.next()?);
+                let name = self.def_name(parts.next()?);
                 let block = self.block(parts.next()?);
-                Item::Def(Def {
-                    kind,
+                self.def(kind, name, DefBody::Block(block), span)
+            }
+            Rule::sweep_def => {
+                let mut zip = false;
+                let mut axes = Vec::new();
+                let mut items = Vec::new();
+                for part in parts {
+                    match part.as_rule() {
+                        Rule::kw_zip => zip = true,
+                        Rule::axis => axes.push(self.axis(part)?),
+                        Rule::item => items.extend(self.item(part)),
+                        _ => {}
+                    }
+                }
+                let header_end = axes.last().map_or(span.start, |axis: &Axis| axis.span.end);
+                Item::Sweep(Sweep {
+                    zip,
+                    axes,
+                    items,
+                    header_span: Span::new(self.file, span.start as usize, header_end as usize),
+                    span,
+                })
+            }
+            Rule::template_def => {
+                let name = self.ident(&parts.next()?);
+                let mut params = Vec::new();
+                let mut body = Vec::new();
+                for part in parts {
+                    match part.as_rule() {
+                        Rule::name => params.push(self.ident(&part)),
+                        Rule::item => body.push(part),
+                        _ => {}
+                    }
+                }
+                let items = self.items(body.into_iter());
+                Item::Template(Template {
                     name,
-                    body: DefBody::Block(block),
+                    params,
+                    items,
+                    span,
+                })
+            }
+            Rule::use_def => {
+                let name = self.ident(&parts.next()?);
+                let template = self.ident(&parts.next()?);
+                let args_pair = parts.next()?;
+                let args_span = self.span(&args_pair);
+                let args = children(args_pair)
+                    .filter_map(|arg| {
+                        let mut pieces: Vec<Pair<'_, Rule>> = children(arg).collect();
+                        let value = self.expr(pieces.pop()?);
+                        let key = pieces.first().map(|key| self.ident(key));
+                        Some(Arg { key, value })
+                    })
+                    .collect();
+                Item::Use(Use {
+                    name,
+                    template,
+                    args,
+                    args_span,
                     span,
                 })
             }
             Rule::merge_def => {
-                let name = self.ident(&parts.next()?);
+                let name = self.def_name(parts.next()?);
                 let merger = self.ident(&parts.next()?);
                 let args = parts.next()?;
                 let inputs_span = self.span(&args);
                 let inputs = children(args).map(|arg| self.ident(&arg)).collect();
                 let params = parts.next().map(|block| self.block(block));
-                Item::Def(Def {
-                    kind: DefKind::Merge,
+                self.def(
+                    DefKind::Merge,
                     name,
-                    body: DefBody::Merge {
+                    DefBody::Merge {
                         merger,
                         inputs,
                         params,
                         inputs_span,
                     },
                     span,
-                })
+                )
             }
             _ => return None,
         };
         Some(item)
+    }
+
+    fn axis(&mut self, pair: Pair<'_, Rule>) -> Option<Axis> {
+        let span = self.span(&pair);
+        let inner: Vec<Pair<'_, Rule>> = children(pair).collect();
+        match inner.as_slice() {
+            [seeds] if seeds.as_rule() == Rule::seeds_axis => {
+                let seeds_span = self.span(seeds);
+                let value = self.expr(children(seeds.clone()).next()?);
+                Some(Axis {
+                    name: Ident {
+                        name: "seed".to_string(),
+                        span: Span::new(self.file, seeds_span.start as usize, seeds_span.start as usize + 5),
+                    },
+                    span: Span::new(self.file, span.start as usize, value.span.end as usize),
+                    values: value,
+                    seeds: true,
+                })
+            }
+            [name, values] => {
+                let name = self.ident(name);
+                let values = self.expr(values.clone());
+                Some(Axis {
+                    span: Span::new(self.file, span.start as usize, values.span.end as usize),
+                    name,
+                    values,
+                    seeds: false,
+                })
+            }
+            _ => None,
+        }
     }
 
     fn component(&mut self, pair: Pair<'_, Rule>) -> Component {
@@ -435,6 +566,10 @@ impl Builder {
                         amount,
                         unit: DurationUnit::Epochs,
                     },
+                    "token" | "tokens" => Duration {
+                        amount,
+                        unit: DurationUnit::Tokens,
+                    },
                     _ => Duration {
                         amount,
                         unit: DurationUnit::Steps,
@@ -542,5 +677,11 @@ fn is_token_rule(rule: Rule) -> bool {
             | Rule::kw_merge
             | Rule::kw_evaluate
             | Rule::kw_report
+            | Rule::kw_sequence
+            | Rule::kw_sweep
+            | Rule::kw_in
+            | Rule::kw_seeds
+            | Rule::kw_template
+            | Rule::kw_use
     )
 }

@@ -153,3 +153,28 @@ train t { steps: warm + 100 steps, seed: base_seed + 1 }
 fn let_is_a_keyword() {
     insta::assert_snapshot!(check("model let = mlp\n"));
 }
+
+/// Sweeps (grid, zip, seeds, nested), templates and their instances, sequences, quoted names,
+/// dotted references and token durations.
+pub(crate) const SWEEPS_AND_TEMPLATES: &str = r#"template finetune(net, data, lr) {
+  train ft { model: net, data: data, steps: 1000 tokens, optimizer: adamw { lr: lr } }
+  evaluate score { model: ft, data: data, metrics: [accuracy] }
+}
+sweep lr in [1e-3, 3e-3], seeds 3 {
+  use run = finetune(net, digits, lr: lr)
+  train "ft_{lr}" { model: run.ft, data: digits, steps: 1 epoch, optimizer: sgd }
+  sweep zip a in [1, 2], b in ["x", "y"] {}
+}
+sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
+merge m = average(run.ft, seq)
+"#;
+
+#[test]
+fn sweeps_templates_and_sequences() {
+    insta::assert_snapshot!(check(SWEEPS_AND_TEMPLATES));
+}
+
+#[test]
+fn sweep_needs_an_axis() {
+    insta::assert_snapshot!(check("sweep { train a {} }\n"));
+}

@@ -27,7 +27,7 @@ use crate::sdk::{
 };
 
 pub const MAGIC: u64 = 0x6578_705f_706c_7567; // "exp_plug"
-pub const ABI_MAJOR: u32 = 2;
+pub const ABI_MAJOR: u32 = 3;
 pub const ABI_MINOR: u32 = 0;
 /// The tch release the ABI is built against; tensors cross as its `C_tensor` handles.
 pub const TCH_VERSION: &str = "0.26";
@@ -188,6 +188,21 @@ pub struct FfiMergerVTable {
         n_inputs: usize,
         out: *mut TensorHandle,
     ) -> i32,
+    /// Merges whole models in one call (ABI 3): `inputs` holds `n_tensors × n_inputs` handles,
+    /// tensor by tensor (`inputs[t * n_inputs + i]` is tensor `names[t]` of input model `i`);
+    /// on success the plugin fills all `n_tensors` slots of `out` with new handles.
+    pub merge_model: extern "C" fn(
+        state: *mut c_void,
+        names: *const *const c_char,
+        n_tensors: usize,
+        inputs: *const TensorHandle,
+        n_inputs: usize,
+        out: *mut TensorHandle,
+    ) -> i32,
+    /// How the merger runs as a training hook (ABI 3): JSON `null`, or a `MergeHook` as JSON
+    /// (`{"every": u64, "anchor": "task_start" | "previous_merge", "keep_optimizer": bool}`);
+    /// owned by the object.
+    pub as_hook: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
 }
 
 #[repr(C)]
@@ -207,6 +222,24 @@ pub struct FfiRegularizerVTable {
         n_params: usize,
         out: *mut TensorHandle,
     ) -> i32,
+    /// Whether `end_task` wants a diagonal Fisher (ABI 3): JSON `null`, or a `FisherRequest` as
+    /// JSON (`{"estimator": "empirical" | "sampled", "per_example": bool, "batches": u64}`);
+    /// owned by the object.
+    pub fisher_request: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
+    /// The end of a phase (ABI 3): the final trainable tensors, and, when `has_fisher`, the
+    /// diagonal Fisher by name (otherwise the Fisher pointers are ignored).
+    pub end_task: extern "C" fn(
+        state: *mut c_void,
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n_params: usize,
+        has_fisher: bool,
+        fisher_names: *const *const c_char,
+        fisher: *const TensorHandle,
+        n_fisher: usize,
+    ) -> i32,
+    /// Anchors, Fisher estimates and anything else carried between tasks (ABI 3).
+    pub training_state: FfiStateFns,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +304,19 @@ fn tensor_out(tensor: &Tensor, out: *mut TensorHandle) {
     // SAFETY: `tensor` is a live tensor; `at_shallow_clone` returns a new, separately owned
     // handle. `out` is a valid pointer provided by the host for this call.
     unsafe { *out = torch_sys::at_shallow_clone(tensor.as_ptr() as *mut C_tensor) };
+}
+
+/// Hands the host a JSON text that lives in the object's state until its next call.
+fn json_out<T>(
+    state: &mut State<T>,
+    value: &impl serde::Serialize,
+    out: *mut *const c_char,
+) -> Result<(), PluginError> {
+    let json = serde_json::to_string(value).map_err(|error| PluginError::new(error.to_string()))?;
+    state.text = c_string(&json);
+    // SAFETY: `out` is valid for this call; the string lives in the state.
+    unsafe { *out = state.text.as_ptr() };
+    Ok(())
 }
 
 /// Borrows a host tensor as an owned shallow clone (a new reference to the same storage).
@@ -380,7 +426,9 @@ pub struct ComponentExport {
     pub create: extern "C" fn(*const c_char, *const c_char, *mut FfiObject) -> i32,
 }
 
-/// `Sync` wrapper so vtables can live in statics.
+/// `Sync` wrapper so vtables can live in statics. Transparent, because the host reads a pointer
+/// to it as a pointer to the table inside.
+#[repr(transparent)]
 pub struct VTable<T>(pub T);
 // SAFETY: vtables hold only function pointers, which are safe to share between threads.
 unsafe impl<T> Sync for VTable<T> {}
@@ -449,12 +497,8 @@ fn dataset_vtable<T: Dataset>() -> *const c_void {
     extern "C" fn info<T: Dataset>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
         guarded(|| {
             let state = state::<T>(raw);
-            let json = serde_json::to_string(&state.component.info())
-                .map_err(|error| PluginError::new(error.to_string()))?;
-            state.text = c_string(&json);
-            // SAFETY: `out` is valid for this call; the string lives in the state.
-            unsafe { *out = state.text.as_ptr() };
-            Ok(())
+            let info = state.component.info();
+            json_out(state, &info, out)
         })
     }
     extern "C" fn batch<T: Dataset>(
@@ -686,12 +730,7 @@ fn evaluator_vtable<T: Evaluator>() -> *const c_void {
         guarded(|| {
             let state = state::<T>(raw);
             let metrics: BTreeMap<String, f64> = state.component.compute();
-            let json = serde_json::to_string(&metrics)
-                .map_err(|error| PluginError::new(error.to_string()))?;
-            state.text = c_string(&json);
-            // SAFETY: `out` is valid for this call; the string lives in the state.
-            unsafe { *out = state.text.as_ptr() };
-            Ok(())
+            json_out(state, &metrics, out)
         })
     }
     static_vtable::<T, _>(|| FfiEvaluatorVTable {
@@ -717,7 +756,52 @@ fn merger_vtable<T: Merger>() -> *const c_void {
             Ok(())
         })
     }
-    static_vtable::<T, _>(|| FfiMergerVTable { merge: merge::<T> })
+    extern "C" fn merge_model<T: Merger>(
+        raw: *mut c_void,
+        names: *const *const c_char,
+        n_tensors: usize,
+        inputs: *const TensorHandle,
+        n_inputs: usize,
+        out: *mut TensorHandle,
+    ) -> i32 {
+        guarded(|| {
+            let names = names_in(names, n_tensors)?;
+            let count = n_tensors.checked_mul(n_inputs).ok_or_else(|| {
+                PluginError::new(format!("{n_tensors} tensors × {n_inputs} inputs overflows"))
+            })?;
+            let mut flat = tensors_in(inputs, count)?.into_iter();
+            let tensors: Vec<(String, Vec<Tensor>)> = names
+                .into_iter()
+                .map(|name| (name.to_string(), flat.by_ref().take(n_inputs).collect()))
+                .collect();
+            let merged = state::<T>(raw).component.merge_model(&tensors)?;
+            // The host sized `out` for exactly `n_tensors` handles; writing a different count
+            // would leave slots unset or overrun it.
+            if merged.len() != n_tensors {
+                return Err(PluginError::new(format!(
+                    "merge_model returned {} tensors for {n_tensors} names",
+                    merged.len()
+                )));
+            }
+            for (index, tensor) in merged.iter().enumerate() {
+                // SAFETY: the host passes room for `n_tensors` handles at `out`.
+                tensor_out(tensor, unsafe { out.add(index) });
+            }
+            Ok(())
+        })
+    }
+    extern "C" fn as_hook<T: Merger>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
+        guarded(|| {
+            let state = state::<T>(raw);
+            let hook = state.component.as_hook();
+            json_out(state, &hook, out)
+        })
+    }
+    static_vtable::<T, _>(|| FfiMergerVTable {
+        merge: merge::<T>,
+        merge_model: merge_model::<T>,
+        as_hook: as_hook::<T>,
+    })
 }
 
 fn regularizer_vtable<T: Regularizer>() -> *const c_void {
@@ -755,9 +839,42 @@ fn regularizer_vtable<T: Regularizer>() -> *const c_void {
             Ok(())
         })
     }
+    extern "C" fn fisher_request<T: Regularizer>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
+        guarded(|| {
+            let state = state::<T>(raw);
+            let request = state.component.fisher_request();
+            json_out(state, &request, out)
+        })
+    }
+    #[allow(clippy::too_many_arguments)] // a C signature: two named tensor lists and a flag
+    extern "C" fn end_task<T: Regularizer>(
+        raw: *mut c_void,
+        names: *const *const c_char,
+        params: *const TensorHandle,
+        n: usize,
+        has_fisher: bool,
+        fisher_names: *const *const c_char,
+        fisher: *const TensorHandle,
+        n_fisher: usize,
+    ) -> i32 {
+        guarded(|| {
+            let params = named(names, params, n)?;
+            let fisher = if has_fisher {
+                Some(named(fisher_names, fisher, n_fisher)?)
+            } else {
+                None
+            };
+            state::<T>(raw)
+                .component
+                .end_task(&params, fisher.as_deref())
+        })
+    }
     static_vtable::<T, _>(|| FfiRegularizerVTable {
         anchor: anchor::<T>,
         penalty: penalty::<T>,
+        fisher_request: fisher_request::<T>,
+        end_task: end_task::<T>,
+        training_state: state_fns::<T>(),
     })
 }
 
@@ -850,5 +967,376 @@ impl PluginExport {
 
     pub fn descriptor(&self) -> *const FfiPlugin {
         &self.descriptor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The plugin-side glue of the ABI 3 calls, driven through the function tables as the host
+    //! drives them (the host side is exercised end to end by loading the std plugin).
+
+    use std::ffi::{c_char, c_void, CStr, CString};
+
+    use exp_ir::{ComponentKind, ComponentSchema};
+    use tch::Tensor;
+
+    use super::*;
+    use crate::sdk::{
+        schema, Component, Context, FisherEstimator, FisherRequest, HookAnchor, MergeHook, Params,
+        Result, SavedState, Stateful,
+    };
+
+    /// Sums its inputs; a hook every 5 steps.
+    struct Sum;
+
+    impl Component for Sum {
+        fn schema() -> ComponentSchema {
+            schema(ComponentKind::Merger, "sum", "1", "sums")
+        }
+        fn create(_params: &Params, _context: &Context) -> Result<Self> {
+            Ok(Sum)
+        }
+    }
+
+    impl Merger for Sum {
+        fn merge(&self, name: &str, inputs: &[Tensor]) -> Result<Tensor> {
+            if name == "boom" {
+                panic!("merge blew up on `{name}`");
+            }
+            Ok(inputs.iter().fold(inputs[0].zeros_like(), |sum, x| sum + x))
+        }
+        fn as_hook(&self) -> Option<MergeHook> {
+            Some(MergeHook {
+                every: 5,
+                anchor: HookAnchor::PreviousMerge,
+                keep_optimizer: false,
+            })
+        }
+    }
+
+    /// Returns one tensor too few from `merge_model`.
+    struct Short;
+
+    impl Component for Short {
+        fn schema() -> ComponentSchema {
+            schema(ComponentKind::Merger, "short", "1", "drops a tensor")
+        }
+        fn create(_params: &Params, _context: &Context) -> Result<Self> {
+            Ok(Short)
+        }
+    }
+
+    impl Merger for Short {
+        fn merge(&self, _name: &str, inputs: &[Tensor]) -> Result<Tensor> {
+            Ok(inputs[0].shallow_clone())
+        }
+        fn merge_model(&self, _tensors: &[(String, Vec<Tensor>)]) -> Result<Vec<Tensor>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// Records what `end_task` received; its state is the number of tasks it has seen.
+    struct Counting {
+        tasks: u64,
+        last_fisher: Option<Vec<String>>,
+    }
+
+    impl Component for Counting {
+        fn schema() -> ComponentSchema {
+            schema(ComponentKind::Regularizer, "counting", "1", "counts tasks")
+        }
+        fn create(_params: &Params, _context: &Context) -> Result<Self> {
+            Ok(Counting {
+                tasks: 0,
+                last_fisher: None,
+            })
+        }
+    }
+
+    impl Stateful for Counting {
+        fn save_state(&self) -> Result<SavedState> {
+            Ok(SavedState {
+                tensors: Vec::new(),
+                data: serde_json::json!({ "tasks": self.tasks }),
+            })
+        }
+        fn load_state(&mut self, state: SavedState) -> Result<()> {
+            self.tasks = state.data["tasks"].as_u64().unwrap_or(0);
+            Ok(())
+        }
+    }
+
+    impl Regularizer for Counting {
+        fn anchor(&mut self, _params: &[(String, Tensor)]) -> Result<()> {
+            Ok(())
+        }
+        fn penalty(&self, _params: &[(String, Tensor)]) -> Result<Tensor> {
+            Ok(Tensor::from(self.tasks as f64))
+        }
+        fn fisher_request(&self) -> Option<FisherRequest> {
+            Some(FisherRequest {
+                estimator: FisherEstimator::Sampled,
+                per_example: true,
+                batches: 3,
+            })
+        }
+        fn end_task(
+            &mut self,
+            _params: &[(String, Tensor)],
+            fisher: Option<&[(String, Tensor)]>,
+        ) -> Result<()> {
+            self.tasks += 1;
+            self.last_fisher =
+                fisher.map(|fisher| fisher.iter().map(|(name, _)| name.clone()).collect());
+            Ok(())
+        }
+    }
+
+    /// A live object and its table, released when dropped.
+    struct Object<V: 'static> {
+        object: FfiObject,
+        table: &'static V,
+    }
+
+    impl<V> Object<V> {
+        fn new(export: ComponentExport) -> Object<V> {
+            let params = CString::new("{}").unwrap();
+            let context = CString::new(r#"{"seed": 0, "device": "cpu", "data": null}"#).unwrap();
+            let mut object = FfiObject {
+                state: std::ptr::null_mut(),
+                vtable: std::ptr::null(),
+                release: noop,
+            };
+            let status = (export.create)(params.as_ptr(), context.as_ptr(), &mut object);
+            assert_eq!(status, STATUS_OK, "{}", error());
+            // SAFETY: `create` succeeded, so `vtable` points at the (leaked, never freed) table
+            // of the kind `export` was made for, which `V` names.
+            let table = unsafe { &*(object.vtable as *const V) };
+            Object { object, table }
+        }
+    }
+
+    impl<V> Drop for Object<V> {
+        fn drop(&mut self) {
+            (self.object.release)(self.object.state);
+        }
+    }
+
+    extern "C" fn noop(_state: *mut c_void) {}
+
+    fn error() -> String {
+        let message = last_error();
+        if message.is_null() {
+            return String::new();
+        }
+        // SAFETY: a non-null `last_error` is a NUL-terminated string owned by this thread.
+        unsafe { CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn text(json: *const c_char) -> String {
+        // SAFETY: the table returned a NUL-terminated string that lives until the next call.
+        unsafe { CStr::from_ptr(json) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    fn handle(tensor: &Tensor) -> TensorHandle {
+        tensor.as_ptr() as TensorHandle
+    }
+
+    fn values(handle: TensorHandle) -> Vec<f32> {
+        // SAFETY: a handle the plugin returned is a new reference the caller owns.
+        let tensor = unsafe { Tensor::from_ptr(handle) };
+        Vec::<f32>::try_from(&tensor).unwrap()
+    }
+
+    /// Two tensors of two models, laid out tensor by tensor, merged in one call.
+    fn merge_model(
+        merger: &Object<FfiMergerVTable>,
+        names: &[&str],
+        out: &mut [TensorHandle],
+    ) -> i32 {
+        let names: Vec<CString> = names
+            .iter()
+            .map(|name| CString::new(*name).unwrap())
+            .collect();
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let inputs = [
+            Tensor::from_slice(&[1.0f32, 2.0]),
+            Tensor::from_slice(&[10.0f32, 20.0]),
+            Tensor::from_slice(&[3.0f32]),
+            Tensor::from_slice(&[30.0f32]),
+        ];
+        let handles: Vec<TensorHandle> = inputs.iter().map(handle).collect();
+        (merger.table.merge_model)(
+            merger.object.state,
+            name_ptrs.as_ptr(),
+            names.len(),
+            handles.as_ptr(),
+            2,
+            out.as_mut_ptr(),
+        )
+    }
+
+    #[test]
+    fn merge_model_and_as_hook_cross_the_table() {
+        let merger = Object::<FfiMergerVTable>::new(export_merger::<Sum>());
+        let mut out = [std::ptr::null_mut(); 2];
+        assert_eq!(
+            merge_model(&merger, &["a", "b"], &mut out),
+            STATUS_OK,
+            "{}",
+            error()
+        );
+        assert_eq!(values(out[0]), vec![11.0, 22.0]);
+        assert_eq!(values(out[1]), vec![33.0]);
+
+        let mut json = std::ptr::null();
+        assert_eq!(
+            (merger.table.as_hook)(merger.object.state, &mut json),
+            STATUS_OK
+        );
+        let hook: Option<MergeHook> = serde_json::from_str(&text(json)).unwrap();
+        assert_eq!(
+            hook,
+            Some(MergeHook {
+                every: 5,
+                anchor: HookAnchor::PreviousMerge,
+                keep_optimizer: false
+            })
+        );
+        assert_eq!(
+            text(json),
+            r#"{"every":5,"anchor":"previous_merge","keep_optimizer":false}"#
+        );
+
+        let short = Object::<FfiMergerVTable>::new(export_merger::<Short>());
+        let mut json = std::ptr::null();
+        assert_eq!(
+            (short.table.as_hook)(short.object.state, &mut json),
+            STATUS_OK
+        );
+        assert_eq!(text(json), "null");
+    }
+
+    #[test]
+    fn merge_model_reports_a_short_result_and_catches_panics() {
+        let short = Object::<FfiMergerVTable>::new(export_merger::<Short>());
+        let mut out = [std::ptr::null_mut(); 2];
+        assert_eq!(merge_model(&short, &["a", "b"], &mut out), STATUS_ERROR);
+        assert!(
+            error().contains("returned 0 tensors for 2 names"),
+            "{}",
+            error()
+        );
+        assert!(out.iter().all(|handle| handle.is_null()));
+
+        let sum = Object::<FfiMergerVTable>::new(export_merger::<Sum>());
+        assert_eq!(merge_model(&sum, &["a", "boom"], &mut out), STATUS_PANIC);
+        assert!(error().contains("merge blew up on `boom`"), "{}", error());
+    }
+
+    #[test]
+    fn regularizer_state_fisher_request_and_end_task_cross_the_table() {
+        let regularizer = Object::<FfiRegularizerVTable>::new(export_regularizer::<Counting>());
+        let table = regularizer.table;
+        let state = regularizer.object.state;
+
+        let mut json = std::ptr::null();
+        assert_eq!((table.fisher_request)(state, &mut json), STATUS_OK);
+        assert_eq!(
+            text(json),
+            r#"{"estimator":"sampled","per_example":true,"batches":3}"#
+        );
+
+        let weight = Tensor::from_slice(&[1.0f32]);
+        let name = CString::new("w").unwrap();
+        let fisher_name = CString::new("w").unwrap();
+        let names = [name.as_ptr()];
+        let handles = [handle(&weight)];
+        let fisher_names = [fisher_name.as_ptr()];
+        let status = (table.end_task)(
+            state,
+            names.as_ptr(),
+            handles.as_ptr(),
+            1,
+            true,
+            fisher_names.as_ptr(),
+            handles.as_ptr(),
+            1,
+        );
+        assert_eq!(status, STATUS_OK, "{}", error());
+        let status = (table.end_task)(
+            state,
+            names.as_ptr(),
+            handles.as_ptr(),
+            1,
+            false,
+            std::ptr::null(),
+            std::ptr::null(),
+            0,
+        );
+        assert_eq!(status, STATUS_OK, "{}", error());
+
+        let mut count = 0;
+        let mut json = std::ptr::null();
+        assert_eq!(
+            (table.training_state.save)(state, &mut count, &mut json),
+            STATUS_OK
+        );
+        assert_eq!((count, text(json).as_str()), (0, r#"{"tasks":2}"#));
+
+        let fresh = Object::<FfiRegularizerVTable>::new(export_regularizer::<Counting>());
+        let saved = CString::new(r#"{"tasks":2}"#).unwrap();
+        let status = (fresh.table.training_state.load)(
+            fresh.object.state,
+            saved.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null(),
+            0,
+        );
+        assert_eq!(status, STATUS_OK, "{}", error());
+        let mut penalty = std::ptr::null_mut();
+        let status = (fresh.table.penalty)(
+            fresh.object.state,
+            std::ptr::null(),
+            std::ptr::null(),
+            0,
+            &mut penalty,
+        );
+        assert_eq!(status, STATUS_OK, "{}", error());
+        // SAFETY: a handle the plugin returned is a new reference the caller owns.
+        let penalty = unsafe { Tensor::from_ptr(penalty) };
+        assert_eq!(f64::try_from(&penalty).unwrap(), 2.0);
+    }
+
+    #[test]
+    fn end_task_passes_the_fisher_only_when_there_is_one() {
+        let regularizer = Object::<FfiRegularizerVTable>::new(export_regularizer::<Counting>());
+        let weight = Tensor::from_slice(&[1.0f32]);
+        let name = CString::new("w").unwrap();
+        let names = [name.as_ptr()];
+        let handles = [handle(&weight)];
+        let call = |has_fisher: bool| {
+            (regularizer.table.end_task)(
+                regularizer.object.state,
+                names.as_ptr(),
+                handles.as_ptr(),
+                1,
+                has_fisher,
+                names.as_ptr(),
+                handles.as_ptr(),
+                1,
+            )
+        };
+        assert_eq!(call(true), STATUS_OK);
+        let counting = state::<Counting>(regularizer.object.state);
+        assert_eq!(counting.component.last_fisher, Some(vec!["w".to_string()]));
+        assert_eq!(call(false), STATUS_OK);
+        let counting = state::<Counting>(regularizer.object.state);
+        assert_eq!(counting.component.last_fisher, None);
+        assert_eq!(counting.component.tasks, 2);
     }
 }

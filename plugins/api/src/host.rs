@@ -20,7 +20,7 @@ use crate::abi::{
     FfiOptimizerVTable, FfiPlugin, FfiRegularizerVTable, FfiSchedulerVTable, TensorHandle,
     ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
 };
-use crate::sdk::{Context, DataInfo, SavedState, Split};
+use crate::sdk::{Context, DataInfo, FisherRequest, MergeHook, SavedState, Split};
 
 /// Why a plugin could not be loaded, or why a call into it failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -374,6 +374,22 @@ impl Foreign {
         }
     }
 
+    /// Reads a JSON text the plugin returned, blaming the component when it is malformed.
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        json: *const c_char,
+        operation: &'static str,
+        what: &str,
+    ) -> Result<T, PluginError> {
+        serde_json::from_str(&c_text(json)).map_err(|error| PluginError::Call {
+            plugin: self.plugin.name.clone(),
+            component: self.component.clone(),
+            operation,
+            message: format!("returned malformed {what}: {error}"),
+            field: None,
+        })
+    }
+
     fn vtable<V>(&self) -> &V {
         // SAFETY: the host only calls this with the table type of the kind it instantiated
         // (the typed wrappers below are made by kind), and tables live as long as the library.
@@ -387,14 +403,7 @@ impl Foreign {
         let mut json: *const c_char = std::ptr::null();
         let status = (fns.save)(self.object.state, &mut count, &mut json);
         self.check(status, "save_state")?;
-        let data: serde_json::Value =
-            serde_json::from_str(&c_text(json)).map_err(|error| PluginError::Call {
-                plugin: self.plugin.name.clone(),
-                component: self.component.clone(),
-                operation: "save_state",
-                message: format!("returned malformed state: {error}"),
-                field: None,
-            })?;
+        let data: serde_json::Value = self.decode(json, "save_state", "state")?;
         let mut tensors = Vec::with_capacity(count);
         for index in 0..count {
             let mut name: *const c_char = std::ptr::null();
@@ -484,13 +493,7 @@ impl ForeignDataset {
         let mut out: *const c_char = std::ptr::null();
         let status = (self.0.vtable::<FfiDatasetVTable>().info)(self.0.object.state, &mut out);
         self.0.check(status, "info")?;
-        serde_json::from_str(&c_text(out)).map_err(|error| PluginError::Call {
-            plugin: self.0.plugin.name.clone(),
-            component: self.0.component.clone(),
-            operation: "info",
-            message: format!("returned malformed dataset info: {error}"),
-            field: None,
-        })
+        self.0.decode(out, "info", "dataset info")
     }
 
     pub fn batch(
@@ -629,25 +632,19 @@ impl ForeignEvaluator {
         let status = (self.0.vtable::<FfiEvaluatorVTable>().compute)(self.0.object.state, &mut out);
         self.0.check(status, "compute")?;
         let metrics: std::collections::BTreeMap<String, f64> =
-            serde_json::from_str(&c_text(out)).map_err(|error| PluginError::Call {
-                plugin: self.0.plugin.name.clone(),
-                component: self.0.component.clone(),
-                operation: "compute",
-                message: format!("returned malformed metrics: {error}"),
-                field: None,
-            })?;
+            self.0.decode(out, "compute", "metrics")?;
         Ok(metrics.into_iter().collect())
     }
 }
 
 impl ForeignMerger {
     pub fn merge(&mut self, name: &str, inputs: &[Tensor]) -> Result<Tensor, PluginError> {
-        let c_name = CString::new(name).unwrap_or_default();
+        let name = c_name(name);
         let handles: Vec<TensorHandle> = inputs.iter().map(borrow_handle).collect();
         let mut out: TensorHandle = std::ptr::null_mut();
         let status = (self.0.vtable::<FfiMergerVTable>().merge)(
             self.0.object.state,
-            c_name.as_ptr(),
+            name.as_ptr(),
             handles.as_ptr(),
             handles.len(),
             &mut out,
@@ -655,23 +652,71 @@ impl ForeignMerger {
         self.0.check(status, "merge")?;
         Ok(owned_tensor(out))
     }
+
+    /// Merges whole models in one call: for each tensor name, that tensor of every input model
+    /// (every entry with the same number of inputs); the merged tensors come back in order.
+    pub fn merge_model(
+        &mut self,
+        tensors: &[(String, Vec<Tensor>)],
+    ) -> Result<Vec<Tensor>, PluginError> {
+        let n_inputs = tensors.first().map_or(0, |(_, inputs)| inputs.len());
+        if let Some((name, inputs)) = tensors.iter().find(|(_, inputs)| inputs.len() != n_inputs) {
+            return Err(PluginError::Call {
+                plugin: self.0.plugin.name.clone(),
+                component: self.0.component.clone(),
+                operation: "merge_model",
+                message: format!(
+                    "tensor `{name}` comes from {} models but the first from {n_inputs}",
+                    inputs.len()
+                ),
+                field: None,
+            });
+        }
+        let names: Vec<CString> = tensors.iter().map(|(name, _)| c_name(name)).collect();
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let handles: Vec<TensorHandle> = tensors
+            .iter()
+            .flat_map(|(_, inputs)| inputs.iter().map(borrow_handle))
+            .collect();
+        let mut out: Vec<TensorHandle> = vec![std::ptr::null_mut(); tensors.len()];
+        let status = (self.0.vtable::<FfiMergerVTable>().merge_model)(
+            self.0.object.state,
+            name_ptrs.as_ptr(),
+            tensors.len(),
+            handles.as_ptr(),
+            n_inputs,
+            out.as_mut_ptr(),
+        );
+        self.0.check(status, "merge_model")?;
+        Ok(out.into_iter().map(owned_tensor).collect())
+    }
+
+    /// How the merger runs as a training hook, or `None` when it cannot.
+    pub fn as_hook(&mut self) -> Result<Option<MergeHook>, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status = (self.0.vtable::<FfiMergerVTable>().as_hook)(self.0.object.state, &mut out);
+        self.0.check(status, "as_hook")?;
+        self.0.decode(out, "as_hook", "hook settings")
+    }
+}
+
+fn c_name(name: &str) -> CString {
+    CString::new(name).unwrap_or_default()
+}
+
+/// Names and borrowed handles of a named tensor list, as the C calls take them.
+fn named_args(params: &[(String, Tensor)]) -> (Vec<CString>, Vec<TensorHandle>) {
+    let names = params.iter().map(|(name, _)| c_name(name)).collect();
+    let handles = params
+        .iter()
+        .map(|(_, tensor)| borrow_handle(tensor))
+        .collect();
+    (names, handles)
 }
 
 impl ForeignRegularizer {
-    fn call_args(params: &[(String, Tensor)]) -> (Vec<CString>, Vec<TensorHandle>) {
-        let names = params
-            .iter()
-            .map(|(name, _)| CString::new(name.as_str()).unwrap_or_default())
-            .collect();
-        let handles = params
-            .iter()
-            .map(|(_, tensor)| borrow_handle(tensor))
-            .collect();
-        (names, handles)
-    }
-
     pub fn anchor(&mut self, params: &[(String, Tensor)]) -> Result<(), PluginError> {
-        let (names, handles) = Self::call_args(params);
+        let (names, handles) = named_args(params);
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
         let status = (self.0.vtable::<FfiRegularizerVTable>().anchor)(
             self.0.object.state,
@@ -683,7 +728,7 @@ impl ForeignRegularizer {
     }
 
     pub fn penalty(&mut self, params: &[(String, Tensor)]) -> Result<Tensor, PluginError> {
-        let (names, handles) = Self::call_args(params);
+        let (names, handles) = named_args(params);
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
         let mut out: TensorHandle = std::ptr::null_mut();
         let status = (self.0.vtable::<FfiRegularizerVTable>().penalty)(
@@ -695,5 +740,50 @@ impl ForeignRegularizer {
         );
         self.0.check(status, "penalty")?;
         Ok(owned_tensor(out))
+    }
+
+    /// Whether `end_task` wants a diagonal Fisher, and how to estimate it.
+    pub fn fisher_request(&mut self) -> Result<Option<FisherRequest>, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status =
+            (self.0.vtable::<FfiRegularizerVTable>().fisher_request)(self.0.object.state, &mut out);
+        self.0.check(status, "fisher_request")?;
+        self.0.decode(out, "fisher_request", "Fisher request")
+    }
+
+    /// The end of a phase: its final trainable tensors and, if requested, their Fisher.
+    pub fn end_task(
+        &mut self,
+        params: &[(String, Tensor)],
+        fisher: Option<&[(String, Tensor)]>,
+    ) -> Result<(), PluginError> {
+        let (names, handles) = named_args(params);
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let (fisher_names, fisher_handles) = named_args(fisher.unwrap_or_default());
+        let fisher_ptrs: Vec<*const c_char> =
+            fisher_names.iter().map(|name| name.as_ptr()).collect();
+        let status = (self.0.vtable::<FfiRegularizerVTable>().end_task)(
+            self.0.object.state,
+            name_ptrs.as_ptr(),
+            handles.as_ptr(),
+            handles.len(),
+            fisher.is_some(),
+            fisher_ptrs.as_ptr(),
+            fisher_handles.as_ptr(),
+            fisher_handles.len(),
+        );
+        self.0.check(status, "end_task")
+    }
+
+    /// The regularizer's state (anchors, Fisher estimates), carried between tasks and saved
+    /// in resumable checkpoints.
+    pub fn save_state(&mut self) -> Result<SavedState, PluginError> {
+        let fns = &self.0.vtable::<FfiRegularizerVTable>().training_state;
+        self.0.save_state(fns)
+    }
+
+    pub fn load_state(&mut self, saved: &SavedState) -> Result<(), PluginError> {
+        let fns = &self.0.vtable::<FfiRegularizerVTable>().training_state;
+        self.0.load_state(fns, saved)
     }
 }

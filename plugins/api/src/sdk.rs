@@ -146,22 +146,33 @@ impl Params {
     }
 
     pub fn i64_list(&self, name: &str) -> Result<Vec<i64>> {
-        let items = self.get(name)?.as_array().ok_or_else(|| {
-            PluginError::in_field(
-                name,
-                format!("parameter `{name}` must be a list of integers"),
-            )
-        })?;
-        items
+        self.list(name, "integers", serde_json::Value::as_i64)
+    }
+
+    pub fn f64_list(&self, name: &str) -> Result<Vec<f64>> {
+        self.list(name, "numbers", serde_json::Value::as_f64)
+    }
+
+    pub fn duration_list(&self, name: &str) -> Result<Vec<Duration>> {
+        self.list(name, "durations", |item| {
+            serde_json::from_value(item.clone()).ok()
+        })
+    }
+
+    /// A list parameter whose every item `read` accepts; `what` names the items for the error.
+    fn list<T>(
+        &self,
+        name: &str,
+        what: &str,
+        read: impl Fn(&serde_json::Value) -> Option<T>,
+    ) -> Result<Vec<T>> {
+        let wrong =
+            || PluginError::in_field(name, format!("parameter `{name}` must be a list of {what}"));
+        self.get(name)?
+            .as_array()
+            .ok_or_else(wrong)?
             .iter()
-            .map(|item| {
-                item.as_i64().ok_or_else(|| {
-                    PluginError::in_field(
-                        name,
-                        format!("parameter `{name}` must be a list of integers"),
-                    )
-                })
-            })
+            .map(|item| read(item).ok_or_else(wrong))
             .collect()
     }
 
@@ -231,11 +242,91 @@ pub trait Evaluator: Component {
 pub trait Merger: Component {
     /// Merges the tensors called `name` of every input model (in the file's order).
     fn merge(&self, name: &str, inputs: &[Tensor]) -> Result<Tensor>;
+
+    /// Merges whole models: for each tensor name, that tensor of every input model (in the
+    /// file's order); returns the merged tensors in the same order. Override it when a tensor's
+    /// result depends on the others (e.g. a top-k over the whole model); by default each tensor
+    /// is merged on its own.
+    fn merge_model(&self, tensors: &[(String, Vec<Tensor>)]) -> Result<Vec<Tensor>> {
+        tensors
+            .iter()
+            .map(|(name, inputs)| self.merge(name, inputs))
+            .collect()
+    }
+
+    /// `Some` for a merger that can also run inside a training phase: every `every` steps, and
+    /// once more at the end of the phase, the host calls `merge(name, &[anchor, current])` for
+    /// each trainable tensor and writes the result into the live weights in place.
+    fn as_hook(&self) -> Option<MergeHook> {
+        None
+    }
 }
 
-pub trait Regularizer: Component {
+/// How a merger runs as a training hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeHook {
+    /// Steps between merges. The host resolves the merger's durations (`25%`, `1 epoch`) to
+    /// steps of the phase before `create`, so a component only ever sees steps here.
+    pub every: u64,
+    pub anchor: HookAnchor,
+    /// Whether the optimizer's state (moments) survives a merge; when false the host resets it.
+    pub keep_optimizer: bool,
+}
+
+/// Which weights a hook merges the live ones with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookAnchor {
+    /// The weights at the start of the phase, fixed for all of it.
+    TaskStart,
+    /// The result of the latest merge (the phase's start before the first).
+    PreviousMerge,
+}
+
+/// A penalty added to the training loss. Its state (anchors, Fisher estimates) is carried from
+/// one task to the next in a task sequence and saved in resumable checkpoints, hence `Stateful`.
+pub trait Regularizer: Component + Stateful {
+    /// Called at the start of every training phase with the starting trainable tensors.
     fn anchor(&mut self, params: &[(String, Tensor)]) -> Result<()>;
+
+    /// The penalty for the current trainable tensors: a scalar the host adds to the loss, so it
+    /// must be differentiable with respect to `params`.
     fn penalty(&self, params: &[(String, Tensor)]) -> Result<Tensor>;
+
+    /// `Some` when `end_task` needs the diagonal Fisher of the finished phase, which the host
+    /// then estimates as asked.
+    fn fisher_request(&self) -> Option<FisherRequest> {
+        None
+    }
+
+    /// Called at the end of a phase with the final trainable tensors and, when `fisher_request`
+    /// asked for it, the diagonal Fisher of each (same names, same shapes).
+    fn end_task(
+        &mut self,
+        _params: &[(String, Tensor)],
+        _fisher: Option<&[(String, Tensor)]>,
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// How the host should estimate a diagonal Fisher for a regularizer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FisherRequest {
+    pub estimator: FisherEstimator,
+    /// Squared gradients of each example (true) or of each batch's mean loss (false).
+    pub per_example: bool,
+    /// How many training batches to average over.
+    pub batches: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FisherEstimator {
+    /// Gradients of the loss at the true labels.
+    Empirical,
+    /// Gradients of the loss at labels sampled from the model's own predictions.
+    Sampled,
 }
 
 /// A small deterministic random generator (SplitMix64) for components: initialisation, dropout

@@ -15,8 +15,14 @@ exp_plugin_api::export_plugin! {
     datasets: [dataset::digits::Digits],
     models: [model::mlp::Mlp, model::convnet::ConvNet],
     optimizers: [optimizer::sgd::Sgd, optimizer::adamw::AdamW],
-    schedulers: [scheduler::Constant, scheduler::Linear, scheduler::Cosine],
+    schedulers: [scheduler::Constant, scheduler::Linear, scheduler::Cosine, scheduler::Step, scheduler::Piecewise],
     evaluators: [evaluator::accuracy::Accuracy, evaluator::loss::Loss],
-    mergers: [merger::average::Average, merger::wise_ft::WiseFt],
-    regularizers: [regularizer::l2::L2],
+    mergers: [
+        merger::average::Average,
+        merger::wise_ft::WiseFt,
+        merger::sfa::Sfa,
+        merger::task_arithmetic::TaskArithmetic,
+        merger::ties::Ties,
+    ],
+    regularizers: [regularizer::l2::L2, regularizer::ewc::Ewc],
 }

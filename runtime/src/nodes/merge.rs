@@ -1,5 +1,6 @@
-//! Merge nodes: check the inputs share an architecture (same tensor names and shapes), then let
-//! the merger combine them tensor by tensor.
+//! Merge nodes: check the inputs share an architecture (same tensor names and shapes), then hand
+//! the merger every tensor of every input in one call, so a merger can look at the whole model
+//! (TIES trims over all of it).
 
 use std::sync::Mutex;
 
@@ -53,7 +54,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         .collect();
     let context = ctx.context(ctx.node.seed, Some(first.data.clone()));
     let mut merger = ctx.merger(component, &context)?;
-    let mut merged = Vec::with_capacity(locked[0].len());
+    let mut tensors: Vec<(String, Vec<Tensor>)> = Vec::with_capacity(locked[0].len());
     for (index, (name, tensor)) in locked[0].iter().enumerate() {
         let mut inputs: Vec<Tensor> = vec![tensor.shallow_clone()];
         for (position, weights) in locked.iter().enumerate().skip(1) {
@@ -76,12 +77,18 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
                 }
             }
         }
-        let out = merger
-            .merge(name, &inputs)
-            .map_err(|error| ctx.plugin_error(error))?;
-        merged.push((name.clone(), out));
+        tensors.push((name.clone(), inputs));
     }
+    // The inputs share storage with the models' weights, so those stay locked until merged.
+    let outputs = merger
+        .merge_model(&tensors)
+        .map_err(|error| ctx.plugin_error(error))?;
     drop(locked);
+    let merged: Vec<(String, Tensor)> = tensors
+        .into_iter()
+        .map(|(name, _)| name)
+        .zip(outputs)
+        .collect();
     let checkpoint = ctx.run_dir.checkpoint_path(node);
     save_checkpoint(node, &checkpoint, &merged)?;
     let ledger = models
@@ -95,5 +102,6 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         checkpoint,
         ledger,
         metrics: MetricsArtifact::default(),
+        hooks: Mutex::new(Vec::new()),
     }))
 }

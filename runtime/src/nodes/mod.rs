@@ -1,8 +1,11 @@
 //! What each kind of node does. Every function takes the node, its input artifacts and the run
 //! context, and returns its output artifact or the reason it failed.
 
+mod batches;
+pub mod continual;
 mod dataset;
 mod evaluate;
+mod hooks;
 mod merge;
 mod model;
 pub mod report;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 use exp_ir::{ComponentRef, Graph, Node, NodeKind};
 use exp_plugin_api::host::{
     Foreign, ForeignDataset, ForeignEvaluator, ForeignMerger, ForeignModel, ForeignOptimizer,
-    ForeignScheduler,
+    ForeignRegularizer, ForeignScheduler,
 };
 use exp_plugin_api::sdk::{Context, DataInfo};
 use tch::{Device, Tensor};
@@ -53,6 +56,7 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
         NodeKind::Merge { component } => merge::run(ctx, component),
         NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
         NodeKind::Report { chart } => report::run(ctx, *chart),
+        NodeKind::Continual { tasks, metric } => continual::run(ctx, *tasks, metric),
     }
 }
 
@@ -205,6 +209,29 @@ impl NodeRun<'_> {
     ) -> Result<ForeignMerger, RunError> {
         ForeignMerger::new(self.instantiate(component, context)?)
             .map_err(|error| self.plugin_error(error))
+    }
+
+    fn regularizer(
+        &self,
+        component: &ComponentRef,
+        context: &Context,
+    ) -> Result<ForeignRegularizer, RunError> {
+        ForeignRegularizer::new(self.instantiate(component, context)?)
+            .map_err(|error| self.plugin_error(error))
+    }
+
+    /// The dataset inputs with a role, in order.
+    fn datasets_with_role(&self, role: &str) -> Result<Vec<&DatasetArtifact>, RunError> {
+        self.inputs_with_role(role)
+            .into_iter()
+            .map(|artifact| match artifact {
+                Artifact::Dataset(dataset) => Ok(dataset),
+                other => Err(self.internal(format!(
+                    "input `{role}` is a {}, not a dataset",
+                    other.kind_word()
+                ))),
+            })
+            .collect()
     }
 
     /// A fresh instance of a model artifact's architecture holding the artifact's weights.

@@ -34,5 +34,6 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         checkpoint,
         ledger: Vec::new(),
         metrics: crate::artifact::MetricsArtifact::default(),
+        hooks: Mutex::new(Vec::new()),
     }))
 }

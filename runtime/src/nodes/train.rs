@@ -9,116 +9,71 @@
 use std::sync::Mutex;
 
 use exp_ir::graph::TrainSpec;
+use exp_ir::value::Clock;
 use exp_ir::{ComponentRef, Duration, DurationUnit, Value};
 use exp_plugin_api::host::{ForeignModel, ForeignOptimizer};
-use exp_plugin_api::sdk::{Rng, Split};
+use exp_plugin_api::sdk::{SavedState, Split};
 use tch::Tensor;
 
+use super::batches::{steps_per_epoch, BatchOrder, ReplayBuffer, Sources};
 use super::evaluate::evaluate_model;
-use super::resume::{OrderState, Progress, ResumeDir};
+use super::hooks::Hooks;
+use super::resume::{Progress, ResumeDir};
 use super::{load_weights, save_checkpoint, snapshot, NodeRun};
 use crate::artifact::{Artifact, LedgerEntry, MetricsArtifact, ModelArtifact};
 use crate::error::RunError;
 
-/// Steps in one pass over `examples` with batches of `batch` (the last one may be partial).
-pub fn steps_per_epoch(examples: i64, batch: u64) -> u64 {
-    (examples.max(0) as u64).div_ceil(batch.max(1)).max(1)
-}
-
 /// Replaces every duration in a component's parameters by its length in steps of this phase.
-pub fn resolve_durations(
-    component: &ComponentRef,
-    phase_steps: u64,
-    steps_per_epoch: u64,
-) -> ComponentRef {
-    fn resolve(value: &Value, phase_steps: u64, steps_per_epoch: u64) -> Value {
+pub fn resolve_durations(component: &ComponentRef, clock: &Clock) -> ComponentRef {
+    fn resolve(value: &Value, clock: &Clock) -> Value {
         match value {
             Value::Duration(duration) => Value::Duration(Duration {
-                amount: duration.to_steps(phase_steps, steps_per_epoch) as f64,
+                amount: duration.to_steps(clock) as f64,
                 unit: DurationUnit::Steps,
             }),
-            Value::List(items) => Value::List(
-                items
-                    .iter()
-                    .map(|item| resolve(item, phase_steps, steps_per_epoch))
-                    .collect(),
-            ),
+            Value::List(items) => Value::List(items.iter().map(|item| resolve(item, clock)).collect()),
             other => other.clone(),
         }
     }
     let mut resolved = component.clone();
     for value in resolved.params.values_mut() {
-        *value = resolve(value, phase_steps, steps_per_epoch);
+        *value = resolve(value, clock);
     }
     resolved
 }
 
-/// Hands out batches of training indices: a new seeded permutation every epoch.
-struct BatchOrder {
-    rng: Rng,
-    examples: usize,
-    batch: usize,
-    epoch: Vec<i64>,
-    position: usize,
-}
-
-impl BatchOrder {
-    fn new(seed: u64, examples: usize, batch: usize) -> BatchOrder {
-        BatchOrder {
-            rng: Rng::new(seed),
-            examples,
-            batch,
-            epoch: Vec::new(),
-            position: 0,
-        }
-    }
-
-    fn state(&self) -> OrderState {
-        OrderState {
-            rng: self.rng.state(),
-            epoch: self.epoch.clone(),
-            position: self.position,
-        }
-    }
-
-    fn restore(&mut self, state: &OrderState) {
-        self.rng = Rng::from_state(state.rng);
-        self.epoch = state.epoch.clone();
-        self.position = state.position;
-    }
-
-    fn next_batch(&mut self) -> &[i64] {
-        if self.position >= self.epoch.len() {
-            self.epoch = self.rng.permutation(self.examples);
-            self.position = 0;
-        }
-        let end = (self.position + self.batch).min(self.epoch.len());
-        let batch = &self.epoch[self.position..end];
-        self.position = end;
-        batch
-    }
-}
-
 pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let node = ctx.name();
-    let data = ctx.dataset_input("data")?;
+    let sources = Sources::new(ctx.datasets_with_role("data")?);
+    let data = sources.datasets[0];
     let source = ctx.model_input("model")?;
-    let spe = steps_per_epoch(data.info.train_len, spec.batch);
-    let total = spec.steps.to_steps(0, spe);
+    let spe = steps_per_epoch(sources.train_len, spec.batch);
+    let elements: i64 = data.info.input_shape.iter().product();
+    let mut clock = Clock {
+        phase_steps: 0,
+        steps_per_epoch: spe,
+        tokens_per_step: spec.batch * elements.max(1) as u64,
+    };
+    let total = spec.steps.to_steps(&clock);
+    clock.phase_steps = total;
     ctx.observer.started(ctx.node, Some(total));
 
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
     let tensors = model
         .named_tensors()
         .map_err(|error| ctx.plugin_error(error))?;
-    let trainable: Vec<Tensor> = tensors
+    let named_trainable: Vec<(String, Tensor)> = tensors
         .iter()
         .filter(|(_, tensor)| tensor.requires_grad())
+        .map(|(name, tensor)| (name.clone(), tensor.shallow_clone()))
+        .collect();
+    let trainable: Vec<Tensor> = named_trainable
+        .iter()
         .map(|(_, tensor)| tensor.shallow_clone())
         .collect();
 
     let context = ctx.context(ctx.node.seed, Some(data.info.clone()));
-    let optimizer_ref = resolve_durations(&spec.optimizer, total, spe);
+    let optimizer_ref = resolve_durations(&spec.optimizer, &clock);
     let base_lr = optimizer_ref
         .params
         .get("lr")
@@ -131,20 +86,42 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             ),
         })?;
     let mut optimizer = ctx.optimizer(&optimizer_ref, &context)?;
-    let mut schedule = ctx.scheduler(&resolve_durations(&spec.schedule, total, spe), &context)?;
+    let mut schedule = ctx.scheduler(&resolve_durations(&spec.schedule, &clock), &context)?;
     let mut evaluators = spec
         .eval
         .iter()
-        .map(|evaluator| ctx.evaluator(&resolve_durations(evaluator, total, spe), &context))
+        .map(|evaluator| ctx.evaluator(&resolve_durations(evaluator, &clock), &context))
         .collect::<Result<Vec<_>, _>>()?;
     let eval_every = spec
         .eval_every
-        .map(|every| every.to_steps(total, spe).max(1));
-    let log_every = spec.log_every.to_steps(total, spe).max(1);
+        .map(|every| every.to_steps(&clock).max(1));
+    let log_every = spec.log_every.to_steps(&clock).max(1);
+    let hook_components: Vec<ComponentRef> = spec
+        .hooks
+        .iter()
+        .map(|hook| resolve_durations(hook, &clock))
+        .collect();
+    let mut hooks = {
+        let carried = source
+            .hooks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Hooks::start(ctx, &hook_components, &context, &carried, &named_trainable)?
+    };
+    let earlier = Sources::new(ctx.datasets_with_role("replay")?);
+    let mut replay = match &spec.replay {
+        Some(replay) if earlier.train_len > 0 => {
+            let buffer = ReplayBuffer::new(replay, &earlier, spec.batch, ctx.node.seed);
+            ctx.run_dir
+                .log_metric(node, None, "replay", "buffer_examples", buffer.len() as f64);
+            Some(buffer)
+        }
+        _ => None,
+    };
 
     let mut order = BatchOrder::new(
         ctx.node.seed,
-        data.info.train_len.max(0) as usize,
+        sources.train_len.max(0) as usize,
         spec.batch as usize,
     );
     let mut examples_seen: u64 = 0;
@@ -153,9 +130,9 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let mut first_step: u64 = 0;
 
     // Resume from the latest checkpoint of this very node (same cache key), if there is one.
-    let checkpoint_every = spec.checkpoint_every.map_or((total / 10).max(1), |every| {
-        every.to_steps(total, spe).max(1)
-    });
+    let checkpoint_every = spec
+        .checkpoint_every
+        .map_or((total / 10).max(1), |every| every.to_steps(&clock).max(1));
     let resume = ctx.resume_dir.clone().map(|dir| ResumeDir { dir });
     if let Some(resume) = &resume {
         match resume.load(ctx.device) {
@@ -165,9 +142,14 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                 model
                     .load_state(&checkpoint.model_state)
                     .map_err(|error| ctx.plugin_error(error))?;
+                let trainer = unpack_trainer_state(checkpoint.optimizer_state);
                 optimizer
-                    .load_state(&checkpoint.optimizer_state)
+                    .load_state(&trainer.optimizer)
                     .map_err(|error| ctx.plugin_error(error))?;
+                hooks.load(ctx, trainer.hooks)?;
+                if let (Some(buffer), Some(state)) = (&mut replay, trainer.replay_rng) {
+                    buffer.restore(state);
+                }
                 order.restore(&progress.order);
                 examples_seen = progress.examples_seen;
                 last_finite = progress.last_finite;
@@ -202,16 +184,26 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         let step_started = std::time::Instant::now();
         let indices = order.next_batch();
         examples_seen += indices.len() as u64;
-        let (x, y) = data
-            .batch(Split::Train, indices)
+        let (mut x, mut y) = sources
+            .batch(indices)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        if let Some(buffer) = &mut replay {
+            let (rx, ry) = earlier
+                .batch(&buffer.draw())
+                .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+            x = Tensor::cat(&[x, rx], 0);
+            y = Tensor::cat(&[y, ry], 0);
+        }
         for param in &trainable {
             let mut param = param.shallow_clone();
             param.zero_grad();
         }
-        let loss = model
+        let mut loss = model
             .loss(&x, &y)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        if let Some(penalty) = hooks.penalty(ctx, &named_trainable, step + 1)? {
+            loss = loss + penalty;
+        }
         loss.f_backward().map_err(|error| {
             RunError::tensor(node, &format!("backward at step {}", step + 1), error)
         })?;
@@ -222,8 +214,11 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             .step(&trainable, base_lr * multiplier)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
 
-        step_seconds.push(step_started.elapsed().as_secs_f64());
         let done = step + 1;
+        if !hooks.is_empty() && hooks.after_step(ctx, &named_trainable, done, total)? {
+            optimizer = ctx.optimizer(&optimizer_ref, &context)?;
+        }
+        step_seconds.push(step_started.elapsed().as_secs_f64());
         if done % log_every == 0 || done == total {
             // Reading the loss synchronises with the device, so it happens only when logging.
             let value =
@@ -264,7 +259,16 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                     optimizer_data: serde_json::Value::Null,
                     files: Vec::new(),
                 };
-                let saved = checkpoint(ctx, resume, progress, &mut model, &mut optimizer);
+                let replay_rng = replay.as_ref().map(ReplayBuffer::rng_state);
+                let saved = checkpoint(
+                    ctx,
+                    resume,
+                    progress,
+                    &mut model,
+                    &mut optimizer,
+                    &mut hooks,
+                    replay_rng,
+                );
                 if stopping {
                     return Err(RunError::Interrupted {
                         node: node.to_string(),
@@ -287,16 +291,23 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     }
 
     log_timing(ctx, &mut step_seconds, examples_seen);
+    let carried = hooks.finish(ctx, &mut model, &sources, spec.batch, &named_trainable)?;
     let weights = snapshot(node, &mut model)?;
     let checkpoint = ctx.run_dir.checkpoint_path(node);
     save_checkpoint(node, &checkpoint, &weights)?;
     let mut ledger = source.ledger.clone();
-    ledger.push(LedgerEntry {
-        node: node.to_string(),
-        source: data.info.source.clone(),
-        license: data.info.license.clone(),
-        examples: examples_seen,
-    });
+    // Examples seen per source: the batch order draws uniformly from the joint index space,
+    // so each source's share is its share of the examples (replayed ones are counted where
+    // they first came from).
+    for dataset in &sources.datasets {
+        let share = dataset.info.train_len.max(0) as f64 / sources.train_len.max(1) as f64;
+        ledger.push(LedgerEntry {
+            node: node.to_string(),
+            source: dataset.info.source.clone(),
+            license: dataset.info.license.clone(),
+            examples: (examples_seen as f64 * share).round() as u64,
+        });
+    }
     Ok(Artifact::Model(ModelArtifact {
         architecture: source.architecture.clone(),
         data: source.data.clone(),
@@ -304,7 +315,56 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         checkpoint,
         ledger,
         metrics: final_metrics,
+        hooks: Mutex::new(carried),
     }))
+}
+
+/// What a resumable checkpoint keeps beside the model: the optimizer's state, the hooks'
+/// state and the replay generator, packed into one `SavedState` (tensors prefixed by owner).
+struct TrainerState {
+    optimizer: SavedState,
+    hooks: SavedState,
+    replay_rng: Option<u64>,
+}
+
+fn pack_trainer_state(state: TrainerState) -> SavedState {
+    let mut tensors = Vec::new();
+    for (owner, part) in [("optimizer/", &state.optimizer), ("hooks/", &state.hooks)] {
+        for (name, tensor) in &part.tensors {
+            tensors.push((format!("{owner}{name}"), tensor.shallow_clone()));
+        }
+    }
+    SavedState {
+        tensors,
+        data: serde_json::json!({
+            "optimizer": state.optimizer.data,
+            "hooks": state.hooks.data,
+            "replay_rng": state.replay_rng,
+        }),
+    }
+}
+
+fn unpack_trainer_state(saved: SavedState) -> TrainerState {
+    let mut optimizer = Vec::new();
+    let mut hooks = Vec::new();
+    for (name, tensor) in saved.tensors {
+        if let Some(rest) = name.strip_prefix("optimizer/") {
+            optimizer.push((rest.to_string(), tensor));
+        } else if let Some(rest) = name.strip_prefix("hooks/") {
+            hooks.push((rest.to_string(), tensor));
+        }
+    }
+    TrainerState {
+        optimizer: SavedState {
+            tensors: optimizer,
+            data: saved.data["optimizer"].clone(),
+        },
+        hooks: SavedState {
+            tensors: hooks,
+            data: saved.data["hooks"].clone(),
+        },
+        replay_rng: saved.data["replay_rng"].as_u64(),
+    }
 }
 
 /// Writes a resumable checkpoint; a failure is reported and leaves the previous one intact.
@@ -315,13 +375,27 @@ fn checkpoint(
     progress: Progress,
     model: &mut ForeignModel,
     optimizer: &mut ForeignOptimizer,
+    hooks: &mut Hooks,
+    replay_rng: Option<u64>,
 ) -> bool {
     let step = progress.step;
-    let states = model.save_state().and_then(|model_state| {
-        optimizer
-            .save_state()
-            .map(|optimizer_state| (model_state, optimizer_state))
-    });
+    let states = model
+        .save_state()
+        .and_then(|model_state| {
+            optimizer
+                .save_state()
+                .map(|optimizer_state| (model_state, optimizer_state))
+        })
+        .map_err(|error| error.to_string())
+        .and_then(|(model_state, optimizer)| {
+            let hooks = hooks.save(ctx).map_err(|error| error.to_string())?;
+            let trainer = pack_trainer_state(TrainerState {
+                optimizer,
+                hooks,
+                replay_rng,
+            });
+            Ok((model_state, trainer))
+        });
     let (model_state, optimizer_state) = match states {
         Ok(states) => states,
         Err(error) => {
@@ -379,22 +453,4 @@ fn log_timing(ctx: &NodeRun, step_seconds: &mut [f64], examples: u64) {
         "examples_per_second",
         examples as f64 / total.max(1e-12),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{steps_per_epoch, BatchOrder};
-
-    #[test]
-    fn batches_cover_each_epoch_once() {
-        assert_eq!(steps_per_epoch(10, 4), 3);
-        let mut order = BatchOrder::new(1, 10, 4);
-        let mut seen: Vec<i64> = Vec::new();
-        for _ in 0..3 {
-            seen.extend(order.next_batch());
-        }
-        seen.sort_unstable();
-        assert_eq!(seen, (0..10).collect::<Vec<_>>());
-        assert_eq!(order.next_batch().len(), 4);
-    }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use exp_diag::{did_you_mean, Span};
 use exp_ir::schema::ParamProblem;
-use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit, ParamSchema, ParamType, Value};
+use exp_ir::{ComponentKind, ComponentRef, Duration, ParamSchema, ParamType, Value};
 use exp_syntax::ast::{self, ExprKind};
 
 use super::Checker;
@@ -225,11 +225,7 @@ fn expr_value(expr: &ast::Expr) -> Option<Value> {
         ExprKind::Str(value) => Value::Str(value.clone()),
         ExprKind::Duration(duration) => Value::Duration(Duration {
             amount: duration.amount,
-            unit: match duration.unit {
-                ast::DurationUnit::Steps => DurationUnit::Steps,
-                ast::DurationUnit::Epochs => DurationUnit::Epochs,
-                ast::DurationUnit::Fraction => DurationUnit::Fraction,
-            },
+            unit: super::ir_unit(duration.unit),
         }),
         ExprKind::List(items) => Value::List(items.iter().map(expr_value).collect::<Option<_>>()?),
         ExprKind::Record(block) => Value::Record(

@@ -47,7 +47,7 @@ struct Resolver {
 }
 
 /// Evaluates the lets of `files` and rewrites their definitions' values (see the module docs).
-pub(super) fn resolve(files: &mut [&mut ast::File]) -> Resolved {
+pub(super) fn resolve(files: &mut [&mut ast::File], used_elsewhere: &HashSet<String>) -> Resolved {
     let mut resolver = Resolver {
         lets: Vec::new(),
         names: HashMap::new(),
@@ -125,7 +125,7 @@ pub(super) fn resolve(files: &mut [&mut ast::File]) -> Resolved {
     }
 
     for binding in &resolver.lets {
-        if !binding.used {
+        if !binding.used && !used_elsewhere.contains(&binding.name.name) {
             resolver.errors.push(CheckError::UnusedLet {
                 name: binding.name.name.clone(),
                 span: binding.name.span,

@@ -4,6 +4,12 @@
 //! The train/test split is a deterministic stratified split: within each class the examples are
 //! shuffled with `split_seed` and the first `test_fraction` of them go to the test set, so every
 //! digit is represented in both splits in the same proportion.
+//!
+//! The optional parameters `labels`, `rotate`, `permute` and `invert` turn the data into one task
+//! of a continual-learning sequence (see `tasks`); they apply to both splits, after the split,
+//! in that order. Pixels are scaled from 0–16 to [0, 1], so `invert` maps x to 1 − x. Labels
+//! keep their values and `classes` stays 10 whatever `labels` keeps, so one 10-way head serves
+//! every task.
 
 use std::io::Read;
 
@@ -14,14 +20,22 @@ use exp_plugin_api::sdk::{
 };
 use exp_plugin_api::tch::{Device, Kind, Tensor};
 
+use super::tasks::Construction;
+
 const DIGITS_GZ: &[u8] = include_bytes!("../../../../data/digits/digits.csv.gz");
+const SIDE: i64 = 8;
 const N_PIXELS: usize = 64;
+const CLASSES: i64 = 10;
+/// Intensities after scaling.
+const RANGE: (f64, f64) = (0.0, 1.0);
+const SOURCE: &str = "UCI Optical Recognition of Handwritten Digits (scikit-learn digits.csv.gz)";
 
 pub struct Digits {
     train_x: Tensor,
     train_y: Tensor,
     test_x: Tensor,
     test_y: Tensor,
+    construction: Construction,
 }
 
 /// Parses the shipped CSV into pixel rows (0–16) and labels.
@@ -107,10 +121,10 @@ fn tensors(
 
 impl Component for Digits {
     fn schema() -> ComponentSchema {
-        schema(
+        let schema = schema(
             ComponentKind::Dataset,
             "digits",
-            "1",
+            "2",
             "8×8 handwritten digits (UCI, 1,797 images, CC BY 4.0), pixels scaled to [0, 1]",
         )
         .with(
@@ -125,7 +139,10 @@ impl Component for Digits {
                 .default(Value::Int(0))
                 .min(0.0)
                 .doc("seed of the stratified train/test split"),
-        )
+        );
+        Construction::params(CLASSES)
+            .into_iter()
+            .fold(schema, SchemaBuilder::with)
     }
 
     fn create(params: &Params, context: &Context) -> Result<Self> {
@@ -134,16 +151,23 @@ impl Component for Digits {
         if split_seed < 0 {
             return Err(PluginError::in_field("split_seed", "must be at least 0"));
         }
+        let construction = Construction::from_params(params, CLASSES)?;
         let (images, labels) = load_raw()?;
         let (train, test) = split_indices(&labels, test_fraction, split_seed as u64);
         let device = context.device();
-        let (train_x, train_y) = tensors(&images, &labels, &train, device);
-        let (test_x, test_y) = tensors(&images, &labels, &test, device);
+        let split = |picks: &[usize]| -> Result<(Tensor, Tensor)> {
+            let (x, y) = tensors(&images, &labels, picks, device);
+            let (x, y) = construction.apply(&x.f_reshape([-1, SIDE, SIDE])?, &y, RANGE)?;
+            Ok((x.f_reshape([-1, N_PIXELS as i64])?, y))
+        };
+        let (train_x, train_y) = split(&train)?;
+        let (test_x, test_y) = split(&test)?;
         Ok(Digits {
             train_x,
             train_y,
             test_x,
             test_y,
+            construction,
         })
     }
 }
@@ -152,11 +176,13 @@ impl Dataset for Digits {
     fn info(&self) -> DataInfo {
         DataInfo {
             input_shape: vec![N_PIXELS as i64],
-            classes: 10,
+            classes: CLASSES,
             train_len: self.train_y.size()[0],
             test_len: self.test_y.size()[0],
-            source: "UCI Optical Recognition of Handwritten Digits (scikit-learn digits.csv.gz)"
-                .into(),
+            source: match self.construction.describe() {
+                Some(task) => format!("{SOURCE}; task: {task}"),
+                None => SOURCE.into(),
+            },
             license: "CC-BY-4.0".into(),
         }
     }
@@ -182,7 +208,81 @@ impl Dataset for Digits {
 
 #[cfg(test)]
 mod tests {
-    use super::{load_raw, split_indices};
+    use super::{load_raw, split_indices, Digits, SOURCE};
+    use exp_plugin_api::sdk::{Component, Context, Dataset, Params, Split};
+    use exp_plugin_api::serde_json::{json, Value};
+    use exp_plugin_api::tch::Tensor;
+
+    /// `digits` with the default split and `task` over the default construction.
+    fn digits(task: Value) -> Digits {
+        let mut values = json!({
+            "test_fraction": 0.2, "split_seed": 0,
+            "labels": [], "rotate": 0, "permute": -1, "invert": false,
+        });
+        values
+            .as_object_mut()
+            .unwrap()
+            .extend(task.as_object().unwrap().clone());
+        let context = Context {
+            seed: 0,
+            device: "cpu".into(),
+            data: None,
+        };
+        Digits::create(&Params::new(values.as_object().unwrap().clone()), &context)
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// The whole of one split.
+    fn all(data: &Digits, split: Split) -> (Tensor, Tensor) {
+        let info = data.info();
+        let len = match split {
+            Split::Train => info.train_len,
+            Split::Test => info.test_len,
+        };
+        data.batch(split, &(0..len).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn label_filtering_keeps_only_those_classes_in_both_splits() {
+        let plain = digits(json!({})).info();
+        let task = digits(json!({"labels": [3, 7]}));
+        let info = task.info();
+        assert_eq!(info.classes, 10);
+        assert!(info.train_len < plain.train_len / 4 && info.train_len > 0);
+        assert!(info.test_len < plain.test_len / 4 && info.test_len > 0);
+        for split in [Split::Train, Split::Test] {
+            let labels = Vec::<i64>::try_from(&all(&task, split).1).unwrap();
+            assert!(labels.iter().all(|label| [3, 7].contains(label)));
+            assert!(labels.contains(&3) && labels.contains(&7));
+        }
+        assert_eq!(info.source, format!("{SOURCE}; task: labels [3, 7]"));
+        assert_eq!(plain.source, SOURCE);
+    }
+
+    #[test]
+    fn constructions_transform_the_images_of_both_splits() {
+        let plain = digits(json!({}));
+        for split in [Split::Train, Split::Test] {
+            let (x, y) = all(&plain, split);
+            let image = |data: &Digits| all(data, split).0.reshape([-1, 8, 8]);
+            let rotated = image(&digits(json!({"rotate": 90})));
+            assert!(rotated.equal(&x.reshape([-1, 8, 8]).rot90(1, [1, 2])));
+            let inverted = digits(json!({"invert": true}));
+            assert!(all(&inverted, split).0.equal(&(x.neg() + 1.0)));
+            assert!(all(&inverted, split).1.equal(&y));
+            let permuted = all(&digits(json!({"permute": 4})), split).0;
+            assert!(!permuted.equal(&x));
+            assert!(permuted.equal(&all(&digits(json!({"permute": 4})), split).0));
+            // Same pixels per image, moved.
+            assert!(permuted.sort(1, false).0.equal(&x.sort(1, false).0));
+        }
+        let everything =
+            digits(json!({"labels": [1], "rotate": 180, "permute": 2, "invert": true}));
+        assert_eq!(
+            everything.info().source,
+            format!("{SOURCE}; task: labels [1], rotate 180, permute 2, invert")
+        );
+    }
 
     #[test]
     fn the_shipped_file_has_1797_images_of_every_digit() {

@@ -1,2 +1,4 @@
-//! Datasets.
+//! Datasets, and the task constructions (`tasks`) that turn an image dataset into several
+//! related tasks.
 pub mod digits;
+pub mod tasks;

@@ -1,6 +1,10 @@
 //! Mergers: combine the same-named tensors of several models of one architecture. The host
 //! checks names and shapes agree before calling; mergers check again and name the tensor.
+//! `sfa` also runs inside training, as a hook.
 pub mod average;
+pub mod sfa;
+pub mod task_arithmetic;
+pub mod ties;
 pub mod wise_ft;
 
 use exp_plugin_api::sdk::{PluginError, Result};

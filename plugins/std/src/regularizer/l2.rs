@@ -1,12 +1,14 @@
 //! `l2`: (λ/2)·‖θ − θ_anchor‖² over the trainable tensors, where the anchor is the model as it
-//! was when `anchor` was called (e.g. at the start of a task).
+//! was when `anchor` was called: the start of the current task.
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
     param, schema, Component, Context, ParamBuilder, Params, PluginError, Regularizer, Result,
-    SchemaBuilder,
+    SavedState, SchemaBuilder, Stateful,
 };
-use exp_plugin_api::tch::{Kind, Tensor};
+use exp_plugin_api::tch::Tensor;
+
+use super::{detached, scalar_zero};
 
 pub struct L2 {
     lambda: f64,
@@ -19,7 +21,7 @@ impl Component for L2 {
             ComponentKind::Regularizer,
             "l2",
             "1",
-            "(lambda/2)·‖θ − θ_anchor‖²",
+            "(lambda/2)·‖θ − θ_anchor‖², the anchor being the model at the start of the task",
         )
         .with(
             param("lambda", ParamType::Float)
@@ -36,21 +38,33 @@ impl Component for L2 {
     }
 }
 
+/// The anchor tensors, under the names of the parameters they anchor.
+impl Stateful for L2 {
+    fn save_state(&self) -> Result<SavedState> {
+        Ok(SavedState {
+            tensors: self
+                .anchor
+                .iter()
+                .map(|(name, tensor)| (name.clone(), tensor.shallow_clone()))
+                .collect(),
+            data: exp_plugin_api::serde_json::Value::Null,
+        })
+    }
+
+    fn load_state(&mut self, state: SavedState) -> Result<()> {
+        self.anchor = detached(&state.tensors)?;
+        Ok(())
+    }
+}
+
 impl Regularizer for L2 {
     fn anchor(&mut self, params: &[(String, Tensor)]) -> Result<()> {
-        self.anchor = params
-            .iter()
-            .map(|(name, tensor)| Ok((name.clone(), tensor.f_detach_copy()?)))
-            .collect::<Result<_>>()?;
+        self.anchor = detached(params)?;
         Ok(())
     }
 
     fn penalty(&self, params: &[(String, Tensor)]) -> Result<Tensor> {
-        let device = params
-            .first()
-            .map(|(_, tensor)| tensor.device())
-            .unwrap_or(exp_plugin_api::tch::Device::Cpu);
-        let mut total = Tensor::zeros([], (Kind::Float, device));
+        let mut total = scalar_zero(params);
         for (name, tensor) in params {
             let (_, anchor) = self
                 .anchor
@@ -59,16 +73,17 @@ impl Regularizer for L2 {
                 .ok_or_else(|| {
                     PluginError::new(format!("no anchor for tensor `{name}`: call anchor first"))
                 })?;
-            total = total.f_add(&(tensor - anchor).f_square()?.f_sum(Kind::Float)?)?;
+            let distance = tensor.f_sub(anchor)?.f_square()?.f_sum(total.kind())?;
+            total = total.f_add(&distance)?;
         }
-        Ok(total * (self.lambda / 2.0))
+        Ok(total.f_mul_scalar(self.lambda / 2.0)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::Regularizer;
-    use exp_plugin_api::tch::Tensor;
+    use exp_plugin_api::sdk::{Regularizer, Stateful};
+    use exp_plugin_api::tch::{Kind, Tensor};
 
     use super::L2;
 
@@ -80,9 +95,50 @@ mod tests {
         };
         l2.anchor(&[("w".into(), Tensor::from_slice(&[1.0f32, 1.0]))])
             .unwrap();
+        // (2/2)·((2 − 1)² + (3 − 1)²) = 5.
         let penalty = l2
             .penalty(&[("w".into(), Tensor::from_slice(&[2.0f32, 3.0]))])
             .unwrap();
         assert!((f64::try_from(&penalty).unwrap() - 5.0).abs() < 1e-6);
+    }
+
+    /// The gradient of (λ/2)·‖θ − θ_o‖² is λ·(θ − θ_o): [2·1, 2·2] here.
+    #[test]
+    fn penalty_is_differentiable() {
+        let mut l2 = L2 {
+            lambda: 2.0,
+            anchor: Vec::new(),
+        };
+        l2.anchor(&[("w".into(), Tensor::from_slice(&[1.0f64, 1.0]))])
+            .unwrap();
+        let theta = Tensor::from_slice(&[2.0f64, 3.0]).set_requires_grad(true);
+        let penalty = l2.penalty(&[("w".into(), theta.shallow_clone())]).unwrap();
+        penalty.backward();
+        assert_eq!(Vec::<f64>::try_from(&theta.grad()).unwrap(), vec![2.0, 4.0]);
+    }
+
+    /// The anchor survives a save and a load into a fresh regularizer, and later changes to the
+    /// weights it was taken from do not move it.
+    #[test]
+    fn anchor_is_saved_and_restored() {
+        let mut weights = Tensor::from_slice(&[1.0f32, -1.0]);
+        let mut l2 = L2 {
+            lambda: 1.0,
+            anchor: Vec::new(),
+        };
+        l2.anchor(&[("w".into(), weights.shallow_clone())]).unwrap();
+        let _ = weights.fill_(7.0);
+        let saved = l2.save_state().unwrap();
+        let mut restored = L2 {
+            lambda: 1.0,
+            anchor: Vec::new(),
+        };
+        restored.load_state(saved).unwrap();
+        // (1/2)·((3 − 1)² + (−1 + 1)²) = 2.
+        let penalty = restored
+            .penalty(&[("w".into(), Tensor::from_slice(&[3.0f32, -1.0]))])
+            .unwrap();
+        assert_eq!(penalty.kind(), Kind::Float);
+        assert!((f64::try_from(&penalty).unwrap() - 2.0).abs() < 1e-6);
     }
 }

@@ -1,169 +1,121 @@
 //! Learning-rate schedules: a multiplier on the optimizer's `lr` at each step of a phase.
-//! Each has a linear warmup from 0 over `warmup` steps (the host resolves durations such as
-//! `10%` or `1 epoch` to steps before building the schedule), then its own shape over the rest.
+//!
+//! Every shape shares one warmup: over the first `warmup` steps the multiplier is
+//! `(step + 1) / warmup` times the shape's own value, a linear ramp from 0 that meets the shape
+//! without a jump. `constant`, `linear`, `cosine` and `step` start after warmup and are exactly 1
+//! during it; `piecewise` is placed on the whole phase, so the ramp scales its curve.
+//!
+//! The host resolves durations such as `10%`, `2 epochs` or `100 steps` (inside lists too) to
+//! steps before building a schedule, so shapes see steps only.
+//!
+//! Shapes: `constant`, `linear` and `cosine` decay over the part of the phase after warmup;
+//! `step` multiplies by `gamma` every `every` steps after warmup; `piecewise` goes through
+//! points placed at steps of the phase.
+pub mod constant;
+pub mod cosine;
+pub mod linear;
+pub mod piecewise;
+pub mod step;
 
-use exp_plugin_api::exp_ir::{
-    ComponentKind, ComponentSchema, Duration, DurationUnit, ParamType, Value,
-};
-use exp_plugin_api::sdk::{
-    any_duration, param, schema, Component, Context, ParamBuilder, Params, PluginError, Result,
-    Scheduler, SchemaBuilder,
-};
+pub use constant::Constant;
+pub use cosine::Cosine;
+pub use linear::Linear;
+pub use piecewise::Piecewise;
+pub use step::Step;
 
-fn warmup_param() -> exp_plugin_api::exp_ir::ParamSchema {
-    param("warmup", any_duration())
-        .default(Value::Duration(Duration {
-            amount: 0.0,
-            unit: DurationUnit::Steps,
-        }))
-        .doc("linear warmup from 0 at the start of the phase")
+use exp_plugin_api::exp_ir::{Duration, DurationUnit, ParamSchema, ParamType, Value};
+use exp_plugin_api::sdk::{any_duration, param, ParamBuilder, Params, PluginError, Result};
+
+/// The linear warmup every schedule starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warmup {
+    steps: u64,
 }
 
-fn final_param() -> exp_plugin_api::exp_ir::ParamSchema {
+impl Warmup {
+    pub fn new(steps: u64) -> Warmup {
+        Warmup { steps }
+    }
+
+    /// The `warmup` parameter every schedule declares.
+    pub fn param() -> ParamSchema {
+        param("warmup", any_duration())
+            .default(Value::Duration(Duration {
+                amount: 0.0,
+                unit: DurationUnit::Steps,
+            }))
+            .doc("linear warmup from 0 at the start of the phase")
+    }
+
+    pub fn from_params(params: &Params) -> Result<Warmup> {
+        Ok(Warmup::new(resolved_steps(
+            "warmup",
+            params.duration("warmup")?,
+        )?))
+    }
+
+    /// `shape` scaled by the warmup ramp: `(step + 1) / warmup` during warmup, 1 after it.
+    pub fn apply(&self, step: u64, shape: f64) -> f64 {
+        if step < self.steps {
+            (step + 1) as f64 / self.steps as f64 * shape
+        } else {
+            shape
+        }
+    }
+
+    /// Steps since warmup ended, or `None` during warmup, where the shapes that start after
+    /// warmup are exactly 1.
+    pub fn since_end(&self, step: u64) -> Option<u64> {
+        step.checked_sub(self.steps)
+    }
+
+    /// Progress through the part of a phase of `total` steps after warmup, in [0, 1], or `None`
+    /// during warmup.
+    pub fn progress(&self, step: u64, total: u64) -> Option<f64> {
+        let span = total.saturating_sub(self.steps).max(1) as f64;
+        self.since_end(step)
+            .map(|since| (since as f64 / span).min(1.0))
+    }
+}
+
+/// The `final` parameter of the decaying shapes.
+fn final_param() -> ParamSchema {
     param("final", ParamType::Float)
         .default(Value::Float(0.0))
         .min(0.0)
         .doc("multiplier reached at the end of the phase")
 }
 
-fn warmup_steps(params: &Params) -> Result<u64> {
-    let warmup = params.duration("warmup")?;
-    match warmup.unit {
-        DurationUnit::Steps => Ok(warmup.amount.round().max(0.0) as u64),
+/// A duration the host has resolved to steps, as a whole number of steps; `field` names the
+/// parameter for the error when it was not resolved.
+fn resolved_steps(field: &str, duration: Duration) -> Result<u64> {
+    match duration.unit {
+        DurationUnit::Steps => Ok(duration.amount.round().max(0.0) as u64),
         _ => Err(PluginError::in_field(
-            "warmup",
+            field,
             "the host should have resolved this duration to steps",
         )),
     }
 }
 
-/// Progress through the part of the phase after warmup, in [0, 1], or `None` during warmup
-/// (with the warmup multiplier).
-fn after_warmup(warmup: u64, step: u64, total: u64) -> Result<f64, f64> {
-    if step < warmup {
-        return Err((step + 1) as f64 / warmup as f64);
-    }
-    let span = total.saturating_sub(warmup).max(1) as f64;
-    Ok(((step - warmup) as f64 / span).min(1.0))
-}
-
-pub struct Constant {
-    warmup: u64,
-}
-
-impl Component for Constant {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Scheduler,
-            "constant",
-            "1",
-            "constant learning rate after an optional warmup",
-        )
-        .with(warmup_param())
-    }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Constant {
-            warmup: warmup_steps(params)?,
-        })
-    }
-}
-
-impl Scheduler for Constant {
-    fn multiplier(&self, step: u64, total: u64) -> f64 {
-        after_warmup(self.warmup, step, total).map_or_else(|warm| warm, |_| 1.0)
-    }
-}
-
-pub struct Linear {
-    warmup: u64,
-    end: f64,
-}
-
-impl Component for Linear {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Scheduler,
-            "linear",
-            "1",
-            "linear decay from 1 to `final` after warmup",
-        )
-        .with(warmup_param())
-        .with(final_param())
-    }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Linear {
-            warmup: warmup_steps(params)?,
-            end: params.f64("final")?,
-        })
-    }
-}
-
-impl Scheduler for Linear {
-    fn multiplier(&self, step: u64, total: u64) -> f64 {
-        after_warmup(self.warmup, step, total)
-            .map_or_else(|warm| warm, |progress| 1.0 + (self.end - 1.0) * progress)
-    }
-}
-
-pub struct Cosine {
-    warmup: u64,
-    end: f64,
-}
-
-impl Component for Cosine {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Scheduler,
-            "cosine",
-            "1",
-            "half-cosine decay from 1 to `final` after warmup",
-        )
-        .with(warmup_param())
-        .with(final_param())
-    }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Cosine {
-            warmup: warmup_steps(params)?,
-            end: params.f64("final")?,
-        })
-    }
-}
-
-impl Scheduler for Cosine {
-    fn multiplier(&self, step: u64, total: u64) -> f64 {
-        after_warmup(self.warmup, step, total).map_or_else(
-            |warm| warm,
-            |progress| {
-                self.end + (1.0 - self.end) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-            },
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Constant, Cosine, Linear};
-    use exp_plugin_api::sdk::Scheduler;
+    use super::Warmup;
 
     #[test]
-    fn schedules_match_hand_computed_values() {
-        let constant = Constant { warmup: 4 };
-        assert_eq!(constant.multiplier(0, 100), 0.25);
-        assert_eq!(constant.multiplier(3, 100), 1.0);
-        assert_eq!(constant.multiplier(50, 100), 1.0);
-        let linear = Linear {
-            warmup: 0,
-            end: 0.0,
-        };
-        assert_eq!(linear.multiplier(0, 100), 1.0);
-        assert!((linear.multiplier(50, 100) - 0.5).abs() < 1e-12);
-        let cosine = Cosine {
-            warmup: 10,
-            end: 0.0,
-        };
-        assert!((cosine.multiplier(4, 110) - 0.5).abs() < 1e-12);
-        assert!((cosine.multiplier(10, 110) - 1.0).abs() < 1e-12);
-        assert!((cosine.multiplier(60, 110) - 0.5).abs() < 1e-12);
-        assert!(cosine.multiplier(110, 110).abs() < 1e-12);
+    fn warmup_ramps_to_the_shape_value_and_progress_starts_after_it() {
+        let warmup = Warmup::new(4);
+        assert_eq!(warmup.apply(0, 1.0), 0.25);
+        assert_eq!(warmup.apply(1, 0.5), 0.25);
+        assert_eq!(warmup.apply(3, 0.5), 0.5);
+        assert_eq!(warmup.apply(4, 0.5), 0.5);
+        assert_eq!(warmup.since_end(3), None);
+        assert_eq!(warmup.since_end(4), Some(0));
+        assert_eq!(warmup.since_end(10), Some(6));
+        assert_eq!(warmup.progress(2, 104), None);
+        assert_eq!(warmup.progress(4, 104), Some(0.0));
+        assert_eq!(warmup.progress(54, 104), Some(0.5));
+        assert_eq!(warmup.progress(500, 104), Some(1.0));
+        assert_eq!(Warmup::new(0).apply(0, 0.7), 0.7);
     }
 }

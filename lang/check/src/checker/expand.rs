@@ -1,0 +1,824 @@
+//! Sweeps, templates and interpolated names, expanded before anything else is checked.
+//!
+//! The expansion is syntactic, like a macro pass: afterwards the files hold only the items the
+//! rest of the checker knows (imports, plugins, seeds, lets and definitions), so a swept or
+//! templated definition is checked, compiled, cached and run exactly like a written one.
+//!
+//! - `sweep lr in [a, b], seeds 2 { items }` copies its items once per point of the grid of its
+//!   axes (`zip` pairs the lists instead). In each copy the axis names stand for the point's
+//!   values, and a definition `ft` is renamed `ft[lr=a,seed=0]`, unless it is named by a
+//!   string (`train "ft_{lr}"`), whose `{..}`s are filled in instead.
+//! - Inside a sweep's items, a name defined there refers to the copy at the same point. Outside,
+//!   the same name stands for every copy (a family): in a list (report rows, merge inputs,
+//!   sequence tasks) it expands to all of them; where one definition is needed it is an error.
+//! - `use run = finetune(net, 1e-3)` copies the template's items with its parameters standing
+//!   for the arguments (evaluated where `use` is written) and every definition `x` of the
+//!   template renamed `run.x`; `run` alone names the template's last definition, its result.
+//!   A template body sees the names of the file it is written in, not those of the caller.
+//! - `"{name}"` in any string is filled in with the value of a sweep axis, a template parameter
+//!   or a `let` holding a literal, or with the name of a definition; `{{` and `}}` are braces.
+//!
+//! Every copy keeps the spans of what was written, so an error inside a sweep points at the
+//! line in the file; the checker reports an error at one place once, however many copies
+//! share it.
+
+use std::collections::{HashMap, HashSet};
+
+use exp_diag::{did_you_mean, Span};
+use exp_syntax::ast::{
+    self, Block, DefBody, Duration, DurationUnit, Expansion, Expr, ExprKind, Item, Template,
+};
+
+use crate::check_error::CheckError;
+
+/// How deep templates may instantiate one another before it counts as runaway recursion.
+const MAX_DEPTH: usize = 16;
+
+pub(super) struct Expanded {
+    pub errors: Vec<CheckError>,
+    /// Top-level lets that a sweep axis or an interpolation read; they count as used.
+    pub lets_used: HashSet<String>,
+    /// Definitions (by span) with an error reported here, whose bodies are not checked again.
+    pub poisoned: HashSet<Span>,
+}
+
+#[derive(Clone)]
+enum Binding {
+    /// A sweep axis value, a template argument or a nested `let`: replaces the name.
+    Value(Expr),
+    /// A definition: its expanded name, or every copy of a swept one (a family).
+    Defs(Vec<String>),
+}
+
+struct Scope<'p> {
+    parent: Option<&'p Scope<'p>>,
+    bindings: HashMap<String, Binding>,
+}
+
+impl Scope<'_> {
+    fn get(&self, name: &str) -> Option<&Binding> {
+        self.bindings
+            .get(name)
+            .or_else(|| self.parent.and_then(|parent| parent.get(name)))
+    }
+}
+
+/// Where the items being expanded sit: inside which template instances and sweep points.
+#[derive(Clone, Default)]
+struct Place {
+    /// `run.` inside `use run = ..`; nested instances add up (`outer.inner.`).
+    prefix: String,
+    point: Vec<(String, String)>,
+    /// The templates being instantiated, outermost first, to catch recursion.
+    templates: Vec<String>,
+}
+
+struct Expander {
+    templates: HashMap<String, Template>,
+    /// Top-level lets, unevaluated, for sweep axes and interpolation.
+    lets: HashMap<String, Expr>,
+    errors: Vec<CheckError>,
+    lets_used: HashSet<String>,
+    /// Errors already reported for a span, so a copy does not report them again.
+    seen: HashSet<(&'static str, Span)>,
+    /// Errors found in a definition's body, counted to mark it poisoned.
+    body_errors: usize,
+    poisoned: HashSet<Span>,
+}
+
+/// Expands the sweeps, templates and `use` lines of all files in place.
+pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
+    let mut expander = Expander {
+        templates: HashMap::new(),
+        lets: HashMap::new(),
+        errors: Vec::new(),
+        lets_used: HashSet::new(),
+        seen: HashSet::new(),
+        body_errors: 0,
+        poisoned: HashSet::new(),
+    };
+    let mut template_spans: HashMap<String, Span> = HashMap::new();
+    for file in files.iter() {
+        for item in &file.items {
+            match item {
+                Item::Template(template) => {
+                    let name = template.name.name.clone();
+                    if let Some(first) = template_spans.get(&name) {
+                        expander.errors.push(CheckError::DuplicateDefinition {
+                            name,
+                            span: template.name.span,
+                            first: *first,
+                        });
+                        continue;
+                    }
+                    template_spans.insert(name.clone(), template.name.span);
+                    expander.templates.insert(name, template.clone());
+                }
+                Item::Let(binding) => {
+                    expander
+                        .lets
+                        .entry(binding.name.name.clone())
+                        .or_insert_with(|| binding.value.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    let needs_expansion = files.iter().any(|file| {
+        file.items.iter().any(|item| {
+            matches!(item, Item::Sweep(_) | Item::Template(_) | Item::Use(_))
+                || matches!(item, Item::Def(def) if def.quoted || has_interpolation(def))
+        })
+    });
+    if !needs_expansion {
+        return Expanded {
+            errors: expander.errors,
+            lets_used: expander.lets_used,
+            poisoned: expander.poisoned,
+        };
+    }
+
+    // One global scope over all files: definitions share one namespace.
+    let mut global = Scope {
+        parent: None,
+        bindings: HashMap::new(),
+    };
+    let place = Place::default();
+    for file in files.iter() {
+        let declared = expander.declare(&file.items, &global, &place);
+        for (name, members) in declared {
+            global.bindings.insert(name, Binding::Defs(members));
+        }
+    }
+    for file in files.iter_mut() {
+        let items = std::mem::take(&mut file.items);
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            match item {
+                Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Let(_) => {
+                    out.push(item.clone())
+                }
+                Item::Template(_) => {}
+                _ => expander.item(item, &global, &global, &place, &mut out),
+            }
+        }
+        file.items = out;
+    }
+    Expanded {
+        errors: expander.errors,
+        lets_used: expander.lets_used,
+        poisoned: expander.poisoned,
+    }
+}
+
+fn has_interpolation(def: &ast::Def) -> bool {
+    fn in_expr(expr: &Expr) -> bool {
+        match &expr.kind {
+            ExprKind::Str(text) => text.contains('{'),
+            ExprKind::List(items) => items.iter().any(in_expr),
+            ExprKind::Record(block) => in_block(block),
+            ExprKind::Component(component) => component.params.as_ref().is_some_and(in_block),
+            ExprKind::Binary { lhs, rhs, .. } => in_expr(lhs) || in_expr(rhs),
+            ExprKind::Neg(inner) | ExprKind::Paren(inner) => in_expr(inner),
+            _ => false,
+        }
+    }
+    fn in_block(block: &Block) -> bool {
+        block.fields.iter().any(|field| in_expr(&field.value))
+    }
+    match &def.body {
+        DefBody::Component(component) => component.params.as_ref().is_some_and(in_block),
+        DefBody::Merge { params, .. } => params.as_ref().is_some_and(in_block),
+        DefBody::Block(block) => in_block(block),
+    }
+}
+
+impl Expander {
+    fn error(&mut self, error: CheckError) {
+        self.body_errors += 1;
+        if self.seen.insert((error.code(), error.span())) {
+            self.errors.push(error);
+        }
+    }
+
+    /// The names `items` define at this level, each with its expanded names: one for a plain
+    /// definition, one per point for a swept one, and `run.x` / `run` for a template instance.
+    fn declare(&mut self, items: &[Item], scope: &Scope<'_>, place: &Place) -> Vec<(String, Vec<String>)> {
+        let mut declared: Vec<(String, Vec<String>)> = Vec::new();
+        let add = |declared: &mut Vec<(String, Vec<String>)>, name: String, members: Vec<String>| {
+            match declared.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, known)) => known.extend(members),
+                None => declared.push((name, members)),
+            }
+        };
+        let level = self.level_scope(items, scope);
+        for item in items {
+            match item {
+                Item::Def(def) => {
+                    let (local, full) = self.def_name(def, &level, place);
+                    add(&mut declared, local, vec![full]);
+                }
+                Item::Sweep(sweep) => {
+                    for point in self.points(sweep, &level) {
+                        let inner = self.point_scope(&level, &point);
+                        let place = place.at(&point);
+                        for (name, members) in self.declare(&sweep.items, &inner, &place) {
+                            add(&mut declared, name, members);
+                        }
+                    }
+                }
+                Item::Use(use_) => {
+                    let Some(template) = self.templates.get(&use_.template.name).cloned() else {
+                        continue;
+                    };
+                    if place.templates.len() >= MAX_DEPTH
+                        || place.templates.contains(&template.name.name)
+                    {
+                        continue;
+                    }
+                    let Some(inner) = self.arguments(use_, &template, &level) else {
+                        continue;
+                    };
+                    let instance = place.instance(&use_.name.name, &template.name.name);
+                    let members = self.declare(&template.items, &inner, &instance);
+                    let result = template
+                        .items
+                        .iter()
+                        .rev()
+                        .find_map(|item| match item {
+                            Item::Def(def) => Some(self.def_name(def, &inner, &instance).0),
+                            _ => None,
+                        })
+                        .and_then(|local| {
+                            members
+                                .iter()
+                                .find(|(name, _)| *name == local)
+                                .map(|(_, members)| members.clone())
+                        })
+                        .or_else(|| members.last().map(|(_, members)| members.clone()));
+                    for (name, defs) in &members {
+                        add(&mut declared, format!("{}.{name}", use_.name.name), defs.clone());
+                    }
+                    if let Some(result) = result {
+                        add(&mut declared, use_.name.name.clone(), result);
+                    }
+                }
+                _ => {}
+            }
+        }
+        declared
+    }
+
+    /// The scope of one level's nested `let`s (top-level lets are left to the let pass).
+    fn level_scope<'p>(&mut self, items: &[Item], parent: &'p Scope<'p>) -> Scope<'p> {
+        let mut level = Scope {
+            parent: Some(parent),
+            bindings: HashMap::new(),
+        };
+        if parent.parent.is_none() {
+            // The global level: its lets belong to the let pass.
+            return level;
+        }
+        for item in items {
+            if let Item::Let(binding) = item {
+                let value = self.subst(&binding.value, &level);
+                level
+                    .bindings
+                    .insert(binding.name.name.clone(), Binding::Value(paren(value)));
+            }
+        }
+        level
+    }
+
+    /// The name a definition is referred to by at its level, and its expanded name.
+    fn def_name(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> (String, String) {
+        if def.quoted {
+            let errors_before = self.body_errors;
+            let text = self.interpolate(&def.name.name, def.name.span, scope);
+            if self.body_errors == errors_before {
+                return (text.clone(), format!("{}{text}", place.prefix));
+            }
+            // Reported; keep the copies apart so that no "defined twice" follows.
+            return (
+                text.clone(),
+                format!("{}{text}{}", place.prefix, point_suffix(&place.point)),
+            );
+        }
+        let name = &def.name.name;
+        (name.clone(), format!("{}{name}{}", place.prefix, point_suffix(&place.point)))
+    }
+
+    fn item(
+        &mut self,
+        item: &Item,
+        scope: &Scope<'_>,
+        global: &Scope<'_>,
+        place: &Place,
+        out: &mut Vec<Item>,
+    ) {
+        match item {
+            Item::Def(def) => {
+                let def = self.def(def, scope, place);
+                out.push(Item::Def(def));
+            }
+            Item::Sweep(sweep) => {
+                for point in self.points(sweep, scope) {
+                    let point_scope = self.point_scope(scope, &point);
+                    let place = place.at(&point);
+                    self.items(&sweep.items, &point_scope, global, &place, out);
+                }
+            }
+            Item::Use(use_) => {
+                let Some(template) = self.templates.get(&use_.template.name).cloned() else {
+                    let suggestion =
+                        did_you_mean(&use_.template.name, self.templates.keys().map(String::as_str))
+                            .map(str::to_string);
+                    self.error(CheckError::UnknownTemplate {
+                        name: use_.template.name.clone(),
+                        span: use_.template.span,
+                        suggestion,
+                    });
+                    return;
+                };
+                if place.templates.len() >= MAX_DEPTH
+                    || place.templates.contains(&template.name.name)
+                {
+                    let mut chain = place.templates.clone();
+                    chain.push(template.name.name.clone());
+                    self.error(CheckError::RecursiveTemplate {
+                        chain,
+                        span: use_.template.span,
+                    });
+                    return;
+                }
+                let Some(arguments) = self.arguments(use_, &template, scope) else {
+                    return;
+                };
+                // The template sees the global names and its parameters, not the caller's.
+                let inner = Scope {
+                    parent: Some(global),
+                    bindings: arguments.bindings,
+                };
+                let instance = place.instance(&use_.name.name, &template.name.name);
+                self.items(&template.items, &inner, global, &instance, out);
+            }
+            Item::Let(_) => {}
+            Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Template(_) => {
+                let (what, span) = match item {
+                    Item::Import(import) => ("import", import.span),
+                    Item::Plugin(plugin) => ("plugin", plugin.span),
+                    Item::Seed(seed) => ("seed", seed.span),
+                    Item::Template(template) => ("template", template.name.span),
+                    _ => return,
+                };
+                self.error(CheckError::NotAllowedInside { item: what, span });
+            }
+        }
+    }
+
+    /// The items of a sweep point or a template instance: a level of its own.
+    fn items(
+        &mut self,
+        items: &[Item],
+        parent: &Scope<'_>,
+        global: &Scope<'_>,
+        place: &Place,
+        out: &mut Vec<Item>,
+    ) {
+        let mut level = self.level_scope(items, parent);
+        for (name, members) in self.declare(items, &level, place) {
+            level.bindings.insert(name, Binding::Defs(members));
+        }
+        for item in items {
+            self.item(item, &level, global, place, out);
+        }
+    }
+
+    /// Binds a template's parameters to the arguments of a `use`, evaluated in the caller's
+    /// scope. `None` (with errors) when they do not match.
+    fn arguments(&mut self, use_: &ast::Use, template: &Template, scope: &Scope<'_>) -> Option<Scope<'static>> {
+        let params: Vec<&str> = template.params.iter().map(|p| p.name.as_str()).collect();
+        let mut bound: HashMap<String, Binding> = HashMap::new();
+        let mut ok = true;
+        for (position, arg) in use_.args.iter().enumerate() {
+            let name = match &arg.key {
+                Some(key) => {
+                    if !params.contains(&key.name.as_str()) {
+                        let problem = match did_you_mean(&key.name, params.iter().copied()) {
+                            Some(close) => format!(
+                                "it has no parameter `{}` (did you mean `{close}`?)",
+                                key.name
+                            ),
+                            None => format!("it has no parameter `{}`", key.name),
+                        };
+                        self.error(CheckError::TemplateArguments {
+                            template: template.name.name.clone(),
+                            problem,
+                            span: key.span,
+                            params: params.iter().map(|p| p.to_string()).collect(),
+                        });
+                        ok = false;
+                        continue;
+                    }
+                    key.name.clone()
+                }
+                None => match params.get(position) {
+                    Some(name) => name.to_string(),
+                    None => {
+                        self.error(CheckError::TemplateArguments {
+                            template: template.name.name.clone(),
+                            problem: format!(
+                                "it takes {} argument{}, this is argument {}",
+                                params.len(),
+                                if params.len() == 1 { "" } else { "s" },
+                                position + 1
+                            ),
+                            span: arg.value.span,
+                            params: params.iter().map(|p| p.to_string()).collect(),
+                        });
+                        ok = false;
+                        continue;
+                    }
+                },
+            };
+            if bound.contains_key(&name) {
+                self.error(CheckError::TemplateArguments {
+                    template: template.name.name.clone(),
+                    problem: format!("`{name}` is given twice"),
+                    span: arg.value.span,
+                    params: params.iter().map(|p| p.to_string()).collect(),
+                });
+                ok = false;
+                continue;
+            }
+            let value = match &arg.value.kind {
+                // A bare name may stand for a family (every copy of a swept definition).
+                ExprKind::Component(component) if component.params.is_none() => {
+                    match scope.get(&component.name.name) {
+                        Some(Binding::Defs(members)) => Binding::Defs(members.clone()),
+                        _ => Binding::Value(self.subst(&arg.value, scope)),
+                    }
+                }
+                _ => Binding::Value(self.subst(&arg.value, scope)),
+            };
+            bound.insert(name, value);
+        }
+        let missing: Vec<&str> = params
+            .iter()
+            .copied()
+            .filter(|param| !bound.contains_key(*param))
+            .collect();
+        // An unknown or extra argument is already reported, and usually is the missing one.
+        if !missing.is_empty() && ok {
+            self.error(CheckError::TemplateArguments {
+                template: template.name.name.clone(),
+                problem: format!("no value for {}", ticks(&missing)),
+                span: use_.args_span,
+                params: params.iter().map(|p| p.to_string()).collect(),
+            });
+            ok = false;
+        }
+        ok.then_some(Scope {
+            parent: None,
+            bindings: bound,
+        })
+    }
+
+    /// The points of a sweep: for each, the axes' names and values in header order.
+    fn points(&mut self, sweep: &ast::Sweep, scope: &Scope<'_>) -> Vec<Vec<(String, Expr)>> {
+        let mut axes: Vec<(String, Vec<Expr>)> = Vec::new();
+        for axis in &sweep.axes {
+            match self.axis_values(axis, scope) {
+                Some(values) => axes.push((axis.name.name.clone(), values)),
+                None => return Vec::new(),
+            }
+        }
+        if sweep.zip {
+            let lengths: Vec<usize> = axes.iter().map(|(_, values)| values.len()).collect();
+            if let Some(position) = lengths.iter().position(|len| *len != lengths[0]) {
+                self.error(CheckError::ZipLengths {
+                    first: (axes[0].0.clone(), lengths[0]),
+                    other: (axes[position].0.clone(), lengths[position]),
+                    span: sweep.axes[position].span,
+                });
+                return Vec::new();
+            }
+            return (0..lengths.first().copied().unwrap_or(0))
+                .map(|idx| {
+                    axes.iter()
+                        .map(|(name, values)| (name.clone(), values[idx].clone()))
+                        .collect()
+                })
+                .collect();
+        }
+        let mut points: Vec<Vec<(String, Expr)>> = vec![Vec::new()];
+        for (name, values) in &axes {
+            points = points
+                .into_iter()
+                .flat_map(|point| {
+                    values.iter().map(move |value| {
+                        let mut point = point.clone();
+                        point.push((name.clone(), value.clone()));
+                        point
+                    })
+                })
+                .collect();
+        }
+        points
+    }
+
+    fn axis_values(&mut self, axis: &ast::Axis, scope: &Scope<'_>) -> Option<Vec<Expr>> {
+        let mut values = self.subst(&axis.values, scope);
+        if let ExprKind::Component(component) = &values.kind {
+            if component.params.is_none() {
+                if let Some(value) = self.lets.get(&component.name.name).cloned() {
+                    self.lets_used.insert(component.name.name.clone());
+                    values = value;
+                }
+            }
+        }
+        let span = axis.values.span;
+        match (&values.kind, axis.seeds) {
+            (ExprKind::Int(count), true) if *count >= 1 && *count <= 10_000 => Some(
+                (0..*count)
+                    .map(|seed| Expr {
+                        kind: ExprKind::Int(seed),
+                        span,
+                    })
+                    .collect(),
+            ),
+            (ExprKind::List(items), _) if !items.is_empty() => Some(items.clone()),
+            _ => {
+                self.error(CheckError::SweepValues {
+                    axis: axis.name.name.clone(),
+                    seeds: axis.seeds,
+                    found: values.kind.describe(),
+                    span,
+                });
+                None
+            }
+        }
+    }
+
+    fn point_scope<'p>(&mut self, parent: &'p Scope<'p>, point: &[(String, Expr)]) -> Scope<'p> {
+        Scope {
+            parent: Some(parent),
+            bindings: point
+                .iter()
+                .map(|(name, value)| (name.clone(), Binding::Value(value.clone())))
+                .collect(),
+        }
+    }
+
+    fn def(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
+        let errors_before = self.body_errors;
+        let out = self.def_copy(def, scope, place);
+        if self.body_errors > errors_before {
+            self.poisoned.insert(def.span);
+        }
+        out
+    }
+
+    fn def_copy(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
+        let (local, full) = self.def_name(def, scope, place);
+        let mut out = def.clone();
+        out.name.name = full;
+        out.quoted = false;
+        if !place.prefix.is_empty() || !place.point.is_empty() {
+            out.expansion = Some(Expansion {
+                family: format!("{}{}", place.prefix, if def.quoted { &local } else { &def.name.name }),
+                point: place.point.clone(),
+            });
+        }
+        match &mut out.body {
+            DefBody::Component(component) => {
+                if let Some(block) = &mut component.params {
+                    *block = self.subst_block(block, scope);
+                }
+            }
+            DefBody::Merge { inputs, params, .. } => {
+                let mut resolved = Vec::new();
+                for input in inputs.iter() {
+                    match scope.get(&input.name) {
+                        Some(Binding::Defs(members)) => {
+                            resolved.extend(members.iter().map(|member| ast::Ident {
+                                name: member.clone(),
+                                span: input.span,
+                            }))
+                        }
+                        Some(Binding::Value(Expr {
+                            kind: ExprKind::Component(component),
+                            ..
+                        })) if component.params.is_none() => resolved.push(ast::Ident {
+                            name: component.name.name.clone(),
+                            span: input.span,
+                        }),
+                        _ => resolved.push(input.clone()),
+                    }
+                }
+                *inputs = resolved;
+                if let Some(block) = params {
+                    *block = self.subst_block(block, scope);
+                }
+            }
+            DefBody::Block(block) => *block = self.subst_block(block, scope),
+        }
+        out
+    }
+
+    fn subst_block(&mut self, block: &Block, scope: &Scope<'_>) -> Block {
+        let mut out = block.clone();
+        for field in &mut out.fields {
+            field.value = self.subst(&field.value, scope);
+        }
+        out
+    }
+
+    /// `expr` with the names bound in `scope` replaced.
+    fn subst(&mut self, expr: &Expr, scope: &Scope<'_>) -> Expr {
+        let kind = match &expr.kind {
+            ExprKind::Component(component) if component.params.is_none() => {
+                match scope.get(&component.name.name) {
+                    Some(Binding::Value(value)) => {
+                        return Expr {
+                            kind: value.kind.clone(),
+                            span: expr.span,
+                        }
+                    }
+                    Some(Binding::Defs(members)) if members.len() == 1 => {
+                        let mut component = component.clone();
+                        component.name.name = members[0].clone();
+                        ExprKind::Component(component)
+                    }
+                    Some(Binding::Defs(members)) => {
+                        self.error(CheckError::FamilyWhereOneIsNeeded {
+                            name: component.name.name.clone(),
+                            members: members.clone(),
+                            span: expr.span,
+                        });
+                        expr.kind.clone()
+                    }
+                    None => expr.kind.clone(),
+                }
+            }
+            ExprKind::Component(component) => {
+                let mut component = component.clone();
+                if let Some(block) = &component.params {
+                    component.params = Some(self.subst_block(block, scope));
+                }
+                ExprKind::Component(component)
+            }
+            ExprKind::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    if let ExprKind::Component(component) = &item.kind {
+                        if component.params.is_none() {
+                            if let Some(Binding::Defs(members)) = scope.get(&component.name.name) {
+                                out.extend(members.iter().map(|member| {
+                                    let mut component = component.clone();
+                                    component.name.name = member.clone();
+                                    Expr {
+                                        kind: ExprKind::Component(component),
+                                        span: item.span,
+                                    }
+                                }));
+                                continue;
+                            }
+                        }
+                    }
+                    out.push(self.subst(item, scope));
+                }
+                ExprKind::List(out)
+            }
+            ExprKind::Record(block) => ExprKind::Record(self.subst_block(block, scope)),
+            ExprKind::Binary { op, lhs, rhs } => ExprKind::Binary {
+                op: *op,
+                lhs: Box::new(self.subst(lhs, scope)),
+                rhs: Box::new(self.subst(rhs, scope)),
+            },
+            ExprKind::Neg(inner) => ExprKind::Neg(Box::new(self.subst(inner, scope))),
+            ExprKind::Paren(inner) => ExprKind::Paren(Box::new(self.subst(inner, scope))),
+            ExprKind::Str(text) if text.contains('{') || text.contains('}') => {
+                ExprKind::Str(self.interpolate(text, expr.span, scope))
+            }
+            other => other.clone(),
+        };
+        Expr {
+            kind,
+            span: expr.span,
+        }
+    }
+
+    /// Fills in the `{name}`s of a string (see the module docs).
+    fn interpolate(&mut self, text: &str, span: Span, scope: &Scope<'_>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find(['{', '}']) {
+            out.push_str(&rest[..at]);
+            let brace = rest.as_bytes()[at];
+            if rest[at + 1..].starts_with(brace as char) {
+                out.push(brace as char);
+                rest = &rest[at + 2..];
+                continue;
+            }
+            if brace == b'}' {
+                out.push('}');
+                rest = &rest[at + 1..];
+                continue;
+            }
+            let Some(close) = rest[at..].find('}') else {
+                out.push_str(&rest[at..]);
+                rest = "";
+                break;
+            };
+            let name = rest[at + 1..at + close].trim();
+            let value = match scope.get(name) {
+                Some(Binding::Value(value)) => literal_text(value),
+                Some(Binding::Defs(members)) if members.len() == 1 => Some(members[0].clone()),
+                Some(Binding::Defs(_)) => None,
+                None => self.lets.get(name).cloned().and_then(|value| {
+                    self.lets_used.insert(name.to_string());
+                    literal_text(&value)
+                }),
+            };
+            match value {
+                Some(value) => out.push_str(&value),
+                None => {
+                    self.error(CheckError::Interpolation {
+                        name: name.to_string(),
+                        span,
+                    });
+                    out.push_str(&rest[at..at + close + 1]);
+                }
+            }
+            rest = &rest[at + close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+impl Place {
+    fn at(&self, point: &[(String, Expr)]) -> Place {
+        let mut place = self.clone();
+        for (axis, value) in point {
+            let text = literal_text(value).unwrap_or_else(|| "?".to_string());
+            place.point.push((axis.clone(), text));
+        }
+        place
+    }
+
+    fn instance(&self, name: &str, template: &str) -> Place {
+        let mut place = self.clone();
+        place.prefix = format!("{}{name}.", self.prefix);
+        place.templates.push(template.to_string());
+        place
+    }
+}
+
+/// `[lr=0.001,seed=1]`, or nothing outside sweeps.
+fn point_suffix(point: &[(String, String)]) -> String {
+    if point.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = point
+        .iter()
+        .map(|(axis, value)| format!("{axis}={value}"))
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// A literal as it reads in a name: `0.001`, `x`, `25%`, `100steps`, `adamw`.
+fn literal_text(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Int(value) => Some(value.to_string()),
+        ExprKind::Float(value) => Some(value.to_string()),
+        ExprKind::Bool(value) => Some(value.to_string()),
+        ExprKind::Str(value) => Some(value.clone()),
+        ExprKind::Duration(Duration { amount, unit }) => Some(match unit {
+            DurationUnit::Fraction => format!("{}%", amount * 100.0),
+            DurationUnit::Steps => format!("{amount}steps"),
+            DurationUnit::Epochs => format!("{amount}epochs"),
+            DurationUnit::Tokens => format!("{amount}tokens"),
+        }),
+        ExprKind::Component(component) => Some(component.name.name.clone()),
+        ExprKind::Paren(inner) => literal_text(inner),
+        ExprKind::Neg(inner) => literal_text(inner).map(|text| format!("-{text}")),
+        _ => None,
+    }
+}
+
+fn paren(expr: Expr) -> Expr {
+    match expr.kind {
+        ExprKind::Binary { .. } => Expr {
+            span: expr.span,
+            kind: ExprKind::Paren(Box::new(expr)),
+        },
+        _ => expr,
+    }
+}
+
+fn ticks(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
+}

@@ -1,0 +1,201 @@
+//! Where a training phase's batches come from: the order of examples (a fresh seeded
+//! permutation each epoch), several datasets trained on together (their training splits
+//! concatenated), and a replay buffer of earlier tasks' examples mixed into every batch.
+
+use exp_ir::graph::{Replay, ReplaySize};
+use exp_plugin_api::host::PluginError;
+use exp_plugin_api::sdk::{Rng, Split};
+use tch::Tensor;
+
+use super::resume::OrderState;
+use crate::artifact::DatasetArtifact;
+
+/// Steps in one pass over `examples` with batches of `batch` (the last one may be partial).
+pub fn steps_per_epoch(examples: i64, batch: u64) -> u64 {
+    (examples.max(0) as u64).div_ceil(batch.max(1)).max(1)
+}
+
+/// Hands out batches of training indices: a new seeded permutation every epoch.
+pub struct BatchOrder {
+    rng: Rng,
+    examples: usize,
+    batch: usize,
+    epoch: Vec<i64>,
+    position: usize,
+}
+
+impl BatchOrder {
+    pub fn new(seed: u64, examples: usize, batch: usize) -> BatchOrder {
+        BatchOrder {
+            rng: Rng::new(seed),
+            examples,
+            batch,
+            epoch: Vec::new(),
+            position: 0,
+        }
+    }
+
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            rng: self.rng.state(),
+            epoch: self.epoch.clone(),
+            position: self.position,
+        }
+    }
+
+    pub fn restore(&mut self, state: &OrderState) {
+        self.rng = Rng::from_state(state.rng);
+        self.epoch = state.epoch.clone();
+        self.position = state.position;
+    }
+
+    pub fn next_batch(&mut self) -> &[i64] {
+        if self.position >= self.epoch.len() {
+            self.epoch = self.rng.permutation(self.examples);
+            self.position = 0;
+        }
+        let end = (self.position + self.batch).min(self.epoch.len());
+        let batch = &self.epoch[self.position..end];
+        self.position = end;
+        batch
+    }
+}
+
+/// The training splits of one or more datasets as one index space, in the order given.
+pub struct Sources<'a> {
+    pub datasets: Vec<&'a DatasetArtifact>,
+    /// Where each dataset's examples start in the joint index space.
+    offsets: Vec<i64>,
+    pub train_len: i64,
+}
+
+impl<'a> Sources<'a> {
+    pub fn new(datasets: Vec<&'a DatasetArtifact>) -> Sources<'a> {
+        let mut offsets = Vec::with_capacity(datasets.len());
+        let mut total = 0;
+        for dataset in &datasets {
+            offsets.push(total);
+            total += dataset.info.train_len.max(0);
+        }
+        Sources {
+            datasets,
+            offsets,
+            train_len: total,
+        }
+    }
+
+    /// The dataset and its own index for a joint index.
+    fn locate(&self, index: i64) -> (usize, i64) {
+        let source = self.offsets.partition_point(|offset| *offset <= index) - 1;
+        (source, index - self.offsets[source])
+    }
+
+    /// The training examples at joint `indices`, grouped by dataset (each group in the order
+    /// given). One dataset is passed straight through.
+    pub fn batch(&self, indices: &[i64]) -> Result<(Tensor, Tensor), PluginError> {
+        if self.datasets.len() == 1 {
+            return self.datasets[0].batch(Split::Train, indices);
+        }
+        let mut groups: Vec<Vec<i64>> = vec![Vec::new(); self.datasets.len()];
+        for index in indices {
+            let (source, local) = self.locate(*index);
+            groups[source].push(local);
+        }
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for (source, group) in groups.iter().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
+            let (x, y) = self.datasets[source].batch(Split::Train, group)?;
+            xs.push(x);
+            ys.push(y);
+        }
+        Ok((Tensor::cat(&xs, 0), Tensor::cat(&ys, 0)))
+    }
+}
+
+/// A fixed buffer of earlier tasks' examples, chosen once at the start of a phase, and the
+/// generator that draws from it for each batch.
+pub struct ReplayBuffer {
+    /// Joint indices into the earlier tasks' `Sources`.
+    chosen: Vec<i64>,
+    /// Replayed examples added to every batch.
+    per_batch: usize,
+    rng: Rng,
+}
+
+impl ReplayBuffer {
+    /// Chooses the buffer: `uniform` samples it from all earlier examples at once;
+    /// `reservoir` runs reservoir sampling over them in task order, as a stream would.
+    /// The replayed share of each batch is `ratio`, so `batch · ratio / (1 − ratio)` examples
+    /// are added to the `batch` new ones: every method sees the same new data per step.
+    pub fn new(replay: &Replay, earlier: &Sources<'_>, batch: u64, seed: u64) -> ReplayBuffer {
+        let total = earlier.train_len.max(0) as usize;
+        let size = match replay.size {
+            ReplaySize::Count(count) => (count as usize).min(total),
+            ReplaySize::Fraction(fraction) => ((fraction * total as f64).round() as usize).min(total),
+        };
+        let mut rng = Rng::new(seed ^ 0x5265_706c_6179);
+        let mut chosen: Vec<i64> = if replay.selection == "uniform" {
+            rng.permutation(total).into_iter().take(size).collect()
+        } else {
+            let mut reservoir: Vec<i64> = (0..size as i64).collect();
+            for index in size..total {
+                let slot = (rng.next_u64() % (index as u64 + 1)) as usize;
+                if slot < size {
+                    reservoir[slot] = index as i64;
+                }
+            }
+            reservoir
+        };
+        chosen.sort_unstable();
+        let per_batch = if chosen.is_empty() {
+            0
+        } else {
+            ((batch as f64 * replay.ratio / (1.0 - replay.ratio)).round() as usize).max(1)
+        };
+        ReplayBuffer {
+            chosen,
+            per_batch,
+            rng,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chosen.len()
+    }
+
+    /// Joint indices of the examples to replay with the next batch (drawn with replacement).
+    pub fn draw(&mut self) -> Vec<i64> {
+        (0..self.per_batch)
+            .map(|_| self.chosen[(self.rng.next_u64() % self.chosen.len() as u64) as usize])
+            .collect()
+    }
+
+    pub fn rng_state(&self) -> u64 {
+        self.rng.state()
+    }
+
+    pub fn restore(&mut self, state: u64) {
+        self.rng = Rng::from_state(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{steps_per_epoch, BatchOrder};
+
+    #[test]
+    fn batches_cover_each_epoch_once() {
+        assert_eq!(steps_per_epoch(10, 4), 3);
+        let mut order = BatchOrder::new(1, 10, 4);
+        let mut seen: Vec<i64> = Vec::new();
+        for _ in 0..3 {
+            seen.extend(order.next_batch());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        assert_eq!(order.next_batch().len(), 4);
+    }
+}
