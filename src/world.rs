@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use exp_check::World;
 
 /// The stdlib modules, embedded at build time.
-pub const STDLIB: &[(&str, &str)] = &[("digits", include_str!("../stdlib/digits.exp"))];
+pub const STDLIB: &[(&str, &str)] = &[
+    ("digits", include_str!("../stdlib/digits.exp")),
+    ("continual", include_str!("../stdlib/continual.exp")),
+];
 
 pub struct FileWorld {
     /// The directory of the main experiment file.

@@ -55,6 +55,17 @@ pub struct ModelArtifact {
     /// The state of the training hooks that produced these weights (an EWC Fisher, an L2
     /// anchor), for the next phase that lists the same hooks. Behind a lock like `weights`.
     pub hooks: Mutex<Vec<CarriedHook>>,
+    /// What the method that made these weights held beyond the live model.
+    pub memory: Memory,
+}
+
+/// The extra memory a method holds, for comparing continual-learning methods: copies of the
+/// model's parameters (anchors, Fisher diagonals, checkpoints a merge reads) and stored
+/// training examples (a replay buffer).
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Memory {
+    pub param_copies: f64,
+    pub replay_examples: u64,
 }
 
 /// One hook's state after a phase: which hook (position in `hooks:` and component name) and

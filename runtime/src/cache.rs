@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tch::{Device, Tensor};
 
-use crate::artifact::{Artifact, CarriedHook, LedgerEntry, MetricsArtifact, ModelArtifact};
+use crate::artifact::{
+    Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact,
+};
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
@@ -188,6 +190,8 @@ enum Stored {
         /// `<index>/<name>`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hooks: Vec<StoredHook>,
+        #[serde(default)]
+        memory: Memory,
     },
     Metrics {
         metrics: MetricsArtifact,
@@ -371,6 +375,7 @@ impl Cache {
                     metrics: model.metrics.clone(),
                     order,
                     hooks,
+                    memory: model.memory,
                 }
             }
             Artifact::Metrics(metrics) => Stored::Metrics {
@@ -450,6 +455,7 @@ impl Hit {
                 metrics,
                 order,
                 hooks,
+                memory,
             } => {
                 let checkpoint = run_dir.checkpoint_path(&node.name);
                 fs::copy(self.dir.join("weights.safetensors"), &checkpoint)
@@ -498,6 +504,7 @@ impl Hit {
                     ledger: ledger.clone(),
                     metrics: metrics.clone(),
                     hooks: Mutex::new(carried),
+                    memory: *memory,
                 }))
             }
             Stored::Metrics { metrics } => {
@@ -515,12 +522,12 @@ impl Hit {
                 if let Some(runs) = &mut table.runs {
                     runs.name = format!("{}_runs", node.name);
                 }
-                crate::nodes::report::write_table(&node.name, run_dir, &table)
+                let (chart, against) = match &node.kind {
+                    NodeKind::Report { chart, against } => (*chart, against.as_deref()),
+                    _ => (false, None),
+                };
+                crate::nodes::report::write_report(&node.name, run_dir, &table, chart, against)
                     .map_err(|error| error.to_string())?;
-                if matches!(node.kind, NodeKind::Report { chart: true }) {
-                    crate::plots::write_table_chart(&table, &run_dir.path.join(&node.name))
-                        .map_err(|error| error.to_string())?;
-                }
                 Ok(Artifact::Table(table))
             }
         }

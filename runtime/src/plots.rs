@@ -271,6 +271,94 @@ fn draw_heatmap<DB: DrawingBackend>(
     root.present().map_err(draw_error)
 }
 
+/// A line of a chart against a sweep axis: (x, mean, std) per point, sorted by x.
+pub struct AxisSeries {
+    pub label: String,
+    pub points: Vec<(f64, f64, Option<f64>)>,
+}
+
+/// Draws each series as a line with its points and a std error bar where there is one, into
+/// `<path_stem>.svg` and `<path_stem>.png`.
+pub fn write_line_chart(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[AxisSeries],
+    path_stem: &Path,
+) -> Result<Vec<PathBuf>, PlotError> {
+    if series.iter().all(|line| line.points.is_empty()) {
+        return Ok(Vec::new());
+    }
+    register_fonts()?;
+    render(
+        path_stem,
+        |root| draw_line_chart(root, title, x_desc, y_desc, series),
+        |root| draw_line_chart(root, title, x_desc, y_desc, series),
+    )
+}
+
+fn draw_line_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[AxisSeries],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(draw_error)?;
+    let points = || series.iter().flat_map(|line| line.points.iter());
+    let x_low = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let x_high = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+    let y_low = points().map(|p| p.1 - p.2.unwrap_or(0.0)).fold(f64::INFINITY, f64::min);
+    let y_high = points().map(|p| p.1 + p.2.unwrap_or(0.0)).fold(f64::NEG_INFINITY, f64::max);
+    let mut plot = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 24))
+        .margin(18)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(padded(x_low, x_high), padded(y_low, y_high))
+        .map_err(draw_error)?;
+    plot.configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(LIGHT_GRID)
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .draw()
+        .map_err(draw_error)?;
+    for (index, line) in series.iter().enumerate() {
+        let color = COLORS[index % COLORS.len()];
+        plot.draw_series(LineSeries::new(
+            line.points.iter().map(|p| (p.0, p.1)),
+            color.stroke_width(2),
+        ))
+        .map_err(draw_error)?
+        .label(line.label.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        plot.draw_series(line.points.iter().filter_map(|p| {
+            let std = p.2?;
+            Some(PathElement::new(
+                vec![(p.0, p.1 - std), (p.0, p.1 + std)],
+                color.stroke_width(1),
+            ))
+        }))
+        .map_err(draw_error)?;
+        plot.draw_series(
+            line.points
+                .iter()
+                .map(|p| plotters::element::Circle::new((p.0, p.1), 4, color.filled())),
+        )
+        .map_err(draw_error)?;
+    }
+    plot.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(draw_error)?;
+    root.present().map_err(draw_error)
+}
+
 /// Registers the embedded font once per process.
 fn register_fonts() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();

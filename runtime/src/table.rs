@@ -13,6 +13,9 @@ pub struct Table {
     /// deviation over them (sample std, none for one run). Empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spread: Vec<(usize, Vec<Option<f64>>)>,
+    /// For a table of replicates, per row: its family and sweep point without the seed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<(String, Vec<(String, String)>)>,
     /// For a table of replicates, every run's own numbers (written as `<name>_runs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<Box<Table>>,
@@ -132,6 +135,7 @@ mod tests {
             ],
             spread: Vec::new(),
             runs: None,
+            points: Vec::new(),
         };
         assert_eq!(
             table.to_csv(),
@@ -161,6 +165,7 @@ mod replicate_tests {
             rows: vec![("ft".into(), vec![Some(0.5)])],
             spread: vec![(3, vec![Some(0.1)])],
             runs: None,
+            points: Vec::new(),
         };
         assert_eq!(table.to_csv(), "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n");
         assert!(table.to_markdown().contains("| ft   | 0.5000 ± 0.1000 | 3   |"), "{}", table.to_markdown());

@@ -20,7 +20,7 @@ use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
 use crate::check_error::{CheckError, Expect};
-use crate::program::{Body, CheckedDef, DefId, Program};
+use crate::program::{Body, CheckedDef, DefId, Program, Stages};
 use crate::{Catalog, World};
 
 mod components;
@@ -203,6 +203,13 @@ const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("checkpoint_every", false, "checkpoint_every: 100 steps"),
 ];
 
+/// A sequence of given models: the model after each task, evaluated on every task.
+const SEQUENCE_MODELS_FIELDS: &[FieldSpec] = &[
+    field("models", true, "models: [<model after task 1>, ..]"),
+    field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
+    field("metrics", false, "metrics: [accuracy]"),
+];
+
 const EVALUATE_FIELDS: &[FieldSpec] = &[
     field("model", true, "model: <model name>"),
     field("data", true, "data: <dataset name>"),
@@ -213,6 +220,7 @@ const EVALUATE_FIELDS: &[FieldSpec] = &[
 const REPORT_FIELDS: &[FieldSpec] = &[
     field("rows", true, "rows: [<evaluate name>, ..]"),
     field("chart", false, "chart: true"),
+    field("against", false, "against: \"lr\""),
 ];
 
 struct Checker<'a> {
@@ -375,10 +383,14 @@ impl<'a> Checker<'a> {
     }
 
     fn sequence(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
-        let fields = self.fields(def, block, SEQUENCE_FIELDS);
-        let model = fields
-            .get("model")
-            .and_then(|field| self.reference_field(field, Expect::Model));
+        // With `models`, the models after each task are given and only evaluated.
+        let given = block.fields.iter().any(|field| field.key.name == "models");
+        let specs = if given {
+            SEQUENCE_MODELS_FIELDS
+        } else {
+            SEQUENCE_FIELDS
+        };
+        let fields = self.fields(def, block, specs);
         let tasks = fields
             .get("tasks")
             .and_then(|field| self.reference_list(field, Expect::Dataset, false));
@@ -386,19 +398,46 @@ impl<'a> Checker<'a> {
             Some(field) => self.component_list(field, ComponentKind::Evaluator, true),
             None => Some(vec![self.default_component(ComponentKind::Evaluator, "accuracy")]),
         };
-        let replay = match fields.get("replay") {
-            Some(field) => self.replay(field).map(Some),
-            None => Some(None),
+        let stages = if given {
+            let field = fields.get("models")?;
+            let models = self.reference_list(field, Expect::Model, false)?;
+            if let Some(tasks) = &tasks {
+                if models.len() != tasks.len() {
+                    self.errors.push(CheckError::WrongFieldType {
+                        field: "models".to_string(),
+                        expected: format!("one model per task ({})", tasks.len()),
+                        found: match models.len() {
+                            1 => "1 model".to_string(),
+                            count => format!("{count} models"),
+                        },
+                        span: field.value.span,
+                        example: None,
+                    });
+                    return None;
+                }
+            }
+            Some(Stages::Given(models))
+        } else {
+            let model = fields
+                .get("model")
+                .and_then(|field| self.reference_field(field, Expect::Model));
+            let replay = match fields.get("replay") {
+                Some(field) => self.replay(field).map(Some),
+                None => Some(None),
+            };
+            let phase = self.phase(&fields);
+            let (mut spec, seed) = phase?;
+            spec.replay = replay?;
+            Some(Stages::Train {
+                model: model?,
+                spec,
+                seed,
+            })
         };
-        let phase = self.phase(&fields);
-        let (mut spec, seed) = phase?;
-        spec.replay = replay?;
         Some(Body::Sequence {
-            model: model?,
             tasks: tasks?,
-            spec,
+            stages: stages?,
             metrics: metrics?,
-            seed,
         })
     }
 
@@ -727,9 +766,24 @@ impl<'a> Checker<'a> {
                 }
             })
             .collect();
+        let against = match fields.get("against") {
+            Some(field) => match &field.value.kind {
+                ExprKind::Str(axis) => Some(Some(axis.clone())),
+                _ => {
+                    self.wrong_type(
+                        field,
+                        "the name of a sweep axis, as a string",
+                        Some("against: \"lr\"".to_string()),
+                    );
+                    None
+                }
+            },
+            None => Some(None),
+        };
         Some(Body::Report {
             rows: rows.into_iter().collect::<Option<Vec<_>>>()?,
             chart: chart?,
+            against: against?,
         })
     }
 

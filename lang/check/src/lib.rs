@@ -11,7 +11,7 @@ pub mod testing;
 
 pub use check_error::{CheckError, Expect};
 pub use checker::check;
-pub use program::{Body, CheckedDef, DefId, Program};
+pub use program::{Body, CheckedDef, DefId, Program, Stages};
 
 use exp_ir::{ComponentKind, ComponentSchema};
 

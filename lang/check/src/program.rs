@@ -54,13 +54,12 @@ pub enum Body {
         /// The `seed:` field, when written.
         seed: Option<u64>,
     },
-    /// One model trained through `tasks` in order, evaluated on every task after each.
+    /// One model trained through `tasks` in order (or given models, one per task), evaluated
+    /// on every task after each.
     Sequence {
-        model: DefId,
         tasks: Vec<DefId>,
-        spec: TrainSpec,
+        stages: Stages,
         metrics: Vec<ComponentRef>,
-        seed: Option<u64>,
     },
     Merge {
         merger: ComponentRef,
@@ -74,9 +73,24 @@ pub enum Body {
     },
     Report {
         rows: Vec<DefId>,
+        /// A sweep axis to plot the metrics against.
+        against: Option<String>,
         /// Draw the table as a grouped bar chart beside it.
         chart: bool,
     },
+}
+
+/// Where a sequence's model after each task comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stages {
+    /// Trained here, task after task, from `model`.
+    Train {
+        model: DefId,
+        spec: TrainSpec,
+        seed: Option<u64>,
+    },
+    /// Given: the model after task i is `models[i]` (made by any method, such as merges).
+    Given(Vec<DefId>),
 }
 
 impl Body {
@@ -87,9 +101,16 @@ impl Body {
             Body::Train { model, data, .. } => std::iter::once(("model", *model))
                 .chain(data.iter().map(|data| ("data", *data)))
                 .collect(),
-            Body::Sequence { model, tasks, .. } => std::iter::once(("model", *model))
-                .chain(tasks.iter().map(|task| ("tasks", *task)))
-                .collect(),
+            Body::Sequence { tasks, stages, .. } => {
+                let models: Vec<(&'static str, DefId)> = match stages {
+                    Stages::Train { model, .. } => vec![("model", *model)],
+                    Stages::Given(models) => models.iter().map(|model| ("models", *model)).collect(),
+                };
+                models
+                    .into_iter()
+                    .chain(tasks.iter().map(|task| ("tasks", *task)))
+                    .collect()
+            }
             Body::Evaluate { model, data, .. } => vec![("model", *model), ("data", *data)],
             Body::Merge { inputs, .. } => inputs.iter().map(|input| ("inputs", *input)).collect(),
             Body::Report { rows, .. } => rows.iter().map(|row| ("rows", *row)).collect(),

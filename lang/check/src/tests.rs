@@ -120,7 +120,10 @@ sequence seq {
   replay: { size: 10%, ratio: 25%, selection: "uniform" }
 }
 train joint { model: net, data: [digits, other], steps: 1000 tokens, optimizer: sgd { lr: 0.1 } }
-report results { rows: [seq, joint] }
+merge both = average(joint, seq)
+sequence given { models: [joint, both], tasks: [digits, other] }
+sequence wrong { models: [net], tasks: [digits, other], steps: 10 steps }
+report results { rows: [seq, joint, given] }
 "#
 );
 

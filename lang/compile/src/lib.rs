@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use exp_check::{Body, Catalog, CheckedDef, DefId, Program, World};
+use exp_check::{Body, Catalog, CheckedDef, DefId, Program, Stages, World};
 use exp_diag::{Diagnostic, SourceMap};
 use exp_ir::graph::derive_seed;
 use exp_ir::{ArtifactKind, Graph, Input, Node, NodeId, NodeKind, Origin};
@@ -178,39 +178,55 @@ impl Lowering<'_> {
             None => derive_seed(program.seed, name),
         };
         if let Body::Sequence {
-            model,
             tasks,
-            spec,
+            stages,
             metrics,
-            seed,
         } = &def.body
         {
             let sub_family = |suffix: &str| family.as_ref().map(|family| format!("{family}.{suffix}"));
-            let mut previous_node = self.model_of.get(&model.0).copied();
+            let mut previous_node = match stages {
+                Stages::Train { model, .. } => self.model_of.get(&model.0).copied(),
+                Stages::Given(_) => None,
+            };
             let mut rows = Vec::new();
+            let mut stage_nodes = Vec::new();
             for (i, task) in tasks.iter().enumerate() {
                 let name = format!("{}.task{}", def.name, i + 1);
-                let mut inputs: Vec<Input> = Vec::new();
-                if let Some(node) = previous_node {
-                    inputs.push(Input {
-                        role: "model".to_string(),
-                        node,
-                        artifact: ArtifactKind::Model,
-                    });
-                }
-                inputs.extend(self.input("data", *task));
-                if spec.replay.is_some() {
-                    inputs.extend(tasks[..i].iter().filter_map(|earlier| self.input("replay", *earlier)));
-                }
-                let seed = derived(&name, *seed);
-                let train = self.push(
-                    name.clone(),
-                    NodeKind::Train(spec.clone()),
-                    inputs,
-                    seed,
-                    def,
-                    sub_family(&format!("task{}", i + 1)),
-                );
+                let stage = match stages {
+                    Stages::Train { spec, seed, .. } => {
+                        let mut inputs: Vec<Input> = Vec::new();
+                        if let Some(node) = previous_node {
+                            inputs.push(Input {
+                                role: "model".to_string(),
+                                node,
+                                artifact: ArtifactKind::Model,
+                            });
+                        }
+                        inputs.extend(self.input("data", *task));
+                        if spec.replay.is_some() {
+                            inputs.extend(
+                                tasks[..i]
+                                    .iter()
+                                    .filter_map(|earlier| self.input("replay", *earlier)),
+                            );
+                        }
+                        let seed = derived(&name, *seed);
+                        self.push(
+                            name.clone(),
+                            NodeKind::Train(spec.clone()),
+                            inputs,
+                            seed,
+                            def,
+                            sub_family(&format!("task{}", i + 1)),
+                        )
+                    }
+                    Stages::Given(models) => match self.model_of.get(&models[i].0) {
+                        Some(node) => *node,
+                        None => continue,
+                    },
+                };
+                let train = stage;
+                stage_nodes.push(stage);
                 for (j, other) in tasks.iter().enumerate() {
                     let eval_name = format!("{name}.on{}", j + 1);
                     let mut inputs = vec![Input {
@@ -234,13 +250,18 @@ impl Lowering<'_> {
                 }
                 previous_node = Some(train);
             }
-            let inputs = rows
+            let inputs = stage_nodes
                 .iter()
-                .map(|row| Input {
+                .map(|stage| Input {
+                    role: "stages".to_string(),
+                    node: *stage,
+                    artifact: ArtifactKind::Model,
+                })
+                .chain(rows.iter().map(|row| Input {
                     role: "rows".to_string(),
                     node: *row,
                     artifact: ArtifactKind::Metrics,
-                })
+                }))
                 .collect();
             let summary = self.push(
                 def.name.clone(),
@@ -277,7 +298,11 @@ fn model_data_inputs(program: &Program) -> HashMap<DefId, DefId> {
             Body::Train { model, data, .. } => {
                 from_train.entry(*model).or_insert(data[0]);
             }
-            Body::Sequence { model, tasks, .. } => {
+            Body::Sequence {
+                stages: Stages::Train { model, .. },
+                tasks,
+                ..
+            } => {
                 from_train.entry(*model).or_insert(tasks[0]);
             }
             Body::Evaluate { model, data, .. } => {
@@ -325,7 +350,13 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Report { chart, .. } => (NodeKind::Report { chart: *chart }, None),
+        Body::Report { chart, against, .. } => (
+            NodeKind::Report {
+                chart: *chart,
+                against: against.clone(),
+            },
+            None,
+        ),
         // `Lowering::def` lowers a sequence into several nodes; this is its summary's kind.
         Body::Sequence { tasks, metrics, .. } => (
             NodeKind::Continual {

@@ -141,9 +141,13 @@ pub enum NodeKind {
     Report {
         #[serde(default)]
         chart: bool,
+        /// A sweep axis to plot every metric against (one line per setting of the other axes,
+        /// replicates as mean with a std error bar): `<report>.<metric>_vs_<axis>.png`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        against: Option<String>,
     },
-    /// The summary of a task sequence: inputs `rows` are the evaluations after task i on task j,
-    /// row-major (`tasks` × `tasks`). Computes the accuracy matrix of `metric`, the final
+    /// The summary of a task sequence: inputs `stages` are the models after each task, `rows`
+    /// the evaluations after task i on task j, row-major (`tasks` × `tasks`). Computes the accuracy matrix of `metric`, the final
     /// average, average forgetting and backward transfer, and draws the matrix as a heatmap.
     Continual { tasks: usize, metric: String },
 }

@@ -6,10 +6,14 @@
 //! - `bwt` (backward transfer): the mean of A[T][j] − A[j][j] over the tasks before the last;
 //! - `learning_accuracy`: the mean of the diagonal, each task right after training on it.
 //!
+//! - `param_copies` and `replay_examples`: the most any stage (the model after a task, input
+//!   `stages`) held beyond the live model: parameter copies (anchors, Fisher diagonals, the
+//!   checkpoints a merge reads) and stored examples (a replay buffer).
+//!
 //! The matrix is written as `<name>.matrix.csv` and drawn as `<name>.heatmap.png`/`.svg`.
 
 use super::NodeRun;
-use crate::artifact::{Artifact, MetricsArtifact};
+use crate::artifact::{Artifact, Memory, MetricsArtifact};
 use crate::error::RunError;
 use crate::run_dir::RunDir;
 
@@ -71,6 +75,8 @@ pub fn write_matrix(node: &str, run_dir: &RunDir, metric: &str, matrix: &[Vec<f6
 
 pub fn run(ctx: &NodeRun, tasks: usize, metric: &str) -> Result<Artifact, RunError> {
     let rows = ctx.inputs_with_role("rows");
+    // `stages` (the model after each task) come first in the inputs; the checks below count
+    // the evaluations only.
     if rows.len() != tasks * tasks {
         return Err(ctx.internal(format!(
             "a sequence of {tasks} tasks needs {} evaluations, found {}",
@@ -92,7 +98,23 @@ pub fn run(ctx: &NodeRun, tasks: usize, metric: &str) -> Result<Artifact, RunErr
             })?;
     }
     let mut metrics = MetricsArtifact::default();
-    for (name, value) in summarize(&matrix) {
+    let mut summary: Vec<(&str, f64)> = summarize(&matrix);
+    // The most any stage held beyond its live model.
+    let stages: Vec<&Memory> = ctx
+        .inputs_with_role("stages")
+        .into_iter()
+        .filter_map(|artifact| match artifact {
+            Artifact::Model(model) => Some(&model.memory),
+            _ => None,
+        })
+        .collect();
+    if !stages.is_empty() {
+        let copies = stages.iter().map(|memory| memory.param_copies).fold(0.0, f64::max);
+        let examples = stages.iter().map(|memory| memory.replay_examples).max().unwrap_or(0);
+        summary.push(("param_copies", copies));
+        summary.push(("replay_examples", examples as f64));
+    }
+    for (name, value) in summary {
         metrics.push(name, value);
         ctx.run_dir.log_metric(ctx.name(), None, "test", name, value);
     }

@@ -113,6 +113,25 @@ impl Hooks {
         Ok(hooks)
     }
 
+    /// The tensor elements the hooks hold: merge anchors and the regularizers' saved state.
+    pub fn held_elements(&mut self, ctx: &NodeRun) -> Result<i64, RunError> {
+        let mut total = 0;
+        for (_, hook) in &self.mergers {
+            total += hook.anchor.iter().map(Tensor::numel).sum::<usize>() as i64;
+        }
+        for (_, _, regularizer) in &mut self.regularizers {
+            let state = regularizer
+                .save_state()
+                .map_err(|error| ctx.plugin_error(error))?;
+            total += state
+                .tensors
+                .iter()
+                .map(|(_, tensor)| tensor.numel())
+                .sum::<usize>() as i64;
+        }
+        Ok(total)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.regularizers.is_empty() && self.mergers.is_empty()
     }

@@ -8,7 +8,7 @@ use exp_ir::ComponentRef;
 use tch::Tensor;
 
 use super::{save_checkpoint, NodeRun};
-use crate::artifact::{Artifact, MetricsArtifact, ModelArtifact};
+use crate::artifact::{Artifact, Memory, MetricsArtifact, ModelArtifact};
 use crate::error::RunError;
 
 pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
@@ -103,5 +103,10 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         ledger,
         metrics: MetricsArtifact::default(),
         hooks: Mutex::new(Vec::new()),
+        // A merge holds every input but one beside the result.
+        memory: Memory {
+            param_copies: models.len().saturating_sub(1) as f64,
+            replay_examples: 0,
+        },
     }))
 }

@@ -35,5 +35,6 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         ledger: Vec::new(),
         metrics: crate::artifact::MetricsArtifact::default(),
         hooks: Mutex::new(Vec::new()),
+        memory: crate::artifact::Memory::default(),
     }))
 }

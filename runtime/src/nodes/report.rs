@@ -23,6 +23,7 @@ pub fn table_of(name: &str, rows: &[(String, &MetricsArtifact)]) -> Table {
         name: name.to_string(),
         spread: Vec::new(),
         runs: None,
+        points: Vec::new(),
         rows: rows
             .iter()
             .map(|(row, metrics)| {
@@ -56,22 +57,27 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         return None;
     }
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut points: Vec<(String, Vec<(String, String)>)> = Vec::new();
     for (index, node) in rows.iter().enumerate() {
-        let kept: Vec<String> = node
+        let kept: Vec<(String, String)> = node
             .point
             .iter()
             .filter(|(axis, _)| axis != "seed")
-            .map(|(axis, value)| format!("{axis}={value}"))
+            .cloned()
             .collect();
         let family = node.family.as_deref().unwrap_or(&node.name);
         let label = if kept.is_empty() {
             family.to_string()
         } else {
-            format!("{family}[{}]", kept.join(","))
+            let words: Vec<String> = kept.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+            format!("{family}[{}]", words.join(","))
         };
         match groups.iter_mut().find(|(known, _)| *known == label) {
             Some((_, members)) => members.push(index),
-            None => groups.push((label, vec![index])),
+            None => {
+                groups.push((label, vec![index]));
+                points.push((family.to_string(), kept));
+            }
         }
     }
     let mut aggregated = Table {
@@ -80,6 +86,7 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         rows: Vec::new(),
         spread: Vec::new(),
         runs: None,
+        points: Vec::new(),
     };
     for (label, members) in groups {
         let mut means = Vec::new();
@@ -104,10 +111,93 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         aggregated.rows.push((label, means));
         aggregated.spread.push((members.len(), stds));
     }
+    aggregated.points = points;
     Some(aggregated)
 }
 
-pub fn run(ctx: &NodeRun, chart: bool) -> Result<Artifact, RunError> {
+/// Writes a report's files: the table (and its runs), the bar chart with `chart`, and a chart
+/// of every metric against a sweep axis with `against`. Used on a fresh run and when the table
+/// comes from the cache.
+pub fn write_report(
+    node: &str,
+    run_dir: &RunDir,
+    table: &Table,
+    chart: bool,
+    against: Option<&str>,
+) -> Result<(), RunError> {
+    write_table(node, run_dir, table)?;
+    let plot_error = |stem: &std::path::Path, error: crate::plots::PlotError| RunError::Io {
+        node: node.to_string(),
+        path: stem.display().to_string(),
+        message: error.to_string(),
+    };
+    if chart {
+        let stem = run_dir.path.join(node);
+        crate::plots::write_table_chart(table, &stem).map_err(|error| plot_error(&stem, error))?;
+    }
+    if let Some(axis) = against {
+        for (column_index, column) in table.columns.iter().enumerate() {
+            let series = series_against(table, column_index, axis);
+            if series.is_empty() {
+                continue;
+            }
+            let stem = run_dir.path.join(format!("{node}.{column}_vs_{axis}"));
+            crate::plots::write_line_chart(&format!("{node}: {column}"), axis, column, &series, &stem)
+                .map_err(|error| plot_error(&stem, error))?;
+        }
+    }
+    Ok(())
+}
+
+/// One line per family and setting of the other axes: (x = the axis value, mean, std).
+fn series_against(table: &Table, column: usize, axis: &str) -> Vec<crate::plots::AxisSeries> {
+    let mut series: Vec<crate::plots::AxisSeries> = Vec::new();
+    for (row, (family, point)) in table.points.iter().enumerate() {
+        let Some(x) = point
+            .iter()
+            .find(|(name, _)| name == axis)
+            .and_then(|(_, value)| axis_number(value))
+        else {
+            continue;
+        };
+        let Some(mean) = table.rows[row].1[column] else {
+            continue;
+        };
+        let std = table.spread.get(row).and_then(|(_, stds)| stds[column]);
+        let others: Vec<String> = point
+            .iter()
+            .filter(|(name, _)| name != axis)
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let label = if others.is_empty() {
+            family.clone()
+        } else {
+            format!("{family} {}", others.join(","))
+        };
+        match series.iter_mut().find(|line| line.label == label) {
+            Some(line) => line.points.push((x, mean, std)),
+            None => series.push(crate::plots::AxisSeries {
+                label,
+                points: vec![(x, mean, std)],
+            }),
+        }
+    }
+    for line in &mut series {
+        line.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    series
+}
+
+/// A sweep value as a number: `0.25`, `25%` (0.25), `100steps` (100).
+fn axis_number(value: &str) -> Option<f64> {
+    if let Some(percent) = value.strip_suffix('%') {
+        return percent.parse::<f64>().ok().map(|number| number / 100.0);
+    }
+    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    digits.parse().ok()
+}
+
+pub fn run(ctx: &NodeRun, chart: bool, against: Option<&str>) -> Result<Artifact, RunError> {
     let mut rows: Vec<(String, &MetricsArtifact)> = Vec::new();
     let mut nodes: Vec<&Node> = Vec::new();
     for (input, artifact) in ctx.node.inputs.iter().zip(&ctx.inputs) {
@@ -130,14 +220,6 @@ pub fn run(ctx: &NodeRun, chart: bool) -> Result<Artifact, RunError> {
         }
         None => runs,
     };
-    write_table(ctx.name(), ctx.run_dir, &table)?;
-    if chart {
-        let stem = ctx.run_dir.path.join(ctx.name());
-        crate::plots::write_table_chart(&table, &stem).map_err(|error| RunError::Io {
-            node: ctx.name().to_string(),
-            path: stem.display().to_string(),
-            message: error.to_string(),
-        })?;
-    }
+    write_report(ctx.name(), ctx.run_dir, &table, chart, against)?;
     Ok(Artifact::Table(table))
 }

@@ -20,7 +20,7 @@ use super::evaluate::evaluate_model;
 use super::hooks::Hooks;
 use super::resume::{Progress, ResumeDir};
 use super::{load_weights, save_checkpoint, snapshot, NodeRun};
-use crate::artifact::{Artifact, LedgerEntry, MetricsArtifact, ModelArtifact};
+use crate::artifact::{Artifact, LedgerEntry, Memory, MetricsArtifact, ModelArtifact};
 use crate::error::RunError;
 
 /// Replaces every duration in a component's parameters by its length in steps of this phase.
@@ -292,6 +292,11 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
 
     log_timing(ctx, &mut step_seconds, examples_seen);
     let carried = hooks.finish(ctx, &mut model, &sources, spec.batch, &named_trainable)?;
+    let live: usize = named_trainable.iter().map(|(_, tensor)| tensor.numel()).sum();
+    let memory = Memory {
+        param_copies: hooks.held_elements(ctx)? as f64 / live.max(1) as f64,
+        replay_examples: replay.as_ref().map_or(0, |buffer| buffer.len() as u64),
+    };
     let weights = snapshot(node, &mut model)?;
     let checkpoint = ctx.run_dir.checkpoint_path(node);
     save_checkpoint(node, &checkpoint, &weights)?;
@@ -316,6 +321,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         ledger,
         metrics: final_metrics,
         hooks: Mutex::new(carried),
+        memory,
     }))
 }
 

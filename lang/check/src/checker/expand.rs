@@ -61,6 +61,25 @@ impl Scope<'_> {
             .get(name)
             .or_else(|| self.parent.and_then(|parent| parent.get(name)))
     }
+
+    /// Every binding whose name starts with `prefix` (`run.` for an instance `run`), the
+    /// innermost first.
+    fn with_prefix(&self, prefix: &str) -> Vec<(String, Binding)> {
+        let mut found: Vec<(String, Binding)> = self
+            .bindings
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, binding)| (name.clone(), binding.clone()))
+            .collect();
+        if let Some(parent) = self.parent {
+            for (name, binding) in parent.with_prefix(prefix) {
+                if !found.iter().any(|(known, _)| *known == name) {
+                    found.push((name, binding));
+                }
+            }
+        }
+        found
+    }
 }
 
 /// Where the items being expanded sit: inside which template instances and sweep points.
@@ -360,7 +379,26 @@ impl Expander {
                     bindings: arguments.bindings,
                 };
                 let instance = place.instance(&use_.name.name, &template.name.name);
+                let first_new = out.len();
                 self.items(&template.items, &inner, global, &instance, out);
+                // The template's result goes by the instance's name in reports: `run`, not
+                // `run.score`.
+                let result = template.items.iter().rev().find_map(|item| match item {
+                    Item::Def(def) if !def.quoted => Some(def.name.name.clone()),
+                    _ => None,
+                });
+                if let Some(result) = result {
+                    let family = format!("{}{result}", instance.prefix);
+                    for item in &mut out[first_new..] {
+                        if let Item::Def(def) = item {
+                            if let Some(expansion) = &mut def.expansion {
+                                if expansion.family == family {
+                                    expansion.family = format!("{}{}", place.prefix, use_.name.name);
+                                }
+                            }
+                        }
+                    }
+                }
             }
             Item::Let(_) => {}
             Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Template(_) => {
@@ -452,8 +490,14 @@ impl Expander {
                 continue;
             }
             let value = match &arg.value.kind {
-                // A bare name may stand for a family (every copy of a swept definition).
+                // A bare name may stand for a family (every copy of a swept definition), and
+                // may be a template instance, whose definitions the template reaches as
+                // `param.x`.
                 ExprKind::Component(component) if component.params.is_none() => {
+                    let prefix = format!("{}.", component.name.name);
+                    for (inner, binding) in scope.with_prefix(&prefix) {
+                        bound.insert(format!("{name}.{}", &inner[prefix.len()..]), binding);
+                    }
                     match scope.get(&component.name.name) {
                         Some(Binding::Defs(members)) => Binding::Defs(members.clone()),
                         _ => Binding::Value(self.subst(&arg.value, scope)),
