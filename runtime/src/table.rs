@@ -16,6 +16,10 @@ pub struct Table {
     /// For a table of replicates, per row: its family and sweep point without the seed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub points: Vec<(String, Vec<(String, String)>)>,
+    /// Per row, the accuracy matrix of a task sequence (the mean over replicates), if the row
+    /// is one; drawn as `<report>.<row>.heatmap.png`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matrices: Vec<Option<Vec<Vec<f64>>>>,
     /// For a table of replicates, every run's own numbers (written as `<name>_runs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<Box<Table>>,
@@ -136,6 +140,8 @@ mod tests {
             spread: Vec::new(),
             runs: None,
             points: Vec::new(),
+            matrices: Vec::new(),
+            matrices: Vec::new(),
         };
         assert_eq!(
             table.to_csv(),
@@ -166,6 +172,8 @@ mod replicate_tests {
             spread: vec![(3, vec![Some(0.1)])],
             runs: None,
             points: Vec::new(),
+            matrices: Vec::new(),
+            matrices: Vec::new(),
         };
         assert_eq!(table.to_csv(), "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n");
         assert!(table.to_markdown().contains("| ft   | 0.5000 ± 0.1000 | 3   |"), "{}", table.to_markdown());

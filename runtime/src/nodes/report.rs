@@ -24,6 +24,7 @@ pub fn table_of(name: &str, rows: &[(String, &MetricsArtifact)]) -> Table {
         spread: Vec::new(),
         runs: None,
         points: Vec::new(),
+        matrices: rows.iter().map(|(_, metrics)| metrics.matrix.clone()).collect(),
         rows: rows
             .iter()
             .map(|(row, metrics)| {
@@ -87,6 +88,7 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         spread: Vec::new(),
         runs: None,
         points: Vec::new(),
+        matrices: Vec::new(),
     };
     for (label, members) in groups {
         let mut means = Vec::new();
@@ -110,6 +112,11 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         }
         aggregated.rows.push((label, means));
         aggregated.spread.push((members.len(), stds));
+        let matrices: Vec<&Vec<Vec<f64>>> = members
+            .iter()
+            .filter_map(|row| table.matrices.get(*row).and_then(Option::as_ref))
+            .collect();
+        aggregated.matrices.push(mean_matrix(&matrices));
     }
     aggregated.points = points;
     Some(aggregated)
@@ -135,6 +142,15 @@ pub fn write_report(
         let stem = run_dir.path.join(node);
         crate::plots::write_table_chart(table, &stem).map_err(|error| plot_error(&stem, error))?;
     }
+    // A task sequence's accuracy matrix per row (the mean over its replicates).
+    for ((label, _), matrix) in table.rows.iter().zip(&table.matrices) {
+        let Some(matrix) = matrix else {
+            continue;
+        };
+        let stem = run_dir.path.join(format!("{node}.{label}.heatmap"));
+        crate::plots::write_heatmap(&format!("{label}: accuracy after each task"), matrix, &stem)
+            .map_err(|error| plot_error(&stem, error))?;
+    }
     if let Some(axis) = against {
         for (column_index, column) in table.columns.iter().enumerate() {
             let series = series_against(table, column_index, axis);
@@ -147,6 +163,30 @@ pub fn write_report(
         }
     }
     Ok(())
+}
+
+/// The element-wise mean of matrices of one shape; `None` without any (or with mixed shapes).
+fn mean_matrix(matrices: &[&Vec<Vec<f64>>]) -> Option<Vec<Vec<f64>>> {
+    let first = matrices.first()?;
+    let same_shape = matrices.iter().all(|matrix| {
+        matrix.len() == first.len()
+            && matrix.iter().zip(first.iter()).all(|(a, b)| a.len() == b.len())
+    });
+    if !same_shape {
+        return None;
+    }
+    let count = matrices.len() as f64;
+    Some(
+        first
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                (0..row.len())
+                    .map(|j| matrices.iter().map(|matrix| matrix[i][j]).sum::<f64>() / count)
+                    .collect()
+            })
+            .collect(),
+    )
 }
 
 /// One line per family and setting of the other axes: (x = the axis value, mean, std).

@@ -148,7 +148,7 @@ impl Resolver {
         }
         self.lets[idx].state = State::Busy;
         let value = self.lets[idx].value.clone();
-        let result = self.eval(&value).map(|expr| expr.kind);
+        let result = self.eval_value(&value).map(|expr| expr.kind);
         self.lets[idx].state = State::Done(result.clone());
         result
     }
@@ -210,7 +210,48 @@ impl Resolver {
         });
     }
 
-    /// Evaluates an expression in a let or in arithmetic to a literal.
+    /// Evaluates a let's value: a literal, or, outside arithmetic, also a component, a
+    /// parameter block or a name of a definition or component, kept as written (with the lets
+    /// inside it evaluated) and checked where it is used.
+    fn eval_value(&mut self, expr: &Expr) -> Option<Expr> {
+        let kind = match &expr.kind {
+            ExprKind::Component(component) if component.params.is_none() => {
+                if self.names.contains_key(&component.name.name) {
+                    return self.eval(expr);
+                }
+                expr.kind.clone()
+            }
+            ExprKind::Component(component) => {
+                let mut component = component.clone();
+                if let Some(block) = &mut component.params {
+                    if !self.rewrite_block(block) {
+                        return None;
+                    }
+                }
+                ExprKind::Component(component)
+            }
+            ExprKind::Record(block) => {
+                let mut block = block.clone();
+                if !self.rewrite_block(&mut block) {
+                    return None;
+                }
+                ExprKind::Record(block)
+            }
+            ExprKind::List(items) => {
+                let items: Vec<Option<Expr>> =
+                    items.iter().map(|item| self.eval_value(item)).collect();
+                ExprKind::List(items.into_iter().collect::<Option<Vec<_>>>()?)
+            }
+            ExprKind::Paren(inner) => self.eval_value(inner)?.kind,
+            _ => return self.eval(expr),
+        };
+        Some(Expr {
+            kind,
+            span: expr.span,
+        })
+    }
+
+    /// Evaluates an expression in arithmetic to a literal.
     fn eval(&mut self, expr: &Expr) -> Option<Expr> {
         let kind = match &expr.kind {
             ExprKind::Int(_)
