@@ -25,6 +25,16 @@ pub struct Table {
     pub runs: Option<Box<Table>>,
 }
 
+/// A CSV field: quoted (with quotes doubled) when it holds a comma, a quote or a line break,
+/// as sweep points do (`ft[lr=0.001,seed=1]`).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
 fn cell(value: &Option<f64>) -> String {
     match value {
         Some(number) => format!("{number:.4}"),
@@ -37,7 +47,7 @@ impl Table {
         let mut out = String::from("node");
         for column in &self.columns {
             out.push(',');
-            out.push_str(column);
+            out.push_str(&csv_field(column));
             if !self.spread.is_empty() {
                 let _ = write!(out, ",{column}_std");
             }
@@ -47,7 +57,7 @@ impl Table {
         }
         out.push('\n');
         for (index, (name, values)) in self.rows.iter().enumerate() {
-            out.push_str(name);
+            out.push_str(&csv_field(name));
             let spread = self.spread.get(index);
             for (column, value) in values.iter().enumerate() {
                 out.push(',');
@@ -141,7 +151,6 @@ mod tests {
             runs: None,
             points: Vec::new(),
             matrices: Vec::new(),
-            matrices: Vec::new(),
         };
         assert_eq!(
             table.to_csv(),
@@ -173,9 +182,17 @@ mod replicate_tests {
             runs: None,
             points: Vec::new(),
             matrices: Vec::new(),
-            matrices: Vec::new(),
         };
         assert_eq!(table.to_csv(), "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n");
+        let swept = Table {
+            rows: vec![("ft[lr=0.1,seed=\"a\"]".into(), vec![Some(0.5)])],
+            columns: vec!["accuracy".into()],
+            ..Table::default()
+        };
+        assert_eq!(
+            swept.to_csv(),
+            "node,accuracy\n\"ft[lr=0.1,seed=\"\"a\"\"]\",0.5\n"
+        );
         assert!(table.to_markdown().contains("| ft   | 0.5000 ± 0.1000 | 3   |"), "{}", table.to_markdown());
     }
 }

@@ -17,8 +17,8 @@
 //! A block or list with a comment inside its brackets is always broken onto several lines, so
 //! that its comments have lines to sit on.
 //!
-//! Blank lines: exactly one between items, except between consecutive `import`, `plugin` or
-//! `seed` or `let` lines of the same kind; none between fields. Around comments, one blank line is kept
+//! Blank lines: exactly one between items, except between consecutive `import`, `plugin`,
+//! `seed`, `let` or `use` lines of the same kind; none between fields. Around comments, one blank line is kept
 //! where the author left at least one.
 //!
 //! As a safety net, `format` parses its own output and refuses (with an E0300 diagnostic that
@@ -718,5 +718,6 @@ fn same_header_kind(previous: &Item, item: &Item) -> bool {
             | (Item::Plugin(_), Item::Plugin(_))
             | (Item::Seed(_), Item::Seed(_))
             | (Item::Let(_), Item::Let(_))
+            | (Item::Use(_), Item::Use(_))
     )
 }
