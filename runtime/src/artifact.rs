@@ -120,6 +120,9 @@ pub struct MetricsArtifact {
     /// A task sequence's accuracy matrix (row i: after task i; column j: on task j).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<Vec<Vec<f64>>>,
+    /// A placeholder for a report row whose node failed; never stored.
+    #[serde(skip)]
+    pub missing: bool,
 }
 
 impl MetricsArtifact {

@@ -290,10 +290,23 @@ pub fn execute(
                     Decision::Cached(hit) => Some(hit),
                     _ => None,
                 };
+                // Only a report runs with an input missing (a row whose node failed); it gets
+                // a placeholder row, and its partial table is not cached.
+                let partial = node
+                    .inputs
+                    .iter()
+                    .any(|input| artifacts[input.node.0].is_none());
                 let inputs: Vec<Arc<Artifact>> = node
                     .inputs
                     .iter()
-                    .filter_map(|input| artifacts[input.node.0].clone())
+                    .map(|input| {
+                        artifacts[input.node.0].clone().unwrap_or_else(|| {
+                            Arc::new(Artifact::Metrics(crate::artifact::MetricsArtifact {
+                                missing: true,
+                                ..Default::default()
+                            }))
+                        })
+                    })
                     .collect();
                 let sender = sender.clone();
                 let run_dir = &run_dir;
@@ -335,7 +348,7 @@ pub fn execute(
                                 stop,
                             };
                             run_node(graph, node, inputs, &context).map(|artifact| {
-                                if let Some(cache) = cache {
+                                if let Some(cache) = cache.filter(|_| !partial) {
                                     if let Err(error) =
                                         cache.store(node_key, &artifact, run_dir.logged_by(&node.name))
                                     {
@@ -399,7 +412,11 @@ pub fn execute(
                     let outcome = NodeOutcome::Failed(error);
                     observer.finished(node, &outcome);
                     outcomes[index] = Some(outcome);
-                    skip_dependents(graph, index, &mut outcomes, &waiting, observer);
+                    for report in skip_dependents(graph, index, &mut outcomes, &mut waiting, observer)
+                    {
+                        spawn(report, &artifacts, &mut decisions);
+                        running += 1;
+                    }
                 }
             }
         }
@@ -532,19 +549,33 @@ fn collect_tables(
     tables
 }
 
-/// Marks every node downstream of `failed` that was waiting on it as skipped.
+/// Marks every node downstream of `failed` that was waiting on it as skipped, except reports:
+/// a report still runs with the rows that finished (the failed ones are marked in its table),
+/// so one failed run does not lose a study's table. Returns the reports now ready to run.
 fn skip_dependents(
     graph: &Graph,
     failed: usize,
     outcomes: &mut [Option<NodeOutcome>],
-    waiting: &[usize],
+    waiting: &mut [usize],
     observer: &dyn Observer,
-) {
+) -> Vec<usize> {
+    let mut ready_reports = Vec::new();
     let mut stack = vec![failed];
     while let Some(index) = stack.pop() {
         let cause = graph.nodes[index].name.clone();
         for consumer in graph.consumers(graph.nodes[index].id) {
             let consumer_index = consumer.id.0;
+            if matches!(consumer.kind, exp_ir::NodeKind::Report { .. })
+                && outcomes[consumer_index].is_none()
+                && waiting[consumer_index] > 0
+            {
+                // `waiting` counts distinct inputs, as `graph.consumers` yields each once.
+                waiting[consumer_index] -= 1;
+                if waiting[consumer_index] == 0 {
+                    ready_reports.push(consumer_index);
+                }
+                continue;
+            }
             // A consumer restored from the cache does not depend on this run of its input.
             if outcomes[consumer_index].is_none() && waiting[consumer_index] > 0 {
                 let outcome = NodeOutcome::Skipped {
@@ -556,4 +587,5 @@ fn skip_dependents(
             }
         }
     }
+    ready_reports
 }

@@ -13,7 +13,9 @@
 //! The files in `experiments/` and `stdlib/` must be accepted by both grammars, every character
 //! must get a scope, and each piece of the AST that pest builds (keywords, names, keys, values)
 //! must get the scope that names its kind. The files of `tests/ui/` are error files: the
-//! tokenizer must not break on them, and those that still parse are checked like the others.
+//! tokenizer must not break on them, and those that still parse are checked like the others. So
+//! are the ```exp examples of `docs/`, and inline samples of every construct of sweeps and
+//! templates.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -49,18 +51,42 @@ const KEYWORD: &[&str] = &["keyword.", "storage.type."];
 
 /// Checks that each piece of the AST has the scope of its kind.
 fn check_ast(highlight: &Highlight, file: &File, problems: &mut Vec<String>) {
-    let keyword = |span: Span, word: &str, problems: &mut Vec<String>| {
-        let start = span.start as usize;
-        if highlight.text[start..].starts_with(word) {
-            highlight.expect(problems, start, start + word.len(), KEYWORD);
+    check_items(highlight, &file.items, problems);
+}
+
+/// Checks that the keyword `word` is written at `start` and is scoped as a keyword.
+fn check_keyword(highlight: &Highlight, start: usize, word: &str, problems: &mut Vec<String>) {
+    if highlight.text[start..].starts_with(word) {
+        highlight.expect(problems, start, start + word.len(), KEYWORD);
+    } else {
+        problems.push(format!(
+            "{}: expected the keyword `{word}`",
+            highlight.position(start)
+        ));
+    }
+}
+
+/// Where the next word after `at` starts, past whitespace and comments.
+fn skip_blank(text: &str, mut at: usize) -> usize {
+    loop {
+        let rest = &text[at..];
+        let trimmed = rest.trim_start();
+        at += rest.len() - trimmed.len();
+        if trimmed.starts_with("//") {
+            at += trimmed.find('\n').unwrap_or(trimmed.len());
+        } else if let Some(body) = trimmed.strip_prefix("/*") {
+            at += body.find("*/").map_or(trimmed.len(), |close| close + 4);
         } else {
-            problems.push(format!(
-                "{}: the item does not start with `{word}`",
-                highlight.position(start)
-            ));
+            return at;
         }
+    }
+}
+
+fn check_items(highlight: &Highlight, items: &[Item], problems: &mut Vec<String>) {
+    let keyword = |span: Span, word: &str, problems: &mut Vec<String>| {
+        check_keyword(highlight, span.start as usize, word, problems)
     };
-    for item in &file.items {
+    for item in items {
         match item {
             Item::Import(import) => {
                 keyword(import.span, "import", problems);
@@ -83,7 +109,13 @@ fn check_ast(highlight: &Highlight, file: &File, problems: &mut Vec<String>) {
             }
             Item::Def(def) => {
                 keyword(def.span, def.kind.keyword(), problems);
-                highlight.expect_span(problems, def.name.span, &["entity.name.function"]);
+                // A name written as a string, `train "ft_{lr}"`, is a string to be filled in.
+                let name_scope = if def.quoted {
+                    "string.quoted"
+                } else {
+                    "entity.name.function"
+                };
+                highlight.expect_span(problems, def.name.span, &[name_scope]);
                 match &def.body {
                     DefBody::Component(component) => {
                         check_component(highlight, component, problems)
@@ -103,6 +135,44 @@ fn check_ast(highlight: &Highlight, file: &File, problems: &mut Vec<String>) {
                         }
                     }
                     DefBody::Block(block) => check_block(highlight, block, problems),
+                }
+            }
+            Item::Sweep(sweep) => {
+                keyword(sweep.span, "sweep", problems);
+                if sweep.zip {
+                    let at = skip_blank(&highlight.text, sweep.span.start as usize + "sweep".len());
+                    check_keyword(highlight, at, "zip", problems);
+                }
+                for axis in &sweep.axes {
+                    if axis.seeds {
+                        // `seeds 3`: the axis `seed`, named by its keyword.
+                        keyword(axis.span, "seeds", problems);
+                    } else {
+                        highlight.expect_span(problems, axis.name.span, &["variable.parameter"]);
+                        let at = skip_blank(&highlight.text, axis.name.span.end as usize);
+                        check_keyword(highlight, at, "in", problems);
+                    }
+                    check_expr(highlight, &axis.values, problems);
+                }
+                check_items(highlight, &sweep.items, problems);
+            }
+            Item::Template(template) => {
+                keyword(template.span, "template", problems);
+                highlight.expect_span(problems, template.name.span, &["entity.name.function"]);
+                for param in &template.params {
+                    highlight.expect_span(problems, param.span, &["variable.parameter"]);
+                }
+                check_items(highlight, &template.items, problems);
+            }
+            Item::Use(instance) => {
+                keyword(instance.span, "use", problems);
+                highlight.expect_span(problems, instance.name.span, &["entity.name.function"]);
+                highlight.expect_span(problems, instance.template.span, &["support.function"]);
+                for arg in &instance.args {
+                    if let Some(key) = &arg.key {
+                        highlight.expect_span(problems, key.span, &["variable.other.property"]);
+                    }
+                    check_expr(highlight, &arg.value, problems);
                 }
             }
         }
@@ -138,7 +208,7 @@ fn check_expr(highlight: &Highlight, expr: &Expr, problems: &mut Vec<String>) {
             let (start, end) = (expr.span.start as usize, expr.span.end as usize);
             let unit_start = match duration.unit {
                 DurationUnit::Fraction => end - 1,
-                DurationUnit::Steps | DurationUnit::Epochs => {
+                DurationUnit::Steps | DurationUnit::Epochs | DurationUnit::Tokens => {
                     let written = highlight.text[start..end]
                         .trim_end_matches(|c: char| c.is_ascii_alphabetic());
                     start + written.len()
@@ -173,8 +243,8 @@ fn comment_ranges(text: &str) -> Vec<(usize, usize)> {
             let end = rest.find('\n').map_or(text.len(), |newline| at + newline);
             ranges.push((at, end));
             at = end;
-        } else if rest.starts_with("/*") {
-            let end = rest[2..]
+        } else if let Some(body) = rest.strip_prefix("/*") {
+            let end = body
                 .find("*/")
                 .map_or(text.len(), |close| at + 2 + close + 2);
             ranges.push((at, end));
@@ -261,6 +331,76 @@ fn experiments_and_stdlib_are_accepted_by_both_grammars() {
     );
 }
 
+/// The fenced blocks tagged `exp` or `exp-*` in the Markdown files of `docs/`: where each
+/// starts, and its text.
+fn docs_examples() -> Vec<(String, String)> {
+    let dir = workspace_root().join("docs");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|error| panic!("cannot list `{}`: {error}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    paths.sort();
+    let mut examples = Vec::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).expect("read a Markdown file");
+        // `Some(None)`: inside a block of another language.
+        let mut open: Option<Option<(usize, String)>> = None;
+        for (idx, line) in text.lines().enumerate() {
+            match open.take() {
+                Some(block) if line.trim_end() == "```" => {
+                    if let Some((start, body)) = block {
+                        examples.push((format!("{}:{start}", relative(path)), body));
+                    }
+                }
+                Some(Some((start, mut body))) => {
+                    body.push_str(line);
+                    body.push('\n');
+                    open = Some(Some((start, body)));
+                }
+                Some(None) => open = Some(None),
+                None => {
+                    if let Some(info) = line.strip_prefix("```") {
+                        let word = info.split_whitespace().next().unwrap_or("");
+                        let exp = word == "exp" || word.starts_with("exp-");
+                        open = Some(exp.then(|| (idx + 1, String::new())));
+                    }
+                }
+            }
+        }
+    }
+    examples
+}
+
+#[test]
+fn docs_examples_are_accepted_by_both_grammars() {
+    let grammar = Grammar::load();
+    let examples = docs_examples();
+    assert!(
+        examples.len() >= 10,
+        "found only {} ```exp blocks in docs/",
+        examples.len()
+    );
+    let mut failures = Vec::new();
+    for (location, text) in &examples {
+        let highlight = grammar.tokenize(text);
+        assert_eq!(highlight.scopes.len(), text.len());
+        // Error examples and fragments may not parse; whether they should is reference.rs's
+        // business. Those that parse are checked in full.
+        let (ast, diagnostics) = exp_syntax::parse(FileId(0), text);
+        if diagnostics.is_empty() {
+            for problem in check_valid(&grammar, text, &ast) {
+                failures.push(format!("{location}, block line {problem}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "the TextMate grammar ({GRAMMAR}) disagrees with the parser:\n{}",
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn error_files_do_not_break_the_highlighter() {
     let grammar = Grammar::load();
@@ -303,6 +443,101 @@ fn lets_and_arithmetic_are_highlighted() {
     has("* 2", "keyword.operator.arithmetic");
     has("+ 5%", "keyword.operator.arithmetic");
     has("/ 4", "keyword.operator.arithmetic");
+}
+
+/// Every construct of sweeps and templates, as written in `lang/syntax/src/tests.rs`.
+const SWEEPS_AND_TEMPLATES: &str = r#"template finetune(net, data, lr) {
+  train ft { model: net, data: data, steps: 1000 tokens, optimizer: adamw { lr: lr } }
+  evaluate score { model: ft, data: data, metrics: [accuracy] }
+}
+sweep lr in [1e-3, 3e-3], seeds 3 {
+  use run = finetune(net, digits, lr: lr)
+  train "ft_{lr}" { model: run.ft, data: digits, steps: 1 epoch, optimizer: sgd }
+  sweep zip a in [1, 2], b in ["x", "y"] {}
+}
+sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
+merge m = average(run.ft, seq)
+"#;
+
+/// The same constructs written tightly, across lines and around comments.
+const SWEEPS_AND_TEMPLATES_TIGHT: &str = r#"template finetune(net,data,lr){train ft { model: net, data: data, steps: 1 token }
+evaluate score { model: ft, data: data, metrics: [accuracy] }}
+template pair(
+  a, // the first
+  b
+) { merge both = average(a, b) }
+sweep   lr in [1e-3, 3e-3],seeds 3 {
+  use run=finetune(net, digits, lr:lr)  // an instance
+  use two = pair(run.ft, net)
+  train "ft_{lr}_{{x}}" { model: run.ft, data: digits, steps: 1 epoch, optimizer: sgd }
+  sweep zip
+    a in [1, 2],
+    b in ["x", "y"] /* axes */ { sequence "s_{ a }" { models: [two.both] } }
+}
+sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
+merge m = average(run.ft, two.both) { alpha: 0.5 }
+"#;
+
+#[test]
+fn sweeps_templates_and_sequences_are_highlighted() {
+    let grammar = Grammar::load();
+    for text in [SWEEPS_AND_TEMPLATES, SWEEPS_AND_TEMPLATES_TIGHT] {
+        let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        let problems = check_valid(&grammar, text, &file);
+        assert!(problems.is_empty(), "{text}\n{}", problems.join("\n"));
+    }
+    let highlight = grammar.tokenize(SWEEPS_AND_TEMPLATES);
+    let has = |needle: &str, prefix: &str| {
+        let scopes = highlight.scopes_at(needle);
+        assert!(
+            scopes.iter().any(|scope| scope.starts_with(prefix)),
+            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
+        );
+    };
+    has("template finetune", "storage.type.template");
+    has("finetune(net, data", "entity.name.function");
+    has("net, data, lr)", "variable.parameter");
+    has("lr) {", "variable.parameter");
+    has("tokens", "keyword.other.unit");
+    has("1000 tokens", "constant.numeric.duration");
+    has("sweep lr", "keyword.control");
+    has("lr in [1e-3", "variable.parameter");
+    has("in [1e-3", "keyword.control");
+    has("seeds 3", "keyword.control");
+    has("use run", "storage.type.use");
+    has("run = finetune", "entity.name.function");
+    has("finetune(net, digits", "support.function");
+    has("lr: lr)", "variable.other.property");
+    has("\"ft_{lr}\"", "string.quoted.double");
+    has("{lr}\"", "meta.interpolation");
+    has("lr}\"", "variable.other");
+    has("run.ft, data", "variable.other");
+    has(".ft, data", "variable.other");
+    has("zip a", "keyword.control");
+    has("b in", "variable.parameter");
+    has("sequence seq", "storage.type.definition");
+    has("seq {", "entity.name.function");
+    has("average(run.ft", "support.function");
+    has("run.ft, seq)", "variable.other");
+    // `{{` is a brace, not an interpolation.
+    let tight = grammar.tokenize(SWEEPS_AND_TEMPLATES_TIGHT);
+    let scopes = tight.scopes_at("{{x}}");
+    assert!(
+        scopes
+            .iter()
+            .any(|scope| scope.starts_with("constant.character.escape"))
+            && !scopes
+                .iter()
+                .any(|scope| scope.starts_with("meta.interpolation")),
+        "{scopes:?}"
+    );
+    // A template whose `)` is missing: its parameter list ends at the `{`.
+    let broken = grammar.tokenize("template f(a, b {\n  train t { model: a }\n}\n");
+    assert!(broken
+        .scopes_at("train")
+        .iter()
+        .any(|scope| scope.starts_with("storage.type")));
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod records;
 mod reference;
 mod resume;
 mod run;
+mod studies;
 mod support;
 mod tidy;
 mod ui;

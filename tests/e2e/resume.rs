@@ -38,11 +38,33 @@ fn latest_step(test: &Test) -> Option<u64> {
         .max()
 }
 
+/// A task sequence whose phases carry hook state (an EWC Fisher, an SFA anchor that moves
+/// with each merge) and replay earlier examples: all of it must survive a kill.
+const HOOKS: &str = r#"dataset d = digits
+dataset r = digits { rotate: 90 }
+model m = mlp { hidden: [32] }
+sequence s {
+  model: m
+  tasks: [d, r]
+  steps: 600 steps
+  batch: 64
+  optimizer: adamw { lr: 0.003 }
+  hooks: [ewc { lambda: 10, batches: 2 }, sfa { every: 30%, beta: 0.3, anchor: "previous_merge" }]
+  replay: { size: 100, ratio: 25% }
+  log_every: 100 steps
+  checkpoint_every: 50 steps
+}
+"#;
+
 /// Starts `exp run`, and kills it with SIGKILL once a checkpoint at `after` steps or later
 /// exists. Returns false if the run finished first.
 fn run_and_kill(test: &Test, out: &str, after: u64) -> bool {
+    run_file_and_kill(test, "long.exp", out, after)
+}
+
+fn run_file_and_kill(test: &Test, file: &str, out: &str, after: u64) -> bool {
     let mut child = Command::new(exp_binary())
-        .args(["run", "long.exp", "--out", out])
+        .args(["run", file, "--out", out])
         .current_dir(test.dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -111,6 +133,38 @@ fn a_run_killed_at_several_points_resumes_to_the_same_weights() {
         "{}",
         again.stderr
     );
+}
+
+#[test]
+fn a_sequence_with_hooks_and_replay_resumes_to_the_same_weights() {
+    let test = Test::new().file("hooks.exp", HOOKS);
+    let reference = test.run_with(&["run", "hooks.exp", "--out", "reference", "--no-cache"]);
+    assert_eq!(reference.status, 0, "{}", reference.stderr);
+    let mut kills = 0;
+    for (attempt, after) in [150, 400].into_iter().enumerate() {
+        if run_file_and_kill(&test, "hooks.exp", &format!("killed{attempt}"), after) {
+            kills += 1;
+        }
+    }
+    assert!(kills > 0, "the run always finished before it could be killed");
+    let resumed = test.run_with(&["run", "hooks.exp", "--out", "resumed"]);
+    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    assert!(
+        resumed.stderr.contains("resumed from the checkpoint at step "),
+        "{}",
+        resumed.stderr
+    );
+    for phase in ["s.task1", "s.task2"] {
+        let read = |out: &str| {
+            std::fs::read(test.path(&format!("{out}/checkpoints/{phase}.safetensors"))).unwrap()
+        };
+        assert!(
+            read("reference") == read("resumed"),
+            "{phase}: resumed weights differ from an uninterrupted run"
+        );
+    }
+    let matrix = |out: &str| std::fs::read_to_string(test.path(&format!("{out}/s.matrix.csv"))).unwrap();
+    assert_eq!(matrix("reference"), matrix("resumed"));
 }
 
 fn latest_step_from(stderr: &str) -> u64 {

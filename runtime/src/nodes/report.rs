@@ -9,6 +9,9 @@ use crate::error::RunError;
 use crate::run_dir::RunDir;
 use crate::table::Table;
 
+/// Marks a row whose node failed: it stays in the table, without numbers.
+const FAILED: &str = " (failed)";
+
 /// Builds a table from named metric sets; columns in order of first appearance.
 pub fn table_of(name: &str, rows: &[(String, &MetricsArtifact)]) -> Table {
     let mut columns: Vec<String> = Vec::new();
@@ -110,8 +113,12 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
                 (square / (values.len() - 1) as f64).sqrt()
             }));
         }
+        let finished = members
+            .iter()
+            .filter(|row| !table.rows[**row].0.ends_with(FAILED))
+            .count();
         aggregated.rows.push((label, means));
-        aggregated.spread.push((members.len(), stds));
+        aggregated.spread.push((finished, stds));
         let matrices: Vec<&Vec<Vec<f64>>> = members
             .iter()
             .filter_map(|row| table.matrices.get(*row).and_then(Option::as_ref))
@@ -244,6 +251,9 @@ pub fn run(ctx: &NodeRun, chart: bool, against: Option<&str>) -> Result<Artifact
         let row = ctx.graph.node(input.node);
         nodes.push(row);
         match artifact.as_ref() {
+            Artifact::Metrics(metrics) if metrics.missing => {
+                rows.push((format!("{}{FAILED}", row.name), metrics))
+            }
             Artifact::Metrics(metrics) => rows.push((row.name.clone(), metrics)),
             Artifact::Model(model) => rows.push((row.name.clone(), &model.metrics)),
             other => return Err(ctx.internal(format!("report row is a {}", other.kind_word()))),

@@ -167,6 +167,14 @@ impl Grammar {
         for raw_line in text.split_inclusive('\n') {
             let line = raw_line.trim_end_matches('\n').trim_end_matches('\r');
             self.tokenize_line(line, line_start, &mut stack, &mut highlight.scopes);
+            // The line break belongs to the regions still open after it, as in editors (a block
+            // comment over several lines is comment throughout).
+            let open = stack_scopes(&stack);
+            fill(
+                &mut highlight.scopes,
+                line_start + line.len()..line_start + raw_line.len(),
+                &open,
+            );
             line_start += raw_line.len();
         }
         highlight

@@ -836,7 +836,7 @@ fn point_suffix(point: &[(String, String)]) -> String {
 fn literal_text(expr: &Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Int(value) => Some(value.to_string()),
-        ExprKind::Float(value) => Some(value.to_string()),
+        ExprKind::Float(value) => Some(float_text(*value)),
         ExprKind::Bool(value) => Some(value.to_string()),
         ExprKind::Str(value) => Some(value.clone()),
         ExprKind::Duration(Duration { amount, unit }) => Some(match unit {
@@ -849,6 +849,16 @@ fn literal_text(expr: &Expr) -> Option<String> {
         ExprKind::Paren(inner) => literal_text(inner),
         ExprKind::Neg(inner) => literal_text(inner).map(|text| format!("-{text}")),
         _ => None,
+    }
+}
+
+/// `0.001`, `3.5`, but `1e30` and `1e-7` rather than a screenful of digits.
+fn float_text(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude != 0.0 && !(1e-4..1e6).contains(&magnitude) {
+        format!("{value:e}")
+    } else {
+        value.to_string()
     }
 }
 

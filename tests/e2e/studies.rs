@@ -1,0 +1,224 @@
+//! The study constructs through the real binary: sweeps expand into nodes cached one by one and
+//! reported as mean ± std over seeds; templates instantiate; task sequences train with hooks and
+//! replay, carry hook state, write their accuracy matrix, and come back from the cache; a
+//! report keeps the rows that finished when one fails.
+
+use std::collections::BTreeMap;
+
+use crate::support::Test;
+
+/// Node name → outcome status, from a run directory's manifest.
+fn statuses(test: &Test, out: &str) -> BTreeMap<String, String> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(test.path(&format!("{out}/manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    manifest["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| {
+            (
+                node["name"].as_str().unwrap().to_string(),
+                node["outcome"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn read(test: &Test, path: &str) -> String {
+    std::fs::read_to_string(test.path(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
+}
+
+const SWEEP: &str = r#"import std.digits
+model net = mlp { hidden: [16] }
+template finetune(start, lr) {
+  train ft { model: start, data: digits, steps: 8 steps, optimizer: adamw { lr: lr } }
+  evaluate score { model: ft, data: digits, metrics: [accuracy] }
+}
+sweep lr in [1e-3, 1e-2], seeds 3 {
+  use run = finetune(net, lr)
+}
+report results { rows: [run] }
+"#;
+
+#[test]
+fn a_sweep_runs_every_point_and_reports_replicates_as_mean_and_std() {
+    let test = Test::new().file("sweep.exp", SWEEP);
+    let outcome = test.run_with(&["run", "sweep.exp", "--out", "first", "--jobs", "2"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let statuses = statuses(&test, "first");
+    for lr in ["0.001", "0.01"] {
+        for seed in 0..3 {
+            assert_eq!(statuses[&format!("run.ft[lr={lr},seed={seed}]")], "done");
+            assert_eq!(statuses[&format!("run.score[lr={lr},seed={seed}]")], "done");
+        }
+    }
+    // One row per learning rate, the mean ± std of three seeds; every run kept beside it.
+    let table = read(&test, "first/results.md");
+    assert!(table.contains("| run[lr=0.001] "), "{table}");
+    assert!(table.contains("| run[lr=0.01] "), "{table}");
+    assert!(table.contains(" ± "), "{table}");
+    assert!(table.contains("| n "), "{table}");
+    let csv = read(&test, "first/results.csv");
+    assert!(csv.starts_with("node,accuracy,accuracy_std,n\n"), "{csv}");
+    assert!(csv.contains("\"run[lr=0.001]\","), "{csv}");
+    let runs = read(&test, "first/results_runs.csv");
+    assert_eq!(runs.lines().count(), 1 + 6, "{runs}");
+
+    // The mean and std in the table are those of the runs.
+    let values: Vec<f64> = runs
+        .lines()
+        .filter(|line| line.contains("lr=0.01,"))
+        .map(|line| line.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    let mean = values.iter().sum::<f64>() / 3.0;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+    let row = csv
+        .lines()
+        .find(|line| line.starts_with("\"run[lr=0.01]\""))
+        .unwrap();
+    let cells: Vec<f64> = row.rsplitn(4, ',').take(3).map(|c| c.parse().unwrap()).collect();
+    assert!((cells[2] - mean).abs() < 1e-12, "{row} vs {values:?}");
+    assert!((cells[1] - std).abs() < 1e-12, "{row} vs {values:?}");
+    assert_eq!(cells[0], 3.0);
+
+    // One more point: only its nodes run; the others come from the cache, one by one.
+    let wider = SWEEP.replace("[1e-3, 1e-2]", "[1e-3, 1e-2, 3e-2]");
+    std::fs::write(test.path("sweep.exp"), wider).unwrap();
+    let outcome = test.run_with(&["run", "sweep.exp", "--out", "second"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let statuses = statuses(&test, "second");
+    for seed in 0..3 {
+        assert_eq!(statuses[&format!("run.ft[lr=0.001,seed={seed}]")], "cached");
+        assert_eq!(statuses[&format!("run.ft[lr=0.03,seed={seed}]")], "done");
+    }
+    assert_eq!(statuses["results"], "done");
+}
+
+#[test]
+fn graph_shows_sweeps_and_sequences_expanded() {
+    let test = Test::new().file("sweep.exp", SWEEP).file(
+        "seq.exp",
+        "import std.continual\nsequence s { model: digits_mlp, tasks: [rotated, inverted], steps: 5 steps, optimizer: sgd { lr: 0.1 } }\n",
+    );
+    let outcome = test.run_with(&["graph", "sweep.exp", "--format", "json"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let graph: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let nodes = graph["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2 + 12 + 1);
+    let ft = nodes
+        .iter()
+        .find(|node| node["name"] == "run.ft[lr=0.01,seed=2]")
+        .unwrap();
+    assert_eq!(ft["family"], "run.ft");
+    assert_eq!(ft["point"], serde_json::json!([["lr", "0.01"], ["seed", "2"]]));
+
+    let outcome = test.run_with(&["graph", "seq.exp", "--format", "dot"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    for name in ["s.task1", "s.task2", "s.task2.on1", "s.task1.on2", "continual s"] {
+        assert!(outcome.stdout.contains(name), "{name}:\n{}", outcome.stdout);
+    }
+}
+
+const SEQUENCE: &str = r#"import std.continual
+model net = mlp { hidden: [16] }
+sequence protected {
+  model: net
+  tasks: [rotated, inverted, permuted]
+  steps: 12 steps
+  optimizer: adamw { lr: 3e-3 }
+  hooks: [ewc { lambda: 10, batches: 2 }, l2 { lambda: 0.01 }, sfa { every: 50%, beta: 0.5 }]
+  replay: { size: 40, ratio: 25%, selection: "uniform" }
+}
+train joint { model: net, data: [rotated, inverted, permuted], steps: 12 steps, optimizer: adamw { lr: 3e-3 } }
+sequence reference { models: [joint, joint, joint], tasks: [rotated, inverted, permuted] }
+report results { rows: [protected, reference] }
+"#;
+
+#[test]
+fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
+    let test = Test::new().file("seq.exp", SEQUENCE);
+    let outcome = test.run_with(&["run", "seq.exp", "--out", "first"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let statuses = statuses(&test, "first");
+    for phase in 1..=3 {
+        assert_eq!(statuses[&format!("protected.task{phase}")], "done");
+        for task in 1..=3 {
+            assert_eq!(statuses[&format!("protected.task{phase}.on{task}")], "done");
+        }
+    }
+    // The matrix: a header and three rows of three accuracies.
+    let matrix = read(&test, "first/protected.matrix.csv");
+    assert_eq!(matrix.lines().next(), Some("after,task1,task2,task3"));
+    assert_eq!(matrix.lines().count(), 4);
+    assert!(test.path("first/protected.heatmap.png").exists());
+    assert!(test.path("first/results.protected.heatmap.png").exists());
+    // The summary's metrics, and what the method held: EWC's θ* and Fisher, L2's anchor and
+    // SFA's anchor are four parameter copies; the replay buffer 40 examples.
+    let table = read(&test, "first/results.csv");
+    let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header,
+        ["node", "avg_accuracy", "forgetting", "bwt", "learning_accuracy", "param_copies", "replay_examples"]
+    );
+    let protected: Vec<&str> = table.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(protected[0], "protected");
+    assert_eq!(protected[5], "4");
+    assert_eq!(protected[6], "40");
+    // The final average is the mean of the matrix's last row.
+    let last: Vec<f64> = matrix
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .skip(1)
+        .map(|cell| cell.parse().unwrap())
+        .collect();
+    let average: f64 = protected[1].parse().unwrap();
+    assert!((average - last.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    // A replay buffer is logged by every phase after the first.
+    let metrics = read(&test, "first/metrics.jsonl");
+    assert!(metrics.contains(r#""node":"protected.task2","step":null,"split":"replay","name":"buffer_examples","value":40.0"#), "{metrics}");
+
+    // Hook state travels through the cache: a second run restores every phase and gives the
+    // same matrix.
+    let outcome = test.run_with(&["run", "seq.exp", "--out", "second"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert!(statuses(&test, "second").values().all(|status| status == "cached"));
+    assert_eq!(matrix, read(&test, "second/protected.matrix.csv"));
+    // Changing the second task's hook reruns from the first phase on, and the first phase's
+    // carried state (the cached EWC Fisher) feeds the rerun.
+    let changed = SEQUENCE.replace("sfa { every: 50%, beta: 0.5 }", "sfa { every: 50%, beta: 0.25 }");
+    std::fs::write(test.path("seq.exp"), changed).unwrap();
+    let outcome = test.run_with(&["run", "seq.exp", "--out", "third", "--no-cache"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert_ne!(matrix, read(&test, "third/protected.matrix.csv"));
+}
+
+#[test]
+fn a_report_keeps_the_rows_that_finished_when_one_fails() {
+    let test = Test::new().file(
+        "partial.exp",
+        r#"import std.digits
+model net = mlp { hidden: [16] }
+sweep lr in [0.1, 1e30] {
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: lr } }
+  evaluate score { model: ft, data: digits, metrics: [accuracy] }
+}
+report results { rows: [score] }
+"#,
+    );
+    let outcome = test.run_with(&["run", "partial.exp", "--out", "out"]);
+    assert_eq!(outcome.status, 1, "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("the training loss is not finite"), "{}", outcome.stderr);
+    let table = read(&test, "out/results.csv");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "node,accuracy");
+    assert!(lines[1].starts_with("\"score[lr=0.1]\",0."), "{table}");
+    assert_eq!(lines[2], "score[lr=1e30] (failed),");
+    let statuses = statuses(&test, "out");
+    assert_eq!(statuses["results"], "done");
+    assert_eq!(statuses["ft[lr=1e30]"], "failed");
+    assert_eq!(statuses["score[lr=1e30]"], "skipped");
+}
