@@ -73,7 +73,14 @@ pub fn measure(library: &Path, steps: usize, batch: usize) -> anyhow::Result<Bou
         data: None,
     };
     let digits = Digits::create(
-        &params(serde_json::json!({"test_fraction": 0.2, "split_seed": 0})),
+        &params(serde_json::json!({
+            "test_fraction": 0.2,
+            "split_seed": 0,
+            "labels": [],
+            "rotate": 0,
+            "permute": -1,
+            "invert": false
+        })),
         &data_context,
     )
     .map_err(|e| plain(&e))?;

@@ -462,6 +462,7 @@ pub fn any_duration() -> ParamType {
         units: vec![
             DurationUnit::Steps,
             DurationUnit::Epochs,
+            DurationUnit::Tokens,
             DurationUnit::Fraction,
         ],
     }
