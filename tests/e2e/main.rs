@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod experiments;
 mod fmt;
+mod mergers;
 mod highlight;
 mod plugins;
 mod records;

@@ -225,3 +225,50 @@ report results { rows: [score] }
     assert_eq!(statuses["ft[lr=1e30]"], "failed");
     assert_eq!(statuses["score[lr=1e30]"], "skipped");
 }
+
+#[test]
+fn a_mixture_schedule_switches_the_data_at_its_point() {
+    let test = Test::new().file(
+        "mix.exp",
+        r#"import std.continual
+model net = mlp { hidden: [16] }
+train upsampled {
+  model: net
+  data: [digits, rotated]
+  steps: 10 steps
+  batch: 10
+  optimizer: sgd { lr: 0.1 }
+  mixture: { at: [0%, 60%], weights: [[1, 0], [0, 1]] }
+}
+"#,
+    );
+    let outcome = test.run_with(&["run", "mix.exp", "--out", "out"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&test, "out/manifest.json")).unwrap();
+    let text = manifest.to_string();
+    // Six steps of ten from the plain digits, then four of ten from the rotated ones: the
+    // ledger counts what each source fed the phase.
+    let checkpoint = manifest["ledger"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no ledger in {text}"))
+        .iter()
+        .find(|entry| entry["node"] == "upsampled")
+        .unwrap_or_else(|| panic!("no ledger for the phase in {text}"));
+    let ledger: Vec<(String, u64)> = checkpoint["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["node"] == "upsampled")
+        .map(|entry| {
+            (
+                entry["source"].as_str().unwrap().to_string(),
+                entry["examples"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
+    assert_eq!(ledger[0].1, 60, "{ledger:?}");
+    assert_eq!(ledger[1].1, 40, "{ledger:?}");
+    assert!(ledger[1].0.contains("rotate 90"), "{ledger:?}");
+}

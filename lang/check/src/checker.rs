@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
-use exp_ir::graph::{Replay, ReplaySize, TrainSpec};
+use exp_ir::graph::{Mixture, Replay, ReplaySize, TrainSpec};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
@@ -185,6 +185,11 @@ const TRAIN_FIELDS: &[FieldSpec] = &[
     field("log_every", false, "log_every: 10 steps"),
     field("checkpoint_every", false, "checkpoint_every: 500 steps"),
     field("hooks", false, "hooks: [l2 { lambda: 1.0 }]"),
+    field(
+        "mixture",
+        false,
+        "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }",
+    ),
 ];
 
 /// A sequence trains one model through `tasks` in order, each phase as a `train` block says.
@@ -372,8 +377,14 @@ impl<'a> Checker<'a> {
         let data = fields
             .get("data")
             .and_then(|field| self.reference_list(field, Expect::Dataset, true));
+        let mixture = match (fields.get("mixture"), &data) {
+            (Some(field), Some(data)) => self.mixture(field, data.len()).map(Some),
+            (Some(_), None) => None,
+            (None, _) => Some(None),
+        };
         let phase = self.phase(&fields);
-        let (spec, seed) = phase?;
+        let (mut spec, seed) = phase?;
+        spec.mixture = mixture?;
         Some(Body::Train {
             model: model?,
             data: data?,
@@ -499,6 +510,7 @@ impl<'a> Checker<'a> {
                 checkpoint_every: checkpoint_every?,
                 hooks: hooks?,
                 replay: None,
+                mixture: None,
             },
             seed?,
         ))
@@ -569,6 +581,142 @@ impl<'a> Checker<'a> {
             }
         }
         ok.then_some(hooks)
+    }
+
+    /// `mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]], interpolate: false }`:
+    /// a schedule of weights over the `data` inputs (`sources` of them).
+    fn mixture(&mut self, field: &'a ast::Field, sources: usize) -> Option<Mixture> {
+        const EXAMPLE: &str = "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }";
+        let ExprKind::Record(block) = &field.value.kind else {
+            self.wrong_type(field, "a block `{ at: [..], weights: [[..], ..] }`", Some(EXAMPLE.into()));
+            return None;
+        };
+        let mut at: Option<Vec<Duration>> = None;
+        let mut weights: Option<Vec<Vec<f64>>> = None;
+        let mut interpolate = false;
+        let mut ok = true;
+        let problem = |errors: &mut Vec<CheckError>, inner: &ast::Field, expected: String| {
+            errors.push(CheckError::WrongFieldType {
+                field: format!("mixture.{}", inner.key.name),
+                expected,
+                found: inner.value.kind.describe(),
+                span: inner.value.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+        };
+        for inner in &block.fields {
+            match (inner.key.name.as_str(), &inner.value.kind) {
+                ("at", ExprKind::List(items)) if !items.is_empty() => {
+                    let points: Option<Vec<Duration>> = items
+                        .iter()
+                        .map(|item| match &item.kind {
+                            ExprKind::Duration(d) if d.amount >= 0.0 => Some(Duration {
+                                amount: d.amount,
+                                unit: ir_unit(d.unit),
+                            }),
+                            _ => None,
+                        })
+                        .collect();
+                    match points {
+                        Some(points) => at = Some(points),
+                        None => {
+                            problem(&mut self.errors, inner, "a list of durations (`0%`, `500 steps`)".into());
+                            ok = false;
+                        }
+                    }
+                }
+                ("weights", ExprKind::List(rows)) if !rows.is_empty() => {
+                    let parsed: Option<Vec<Vec<f64>>> = rows
+                        .iter()
+                        .map(|row| match &row.kind {
+                            ExprKind::List(cells) if cells.len() == sources => cells
+                                .iter()
+                                .map(|cell| match cell.kind {
+                                    ExprKind::Int(v) if v >= 0 => Some(v as f64),
+                                    ExprKind::Float(v) if v >= 0.0 => Some(v),
+                                    _ => None,
+                                })
+                                .collect::<Option<Vec<f64>>>()
+                                .filter(|row| row.iter().sum::<f64>() > 0.0),
+                            _ => None,
+                        })
+                        .collect();
+                    match parsed {
+                        Some(parsed) => weights = Some(parsed),
+                        None => {
+                            problem(
+                                &mut self.errors,
+                                inner,
+                                format!("a list of rows of {sources} weights ≥ 0 (one per `data` input), each with a positive sum"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                ("interpolate", ExprKind::Bool(value)) => interpolate = *value,
+                (key @ ("at" | "weights" | "interpolate"), _) => {
+                    let expected = match key {
+                        "at" => "a non-empty list of durations".to_string(),
+                        "weights" => format!("a non-empty list of rows of {sources} weights"),
+                        _ => "a boolean".to_string(),
+                    };
+                    problem(&mut self.errors, inner, expected);
+                    ok = false;
+                }
+                (key, _) => {
+                    self.errors.push(CheckError::UnknownParam {
+                        component: "mixture".to_string(),
+                        param: key.to_string(),
+                        span: inner.key.span,
+                        suggestion: did_you_mean(key, ["at", "weights", "interpolate"])
+                            .map(str::to_string),
+                        known: vec!["at".into(), "weights".into(), "interpolate".into()],
+                    });
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let (Some(at), Some(weights)) = (at, weights) else {
+            self.errors.push(CheckError::MissingParam {
+                component: "mixture".to_string(),
+                param: "at` and `weights".to_string(),
+                expected: "a list of points and a row of weights per point".to_string(),
+                span: field.value.span,
+            });
+            return None;
+        };
+        let same_unit = at.iter().all(|point| point.unit == at[0].unit);
+        if same_unit && at.windows(2).any(|pair| pair[1].amount <= pair[0].amount) {
+            self.errors.push(CheckError::WrongFieldType {
+                field: "mixture.at".to_string(),
+                expected: "increasing points".to_string(),
+                found: "points out of order".to_string(),
+                span: field.value.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+            return None;
+        }
+        if at.len() != weights.len() {
+            self.errors.push(CheckError::WrongFieldType {
+                field: "mixture.weights".to_string(),
+                expected: format!("one row per point of `at` ({})", at.len()),
+                found: match weights.len() {
+                    1 => "1 row".to_string(),
+                    rows => format!("{rows} rows"),
+                },
+                span: field.value.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+            return None;
+        }
+        Some(Mixture {
+            at,
+            weights,
+            interpolate,
+        })
     }
 
     /// `replay: { size: 200 | 10%, ratio: 25%, selection: "uniform" | "reservoir" }`.

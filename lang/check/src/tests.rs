@@ -158,6 +158,16 @@ use five = loop(1)
 );
 
 snapshot!(
+    mixture_errors,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0%, 50%], weights: [[1, 0]] } }
+train b { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0%], weights: [[1, 0, 1]], mode: 1 } }
+train c { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0%, 90%], weights: [[0.9, 0.1], [0.5, 0.5]], interpolate: true } }
+"#
+);
+
+snapshot!(
     hook_errors,
     r#"import std.digits
 model net = mlp

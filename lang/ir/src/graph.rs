@@ -192,6 +192,22 @@ pub struct TrainSpec {
     /// Replay of earlier tasks' examples (inputs `replay`): a buffer mixed into each batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay: Option<Replay>,
+    /// How batches draw from several `data` inputs over the phase; without it their training
+    /// splits are concatenated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture: Option<Mixture>,
+}
+
+/// A schedule of data-mixture weights: at each point of `at` (from the start of the phase) the
+/// weights become the matching row of `weights` (one weight per `data` input), held until the
+/// next point, or moved linearly toward it with `interpolate`. Before the first point the first
+/// row holds. Each example of a batch comes from input i with probability weight i / sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mixture {
+    pub at: Vec<Duration>,
+    pub weights: Vec<Vec<f64>>,
+    #[serde(default)]
+    pub interpolate: bool,
 }
 
 /// A replay buffer: `size` examples drawn from the earlier tasks' training splits, of which

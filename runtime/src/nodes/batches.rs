@@ -2,7 +2,8 @@
 //! permutation each epoch), several datasets trained on together (their training splits
 //! concatenated), and a replay buffer of earlier tasks' examples mixed into every batch.
 
-use exp_ir::graph::{Replay, ReplaySize};
+use exp_ir::graph::{Mixture, Replay, ReplaySize};
+use exp_ir::value::Clock;
 use exp_plugin_api::host::PluginError;
 use exp_plugin_api::sdk::{Rng, Split};
 use tch::Tensor;
@@ -84,6 +85,11 @@ impl<'a> Sources<'a> {
         }
     }
 
+    /// Where dataset `source`'s examples start in the joint index space.
+    pub fn offset(&self, source: usize) -> i64 {
+        self.offsets[source]
+    }
+
     /// The dataset and its own index for a joint index.
     fn locate(&self, index: i64) -> (usize, i64) {
         let source = self.offsets.partition_point(|offset| *offset <= index) - 1;
@@ -112,6 +118,117 @@ impl<'a> Sources<'a> {
             ys.push(y);
         }
         Ok((Tensor::cat(&xs, 0), Tensor::cat(&ys, 0)))
+    }
+}
+
+/// Batches drawn from several datasets with weights that change over the phase (a mixture
+/// schedule): each example picks a dataset with probability proportional to its weight at this
+/// step, then takes that dataset's next example in its own seeded order (a fresh permutation
+/// each time it runs out).
+pub struct MixtureSampler {
+    points: Vec<u64>,
+    weights: Vec<Vec<f64>>,
+    interpolate: bool,
+    offsets: Vec<i64>,
+    orders: Vec<BatchOrder>,
+    rng: Rng,
+    batch: usize,
+    /// Examples drawn from each dataset so far, for the data ledger.
+    pub drawn: Vec<u64>,
+}
+
+impl MixtureSampler {
+    pub fn new(mixture: &Mixture, sources: &Sources<'_>, clock: &Clock, batch: u64, seed: u64) -> MixtureSampler {
+        let orders = sources
+            .datasets
+            .iter()
+            .enumerate()
+            .map(|(index, dataset)| {
+                BatchOrder::new(
+                    seed ^ (0x4d69_7874 + index as u64).rotate_left(32),
+                    dataset.info.train_len.max(0) as usize,
+                    1,
+                )
+            })
+            .collect();
+        MixtureSampler {
+            points: mixture.at.iter().map(|at| at.to_steps(clock)).collect(),
+            weights: mixture.weights.clone(),
+            interpolate: mixture.interpolate,
+            offsets: (0..sources.datasets.len()).map(|source| sources.offset(source)).collect(),
+            orders,
+            rng: Rng::new(seed ^ 0x4d69_7875_7265),
+            batch: batch as usize,
+            drawn: vec![0; sources.datasets.len()],
+        }
+    }
+
+    pub fn points_increase(&self) -> bool {
+        self.points.windows(2).all(|pair| pair[0] < pair[1])
+    }
+
+    /// The weights at `step`: the row of the last point at or before it (the first row before
+    /// the first point), or with `interpolate` the line between the points around it.
+    pub fn weights_at(&self, step: u64) -> Vec<f64> {
+        let after = self.points.partition_point(|point| *point <= step);
+        if after == 0 {
+            return self.weights[0].clone();
+        }
+        let current = after - 1;
+        match (self.interpolate, self.points.get(after)) {
+            (true, Some(next)) if *next > self.points[current] => {
+                let t = (step - self.points[current]) as f64 / (next - self.points[current]) as f64;
+                self.weights[current]
+                    .iter()
+                    .zip(&self.weights[after])
+                    .map(|(a, b)| a + (b - a) * t)
+                    .collect()
+            }
+            _ => self.weights[current].clone(),
+        }
+    }
+
+    /// Joint indices of the batch for `step` (0-based).
+    pub fn next_batch(&mut self, step: u64) -> Vec<i64> {
+        let weights = self.weights_at(step);
+        let total: f64 = weights.iter().sum();
+        (0..self.batch)
+            .map(|_| {
+                let mut draw = self.rng.next_f64() * total;
+                let mut source = weights.len() - 1;
+                for (index, weight) in weights.iter().enumerate() {
+                    if draw < *weight {
+                        source = index;
+                        break;
+                    }
+                    draw -= weight;
+                }
+                self.drawn[source] += 1;
+                self.offsets[source] + self.orders[source].next_batch()[0]
+            })
+            .collect()
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::json!({
+            "rng": self.rng.state(),
+            "drawn": self.drawn,
+            "orders": self.orders.iter().map(BatchOrder::state).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn restore(&mut self, state: &serde_json::Value) {
+        if let Some(rng) = state["rng"].as_u64() {
+            self.rng = Rng::from_state(rng);
+        }
+        if let Ok(drawn) = serde_json::from_value::<Vec<u64>>(state["drawn"].clone()) {
+            self.drawn = drawn;
+        }
+        if let Ok(orders) = serde_json::from_value::<Vec<OrderState>>(state["orders"].clone()) {
+            for (order, saved) in self.orders.iter_mut().zip(&orders) {
+                order.restore(saved);
+            }
+        }
     }
 }
 
@@ -184,7 +301,37 @@ impl ReplayBuffer {
 
 #[cfg(test)]
 mod tests {
-    use super::{steps_per_epoch, BatchOrder};
+    use super::{steps_per_epoch, BatchOrder, MixtureSampler};
+    use exp_plugin_api::sdk::Rng;
+
+    fn sampler(weights: Vec<Vec<f64>>, points: Vec<u64>, interpolate: bool) -> MixtureSampler {
+        MixtureSampler {
+            orders: vec![BatchOrder::new(1, 100, 1), BatchOrder::new(2, 50, 1)],
+            points,
+            weights,
+            interpolate,
+            offsets: vec![0, 100],
+            rng: Rng::new(3),
+            batch: 1000,
+            drawn: vec![0, 0],
+        }
+    }
+
+    #[test]
+    fn mixture_weights_switch_at_their_points() {
+        let mut mixture = sampler(vec![vec![1.0, 0.0], vec![1.0, 1.0]], vec![0, 10], false);
+        assert_eq!(mixture.weights_at(9), vec![1.0, 0.0]);
+        assert_eq!(mixture.weights_at(10), vec![1.0, 1.0]);
+        // Before the switch every example comes from the first dataset.
+        assert!(mixture.next_batch(5).iter().all(|index| *index < 100));
+        assert_eq!(mixture.drawn, vec![1000, 0]);
+        // After it, about half from each (the second dataset's indices start at 100).
+        let second = mixture.next_batch(20).iter().filter(|index| **index >= 100).count();
+        assert!((400..600).contains(&second), "{second}");
+        let linear = sampler(vec![vec![1.0, 0.0], vec![0.0, 1.0]], vec![0, 10], true);
+        assert_eq!(linear.weights_at(5), vec![0.5, 0.5]);
+        assert_eq!(linear.weights_at(30), vec![0.0, 1.0]);
+    }
 
     #[test]
     fn batches_cover_each_epoch_once() {

@@ -15,7 +15,7 @@ use exp_plugin_api::host::{ForeignModel, ForeignOptimizer};
 use exp_plugin_api::sdk::{SavedState, Split};
 use tch::Tensor;
 
-use super::batches::{steps_per_epoch, BatchOrder, ReplayBuffer, Sources};
+use super::batches::{steps_per_epoch, BatchOrder, MixtureSampler, ReplayBuffer, Sources};
 use super::evaluate::evaluate_model;
 use super::hooks::Hooks;
 use super::resume::{Progress, ResumeDir};
@@ -124,6 +124,19 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         sources.train_len.max(0) as usize,
         spec.batch as usize,
     );
+    let mut mixture = spec
+        .mixture
+        .as_ref()
+        .map(|mixture| MixtureSampler::new(mixture, &sources, &clock, spec.batch, ctx.node.seed));
+    if let Some(sampler) = &mixture {
+        // Points in different units are only comparable once resolved to steps.
+        if !sampler.points_increase() {
+            return Err(RunError::Mismatch {
+                node: node.to_string(),
+                message: "the points of `mixture.at` are not increasing once resolved to steps of this phase".to_string(),
+            });
+        }
+    }
     let mut examples_seen: u64 = 0;
     let mut last_finite: Option<f64> = None;
     let mut final_metrics = MetricsArtifact::default();
@@ -149,6 +162,9 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                 hooks.load(ctx, trainer.hooks)?;
                 if let (Some(buffer), Some(state)) = (&mut replay, trainer.replay_rng) {
                     buffer.restore(state);
+                }
+                if let Some(sampler) = &mut mixture {
+                    sampler.restore(&trainer.mixture);
                 }
                 order.restore(&progress.order);
                 examples_seen = progress.examples_seen;
@@ -182,7 +198,14 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let mut step_seconds: Vec<f64> = Vec::with_capacity(total as usize);
     for step in first_step..total {
         let step_started = std::time::Instant::now();
-        let indices = order.next_batch();
+        let mixed;
+        let indices = match &mut mixture {
+            Some(sampler) => {
+                mixed = sampler.next_batch(step);
+                &mixed[..]
+            }
+            None => order.next_batch(),
+        };
         examples_seen += indices.len() as u64;
         let (mut x, mut y) = sources
             .batch(indices)
@@ -259,7 +282,12 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                     optimizer_data: serde_json::Value::Null,
                     files: Vec::new(),
                 };
-                let replay_rng = replay.as_ref().map(ReplayBuffer::rng_state);
+                let samplers = Samplers {
+                    replay_rng: replay.as_ref().map(ReplayBuffer::rng_state),
+                    mixture: mixture
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, MixtureSampler::state),
+                };
                 let saved = checkpoint(
                     ctx,
                     resume,
@@ -267,7 +295,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                     &mut model,
                     &mut optimizer,
                     &mut hooks,
-                    replay_rng,
+                    samplers,
                 );
                 if stopping {
                     return Err(RunError::Interrupted {
@@ -304,13 +332,20 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     // Examples seen per source: the batch order draws uniformly from the joint index space,
     // so each source's share is its share of the examples (replayed ones are counted where
     // they first came from).
-    for dataset in &sources.datasets {
-        let share = dataset.info.train_len.max(0) as f64 / sources.train_len.max(1) as f64;
+    // A mixture counts what it drew from each source.
+    for (index, dataset) in sources.datasets.iter().enumerate() {
+        let examples = match &mixture {
+            Some(sampler) => sampler.drawn[index],
+            None => {
+                let share = dataset.info.train_len.max(0) as f64 / sources.train_len.max(1) as f64;
+                (examples_seen as f64 * share).round() as u64
+            }
+        };
         ledger.push(LedgerEntry {
             node: node.to_string(),
             source: dataset.info.source.clone(),
             license: dataset.info.license.clone(),
-            examples: (examples_seen as f64 * share).round() as u64,
+            examples,
         });
     }
     Ok(Artifact::Model(ModelArtifact {
@@ -331,6 +366,13 @@ struct TrainerState {
     optimizer: SavedState,
     hooks: SavedState,
     replay_rng: Option<u64>,
+    mixture: serde_json::Value,
+}
+
+/// The generators that pick examples beside the batch order.
+struct Samplers {
+    replay_rng: Option<u64>,
+    mixture: serde_json::Value,
 }
 
 fn pack_trainer_state(state: TrainerState) -> SavedState {
@@ -346,6 +388,7 @@ fn pack_trainer_state(state: TrainerState) -> SavedState {
             "optimizer": state.optimizer.data,
             "hooks": state.hooks.data,
             "replay_rng": state.replay_rng,
+            "mixture": state.mixture,
         }),
     }
 }
@@ -370,6 +413,7 @@ fn unpack_trainer_state(saved: SavedState) -> TrainerState {
             data: saved.data["hooks"].clone(),
         },
         replay_rng: saved.data["replay_rng"].as_u64(),
+        mixture: saved.data["mixture"].clone(),
     }
 }
 
@@ -382,7 +426,7 @@ fn checkpoint(
     model: &mut ForeignModel,
     optimizer: &mut ForeignOptimizer,
     hooks: &mut Hooks,
-    replay_rng: Option<u64>,
+    samplers: Samplers,
 ) -> bool {
     let step = progress.step;
     let states = model
@@ -398,7 +442,8 @@ fn checkpoint(
             let trainer = pack_trainer_state(TrainerState {
                 optimizer,
                 hooks,
-                replay_rng,
+                replay_rng: samplers.replay_rng,
+                mixture: samplers.mixture,
             });
             Ok((model_state, trainer))
         });
