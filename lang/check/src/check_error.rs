@@ -2,7 +2,8 @@
 //! fields, and `to_diagnostic`, which turns one into words (STYLE E2, E4, E5).
 //!
 //! Codes E0001 to E0003 belong to the parser (`exp_syntax::ParseError`); the checker's run
-//! from E0004 to E0037, and its warnings from W0001. A code never changes meaning once released.
+//! from E0004 to E0037, and its warnings from W0001 (an unused `let`) and W0002 (an unused
+//! template parameter). A code never changes meaning once released.
 
 use exp_diag::{Diagnostic, Span};
 use exp_ir::ComponentKind;
@@ -253,6 +254,12 @@ pub enum CheckError {
         name: String,
         span: Span,
     },
+    /// W0002, a warning: a template parameter its body never uses.
+    UnusedTemplateParam {
+        template: String,
+        param: String,
+        span: Span,
+    },
     /// A hook that is neither a regularizer nor a merger that can run during training.
     NotAHook {
         name: String,
@@ -301,6 +308,7 @@ impl CheckError {
             CheckError::NotAllowedInside { .. } => "E0035",
             CheckError::Interpolation { .. } => "E0036",
             CheckError::NotAHook { .. } => "E0037",
+            CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
 
@@ -341,7 +349,8 @@ impl CheckError {
             | CheckError::RecursiveTemplate { span, .. }
             | CheckError::NotAllowedInside { span, .. }
             | CheckError::Interpolation { span, .. }
-            | CheckError::NotAHook { span, .. } => *span,
+            | CheckError::NotAHook { span, .. }
+            | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
     }
 
@@ -540,6 +549,16 @@ impl CheckError {
                      durations and lists of them",
                 )
             }
+            CheckError::UnusedTemplateParam {
+                template,
+                param,
+                span,
+            } => Diagnostic::warning(
+                code,
+                format!("parameter `{param}` of the template `{template}` is never used"),
+            )
+            .with_primary(*span, "never used in the template's body")
+            .with_help("remove the parameter (and its argument at each `use`), or use it"),
             CheckError::UnusedLet { name, span } => {
                 Diagnostic::warning(code, format!("`{name}` is defined but never used"))
                     .with_primary(*span, "never used")

@@ -131,6 +131,17 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
                         continue;
                     }
                     template_spans.insert(name.clone(), template.name.span);
+                    let mut used = HashSet::new();
+                    names_in_items(&template.items, &mut used);
+                    for param in &template.params {
+                        if !used.contains(param.name.as_str()) {
+                            expander.errors.push(CheckError::UnusedTemplateParam {
+                                template: name.clone(),
+                                param: param.name.clone(),
+                                span: param.span,
+                            });
+                        }
+                    }
                     expander.templates.insert(name, template.clone());
                 }
                 Item::Let(binding) => {
@@ -187,6 +198,81 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         errors: expander.errors,
         lets_used: expander.lets_used,
         poisoned: expander.poisoned,
+    }
+}
+
+/// Every name the items refer to: bare names, the first segment of dotted ones, merge inputs,
+/// `{name}`s in strings, and the names inside sweep axes, `use` arguments and lets.
+fn names_in_items(items: &[Item], names: &mut HashSet<String>) {
+    fn in_text(text: &str, names: &mut HashSet<String>) {
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            match after.find('}') {
+                Some(close) => {
+                    names.insert(after[..close].trim().to_string());
+                    rest = &after[close + 1..];
+                }
+                None => break,
+            }
+        }
+    }
+    fn in_name(name: &str, names: &mut HashSet<String>) {
+        names.insert(name.split('.').next().unwrap_or(name).to_string());
+    }
+    fn in_expr(expr: &Expr, names: &mut HashSet<String>) {
+        match &expr.kind {
+            ExprKind::Str(text) => in_text(text, names),
+            ExprKind::List(items) => items.iter().for_each(|item| in_expr(item, names)),
+            ExprKind::Record(block) => in_block(block, names),
+            ExprKind::Component(component) => {
+                in_name(&component.name.name, names);
+                if let Some(block) = &component.params {
+                    in_block(block, names);
+                }
+            }
+            ExprKind::Binary { lhs, rhs, .. } => {
+                in_expr(lhs, names);
+                in_expr(rhs, names);
+            }
+            ExprKind::Neg(inner) | ExprKind::Paren(inner) => in_expr(inner, names),
+            _ => {}
+        }
+    }
+    fn in_block(block: &Block, names: &mut HashSet<String>) {
+        block.fields.iter().for_each(|field| in_expr(&field.value, names));
+    }
+    for item in items {
+        match item {
+            Item::Def(def) => {
+                if def.quoted {
+                    in_text(&def.name.name, names);
+                }
+                match &def.body {
+                    DefBody::Component(component) => {
+                        in_name(&component.name.name, names);
+                        if let Some(block) = &component.params {
+                            in_block(block, names);
+                        }
+                    }
+                    DefBody::Merge { inputs, params, .. } => {
+                        inputs.iter().for_each(|input| in_name(&input.name, names));
+                        if let Some(block) = params {
+                            in_block(block, names);
+                        }
+                    }
+                    DefBody::Block(block) => in_block(block, names),
+                }
+            }
+            Item::Sweep(sweep) => {
+                sweep.axes.iter().for_each(|axis| in_expr(&axis.values, names));
+                names_in_items(&sweep.items, names);
+            }
+            Item::Use(use_) => use_.args.iter().for_each(|arg| in_expr(&arg.value, names)),
+            Item::Let(binding) => in_expr(&binding.value, names),
+            Item::Template(template) => names_in_items(&template.items, names),
+            Item::Import(_) | Item::Plugin(_) | Item::Seed(_) => {}
+        }
     }
 }
 
