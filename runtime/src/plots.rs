@@ -158,16 +158,6 @@ pub fn write_table_chart(table: &Table, path_stem: &Path) -> Result<Vec<PathBuf>
     if table.rows.is_empty() || table.columns.is_empty() {
         return Ok(Vec::new());
     }
-    register_fonts()?;
-    if let Some(parent) = path_stem
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
-            path: parent.to_path_buf(),
-            error,
-        })?;
-    }
     render(
         path_stem,
         |root| draw_table_chart(root, table),
@@ -185,16 +175,6 @@ pub fn write_heatmap(
 ) -> Result<Vec<PathBuf>, PlotError> {
     if matrix.is_empty() {
         return Ok(Vec::new());
-    }
-    register_fonts()?;
-    if let Some(parent) = path_stem
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
-            path: parent.to_path_buf(),
-            error,
-        })?;
     }
     render(
         path_stem,
@@ -289,7 +269,6 @@ pub fn write_line_chart(
     if series.iter().all(|line| line.points.is_empty()) {
         return Ok(Vec::new());
     }
-    register_fonts()?;
     render(
         path_stem,
         |root| draw_line_chart(root, title, x_desc, y_desc, series),
@@ -373,13 +352,21 @@ fn register_fonts() -> Result<(), PlotError> {
     }
 }
 
-/// Draws one chart twice, as `<stem>.svg` and `<stem>.png`. The two closures are the same
-/// drawing for the two backends (a closure cannot be generic over the backend).
+/// Draws one chart twice, as `<stem>.svg` and `<stem>.png`, creating the directory if need be.
+/// The two closures are the same drawing for the two backends (a closure cannot be generic over
+/// the backend).
 fn render<Svg, Png>(stem: &Path, draw_svg: Svg, draw_png: Png) -> Result<Vec<PathBuf>, PlotError>
 where
     Svg: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
     Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
 {
+    register_fonts()?;
+    if let Some(parent) = stem.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
     let svg_path = with_suffix(stem, ".svg");
     let png_path = with_suffix(stem, ".png");
     {

@@ -2,9 +2,7 @@
 //! reruns exactly what depends on it, comments and whitespace rerun nothing, a corrupted entry
 //! is detected and recomputed, and `--explain`, `--force` and `--no-cache` do what they say.
 
-use std::collections::BTreeMap;
-
-use crate::support::Test;
+use crate::support::{statuses, Test};
 
 const FILE: &str = r#"// A small experiment for the cache tests.
 dataset d = digits
@@ -29,25 +27,6 @@ evaluate a_eval { model: a, data: d, metrics: [accuracy] }
 evaluate soup_eval { model: soup, data: d, metrics: [accuracy, loss] }
 report results { rows: [a_eval, soup_eval] }
 "#;
-
-/// Node name → outcome status, from a run directory's manifest.
-fn statuses(test: &Test, out: &str) -> BTreeMap<String, String> {
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(test.path(&format!("{out}/manifest.json"))).unwrap(),
-    )
-    .unwrap();
-    manifest["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| {
-            (
-                node["name"].as_str().unwrap().to_string(),
-                node["outcome"]["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
 
 fn run(test: &Test, file: &str, out: &str, extra: &[&str]) -> crate::support::Outcome {
     let mut args = vec!["run", file, "--out", out];

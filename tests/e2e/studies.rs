@@ -3,28 +3,7 @@
 //! replay, carry hook state, write their accuracy matrix, and come back from the cache; a
 //! report keeps the rows that finished when one fails.
 
-use std::collections::BTreeMap;
-
-use crate::support::Test;
-
-/// Node name → outcome status, from a run directory's manifest.
-fn statuses(test: &Test, out: &str) -> BTreeMap<String, String> {
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(test.path(&format!("{out}/manifest.json"))).unwrap(),
-    )
-    .unwrap();
-    manifest["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| {
-            (
-                node["name"].as_str().unwrap().to_string(),
-                node["outcome"]["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
+use crate::support::{statuses, Test};
 
 fn read(test: &Test, path: &str) -> String {
     std::fs::read_to_string(test.path(path)).unwrap_or_else(|error| panic!("{path}: {error}"))

@@ -142,3 +142,22 @@ pub fn build_plugin(name: &str) -> PathBuf {
     assert!(library.exists(), "no library at {}", library.display());
     library
 }
+
+/// Node name → outcome status, from a run directory's manifest.
+pub fn statuses(test: &Test, out: &str) -> std::collections::BTreeMap<String, String> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(test.path(&format!("{out}/manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    manifest["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| {
+            (
+                node["name"].as_str().unwrap().to_string(),
+                node["outcome"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

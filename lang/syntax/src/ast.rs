@@ -45,6 +45,26 @@ pub struct Sweep {
     pub span: Span,
 }
 
+impl Sweep {
+    /// The header as written, `sweep zip a in [..], seeds 3`, with each axis's values printed
+    /// by `value` (the formatter copies literals from the source, `dump` normalises them).
+    pub fn header(&self, value: impl Fn(&Expr) -> String) -> String {
+        let axes: Vec<String> = self
+            .axes
+            .iter()
+            .map(|axis| {
+                if axis.seeds {
+                    format!("seeds {}", value(&axis.values))
+                } else {
+                    format!("{} in {}", axis.name.name, value(&axis.values))
+                }
+            })
+            .collect();
+        let zip = if self.zip { "zip " } else { "" };
+        format!("sweep {zip}{}", axes.join(", "))
+    }
+}
+
 /// `lr in [1e-3, 3e-3]`, or `seeds 3` / `seeds [1, 2]` (an axis called `seed`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Axis {

@@ -19,19 +19,7 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
         out.push_str(indent);
         match item {
             Item::Sweep(sweep) => {
-                let axes: Vec<String> = sweep
-                    .axes
-                    .iter()
-                    .map(|axis| {
-                        if axis.seeds {
-                            format!("seeds {}", expr_text(&axis.values))
-                        } else {
-                            format!("{} in {}", axis.name.name, expr_text(&axis.values))
-                        }
-                    })
-                    .collect();
-                let zip = if sweep.zip { "zip " } else { "" };
-                let _ = writeln!(out, "sweep {zip}{} @{}", axes.join(", "), range(sweep.span));
+                let _ = writeln!(out, "{} @{}", sweep.header(expr_text), range(sweep.span));
                 dump_items(&sweep.items, &format!("{indent}  "), out);
             }
             Item::Template(template) => {

@@ -287,20 +287,8 @@ impl<'s> Printer<'s> {
                 .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
                 .spanning(binding.span),
             Item::Sweep(sweep) => {
-                let axes: Vec<String> = sweep
-                    .axes
-                    .iter()
-                    .map(|axis| {
-                        if axis.seeds {
-                            format!("seeds {}", self.flat_expr(&axis.values))
-                        } else {
-                            format!("{} in {}", axis.name.name, self.flat_expr(&axis.values))
-                        }
-                    })
-                    .collect();
-                let zip = if sweep.zip { "zip " } else { "" };
                 Entry {
-                    head: format!("sweep {zip}{} ", axes.join(", ")),
+                    head: format!("{} ", sweep.header(|value| self.flat_expr(value))),
                     tail: Tail::Items(
                         &sweep.items,
                         self.body_span(sweep.header_span.end, sweep.span),
