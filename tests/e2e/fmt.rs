@@ -13,9 +13,19 @@ evaluate e { model: t, data: d, metrics: [accuracy] } // done
 "#;
 
 #[test]
-fn fmt_check_passes_on_the_quickstart() {
-    let quickstart = workspace_root().join("experiments/quickstart.exp");
-    let outcome = Test::new().run_with(&["fmt", "--check", &quickstart.display().to_string()]);
+fn fmt_check_passes_on_every_experiment_and_stdlib_module() {
+    let mut files = Vec::new();
+    for dir in ["experiments", "stdlib"] {
+        for entry in std::fs::read_dir(workspace_root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "exp") {
+                files.push(path.display().to_string());
+            }
+        }
+    }
+    let mut args = vec!["fmt", "--check"];
+    args.extend(files.iter().map(String::as_str));
+    let outcome = Test::new().run_with(&args);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
     assert_eq!(outcome.stderr, "");
 }

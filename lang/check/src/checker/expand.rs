@@ -351,7 +351,8 @@ impl Expander {
                         .iter()
                         .rev()
                         .find_map(|item| match item {
-                            Item::Def(def) => Some(self.def_name(def, &inner, &instance).0),
+                            // The result: the last definition named by a word (see `item`).
+                            Item::Def(def) if !def.quoted => Some(def.name.name.clone()),
                             _ => None,
                         })
                         .and_then(|local| {
