@@ -4,6 +4,7 @@
 mod discover;
 mod dot;
 mod fmt;
+mod outline;
 mod progress;
 mod runs;
 mod world;
@@ -128,6 +129,8 @@ enum MessageFormat {
 enum GraphFormat {
     Dot,
     Json,
+    /// One line per definition, with how many nodes its sweeps made and the axes' values.
+    Outline,
 }
 
 /// Exit codes, decided here and nowhere else.
@@ -358,6 +361,7 @@ fn graph_command(file: &Path, format: GraphFormat, color: bool) -> Exit {
     };
     match format {
         GraphFormat::Dot => print!("{}", dot::to_dot(&loaded.graph)),
+        GraphFormat::Outline => print!("{}", outline::to_outline(&loaded.graph)),
         GraphFormat::Json => match serde_json::to_string_pretty(&loaded.graph) {
             Ok(json) => println!("{json}"),
             Err(error) => {

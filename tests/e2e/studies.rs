@@ -93,6 +93,16 @@ fn graph_shows_sweeps_and_sequences_expanded() {
     assert_eq!(ft["family"], "run.ft");
     assert_eq!(ft["point"], serde_json::json!([["lr", "0.01"], ["seed", "2"]]));
 
+    // The outline: one line per definition, with its copies and the axes' values.
+    let outcome = test.run_with(&["graph", "sweep.exp", "--format", "outline"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert!(outcome.stdout.starts_with("sweep: 15 nodes from 5 definitions\n"), "{}", outcome.stdout);
+    assert!(
+        outcome.stdout.contains("train run.ft    ×6  lr ∈ {0.001, 0.01}; seed ∈ {0, 1, 2}"),
+        "{}",
+        outcome.stdout
+    );
+
     let outcome = test.run_with(&["graph", "seq.exp", "--format", "dot"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
     for name in ["s.task1", "s.task2", "s.task2.on1", "s.task1.on2", "continual s"] {

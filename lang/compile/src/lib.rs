@@ -127,7 +127,16 @@ struct Lowering<'p> {
 }
 
 impl Lowering<'_> {
-    fn push(&mut self, name: String, kind: NodeKind, inputs: Vec<Input>, seed: u64, def: &CheckedDef, family: Option<String>) -> NodeId {
+    fn push(
+        &mut self,
+        name: String,
+        kind: NodeKind,
+        inputs: Vec<Input>,
+        seed: u64,
+        def: &CheckedDef,
+        family: Option<String>,
+        extra_point: &[(&str, usize)],
+    ) -> NodeId {
         let id = NodeId(self.nodes.len());
         let output = match &kind {
             NodeKind::Dataset { .. } => ArtifactKind::Dataset,
@@ -150,7 +159,14 @@ impl Lowering<'_> {
                 .expansion
                 .as_ref()
                 .map(|expansion| expansion.point.clone())
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into_iter()
+                .chain(
+                    extra_point
+                        .iter()
+                        .map(|(axis, value)| (axis.to_string(), value.to_string())),
+                )
+                .collect(),
         });
         id
     }
@@ -183,7 +199,10 @@ impl Lowering<'_> {
             metrics,
         } = &def.body
         {
-            let sub_family = |suffix: &str| family.as_ref().map(|family| format!("{family}.{suffix}"));
+            // A sequence's phases and evaluations form two families of their own, indexed by
+            // the task (and the task evaluated on), like a sweep's copies.
+            let base = family.clone().unwrap_or_else(|| def.name.clone());
+            let sub_family = |suffix: &str| Some(format!("{base}.{suffix}"));
             let mut previous_node = match stages {
                 Stages::Train { model, .. } => self.model_of.get(&model.0).copied(),
                 Stages::Given(_) => None,
@@ -217,7 +236,8 @@ impl Lowering<'_> {
                             inputs,
                             seed,
                             def,
-                            sub_family(&format!("task{}", i + 1)),
+                            sub_family("task"),
+                            &[("task", i + 1)],
                         )
                     }
                     Stages::Given(models) => match self.model_of.get(&models[i].0) {
@@ -245,7 +265,8 @@ impl Lowering<'_> {
                         inputs,
                         seed,
                         def,
-                        sub_family(&format!("task{}.on{}", i + 1, j + 1)),
+                        sub_family("task.on"),
+                        &[("task", i + 1), ("on", j + 1)],
                     ));
                 }
                 previous_node = Some(train);
@@ -270,6 +291,7 @@ impl Lowering<'_> {
                 derived(&def.name, None),
                 def,
                 family,
+                &[],
             );
             if let Some(last) = previous_node {
                 self.model_of.insert(idx, last);
@@ -283,7 +305,7 @@ impl Lowering<'_> {
             .filter_map(|(role, id)| self.input(role, *id))
             .collect();
         let seed = seed.unwrap_or_else(|| derive_seed(program.seed, &def.name));
-        let id = self.push(def.name.clone(), kind, inputs, seed, def, family);
+        let id = self.push(def.name.clone(), kind, inputs, seed, def, family, &[]);
         self.model_of.insert(idx, id);
         self.row_of.insert(idx, id);
     }
