@@ -261,3 +261,30 @@ train upsampled {
     assert_eq!(ledger[1].1, 40, "{ledger:?}");
     assert!(ledger[1].0.contains("rotate 90"), "{ledger:?}");
 }
+
+#[test]
+fn hooks_anchor_to_a_given_model() {
+    // With beta 1 and one merge at the end, SFA replaces the weights by its anchor's: the
+    // phase ends exactly at the `anchor` model, not at where it started.
+    let test = Test::new().file(
+        "anchor.exp",
+        r#"dataset d = digits
+model net = mlp { hidden: [8] }
+train other { model: net, data: d, steps: 5 steps, optimizer: sgd { lr: 0.5 } }
+train pulled {
+  model: net
+  data: d
+  steps: 5 steps
+  seed: 3
+  optimizer: sgd { lr: 0.5 }
+  hooks: [sfa { every: 100%, beta: 1.0 }, l2 { lambda: 0.1 }]
+  anchor: other
+}
+"#,
+    );
+    let outcome = test.run_with(&["run", "anchor.exp", "--out", "out", "--no-cache"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let read = |node: &str| std::fs::read(test.path(&format!("out/checkpoints/{node}.safetensors"))).unwrap();
+    assert!(read("pulled") == read("other"), "the phase should end at its anchor");
+    assert!(read("pulled") != read("net"));
+}

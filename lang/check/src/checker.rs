@@ -185,6 +185,7 @@ const TRAIN_FIELDS: &[FieldSpec] = &[
     field("log_every", false, "log_every: 10 steps"),
     field("checkpoint_every", false, "checkpoint_every: 500 steps"),
     field("hooks", false, "hooks: [l2 { lambda: 1.0 }]"),
+    field("anchor", false, "anchor: <model name>"),
     field(
         "mixture",
         false,
@@ -202,6 +203,7 @@ const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("optimizer", true, "optimizer: adamw { lr: 1e-3 }"),
     field("schedule", false, "schedule: cosine { warmup: 10% }"),
     field("hooks", false, "hooks: [ewc { lambda: 100 }]"),
+    field("anchor", false, "anchor: <model name>"),
     field("replay", false, "replay: { size: 200, ratio: 25% }"),
     field("metrics", false, "metrics: [accuracy]"),
     field("log_every", false, "log_every: 10 steps"),
@@ -382,6 +384,7 @@ impl<'a> Checker<'a> {
             (Some(_), None) => None,
             (None, _) => Some(None),
         };
+        let anchor = self.anchor(&fields);
         let phase = self.phase(&fields);
         let (mut spec, seed) = phase?;
         spec.mixture = mixture?;
@@ -390,6 +393,7 @@ impl<'a> Checker<'a> {
             data: data?,
             spec,
             seed,
+            anchor: anchor?,
         })
     }
 
@@ -436,6 +440,7 @@ impl<'a> Checker<'a> {
                 Some(field) => self.replay(field).map(Some),
                 None => Some(None),
             };
+            let anchor = self.anchor(&fields);
             let phase = self.phase(&fields);
             let (mut spec, seed) = phase?;
             spec.replay = replay?;
@@ -443,6 +448,7 @@ impl<'a> Checker<'a> {
                 model: model?,
                 spec,
                 seed,
+                anchor: anchor?,
             })
         };
         Some(Body::Sequence {
@@ -450,6 +456,14 @@ impl<'a> Checker<'a> {
             stages: stages?,
             metrics: metrics?,
         })
+    }
+
+    /// `anchor: <model>`: what the hooks anchor to instead of each phase's starting weights.
+    fn anchor(&mut self, fields: &HashMap<&'static str, &'a ast::Field>) -> Option<Option<DefId>> {
+        match fields.get("anchor") {
+            Some(field) => self.reference_field(field, Expect::Model).map(Some),
+            None => Some(None),
+        }
     }
 
     /// The fields of a training phase that `train` and `sequence` share.

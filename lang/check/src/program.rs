@@ -53,6 +53,8 @@ pub enum Body {
         spec: TrainSpec,
         /// The `seed:` field, when written.
         seed: Option<u64>,
+        /// The model the hooks anchor to, instead of the phase's starting weights.
+        anchor: Option<DefId>,
     },
     /// One model trained through `tasks` in order (or given models, one per task), evaluated
     /// on every task after each.
@@ -88,6 +90,7 @@ pub enum Stages {
         model: DefId,
         spec: TrainSpec,
         seed: Option<u64>,
+        anchor: Option<DefId>,
     },
     /// Given: the model after task i is `models[i]` (made by any method, such as merges).
     Given(Vec<DefId>),
@@ -98,12 +101,20 @@ impl Body {
     pub fn uses(&self) -> Vec<(&'static str, DefId)> {
         match self {
             Body::Dataset { .. } | Body::Model { .. } => Vec::new(),
-            Body::Train { model, data, .. } => std::iter::once(("model", *model))
+            Body::Train {
+                model,
+                data,
+                anchor,
+                ..
+            } => std::iter::once(("model", *model))
                 .chain(data.iter().map(|data| ("data", *data)))
+                .chain(anchor.iter().map(|anchor| ("anchor", *anchor)))
                 .collect(),
             Body::Sequence { tasks, stages, .. } => {
                 let models: Vec<(&'static str, DefId)> = match stages {
-                    Stages::Train { model, .. } => vec![("model", *model)],
+                    Stages::Train { model, anchor, .. } => std::iter::once(("model", *model))
+                        .chain(anchor.iter().map(|anchor| ("anchor", *anchor)))
+                        .collect(),
                     Stages::Given(models) => models.iter().map(|model| ("models", *model)).collect(),
                 };
                 models

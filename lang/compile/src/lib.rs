@@ -212,7 +212,9 @@ impl Lowering<'_> {
             for (i, task) in tasks.iter().enumerate() {
                 let name = format!("{}.task{}", def.name, i + 1);
                 let stage = match stages {
-                    Stages::Train { spec, seed, .. } => {
+                    Stages::Train {
+                        spec, seed, anchor, ..
+                    } => {
                         let mut inputs: Vec<Input> = Vec::new();
                         if let Some(node) = previous_node {
                             inputs.push(Input {
@@ -222,6 +224,9 @@ impl Lowering<'_> {
                             });
                         }
                         inputs.extend(self.input("data", *task));
+                        if let Some(anchor) = anchor {
+                            inputs.extend(self.input("anchor", *anchor));
+                        }
                         if spec.replay.is_some() {
                             inputs.extend(
                                 tasks[..i]

@@ -52,14 +52,16 @@ fn copies(node: &str, tensors: &[(String, Tensor)]) -> Result<Vec<Tensor>, RunEr
 
 impl Hooks {
     /// Builds the hooks (their durations already resolved to steps of this phase), gives each
-    /// regularizer its carried state and the starting weights, and takes the merge anchors.
+    /// regularizer its carried state and the anchor weights (the phase's starting weights, or
+    /// the `anchor` model's), and takes the merge anchors from them.
     pub fn start(
         ctx: &NodeRun,
         components: &[ComponentRef],
         context: &Context,
         carried: &[CarriedHook],
-        trainable: &[(String, Tensor)],
+        anchor: &[(String, Tensor)],
     ) -> Result<Hooks, RunError> {
+        let trainable = anchor;
         let node = ctx.name();
         let mut hooks = Hooks {
             regularizers: Vec::new(),

@@ -101,12 +101,19 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         .iter()
         .map(|hook| resolve_durations(hook, &clock))
         .collect();
+    let anchor = anchor_weights(ctx, &named_trainable)?;
     let mut hooks = {
         let carried = source
             .hooks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Hooks::start(ctx, &hook_components, &context, &carried, &named_trainable)?
+        Hooks::start(
+            ctx,
+            &hook_components,
+            &context,
+            &carried,
+            anchor.as_deref().unwrap_or(&named_trainable),
+        )?
     };
     let earlier = Sources::new(ctx.datasets_with_role("replay")?);
     let mut replay = match &spec.replay {
@@ -358,6 +365,42 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         hooks: Mutex::new(carried),
         memory,
     }))
+}
+
+/// The weights of the `anchor` input (what the hooks anchor to instead of the phase's start),
+/// matched by name and shape to the trainable tensors; `None` without an anchor.
+fn anchor_weights(
+    ctx: &NodeRun,
+    trainable: &[(String, Tensor)],
+) -> Result<Option<Vec<(String, Tensor)>>, RunError> {
+    let Some(Artifact::Model(anchor)) = ctx.inputs_with_role("anchor").into_iter().next() else {
+        return Ok(None);
+    };
+    let weights = anchor
+        .weights
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let anchor_name = ctx
+        .node
+        .input("anchor")
+        .map_or("the anchor", |id| ctx.graph.node(id).name.as_str());
+    trainable
+        .iter()
+        .map(|(name, tensor)| match weights.iter().find(|(other, _)| other == name) {
+            Some((_, weight)) if weight.size() == tensor.size() => {
+                Ok((name.clone(), weight.to_device(tensor.device())))
+            }
+            found => Err(RunError::Mismatch {
+                node: ctx.name().to_string(),
+                message: format!(
+                    "tensor `{name}` {:?} has no counterpart of the same shape in the anchor `{anchor_name}`{}",
+                    tensor.size(),
+                    found.map_or(String::new(), |(_, weight)| format!(" (it is {:?} there)", weight.size()))
+                ),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// What a resumable checkpoint keeps beside the model: the optimizer's state, the hooks'
