@@ -288,3 +288,38 @@ train pulled {
     assert!(read("pulled") == read("other"), "the phase should end at its anchor");
     assert!(read("pulled") != read("net"));
 }
+
+#[test]
+fn a_hook_parameter_follows_its_schedule() {
+    // SFA merges once, at the end of the phase, with beta read from a schedule at that step:
+    // rising to 1 (the weights become the anchor's), or falling to 0 (they stay trained).
+    let file = |values: &str| {
+        format!(
+            r#"dataset d = digits
+model net = mlp {{ hidden: [8] }}
+train other {{ model: net, data: d, steps: 5 steps, optimizer: sgd {{ lr: 0.5 }} }}
+train pulled {{
+  model: net
+  data: d
+  steps: 6 steps
+  seed: 3
+  optimizer: sgd {{ lr: 0.5 }}
+  hooks: [sfa {{ every: 100%, beta: piecewise {{ at: [0%, 50%], values: {values}, interpolate: false }} }}]
+  anchor: other
+}}
+train free {{ model: net, data: d, steps: 6 steps, seed: 3, optimizer: sgd {{ lr: 0.5 }} }}
+"#
+        )
+    };
+    let test = Test::new()
+        .file("rising.exp", &file("[0.0, 1.0]"))
+        .file("falling.exp", &file("[1.0, 0.0]"));
+    for (name, ends_at) in [("rising", "other"), ("falling", "free")] {
+        let outcome = test.run_with(&["run", &format!("{name}.exp"), "--out", name, "--no-cache"]);
+        assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+        let read = |node: &str| {
+            std::fs::read(test.path(&format!("{name}/checkpoints/{node}.safetensors"))).unwrap()
+        };
+        assert!(read("pulled") == read(ends_at), "{name}: should end at `{ends_at}`");
+    }
+}

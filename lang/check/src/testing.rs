@@ -179,7 +179,7 @@ impl TestCatalog {
                     ),
                     param(
                         "beta",
-                        ParamType::Float,
+                        ParamType::Schedule,
                         Some(Value::Float(0.5)),
                         Some(0.0),
                         Some(1.0),

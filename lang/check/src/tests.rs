@@ -158,6 +158,16 @@ use five = loop(1)
 );
 
 snapshot!(
+    scheduled_parameters,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 }, hooks: [sfa { every: 10%, beta: linear { warmup: 20% } }] }
+train b { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 }, hooks: [sfa { every: 10%, beta: 0.25 }] }
+train c { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 }, hooks: [sfa { every: 10%, beta: adamw }, sfa { every: 10%, beta: linar }, sfa { every: 10%, beta: "high" }] }
+"#
+);
+
+snapshot!(
     mixture_errors,
     r#"import std.digits
 model net = mlp

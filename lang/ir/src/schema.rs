@@ -181,6 +181,12 @@ pub enum ParamType {
     List(Box<ParamType>),
     /// One of a fixed set of words, written as a string.
     Choice(Vec<String>),
+    /// A number that may change over a training phase: a number, or a scheduler component
+    /// (`piecewise { at: [0%, 50%], values: [0.1, 1.0] }`) whose value at each step it takes.
+    /// The checker stores a schedule as `Value::Record { "schedule": name, "params": {..} }`;
+    /// the host builds the scheduler, gives the component the value at the phase's start as a
+    /// plain number, and each later value through `set_param`.
+    Schedule,
 }
 
 impl ParamType {
@@ -198,6 +204,11 @@ impl ParamType {
             }
             (ParamType::Choice(words), Value::Str(word)) => {
                 words.contains(word).then(|| value.clone())
+            }
+            (ParamType::Schedule, Value::Int(i)) => Some(Value::Float(*i as f64)),
+            (ParamType::Schedule, Value::Float(_)) => Some(value.clone()),
+            (ParamType::Schedule, Value::Record(fields)) if fields.contains_key("schedule") => {
+                Some(value.clone())
             }
             (ParamType::List(inner), Value::List(items)) => items
                 .iter()
@@ -234,6 +245,7 @@ impl fmt::Display for ParamType {
                 let quoted: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
                 write!(f, "one of {}", quoted.join(", "))
             }
+            ParamType::Schedule => write!(f, "a number or a schedule"),
         }
     }
 }

@@ -17,17 +17,17 @@ use std::collections::BTreeMap;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use exp_ir::ComponentKind;
+use exp_ir::{ComponentKind, Value};
 use tch::Tensor;
 use torch_sys::C_tensor;
 
 use crate::sdk::{
-    Context, Dataset, Evaluator, Merger, Model, Optimizer, Params, PluginError, Regularizer,
+    Component, Context, Dataset, Evaluator, Merger, Model, Optimizer, Params, PluginError, Regularizer,
     SavedState, Scheduler, Split, Stateful,
 };
 
 pub const MAGIC: u64 = 0x6578_705f_706c_7567; // "exp_plug"
-pub const ABI_MAJOR: u32 = 3;
+pub const ABI_MAJOR: u32 = 4;
 pub const ABI_MINOR: u32 = 0;
 /// The tch release the ABI is built against; tensors cross as its `C_tensor` handles.
 pub const TCH_VERSION: &str = "0.26";
@@ -80,6 +80,10 @@ pub struct FfiObject {
     pub state: *mut c_void,
     pub vtable: *const c_void,
     pub release: extern "C" fn(state: *mut c_void),
+    /// Sets a scheduled parameter (`ParamType::Schedule`) to its value at the current step:
+    /// `name`, and the value as JSON (an `exp_ir::Value`). Every kind has it.
+    pub set_param:
+        extern "C" fn(state: *mut c_void, name: *const c_char, value_json: *const c_char) -> i32,
 }
 
 pub type TensorHandle = *mut C_tensor;
@@ -384,8 +388,22 @@ extern "C" fn release<T>(raw: *mut c_void) {
     }
 }
 
+/// `Component::set_param`, for every kind.
+extern "C" fn set_param<T: Component>(
+    raw: *mut c_void,
+    name: *const c_char,
+    value_json: *const c_char,
+) -> i32 {
+    guarded(|| {
+        let name = str_in(name)?;
+        let value: Value = serde_json::from_str(str_in(value_json)?)
+            .map_err(|error| PluginError::new(format!("bad value for `{name}`: {error}")))?;
+        state::<T>(raw).component.set_param(name, &value)
+    })
+}
+
 /// Builds a component through its SDK constructor; shared by every kind.
-fn create<T: 'static>(
+fn create<T: Component>(
     build: fn(&Params, &Context) -> Result<T, PluginError>,
     vtable: *const c_void,
     params_json: *const c_char,
@@ -412,6 +430,7 @@ fn create<T: 'static>(
                 state: Box::into_raw(boxed) as *mut c_void,
                 vtable,
                 release: release::<T>,
+                set_param: set_param::<T>,
             };
         }
         Ok(())
@@ -1106,6 +1125,7 @@ mod tests {
                 state: std::ptr::null_mut(),
                 vtable: std::ptr::null(),
                 release: noop,
+                set_param: noop_set_param,
             };
             let status = (export.create)(params.as_ptr(), context.as_ptr(), &mut object);
             assert_eq!(status, STATUS_OK, "{}", error());
@@ -1123,6 +1143,14 @@ mod tests {
     }
 
     extern "C" fn noop(_state: *mut c_void) {}
+
+    extern "C" fn noop_set_param(
+        _state: *mut c_void,
+        _name: *const c_char,
+        _value: *const c_char,
+    ) -> i32 {
+        STATUS_OK
+    }
 
     fn error() -> String {
         let message = last_error();

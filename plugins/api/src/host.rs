@@ -313,6 +313,7 @@ impl Plugin {
             state: std::ptr::null_mut(),
             vtable: std::ptr::null(),
             release: noop_release,
+            set_param: noop_set_param,
         };
         let status = (component.create)(params.as_ptr(), context.as_ptr(), &mut object);
         let foreign = Foreign {
@@ -328,6 +329,14 @@ impl Plugin {
 }
 
 extern "C" fn noop_release(_state: *mut c_void) {}
+
+extern "C" fn noop_set_param(
+    _state: *mut c_void,
+    _name: *const c_char,
+    _value: *const c_char,
+) -> i32 {
+    STATUS_OK
+}
 
 /// An object made by a plugin; released when dropped.
 pub struct Foreign {
@@ -351,6 +360,15 @@ impl Drop for Foreign {
 }
 
 impl Foreign {
+    /// Sets a scheduled parameter to its value at the current step (`Component::set_param`).
+    pub fn set_param(&mut self, name: &str, value: &exp_ir::Value) -> Result<(), PluginError> {
+        let name_c = c_name(name);
+        let value_c = CString::new(serde_json::to_string(value).unwrap_or_default())
+            .unwrap_or_default();
+        let status = (self.object.set_param)(self.object.state, name_c.as_ptr(), value_c.as_ptr());
+        self.check(status, "set_param")
+    }
+
     fn check(&self, status: i32, operation: &'static str) -> Result<(), PluginError> {
         if status == STATUS_OK {
             return Ok(());
@@ -475,6 +493,15 @@ macro_rules! foreign_kind {
                     });
                 }
                 Ok($name(foreign))
+            }
+
+            /// Sets a scheduled parameter to its value at the current step.
+            pub fn set_param(
+                &mut self,
+                name: &str,
+                value: &exp_ir::Value,
+            ) -> Result<(), PluginError> {
+                self.0.set_param(name, value)
             }
         }
     };

@@ -187,6 +187,27 @@ impl Params {
 pub trait Component: Sized + Send + 'static {
     fn schema() -> ComponentSchema;
     fn create(params: &Params, context: &Context) -> Result<Self>;
+    /// A scheduled parameter (declared `ParamType::Schedule`) takes its value at the current
+    /// step. `create` saw the value at the phase's start, as a plain number; the host calls this
+    /// before a step when the schedule has moved. Components with such parameters override it.
+    fn set_param(&mut self, name: &str, _value: &Value) -> Result<()> {
+        Err(not_scheduled(name))
+    }
+}
+
+/// The error for `set_param` on a parameter that does not follow a schedule.
+pub fn not_scheduled(name: &str) -> PluginError {
+    PluginError::in_field(
+        name,
+        format!("parameter `{name}` cannot change during a phase"),
+    )
+}
+
+/// The number a scheduled parameter was set to, for `Component::set_param`.
+pub fn scheduled_value(name: &str, value: &Value) -> Result<f64> {
+    value.as_f64().ok_or_else(|| {
+        PluginError::in_field(name, format!("parameter `{name}` must be a number"))
+    })
 }
 
 pub trait Dataset: Component {

@@ -18,6 +18,7 @@ use exp_plugin_api::sdk::{Context, FisherEstimator, FisherRequest, HookAnchor, R
 use tch::{Kind, Tensor};
 
 use super::batches::{BatchOrder, Sources};
+use super::schedules::{self, ParamSchedule};
 use super::NodeRun;
 use crate::artifact::CarriedHook;
 use crate::error::RunError;
@@ -34,6 +35,8 @@ pub struct MergeHookRun {
 pub struct Hooks {
     regularizers: Vec<(usize, String, ForeignRegularizer)>,
     mergers: Vec<(usize, MergeHookRun)>,
+    /// Scheduled parameters, by position in `hooks:`.
+    schedules: Vec<(usize, Vec<ParamSchedule>)>,
 }
 
 /// A copy of each tensor cut off from autograd (`detach` then `copy`: libtorch's
@@ -60,14 +63,21 @@ impl Hooks {
         context: &Context,
         carried: &[CarriedHook],
         anchor: &[(String, Tensor)],
+        total: u64,
     ) -> Result<Hooks, RunError> {
         let trainable = anchor;
         let node = ctx.name();
         let mut hooks = Hooks {
             regularizers: Vec::new(),
             mergers: Vec::new(),
+            schedules: Vec::new(),
         };
         for (position, component) in components.iter().enumerate() {
+            let (component, schedules) = schedules::split(ctx, component, context, total)?;
+            if !schedules.is_empty() {
+                hooks.schedules.push((position, schedules));
+            }
+            let component = &component;
             let carried = carried
                 .iter()
                 .find(|hook| hook.position == position && hook.name == component.name);
@@ -132,6 +142,26 @@ impl Hooks {
                 .sum::<usize>() as i64;
         }
         Ok(total)
+    }
+
+    /// Moves the hooks' scheduled parameters to `step`.
+    pub fn advance(&mut self, ctx: &NodeRun, step: u64, total: u64) -> Result<(), RunError> {
+        for (position, schedules) in &mut self.schedules {
+            if let Some((_, _, regularizer)) = self
+                .regularizers
+                .iter_mut()
+                .find(|(at, _, _)| at == position)
+            {
+                schedules::advance(ctx, schedules, step, total, |name, value| {
+                    regularizer.set_param(name, value)
+                })?;
+            } else if let Some((_, hook)) = self.mergers.iter_mut().find(|(at, _)| at == position) {
+                schedules::advance(ctx, schedules, step, total, |name, value| {
+                    hook.merger.set_param(name, value)
+                })?;
+            }
+        }
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {

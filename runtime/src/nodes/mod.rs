@@ -10,6 +10,7 @@ mod merge;
 mod model;
 pub mod report;
 mod resume;
+mod schedules;
 mod train;
 
 use std::path::Path;
@@ -126,6 +127,12 @@ impl NodeRun<'_> {
         component: &ComponentRef,
         context: &Context,
     ) -> Result<Foreign, RunError> {
+        // Outside a training phase (which splits them off first), a schedule is read at its
+        // start.
+        if schedules::has_schedules(component) {
+            let (plain, _) = schedules::split(self, component, context, 1)?;
+            return self.instantiate(&plain, context);
+        }
         let plugin = self
             .registry
             .provider(component.kind, &component.name)

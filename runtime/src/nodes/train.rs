@@ -19,6 +19,7 @@ use super::batches::{steps_per_epoch, BatchOrder, MixtureSampler, ReplayBuffer, 
 use super::evaluate::evaluate_model;
 use super::hooks::Hooks;
 use super::resume::{Progress, ResumeDir};
+use super::schedules;
 use super::{load_weights, save_checkpoint, snapshot, NodeRun};
 use crate::artifact::{Artifact, LedgerEntry, Memory, MetricsArtifact, ModelArtifact};
 use crate::error::RunError;
@@ -32,6 +33,13 @@ pub fn resolve_durations(component: &ComponentRef, clock: &Clock) -> ComponentRe
                 unit: DurationUnit::Steps,
             }),
             Value::List(items) => Value::List(items.iter().map(|item| resolve(item, clock)).collect()),
+            // A scheduled parameter's scheduler, with durations of its own.
+            Value::Record(fields) => Value::Record(
+                fields
+                    .iter()
+                    .map(|(key, value)| (key.clone(), resolve(value, clock)))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -73,7 +81,12 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         .collect();
 
     let context = ctx.context(ctx.node.seed, Some(data.info.clone()));
-    let optimizer_ref = resolve_durations(&spec.optimizer, &clock);
+    let (optimizer_ref, mut optimizer_schedules) = schedules::split(
+        ctx,
+        &resolve_durations(&spec.optimizer, &clock),
+        &context,
+        total,
+    )?;
     let base_lr = optimizer_ref
         .params
         .get("lr")
@@ -113,6 +126,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             &context,
             &carried,
             anchor.as_deref().unwrap_or(&named_trainable),
+            total,
         )?
     };
     let earlier = Sources::new(ctx.datasets_with_role("replay")?);
@@ -205,6 +219,10 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let mut step_seconds: Vec<f64> = Vec::with_capacity(total as usize);
     for step in first_step..total {
         let step_started = std::time::Instant::now();
+        schedules::advance(ctx, &mut optimizer_schedules, step, total, |name, value| {
+            optimizer.set_param(name, value)
+        })?;
+        hooks.advance(ctx, step, total)?;
         let mixed;
         let indices = match &mut mixture {
             Some(sampler) => {
@@ -247,6 +265,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         let done = step + 1;
         if !hooks.is_empty() && hooks.after_step(ctx, &named_trainable, done, total)? {
             optimizer = ctx.optimizer(&optimizer_ref, &context)?;
+            schedules::reset(&mut optimizer_schedules, &optimizer_ref);
         }
         step_seconds.push(step_started.elapsed().as_secs_f64());
         if done % log_every == 0 || done == total {

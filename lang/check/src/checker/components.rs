@@ -165,6 +165,10 @@ impl Checker<'_> {
             span: expr.span,
             suggestion,
         };
+        if let (ParamType::Schedule, ExprKind::Component(schedule)) = (&param.ty, &expr.kind) {
+            let schedule = self.component(schedule, ComponentKind::Scheduler)?;
+            return Some(schedule_value(&schedule));
+        }
         let Some(value) = expr_value(expr) else {
             // A bare word where a choice is expected is most likely a missing pair of quotes.
             let suggestion = match (&param.ty, &expr.kind) {
@@ -241,4 +245,17 @@ fn expr_value(expr: &ast::Expr) -> Option<Value> {
         | ExprKind::Paren(_) => return None,
     };
     Some(value)
+}
+
+/// A scheduler written as a parameter's value, in the form the host reads back
+/// (`exp_ir::ParamType::Schedule`).
+fn schedule_value(schedule: &ComponentRef) -> Value {
+    Value::Record(
+        [
+            ("schedule".to_string(), Value::Str(schedule.name.clone())),
+            ("params".to_string(), Value::Record(schedule.params.clone())),
+        ]
+        .into_iter()
+        .collect(),
+    )
 }

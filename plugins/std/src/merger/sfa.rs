@@ -7,7 +7,8 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, DurationUnit, ParamType, Value};
 use exp_plugin_api::sdk::{
-    any_duration, param, schema, Component, Context, HookAnchor, MergeHook, Merger, ParamBuilder,
+    any_duration, not_scheduled, param, scheduled_value, schema, Component, Context, HookAnchor,
+    MergeHook, Merger, ParamBuilder,
     Params, PluginError, Result, SchemaBuilder,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
@@ -28,7 +29,7 @@ impl Component for Sfa {
         schema(
             ComponentKind::Merger,
             "sfa",
-            "1",
+            "2",
             "averaging during training: every `every` steps and at the end of a phase, \
              θ ← beta·θ_anchor + (1 − beta)·θ; as a merge, inputs are anchor then current",
         )
@@ -37,7 +38,7 @@ impl Component for Sfa {
              (`25%` is p = 0.25; `100%` merges once, at the end)",
         ))
         .with(
-            param("beta", ParamType::Float)
+            param("beta", ParamType::Schedule)
                 .default(Value::Float(0.5))
                 .min(0.0)
                 .max(1.0)
@@ -86,6 +87,24 @@ impl Component for Sfa {
             anchor,
             keep_optimizer: params.bool("keep_optimizer")?,
         })
+    }
+
+    /// `beta` may follow a schedule over the phase (`beta: linear { .. }`).
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
+        match name {
+            "beta" => {
+                let beta = scheduled_value(name, value)?;
+                if !(0.0..=1.0).contains(&beta) {
+                    return Err(PluginError::in_field(
+                        name,
+                        format!("the schedule of `beta` reached {beta}, outside 0..=1"),
+                    ));
+                }
+                self.beta = beta;
+                Ok(())
+            }
+            _ => Err(not_scheduled(name)),
+        }
     }
 }
 

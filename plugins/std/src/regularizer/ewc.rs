@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, FisherEstimator, FisherRequest, ParamBuilder, Params,
+    not_scheduled, param, schema, Component, Context, FisherEstimator, FisherRequest,
+    ParamBuilder, Params,
     PluginError, Regularizer, Result, SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::serde_json::json;
@@ -52,12 +53,12 @@ impl Component for Ewc {
         schema(
             ComponentKind::Regularizer,
             "ewc",
-            "1",
+            "2",
             "elastic weight consolidation: (lambda/2)·Σ F·(θ − θ*)², with a diagonal Fisher F \
              estimated at the end of each task",
         )
         .with(
-            param("lambda", ParamType::Float)
+            param("lambda", ParamType::Schedule)
                 .default(Value::Float(100.0))
                 .min(0.0)
                 .doc("strength"),
@@ -141,6 +142,15 @@ impl Component for Ewc {
             batches: batches as u64,
             tasks: Vec::new(),
         })
+    }
+
+    /// `lambda` may follow a schedule over the phase.
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
+        if name != "lambda" {
+            return Err(not_scheduled(name));
+        }
+        self.lambda = super::strength(name, value)?;
+        Ok(())
     }
 }
 

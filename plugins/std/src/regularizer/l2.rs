@@ -3,7 +3,8 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, ParamBuilder, Params, PluginError, Regularizer, Result,
+    not_scheduled, param, schema, Component, Context, ParamBuilder, Params, PluginError,
+    Regularizer, Result,
     SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::Tensor;
@@ -20,11 +21,11 @@ impl Component for L2 {
         schema(
             ComponentKind::Regularizer,
             "l2",
-            "1",
+            "2",
             "(lambda/2)·‖θ − θ_anchor‖², the anchor being the model at the start of the task",
         )
         .with(
-            param("lambda", ParamType::Float)
+            param("lambda", ParamType::Schedule)
                 .default(Value::Float(1.0))
                 .min(0.0)
                 .doc("strength"),
@@ -35,6 +36,15 @@ impl Component for L2 {
             lambda: params.f64("lambda")?,
             anchor: Vec::new(),
         })
+    }
+
+    /// `lambda` may follow a schedule over the phase (a warmup of the penalty).
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
+        if name != "lambda" {
+            return Err(not_scheduled(name));
+        }
+        self.lambda = super::strength(name, value)?;
+        Ok(())
     }
 }
 
