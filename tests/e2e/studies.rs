@@ -323,3 +323,32 @@ train free {{ model: net, data: d, steps: 6 steps, seed: 3, optimizer: sgd {{ lr
         assert!(read("pulled") == read(ends_at), "{name}: should end at `{ends_at}`");
     }
 }
+
+#[test]
+fn an_optimizer_parameter_follows_its_schedule() {
+    // A constant schedule is the number itself, bit for bit; a schedule that moves changes the
+    // result.
+    let test = Test::new().file(
+        "decay.exp",
+        r#"dataset d = digits
+model net = mlp { hidden: [8] }
+train plain { model: net, data: d, steps: 6 steps, seed: 1, optimizer: adamw { lr: 0.01, weight_decay: 0.5 } }
+train held { model: net, data: d, steps: 6 steps, seed: 1, optimizer: adamw { lr: 0.01, weight_decay: constant } }
+train once { model: net, data: d, steps: 6 steps, seed: 1, optimizer: adamw { lr: 0.01, weight_decay: 1.0 } }
+train moving {
+  model: net
+  data: d
+  steps: 6 steps
+  seed: 1
+  optimizer: adamw { lr: 0.01, weight_decay: piecewise { at: [0%, 50%], values: [1.0, 0.5], interpolate: false } }
+}
+"#,
+    );
+    let outcome = test.run_with(&["run", "decay.exp", "--out", "out", "--no-cache"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let read = |node: &str| std::fs::read(test.path(&format!("out/checkpoints/{node}.safetensors"))).unwrap();
+    // `constant` is 1 at every step: the same as `weight_decay: 1.0`.
+    assert!(read("held") == read("once"));
+    assert!(read("moving") != read("once"));
+    assert!(read("moving") != read("plain"));
+}

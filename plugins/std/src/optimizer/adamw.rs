@@ -4,8 +4,8 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Optimizer, ParamBuilder, Params, PluginError, Result,
-    SavedState, SchemaBuilder, Stateful,
+    not_scheduled, param, schema, scheduled_value, Component, Context, Optimizer, ParamBuilder,
+    Params, PluginError, Result, SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 
@@ -24,7 +24,7 @@ impl Component for AdamW {
         schema(
             ComponentKind::Optimizer,
             "adamw",
-            "1",
+            "2",
             "Adam with decoupled weight decay",
         )
         .with(
@@ -54,7 +54,7 @@ impl Component for AdamW {
                 .doc("added to the denominator"),
         )
         .with(
-            param("weight_decay", ParamType::Float)
+            param("weight_decay", ParamType::Schedule)
                 .default(Value::Float(0.01))
                 .min(0.0)
                 .doc("decoupled weight decay"),
@@ -70,6 +70,22 @@ impl Component for AdamW {
             step: 0,
             moments: Vec::new(),
         })
+    }
+
+    /// `weight_decay` may follow a schedule over the phase.
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
+        if name != "weight_decay" {
+            return Err(not_scheduled(name));
+        }
+        let decay = scheduled_value(name, value)?;
+        if decay < 0.0 {
+            return Err(PluginError::in_field(
+                name,
+                format!("the schedule of `weight_decay` reached {decay}, below 0"),
+            ));
+        }
+        self.weight_decay = decay;
+        Ok(())
     }
 }
 
