@@ -21,6 +21,37 @@ evaluate e { model: t, data: d, metrics: [accuracy] }
 "#;
 
 #[test]
+fn a_third_party_model_parameter_follows_its_schedule() {
+    // The plugin's `linear` divides its logits by `temperature`, a scheduled parameter. The
+    // same file with three temperatures (same names, so the same seeds): a schedule that holds
+    // 1 is the default bit for bit; one that moves changes the training.
+    let library = build_plugin("good");
+    let file = |temperature: &str| {
+        with_plugin_line(
+            &library,
+            &format!(
+                "dataset d = digits\nmodel net = linear {{ temperature: {temperature} }}\n\
+                 train t {{ model: net, data: d, steps: 8 steps, optimizer: sgd {{ lr: 0.5 }} }}\n"
+            ),
+        )
+    };
+    let test = Test::new()
+        .file("plain.exp", &file("1.0"))
+        .file("held.exp", &file("constant"))
+        .file(
+            "moving.exp",
+            &file("piecewise { at: [0%, 50%], values: [1.0, 4.0], interpolate: false }"),
+        );
+    for name in ["plain", "held", "moving"] {
+        let outcome = test.run_with(&["run", &format!("{name}.exp"), "--out", name, "--no-cache"]);
+        assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    }
+    let read = |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
+    assert!(read("plain") == read("held"), "a schedule holding 1 is the default");
+    assert!(read("plain") != read("moving"), "a moving schedule changes training");
+}
+
+#[test]
 fn a_third_party_plugin_provides_components_through_a_plugin_line() {
     let library = build_plugin("good");
     let test = Test::new()

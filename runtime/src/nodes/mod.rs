@@ -130,7 +130,14 @@ impl NodeRun<'_> {
         // Outside a training phase (which splits them off first), a schedule is read at its
         // start.
         if schedules::has_schedules(component) {
-            let (plain, _) = schedules::split(self, component, context, 1)?;
+            // Measured against a phase of one step: its start.
+            let start = exp_ir::value::Clock {
+                phase_steps: 1,
+                steps_per_epoch: 1,
+                tokens_per_step: 1,
+            };
+            let resolved = train::resolve_durations(component, &start);
+            let (plain, _) = schedules::split(self, &resolved, context, 1)?;
             return self.instantiate(&plain, context);
         }
         let plugin = self
@@ -247,8 +254,19 @@ impl NodeRun<'_> {
         source: &ModelArtifact,
         seed: u64,
     ) -> Result<ForeignModel, RunError> {
+        self.model_with_weights_as(source, &source.architecture, seed)
+    }
+
+    /// The same, built from `architecture` (the source's, with its scheduled parameters at a
+    /// phase's start).
+    fn model_with_weights_as(
+        &self,
+        source: &ModelArtifact,
+        architecture: &ComponentRef,
+        seed: u64,
+    ) -> Result<ForeignModel, RunError> {
         let context = self.context(seed, Some(source.data.clone()));
-        let mut model = self.model(&source.architecture, &context)?;
+        let mut model = self.model(architecture, &context)?;
         let weights = source
             .weights
             .lock()

@@ -66,7 +66,14 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     clock.phase_steps = total;
     ctx.observer.started(ctx.node, Some(total));
 
-    let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
+    // The model's own scheduled parameters (a masking rate, a temperature) follow the phase.
+    let (architecture, mut model_schedules) = schedules::split(
+        ctx,
+        &resolve_durations(&source.architecture, &clock),
+        &ctx.context(ctx.node.seed, Some(source.data.clone())),
+        total,
+    )?;
+    let mut model = ctx.model_with_weights_as(source, &architecture, ctx.node.seed)?;
     let tensors = model
         .named_tensors()
         .map_err(|error| ctx.plugin_error(error))?;
@@ -221,6 +228,9 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         let step_started = std::time::Instant::now();
         schedules::advance(ctx, &mut optimizer_schedules, step, total, |name, value| {
             optimizer.set_param(name, value)
+        })?;
+        schedules::advance(ctx, &mut model_schedules, step, total, |name, value| {
+            model.set_param(name, value)
         })?;
         hooks.advance(ctx, step, total)?;
         let mixed;

@@ -1,24 +1,40 @@
-//! A third party's plugin: a `linear` model (multinomial logistic regression) and a `halving`
-//! learning-rate schedule, used by the end-to-end tests through a `plugin` line.
+//! A third party's plugin: a `linear` model (multinomial logistic regression, with a softmax
+//! `temperature` that may follow a schedule) and a `halving` learning-rate schedule, used by the
+//! end-to-end tests through a `plugin` line.
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Model, ParamBuilder, Params, Result, Rng, Scheduler,
-    SchemaBuilder,
+    not_scheduled, param, schema, scheduled_value, Component, Context, Model, ParamBuilder, Params,
+    Result, Rng, Scheduler, SchemaBuilder,
 };
 use exp_plugin_api::tch::Tensor;
 
 pub struct Linear {
     weight: Tensor,
     bias: Tensor,
+    temperature: f64,
 }
 
 impl Component for Linear {
     fn schema() -> ComponentSchema {
         schema(ComponentKind::Model, "linear", "1", "multinomial logistic regression")
+            .with(
+                param("temperature", ParamType::Schedule)
+                    .default(Value::Float(1.0))
+                    .min(0.01)
+                    .doc("logits are divided by it"),
+            )
     }
 
-    fn create(_params: &Params, context: &Context) -> Result<Self> {
+    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
+        if name != "temperature" {
+            return Err(not_scheduled(name));
+        }
+        self.temperature = scheduled_value(name, value)?;
+        Ok(())
+    }
+
+    fn create(params: &Params, context: &Context) -> Result<Self> {
         let data = context.data()?;
         let inputs: i64 = data.input_shape.iter().product();
         let mut rng = Rng::new(context.seed);
@@ -30,6 +46,7 @@ impl Component for Linear {
                 .set_requires_grad(true),
             bias: Tensor::zeros([data.classes], (exp_plugin_api::tch::Kind::Float, context.device()))
                 .set_requires_grad(true),
+            temperature: params.f64("temperature")?,
         })
     }
 }
@@ -55,7 +72,9 @@ impl Model for Linear {
 
     fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         let flat = x.f_reshape([x.size()[0], -1])?;
-        Ok(flat.f_linear(&self.weight, Some(&self.bias))?)
+        Ok(flat
+            .f_linear(&self.weight, Some(&self.bias))?
+            .f_div_scalar(self.temperature)?)
     }
 }
 
