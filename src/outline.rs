@@ -7,9 +7,12 @@ use std::fmt::Write as _;
 
 use exp_ir::Graph;
 
+/// A node kind and family, with the sweep points of its nodes.
+type Group<'g> = ((&'g str, &'g str), Vec<&'g [(String, String)]>);
+
 pub fn to_outline(graph: &Graph) -> String {
-    // (kind, family) in order of first appearance, with the nodes' sweep points.
-    let mut groups: Vec<((&str, &str), Vec<&[(String, String)]>)> = Vec::new();
+    // In order of first appearance.
+    let mut groups: Vec<Group<'_>> = Vec::new();
     for node in &graph.nodes {
         let family = node.family.as_deref().unwrap_or(&node.name);
         let key = (node.kind.word(), family);

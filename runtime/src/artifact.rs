@@ -78,11 +78,7 @@ pub struct CarriedHook {
 }
 
 impl CarriedHook {
-    pub fn new(
-        position: usize,
-        name: &str,
-        state: exp_plugin_api::sdk::SavedState,
-    ) -> CarriedHook {
+    pub fn new(position: usize, name: &str, state: exp_plugin_api::sdk::SavedState) -> CarriedHook {
         CarriedHook {
             position,
             name: name.to_string(),

@@ -28,9 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tch::{Device, Tensor};
 
-use crate::artifact::{
-    Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact,
-};
+use crate::artifact::{Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact};
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
@@ -149,7 +147,10 @@ pub fn node_keys(
             .map(|input| (input.role.clone(), keys[input.node.0].key.clone()))
             .collect();
         let mut spec = without_spans(serde_json::to_value(&node.kind).unwrap_or(Value::Null));
-        if matches!(node.kind, NodeKind::Report { .. } | NodeKind::Continual { .. }) {
+        if matches!(
+            node.kind,
+            NodeKind::Report { .. } | NodeKind::Continual { .. }
+        ) {
             // A table is labelled with its rows' names and sweep points.
             spec["rows"] = node
                 .inputs

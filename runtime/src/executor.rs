@@ -101,7 +101,7 @@ impl RunSummary {
 
 /// What the plan decided for one node.
 enum Decision {
-    Cached(Hit),
+    Cached(Box<Hit>),
     Run,
     NotNeeded,
 }
@@ -142,10 +142,13 @@ fn plan(
             if forced.contains(&node.id.0) {
                 (Decision::Run, "forced with --force".to_string())
             } else {
-                match cache.lookup(&key) {
-                    Ok(hit) => (Decision::Cached(hit), format!("cached ({})", &key[..12])),
+                match cache.lookup(key) {
+                    Ok(hit) => (
+                        Decision::Cached(Box::new(hit)),
+                        format!("cached ({})", &key[..12]),
+                    ),
                     Err(EntryProblem::Corrupt(problem)) => {
-                        cache.remove(&key);
+                        cache.remove(key);
                         observer.message(
                             node,
                             &format!(

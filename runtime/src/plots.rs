@@ -185,9 +185,17 @@ pub fn write_heatmap(
 
 /// White (0) to dark blue (1); values outside [0, 1] are clamped.
 fn heat_color(value: f64) -> RGBColor {
-    let t = if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if value.is_finite() {
+        value.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let channel = |from: f64, to: f64| (from + (to - from) * t).round() as u8;
-    RGBColor(channel(247.0, 8.0), channel(251.0, 48.0), channel(255.0, 107.0))
+    RGBColor(
+        channel(247.0, 8.0),
+        channel(251.0, 48.0),
+        channel(255.0, 107.0),
+    )
 }
 
 fn draw_heatmap<DB: DrawingBackend>(
@@ -239,14 +247,27 @@ fn draw_heatmap<DB: DrawingBackend>(
                 .map_err(draw_error)?;
         }
     }
-    let label_style = |h: HPos, v: VPos| ("sans-serif", 15).into_font().color(&BLACK).pos(Pos::new(h, v));
+    let label_style = |h: HPos, v: VPos| {
+        ("sans-serif", 15)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(h, v))
+    };
     for (index, label) in labels.iter().enumerate() {
         let (x, y) = plot.backend_coord(&(index as f64 + 0.5, 0.0));
-        root.draw(&Text::new(label.as_str(), (x, y + 8), label_style(HPos::Center, VPos::Top)))
-            .map_err(draw_error)?;
+        root.draw(&Text::new(
+            label.as_str(),
+            (x, y + 8),
+            label_style(HPos::Center, VPos::Top),
+        ))
+        .map_err(draw_error)?;
         let (x, y) = plot.backend_coord(&(0.0, (n - index) as f64 - 0.5));
-        root.draw(&Text::new(label.as_str(), (x - 8, y), label_style(HPos::Right, VPos::Center)))
-            .map_err(draw_error)?;
+        root.draw(&Text::new(
+            label.as_str(),
+            (x - 8, y),
+            label_style(HPos::Right, VPos::Center),
+        ))
+        .map_err(draw_error)?;
     }
     root.present().map_err(draw_error)
 }
@@ -287,8 +308,12 @@ fn draw_line_chart<DB: DrawingBackend>(
     let points = || series.iter().flat_map(|line| line.points.iter());
     let x_low = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_high = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    let y_low = points().map(|p| p.1 - p.2.unwrap_or(0.0)).fold(f64::INFINITY, f64::min);
-    let y_high = points().map(|p| p.1 + p.2.unwrap_or(0.0)).fold(f64::NEG_INFINITY, f64::max);
+    let y_low = points()
+        .map(|p| p.1 - p.2.unwrap_or(0.0))
+        .fold(f64::INFINITY, f64::min);
+    let y_high = points()
+        .map(|p| p.1 + p.2.unwrap_or(0.0))
+        .fold(f64::NEG_INFINITY, f64::max);
     let mut plot = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 24))
         .margin(18)
@@ -361,7 +386,10 @@ where
     Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
 {
     register_fonts()?;
-    if let Some(parent) = stem.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+    if let Some(parent) = stem
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
             path: parent.to_path_buf(),
             error,

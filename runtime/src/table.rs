@@ -93,7 +93,10 @@ impl Table {
             .map(|(index, (name, values))| {
                 let spread = self.spread.get(index);
                 let cells = values.iter().enumerate().map(|(column, value)| {
-                    match (value, spread.and_then(|(_, stds)| stds.get(column).copied().flatten())) {
+                    match (
+                        value,
+                        spread.and_then(|(_, stds)| stds.get(column).copied().flatten()),
+                    ) {
                         (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
                         _ => cell(value),
                     }
@@ -183,7 +186,10 @@ mod replicate_tests {
             points: Vec::new(),
             matrices: Vec::new(),
         };
-        assert_eq!(table.to_csv(), "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n");
+        assert_eq!(
+            table.to_csv(),
+            "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n"
+        );
         let swept = Table {
             rows: vec![("ft[lr=0.1,seed=\"a\"]".into(), vec![Some(0.5)])],
             columns: vec!["accuracy".into()],
@@ -193,6 +199,12 @@ mod replicate_tests {
             swept.to_csv(),
             "node,accuracy\n\"ft[lr=0.1,seed=\"\"a\"\"]\",0.5\n"
         );
-        assert!(table.to_markdown().contains("| ft   | 0.5000 ± 0.1000 | 3   |"), "{}", table.to_markdown());
+        assert!(
+            table
+                .to_markdown()
+                .contains("| ft   | 0.5000 ± 0.1000 | 3   |"),
+            "{}",
+            table.to_markdown()
+        );
     }
 }

@@ -14,8 +14,12 @@ fn graph_snapshot(json: &str) -> String {
     let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
     let mut families: std::collections::BTreeMap<String, usize> = Default::default();
     for node in nodes {
-        *kinds.entry(node["kind"]["kind"].as_str().unwrap().to_string()).or_default() += 1;
-        let family = node["family"].as_str().unwrap_or(node["name"].as_str().unwrap());
+        *kinds
+            .entry(node["kind"]["kind"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        let family = node["family"]
+            .as_str()
+            .unwrap_or(node["name"].as_str().unwrap());
         *families.entry(family.to_string()).or_default() += 1;
     }
     let mut out = format!("{} nodes\n\nby kind:\n", nodes.len());
@@ -28,9 +32,14 @@ fn graph_snapshot(json: &str) -> String {
     }
     let train = nodes
         .iter()
-        .find(|node| node["kind"]["kind"] == "train" && node["name"].as_str().unwrap().starts_with("sfa."))
+        .find(|node| {
+            node["kind"]["kind"] == "train" && node["name"].as_str().unwrap().starts_with("sfa.")
+        })
         .unwrap_or(&nodes[0]);
-    out.push_str(&format!("\none node:\n{}\n", serde_json::to_string_pretty(train).unwrap()));
+    out.push_str(&format!(
+        "\none node:\n{}\n",
+        serde_json::to_string_pretty(train).unwrap()
+    ));
     out
 }
 

@@ -34,7 +34,10 @@ fn load(test: &Test, node: &str) -> Weights {
 }
 
 fn assert_close(node: &str, found: &Weights, expected: &Weights) {
-    assert_eq!(found.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
     for (name, values) in expected {
         for (index, (got, want)) in found[name].iter().zip(values).enumerate() {
             assert!(
@@ -128,7 +131,11 @@ fn every_merger_matches_an_independent_computation_on_trained_checkpoints() {
     let b = load(&test, "b");
     assert_ne!(a, b, "the two fine-tunes should differ");
 
-    assert_close("soup", &load(&test, "soup"), &combine(&[&a, &b], |v| (v[0] + v[1]) / 2.0));
+    assert_close(
+        "soup",
+        &load(&test, "soup"),
+        &combine(&[&a, &b], |v| (v[0] + v[1]) / 2.0),
+    );
     assert_close(
         "wise",
         &load(&test, "wise"),
@@ -137,7 +144,9 @@ fn every_merger_matches_an_independent_computation_on_trained_checkpoints() {
     assert_close(
         "arithmetic",
         &load(&test, "arithmetic"),
-        &combine(&[&pre, &a, &b], |v| v[0] + 0.5 * ((v[1] - v[0]) + (v[2] - v[0]))),
+        &combine(&[&pre, &a, &b], |v| {
+            v[0] + 0.5 * ((v[1] - v[0]) + (v[2] - v[0]))
+        }),
     );
     assert_close(
         "ties_tensor",

@@ -46,9 +46,16 @@ fn a_third_party_model_parameter_follows_its_schedule() {
         let outcome = test.run_with(&["run", &format!("{name}.exp"), "--out", name, "--no-cache"]);
         assert_eq!(outcome.status, 0, "{}", outcome.stderr);
     }
-    let read = |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
-    assert!(read("plain") == read("held"), "a schedule holding 1 is the default");
-    assert!(read("plain") != read("moving"), "a moving schedule changes training");
+    let read =
+        |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/t.safetensors"))).unwrap();
+    assert!(
+        read("plain") == read("held"),
+        "a schedule holding 1 is the default"
+    );
+    assert!(
+        read("plain") != read("moving"),
+        "a moving schedule changes training"
+    );
 }
 
 #[test]

@@ -146,11 +146,16 @@ fn a_sequence_with_hooks_and_replay_resumes_to_the_same_weights() {
             kills += 1;
         }
     }
-    assert!(kills > 0, "the run always finished before it could be killed");
+    assert!(
+        kills > 0,
+        "the run always finished before it could be killed"
+    );
     let resumed = test.run_with(&["run", "hooks.exp", "--out", "resumed"]);
     assert_eq!(resumed.status, 0, "{}", resumed.stderr);
     assert!(
-        resumed.stderr.contains("resumed from the checkpoint at step "),
+        resumed
+            .stderr
+            .contains("resumed from the checkpoint at step "),
         "{}",
         resumed.stderr
     );
@@ -163,7 +168,8 @@ fn a_sequence_with_hooks_and_replay_resumes_to_the_same_weights() {
             "{phase}: resumed weights differ from an uninterrupted run"
         );
     }
-    let matrix = |out: &str| std::fs::read_to_string(test.path(&format!("{out}/s.matrix.csv"))).unwrap();
+    let matrix =
+        |out: &str| std::fs::read_to_string(test.path(&format!("{out}/s.matrix.csv"))).unwrap();
     assert_eq!(matrix("reference"), matrix("resumed"));
 }
 

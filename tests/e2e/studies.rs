@@ -57,7 +57,11 @@ fn a_sweep_runs_every_point_and_reports_replicates_as_mean_and_std() {
         .lines()
         .find(|line| line.starts_with("run[lr=0.01],"))
         .unwrap();
-    let cells: Vec<f64> = row.rsplitn(4, ',').take(3).map(|c| c.parse().unwrap()).collect();
+    let cells: Vec<f64> = row
+        .rsplitn(4, ',')
+        .take(3)
+        .map(|c| c.parse().unwrap())
+        .collect();
     assert!((cells[2] - mean).abs() < 1e-12, "{row} vs {values:?}");
     assert!((cells[1] - std).abs() < 1e-12, "{row} vs {values:?}");
     assert_eq!(cells[0], 3.0);
@@ -91,21 +95,38 @@ fn graph_shows_sweeps_and_sequences_expanded() {
         .find(|node| node["name"] == "run.ft[lr=0.01,seed=2]")
         .unwrap();
     assert_eq!(ft["family"], "run.ft");
-    assert_eq!(ft["point"], serde_json::json!([["lr", "0.01"], ["seed", "2"]]));
+    assert_eq!(
+        ft["point"],
+        serde_json::json!([["lr", "0.01"], ["seed", "2"]])
+    );
 
     // The outline: one line per definition, with its copies and the axes' values.
     let outcome = test.run_with(&["graph", "sweep.exp", "--format", "outline"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
-    assert!(outcome.stdout.starts_with("sweep: 15 nodes from 5 definitions\n"), "{}", outcome.stdout);
     assert!(
-        outcome.stdout.contains("train run.ft    ×6  lr ∈ {0.001, 0.01}; seed ∈ {0, 1, 2}"),
+        outcome
+            .stdout
+            .starts_with("sweep: 15 nodes from 5 definitions\n"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains("train run.ft    ×6  lr ∈ {0.001, 0.01}; seed ∈ {0, 1, 2}"),
         "{}",
         outcome.stdout
     );
 
     let outcome = test.run_with(&["graph", "seq.exp", "--format", "dot"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
-    for name in ["s.task1", "s.task2", "s.task2.on1", "s.task1.on2", "continual s"] {
+    for name in [
+        "s.task1",
+        "s.task2",
+        "s.task2.on1",
+        "s.task1.on2",
+        "continual s",
+    ] {
         assert!(outcome.stdout.contains(name), "{name}:\n{}", outcome.stdout);
     }
 }
@@ -149,7 +170,15 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
     let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
     assert_eq!(
         header,
-        ["node", "avg_accuracy", "forgetting", "bwt", "learning_accuracy", "param_copies", "replay_examples"]
+        [
+            "node",
+            "avg_accuracy",
+            "forgetting",
+            "bwt",
+            "learning_accuracy",
+            "param_copies",
+            "replay_examples"
+        ]
     );
     let protected: Vec<&str> = table.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(protected[0], "protected");
@@ -181,7 +210,10 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
     assert_eq!(matrix, read(&test, "second/protected.matrix.csv"));
     // Changing the second task's hook reruns from the first phase on, and the first phase's
     // carried state (the cached EWC Fisher) feeds the rerun.
-    let changed = SEQUENCE.replace("sfa { every: 50%, beta: 0.5 }", "sfa { every: 50%, beta: 0.25 }");
+    let changed = SEQUENCE.replace(
+        "sfa { every: 50%, beta: 0.5 }",
+        "sfa { every: 50%, beta: 0.25 }",
+    );
     std::fs::write(test.path("seq.exp"), changed).unwrap();
     let outcome = test.run_with(&["run", "seq.exp", "--out", "third", "--no-cache"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
@@ -203,7 +235,11 @@ report results { rows: [score] }
     );
     let outcome = test.run_with(&["run", "partial.exp", "--out", "out"]);
     assert_eq!(outcome.status, 1, "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("the training loss is not finite"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("the training loss is not finite"),
+        "{}",
+        outcome.stderr
+    );
     let table = read(&test, "out/results.csv");
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "node,accuracy");
@@ -284,8 +320,13 @@ train pulled {
     );
     let outcome = test.run_with(&["run", "anchor.exp", "--out", "out", "--no-cache"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
-    let read = |node: &str| std::fs::read(test.path(&format!("out/checkpoints/{node}.safetensors"))).unwrap();
-    assert!(read("pulled") == read("other"), "the phase should end at its anchor");
+    let read = |node: &str| {
+        std::fs::read(test.path(&format!("out/checkpoints/{node}.safetensors"))).unwrap()
+    };
+    assert!(
+        read("pulled") == read("other"),
+        "the phase should end at its anchor"
+    );
     assert!(read("pulled") != read("net"));
 }
 
@@ -320,7 +361,10 @@ train free {{ model: net, data: d, steps: 6 steps, seed: 3, optimizer: sgd {{ lr
         let read = |node: &str| {
             std::fs::read(test.path(&format!("{name}/checkpoints/{node}.safetensors"))).unwrap()
         };
-        assert!(read("pulled") == read(ends_at), "{name}: should end at `{ends_at}`");
+        assert!(
+            read("pulled") == read(ends_at),
+            "{name}: should end at `{ends_at}`"
+        );
     }
 }
 
@@ -346,7 +390,9 @@ train moving {
     );
     let outcome = test.run_with(&["run", "decay.exp", "--out", "out", "--no-cache"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
-    let read = |node: &str| std::fs::read(test.path(&format!("out/checkpoints/{node}.safetensors"))).unwrap();
+    let read = |node: &str| {
+        std::fs::read(test.path(&format!("out/checkpoints/{node}.safetensors"))).unwrap()
+    };
     // `constant` is 1 at every step: the same as `weight_decay: 1.0`.
     assert!(read("held") == read("once"));
     assert!(read("moving") != read("once"));

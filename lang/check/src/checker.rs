@@ -411,7 +411,9 @@ impl<'a> Checker<'a> {
             .and_then(|field| self.reference_list(field, Expect::Dataset, false));
         let metrics = match fields.get("metrics") {
             Some(field) => self.component_list(field, ComponentKind::Evaluator, true),
-            None => Some(vec![self.default_component(ComponentKind::Evaluator, "accuracy")]),
+            None => Some(vec![
+                self.default_component(ComponentKind::Evaluator, "accuracy")
+            ]),
         };
         let stages = if given {
             let field = fields.get("models")?;
@@ -534,7 +536,11 @@ impl<'a> Checker<'a> {
     /// `every` parameter saying how often).
     fn hooks(&mut self, field: &'a ast::Field) -> Option<Vec<ComponentRef>> {
         let ExprKind::List(items) = &field.value.kind else {
-            self.wrong_type(field, "a list of hooks", Some("hooks: [l2 { lambda: 1.0 }]".into()));
+            self.wrong_type(
+                field,
+                "a list of hooks",
+                Some("hooks: [l2 { lambda: 1.0 }]".into()),
+            );
             return None;
         };
         let catalog = self.catalog;
@@ -558,7 +564,10 @@ impl<'a> Checker<'a> {
                     .component(ComponentKind::Merger, name)
                     .is_some_and(|schema| schema.param("every").is_some())
             };
-            let kind = if catalog.component(ComponentKind::Regularizer, name).is_some() {
+            let kind = if catalog
+                .component(ComponentKind::Regularizer, name)
+                .is_some()
+            {
                 ComponentKind::Regularizer
             } else if is_hook_merger(name) {
                 ComponentKind::Merger
@@ -602,7 +611,11 @@ impl<'a> Checker<'a> {
     fn mixture(&mut self, field: &'a ast::Field, sources: usize) -> Option<Mixture> {
         const EXAMPLE: &str = "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }";
         let ExprKind::Record(block) = &field.value.kind else {
-            self.wrong_type(field, "a block `{ at: [..], weights: [[..], ..] }`", Some(EXAMPLE.into()));
+            self.wrong_type(
+                field,
+                "a block `{ at: [..], weights: [[..], ..] }`",
+                Some(EXAMPLE.into()),
+            );
             return None;
         };
         let mut at: Option<Vec<Duration>> = None;
@@ -634,7 +647,11 @@ impl<'a> Checker<'a> {
                     match points {
                         Some(points) => at = Some(points),
                         None => {
-                            problem(&mut self.errors, inner, "a list of durations (`0%`, `500 steps`)".into());
+                            problem(
+                                &mut self.errors,
+                                inner,
+                                "a list of durations (`0%`, `500 steps`)".into(),
+                            );
                             ok = false;
                         }
                     }
@@ -737,7 +754,11 @@ impl<'a> Checker<'a> {
     fn replay(&mut self, field: &'a ast::Field) -> Option<Replay> {
         const EXAMPLE: &str = "replay: { size: 200, ratio: 25% }";
         let ExprKind::Record(block) = &field.value.kind else {
-            self.wrong_type(field, "a block `{ size: .., ratio: .. }`", Some(EXAMPLE.into()));
+            self.wrong_type(
+                field,
+                "a block `{ size: .., ratio: .. }`",
+                Some(EXAMPLE.into()),
+            );
             return None;
         };
         let mut size = None;
@@ -750,12 +771,16 @@ impl<'a> Checker<'a> {
                     size = Some(ReplaySize::Count(*count as u64))
                 }
                 ("size", ExprKind::Duration(d))
-                    if d.unit == ast::DurationUnit::Fraction && d.amount > 0.0 && d.amount <= 1.0 =>
+                    if d.unit == ast::DurationUnit::Fraction
+                        && d.amount > 0.0
+                        && d.amount <= 1.0 =>
                 {
                     size = Some(ReplaySize::Fraction(d.amount))
                 }
                 ("ratio", ExprKind::Duration(d))
-                    if d.unit == ast::DurationUnit::Fraction && d.amount > 0.0 && d.amount < 1.0 =>
+                    if d.unit == ast::DurationUnit::Fraction
+                        && d.amount > 0.0
+                        && d.amount < 1.0 =>
                 {
                     ratio = Some(d.amount)
                 }
@@ -796,8 +821,12 @@ impl<'a> Checker<'a> {
                 self.errors.push(CheckError::MissingParam {
                     component: "replay".to_string(),
                     param: key.to_string(),
-                    expected: if key == "size" { "a count or a percentage" } else { "a percentage" }
-                        .to_string(),
+                    expected: if key == "size" {
+                        "a count or a percentage"
+                    } else {
+                        "a percentage"
+                    }
+                    .to_string(),
                     span: field.value.span,
                 });
                 ok = false;
@@ -846,7 +875,13 @@ impl<'a> Checker<'a> {
                 ids.into_iter().collect()
             }
             _ => {
-                let expected = format!("a non-empty list of names of {}s", expect.words().trim_start_matches("a ").trim_start_matches("an "));
+                let expected = format!(
+                    "a non-empty list of names of {}s",
+                    expect
+                        .words()
+                        .trim_start_matches("a ")
+                        .trim_start_matches("an ")
+                );
                 self.wrong_type(field, &expected, None);
                 None
             }

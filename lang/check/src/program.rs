@@ -84,6 +84,8 @@ pub enum Body {
 
 /// Where a sequence's model after each task comes from.
 #[derive(Debug, Clone, PartialEq)]
+// One per sequence definition: the size of `Train` is not worth a `Box` in every match.
+#[allow(clippy::large_enum_variant)]
 pub enum Stages {
     /// Trained here, task after task, from `model`.
     Train {
@@ -115,7 +117,9 @@ impl Body {
                     Stages::Train { model, anchor, .. } => std::iter::once(("model", *model))
                         .chain(anchor.iter().map(|anchor| ("anchor", *anchor)))
                         .collect(),
-                    Stages::Given(models) => models.iter().map(|model| ("models", *model)).collect(),
+                    Stages::Given(models) => {
+                        models.iter().map(|model| ("models", *model)).collect()
+                    }
                 };
                 models
                     .into_iter()

@@ -31,7 +31,9 @@ fn check_src(src: &str) -> String {
             let point = def
                 .expansion
                 .as_ref()
-                .map(|expansion| format!(" family={} point={:?}", expansion.family, expansion.point))
+                .map(|expansion| {
+                    format!(" family={} point={:?}", expansion.family, expansion.point)
+                })
                 .unwrap_or_default();
             out.push_str(&format!(
                 "{} {} [{}]{point}\n",

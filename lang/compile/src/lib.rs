@@ -115,6 +115,13 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
     }
 }
 
+/// The family a node belongs to, and its coordinates beyond its definition's sweep point (a
+/// sequence's phases are indexed by `task`, its evaluations by `task` and `on`).
+struct Lineage<'a> {
+    family: Option<String>,
+    point: &'a [(&'a str, usize)],
+}
+
 /// Turns definitions into nodes, in an order where inputs come first. Most definitions are one
 /// node; a sequence of N tasks is N training phases, N×N evaluations and its summary.
 struct Lowering<'p> {
@@ -134,9 +141,12 @@ impl Lowering<'_> {
         inputs: Vec<Input>,
         seed: u64,
         def: &CheckedDef,
-        family: Option<String>,
-        extra_point: &[(&str, usize)],
+        lineage: Lineage<'_>,
     ) -> NodeId {
+        let Lineage {
+            family,
+            point: extra_point,
+        } = lineage;
         let id = NodeId(self.nodes.len());
         let output = match &kind {
             NodeKind::Dataset { .. } => ArtifactKind::Dataset,
@@ -187,7 +197,10 @@ impl Lowering<'_> {
     fn def(&mut self, idx: usize, uses: &[(&'static str, DefId)]) {
         let program = self.program;
         let def = &program.defs[idx];
-        let family = def.expansion.as_ref().map(|expansion| expansion.family.clone());
+        let family = def
+            .expansion
+            .as_ref()
+            .map(|expansion| expansion.family.clone());
         let derived = |name: &str, explicit: Option<u64>| match explicit {
             Some(seed) if name == def.name => seed,
             Some(seed) => derive_seed(seed, name),
@@ -241,8 +254,10 @@ impl Lowering<'_> {
                             inputs,
                             seed,
                             def,
-                            sub_family("task"),
-                            &[("task", i + 1)],
+                            Lineage {
+                                family: sub_family("task"),
+                                point: &[("task", i + 1)],
+                            },
                         )
                     }
                     Stages::Given(models) => match self.model_of.get(&models[i].0) {
@@ -270,8 +285,10 @@ impl Lowering<'_> {
                         inputs,
                         seed,
                         def,
-                        sub_family("task.on"),
-                        &[("task", i + 1), ("on", j + 1)],
+                        Lineage {
+                            family: sub_family("task.on"),
+                            point: &[("task", i + 1), ("on", j + 1)],
+                        },
                     ));
                 }
                 previous_node = Some(train);
@@ -295,8 +312,7 @@ impl Lowering<'_> {
                 inputs,
                 derived(&def.name, None),
                 def,
-                family,
-                &[],
+                Lineage { family, point: &[] },
             );
             if let Some(last) = previous_node {
                 self.model_of.insert(idx, last);
@@ -310,7 +326,8 @@ impl Lowering<'_> {
             .filter_map(|(role, id)| self.input(role, *id))
             .collect();
         let seed = seed.unwrap_or_else(|| derive_seed(program.seed, &def.name));
-        let id = self.push(def.name.clone(), kind, inputs, seed, def, family, &[]);
+        let lineage = Lineage { family, point: &[] };
+        let id = self.push(def.name.clone(), kind, inputs, seed, def, lineage);
         self.model_of.insert(idx, id);
         self.row_of.insert(idx, id);
     }

@@ -286,19 +286,17 @@ impl<'s> Printer<'s> {
             Item::Let(binding) => self
                 .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
                 .spanning(binding.span),
-            Item::Sweep(sweep) => {
-                Entry {
-                    head: format!("{} ", sweep.header(|value| self.flat_expr(value))),
-                    tail: Tail::Items(
-                        &sweep.items,
-                        self.body_span(sweep.header_span.end, sweep.span),
-                    ),
-                    suffix: "",
-                    start: sweep.span.start as usize,
-                    end: sweep.span.end as usize,
-                    always_break: true,
-                }
-            }
+            Item::Sweep(sweep) => Entry {
+                head: format!("{} ", sweep.header(|value| self.flat_expr(value))),
+                tail: Tail::Items(
+                    &sweep.items,
+                    self.body_span(sweep.header_span.end, sweep.span),
+                ),
+                suffix: "",
+                start: sweep.span.start as usize,
+                end: sweep.span.end as usize,
+                always_break: true,
+            },
             Item::Template(template) => {
                 let params: Vec<&str> = template
                     .params
@@ -497,7 +495,8 @@ impl<'s> Printer<'s> {
             Placement {
                 indent: inner,
                 blank_before: false,
-                first: entries.is_empty() && !matches!(entry.tail, Tail::Items(items, _) if !items.is_empty()),
+                first: entries.is_empty()
+                    && !matches!(entry.tail, Tail::Items(items, _) if !items.is_empty()),
             },
         );
         self.out
@@ -635,7 +634,7 @@ impl<'s> Printer<'s> {
             Tail::None => String::new(),
             Tail::Block(block) => self.flat_block(block),
             Tail::List(items, _) => self.flat_list(items),
-            Tail::Items(items, _) if items.is_empty() => "{}".to_string(),
+            Tail::Items([], _) => "{}".to_string(),
             // A body with items is always broken; this is only measured.
             Tail::Items(..) => "{ .. }".to_string(),
         }

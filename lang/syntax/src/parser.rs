@@ -425,7 +425,11 @@ impl Builder {
                 Some(Axis {
                     name: Ident {
                         name: "seed".to_string(),
-                        span: Span::new(self.file, seeds_span.start as usize, seeds_span.start as usize + 5),
+                        span: Span::new(
+                            self.file,
+                            seeds_span.start as usize,
+                            seeds_span.start as usize + 5,
+                        ),
                     },
                     span: Span::new(self.file, span.start as usize, value.span.end as usize),
                     values: value,

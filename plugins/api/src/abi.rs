@@ -22,8 +22,8 @@ use tch::Tensor;
 use torch_sys::C_tensor;
 
 use crate::sdk::{
-    Component, Context, Dataset, Evaluator, Merger, Model, Optimizer, Params, PluginError, Regularizer,
-    SavedState, Scheduler, Split, Stateful,
+    Component, Context, Dataset, Evaluator, Merger, Model, Optimizer, Params, PluginError,
+    Regularizer, SavedState, Scheduler, Split, Stateful,
 };
 
 pub const MAGIC: u64 = 0x6578_705f_706c_7567; // "exp_plug"

@@ -363,8 +363,8 @@ impl Foreign {
     /// Sets a scheduled parameter to its value at the current step (`Component::set_param`).
     pub fn set_param(&mut self, name: &str, value: &exp_ir::Value) -> Result<(), PluginError> {
         let name_c = c_name(name);
-        let value_c = CString::new(serde_json::to_string(value).unwrap_or_default())
-            .unwrap_or_default();
+        let value_c =
+            CString::new(serde_json::to_string(value).unwrap_or_default()).unwrap_or_default();
         let status = (self.object.set_param)(self.object.state, name_c.as_ptr(), value_c.as_ptr());
         self.check(status, "set_param")
     }

@@ -205,9 +205,9 @@ pub fn not_scheduled(name: &str) -> PluginError {
 
 /// The number a scheduled parameter was set to, for `Component::set_param`.
 pub fn scheduled_value(name: &str, value: &Value) -> Result<f64> {
-    value.as_f64().ok_or_else(|| {
-        PluginError::in_field(name, format!("parameter `{name}` must be a number"))
-    })
+    value
+        .as_f64()
+        .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a number")))
 }
 
 pub trait Dataset: Component {

@@ -138,7 +138,13 @@ pub struct MixtureSampler {
 }
 
 impl MixtureSampler {
-    pub fn new(mixture: &Mixture, sources: &Sources<'_>, clock: &Clock, batch: u64, seed: u64) -> MixtureSampler {
+    pub fn new(
+        mixture: &Mixture,
+        sources: &Sources<'_>,
+        clock: &Clock,
+        batch: u64,
+        seed: u64,
+    ) -> MixtureSampler {
         let orders = sources
             .datasets
             .iter()
@@ -155,7 +161,9 @@ impl MixtureSampler {
             points: mixture.at.iter().map(|at| at.to_steps(clock)).collect(),
             weights: mixture.weights.clone(),
             interpolate: mixture.interpolate,
-            offsets: (0..sources.datasets.len()).map(|source| sources.offset(source)).collect(),
+            offsets: (0..sources.datasets.len())
+                .map(|source| sources.offset(source))
+                .collect(),
             orders,
             rng: Rng::new(seed ^ 0x4d69_7875_7265),
             batch: batch as usize,
@@ -251,7 +259,9 @@ impl ReplayBuffer {
         let total = earlier.train_len.max(0) as usize;
         let size = match replay.size {
             ReplaySize::Count(count) => (count as usize).min(total),
-            ReplaySize::Fraction(fraction) => ((fraction * total as f64).round() as usize).min(total),
+            ReplaySize::Fraction(fraction) => {
+                ((fraction * total as f64).round() as usize).min(total)
+            }
         };
         let mut rng = Rng::new(seed ^ 0x5265_706c_6179);
         let mut chosen: Vec<i64> = if replay.selection == "uniform" {
@@ -326,7 +336,11 @@ mod tests {
         assert!(mixture.next_batch(5).iter().all(|index| *index < 100));
         assert_eq!(mixture.drawn, vec![1000, 0]);
         // After it, about half from each (the second dataset's indices start at 100).
-        let second = mixture.next_batch(20).iter().filter(|index| **index >= 100).count();
+        let second = mixture
+            .next_batch(20)
+            .iter()
+            .filter(|index| **index >= 100)
+            .count();
         assert!((400..600).contains(&second), "{second}");
         let linear = sampler(vec![vec![1.0, 0.0], vec![0.0, 1.0]], vec![0, 10], true);
         assert_eq!(linear.weights_at(5), vec![0.5, 0.5]);

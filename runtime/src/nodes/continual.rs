@@ -47,7 +47,12 @@ pub fn summarize(matrix: &[Vec<f64>]) -> Vec<(&'static str, f64)> {
 
 /// Writes the matrix as CSV and as a heatmap; used on a fresh run and when restoring from the
 /// cache.
-pub fn write_matrix(node: &str, run_dir: &RunDir, metric: &str, matrix: &[Vec<f64>]) -> Result<(), RunError> {
+pub fn write_matrix(
+    node: &str,
+    run_dir: &RunDir,
+    metric: &str,
+    matrix: &[Vec<f64>],
+) -> Result<(), RunError> {
     let mut csv = String::from("after");
     for j in 1..=matrix.len() {
         csv.push_str(&format!(",task{j}"));
@@ -61,7 +66,8 @@ pub fn write_matrix(node: &str, run_dir: &RunDir, metric: &str, matrix: &[Vec<f6
         csv.push('\n');
     }
     let path = run_dir.path.join(format!("{node}.matrix.csv"));
-    RunDir::write_atomic(&path, csv.as_bytes()).map_err(|error| RunError::io(node, &path, error))?;
+    RunDir::write_atomic(&path, csv.as_bytes())
+        .map_err(|error| RunError::io(node, &path, error))?;
     let stem = run_dir.path.join(format!("{node}.heatmap"));
     crate::plots::write_heatmap(&format!("{node}: {metric}"), matrix, &stem).map_err(|error| {
         RunError::Io {
@@ -109,14 +115,22 @@ pub fn run(ctx: &NodeRun, tasks: usize, metric: &str) -> Result<Artifact, RunErr
         })
         .collect();
     if !stages.is_empty() {
-        let copies = stages.iter().map(|memory| memory.param_copies).fold(0.0, f64::max);
-        let examples = stages.iter().map(|memory| memory.replay_examples).max().unwrap_or(0);
+        let copies = stages
+            .iter()
+            .map(|memory| memory.param_copies)
+            .fold(0.0, f64::max);
+        let examples = stages
+            .iter()
+            .map(|memory| memory.replay_examples)
+            .max()
+            .unwrap_or(0);
         summary.push(("param_copies", copies));
         summary.push(("replay_examples", examples as f64));
     }
     for (name, value) in summary {
         metrics.push(name, value);
-        ctx.run_dir.log_metric(ctx.name(), None, "test", name, value);
+        ctx.run_dir
+            .log_metric(ctx.name(), None, "test", name, value);
     }
     write_matrix(ctx.name(), ctx.run_dir, metric, &matrix)?;
     metrics.matrix = Some(matrix);

@@ -200,7 +200,7 @@ impl Hooks {
         let node = ctx.name();
         let mut reset_optimizer = false;
         for (_, hook) in &mut self.mergers {
-            if done % hook.every != 0 && done != total {
+            if !done.is_multiple_of(hook.every) && done != total {
                 continue;
             }
             tch::no_grad(|| -> Result<(), RunError> {
@@ -269,9 +269,15 @@ impl Hooks {
         }
         for (position, hook) in &self.mergers {
             for (index, anchor) in hook.anchor.iter().enumerate() {
-                tensors.push((format!("hook{position}/anchor/{index}"), anchor.shallow_clone()));
+                tensors.push((
+                    format!("hook{position}/anchor/{index}"),
+                    anchor.shallow_clone(),
+                ));
             }
-            data.insert(format!("hook{position}"), serde_json::json!({ "merger": hook.name }));
+            data.insert(
+                format!("hook{position}"),
+                serde_json::json!({ "merger": hook.name }),
+            );
         }
         Ok(SavedState {
             tensors,
@@ -337,25 +343,28 @@ fn fisher(
             tensor.zero_grad();
         }
     };
-    let mut accumulate = |model: &mut ForeignModel, x: &Tensor, y: &Tensor| -> Result<(), RunError> {
-        zero_grads();
-        let loss = model.loss(x, y).map_err(|error| ctx.plugin_error(error))?;
-        loss.f_backward()
-            .map_err(|error| RunError::tensor(node, "backward (Fisher)", error))?;
-        tch::no_grad(|| {
-            for (sum, (_, tensor)) in sums.iter_mut().zip(trainable) {
-                let grad = tensor.grad();
-                if grad.defined() {
-                    *sum += grad.square();
+    let mut accumulate =
+        |model: &mut ForeignModel, x: &Tensor, y: &Tensor| -> Result<(), RunError> {
+            zero_grads();
+            let loss = model.loss(x, y).map_err(|error| ctx.plugin_error(error))?;
+            loss.f_backward()
+                .map_err(|error| RunError::tensor(node, "backward (Fisher)", error))?;
+            tch::no_grad(|| {
+                for (sum, (_, tensor)) in sums.iter_mut().zip(trainable) {
+                    let grad = tensor.grad();
+                    if grad.defined() {
+                        *sum += grad.square();
+                    }
                 }
-            }
-        });
-        count += 1.0;
-        Ok(())
-    };
+            });
+            count += 1.0;
+            Ok(())
+        };
     for _ in 0..request.batches.max(1) {
         let indices = order.next_batch().to_vec();
-        let (x, y) = data.batch(&indices).map_err(|error| ctx.plugin_error(error))?;
+        let (x, y) = data
+            .batch(&indices)
+            .map_err(|error| ctx.plugin_error(error))?;
         let y = match request.estimator {
             FisherEstimator::Empirical => y,
             FisherEstimator::Sampled => {

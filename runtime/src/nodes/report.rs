@@ -27,7 +27,10 @@ pub fn table_of(name: &str, rows: &[(String, &MetricsArtifact)]) -> Table {
         spread: Vec::new(),
         runs: None,
         points: Vec::new(),
-        matrices: rows.iter().map(|(_, metrics)| metrics.matrix.clone()).collect(),
+        matrices: rows
+            .iter()
+            .map(|(_, metrics)| metrics.matrix.clone())
+            .collect(),
         rows: rows
             .iter()
             .map(|(row, metrics)| {
@@ -57,7 +60,10 @@ pub fn write_table(node: &str, run_dir: &RunDir, table: &Table) -> Result<(), Ru
 /// Groups replicates: rows whose nodes share a family and differ only in their `seed` axis
 /// become one row of means with their standard deviations. `None` when no row has a seed axis.
 pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
-    if !rows.iter().any(|node| node.point.iter().any(|(axis, _)| axis == "seed")) {
+    if !rows
+        .iter()
+        .any(|node| node.point.iter().any(|(axis, _)| axis == "seed"))
+    {
         return None;
     }
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
@@ -73,7 +79,10 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         let label = if kept.is_empty() {
             family.to_string()
         } else {
-            let words: Vec<String> = kept.iter().map(|(axis, value)| format!("{axis}={value}")).collect();
+            let words: Vec<String> = kept
+                .iter()
+                .map(|(axis, value)| format!("{axis}={value}"))
+                .collect();
             format!("{family}[{}]", words.join(","))
         };
         match groups.iter_mut().find(|(known, _)| *known == label) {
@@ -165,8 +174,14 @@ pub fn write_report(
                 continue;
             }
             let stem = run_dir.path.join(format!("{node}.{column}_vs_{axis}"));
-            crate::plots::write_line_chart(&format!("{node}: {column}"), axis, column, &series, &stem)
-                .map_err(|error| plot_error(&stem, error))?;
+            crate::plots::write_line_chart(
+                &format!("{node}: {column}"),
+                axis,
+                column,
+                &series,
+                &stem,
+            )
+            .map_err(|error| plot_error(&stem, error))?;
         }
     }
     Ok(())
@@ -177,7 +192,10 @@ fn mean_matrix(matrices: &[&Vec<Vec<f64>>]) -> Option<Vec<Vec<f64>>> {
     let first = matrices.first()?;
     let same_shape = matrices.iter().all(|matrix| {
         matrix.len() == first.len()
-            && matrix.iter().zip(first.iter()).all(|(a, b)| a.len() == b.len())
+            && matrix
+                .iter()
+                .zip(first.iter())
+                .all(|(a, b)| a.len() == b.len())
     });
     if !same_shape {
         return None;

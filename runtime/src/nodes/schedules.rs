@@ -42,7 +42,10 @@ fn scheduler_of(value: &Value) -> Option<ComponentRef> {
 
 /// Whether any parameter of the component is a schedule.
 pub fn has_schedules(component: &ComponentRef) -> bool {
-    component.params.values().any(|value| scheduler_of(value).is_some())
+    component
+        .params
+        .values()
+        .any(|value| scheduler_of(value).is_some())
 }
 
 /// Builds the schedulers of a component's scheduled parameters (their durations already

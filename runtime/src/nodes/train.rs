@@ -32,7 +32,9 @@ pub fn resolve_durations(component: &ComponentRef, clock: &Clock) -> ComponentRe
                 amount: duration.to_steps(clock) as f64,
                 unit: DurationUnit::Steps,
             }),
-            Value::List(items) => Value::List(items.iter().map(|item| resolve(item, clock)).collect()),
+            Value::List(items) => {
+                Value::List(items.iter().map(|item| resolve(item, clock)).collect())
+            }
             // A scheduled parameter's scheduler, with durations of its own.
             Value::Record(fields) => Value::Record(
                 fields
@@ -112,9 +114,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         .iter()
         .map(|evaluator| ctx.evaluator(&resolve_durations(evaluator, &clock), &context))
         .collect::<Result<Vec<_>, _>>()?;
-    let eval_every = spec
-        .eval_every
-        .map(|every| every.to_steps(&clock).max(1));
+    let eval_every = spec.eval_every.map(|every| every.to_steps(&clock).max(1));
     let log_every = spec.log_every.to_steps(&clock).max(1);
     let hook_components: Vec<ComponentRef> = spec
         .hooks
@@ -256,12 +256,13 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             let mut param = param.shallow_clone();
             param.zero_grad();
         }
-        let mut loss = model
+        let data_loss = model
             .loss(&x, &y)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
-        if let Some(penalty) = hooks.penalty(ctx, &named_trainable, step + 1)? {
-            loss = loss + penalty;
-        }
+        let loss = match hooks.penalty(ctx, &named_trainable, step + 1)? {
+            Some(penalty) => data_loss + penalty,
+            None => data_loss,
+        };
         loss.f_backward().map_err(|error| {
             RunError::tensor(node, &format!("backward at step {}", step + 1), error)
         })?;
@@ -356,7 +357,10 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
 
     log_timing(ctx, &mut step_seconds, examples_seen);
     let carried = hooks.finish(ctx, &mut model, &sources, spec.batch, &named_trainable)?;
-    let live: usize = named_trainable.iter().map(|(_, tensor)| tensor.numel()).sum();
+    let live: usize = named_trainable
+        .iter()
+        .map(|(_, tensor)| tensor.numel())
+        .sum();
     let memory = Memory {
         param_copies: hooks.held_elements(ctx)? as f64 / live.max(1) as f64,
         replay_examples: replay.as_ref().map_or(0, |buffer| buffer.len() as u64),

@@ -240,7 +240,10 @@ fn names_in_items(items: &[Item], names: &mut HashSet<String>) {
         }
     }
     fn in_block(block: &Block, names: &mut HashSet<String>) {
-        block.fields.iter().for_each(|field| in_expr(&field.value, names));
+        block
+            .fields
+            .iter()
+            .for_each(|field| in_expr(&field.value, names));
     }
     for item in items {
         match item {
@@ -265,7 +268,10 @@ fn names_in_items(items: &[Item], names: &mut HashSet<String>) {
                 }
             }
             Item::Sweep(sweep) => {
-                sweep.axes.iter().for_each(|axis| in_expr(&axis.values, names));
+                sweep
+                    .axes
+                    .iter()
+                    .for_each(|axis| in_expr(&axis.values, names));
                 names_in_items(&sweep.items, names);
             }
             Item::Use(use_) => use_.args.iter().for_each(|arg| in_expr(&arg.value, names)),
@@ -308,14 +314,20 @@ impl Expander {
 
     /// The names `items` define at this level, each with its expanded names: one for a plain
     /// definition, one per point for a swept one, and `run.x` / `run` for a template instance.
-    fn declare(&mut self, items: &[Item], scope: &Scope<'_>, place: &Place) -> Vec<(String, Vec<String>)> {
+    fn declare(
+        &mut self,
+        items: &[Item],
+        scope: &Scope<'_>,
+        place: &Place,
+    ) -> Vec<(String, Vec<String>)> {
         let mut declared: Vec<(String, Vec<String>)> = Vec::new();
-        let add = |declared: &mut Vec<(String, Vec<String>)>, name: String, members: Vec<String>| {
-            match declared.iter_mut().find(|(known, _)| *known == name) {
-                Some((_, known)) => known.extend(members),
-                None => declared.push((name, members)),
-            }
-        };
+        let add =
+            |declared: &mut Vec<(String, Vec<String>)>, name: String, members: Vec<String>| {
+                match declared.iter_mut().find(|(known, _)| *known == name) {
+                    Some((_, known)) => known.extend(members),
+                    None => declared.push((name, members)),
+                }
+            };
         let level = self.level_scope(items, scope);
         for item in items {
             match item {
@@ -363,7 +375,11 @@ impl Expander {
                         })
                         .or_else(|| members.last().map(|(_, members)| members.clone()));
                     for (name, defs) in &members {
-                        add(&mut declared, format!("{}.{name}", use_.name.name), defs.clone());
+                        add(
+                            &mut declared,
+                            format!("{}.{name}", use_.name.name),
+                            defs.clone(),
+                        );
                     }
                     if let Some(result) = result {
                         add(&mut declared, use_.name.name.clone(), result);
@@ -411,7 +427,10 @@ impl Expander {
             );
         }
         let name = &def.name.name;
-        (name.clone(), format!("{}{name}{}", place.prefix, point_suffix(&place.point)))
+        (
+            name.clone(),
+            format!("{}{name}{}", place.prefix, point_suffix(&place.point)),
+        )
     }
 
     fn item(
@@ -436,9 +455,11 @@ impl Expander {
             }
             Item::Use(use_) => {
                 let Some(template) = self.templates.get(&use_.template.name).cloned() else {
-                    let suggestion =
-                        did_you_mean(&use_.template.name, self.templates.keys().map(String::as_str))
-                            .map(str::to_string);
+                    let suggestion = did_you_mean(
+                        &use_.template.name,
+                        self.templates.keys().map(String::as_str),
+                    )
+                    .map(str::to_string);
                     self.error(CheckError::UnknownTemplate {
                         name: use_.template.name.clone(),
                         span: use_.template.span,
@@ -480,7 +501,8 @@ impl Expander {
                         if let Item::Def(def) = item {
                             if let Some(expansion) = &mut def.expansion {
                                 if expansion.family == family {
-                                    expansion.family = format!("{}{}", place.prefix, use_.name.name);
+                                    expansion.family =
+                                        format!("{}{}", place.prefix, use_.name.name);
                                 }
                             }
                         }
@@ -521,7 +543,12 @@ impl Expander {
 
     /// Binds a template's parameters to the arguments of a `use`, evaluated in the caller's
     /// scope. `None` (with errors) when they do not match.
-    fn arguments(&mut self, use_: &ast::Use, template: &Template, scope: &Scope<'_>) -> Option<Scope<'static>> {
+    fn arguments(
+        &mut self,
+        use_: &ast::Use,
+        template: &Template,
+        scope: &Scope<'_>,
+    ) -> Option<Scope<'static>> {
         let params: Vec<&str> = template.params.iter().map(|p| p.name.as_str()).collect();
         let mut bound: HashMap<String, Binding> = HashMap::new();
         let mut ok = true;
@@ -717,7 +744,11 @@ impl Expander {
         out.quoted = false;
         if !place.prefix.is_empty() || !place.point.is_empty() {
             out.expansion = Some(Expansion {
-                family: format!("{}{}", place.prefix, if def.quoted { &local } else { &def.name.name }),
+                family: format!(
+                    "{}{}",
+                    place.prefix,
+                    if def.quoted { &local } else { &def.name.name }
+                ),
                 point: place.point.clone(),
             });
         }

@@ -8,8 +8,7 @@
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, DurationUnit, ParamType, Value};
 use exp_plugin_api::sdk::{
     any_duration, not_scheduled, param, scheduled_value, schema, Component, Context, HookAnchor,
-    MergeHook, Merger, ParamBuilder,
-    Params, PluginError, Result, SchemaBuilder,
+    MergeHook, Merger, ParamBuilder, Params, PluginError, Result, SchemaBuilder,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 

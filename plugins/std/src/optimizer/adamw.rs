@@ -4,7 +4,7 @@
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    not_scheduled, param, schema, scheduled_value, Component, Context, Optimizer, ParamBuilder,
+    not_scheduled, param, scheduled_value, schema, Component, Context, Optimizer, ParamBuilder,
     Params, PluginError, Result, SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};

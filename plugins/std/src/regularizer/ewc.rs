@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    not_scheduled, param, schema, Component, Context, FisherEstimator, FisherRequest,
-    ParamBuilder, Params,
-    PluginError, Regularizer, Result, SavedState, SchemaBuilder, Stateful,
+    not_scheduled, param, schema, Component, Context, FisherEstimator, FisherRequest, ParamBuilder,
+    Params, PluginError, Regularizer, Result, SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::serde_json::json;
 use exp_plugin_api::tch::Tensor;

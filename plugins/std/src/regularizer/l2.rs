@@ -4,8 +4,7 @@
 use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
     not_scheduled, param, schema, Component, Context, ParamBuilder, Params, PluginError,
-    Regularizer, Result,
-    SavedState, SchemaBuilder, Stateful,
+    Regularizer, Result, SavedState, SchemaBuilder, Stateful,
 };
 use exp_plugin_api::tch::Tensor;
 
