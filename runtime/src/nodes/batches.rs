@@ -225,18 +225,25 @@ impl MixtureSampler {
         })
     }
 
-    pub fn restore(&mut self, state: &serde_json::Value) {
-        if let Some(rng) = state["rng"].as_u64() {
-            self.rng = Rng::from_state(rng);
+    /// Restores what `state` wrote; `Err` says what is missing, since resuming without it
+    /// would not continue the uninterrupted run.
+    pub fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let rng = state["rng"]
+            .as_u64()
+            .ok_or("the mixture's generator state is missing")?;
+        let drawn: Vec<u64> = serde_json::from_value(state["drawn"].clone())
+            .map_err(|error| format!("the mixture's counts are unreadable: {error}"))?;
+        let orders: Vec<OrderState> = serde_json::from_value(state["orders"].clone())
+            .map_err(|error| format!("the mixture's orders are unreadable: {error}"))?;
+        if orders.len() != self.orders.len() || drawn.len() != self.drawn.len() {
+            return Err("the mixture's state is for another number of datasets".to_string());
         }
-        if let Ok(drawn) = serde_json::from_value::<Vec<u64>>(state["drawn"].clone()) {
-            self.drawn = drawn;
+        self.rng = Rng::from_state(rng);
+        self.drawn = drawn;
+        for (order, saved) in self.orders.iter_mut().zip(&orders) {
+            order.restore(saved);
         }
-        if let Ok(orders) = serde_json::from_value::<Vec<OrderState>>(state["orders"].clone()) {
-            for (order, saved) in self.orders.iter_mut().zip(&orders) {
-                order.restore(saved);
-            }
-        }
+        Ok(())
     }
 }
 

@@ -308,9 +308,15 @@ impl Hooks {
         for (position, hook) in &mut self.mergers {
             for (index, anchor) in hook.anchor.iter_mut().enumerate() {
                 let key = format!("hook{position}/anchor/{index}");
-                if let Some((_, tensor)) = saved.tensors.iter().find(|(name, _)| *name == key) {
-                    *anchor = tensor.shallow_clone();
-                }
+                let (_, tensor) = saved
+                    .tensors
+                    .iter()
+                    .find(|(name, _)| *name == key)
+                    .ok_or_else(|| {
+                        // Resuming without it would not give the uninterrupted run's weights.
+                        ctx.internal(format!("the checkpoint lacks the merge anchor `{key}`"))
+                    })?;
+                *anchor = tensor.shallow_clone();
             }
         }
         Ok(())

@@ -178,33 +178,51 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     if let Some(resume) = &resume {
         match resume.load(ctx.device) {
             Ok(Some(checkpoint)) if checkpoint.progress.total == total => {
-                let progress = checkpoint.progress;
-                load_weights(node, &mut model, &checkpoint.weights)?;
-                model
-                    .load_state(&checkpoint.model_state)
-                    .map_err(|error| ctx.plugin_error(error))?;
                 let trainer = unpack_trainer_state(checkpoint.optimizer_state);
-                optimizer
-                    .load_state(&trainer.optimizer)
-                    .map_err(|error| ctx.plugin_error(error))?;
-                hooks.load(ctx, trainer.hooks)?;
-                if let (Some(buffer), Some(state)) = (&mut replay, trainer.replay_rng) {
-                    buffer.restore(state);
+                // The samplers' state first, before anything is loaded: without it the run
+                // would not continue as it was, so the checkpoint is not used at all.
+                let samplers = match (&replay, trainer.replay_rng) {
+                    (Some(_), None) => Err("it lacks the replay generator's state".to_string()),
+                    _ => match &mut mixture {
+                        Some(sampler) => sampler.restore(&trainer.mixture),
+                        None => Ok(()),
+                    },
+                };
+                if let Err(problem) = samplers {
+                    ctx.observer.message(
+                        ctx.node,
+                        &format!(
+                            "the latest checkpoint cannot be used ({problem}); starting at step 0"
+                        ),
+                    );
+                } else {
+                    let progress = checkpoint.progress;
+                    load_weights(node, &mut model, &checkpoint.weights)?;
+                    model
+                        .load_state(&checkpoint.model_state)
+                        .map_err(|error| ctx.plugin_error(error))?;
+                    optimizer
+                        .load_state(&trainer.optimizer)
+                        .map_err(|error| ctx.plugin_error(error))?;
+                    hooks.load(ctx, trainer.hooks)?;
+                    if let (Some(buffer), Some(state)) = (&mut replay, trainer.replay_rng) {
+                        buffer.restore(state);
+                    }
+                    order.restore(&progress.order);
+                    examples_seen = progress.examples_seen;
+                    last_finite = progress.last_finite;
+                    final_metrics = progress.metrics;
+                    ctx.run_dir.replay(node, &progress.lines);
+                    first_step = progress.step;
+                    ctx.observer.message(
+                        ctx.node,
+                        &format!(
+                            "resumed from the checkpoint at step {} of {total}",
+                            progress.step
+                        ),
+                    );
+                    ctx.observer.progress(ctx.node, first_step, last_finite);
                 }
-                if let Some(sampler) = &mut mixture {
-                    sampler.restore(&trainer.mixture);
-                }
-                order.restore(&progress.order);
-                examples_seen = progress.examples_seen;
-                last_finite = progress.last_finite;
-                final_metrics = progress.metrics;
-                ctx.run_dir.replay(node, &progress.lines);
-                first_step = progress.step;
-                ctx.observer.message(
-                    ctx.node,
-                    &format!("resumed from the checkpoint at step {} of {total}", progress.step),
-                );
-                ctx.observer.progress(ctx.node, first_step, last_finite);
             }
             Ok(Some(checkpoint)) => ctx.observer.message(
                 ctx.node,
