@@ -130,6 +130,16 @@ report results { rows: [seq, joint, given] }
 );
 
 snapshot!(
+    sweep_over_lists_and_blocks,
+    r#"import std.digits
+sweep hidden in [[32], [64, 64]], opt in [adamw { lr: 1e-3 }, adamw { lr: 1e-2 }], extra in [{ a: 1 }, { a: 2 }] {
+  model net = mlp { hidden: hidden }
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: opt }
+}
+"#
+);
+
+snapshot!(
     sweep_errors,
     r#"import std.digits
 model net = mlp

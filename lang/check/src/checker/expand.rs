@@ -82,6 +82,14 @@ impl Scope<'_> {
     }
 }
 
+/// One axis's value at a sweep point, with the label the point's names show for it.
+#[derive(Clone)]
+struct AxisValue {
+    axis: String,
+    value: Expr,
+    label: String,
+}
+
 /// Where the items being expanded sit: inside which template instances and sweep points.
 #[derive(Clone, Default)]
 struct Place {
@@ -642,12 +650,25 @@ impl Expander {
         })
     }
 
-    /// The points of a sweep: for each, the axes' names and values in header order.
-    fn points(&mut self, sweep: &ast::Sweep, scope: &Scope<'_>) -> Vec<Vec<(String, Expr)>> {
-        let mut axes: Vec<(String, Vec<Expr>)> = Vec::new();
+    /// The points of a sweep: for each, the axes' values in header order.
+    fn points(&mut self, sweep: &ast::Sweep, scope: &Scope<'_>) -> Vec<Vec<AxisValue>> {
+        let mut axes: Vec<(String, Vec<AxisValue>)> = Vec::new();
         for axis in &sweep.axes {
+            let name = axis.name.name.clone();
             match self.axis_values(axis, scope) {
-                Some(values) => axes.push((axis.name.name.clone(), values)),
+                Some(values) => {
+                    let labels = axis_labels(&values);
+                    let values = values
+                        .into_iter()
+                        .zip(labels)
+                        .map(|(value, label)| AxisValue {
+                            axis: name.clone(),
+                            label,
+                            value,
+                        })
+                        .collect();
+                    axes.push((name, values));
+                }
                 None => return Vec::new(),
             }
         }
@@ -662,21 +683,17 @@ impl Expander {
                 return Vec::new();
             }
             return (0..lengths.first().copied().unwrap_or(0))
-                .map(|idx| {
-                    axes.iter()
-                        .map(|(name, values)| (name.clone(), values[idx].clone()))
-                        .collect()
-                })
+                .map(|idx| axes.iter().map(|(_, values)| values[idx].clone()).collect())
                 .collect();
         }
-        let mut points: Vec<Vec<(String, Expr)>> = vec![Vec::new()];
-        for (name, values) in &axes {
+        let mut points: Vec<Vec<AxisValue>> = vec![Vec::new()];
+        for (_, values) in &axes {
             points = points
                 .into_iter()
                 .flat_map(|point| {
                     values.iter().map(move |value| {
                         let mut point = point.clone();
-                        point.push((name.clone(), value.clone()));
+                        point.push(value.clone());
                         point
                     })
                 })
@@ -718,12 +735,12 @@ impl Expander {
         }
     }
 
-    fn point_scope<'p>(&mut self, parent: &'p Scope<'p>, point: &[(String, Expr)]) -> Scope<'p> {
+    fn point_scope<'p>(&mut self, parent: &'p Scope<'p>, point: &[AxisValue]) -> Scope<'p> {
         Scope {
             parent: Some(parent),
             bindings: point
                 .iter()
-                .map(|(name, value)| (name.clone(), Binding::Value(value.clone())))
+                .map(|value| (value.axis.clone(), Binding::Value(value.value.clone())))
                 .collect(),
         }
     }
@@ -921,11 +938,10 @@ impl Expander {
 }
 
 impl Place {
-    fn at(&self, point: &[(String, Expr)]) -> Place {
+    fn at(&self, point: &[AxisValue]) -> Place {
         let mut place = self.clone();
-        for (axis, value) in point {
-            let text = literal_text(value).unwrap_or_else(|| "?".to_string());
-            place.point.push((axis.clone(), text));
+        for value in point {
+            place.point.push((value.axis.clone(), value.label.clone()));
         }
         place
     }
@@ -936,6 +952,30 @@ impl Place {
         place.templates.push(template.to_string());
         place
     }
+}
+
+/// How each value of an axis reads in names: its literal form, or its position (`#2`) when it has
+/// none (a parameter block) or shares it with another value (`adamw { lr: 1e-3 }` and
+/// `adamw { lr: 1e-2 }` both read `adamw`), so that copies never share a name.
+fn axis_labels(values: &[Expr]) -> Vec<String> {
+    let texts: Vec<Option<String>> = values.iter().map(literal_text).collect();
+    texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| match text {
+            Some(text)
+                if texts
+                    .iter()
+                    .filter(|other| other.as_ref() == Some(text))
+                    .count()
+                    == 1 =>
+            {
+                text.clone()
+            }
+            Some(text) => format!("{text}#{}", index + 1),
+            None => format!("#{}", index + 1),
+        })
+        .collect()
 }
 
 /// `[lr=0.001,seed=1]`, or nothing outside sweeps.
@@ -966,6 +1006,11 @@ fn literal_text(expr: &Expr) -> Option<String> {
         ExprKind::Component(component) => Some(component.name.name.clone()),
         ExprKind::Paren(inner) => literal_text(inner),
         ExprKind::Neg(inner) => literal_text(inner).map(|text| format!("-{text}")),
+        // `[32,64]`, when every item has a literal form.
+        ExprKind::List(items) => {
+            let items: Option<Vec<String>> = items.iter().map(literal_text).collect();
+            items.map(|items| format!("[{}]", items.join(",")))
+        }
         _ => None,
     }
 }
