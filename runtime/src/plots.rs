@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::backend::{BitMapBackend, DrawingBackend, SVGBackend};
-use plotters::chart::{ChartBuilder, SeriesLabelPosition};
+use plotters::chart::{ChartBuilder, ChartContext, SeriesLabelPosition};
+use plotters::coord::CoordTranslate;
 use plotters::coord::Shift;
 use plotters::drawing::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea};
 use plotters::element::{PathElement, Rectangle, Text};
@@ -353,8 +354,18 @@ fn draw_line_chart<DB: DrawingBackend>(
         )
         .map_err(draw_error)?;
     }
+    finish_with_legend(&mut plot, root, SeriesLabelPosition::LowerRight)
+}
+
+/// Draws the series' legend at `position`, in the one style every chart shares, and presents
+/// the drawing.
+fn finish_with_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    plot: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, Shift>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
     plot.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(position)
         .label_font(("sans-serif", 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
@@ -547,14 +558,7 @@ fn draw_metric_chart<DB: DrawingBackend>(
         .label(series.node.as_str())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
     }
-    plot.configure_series_labels()
-        .position(legend_position)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_error)?;
-    root.present().map_err(draw_error)
+    finish_with_legend(&mut plot, root, legend_position)
 }
 
 fn draw_table_chart<DB: DrawingBackend>(
@@ -626,14 +630,7 @@ fn draw_table_chart<DB: DrawingBackend>(
             .label(column.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
     }
-    plot.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(draw_error)?;
-    root.present().map_err(draw_error)
+    finish_with_legend(&mut plot, root, SeriesLabelPosition::UpperRight)
 }
 
 #[cfg(test)]

@@ -257,6 +257,25 @@ pub struct ReplayBuffer {
     rng: Rng,
 }
 
+/// `size` of the joint indices `0..total`, sorted: a uniform sample (`uniform`), or what
+/// reservoir sampling keeps after seeing them in order (`reservoir`).
+fn choose(total: usize, size: usize, selection: &str, rng: &mut Rng) -> Vec<i64> {
+    let mut chosen: Vec<i64> = if selection == "uniform" {
+        rng.permutation(total).into_iter().take(size).collect()
+    } else {
+        let mut reservoir: Vec<i64> = (0..size as i64).collect();
+        for index in size..total {
+            let slot = (rng.next_u64() % (index as u64 + 1)) as usize;
+            if slot < size {
+                reservoir[slot] = index as i64;
+            }
+        }
+        reservoir
+    };
+    chosen.sort_unstable();
+    chosen
+}
+
 impl ReplayBuffer {
     /// Chooses the buffer: `uniform` samples it from all earlier examples at once;
     /// `reservoir` runs reservoir sampling over them in task order, as a stream would.
@@ -271,19 +290,7 @@ impl ReplayBuffer {
             }
         };
         let mut rng = Rng::new(seed ^ 0x5265_706c_6179);
-        let mut chosen: Vec<i64> = if replay.selection == "uniform" {
-            rng.permutation(total).into_iter().take(size).collect()
-        } else {
-            let mut reservoir: Vec<i64> = (0..size as i64).collect();
-            for index in size..total {
-                let slot = (rng.next_u64() % (index as u64 + 1)) as usize;
-                if slot < size {
-                    reservoir[slot] = index as i64;
-                }
-            }
-            reservoir
-        };
-        chosen.sort_unstable();
+        let chosen = choose(total, size, &replay.selection, &mut rng);
         let per_batch = if chosen.is_empty() {
             0
         } else {
@@ -332,6 +339,34 @@ mod tests {
             batch: 1000,
             drawn: vec![0, 0],
         }
+    }
+
+    #[test]
+    fn replay_buffers_are_distinct_in_range_and_seeded() {
+        for selection in ["uniform", "reservoir"] {
+            let chosen = super::choose(1000, 50, selection, &mut Rng::new(7));
+            assert_eq!(chosen.len(), 50);
+            let mut distinct = chosen.clone();
+            distinct.dedup();
+            assert_eq!(distinct, chosen, "{selection}: sorted and without repeats");
+            assert!(chosen.iter().all(|index| (0..1000).contains(index)));
+            assert_eq!(chosen, super::choose(1000, 50, selection, &mut Rng::new(7)));
+            assert_ne!(chosen, super::choose(1000, 50, selection, &mut Rng::new(8)));
+            // Asking for everything keeps everything.
+            let all = super::choose(30, 30, selection, &mut Rng::new(7));
+            assert_eq!(all, (0..30).collect::<Vec<i64>>());
+        }
+        // A reservoir sees the stream in order: late examples get in as often as early ones,
+        // so over many draws each half of the stream fills about half the buffer.
+        let late: usize = (0..200)
+            .map(|seed| {
+                super::choose(100, 10, "reservoir", &mut Rng::new(seed))
+                    .iter()
+                    .filter(|index| **index >= 50)
+                    .count()
+            })
+            .sum();
+        assert!((800..1200).contains(&late), "{late} of 2000");
     }
 
     #[test]

@@ -65,7 +65,6 @@ impl Hooks {
         anchor: &[(String, Tensor)],
         total: u64,
     ) -> Result<Hooks, RunError> {
-        let trainable = anchor;
         let node = ctx.name();
         let mut hooks = Hooks {
             regularizers: Vec::new(),
@@ -90,7 +89,7 @@ impl Hooks {
                             .map_err(|error| ctx.plugin_error(error))?;
                     }
                     regularizer
-                        .anchor(trainable)
+                        .anchor(anchor)
                         .map_err(|error| ctx.plugin_error(error))?;
                     hooks
                         .regularizers
@@ -116,7 +115,7 @@ impl Hooks {
                             every: plan.every.max(1),
                             anchor_kind: plan.anchor,
                             keep_optimizer: plan.keep_optimizer,
-                            anchor: copies(node, trainable)?,
+                            anchor: copies(node, anchor)?,
                         },
                     ));
                 }
@@ -125,23 +124,24 @@ impl Hooks {
         Ok(hooks)
     }
 
-    /// The tensor elements the hooks hold: merge anchors and the regularizers' saved state.
-    pub fn held_elements(&mut self, ctx: &NodeRun) -> Result<i64, RunError> {
-        let mut total = 0;
-        for (_, hook) in &self.mergers {
-            total += hook.anchor.iter().map(Tensor::numel).sum::<usize>() as i64;
-        }
-        for (_, _, regularizer) in &mut self.regularizers {
-            let state = regularizer
-                .save_state()
-                .map_err(|error| ctx.plugin_error(error))?;
-            total += state
-                .tensors
-                .iter()
-                .map(|(_, tensor)| tensor.numel())
-                .sum::<usize>() as i64;
-        }
-        Ok(total)
+    /// The tensor elements the hooks hold at the end of a phase: the merge anchors, and the
+    /// regularizers' state as `finish` carried it out (not saved a second time).
+    pub fn held_elements(&self, carried: &[CarriedHook]) -> i64 {
+        let anchors: usize = self
+            .mergers
+            .iter()
+            .map(|(_, hook)| hook.anchor.iter().map(Tensor::numel).sum::<usize>())
+            .sum();
+        let states: usize = carried
+            .iter()
+            .map(|hook| {
+                hook.tensors
+                    .iter()
+                    .map(|(_, tensor)| tensor.numel())
+                    .sum::<usize>()
+            })
+            .sum();
+        (anchors + states) as i64
     }
 
     /// Moves the hooks' scheduled parameters to `step`.
@@ -416,4 +416,29 @@ fn sample_labels(logits: &Tensor, rng: &mut Rng) -> Tensor {
         })
         .collect();
     Tensor::from_slice(&labels).to_device(logits.device())
+}
+
+#[cfg(test)]
+mod tests {
+    use exp_plugin_api::sdk::Rng;
+    use tch::Tensor;
+
+    use super::sample_labels;
+
+    #[test]
+    fn sampled_labels_follow_the_predicted_distribution() {
+        // Row 0 is all but certain of class 2, row 1 of class 0.
+        let logits = Tensor::from_slice(&[0.0f32, 0.0, 40.0, 40.0, 0.0, 0.0]).reshape([2, 3]);
+        let labels = Vec::<i64>::try_from(sample_labels(&logits, &mut Rng::new(1))).unwrap();
+        assert_eq!(labels, vec![2, 0]);
+        // Even logits: every class comes up, about equally often, and a seed repeats its draw.
+        let even = Tensor::zeros([3000, 3], (tch::Kind::Float, tch::Device::Cpu));
+        let draws = Vec::<i64>::try_from(sample_labels(&even, &mut Rng::new(2))).unwrap();
+        for class in 0..3 {
+            let count = draws.iter().filter(|label| **label == class).count();
+            assert!((900..1100).contains(&count), "class {class}: {count}");
+        }
+        let again = Vec::<i64>::try_from(sample_labels(&even, &mut Rng::new(2))).unwrap();
+        assert_eq!(draws, again);
+    }
 }

@@ -380,7 +380,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         .map(|(_, tensor)| tensor.numel())
         .sum();
     let memory = Memory {
-        param_copies: hooks.held_elements(ctx)? as f64 / live.max(1) as f64,
+        param_copies: hooks.held_elements(&carried) as f64 / live.max(1) as f64,
         replay_examples: replay.as_ref().map_or(0, |buffer| buffer.len() as u64),
     };
     let weights = snapshot(node, &mut model)?;
