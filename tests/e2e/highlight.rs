@@ -445,19 +445,9 @@ fn lets_and_arithmetic_are_highlighted() {
     has("/ 4", "keyword.operator.arithmetic");
 }
 
-/// Every construct of sweeps and templates, as written in `lang/syntax/src/tests.rs`.
-const SWEEPS_AND_TEMPLATES: &str = r#"template finetune(net, data, lr) {
-  train ft { model: net, data: data, steps: 1000 tokens, optimizer: adamw { lr: lr } }
-  evaluate score { model: ft, data: data, metrics: [accuracy] }
-}
-sweep lr in [1e-3, 3e-3], seeds 3 {
-  use run = finetune(net, digits, lr: lr)
-  train "ft_{lr}" { model: run.ft, data: digits, steps: 1 epoch, optimizer: sgd }
-  sweep zip a in [1, 2], b in ["x", "y"] {}
-}
-sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
-merge m = average(run.ft, seq)
-"#;
+/// Every construct of sweeps and templates: the parser's own snapshot test reads the same file.
+const SWEEPS_AND_TEMPLATES: &str =
+    include_str!("../../lang/syntax/src/fixtures/sweeps_and_templates.exp");
 
 /// The same constructs written tightly, across lines and around comments.
 const SWEEPS_AND_TEMPLATES_TIGHT: &str = r#"template finetune(net,data,lr){train ft { model: net, data: data, steps: 1 token }

@@ -156,18 +156,7 @@ fn let_is_a_keyword() {
 
 /// Sweeps (grid, zip, seeds, nested), templates and their instances, sequences, quoted names,
 /// dotted references and token durations.
-pub(crate) const SWEEPS_AND_TEMPLATES: &str = r#"template finetune(net, data, lr) {
-  train ft { model: net, data: data, steps: 1000 tokens, optimizer: adamw { lr: lr } }
-  evaluate score { model: ft, data: data, metrics: [accuracy] }
-}
-sweep lr in [1e-3, 3e-3], seeds 3 {
-  use run = finetune(net, digits, lr: lr)
-  train "ft_{lr}" { model: run.ft, data: digits, steps: 1 epoch, optimizer: sgd }
-  sweep zip a in [1, 2], b in ["x", "y"] {}
-}
-sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
-merge m = average(run.ft, seq)
-"#;
+pub(crate) const SWEEPS_AND_TEMPLATES: &str = include_str!("fixtures/sweeps_and_templates.exp");
 
 #[test]
 fn sweeps_templates_and_sequences() {
