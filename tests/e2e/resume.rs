@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{exp_binary, Test};
+use crate::support::{exp_binary, Outcome, Test};
 
 const LONG: &str = r#"dataset d = digits
 model m = mlp { hidden: [32], dropout: 0.1 }
@@ -84,24 +84,31 @@ fn run_file_and_kill(test: &Test, file: &str, out: &str, after: u64) -> bool {
     }
 }
 
-#[test]
-fn a_run_killed_at_several_points_resumes_to_the_same_weights() {
-    let test = Test::new().file("long.exp", LONG);
-    let reference = test.run_with(&["run", "long.exp", "--out", "reference", "--no-cache"]);
+/// Runs `file` uninterrupted into `reference`, then starts it and kills it with SIGKILL once
+/// past each of `afters` steps, then runs it to the end into `resumed`, which it returns.
+fn reference_then_kills_then_resume(test: &Test, file: &str, afters: &[u64]) -> Outcome {
+    let reference = test.run_with(&["run", file, "--out", "reference", "--no-cache"]);
     assert_eq!(reference.status, 0, "{}", reference.stderr);
-
-    let mut kills = 0;
-    for (attempt, after) in [200, 500, 800].into_iter().enumerate() {
-        if run_and_kill(&test, &format!("killed{attempt}"), after) {
-            kills += 1;
-        }
-    }
+    let kills = afters
+        .iter()
+        .enumerate()
+        .filter(|(attempt, after)| {
+            run_file_and_kill(test, file, &format!("killed{attempt}"), **after)
+        })
+        .count();
     assert!(
         kills > 0,
         "the run always finished before it could be killed"
     );
-    let resumed = test.run_with(&["run", "long.exp", "--out", "resumed"]);
+    let resumed = test.run_with(&["run", file, "--out", "resumed"]);
     assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    resumed
+}
+
+#[test]
+fn a_run_killed_at_several_points_resumes_to_the_same_weights() {
+    let test = Test::new().file("long.exp", LONG);
+    let resumed = reference_then_kills_then_resume(&test, "long.exp", &[200, 500, 800]);
     let step = latest_step_from(&resumed.stderr);
     assert!(
         step >= 200,
@@ -138,20 +145,7 @@ fn a_run_killed_at_several_points_resumes_to_the_same_weights() {
 #[test]
 fn a_sequence_with_hooks_and_replay_resumes_to_the_same_weights() {
     let test = Test::new().file("hooks.exp", HOOKS);
-    let reference = test.run_with(&["run", "hooks.exp", "--out", "reference", "--no-cache"]);
-    assert_eq!(reference.status, 0, "{}", reference.stderr);
-    let mut kills = 0;
-    for (attempt, after) in [150, 400].into_iter().enumerate() {
-        if run_file_and_kill(&test, "hooks.exp", &format!("killed{attempt}"), after) {
-            kills += 1;
-        }
-    }
-    assert!(
-        kills > 0,
-        "the run always finished before it could be killed"
-    );
-    let resumed = test.run_with(&["run", "hooks.exp", "--out", "resumed"]);
-    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    let resumed = reference_then_kills_then_resume(&test, "hooks.exp", &[150, 400]);
     assert!(
         resumed
             .stderr
