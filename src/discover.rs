@@ -3,10 +3,11 @@
 //! every library in the directories of `EXP_PLUGIN_PATH`, and `plugin "path"` lines in the
 //! experiment file. All load through the same `Plugin::load`, the std plugin included.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use exp_check::Catalog;
-use exp_ir::{ComponentKind, ComponentSchema};
+use exp_check::{Catalog, ParamsRejected};
+use exp_ir::{ComponentKind, ComponentSchema, Value};
 use exp_plugin_api::host::{Plugin, PluginError};
 use exp_runtime::Registry;
 
@@ -113,5 +114,47 @@ impl Catalog for RegistryCatalog<'_> {
         names.sort_unstable();
         names.dedup();
         names
+    }
+
+    /// Asks the providing plugin (`Component::check`). A scheduled parameter is checked at its
+    /// scale (the number written, or 1): its values are only known inside a phase, where the
+    /// plugin checks each against the parameter's bounds as it is reached.
+    fn check_params(
+        &self,
+        kind: ComponentKind,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+    ) -> Result<(), ParamsRejected> {
+        let Some(plugin) = self.0.provider(kind, name) else {
+            return Ok(());
+        };
+        let plain: BTreeMap<String, Value> = params
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::Schedule(schedule) => Value::Float(schedule.scale),
+                    other => other.clone(),
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        plugin
+            .check_params(kind, name, &plain)
+            .map_err(|error| match error {
+                PluginError::Call { message, field, .. } => ParamsRejected {
+                    param: field,
+                    message,
+                },
+                PluginError::Panic {
+                    method, message, ..
+                } => ParamsRejected {
+                    param: None,
+                    message: format!("its check panicked in `{method}`: {message}"),
+                },
+                other => ParamsRejected {
+                    param: None,
+                    message: other.to_string(),
+                },
+            })
     }
 }

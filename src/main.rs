@@ -68,6 +68,10 @@ enum Command {
         /// How many nodes may run at once.
         #[arg(long, short, default_value_t = 2)]
         jobs: usize,
+        /// libtorch's intra-op threads per node. CPU results depend on it (never on --jobs),
+        /// so it is part of every cache key; raise it for a run of one large model.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
         /// Where tensors live: auto picks CUDA when present.
         #[arg(long, default_value = "auto")]
         device: DeviceChoice,
@@ -180,6 +184,7 @@ fn main() -> ExitCode {
             file,
             out,
             jobs,
+            threads,
             device,
             cache,
             no_cache,
@@ -194,6 +199,7 @@ fn main() -> ExitCode {
             let settings = RunSettings {
                 out,
                 jobs,
+                threads: usize::from(threads),
                 device,
                 cache,
                 force,
@@ -377,6 +383,7 @@ fn graph_command(file: &Path, format: GraphFormat, color: bool) -> Exit {
 struct RunSettings {
     out: Option<PathBuf>,
     jobs: usize,
+    threads: usize,
     device: DeviceChoice,
     cache: Option<PathBuf>,
     force: Vec<String>,
@@ -411,6 +418,7 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
     let RunSettings {
         out,
         jobs,
+        threads,
         device,
         cache,
         force,
@@ -427,6 +435,7 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         run_dir,
         device,
         jobs,
+        threads,
         source_path: file.display().to_string(),
         source_sha256: exp_runtime::run_dir::sha256_hex(loaded.text.as_bytes()),
         exp_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -489,6 +498,10 @@ fn report(loaded: &Loaded, summary: &RunSummary, color: bool) {
                 if let Origin::Source(span) = node.origin {
                     diagnostic = diagnostic.with_primary(span, format!("node `{name}` failed"));
                 }
+            }
+            let log = summary.run_dir.join("logs").join(format!("{name}.log"));
+            if log.exists() {
+                diagnostic = diagnostic.with_note(format!("the node's log: {}", log.display()));
             }
             diagnostic
         })

@@ -16,11 +16,11 @@ use std::time::Instant;
 use anyhow::anyhow;
 use exp_plugin_api::exp_ir::ComponentKind;
 use exp_plugin_api::host::{ForeignModel, ForeignOptimizer, Plugin};
-use exp_plugin_api::sdk::{Component, Context, Dataset, Model, Optimizer, Params, Rng, Split};
+use exp_plugin_api::sdk::{build, Config, Context, Dataset, Model, Optimizer, Params, Rng, Split};
 use exp_plugin_api::tch::Tensor;
 use exp_std::dataset::digits::Digits;
-use exp_std::model::mlp::Mlp;
-use exp_std::optimizer::adamw::AdamW;
+use exp_std::model::mlp::{Mlp, MlpConfig};
+use exp_std::optimizer::adamw::{AdamW, AdamWConfig};
 
 use crate::stats::median;
 
@@ -38,11 +38,11 @@ pub struct BoundaryResult {
     pub identical: bool,
 }
 
-fn params(value: serde_json::Value) -> Params {
-    match value {
-        serde_json::Value::Object(map) => Params::new(map),
-        _ => Params::default(),
-    }
+/// A component's full parameter set (defaults filled in), as the host passes it.
+fn full_params<C: Config>(value: &serde_json::Value) -> anyhow::Result<Params> {
+    Ok(Params::from_json(value)
+        .map_err(|error| anyhow!("{error}"))?
+        .with_defaults(&C::params()))
 }
 
 fn zero_grads(tensors: &[Tensor]) {
@@ -72,18 +72,7 @@ pub fn measure(library: &Path, steps: usize, batch: usize) -> anyhow::Result<Bou
         device: "cpu".into(),
         data: None,
     };
-    let digits = Digits::create(
-        &params(serde_json::json!({
-            "test_fraction": 0.2,
-            "split_seed": 0,
-            "labels": [],
-            "rotate": 0,
-            "permute": -1,
-            "invert": false
-        })),
-        &data_context,
-    )
-    .map_err(|e| plain(&e))?;
+    let digits = build::<Digits>(serde_json::json!({}), &data_context).map_err(|e| plain(&e))?;
     let info = digits.info();
     let context = Context {
         seed: 1,
@@ -94,20 +83,29 @@ pub fn measure(library: &Path, steps: usize, batch: usize) -> anyhow::Result<Bou
     let optimizer_json = serde_json::json!({
         "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01
     });
-    let lr = 1e-3;
 
-    let static_model = Mlp::create(&params(model_json.clone()), &context).map_err(|e| plain(&e))?;
+    let static_model = build::<Mlp>(model_json.clone(), &context).map_err(|e| plain(&e))?;
     let mut static_optimizer =
-        AdamW::create(&params(optimizer_json.clone()), &context).map_err(|e| plain(&e))?;
+        build::<AdamW>(optimizer_json.clone(), &context).map_err(|e| plain(&e))?;
     let static_params = trainable(&static_model.named_tensors());
 
     let plugin = Arc::new(Plugin::load(library).map_err(|e| plain(&e))?);
     let mut foreign_model = plugin
-        .instantiate(ComponentKind::Model, "mlp", &model_json, &context)
+        .instantiate(
+            ComponentKind::Model,
+            "mlp",
+            full_params::<MlpConfig>(&model_json)?.values(),
+            &context,
+        )
         .and_then(ForeignModel::new)
         .map_err(|e| plain(&e))?;
     let mut foreign_optimizer = plugin
-        .instantiate(ComponentKind::Optimizer, "adamw", &optimizer_json, &context)
+        .instantiate(
+            ComponentKind::Optimizer,
+            "adamw",
+            full_params::<AdamWConfig>(&optimizer_json)?.values(),
+            &context,
+        )
         .and_then(ForeignOptimizer::new)
         .map_err(|e| plain(&e))?;
     let foreign_params = trainable(&foreign_model.named_tensors().map_err(|e| plain(&e))?);
@@ -130,7 +128,7 @@ pub fn measure(library: &Path, steps: usize, batch: usize) -> anyhow::Result<Bou
                 let loss = foreign_model.loss(&x, &y).map_err(|e| plain(&e))?;
                 loss.f_backward()?;
                 foreign_optimizer
-                    .step(&foreign_params, lr)
+                    .step(&foreign_params)
                     .map_err(|e| plain(&e))?;
                 foreign_times.push(started.elapsed().as_secs_f64());
             } else {
@@ -138,7 +136,7 @@ pub fn measure(library: &Path, steps: usize, batch: usize) -> anyhow::Result<Bou
                 let loss = static_model.loss(&x, &y).map_err(|e| plain(&e))?;
                 loss.f_backward()?;
                 static_optimizer
-                    .step(&static_params, lr)
+                    .step(&static_params)
                     .map_err(|e| plain(&e))?;
                 static_times.push(started.elapsed().as_secs_f64());
             }

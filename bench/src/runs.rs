@@ -76,8 +76,10 @@ pub fn run_exp(
             .arg(&file)
             .arg("--out")
             .arg(&out)
-            // --no-cache: every repeat must train, not replay the first one's timings.
+            // --no-cache: every repeat must train, not replay the first one's timings. One node
+            // at a time with every core as intra-op threads: the PyTorch side gets the same count.
             .args(["--jobs", "1", "--device", "cpu", "--no-cache"])
+            .args(["--threads", &cores().to_string()])
             .current_dir(&paths.root),
     )?;
     if !finished.success() {
@@ -196,6 +198,11 @@ pub fn python_split(paths: &Paths) -> anyhow::Result<(Vec<usize>, Vec<usize>)> {
     Ok((indices("train"), indices("test")))
 }
 
+/// The cores this machine offers: the intra-op threads both sides of a training row use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -213,7 +220,8 @@ mod tests {
             root,
         };
         let (_, labels) = exp_std::dataset::digits::load_raw().unwrap();
-        let (train, test) = exp_std::dataset::digits::split_indices(&labels, 0.2, 0);
+        let split = exp_std::dataset::digits::split_indices(&labels, 0.2, 0.0, 0);
+        let (train, test) = (split.train, split.test);
         let (python_train, python_test) = python_split(&paths).unwrap();
         assert_eq!(python_train.len(), train.len());
         assert_eq!(python_train[..10], train[..10]);

@@ -43,6 +43,11 @@ pub struct KeyParts {
     pub components: Vec<ComponentIdentity>,
     pub seed: u64,
     pub device: String,
+    /// libtorch's intra-op threads per node (`--threads`): CPU kernels split their work by it
+    /// (reduction order, matmul blocking), so a result computed with 2 threads is not bit for
+    /// bit the one computed with 1, and a shared cache must not hand one to the other.
+    #[serde(default)]
+    pub threads: u64,
     /// Per input: its role and its key.
     pub inputs: Vec<(String, String)>,
 }
@@ -70,22 +75,30 @@ pub struct NodeKey {
     pub key: String,
 }
 
-/// The components a node uses.
+/// The components a node uses, each followed by the schedulers of its scheduled parameters.
 fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
-    match kind {
+    let written: Vec<&ComponentRef> = match kind {
         NodeKind::Dataset { component }
         | NodeKind::Model { component }
         | NodeKind::Merge { component } => {
             vec![component]
         }
         NodeKind::Train(spec) => std::iter::once(&spec.optimizer)
-            .chain(std::iter::once(&spec.schedule))
             .chain(&spec.eval)
             .chain(&spec.hooks)
             .collect(),
         NodeKind::Evaluate { metrics, .. } => metrics.iter().collect(),
         NodeKind::Report { .. } | NodeKind::Continual { .. } => Vec::new(),
+    };
+    let mut all = Vec::new();
+    for component in written {
+        all.push(component);
+        all.extend(component.params.values().filter_map(|value| match value {
+            exp_ir::Value::Schedule(schedule) => Some(&schedule.curve),
+            _ => None,
+        }));
     }
+    all
 }
 
 /// Removes every `span` field: where a definition sits in the file is not part of its result.
@@ -108,6 +121,7 @@ pub fn node_keys(
     graph: &Graph,
     registry: &Registry,
     device: Device,
+    threads: usize,
     exp_version: &str,
 ) -> Vec<NodeKey> {
     let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
@@ -168,6 +182,7 @@ pub fn node_keys(
             components,
             seed: node.seed,
             device: crate::device::device_name(device),
+            threads: threads as u64,
             inputs,
         };
         let key = parts.key();
@@ -555,6 +570,12 @@ pub fn explain_change(
     }
     if previous.seed != current.seed {
         changes.push(format!("seed {} → {}", previous.seed, current.seed));
+    }
+    if previous.threads != current.threads {
+        changes.push(format!(
+            "intra-op threads {} → {} (`--threads`)",
+            previous.threads, current.threads
+        ));
     }
     diff_values("", &previous.spec, &current.spec, &mut changes);
     for (old, new) in previous.components.iter().zip(&current.components) {

@@ -7,7 +7,6 @@ use exp_plugin_api::host::PluginError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunError {
-    /// A plugin component failed or panicked.
     /// A plugin component failed or panicked; `step` is the training step it failed in.
     Plugin {
         node: String,
@@ -20,11 +19,13 @@ pub enum RunError {
         kind: String,
         name: String,
     },
-    /// A libtorch operation failed in the runtime itself.
+    /// A libtorch operation failed in the runtime itself. `message` is libtorch's first line;
+    /// `detail` the rest it said (its C++ backtrace), for the node's log.
     Tensor {
         node: String,
         op: String,
         message: String,
+        detail: String,
     },
     /// The training loss became NaN or infinite.
     NonFiniteLoss {
@@ -67,10 +68,34 @@ impl RunError {
     }
 
     pub fn tensor(node: &str, op: &str, error: impl fmt::Display) -> RunError {
+        let full = error.to_string();
+        let message = exp_plugin_api::sdk::short_torch_error(&full).to_string();
+        let detail = if message == full { String::new() } else { full };
         RunError::Tensor {
             node: node.to_string(),
             op: op.to_string(),
-            message: error.to_string(),
+            message,
+            detail,
+        }
+    }
+
+    /// Everything known about the failure, for the node's log file: the message and what was
+    /// kept out of it (a panic's location and backtrace, libtorch's C++ backtrace).
+    pub fn log_text(&self) -> String {
+        let detail = match self {
+            RunError::Plugin { error, .. } => error
+                .full_text()
+                .lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            RunError::Tensor { detail, .. } => detail.clone(),
+            _ => String::new(),
+        };
+        if detail.is_empty() {
+            format!("{self}\n")
+        } else {
+            format!("{self}\n\n{detail}\n")
         }
     }
 
@@ -94,7 +119,7 @@ impl fmt::Display for RunError {
                 f,
                 "node `{node}`: no loaded plugin provides the {kind} `{name}` (see `exp plugins`)"
             ),
-            RunError::Tensor { node, op, message } => {
+            RunError::Tensor { node, op, message, .. } => {
                 write!(f, "node `{node}`: tensor operation `{op}` failed: {message}")
             }
             RunError::NonFiniteLoss { node, step, last_finite } => {

@@ -32,6 +32,9 @@ pub struct RunOptions {
     pub device: DeviceChoice,
     /// Nodes that may run at once.
     pub jobs: usize,
+    /// libtorch's intra-op threads for every node. Fixed by the caller, never derived from
+    /// `jobs`: CPU results depend on it, and must not depend on how many nodes run at once.
+    pub threads: usize,
     /// The experiment file (as given) and its SHA-256, for the manifest.
     pub source_path: String,
     pub source_sha256: String,
@@ -231,12 +234,18 @@ pub fn execute(
         None => None,
     };
     let jobs = options.jobs.max(1);
-    // Split the cores between concurrent nodes so they do not oversubscribe the machine; the
-    // count depends only on the machine and --jobs, so reruns compute the same numbers.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let intra_op_threads = (cores / jobs).max(1);
+    // Every node computes with the same intra-op thread count whatever `jobs` is: a kernel's
+    // reduction order follows its thread count, so deriving it from `jobs` (as exp once did)
+    // made `--jobs 1` and `--jobs 2` write different checkpoints. The count is in every key.
+    let intra_op_threads = options.threads.max(1);
     tch::set_num_threads(intra_op_threads as i32);
-    let keys = cache::node_keys(graph, registry, device, &options.exp_version);
+    let keys = cache::node_keys(
+        graph,
+        registry,
+        device,
+        intra_op_threads,
+        &options.exp_version,
+    );
     let record = crate::manifest::Record {
         graph,
         registry,
@@ -412,6 +421,11 @@ pub fn execute(
                     }
                 }
                 Err(error) => {
+                    if crate::run_dir::is_confined_name(&node.name) {
+                        // The log keeps what the one-line message leaves out; a log that cannot
+                        // be written loses only that, never the failure itself.
+                        let _ = run_dir.write_log(&node.name, &error.log_text());
+                    }
                     let outcome = NodeOutcome::Failed(error);
                     observer.finished(node, &outcome);
                     outcomes[index] = Some(outcome);

@@ -59,7 +59,7 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
                 "version": plugin.version,
                 "path": plugin.path.display().to_string(),
                 "sha256": file_sha256(&plugin.path),
-                "fingerprint": plugin.fingerprint,
+                "libtorch": plugin.libtorch_version,
             })
         })
         .collect();

@@ -102,6 +102,20 @@ impl RunDir {
         logged.entry(line.node.clone()).or_default().push(line);
     }
 
+    /// The log of a node that failed: `logs/<node>.log`.
+    pub fn log_path(&self, node: &str) -> PathBuf {
+        self.path.join("logs").join(format!("{node}.log"))
+    }
+
+    /// Writes a failed node's log: everything known about the failure, including what its
+    /// one-line message leaves out (a panic's location and backtrace, libtorch's C++ trace).
+    pub fn write_log(&self, node: &str, text: &str) -> std::io::Result<PathBuf> {
+        let path = self.log_path(node);
+        fs::create_dir_all(self.path.join("logs"))?;
+        RunDir::write_atomic(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
     /// Writes a file atomically: to a temporary name, synced, then renamed into place, so a
     /// reader never sees half a file.
     pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

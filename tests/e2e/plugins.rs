@@ -159,11 +159,21 @@ report results { rows: [fine] }
     assert_eq!(outcome.status, 1, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains(
-            "`explode` (plugin `panicky`) panicked in update: panicked: the explode evaluator blew up on purpose"
+            "`explode` (plugin `panicky`) panicked in `update`: the explode evaluator blew up on purpose"
         ),
         "{}",
         outcome.stderr
     );
+    // One clean message: no panic text or backtrace of the plugin's own on stderr; where it
+    // panicked is in the node's log.
+    assert!(!outcome.stderr.contains("thread '"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("logs/boom.log"),
+        "{}",
+        outcome.stderr
+    );
+    let log = std::fs::read_to_string(test.path("out/logs/boom.log")).unwrap();
+    assert!(log.contains("at src/lib.rs:"), "{log}");
     assert!(
         outcome.stderr.contains("panic.exp:11:1"),
         "{}",
@@ -231,14 +241,10 @@ fn a_plugin_built_against_another_libtorch_is_refused() {
     let outcome = test.run();
     assert_eq!(outcome.status, 2, "{}", outcome.stderr);
     assert!(
-        outcome.stderr.contains("libtorch 1.0.0-was-2.13.0"),
-        "{}",
-        outcome.stderr
-    );
-    assert!(
-        outcome
-            .stderr
-            .contains("rebuild the plugin against the same tch and libtorch"),
+        outcome.stderr.contains(&format!(
+            "was built against libtorch 1.0.0, but this exp runs libtorch {}",
+            exp_plugin_api::libtorch_release()
+        )),
         "{}",
         outcome.stderr
     );
@@ -282,8 +288,182 @@ train t {
     assert_eq!(outcome.status, 1, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains(
-            "node `t` at step 7: `explode_at` (plugin `panicky`) panicked in multiplier: panicked: the schedule blew up at step 6"
+            "node `t` at step 7: `explode_at` (plugin `panicky`) panicked in `value`: the schedule blew up at step 6"
         ),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_panic_inside_forward_called_by_the_default_loss_names_forward() {
+    let library = build_plugin("panicky");
+    let body = r#"dataset d = digits
+model m = fragile
+train t { model: m, data: d, steps: 3 steps, optimizer: sgd { lr: 0.1 } }
+"#;
+    let test = Test::new()
+        .file("fragile.exp", &with_plugin_line(&library, body))
+        .args(["run", "fragile.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains(
+            "node `t` at step 1: `fragile` (plugin `panicky`) panicked in `forward`: index out of bounds"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("thread '"), "{}", outcome.stderr);
+}
+
+/// Compiles `tests/plugins/cpp/plugin.cpp` as a C++ author would: the system C++ compiler,
+/// `include/exp_plugin.h`, and the headers and libraries the torch wheel ships. Once per test
+/// run; returns the directory holding the library, for `EXP_PLUGIN_PATH`.
+fn build_cpp_plugin() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = crate::support::workspace_root();
+            let libtorch = root.join(".libtorch");
+            let dir = crate::support::exp_binary()
+                .parent()
+                .expect("the exp binary lives in target/<profile>/")
+                .join("cpp-plugin");
+            std::fs::create_dir_all(&dir).unwrap();
+            // The C++ library ABI libtorch was built with (the wheel says, not a guess).
+            let abi = std::process::Command::new(root.join(".venv/bin/python"))
+                .args([
+                    "-c",
+                    "import torch; print(int(torch.compiled_with_cxx11_abi()))",
+                ])
+                .output()
+                .expect("the project's venv runs python (./setup.sh makes it)");
+            let abi = String::from_utf8_lossy(&abi.stdout).trim().to_string();
+            let library = dir.join("libcpp_example.so");
+            let output = std::process::Command::new("c++")
+                .args(["-std=c++20", "-O1", "-shared", "-fPIC", "-Wall", "-Werror"])
+                .arg(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+                // libtorch's headers as system headers: their warnings are not the plugin's.
+                .arg("-isystem")
+                .arg(libtorch.join("include"))
+                .arg("-I")
+                .arg(root.join("plugins/api/include"))
+                .arg(root.join("tests/plugins/cpp/plugin.cpp"))
+                .arg("-o")
+                .arg(&library)
+                .arg("-L")
+                .arg(libtorch.join("lib"))
+                .args(["-ltorch_cpu", "-lc10"])
+                .arg(format!("-Wl,-rpath,{}", libtorch.join("lib").display()))
+                .output()
+                .expect("a C++ compiler (`c++`; Debian: build-essential) builds the C++ plugin");
+            assert!(
+                output.status.success(),
+                "the C++ plugin does not compile:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            dir
+        })
+        .clone()
+}
+
+const USES_CPP: &str = r#"dataset d = digits
+model m = mlp { hidden: [32] }
+train a { model: m, data: d, steps: 60 steps, optimizer: adamw { lr: 1e-2 }, seed: 1 }
+train b { model: m, data: d, steps: 60 steps, optimizer: adamw { lr: 1e-2 }, seed: 2 }
+merge s = slerp(a, b) { t: 0.3 }
+evaluate e { model: s, data: d, metrics: [brier, accuracy] }
+evaluate flat { model: s, data: d, metrics: [brier { temperature: 1e9 }] }
+"#;
+
+#[test]
+fn a_cpp_plugin_merges_and_evaluates_in_a_run() {
+    let dir = build_cpp_plugin();
+    let test = Test::new()
+        .env("EXP_PLUGIN_PATH", &dir.display().to_string())
+        .file("cpp.exp", USES_CPP)
+        .args(["run", "cpp.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+
+    // slerp, computed here from the two fine-tunes with the formula (in f64).
+    let read = |node: &str| {
+        tch::Tensor::read_safetensors(test.path(&format!("out/checkpoints/{node}.safetensors")))
+            .unwrap()
+    };
+    let (a, b, merged) = (read("a"), read("b"), read("s"));
+    assert!(!a.is_empty());
+    for (name, first) in &a {
+        let second = &b.iter().find(|(other, _)| other == name).unwrap().1;
+        let got = &merged.iter().find(|(other, _)| other == name).unwrap().1;
+        let (x, y) = (
+            first.to_kind(tch::Kind::Double).flatten(0, -1),
+            second.to_kind(tch::Kind::Double).flatten(0, -1),
+        );
+        let cosine = f64::try_from((&x / x.norm()).dot(&(&y / y.norm()))).unwrap();
+        let t = 0.3;
+        let expected = if cosine.abs() > 0.9995 {
+            &x * (1.0 - t) + &y * t
+        } else {
+            let angle = cosine.acos();
+            &x * (((1.0 - t) * angle).sin() / angle.sin()) + &y * ((t * angle).sin() / angle.sin())
+        };
+        let difference = f64::try_from(
+            (got.to_kind(tch::Kind::Double).flatten(0, -1) - expected)
+                .abs()
+                .max(),
+        )
+        .unwrap();
+        assert!(difference < 1e-6, "tensor {name} differs by {difference}");
+    }
+
+    // The Brier score of a trained model is below that of knowing nothing; at an enormous
+    // temperature every probability is 1/10, and the score is 0.9² + 9·0.1² = 0.9 exactly.
+    let csv = std::fs::read_to_string(test.path("out/results.csv")).unwrap();
+    let value = |row: &str, column: &str| -> f64 {
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = header.iter().position(|name| *name == column).unwrap();
+        let line = lines
+            .find(|line| line.starts_with(&format!("{row},")))
+            .unwrap();
+        line.split(',').nth(at).unwrap().parse().unwrap()
+    };
+    assert!(value("e", "accuracy") > 0.5, "{csv}");
+    assert!(value("e", "brier") < 0.6, "{csv}");
+    assert!((value("flat", "brier") - 0.9).abs() < 1e-6, "{csv}");
+}
+
+#[test]
+fn a_cpp_plugin_states_a_rule_that_exp_check_enforces() {
+    let dir = build_cpp_plugin();
+    let outcome = Test::new()
+        .env("EXP_PLUGIN_PATH", &dir.display().to_string())
+        .file(
+            "rule.exp",
+            "dataset d = digits\nmodel m = mlp\n\
+             train a { model: m, data: d, steps: 1 steps, optimizer: sgd { lr: 0.1 } }\n\
+             train b { model: m, data: d, steps: 1 steps, optimizer: sgd { lr: 0.1 } }\n\
+             merge s = slerp(a, b) { t: 1 }\n",
+        )
+        .args(["check", "rule.exp"])
+        .run();
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert!(
+        outcome
+            .stderr
+            .contains("error[E0052]: `slerp` does not accept these parameters"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("t = 1 returns one input unchanged"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("rule.exp:5:28"),
         "{}",
         outcome.stderr
     );

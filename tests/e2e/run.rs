@@ -212,28 +212,79 @@ fn python_loads_the_checkpoints() {
 #[test]
 fn the_same_file_and_seed_give_bit_identical_checkpoints_whatever_the_jobs() {
     let test = Test::new().file("two.exp", TWO_RUNS);
-    for (out, jobs) in [("one", "2"), ("two", "2"), ("three", "1")] {
-        // --no-cache: each run must compute, or the comparison would read the cache back.
-        let outcome =
-            test.run_with(&["run", "two.exp", "--out", out, "--jobs", jobs, "--no-cache"]);
-        assert_eq!(outcome.status, 0, "{}", outcome.stderr);
-    }
-    for node in ["a", "b", "soup"] {
-        let read = |out: &str| {
-            std::fs::read(test.path(&format!("{out}/checkpoints/{node}.safetensors"))).unwrap()
+    // At one intra-op thread (the default) and at two: a node's thread count is fixed by
+    // `--threads`, never by `--jobs`, so on every CPU the jobs cannot change the numbers.
+    for threads in ["1", "2"] {
+        for (out, jobs) in [("one", "2"), ("two", "2"), ("three", "1")] {
+            let out = format!("{out}-{threads}");
+            // --no-cache: each run must compute, or the comparison would read the cache back.
+            let outcome = test.run_with(&[
+                "run",
+                "two.exp",
+                "--out",
+                &out,
+                "--jobs",
+                jobs,
+                "--threads",
+                threads,
+                "--no-cache",
+            ]);
+            assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+        }
+        for node in ["a", "b", "soup"] {
+            let read = |out: &str| {
+                std::fs::read(test.path(&format!("{out}-{threads}/checkpoints/{node}.safetensors")))
+                    .unwrap()
+            };
+            assert!(
+                read("one") == read("two"),
+                "checkpoint {node} differs between two runs of the same file ({threads} threads)"
+            );
+            assert!(
+                read("one") == read("three"),
+                "checkpoint {node} differs between --jobs 2 and --jobs 1 ({threads} threads)"
+            );
+        }
+        let table = |out: &str| {
+            std::fs::read_to_string(test.path(&format!("{out}-{threads}/results.csv"))).unwrap()
         };
-        assert!(
-            read("one") == read("two"),
-            "checkpoint {node} differs between two runs of the same file"
-        );
-        assert!(
-            read("one") == read("three"),
-            "checkpoint {node} differs between --jobs 2 and --jobs 1"
-        );
+        assert_eq!(table("one"), table("two"));
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(test.path(&format!("three-{threads}/manifest.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["threads"]["intra_op"].to_string(), threads);
     }
-    let table =
-        |out: &str| std::fs::read_to_string(test.path(&format!("{out}/results.csv"))).unwrap();
-    assert_eq!(table("one"), table("two"));
+}
+
+#[test]
+fn the_thread_count_is_part_of_the_cache_key() {
+    let test = Test::new().file("two.exp", TWO_RUNS);
+    let first = test.run_with(&["run", "two.exp", "--out", "first"]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    // The same file with two threads per node computes again, and says why.
+    let second = test.run_with(&[
+        "run",
+        "two.exp",
+        "--out",
+        "second",
+        "--threads",
+        "2",
+        "--explain",
+    ]);
+    assert_eq!(second.status, 0, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("intra-op threads 1 → 2 (`--threads`)"),
+        "{}",
+        second.stderr
+    );
+    assert!(!second.stderr.contains("cached ("), "{}", second.stderr);
+    // And back at one thread, everything comes from the cache.
+    let third = test.run_with(&["run", "two.exp", "--out", "third", "--explain"]);
+    assert_eq!(third.status, 0, "{}", third.stderr);
+    assert!(!third.stderr.contains("runs:"), "{}", third.stderr);
 }
 
 #[test]

@@ -118,8 +118,8 @@ fn every_workspace_member_is_in_the_architecture_code_map() {
 }
 
 #[test]
-fn plugin_abi_doc_matches_abi_rs() {
-    let abi_path = root().join("plugins/api/src/abi.rs");
+fn plugin_abi_doc_matches_the_abi_types() {
+    let abi_path = root().join("plugins/api/src/abi/types.rs");
     let abi = std::fs::read(&abi_path)
         .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", abi_path.display()));
     let actual: String = Sha256::digest(&abi)
@@ -133,20 +133,21 @@ fn plugin_abi_doc_matches_abi_rs() {
             .map(|value| value.trim().to_string())
     };
 
-    let recorded = line_value("abi.rs sha256:").unwrap_or_else(|| {
+    let recorded = line_value("types.rs sha256:").unwrap_or_else(|| {
         panic!(
-            "docs/plugin-abi.md has no line `abi.rs sha256: <hex>`; add `abi.rs sha256: {actual}`"
+            "docs/plugin-abi.md has no line `types.rs sha256: <hex>`; add `types.rs sha256: {actual}`"
         )
     });
     assert!(
         recorded == actual,
-        "plugins/api/src/abi.rs has changed: its sha256 is {actual}, \
+        "plugins/api/src/abi/types.rs has changed: its sha256 is {actual}, \
          but docs/plugin-abi.md records {recorded}.\n\
-         1. check every section of docs/plugin-abi.md against the new abi.rs and fix what differs;\n\
-         2. if a struct or a function signature changed, bump ABI_MAJOR in abi.rs \
-         (ABI_MINOR for a field appended to FfiPlugin), then hash abi.rs again;\n\
-         3. write the new `ABI version:` and `abi.rs sha256:` lines in docs/plugin-abi.md \
-         (`sha256sum plugins/api/src/abi.rs`)"
+         1. check every section of docs/plugin-abi.md against the new types.rs and fix what differs;\n\
+         2. if a struct or a function signature changed, bump ABI_MAJOR in types.rs \
+         (ABI_MINOR for a field appended to FfiPlugin), then hash types.rs again;\n\
+         3. regenerate the header (`EXP_BLESS=1 cargo test -p exp-plugin-api --test header`);\n\
+         4. write the new `ABI version:` and `types.rs sha256:` lines in docs/plugin-abi.md \
+         (`sha256sum plugins/api/src/abi/types.rs`)"
     );
 
     let version = format!("{ABI_MAJOR}.{ABI_MINOR}");
@@ -155,8 +156,8 @@ fn plugin_abi_doc_matches_abi_rs() {
     });
     assert!(
         documented == version,
-        "docs/plugin-abi.md says `ABI version: {documented}`, but abi.rs has ABI_MAJOR.ABI_MINOR = \
-         {version}; update the `ABI version:` line and check the rest of the page against abi.rs"
+        "docs/plugin-abi.md says `ABI version: {documented}`, but types.rs has ABI_MAJOR.ABI_MINOR = \
+         {version}; update the `ABI version:` line and check the rest of the page against types.rs"
     );
 }
 

@@ -163,6 +163,28 @@ pub enum CheckError {
         component: String,
         param: String,
         problem: String,
+        /// The values the parameter accepts, in words ("a value above 0 and at most 1").
+        range: String,
+        span: Span,
+    },
+    /// `schedule:` in a phase whose optimizer has no learning-rate parameter to schedule.
+    NoLearningRate {
+        optimizer: String,
+        span: Span,
+    },
+    /// The phase's `schedule:` and a schedule written as the optimizer's learning rate.
+    LearningRateScheduledTwice {
+        optimizer: String,
+        param: String,
+        span: Span,
+        first: Span,
+    },
+    /// A rule a component states about its parameters together (its check hook), broken:
+    /// `piecewise` with more values than points. `param` is the parameter it blames, if any.
+    ComponentRule {
+        component: String,
+        param: Option<String>,
+        message: String,
         span: Span,
     },
     MissingParam {
@@ -293,6 +315,9 @@ impl CheckError {
             CheckError::ParamWrongType { .. } => "E0021",
             CheckError::ParamOutOfRange { .. } => "E0022",
             CheckError::MissingParam { .. } => "E0023",
+            CheckError::NoLearningRate { .. } => "E0050",
+            CheckError::LearningRateScheduledTwice { .. } => "E0051",
+            CheckError::ComponentRule { .. } => "E0052",
             CheckError::ArithmeticType { .. } => "E0024",
             CheckError::LetCycle { .. } => "E0025",
             CheckError::DurationUnitMismatch { .. } => "E0026",
@@ -335,6 +360,9 @@ impl CheckError {
             | CheckError::ParamWrongType { span, .. }
             | CheckError::ParamOutOfRange { span, .. }
             | CheckError::MissingParam { span, .. }
+            | CheckError::NoLearningRate { span, .. }
+            | CheckError::LearningRateScheduledTwice { span, .. }
+            | CheckError::ComponentRule { span, .. }
             | CheckError::ArithmeticType { span, .. }
             | CheckError::LetCycle { span, .. }
             | CheckError::DurationUnitMismatch { span, .. }
@@ -804,13 +832,50 @@ impl CheckError {
                 component,
                 param,
                 problem,
+                range,
                 span,
             } => Diagnostic::error(
                 code,
                 format!("parameter `{param}` of `{component}` is out of range"),
             )
             .with_primary(*span, problem.clone())
-            .with_help(format!("change `{param}` to a value in range")),
+            .with_help(format!("`{param}` of `{component}` takes {range}")),
+            CheckError::NoLearningRate { optimizer, span } => Diagnostic::error(
+                code,
+                format!("optimizer `{optimizer}` has no learning rate for `schedule:` to schedule"),
+            )
+            .with_primary(*span, "a learning-rate schedule")
+            .with_help(format!(
+                "remove `schedule:`, or write the schedule as the value of the `{optimizer}` parameter it should drive"
+            )),
+            CheckError::LearningRateScheduledTwice {
+                optimizer,
+                param,
+                span,
+                first,
+            } => Diagnostic::error(
+                code,
+                format!("the learning rate `{param}` of `{optimizer}` has two schedules"),
+            )
+            .with_primary(*span, "`schedule:` schedules the learning rate")
+            .with_secondary(*first, format!("and `{param}` is already a schedule here"))
+            .with_help(format!(
+                "keep one: remove `schedule:`, or write `{param}` as a number"
+            )),
+            CheckError::ComponentRule {
+                component,
+                param,
+                message,
+                span,
+            } => {
+                let help = match param {
+                    Some(param) => format!("change `{param}` so that `{component}` accepts it"),
+                    None => format!("change the parameters of `{component}` so that it accepts them"),
+                };
+                Diagnostic::error(code, format!("`{component}` does not accept these parameters"))
+                    .with_primary(*span, message.clone())
+                    .with_help(help)
+            }
             CheckError::MissingParam {
                 component,
                 param,

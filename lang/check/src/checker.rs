@@ -487,9 +487,18 @@ impl<'a> Checker<'a> {
         let optimizer = fields
             .get("optimizer")
             .and_then(|field| self.component_value(field, &field.value, ComponentKind::Optimizer));
-        let schedule = match fields.get("schedule") {
-            Some(field) => self.component_value(field, &field.value, ComponentKind::Scheduler),
-            None => Some(self.default_component(ComponentKind::Scheduler, "constant")),
+        // `schedule:` is the short way to write the learning rate's schedule.
+        let optimizer = match (optimizer, fields.get("schedule")) {
+            (optimizer, Some(field)) => {
+                let schedule = self.component_value(field, &field.value, ComponentKind::Scheduler);
+                match (optimizer, schedule) {
+                    (Some(optimizer), Some(schedule)) => {
+                        self.schedule_learning_rate(optimizer, schedule, field)
+                    }
+                    _ => None,
+                }
+            }
+            (optimizer, None) => optimizer,
         };
         let eval = match fields.get("eval") {
             Some(field) => self.component_list(field, ComponentKind::Evaluator, false),
@@ -519,7 +528,6 @@ impl<'a> Checker<'a> {
                 steps: steps?,
                 batch: batch?,
                 optimizer: optimizer?,
-                schedule: schedule?,
                 eval: eval?,
                 eval_every: eval_every?,
                 log_every: log_every?,

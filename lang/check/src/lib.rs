@@ -4,6 +4,8 @@
 //! Input is source text in a `SourceMap`; output is a `Program` (when there are no errors)
 //! and diagnostics. This crate does no IO (STYLE L2): the binary implements both traits.
 
+use std::collections::BTreeMap;
+
 mod check_error;
 mod checker;
 mod program;
@@ -13,13 +15,33 @@ pub use check_error::{CheckError, Expect};
 pub use checker::check;
 pub use program::{Body, CheckedDef, DefId, Program, Stages};
 
-use exp_ir::{ComponentKind, ComponentSchema};
+use exp_ir::{ComponentKind, ComponentSchema, Value};
 
 /// The components the loaded plugins provide.
 pub trait Catalog {
     fn component(&self, kind: ComponentKind, name: &str) -> Option<&ComponentSchema>;
     /// Every component name of one kind, for suggestions and help lists.
     fn names(&self, kind: ComponentKind) -> Vec<&str>;
+    /// The component's own check of a full parameter set (defaults filled in, each value
+    /// already valid for its schema): the rules between parameters that a schema cannot
+    /// state, such as one value per point. A catalog that cannot ask the plugin (one built
+    /// from cached schemas) accepts everything; the plugin checks again when it builds the
+    /// component.
+    fn check_params(
+        &self,
+        _kind: ComponentKind,
+        _name: &str,
+        _params: &BTreeMap<String, Value>,
+    ) -> Result<(), ParamsRejected> {
+        Ok(())
+    }
+}
+
+/// Why a component refused its parameters: the parameter it blames, if one, and its words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamsRejected {
+    pub param: Option<String>,
+    pub message: String,
 }
 
 /// Where imported modules come from.

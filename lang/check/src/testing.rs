@@ -1,11 +1,11 @@
 //! Test doubles for `Catalog` and `World`: a small fixed catalog shaped like the std plugin,
 //! and an in-memory module table. Used by the tests of this crate and of `exp-compile`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use exp_ir::{ComponentKind, ComponentSchema, DurationUnit, ParamSchema, ParamType, Value};
 
-use crate::{Catalog, World};
+use crate::{Catalog, ParamsRejected, World};
 
 /// A catalog with `digits`, `mlp`, `sgd`, `adamw`, `constant`, `linear`, `cosine`,
 /// `accuracy`, `loss`, `average` and `wise_ft`.
@@ -27,12 +27,19 @@ fn param(
     max: Option<f64>,
 ) -> ParamSchema {
     ParamSchema {
-        name: name.to_string(),
-        ty,
-        doc: String::new(),
         default,
         min,
         max,
+        ..ParamSchema::new(name, ty)
+    }
+}
+
+/// An optimizer's learning rate: schedulable, and what a phase's `schedule:` schedules.
+fn learning_rate(default: Option<Value>) -> ParamSchema {
+    ParamSchema {
+        schedule: true,
+        learning_rate: true,
+        ..param("lr", ParamType::Float, default, Some(0.0), None)
     }
 }
 
@@ -105,7 +112,7 @@ impl TestCatalog {
                 K::Optimizer,
                 "sgd",
                 vec![
-                    param("lr", ParamType::Float, None, Some(0.0), None),
+                    learning_rate(None),
                     param(
                         "momentum",
                         ParamType::Float,
@@ -119,20 +126,17 @@ impl TestCatalog {
                 K::Optimizer,
                 "adamw",
                 vec![
-                    param(
-                        "lr",
-                        ParamType::Float,
-                        Some(Value::Float(1e-3)),
-                        Some(0.0),
-                        None,
-                    ),
-                    param(
-                        "weight_decay",
-                        ParamType::Float,
-                        Some(Value::Float(0.01)),
-                        Some(0.0),
-                        None,
-                    ),
+                    learning_rate(Some(Value::Float(1e-3))),
+                    ParamSchema {
+                        schedule: true,
+                        ..param(
+                            "weight_decay",
+                            ParamType::Float,
+                            Some(Value::Float(0.01)),
+                            Some(0.0),
+                            None,
+                        )
+                    },
                     param(
                         "beta1",
                         ParamType::Float,
@@ -151,7 +155,30 @@ impl TestCatalog {
             ),
             schema(K::Scheduler, "constant", Vec::new()),
             schema(K::Scheduler, "linear", vec![warmup.clone()]),
-            schema(K::Scheduler, "cosine", vec![warmup]),
+            schema(K::Scheduler, "cosine", vec![warmup.clone()]),
+            schema(
+                K::Scheduler,
+                "piecewise",
+                vec![
+                    warmup,
+                    param(
+                        "at",
+                        ParamType::List(Box::new(ParamType::Duration { units: Vec::new() })),
+                        None,
+                        None,
+                        None,
+                    ),
+                    param(
+                        "values",
+                        ParamType::List(Box::new(ParamType::Float)),
+                        None,
+                        Some(0.0),
+                        None,
+                    ),
+                ],
+            ),
+            // An optimizer without a learning rate, for `schedule:` with nothing to schedule.
+            schema(K::Optimizer, "fixed_steps", Vec::new()),
             schema(K::Evaluator, "accuracy", Vec::new()),
             schema(K::Evaluator, "loss", Vec::new()),
             schema(K::Merger, "average", Vec::new()),
@@ -177,14 +204,31 @@ impl TestCatalog {
                         None,
                         None,
                     ),
-                    param(
-                        "beta",
-                        ParamType::Schedule,
-                        Some(Value::Float(0.5)),
+                    ParamSchema {
+                        schedule: true,
+                        ..param(
+                            "beta",
+                            ParamType::Float,
+                            Some(Value::Float(0.5)),
+                            Some(0.0),
+                            Some(1.0),
+                        )
+                    },
+                ],
+            ),
+            schema(
+                K::Merger,
+                "ties",
+                vec![ParamSchema {
+                    min_exclusive: true,
+                    ..param(
+                        "density",
+                        ParamType::Float,
+                        Some(Value::Float(0.2)),
                         Some(0.0),
                         Some(1.0),
-                    ),
-                ],
+                    )
+                }],
             ),
             schema(
                 K::Regularizer,
@@ -215,6 +259,33 @@ impl Catalog for TestCatalog {
             .filter(|component| component.kind == kind)
             .map(|component| component.name.as_str())
             .collect()
+    }
+
+    /// `piecewise` states the rule the real one does: one value per point.
+    fn check_params(
+        &self,
+        kind: ComponentKind,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+    ) -> Result<(), ParamsRejected> {
+        let length = |key: &str| match params.get(key) {
+            Some(Value::List(items)) => items.len(),
+            _ => 0,
+        };
+        if kind == ComponentKind::Scheduler
+            && name == "piecewise"
+            && length("at") != length("values")
+        {
+            return Err(ParamsRejected {
+                param: Some("values".into()),
+                message: format!(
+                    "{} values for {} points: give one value per point of `at`",
+                    length("values"),
+                    length("at")
+                ),
+            });
+        }
+        Ok(())
     }
 }
 

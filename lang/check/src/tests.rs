@@ -393,7 +393,7 @@ fn defaults_are_filled_and_ints_coerced() {
     };
     assert_eq!(*seed, Some(3));
     assert_eq!(spec.batch, 32);
-    assert_eq!(spec.schedule.name, "constant");
+    // No `schedule:`: the learning rate is the number written, not a schedule.
     assert_eq!(spec.optimizer.params["lr"], exp_ir::Value::Float(1.0));
     assert_eq!(spec.optimizer.params["momentum"], exp_ir::Value::Float(0.0));
 }
@@ -535,3 +535,112 @@ proptest! {
         assert_spans_inside(&src);
     }
 }
+
+// Schedules: the phase's `schedule:` is the learning rate's schedule; any parameter its
+// schema marks may follow one; bounds may exclude their ends; components state their rules.
+
+#[test]
+fn the_phase_schedule_becomes_the_learning_rate_schedule() {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", OK);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.expect("no errors, so a program");
+    let train_a = program.defs.iter().find(|def| def.name == "a").expect("a");
+    let Body::Train { spec, .. } = &train_a.body else {
+        panic!("a is a train");
+    };
+    let exp_ir::Value::Schedule(schedule) = &spec.optimizer.params["lr"] else {
+        panic!("lr should be a schedule: {:?}", spec.optimizer.params["lr"]);
+    };
+    // `lr: 3e-3` with `schedule: cosine { warmup: 10% }`: cosine's curve scaled by 3e-3.
+    assert_eq!(schedule.scale, 3e-3);
+    assert_eq!(schedule.curve.name, "cosine");
+    assert_eq!(schedule.curve.kind, exp_ir::ComponentKind::Scheduler);
+    assert_eq!(
+        schedule.curve.params["warmup"],
+        exp_ir::Value::Duration(exp_ir::Duration {
+            amount: 0.1,
+            unit: exp_ir::DurationUnit::Fraction
+        })
+    );
+    // Other parameters stay numbers.
+    assert_eq!(
+        spec.optimizer.params["weight_decay"],
+        exp_ir::Value::Float(0.01)
+    );
+}
+
+#[test]
+fn a_scheduled_parameter_holds_its_schedule_at_scale_one() {
+    let source = r#"import std.digits
+model net = mlp
+train a {
+  model: net
+  data: digits
+  steps: 10 steps
+  optimizer: adamw { weight_decay: piecewise { at: [0%, 50%], values: [0.1, 0.0] } }
+}
+"#;
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", source);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.expect("no errors, so a program");
+    let Body::Train { spec, .. } = &program.defs.last().expect("a").body else {
+        panic!("a is a train");
+    };
+    let exp_ir::Value::Schedule(schedule) = &spec.optimizer.params["weight_decay"] else {
+        panic!("weight_decay should be a schedule");
+    };
+    assert_eq!(
+        (schedule.scale, schedule.curve.name.as_str()),
+        (1.0, "piecewise")
+    );
+    assert_eq!(spec.optimizer.params["lr"], exp_ir::Value::Float(1e-3));
+}
+
+snapshot!(
+    schedule_errors,
+    r#"import std.digits
+model net = mlp
+train twice {
+  model: net
+  data: digits
+  steps: 10 steps
+  optimizer: adamw { lr: cosine }
+  schedule: linear
+}
+train nothing_to_schedule {
+  model: net
+  data: digits
+  steps: 10 steps
+  optimizer: fixed_steps
+  schedule: cosine
+}
+train not_schedulable {
+  model: net
+  data: digits
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1, momentum: cosine }
+}
+"#
+);
+
+snapshot!(
+    exclusive_bounds_and_component_rules,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+train b { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+merge zero = ties(a, b) { density: 0 }
+merge one = ties(a, b) { density: 1 }
+train c {
+  model: net
+  data: digits
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1 }
+  schedule: piecewise { at: [0%, 50%], values: [1, 0.5, 0.1] }
+}
+"#
+);

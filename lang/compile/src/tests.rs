@@ -37,13 +37,11 @@ fn graph_text(graph: &Graph) -> String {
             }
             NodeKind::Train(spec) => {
                 let mut detail = format!(
-                    "steps={} batch={} optimizer={} {} schedule={} {}",
+                    "steps={} batch={} optimizer={} {}",
                     spec.steps,
                     spec.batch,
                     spec.optimizer.name,
                     spec.optimizer.params_json(),
-                    spec.schedule.name,
-                    spec.schedule.params_json()
                 );
                 for hook in &spec.hooks {
                     detail.push_str(&format!(" hook={} {}", hook.name, hook.params_json()));

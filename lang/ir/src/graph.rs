@@ -172,9 +172,9 @@ pub struct TrainSpec {
     /// Length of the phase: steps or epochs (never a fraction: there is no enclosing phase).
     pub steps: Duration,
     pub batch: u64,
+    /// The optimizer. Its scheduled parameters (`Value::Schedule`) follow their schedules
+    /// through the phase; the phase's `schedule:` field is folded into its learning rate.
     pub optimizer: ComponentRef,
-    /// Learning-rate schedule: a multiplier on the optimizer's `lr` over the phase.
-    pub schedule: ComponentRef,
     /// Evaluators run on the test split every `eval_every` and at the end.
     pub eval: Vec<ComponentRef>,
     pub eval_every: Option<Duration>,

@@ -11,5 +11,5 @@ pub mod schema;
 pub mod value;
 
 pub use graph::{ArtifactKind, ComponentRef, Graph, Input, Node, NodeId, NodeKind, Origin};
-pub use schema::{ComponentKind, ComponentSchema, ParamSchema, ParamType};
-pub use value::{Duration, DurationUnit, Value};
+pub use schema::{ComponentKind, ComponentSchema, ParamSchema, ParamType, Range};
+pub use value::{Duration, DurationUnit, Schedule, Value};

@@ -86,50 +86,164 @@ pub struct ParamSchema {
     pub doc: String,
     /// `None` means the parameter is required.
     pub default: Option<Value>,
-    /// Inclusive lower bound for numbers (and for every element of a list of numbers).
+    /// Lower bound for numbers (and for every element of a list of numbers); inclusive unless
+    /// `min_exclusive`.
     pub min: Option<f64>,
-    /// Inclusive upper bound.
+    /// Upper bound; inclusive unless `max_exclusive`.
     pub max: Option<f64>,
+    /// Whether `min` itself is out of range: a density in (0, 1] has `min: 0` excluded.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub min_exclusive: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub max_exclusive: bool,
+    /// Whether the value may be a schedule (a scheduler component) that the parameter follows
+    /// through a training phase, instead of a number.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub schedule: bool,
+    /// For an optimizer: this is its learning rate, the parameter a phase's `schedule:` field
+    /// schedules (`schedule: cosine` is the short way to write `lr: cosine` scaled by `lr`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub learning_rate: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl ParamSchema {
+    /// A parameter of type `ty` with no doc, default or bounds.
+    pub fn new(name: &str, ty: ParamType) -> ParamSchema {
+        ParamSchema {
+            name: name.to_string(),
+            ty,
+            doc: String::new(),
+            default: None,
+            min: None,
+            max: None,
+            min_exclusive: false,
+            max_exclusive: false,
+            schedule: false,
+            learning_rate: false,
+        }
+    }
+
     pub fn required(&self) -> bool {
         self.default.is_none()
     }
 
+    /// The allowed range of a number, for messages and docs.
+    pub fn range(&self) -> Range {
+        Range {
+            min: self.min.map(|min| (min, self.min_exclusive)),
+            max: self.max.map(|max| (max, self.max_exclusive)),
+        }
+    }
+
     /// Checks a value against this parameter's type and range; `Err` says what was wrong in
-    /// words that fit after "parameter `x` ...".
+    /// words that fit after "parameter `x` ...". A schedule is accepted where the parameter
+    /// may follow one; its values are checked as they are reached.
     pub fn validate(&self, value: &Value) -> Result<Value, ParamProblem> {
+        if let Value::Schedule(_) = value {
+            return if self.schedule {
+                Ok(value.clone())
+            } else {
+                Err(ParamProblem::WrongType {
+                    expected: self.ty.to_string(),
+                    found: value.type_name().to_string(),
+                })
+            };
+        }
         let coerced = self
             .ty
             .coerce(value)
             .ok_or_else(|| ParamProblem::WrongType {
-                expected: self.ty.to_string(),
+                expected: self.expected(),
                 found: value.type_name().to_string(),
             })?;
         self.check_range(&coerced)?;
         Ok(coerced)
     }
 
-    fn check_range(&self, value: &Value) -> Result<(), ParamProblem> {
+    /// What a value must be, in words: its type, and "or a schedule" where it may follow one.
+    pub fn expected(&self) -> String {
+        if self.schedule {
+            format!("{} or a schedule", self.ty)
+        } else {
+            self.ty.to_string()
+        }
+    }
+
+    /// Checks a number (or every number of a list) against the bounds.
+    pub fn check_range(&self, value: &Value) -> Result<(), ParamProblem> {
         match value {
             Value::List(items) => items.iter().try_for_each(|item| self.check_range(item)),
             _ => {
                 let Some(number) = value.as_f64() else {
                     return Ok(());
                 };
-                let below = self.min.is_some_and(|min| number < min);
-                let above = self.max.is_some_and(|max| number > max);
-                if below || above {
+                let range = self.range();
+                if range.contains(number) {
+                    Ok(())
+                } else {
                     Err(ParamProblem::OutOfRange {
                         value: number,
-                        min: self.min,
-                        max: self.max,
+                        range,
                     })
-                } else {
-                    Ok(())
                 }
             }
+        }
+    }
+}
+
+/// The numbers a parameter accepts: each bound with whether it is excluded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    pub min: Option<(f64, bool)>,
+    pub max: Option<(f64, bool)>,
+}
+
+impl Range {
+    pub fn contains(&self, number: f64) -> bool {
+        // NaN is in no range: every comparison with it is false.
+        let above = match self.min {
+            Some((min, true)) => number > min,
+            Some((min, false)) => number >= min,
+            None => !number.is_nan(),
+        };
+        let below = match self.max {
+            Some((max, true)) => number < max,
+            Some((max, false)) => number <= max,
+            None => !number.is_nan(),
+        };
+        above && below
+    }
+}
+
+impl fmt::Display for Range {
+    /// "a value from 0 to 1", "a value above 0 and at most 1", "a value of at least 1".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lower = |(min, exclusive): (f64, bool)| {
+            if exclusive {
+                format!("above {min}")
+            } else {
+                format!("at least {min}")
+            }
+        };
+        let upper = |(max, exclusive): (f64, bool)| {
+            if exclusive {
+                format!("below {max}")
+            } else {
+                format!("at most {max}")
+            }
+        };
+        match (self.min, self.max) {
+            (Some((min, false)), Some((max, false))) => write!(f, "a value from {min} to {max}"),
+            (Some(min), Some(max)) => write!(f, "a value {} and {}", lower(min), upper(max)),
+            (Some(min @ (_, false)), None) => write!(f, "a value of {}", lower(min)),
+            (Some(min), None) => write!(f, "a value {}", lower(min)),
+            (None, Some(max @ (_, false))) => write!(f, "a value of {}", upper(max)),
+            (None, Some(max)) => write!(f, "a value {}", upper(max)),
+            (None, None) => write!(f, "any value"),
         }
     }
 }
@@ -137,15 +251,8 @@ impl ParamSchema {
 /// Why a value does not fit a parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamProblem {
-    WrongType {
-        expected: String,
-        found: String,
-    },
-    OutOfRange {
-        value: f64,
-        min: Option<f64>,
-        max: Option<f64>,
-    },
+    WrongType { expected: String, found: String },
+    OutOfRange { value: f64, range: Range },
 }
 
 impl fmt::Display for ParamProblem {
@@ -154,14 +261,8 @@ impl fmt::Display for ParamProblem {
             ParamProblem::WrongType { expected, found } => {
                 write!(f, "expected {expected}, found {found}")
             }
-            ParamProblem::OutOfRange { value, min, max } => {
-                write!(f, "{value} is out of range: expected ")?;
-                match (min, max) {
-                    (Some(min), Some(max)) => write!(f, "a value from {min} to {max}"),
-                    (Some(min), None) => write!(f, "a value of at least {min}"),
-                    (None, Some(max)) => write!(f, "a value of at most {max}"),
-                    (None, None) => write!(f, "any value"),
-                }
+            ParamProblem::OutOfRange { value, range } => {
+                write!(f, "{value} is out of range: expected {range}")
             }
         }
     }
@@ -181,12 +282,6 @@ pub enum ParamType {
     List(Box<ParamType>),
     /// One of a fixed set of words, written as a string.
     Choice(Vec<String>),
-    /// A number that may change over a training phase: a number, or a scheduler component
-    /// (`piecewise { at: [0%, 50%], values: [0.1, 1.0] }`) whose value at each step it takes.
-    /// The checker stores a schedule as `Value::Record { "schedule": name, "params": {..} }`;
-    /// the host builds the scheduler, gives the component the value at the phase's start as a
-    /// plain number, and each later value through `set_param`.
-    Schedule,
 }
 
 impl ParamType {
@@ -204,11 +299,6 @@ impl ParamType {
             }
             (ParamType::Choice(words), Value::Str(word)) => {
                 words.contains(word).then(|| value.clone())
-            }
-            (ParamType::Schedule, Value::Int(i)) => Some(Value::Float(*i as f64)),
-            (ParamType::Schedule, Value::Float(_)) => Some(value.clone()),
-            (ParamType::Schedule, Value::Record(fields)) if fields.contains_key("schedule") => {
-                Some(value.clone())
             }
             (ParamType::List(inner), Value::List(items)) => items
                 .iter()
@@ -245,7 +335,6 @@ impl fmt::Display for ParamType {
                 let quoted: Vec<String> = words.iter().map(|word| format!("\"{word}\"")).collect();
                 write!(f, "one of {}", quoted.join(", "))
             }
-            ParamType::Schedule => write!(f, "a number or a schedule"),
         }
     }
 }
@@ -257,25 +346,122 @@ mod tests {
 
     fn lr() -> ParamSchema {
         ParamSchema {
-            name: "lr".into(),
-            ty: ParamType::Float,
             doc: "learning rate".into(),
             default: Some(Value::Float(1e-3)),
             min: Some(0.0),
-            max: None,
+            ..ParamSchema::new("lr", ParamType::Float)
+        }
+    }
+
+    fn out_of_range(schema: &ParamSchema, value: f64) -> String {
+        match schema.validate(&Value::Float(value)) {
+            Err(problem @ ParamProblem::OutOfRange { .. }) => problem.to_string(),
+            other => panic!("{value} should be out of range, got {other:?}"),
         }
     }
 
     #[test]
     fn integers_coerce_to_floats_and_ranges_apply() {
         assert_eq!(lr().validate(&Value::Int(1)), Ok(Value::Float(1.0)));
-        assert!(matches!(
-            lr().validate(&Value::Float(-1.0)),
-            Err(ParamProblem::OutOfRange { .. })
-        ));
+        assert_eq!(lr().validate(&Value::Float(0.0)), Ok(Value::Float(0.0)));
+        assert_eq!(
+            out_of_range(&lr(), -1.0),
+            "-1 is out of range: expected a value of at least 0"
+        );
         assert!(matches!(
             lr().validate(&Value::Str("x".into())),
             Err(ParamProblem::WrongType { .. })
         ));
+    }
+
+    #[test]
+    fn exclusive_bounds_reject_the_bound_itself() {
+        let density = ParamSchema {
+            min: Some(0.0),
+            max: Some(1.0),
+            min_exclusive: true,
+            ..ParamSchema::new("density", ParamType::Float)
+        };
+        assert_eq!(density.validate(&Value::Float(1.0)), Ok(Value::Float(1.0)));
+        assert_eq!(
+            density.validate(&Value::Float(1e-9)),
+            Ok(Value::Float(1e-9))
+        );
+        assert_eq!(
+            out_of_range(&density, 0.0),
+            "0 is out of range: expected a value above 0 and at most 1"
+        );
+        assert_eq!(
+            out_of_range(&density, f64::NAN),
+            "NaN is out of range: expected a value above 0 and at most 1"
+        );
+        let below = ParamSchema {
+            max: Some(1.0),
+            max_exclusive: true,
+            ..ParamSchema::new("beta", ParamType::Float)
+        };
+        assert_eq!(
+            out_of_range(&below, 1.0),
+            "1 is out of range: expected a value below 1"
+        );
+        let both = ParamSchema {
+            min: Some(0.0),
+            max: Some(1.0),
+            ..ParamSchema::new("p", ParamType::Float)
+        };
+        assert_eq!(
+            out_of_range(&both, 2.0),
+            "2 is out of range: expected a value from 0 to 1"
+        );
+        let list = ParamSchema {
+            min: Some(0.0),
+            min_exclusive: true,
+            ..ParamSchema::new("sizes", ParamType::List(Box::new(ParamType::Float)))
+        };
+        let problem = list.validate(&Value::List(vec![Value::Float(1.0), Value::Float(0.0)]));
+        assert!(
+            matches!(problem, Err(ParamProblem::OutOfRange { value, .. }) if value == 0.0),
+            "{problem:?}"
+        );
+    }
+
+    #[test]
+    fn a_schedule_fits_only_where_the_parameter_may_follow_one() {
+        let schedule = Value::Schedule(crate::Schedule {
+            curve: crate::ComponentRef {
+                kind: crate::ComponentKind::Scheduler,
+                name: "cosine".into(),
+                params: Default::default(),
+                span: None,
+            },
+            scale: 0.1,
+        });
+        let scheduled = ParamSchema {
+            schedule: true,
+            ..lr()
+        };
+        assert_eq!(scheduled.validate(&schedule), Ok(schedule.clone()));
+        assert_eq!(scheduled.expected(), "a number or a schedule");
+        assert_eq!(
+            lr().validate(&schedule),
+            Err(ParamProblem::WrongType {
+                expected: "a number".into(),
+                found: "schedule".into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_json_of_a_plain_parameter_has_no_new_keys() {
+        // `exp plugins --json` consumers see the same keys as before for parameters without
+        // exclusive bounds or schedules.
+        let json = serde_json::to_value(lr()).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["default", "doc", "max", "min", "name", "type"]);
     }
 }

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::ComponentRef;
+
 /// A resolved value. Parameters of components and fields of definitions hold these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
@@ -17,6 +19,20 @@ pub enum Value {
     Duration(Duration),
     /// A nested parameter block `{ key: value }`.
     Record(BTreeMap<String, Value>),
+    /// A number that follows a schedule through a training phase.
+    Schedule(Schedule),
+}
+
+/// A parameter's value that changes over a training phase: `scale × curve(step)`. The runtime
+/// builds `curve` (a scheduler component, its durations resolved to steps of the phase), gives
+/// the component the value at the phase's first step when building it, and every later value
+/// as the step reaches it. Outside a training phase the value at the start is used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub curve: ComponentRef,
+    /// The curve's values are multiplied by it: an optimizer's written `lr` when the phase's
+    /// `schedule:` field schedules it (the curve is then a multiplier), else 1.
+    pub scale: f64,
 }
 
 /// A span of training time: `500 steps`, `3 epochs`, `20%` (of the enclosing phase).
@@ -95,11 +111,13 @@ impl Value {
             Value::List(_) => "list",
             Value::Duration(_) => "duration",
             Value::Record(_) => "parameter block",
+            Value::Schedule(_) => "schedule",
         }
     }
 
-    /// Converts to plain JSON (numbers, strings, arrays, objects), the form plugins receive.
-    /// A duration becomes `{"amount": a, "unit": "steps" | "epochs" | "fraction"}`.
+    /// Converts to plain JSON (numbers, strings, arrays, objects), for records and messages.
+    /// A duration becomes `{"amount": a, "unit": "steps" | "epochs" | "fraction"}`; a schedule
+    /// `{"schedule": name, "params": {..}, "scale": s}`.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
@@ -118,6 +136,11 @@ impl Value {
                     .map(|(key, value)| (key.clone(), value.to_json()))
                     .collect(),
             ),
+            Value::Schedule(schedule) => serde_json::json!({
+                "schedule": schedule.curve.name,
+                "params": schedule.curve.params_json(),
+                "scale": schedule.scale,
+            }),
         }
     }
 }
@@ -141,18 +164,32 @@ impl fmt::Display for Value {
                 write!(f, "]")
             }
             Value::Duration(d) => write!(f, "{d}"),
-            Value::Record(fields) => {
-                write!(f, "{{ ")?;
-                for (idx, (key, value)) in fields.iter().enumerate() {
-                    if idx > 0 {
-                        write!(f, ", ")?;
-                    }
-                    write!(f, "{key}: {value}")?;
+            Value::Record(fields) => write_block(f, fields),
+            Value::Schedule(schedule) => {
+                if schedule.scale != 1.0 {
+                    write!(f, "{:?} × ", schedule.scale)?;
                 }
-                write!(f, " }}")
+                write!(f, "{}", schedule.curve.name)?;
+                if !schedule.curve.params.is_empty() {
+                    write!(f, " ")?;
+                    write_block(f, &schedule.curve.params)?;
+                }
+                Ok(())
             }
         }
     }
+}
+
+/// `{ key: value, .. }` in `.exp` syntax.
+fn write_block(f: &mut fmt::Formatter<'_>, fields: &BTreeMap<String, Value>) -> fmt::Result {
+    write!(f, "{{ ")?;
+    for (idx, (key, value)) in fields.iter().enumerate() {
+        if idx > 0 {
+            write!(f, ", ")?;
+        }
+        write!(f, "{key}: {value}")?;
+    }
+    write!(f, " }}")
 }
 
 impl fmt::Display for Duration {

@@ -10,17 +10,22 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use exp_ir::{ComponentKind, ComponentSchema};
+use std::collections::BTreeMap;
+
+use exp_ir::{ComponentKind, ComponentSchema, Value};
 use libloading::Library;
 use tch::Tensor;
 
-use crate::abi::FfiStateFns;
+use crate::abi::values::OwnedValue;
 use crate::abi::{
-    EntryFn, FfiDatasetVTable, FfiEvaluatorVTable, FfiMergerVTable, FfiModelVTable, FfiObject,
-    FfiOptimizerVTable, FfiPlugin, FfiRegularizerVTable, FfiSchedulerVTable, TensorHandle,
-    ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
+    FfiCheckFn, FfiContext, FfiCreateFn, FfiDatasetVTable, FfiEntryFn, FfiEvaluatorVTable,
+    FfiMergerVTable, FfiModelVTable, FfiObject, FfiOptimizerVTable, FfiPlugin,
+    FfiRegularizerVTable, FfiSchedulerVTable, FfiSplit, FfiStateFns, FfiTensorHandle, ABI_MAJOR,
+    ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
 };
 use crate::sdk::{Context, DataInfo, FisherRequest, MergeHook, SavedState, Split};
+
+type TensorHandle = FfiTensorHandle;
 
 /// Why a plugin could not be loaded, or why a call into it failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +45,7 @@ pub enum PluginError {
         found: (u32, u32),
         expected: (u32, u32),
     },
-    FingerprintMismatch {
+    LibtorchMismatch {
         path: PathBuf,
         found: String,
         expected: String,
@@ -58,13 +63,35 @@ pub enum PluginError {
         message: String,
         field: Option<String>,
     },
-    /// A component panicked; the panic was caught inside the plugin.
+    /// A component panicked in `method` (the one that panicked, which may be called by the
+    /// `operation` the host asked for); the panic was caught inside the plugin. `detail` is
+    /// the rest of what the plugin reported (where it panicked, a backtrace), for logs.
     Panic {
         plugin: String,
         component: String,
         operation: &'static str,
+        method: String,
+        message: String,
+        detail: String,
+    },
+    /// A value could not cross the boundary (a NUL byte in a string parameter).
+    Value {
+        plugin: String,
+        component: String,
         message: String,
     },
+}
+
+impl PluginError {
+    /// Everything the plugin said, for a node's log: the message and any detail.
+    pub fn full_text(&self) -> String {
+        match self {
+            PluginError::Panic { detail, .. } if !detail.is_empty() => {
+                format!("{self}\n{detail}")
+            }
+            _ => self.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for PluginError {
@@ -92,9 +119,9 @@ impl fmt::Display for PluginError {
                 expected.0,
                 expected.1
             ),
-            PluginError::FingerprintMismatch { path, found, expected } => write!(
+            PluginError::LibtorchMismatch { path, found, expected } => write!(
                 f,
-                "plugin `{}` was built for `{found}`, but this exp was built for `{expected}`: rebuild the plugin against the same tch and libtorch",
+                "plugin `{}` was built against libtorch {found}, but this exp runs libtorch {expected}: rebuild the plugin against libtorch {expected} (tensors cross as `at::Tensor`, whose layout only the same release shares)",
                 path.display()
             ),
             PluginError::BadSchema { path, component, reason } => write!(
@@ -109,8 +136,11 @@ impl fmt::Display for PluginError {
                 }
                 Ok(())
             }
-            PluginError::Panic { plugin, component, operation, message } => {
-                write!(f, "`{component}` (plugin `{plugin}`) panicked in {operation}: {message}")
+            PluginError::Panic { plugin, component, method, message, .. } => {
+                write!(f, "`{component}` (plugin `{plugin}`) panicked in `{method}`: {message}")
+            }
+            PluginError::Value { plugin, component, message } => {
+                write!(f, "cannot pass parameters to `{component}` (plugin `{plugin}`): {message}")
             }
         }
     }
@@ -128,7 +158,8 @@ pub struct Plugin {
     pub path: PathBuf,
     pub name: String,
     pub version: String,
-    pub fingerprint: String,
+    /// The libtorch release it was built against (equal to the host's, or it is refused).
+    pub libtorch_version: String,
     library: Arc<Library>,
     descriptor: *const FfiPlugin,
     components: Vec<LoadedComponent>,
@@ -142,7 +173,8 @@ unsafe impl Sync for Plugin {}
 
 struct LoadedComponent {
     schema: ComponentSchema,
-    create: extern "C" fn(*const c_char, *const c_char, *mut FfiObject) -> i32,
+    create: FfiCreateFn,
+    check: Option<FfiCheckFn>,
 }
 
 fn c_text(pointer: *const c_char) -> String {
@@ -158,7 +190,7 @@ fn c_text(pointer: *const c_char) -> String {
 
 impl Plugin {
     /// Loads a library and checks, in order: the entry symbol, the magic number, the ABI
-    /// version, the descriptor size, the build fingerprint, and every component's schema.
+    /// version, the descriptor size, the libtorch release, and every component's schema.
     pub fn load(path: &Path) -> Result<Plugin, PluginError> {
         // SAFETY: loading a library runs its initialisers; exp only loads files the user named
         // as plugins (workspace plugins, EXP_PLUGIN_PATH, or `plugin` lines).
@@ -174,11 +206,12 @@ impl Plugin {
         })?;
         let library = Arc::new(library);
         // SAFETY: `EntryFn` is the documented type of the entry symbol.
-        let entry = unsafe { library.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()) }.map_err(|_| {
-            PluginError::MissingEntry {
-                path: path.to_path_buf(),
-            }
-        })?;
+        let entry =
+            unsafe { library.get::<FfiEntryFn>(ENTRY_SYMBOL.as_bytes()) }.map_err(|_| {
+                PluginError::MissingEntry {
+                    path: path.to_path_buf(),
+                }
+            })?;
         // SAFETY: calling the entry function; a conforming plugin returns a pointer to a
         // descriptor that lives as long as the library.
         let descriptor = unsafe { entry() };
@@ -216,13 +249,13 @@ impl Plugin {
         }
         // SAFETY: magic, version and size match, so the descriptor has this layout.
         let ffi = unsafe { &*descriptor };
-        let fingerprint = c_text(ffi.fingerprint);
-        let expected = crate::build_fingerprint();
-        if fingerprint != expected {
-            return Err(PluginError::FingerprintMismatch {
+        let libtorch = c_text(ffi.libtorch_version);
+        let expected = crate::libtorch_release();
+        if libtorch != expected {
+            return Err(PluginError::LibtorchMismatch {
                 path: path.to_path_buf(),
-                found: fingerprint,
-                expected,
+                found: libtorch,
+                expected: expected.to_string(),
             });
         }
         let raw_components = if ffi.n_components == 0 {
@@ -252,6 +285,7 @@ impl Plugin {
             components.push(LoadedComponent {
                 schema,
                 create: raw.create,
+                check: raw.check,
             });
         }
         parked_libraries()
@@ -262,7 +296,7 @@ impl Plugin {
             path: path.to_path_buf(),
             name: c_text(ffi.name),
             version: c_text(ffi.version),
-            fingerprint: c_text(ffi.fingerprint),
+            libtorch_version: c_text(ffi.libtorch_version),
             library,
             descriptor,
             components,
@@ -287,16 +321,8 @@ impl Plugin {
         (message, field)
     }
 
-    /// Builds a component object. `params` is a JSON object of resolved parameters.
-    pub fn instantiate(
-        self: &Arc<Self>,
-        kind: ComponentKind,
-        name: &str,
-        params: &serde_json::Value,
-        context: &Context,
-    ) -> Result<Foreign, PluginError> {
-        let component = self
-            .components
+    fn loaded(&self, kind: ComponentKind, name: &str) -> Result<&LoadedComponent, PluginError> {
+        self.components
             .iter()
             .find(|component| component.schema.kind == kind && component.schema.name == name)
             .ok_or_else(|| PluginError::Call {
@@ -305,17 +331,75 @@ impl Plugin {
                 operation: "create",
                 message: format!("plugin `{}` has no {kind} called `{name}`", self.name),
                 field: None,
-            })?;
-        let params = CString::new(params.to_string()).unwrap_or_default();
-        let context =
-            CString::new(serde_json::to_string(context).unwrap_or_default()).unwrap_or_default();
+            })
+    }
+
+    fn params_value(
+        &self,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+    ) -> Result<OwnedValue, PluginError> {
+        OwnedValue::record(params).map_err(|error| PluginError::Value {
+            plugin: self.name.clone(),
+            component: name.to_string(),
+            message: error.to_string(),
+        })
+    }
+
+    /// The component's own check of a parameter set (see `Component::check`); `Ok` when it
+    /// states no rules.
+    pub fn check_params(
+        &self,
+        kind: ComponentKind,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+    ) -> Result<(), PluginError> {
+        let Some(check) = self.loaded(kind, name)?.check else {
+            return Ok(());
+        };
+        let value = self.params_value(name, params)?;
+        let status = check(value.as_ptr());
+        self.status(status, name, "check")
+    }
+
+    /// Builds a component object from its resolved parameters (durations in steps where a
+    /// phase resolved them, schedules replaced by their starting values).
+    pub fn instantiate(
+        self: &Arc<Self>,
+        kind: ComponentKind,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+        context: &Context,
+    ) -> Result<Foreign, PluginError> {
+        let component = self.loaded(kind, name)?;
+        let params = self.params_value(name, params)?;
+        let value_error = |message: String| PluginError::Value {
+            plugin: self.name.clone(),
+            component: name.to_string(),
+            message,
+        };
+        let device = CString::new(context.device.as_str())
+            .map_err(|_| value_error("the device name holds a NUL byte".into()))?;
+        let data = match &context.data {
+            Some(info) => {
+                let json = serde_json::to_value(info)
+                    .map_err(|error| value_error(format!("dataset info: {error}")))?;
+                Some(OwnedValue::from_json(&json).map_err(|error| value_error(error.to_string()))?)
+            }
+            None => None,
+        };
+        let ffi_context = FfiContext {
+            seed: context.seed,
+            device: device.as_ptr(),
+            data: data.as_ref().map_or(std::ptr::null(), OwnedValue::as_ptr),
+        };
         let mut object = FfiObject {
             state: std::ptr::null_mut(),
             vtable: std::ptr::null(),
             release: noop_release,
             set_param: noop_set_param,
         };
-        let status = (component.create)(params.as_ptr(), context.as_ptr(), &mut object);
+        let status = (component.create)(params.as_ptr(), &ffi_context, &mut object);
         let foreign = Foreign {
             plugin: self.clone(),
             _library: self.library.clone(),
@@ -326,15 +410,44 @@ impl Plugin {
         foreign.check(status, "create")?;
         Ok(foreign)
     }
+
+    /// The error for a failed call (`status` not OK) on component `component`.
+    fn status(
+        &self,
+        status: i32,
+        component: &str,
+        operation: &'static str,
+    ) -> Result<(), PluginError> {
+        if status == STATUS_OK {
+            return Ok(());
+        }
+        let (message, field) = self.last_error();
+        if status == STATUS_PANIC {
+            // A panic's first line is its text; the rest is where it happened (see `abi`).
+            let (message, detail) = message.split_once('\n').unwrap_or((&message, ""));
+            Err(PluginError::Panic {
+                plugin: self.name.clone(),
+                component: component.to_string(),
+                operation,
+                method: field.unwrap_or_else(|| operation.to_string()),
+                message: message.to_string(),
+                detail: detail.to_string(),
+            })
+        } else {
+            Err(PluginError::Call {
+                plugin: self.name.clone(),
+                component: component.to_string(),
+                operation,
+                message,
+                field,
+            })
+        }
+    }
 }
 
 extern "C" fn noop_release(_state: *mut c_void) {}
 
-extern "C" fn noop_set_param(
-    _state: *mut c_void,
-    _name: *const c_char,
-    _value: *const c_char,
-) -> i32 {
+extern "C" fn noop_set_param(_state: *mut c_void, _name: *const c_char, _value: f64) -> i32 {
     STATUS_OK
 }
 
@@ -360,36 +473,24 @@ impl Drop for Foreign {
 }
 
 impl Foreign {
-    /// Sets a scheduled parameter to its value at the current step (`Component::set_param`).
-    pub fn set_param(&mut self, name: &str, value: &exp_ir::Value) -> Result<(), PluginError> {
-        let name_c = c_name(name);
-        let value_c =
-            CString::new(serde_json::to_string(value).unwrap_or_default()).unwrap_or_default();
-        let status = (self.object.set_param)(self.object.state, name_c.as_ptr(), value_c.as_ptr());
+    /// Sets a scheduled parameter to its value for the steps from now on.
+    pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), PluginError> {
+        let name_c = self.c_text(name)?;
+        let status = (self.object.set_param)(self.object.state, name_c.as_ptr(), value);
         self.check(status, "set_param")
     }
 
     fn check(&self, status: i32, operation: &'static str) -> Result<(), PluginError> {
-        if status == STATUS_OK {
-            return Ok(());
-        }
-        let (message, field) = self.plugin.last_error();
-        if status == STATUS_PANIC {
-            Err(PluginError::Panic {
-                plugin: self.plugin.name.clone(),
-                component: self.component.clone(),
-                operation,
-                message,
-            })
-        } else {
-            Err(PluginError::Call {
-                plugin: self.plugin.name.clone(),
-                component: self.component.clone(),
-                operation,
-                message,
-                field,
-            })
-        }
+        self.plugin.status(status, &self.component, operation)
+    }
+
+    /// A name as a C string; a NUL byte in it is an error naming the component.
+    fn c_text(&self, text: &str) -> Result<CString, PluginError> {
+        CString::new(text).map_err(|_| PluginError::Value {
+            plugin: self.plugin.name.clone(),
+            component: self.component.clone(),
+            message: format!("{text:?} holds a NUL byte"),
+        })
     }
 
     /// Reads a JSON text the plugin returned, blaming the component when it is malformed.
@@ -434,12 +535,16 @@ impl Foreign {
     }
 
     fn load_state(&self, fns: &FfiStateFns, saved: &SavedState) -> Result<(), PluginError> {
-        let json = CString::new(saved.data.to_string()).unwrap_or_default();
+        let data = OwnedValue::from_json(&saved.data).map_err(|error| PluginError::Value {
+            plugin: self.plugin.name.clone(),
+            component: self.component.clone(),
+            message: format!("saved state: {error}"),
+        })?;
         let names: Vec<CString> = saved
             .tensors
             .iter()
-            .map(|(name, _)| CString::new(name.as_str()).unwrap_or_default())
-            .collect();
+            .map(|(name, _)| self.c_text(name))
+            .collect::<Result<_, _>>()?;
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
         let handles: Vec<TensorHandle> = saved
             .tensors
@@ -448,7 +553,7 @@ impl Foreign {
             .collect();
         let status = (fns.load)(
             self.object.state,
-            json.as_ptr(),
+            data.as_ptr(),
             name_ptrs.as_ptr(),
             handles.as_ptr(),
             handles.len(),
@@ -460,7 +565,7 @@ impl Foreign {
 /// Takes ownership of a handle a plugin returned.
 fn owned_tensor(handle: TensorHandle) -> Tensor {
     // SAFETY: the plugin returned a new handle (a shallow clone) that the host now owns.
-    unsafe { Tensor::from_ptr(handle) }
+    unsafe { Tensor::from_ptr(handle as *mut torch_sys::C_tensor) }
 }
 
 fn borrow_handle(tensor: &Tensor) -> TensorHandle {
@@ -495,12 +600,8 @@ macro_rules! foreign_kind {
                 Ok($name(foreign))
             }
 
-            /// Sets a scheduled parameter to its value at the current step.
-            pub fn set_param(
-                &mut self,
-                name: &str,
-                value: &exp_ir::Value,
-            ) -> Result<(), PluginError> {
+            /// Sets a scheduled parameter to its value for the steps from now on.
+            pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), PluginError> {
                 self.0.set_param(name, value)
             }
         }
@@ -531,8 +632,9 @@ impl ForeignDataset {
         let mut x: TensorHandle = std::ptr::null_mut();
         let mut y: TensorHandle = std::ptr::null_mut();
         let split = match split {
-            Split::Train => 0,
-            Split::Test => 1,
+            Split::Train => FfiSplit::Train,
+            Split::Validation => FfiSplit::Validation,
+            Split::Test => FfiSplit::Test,
         };
         let status = (self.0.vtable::<FfiDatasetVTable>().batch)(
             self.0.object.state,
@@ -613,28 +715,28 @@ impl ForeignOptimizer {
         self.0.load_state(fns, saved)
     }
 
-    pub fn step(&mut self, params: &[Tensor], lr: f64) -> Result<(), PluginError> {
+    pub fn step(&mut self, params: &[Tensor]) -> Result<(), PluginError> {
         let handles: Vec<TensorHandle> = params.iter().map(borrow_handle).collect();
         let status = (self.0.vtable::<FfiOptimizerVTable>().step)(
             self.0.object.state,
             handles.as_ptr(),
             handles.len(),
-            lr,
         );
         self.0.check(status, "step")
     }
 }
 
 impl ForeignScheduler {
-    pub fn multiplier(&mut self, step: u64, total: u64) -> Result<f64, PluginError> {
+    /// The schedule's value at `step` of a phase of `total` steps.
+    pub fn value(&mut self, step: u64, total: u64) -> Result<f64, PluginError> {
         let mut out = 0.0;
-        let status = (self.0.vtable::<FfiSchedulerVTable>().multiplier)(
+        let status = (self.0.vtable::<FfiSchedulerVTable>().value)(
             self.0.object.state,
             step,
             total,
             &mut out,
         );
-        self.0.check(status, "multiplier")?;
+        self.0.check(status, "value")?;
         Ok(out)
     }
 }
@@ -666,7 +768,7 @@ impl ForeignEvaluator {
 
 impl ForeignMerger {
     pub fn merge(&mut self, name: &str, inputs: &[Tensor]) -> Result<Tensor, PluginError> {
-        let name = c_name(name);
+        let name = self.0.c_text(name)?;
         let handles: Vec<TensorHandle> = inputs.iter().map(borrow_handle).collect();
         let mut out: TensorHandle = std::ptr::null_mut();
         let status = (self.0.vtable::<FfiMergerVTable>().merge)(
@@ -699,7 +801,10 @@ impl ForeignMerger {
                 field: None,
             });
         }
-        let names: Vec<CString> = tensors.iter().map(|(name, _)| c_name(name)).collect();
+        let names: Vec<CString> = tensors
+            .iter()
+            .map(|(name, _)| self.0.c_text(name))
+            .collect::<Result<_, _>>()?;
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
         let handles: Vec<TensorHandle> = tensors
             .iter()
@@ -727,23 +832,25 @@ impl ForeignMerger {
     }
 }
 
-fn c_name(name: &str) -> CString {
-    CString::new(name).unwrap_or_default()
-}
-
 /// Names and borrowed handles of a named tensor list, as the C calls take them.
-fn named_args(params: &[(String, Tensor)]) -> (Vec<CString>, Vec<TensorHandle>) {
-    let names = params.iter().map(|(name, _)| c_name(name)).collect();
+fn named_args(
+    foreign: &Foreign,
+    params: &[(String, Tensor)],
+) -> Result<(Vec<CString>, Vec<TensorHandle>), PluginError> {
+    let names = params
+        .iter()
+        .map(|(name, _)| foreign.c_text(name))
+        .collect::<Result<_, _>>()?;
     let handles = params
         .iter()
         .map(|(_, tensor)| borrow_handle(tensor))
         .collect();
-    (names, handles)
+    Ok((names, handles))
 }
 
 impl ForeignRegularizer {
     pub fn anchor(&mut self, params: &[(String, Tensor)]) -> Result<(), PluginError> {
-        let (names, handles) = named_args(params);
+        let (names, handles) = named_args(&self.0, params)?;
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
         let status = (self.0.vtable::<FfiRegularizerVTable>().anchor)(
             self.0.object.state,
@@ -755,7 +862,7 @@ impl ForeignRegularizer {
     }
 
     pub fn penalty(&mut self, params: &[(String, Tensor)]) -> Result<Tensor, PluginError> {
-        let (names, handles) = named_args(params);
+        let (names, handles) = named_args(&self.0, params)?;
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
         let mut out: TensorHandle = std::ptr::null_mut();
         let status = (self.0.vtable::<FfiRegularizerVTable>().penalty)(
@@ -784,9 +891,9 @@ impl ForeignRegularizer {
         params: &[(String, Tensor)],
         fisher: Option<&[(String, Tensor)]>,
     ) -> Result<(), PluginError> {
-        let (names, handles) = named_args(params);
+        let (names, handles) = named_args(&self.0, params)?;
         let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
-        let (fisher_names, fisher_handles) = named_args(fisher.unwrap_or_default());
+        let (fisher_names, fisher_handles) = named_args(&self.0, fisher.unwrap_or_default())?;
         let fisher_ptrs: Vec<*const c_char> =
             fisher_names.iter().map(|name| name.as_ptr()).collect();
         let status = (self.0.vtable::<FfiRegularizerVTable>().end_task)(

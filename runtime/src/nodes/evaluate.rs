@@ -19,10 +19,7 @@ pub fn evaluate_model(
     split: Split,
     evaluators: &mut [ForeignEvaluator],
 ) -> Result<MetricsArtifact, RunError> {
-    let len = match split {
-        Split::Train => data.info.train_len,
-        Split::Test => data.info.test_len,
-    };
+    let len = data.info.len(split);
     for evaluator in evaluators.iter_mut() {
         evaluator.reset().map_err(|error| ctx.plugin_error(error))?;
     }
@@ -56,11 +53,8 @@ pub fn evaluate_model(
 pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artifact, RunError> {
     let data = ctx.dataset_input("data")?;
     let source = ctx.model_input("model")?;
-    let split = if split == "train" {
-        Split::Train
-    } else {
-        Split::Test
-    };
+    let split = Split::from_word(split)
+        .ok_or_else(|| ctx.internal(format!("`{split}` is not a split (this is a bug in exp)")))?;
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
     let context = ctx.context(ctx.node.seed, Some(data.info.clone()));
     let mut evaluators = metrics
@@ -68,14 +62,9 @@ pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artif
         .map(|component| ctx.evaluator(component, &context))
         .collect::<Result<Vec<_>, _>>()?;
     let result = evaluate_model(ctx, &mut model, data, split, &mut evaluators)?;
-    let split_word = if split == Split::Train {
-        "train"
-    } else {
-        "test"
-    };
     for name in &result.order {
         ctx.run_dir
-            .log_metric(ctx.name(), None, split_word, name, result.values[name]);
+            .log_metric(ctx.name(), None, split.word(), name, result.values[name]);
     }
     Ok(Artifact::Metrics(result))
 }

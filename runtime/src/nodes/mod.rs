@@ -149,12 +149,7 @@ impl NodeRun<'_> {
                 name: component.name.clone(),
             })?;
         plugin
-            .instantiate(
-                component.kind,
-                &component.name,
-                &component.params_json(),
-                context,
-            )
+            .instantiate(component.kind, &component.name, &component.params, context)
             .map_err(|error| self.plugin_error(error))
     }
 

@@ -26,6 +26,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             input_shape: Vec::new(),
             classes: 0,
             train_len: 0,
+            validation_len: 0,
             test_len: 0,
             source: String::new(),
             license: String::new(),

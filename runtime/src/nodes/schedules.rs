@@ -1,13 +1,13 @@
-//! Scheduled parameters: a component parameter declared `ParamType::Schedule` and written as a
-//! scheduler (`beta: piecewise { at: [0%, 50%], values: [0.25, 0.75] }`) takes that scheduler's
-//! value at each step of the phase. The scheduler is the same kind of component as a learning
-//! rate's, built through its plugin; the component sees the value at the phase's start as a
-//! plain number when it is built, and each new value through `set_param` before the step it
-//! holds for. Outside a training phase a schedule is read at its start.
+//! Scheduled parameters: a component parameter written as a schedule (`Value::Schedule`: a
+//! scheduler, its curve scaled by a number) takes `scale × curve(step)` at each step of the
+//! phase. Every such parameter is handled alike, whatever it is called: an optimizer's learning
+//! rate (the phase's `schedule:` field is folded into it by the checker), AdamW's weight decay,
+//! SFA's `beta`, a model's temperature. The scheduler is a component like any other, built
+//! through its plugin; the component sees the value at the phase's start when it is built, and
+//! each new value through `set_param` before the step it holds for. Outside a training phase a
+//! schedule is read at its start.
 
-use std::collections::BTreeMap;
-
-use exp_ir::{ComponentKind, ComponentRef, Value};
+use exp_ir::{ComponentRef, Schedule, Value};
 use exp_plugin_api::host::{ForeignScheduler, PluginError};
 use exp_plugin_api::sdk::Context;
 
@@ -18,26 +18,16 @@ use crate::error::RunError;
 pub struct ParamSchedule {
     pub name: String,
     scheduler: ForeignScheduler,
+    scale: f64,
     /// The value the component holds now.
     current: f64,
 }
 
-/// The scheduler a parameter's value names, if it is a schedule.
-fn scheduler_of(value: &Value) -> Option<ComponentRef> {
-    let Value::Record(fields) = value else {
-        return None;
-    };
-    let name = fields.get("schedule")?.as_str()?;
-    let params: BTreeMap<String, Value> = match fields.get("params") {
-        Some(Value::Record(params)) => params.clone(),
-        _ => BTreeMap::new(),
-    };
-    Some(ComponentRef {
-        kind: ComponentKind::Scheduler,
-        name: name.to_string(),
-        params,
-        span: None,
-    })
+impl ParamSchedule {
+    /// The parameter's value at `step` of a phase of `total` steps.
+    fn value_at(&mut self, step: u64, total: u64) -> Result<f64, PluginError> {
+        Ok(self.scale * self.scheduler.value(step, total)?)
+    }
 }
 
 /// Whether any parameter of the component is a schedule.
@@ -45,7 +35,7 @@ pub fn has_schedules(component: &ComponentRef) -> bool {
     component
         .params
         .values()
-        .any(|value| scheduler_of(value).is_some())
+        .any(|value| matches!(value, Value::Schedule(_)))
 }
 
 /// Builds the schedulers of a component's scheduled parameters (their durations already
@@ -60,19 +50,22 @@ pub fn split(
     let mut plain = component.clone();
     let mut schedules = Vec::new();
     for (name, value) in &component.params {
-        let Some(scheduler) = scheduler_of(value) else {
+        let Value::Schedule(Schedule { curve, scale }) = value else {
             continue;
         };
-        let mut scheduler = ctx.scheduler(&scheduler, context)?;
-        let start = scheduler
-            .multiplier(0, total)
-            .map_err(|error| ctx.plugin_error(error))?;
-        plain.params.insert(name.clone(), Value::Float(start));
-        schedules.push(ParamSchedule {
+        let mut schedule = ParamSchedule {
             name: name.clone(),
-            scheduler,
-            current: start,
-        });
+            scheduler: ctx.scheduler(curve, context)?,
+            scale: *scale,
+            current: 0.0,
+        };
+        schedule.current = schedule
+            .value_at(0, total)
+            .map_err(|error| ctx.plugin_error(error))?;
+        plain
+            .params
+            .insert(name.clone(), Value::Float(schedule.current));
+        schedules.push(schedule);
     }
     Ok((plain, schedules))
 }
@@ -83,23 +76,24 @@ pub fn advance(
     schedules: &mut [ParamSchedule],
     step: u64,
     total: u64,
-    mut set: impl FnMut(&str, &Value) -> Result<(), PluginError>,
+    mut set: impl FnMut(&str, f64) -> Result<(), PluginError>,
 ) -> Result<(), RunError> {
     for schedule in schedules {
         let value = schedule
-            .scheduler
-            .multiplier(step, total)
+            .value_at(step, total)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
-        if value != schedule.current {
-            set(&schedule.name, &Value::Float(value))
-                .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        // Bit equality on purpose: an unchanged value needs no call, and any change, however
+        // small, must reach the component.
+        if value.to_bits() != schedule.current.to_bits() {
+            set(&schedule.name, value).map_err(|error| ctx.plugin_error_at(error, step + 1))?;
             schedule.current = value;
         }
     }
     Ok(())
 }
 
-/// Makes the next `advance` hand every value over again (the component was rebuilt).
+/// Makes the next `advance` hand every value over again (the component was rebuilt with the
+/// values of `start`).
 pub fn reset(schedules: &mut [ParamSchedule], start: &ComponentRef) {
     for schedule in schedules {
         if let Some(value) = start.params.get(&schedule.name).and_then(Value::as_f64) {

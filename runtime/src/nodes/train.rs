@@ -35,13 +35,20 @@ pub fn resolve_durations(component: &ComponentRef, clock: &Clock) -> ComponentRe
             Value::List(items) => {
                 Value::List(items.iter().map(|item| resolve(item, clock)).collect())
             }
-            // A scheduled parameter's scheduler, with durations of its own.
             Value::Record(fields) => Value::Record(
                 fields
                     .iter()
                     .map(|(key, value)| (key.clone(), resolve(value, clock)))
                     .collect(),
             ),
+            // A scheduled parameter's scheduler, with durations of its own.
+            Value::Schedule(schedule) => {
+                let mut schedule = schedule.clone();
+                for value in schedule.curve.params.values_mut() {
+                    *value = resolve(value, clock);
+                }
+                Value::Schedule(schedule)
+            }
             other => other.clone(),
         }
     }
@@ -96,19 +103,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         &context,
         total,
     )?;
-    let base_lr = optimizer_ref
-        .params
-        .get("lr")
-        .and_then(Value::as_f64)
-        .ok_or_else(|| RunError::Mismatch {
-            node: node.to_string(),
-            message: format!(
-                "optimizer `{}` has no numeric `lr` parameter, which the schedule scales",
-                spec.optimizer.name
-            ),
-        })?;
     let mut optimizer = ctx.optimizer(&optimizer_ref, &context)?;
-    let mut schedule = ctx.scheduler(&resolve_durations(&spec.schedule, &clock), &context)?;
     let mut evaluators = spec
         .eval
         .iter()
@@ -284,11 +279,8 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         loss.f_backward().map_err(|error| {
             RunError::tensor(node, &format!("backward at step {}", step + 1), error)
         })?;
-        let multiplier = schedule
-            .multiplier(step, total)
-            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
         optimizer
-            .step(&trainable, base_lr * multiplier)
+            .step(&trainable)
             .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
 
         let done = step + 1;

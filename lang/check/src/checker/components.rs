@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use exp_diag::{did_you_mean, Span};
 use exp_ir::schema::ParamProblem;
-use exp_ir::{ComponentKind, ComponentRef, Duration, ParamSchema, ParamType, Value};
+use exp_ir::{ComponentKind, ComponentRef, Duration, ParamSchema, ParamType, Schedule, Value};
 use exp_syntax::ast::{self, ExprKind};
 
 use super::Checker;
@@ -52,12 +52,81 @@ impl Checker<'_> {
             return None;
         };
         let params = self.params(schema, component)?;
+        if let Err(rejected) = catalog.check_params(kind, name, &params) {
+            // Point at the parameter the component blames when the file wrote it, else at
+            // the component (a default it disagrees with, or no parameter named).
+            let written = rejected.param.as_deref().and_then(|param| {
+                component
+                    .params
+                    .as_ref()?
+                    .fields
+                    .iter()
+                    .find(|field| field.key.name == param)
+                    .map(|field| field.value.span)
+            });
+            self.errors.push(CheckError::ComponentRule {
+                component: name.to_string(),
+                param: rejected.param,
+                message: rejected.message,
+                span: written.unwrap_or(component.name.span),
+            });
+            return None;
+        }
         Some(ComponentRef {
             kind,
             name: name.to_string(),
             params,
             span: Some(component.span),
         })
+    }
+
+    /// The phase's `schedule:` field, folded into the optimizer: its learning-rate parameter
+    /// (the one its schema marks) becomes the schedule scaled by the written rate, so the
+    /// runtime treats it like any other scheduled parameter and never looks for `lr` by name.
+    pub(super) fn schedule_learning_rate(
+        &mut self,
+        mut optimizer: ComponentRef,
+        schedule: ComponentRef,
+        field: &ast::Field,
+    ) -> Option<ComponentRef> {
+        let learning_rate = self
+            .catalog
+            .component(ComponentKind::Optimizer, &optimizer.name)
+            .and_then(|schema| schema.params.iter().find(|param| param.learning_rate))
+            .map(|param| param.name.clone());
+        let Some(param) = learning_rate else {
+            self.errors.push(CheckError::NoLearningRate {
+                optimizer: optimizer.name.clone(),
+                span: field.key.span,
+            });
+            return None;
+        };
+        let scale = match optimizer.params.get(&param) {
+            Some(Value::Schedule(already)) => {
+                self.errors.push(CheckError::LearningRateScheduledTwice {
+                    optimizer: optimizer.name.clone(),
+                    param,
+                    span: field.key.span,
+                    first: already
+                        .curve
+                        .span
+                        .or(optimizer.span)
+                        .unwrap_or(field.key.span),
+                });
+                return None;
+            }
+            Some(value) => value.as_f64().unwrap_or(1.0),
+            // A required learning rate that was not written is reported by `params`.
+            None => return None,
+        };
+        optimizer.params.insert(
+            param,
+            Value::Schedule(Schedule {
+                curve: schedule,
+                scale,
+            }),
+        );
+        Some(optimizer)
     }
 
     /// A component the file did not write, such as the default `constant` schedule.
@@ -137,7 +206,7 @@ impl Checker<'_> {
                     self.errors.push(CheckError::MissingParam {
                         component: schema.name.clone(),
                         param: param.name.clone(),
-                        expected: param.ty.to_string(),
+                        expected: param.expected(),
                         span: component.name.span,
                     });
                     ok = false;
@@ -160,14 +229,14 @@ impl Checker<'_> {
         let wrong_type = |suggestion: Option<String>| CheckError::ParamWrongType {
             component: component.to_string(),
             param: param.name.clone(),
-            expected: param.ty.to_string(),
+            expected: param.expected(),
             found: found.clone(),
             span: expr.span,
             suggestion,
         };
-        if let (ParamType::Schedule, ExprKind::Component(schedule)) = (&param.ty, &expr.kind) {
-            let schedule = self.component(schedule, ComponentKind::Scheduler)?;
-            return Some(schedule_value(&schedule));
+        if let (true, ExprKind::Component(schedule)) = (param.schedule, &expr.kind) {
+            let curve = self.component(schedule, ComponentKind::Scheduler)?;
+            return Some(Value::Schedule(Schedule { curve, scale: 1.0 }));
         }
         let Some(value) = expr_value(expr) else {
             // A bare word where a choice is expected is most likely a missing pair of quotes.
@@ -207,11 +276,12 @@ impl Checker<'_> {
                 self.errors.push(wrong_type(suggestion));
                 None
             }
-            Err(problem @ ParamProblem::OutOfRange { .. }) => {
+            Err(problem @ ParamProblem::OutOfRange { range, .. }) => {
                 self.errors.push(CheckError::ParamOutOfRange {
                     component: component.to_string(),
                     param: param.name.clone(),
                     problem: problem.to_string(),
+                    range: range.to_string(),
                     span: expr.span,
                 });
                 None
@@ -245,17 +315,4 @@ fn expr_value(expr: &ast::Expr) -> Option<Value> {
         | ExprKind::Paren(_) => return None,
     };
     Some(value)
-}
-
-/// A scheduler written as a parameter's value, in the form the host reads back
-/// (`exp_ir::ParamType::Schedule`).
-fn schedule_value(schedule: &ComponentRef) -> Value {
-    Value::Record(
-        [
-            ("schedule".to_string(), Value::Str(schedule.name.clone())),
-            ("params".to_string(), Value::Record(schedule.params.clone())),
-        ]
-        .into_iter()
-        .collect(),
-    )
 }

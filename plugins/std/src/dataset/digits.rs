@@ -13,14 +13,12 @@
 
 use std::io::Read;
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, DataInfo, Dataset, ParamBuilder, Params, PluginError,
-    Result, Rng, SchemaBuilder, Split,
+    Component, Config, Context, DataInfo, Dataset, PluginError, Result, Rng, Split,
 };
 use exp_plugin_api::tch::{Device, Kind, Tensor};
 
-use super::tasks::Construction;
+use super::tasks::{Construction, ConstructionConfig};
 
 const DIGITS_GZ: &[u8] = include_bytes!("../../../../data/digits/digits.csv.gz");
 const SIDE: i64 = 8;
@@ -30,11 +28,24 @@ const CLASSES: i64 = 10;
 const RANGE: (f64, f64) = (0.0, 1.0);
 const SOURCE: &str = "UCI Optical Recognition of Handwritten Digits (scikit-learn digits.csv.gz)";
 
+#[derive(Debug, Clone, Config)]
+pub struct DigitsConfig {
+    /// fraction of each class held out as the test split
+    #[param(default = 0.2, min = 0.05, max = 0.95)]
+    pub test_fraction: f64,
+    /// fraction of each class held out as the validation split, for choosing settings
+    #[param(default = 0.0, min = 0.0, max = 0.5)]
+    pub validation_fraction: f64,
+    /// seed of the stratified split
+    #[param(default = 0)]
+    pub split_seed: u64,
+    #[param(flatten)]
+    pub construction: ConstructionConfig,
+}
+
 pub struct Digits {
-    train_x: Tensor,
-    train_y: Tensor,
-    test_x: Tensor,
-    test_y: Tensor,
+    /// Inputs and targets of the train, validation and test splits.
+    splits: [(Tensor, Tensor); 3],
     construction: Construction,
 }
 
@@ -76,28 +87,52 @@ pub fn load_raw() -> Result<(Vec<[f32; N_PIXELS]>, Vec<i64>)> {
     Ok((images, labels))
 }
 
-/// Stratified split: indices of the train and test examples.
-pub fn split_indices(labels: &[i64], test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// The examples of each split, by index into the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitIndices {
+    pub train: Vec<usize>,
+    pub validation: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// Stratified split: within each class the examples are shuffled with `seed`; the first
+/// `test_fraction` of them go to the test split, the next `validation_fraction` to the
+/// validation split, the rest to the train split. Without a validation split this is the
+/// split exp always made.
+pub fn split_indices(
+    labels: &[i64],
+    test_fraction: f64,
+    validation_fraction: f64,
+    seed: u64,
+) -> SplitIndices {
     let mut rng = Rng::new(seed);
-    let (mut train, mut test) = (Vec::new(), Vec::new());
+    let (mut train, mut validation, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for class in 0..10 {
         let members: Vec<usize> = (0..labels.len())
             .filter(|idx| labels[*idx] == class)
             .collect();
         let order = rng.permutation(members.len());
         let n_test = (members.len() as f64 * test_fraction).round() as usize;
+        let n_validation = (members.len() as f64 * validation_fraction).round() as usize;
         for (rank, position) in order.iter().enumerate() {
             let example = members[*position as usize];
             if rank < n_test {
                 test.push(example);
+            } else if rank < n_test + n_validation {
+                validation.push(example);
             } else {
                 train.push(example);
             }
         }
     }
     train.sort_unstable();
+    validation.sort_unstable();
     test.sort_unstable();
-    (train, test)
+    SplitIndices {
+        train,
+        validation,
+        test,
+    }
 }
 
 fn tensors(
@@ -120,65 +155,71 @@ fn tensors(
 }
 
 impl Component for Digits {
-    fn schema() -> ComponentSchema {
-        let schema = schema(
-            ComponentKind::Dataset,
-            "digits",
-            "2",
-            "8×8 handwritten digits (UCI, 1,797 images, CC BY 4.0), pixels scaled to [0, 1]",
-        )
-        .with(
-            param("test_fraction", ParamType::Float)
-                .default(Value::Float(0.2))
-                .min(0.05)
-                .max(0.95)
-                .doc("fraction of each class held out as the test split"),
-        )
-        .with(
-            param("split_seed", ParamType::Int)
-                .default(Value::Int(0))
-                .min(0.0)
-                .doc("seed of the stratified train/test split"),
-        );
-        Construction::params(CLASSES)
-            .into_iter()
-            .fold(schema, SchemaBuilder::with)
+    type Config = DigitsConfig;
+    const NAME: &'static str = "digits";
+    // 3: an optional validation split (none by default, which splits as version 2 did).
+    const VERSION: &'static str = "3";
+    const DOC: &'static str =
+        "8×8 handwritten digits (UCI, 1,797 images, CC BY 4.0), pixels scaled to [0, 1]";
+
+    fn check(config: &DigitsConfig) -> Result<()> {
+        if config.test_fraction + config.validation_fraction > 0.95 {
+            return Err(PluginError::in_field(
+                "validation_fraction",
+                format!(
+                    "with `test_fraction` {} it leaves under 5% of the data for training",
+                    config.test_fraction
+                ),
+            ));
+        }
+        Construction::new(&config.construction, CLASSES).map(|_| ())
     }
 
-    fn create(params: &Params, context: &Context) -> Result<Self> {
-        let test_fraction = params.f64("test_fraction")?;
-        let split_seed = params.i64("split_seed")?;
-        if split_seed < 0 {
-            return Err(PluginError::in_field("split_seed", "must be at least 0"));
-        }
-        let construction = Construction::from_params(params, CLASSES)?;
+    fn create(config: DigitsConfig, context: &Context) -> Result<Self> {
+        let construction = Construction::new(&config.construction, CLASSES)?;
         let (images, labels) = load_raw()?;
-        let (train, test) = split_indices(&labels, test_fraction, split_seed as u64);
+        let picks = split_indices(
+            &labels,
+            config.test_fraction,
+            config.validation_fraction,
+            config.split_seed,
+        );
         let device = context.device();
         let split = |picks: &[usize]| -> Result<(Tensor, Tensor)> {
             let (x, y) = tensors(&images, &labels, picks, device);
             let (x, y) = construction.apply(&x.f_reshape([-1, SIDE, SIDE])?, &y, RANGE)?;
             Ok((x.f_reshape([-1, N_PIXELS as i64])?, y))
         };
-        let (train_x, train_y) = split(&train)?;
-        let (test_x, test_y) = split(&test)?;
         Ok(Digits {
-            train_x,
-            train_y,
-            test_x,
-            test_y,
+            splits: [
+                split(&picks.train)?,
+                split(&picks.validation)?,
+                split(&picks.test)?,
+            ],
             construction,
         })
     }
 }
 
+impl Digits {
+    fn split(&self, split: Split) -> &(Tensor, Tensor) {
+        match split {
+            Split::Train => &self.splits[0],
+            Split::Validation => &self.splits[1],
+            Split::Test => &self.splits[2],
+        }
+    }
+}
+
 impl Dataset for Digits {
     fn info(&self) -> DataInfo {
+        let len = |split| self.split(split).1.size()[0];
         DataInfo {
             input_shape: vec![N_PIXELS as i64],
             classes: CLASSES,
-            train_len: self.train_y.size()[0],
-            test_len: self.test_y.size()[0],
+            train_len: len(Split::Train),
+            validation_len: len(Split::Validation),
+            test_len: len(Split::Test),
             source: match self.construction.describe() {
                 Some(task) => format!("{SOURCE}; task: {task}"),
                 None => SOURCE.into(),
@@ -188,14 +229,16 @@ impl Dataset for Digits {
     }
 
     fn batch(&self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor)> {
-        let (x, y) = match split {
-            Split::Train => (&self.train_x, &self.train_y),
-            Split::Test => (&self.test_x, &self.test_y),
-        };
+        let (x, y) = self.split(split);
         let len = y.size()[0];
         if let Some(bad) = indices.iter().find(|idx| **idx < 0 || **idx >= len) {
             return Err(PluginError::new(format!(
-                "index {bad} is outside the split of {len} examples"
+                "index {bad} is outside the {} split of {len} examples",
+                match split {
+                    Split::Train => "train",
+                    Split::Validation => "validation",
+                    Split::Test => "test",
+                }
             )));
         }
         let index = Tensor::from_slice(indices).to_device(x.device());
@@ -209,36 +252,23 @@ impl Dataset for Digits {
 #[cfg(test)]
 mod tests {
     use super::{load_raw, split_indices, Digits, SOURCE};
-    use exp_plugin_api::sdk::{Component, Context, Dataset, Params, Split};
+    use exp_plugin_api::sdk::{build, Context, Dataset, Split};
     use exp_plugin_api::serde_json::{json, Value};
     use exp_plugin_api::tch::Tensor;
 
     /// `digits` with the default split and `task` over the default construction.
     fn digits(task: Value) -> Digits {
-        let mut values = json!({
-            "test_fraction": 0.2, "split_seed": 0,
-            "labels": [], "rotate": 0, "permute": -1, "invert": false,
-        });
-        values
-            .as_object_mut()
-            .unwrap()
-            .extend(task.as_object().unwrap().clone());
         let context = Context {
             seed: 0,
             device: "cpu".into(),
             data: None,
         };
-        Digits::create(&Params::new(values.as_object().unwrap().clone()), &context)
-            .unwrap_or_else(|error| panic!("{error}"))
+        build::<Digits>(task, &context).unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// The whole of one split.
     fn all(data: &Digits, split: Split) -> (Tensor, Tensor) {
-        let info = data.info();
-        let len = match split {
-            Split::Train => info.train_len,
-            Split::Test => info.test_len,
-        };
+        let len = data.info().len(split);
         data.batch(split, &(0..len).collect::<Vec<_>>()).unwrap()
     }
 
@@ -300,15 +330,31 @@ mod tests {
     #[test]
     fn the_split_is_deterministic_stratified_and_disjoint() {
         let (_, labels) = load_raw().unwrap();
-        let (train, test) = split_indices(&labels, 0.2, 0);
+        let picks = split_indices(&labels, 0.2, 0.0, 0);
+        let (train, test) = (&picks.train, &picks.test);
         assert_eq!(train.len() + test.len(), 1797);
+        assert!(picks.validation.is_empty());
         assert!(train.iter().all(|idx| !test.contains(idx)));
-        assert_eq!(
-            split_indices(&labels, 0.2, 0),
-            (train.clone(), test.clone())
-        );
-        assert_ne!(split_indices(&labels, 0.2, 1).1, test);
+        assert_eq!(split_indices(&labels, 0.2, 0.0, 0), picks);
+        assert_ne!(&split_indices(&labels, 0.2, 0.0, 1).test, test);
         let zeros_in_test = test.iter().filter(|idx| labels[**idx] == 0).count();
         assert_eq!(zeros_in_test, 36); // 178 zeros × 0.2, rounded
+                                       // A validation split comes out of the train split only: the test split is unchanged.
+        let with_validation = split_indices(&labels, 0.2, 0.1, 0);
+        assert_eq!(&with_validation.test, test);
+        assert_eq!(
+            with_validation.train.len() + with_validation.validation.len(),
+            train.len()
+        );
+        assert!(with_validation
+            .validation
+            .iter()
+            .all(|idx| train.contains(idx) && !with_validation.train.contains(idx)));
+        let zeros_in_validation = with_validation
+            .validation
+            .iter()
+            .filter(|idx| labels[**idx] == 0)
+            .count();
+        assert_eq!(zeros_in_validation, 18); // 178 zeros × 0.1, rounded
     }
 }

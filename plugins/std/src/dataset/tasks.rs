@@ -10,8 +10,7 @@
 //! and 7, not 0 and 1), and a dataset keeps reporting all its classes: one classifier head then
 //! serves every task of a sequence, and accuracy on any task means the same thing.
 
-use exp_plugin_api::exp_ir::{ParamSchema, ParamType, Value};
-use exp_plugin_api::sdk::{param, ParamBuilder, Params, PluginError, Result, Rng};
+use exp_plugin_api::sdk::{Config, PluginError, Result, Rng};
 use exp_plugin_api::tch::Tensor;
 
 /// The shape of `images`, refusing a tensor without a height and a width, for `doing` to it.
@@ -87,6 +86,24 @@ pub fn invert(images: &Tensor, low: f64, high: f64) -> Result<Tensor> {
     Ok(images.f_neg()?.f_add_scalar(low + high)?)
 }
 
+/// The parameters of a task construction, flattened into an image dataset's config. The label
+/// bounds are those of a 10-class dataset (the digits); `Construction::new` checks the rest.
+#[derive(Debug, Clone, Config)]
+pub struct ConstructionConfig {
+    /// keep only these classes, in both splits (empty: all); labels keep values
+    #[param(default = [], min = 0.0, max = 9.0)]
+    pub labels: Vec<i64>,
+    /// rotate every image counter-clockwise by 0, 90, 180 or 270 degrees
+    #[param(default = 0, min = 0.0, max = 270.0)]
+    pub rotate: i64,
+    /// shuffle pixels by a fixed permutation drawn from this seed (-1: none)
+    #[param(default = -1, min = -1.0)]
+    pub permute: i64,
+    /// invert intensities within the data's range (max − x)
+    #[param(default = false)]
+    pub invert: bool,
+}
+
 /// The task an image dataset is turned into, from its `labels`, `rotate`, `permute` and
 /// `invert` parameters. Applied in that order: keep the classes, rotate, permute, invert.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -101,32 +118,9 @@ pub struct Construction {
 }
 
 impl Construction {
-    /// The four parameters, for a dataset of `classes` classes.
-    pub fn params(classes: i64) -> Vec<ParamSchema> {
-        vec![
-            param("labels", ParamType::List(Box::new(ParamType::Int)))
-                .default(Value::List(Vec::new()))
-                .min(0.0)
-                .max((classes - 1) as f64)
-                .doc("keep only these classes, in both splits (empty: all); labels keep values"),
-            param("rotate", ParamType::Int)
-                .default(Value::Int(0))
-                .min(0.0)
-                .max(270.0)
-                .doc("rotate every image counter-clockwise by 0, 90, 180 or 270 degrees"),
-            param("permute", ParamType::Int)
-                .default(Value::Int(-1))
-                .min(-1.0)
-                .doc("shuffle pixels by a fixed permutation drawn from this seed (-1: none)"),
-            param("invert", ParamType::Bool)
-                .default(Value::Bool(false))
-                .doc("invert intensities within the data's range (max − x)"),
-        ]
-    }
-
-    /// Reads and checks the four parameters, for a dataset of `classes` classes.
-    pub fn from_params(params: &Params, classes: i64) -> Result<Construction> {
-        let labels = params.i64_list("labels")?;
+    /// Checks the parameters, for a dataset of `classes` classes.
+    pub fn new(config: &ConstructionConfig, classes: i64) -> Result<Construction> {
+        let labels = &config.labels;
         for (idx, label) in labels.iter().enumerate() {
             if !(0..classes).contains(label) {
                 return Err(PluginError::in_field(
@@ -144,14 +138,14 @@ impl Construction {
                 ));
             }
         }
-        let rotate = params.i64("rotate")?;
+        let rotate = config.rotate;
         if ![0, 90, 180, 270].contains(&rotate) {
             return Err(PluginError::in_field(
                 "rotate",
                 format!("must be 0, 90, 180 or 270 degrees, found {rotate}"),
             ));
         }
-        let permute = match params.i64("permute")? {
+        let permute = match config.permute {
             -1 => None,
             seed if seed >= 0 => Some(seed as u64),
             seed => {
@@ -162,10 +156,10 @@ impl Construction {
             }
         };
         Ok(Construction {
-            labels,
+            labels: labels.clone(),
             rotate,
             permute,
-            invert: params.bool("invert")?,
+            invert: config.invert,
         })
     }
 
@@ -215,8 +209,11 @@ impl Construction {
 
 #[cfg(test)]
 mod tests {
-    use super::{invert, keep_classes, permute_pixels, pixel_permutation, rotate, Construction};
-    use exp_plugin_api::sdk::Params;
+    use super::{
+        invert, keep_classes, permute_pixels, pixel_permutation, rotate, Construction,
+        ConstructionConfig,
+    };
+    use exp_plugin_api::sdk::{Config, Params};
     use exp_plugin_api::serde_json::json;
     use exp_plugin_api::tch::Tensor;
 
@@ -224,8 +221,8 @@ mod tests {
         Vec::<Vec<f32>>::try_from(tensor).unwrap()
     }
 
-    fn params(value: exp_plugin_api::serde_json::Value) -> Params {
-        Params::new(value.as_object().unwrap().clone())
+    fn config(value: exp_plugin_api::serde_json::Value) -> ConstructionConfig {
+        ConstructionConfig::from_params(&Params::from_json(&value).unwrap()).unwrap()
     }
 
     #[test]
@@ -298,7 +295,7 @@ mod tests {
 
     #[test]
     fn parameters_are_checked_and_described() {
-        let read = |value| Construction::from_params(&params(value), 10);
+        let read = |value| Construction::new(&config(value), 10);
         let plain = read(json!({"labels": [], "rotate": 0, "permute": -1, "invert": false}));
         assert_eq!(plain.unwrap().describe(), None);
         let task = read(json!({"labels": [3, 7], "rotate": 90, "permute": 5, "invert": true}));

@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema};
-use exp_plugin_api::sdk::{schema, Component, Context, Evaluator, Params, Result};
+use exp_plugin_api::sdk::{Component, Context, Evaluator, NoParams, Result};
 use exp_plugin_api::tch::{Kind, Tensor};
 
 pub struct Accuracy {
@@ -12,15 +11,12 @@ pub struct Accuracy {
 }
 
 impl Component for Accuracy {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Evaluator,
-            "accuracy",
-            "1",
-            "fraction of examples classified correctly",
-        )
-    }
-    fn create(_params: &Params, _context: &Context) -> Result<Self> {
+    type Config = NoParams;
+    const NAME: &'static str = "accuracy";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "fraction of examples classified correctly";
+
+    fn create(_config: NoParams, _context: &Context) -> Result<Self> {
         Ok(Accuracy {
             correct: 0,
             total: 0,

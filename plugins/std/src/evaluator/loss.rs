@@ -2,8 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema};
-use exp_plugin_api::sdk::{schema, Component, Context, Evaluator, Params, Result};
+use exp_plugin_api::sdk::{Component, Context, Evaluator, NoParams, Result};
 use exp_plugin_api::tch::{Kind, Reduction, Tensor};
 
 pub struct Loss {
@@ -12,15 +11,12 @@ pub struct Loss {
 }
 
 impl Component for Loss {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Evaluator,
-            "loss",
-            "1",
-            "mean cross-entropy over the evaluated examples",
-        )
-    }
-    fn create(_params: &Params, _context: &Context) -> Result<Self> {
+    type Config = NoParams;
+    const NAME: &'static str = "loss";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "mean cross-entropy over the evaluated examples";
+
+    fn create(_config: NoParams, _context: &Context) -> Result<Self> {
         Ok(Loss { sum: 0.0, count: 0 })
     }
 }

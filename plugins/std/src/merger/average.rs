@@ -1,7 +1,6 @@
 //! `average`: a uniform soup, θ = (1/N)·Σ θ_i over N models.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema};
-use exp_plugin_api::sdk::{schema, Component, Context, Merger, Params, Result};
+use exp_plugin_api::sdk::{Component, Context, Merger, NoParams, Result};
 use exp_plugin_api::tch::{no_grad, Tensor};
 
 use super::same_shapes;
@@ -9,15 +8,12 @@ use super::same_shapes;
 pub struct Average;
 
 impl Component for Average {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Merger,
-            "average",
-            "1",
-            "uniform average of N checkpoints (a model soup)",
-        )
-    }
-    fn create(_params: &Params, _context: &Context) -> Result<Self> {
+    type Config = NoParams;
+    const NAME: &'static str = "average";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "uniform average of N checkpoints (a model soup)";
+
+    fn create(_config: NoParams, _context: &Context) -> Result<Self> {
         Ok(Average)
     }
 }

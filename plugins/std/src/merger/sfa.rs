@@ -5,14 +5,29 @@
 //! at the end, which is WiSE-FT with α = 1 − β. In a `merge` node it merges exactly two models,
 //! anchor then current, with the same formula.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, DurationUnit, ParamType, Value};
 use exp_plugin_api::sdk::{
-    any_duration, not_scheduled, param, scheduled_value, schema, Component, Context, HookAnchor,
-    MergeHook, Merger, ParamBuilder, Params, PluginError, Result, SchemaBuilder,
+    Component, Config, Context, Duration, DurationUnit, HookAnchor, MergeHook, Merger, PluginError,
+    Result,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 
 use super::same_shapes;
+
+#[derive(Debug, Clone, Config)]
+pub struct SfaConfig {
+    /// time between merges (required): steps, epochs, or a fraction of the phase (`25%` is
+    /// p = 0.25; `100%` merges once, at the end)
+    pub every: Duration,
+    /// weight of the anchor (the old model)
+    #[param(default = 0.5, min = 0.0, max = 1.0, schedule)]
+    pub beta: f64,
+    /// what to average with: the model at the start of the task, or the latest merge
+    #[param(default = "task_start")]
+    pub anchor: HookAnchor,
+    /// keep the optimizer's state (moments) across a merge
+    #[param(default = true)]
+    pub keep_optimizer: bool,
+}
 
 pub struct Sfa {
     /// Steps between merges; `None` when `every` arrived in another unit, which happens only
@@ -24,42 +39,16 @@ pub struct Sfa {
 }
 
 impl Component for Sfa {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Merger,
-            "sfa",
-            "2",
-            "averaging during training: every `every` steps and at the end of a phase, \
-             θ ← beta·θ_anchor + (1 − beta)·θ; as a merge, inputs are anchor then current",
-        )
-        .with(param("every", any_duration()).doc(
-            "time between merges (required): steps, epochs, or a fraction of the phase \
-             (`25%` is p = 0.25; `100%` merges once, at the end)",
-        ))
-        .with(
-            param("beta", ParamType::Schedule)
-                .default(Value::Float(0.5))
-                .min(0.0)
-                .max(1.0)
-                .doc("weight of the anchor (the old model)"),
-        )
-        .with(
-            param(
-                "anchor",
-                ParamType::Choice(vec!["task_start".into(), "previous_merge".into()]),
-            )
-            .default(Value::Str("task_start".into()))
-            .doc("what to average with: the model at the start of the task, or the latest merge"),
-        )
-        .with(
-            param("keep_optimizer", ParamType::Bool)
-                .default(Value::Bool(true))
-                .doc("keep the optimizer's state (moments) across a merge"),
-        )
-    }
+    type Config = SfaConfig;
+    const NAME: &'static str = "sfa";
+    const VERSION: &'static str = "2";
+    const DOC: &'static str = "averaging during training: every `every` steps and at the end of a \
+                               phase, θ ← beta·θ_anchor + (1 − beta)·θ; as a merge, inputs are \
+                               anchor then current";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        let every = params.duration("every")?;
+    /// `every` is a positive time, at most the whole phase.
+    fn check(config: &SfaConfig) -> Result<()> {
+        let every = config.every;
         let positive = every.amount > 0.0 && every.amount.is_finite();
         if !positive || (every.unit == DurationUnit::Fraction && every.amount > 1.0) {
             return Err(PluginError::in_field(
@@ -67,43 +56,26 @@ impl Component for Sfa {
                 "must be positive, and at most 100% of the phase",
             ));
         }
-        let anchor = match params.str("anchor")? {
-            "task_start" => HookAnchor::TaskStart,
-            "previous_merge" => HookAnchor::PreviousMerge,
-            other => {
-                return Err(PluginError::in_field(
-                    "anchor",
-                    format!("unknown anchor `{other}`: expected task_start or previous_merge"),
-                ))
-            }
-        };
+        Ok(())
+    }
+
+    fn create(config: SfaConfig, _context: &Context) -> Result<Self> {
+        let every = config.every;
         Ok(Sfa {
             // A fraction resolved by the host can round below one step; merging every step is
             // the closest it can get.
             every: (every.unit == DurationUnit::Steps)
                 .then(|| every.amount.round().max(1.0) as u64),
-            beta: params.f64("beta")?,
-            anchor,
-            keep_optimizer: params.bool("keep_optimizer")?,
+            beta: config.beta,
+            anchor: config.anchor,
+            keep_optimizer: config.keep_optimizer,
         })
     }
 
     /// `beta` may follow a schedule over the phase (`beta: linear { .. }`).
-    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
-        match name {
-            "beta" => {
-                let beta = scheduled_value(name, value)?;
-                if !(0.0..=1.0).contains(&beta) {
-                    return Err(PluginError::in_field(
-                        name,
-                        format!("the schedule of `beta` reached {beta}, outside 0..=1"),
-                    ));
-                }
-                self.beta = beta;
-                Ok(())
-            }
-            _ => Err(not_scheduled(name)),
-        }
+    fn reconfigure(&mut self, config: &SfaConfig) -> Result<()> {
+        self.beta = config.beta;
+        Ok(())
     }
 }
 
@@ -134,7 +106,7 @@ impl Merger for Sfa {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::{Component, Context, HookAnchor, MergeHook, Merger, Params};
+    use exp_plugin_api::sdk::{build, Context, HookAnchor, MergeHook, Merger};
     use exp_plugin_api::tch::{no_grad, Kind, Tensor};
     use serde_json::json;
 
@@ -146,7 +118,7 @@ mod tests {
             device: "cpu".into(),
             data: None,
         };
-        Sfa::create(&Params::new(params.as_object().unwrap().clone()), &context)
+        build::<Sfa>(params, &context)
     }
 
     fn steps(every: u64, anchor: &str) -> Sfa {

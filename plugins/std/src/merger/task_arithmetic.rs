@@ -2,40 +2,34 @@
 //! θ = θ_pre + λ·Σ_t (θ_t − θ_pre). Inputs in order: the pre-trained model, then one fine-tune
 //! of it per task.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Merger, ParamBuilder, Params, PluginError, Result,
-    SchemaBuilder,
-};
+use exp_plugin_api::sdk::{Component, Config, Context, Merger, PluginError, Result};
 use exp_plugin_api::tch::{no_grad, Tensor};
 
 use super::same_shapes;
+
+#[derive(Debug, Clone, Config)]
+pub struct TaskArithmeticConfig {
+    // At λ = 1 the sum of several task vectors overshoots each task. The paper picks λ on
+    // held-out data, where it usually lands well below 1; 0.3 is a moderate start.
+    /// scale of the summed task vectors (negative subtracts them)
+    #[param(default = 0.3)]
+    pub lambda: f64,
+}
 
 pub struct TaskArithmetic {
     lambda: f64,
 }
 
 impl Component for TaskArithmetic {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Merger,
-            "task_arithmetic",
-            "1",
-            "pre-trained + lambda·Σ (fine-tuned − pre-trained); inputs are the pre-trained \
-             model then its fine-tunes",
-        )
-        .with(
-            // At λ = 1 the sum of several task vectors overshoots each task. The paper picks λ
-            // on held-out data, where it usually lands well below 1; 0.3 is a moderate start.
-            param("lambda", ParamType::Float)
-                .default(Value::Float(0.3))
-                .doc("scale of the summed task vectors (negative subtracts them)"),
-        )
-    }
+    type Config = TaskArithmeticConfig;
+    const NAME: &'static str = "task_arithmetic";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "pre-trained + lambda·Σ (fine-tuned − pre-trained); inputs are the \
+                               pre-trained model then its fine-tunes";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    fn create(config: TaskArithmeticConfig, _context: &Context) -> Result<Self> {
         Ok(TaskArithmetic {
-            lambda: params.f64("lambda")?,
+            lambda: config.lambda,
         })
     }
 }

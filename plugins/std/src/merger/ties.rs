@@ -16,19 +16,29 @@
 //! `merge` treats its one tensor as the whole model, so it equals `merge_model` in either scope
 //! for a model of one tensor.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Merger, ParamBuilder, Params, PluginError, Result,
-    SchemaBuilder,
-};
+use exp_plugin_api::sdk::{Choice, Component, Config, Context, Merger, PluginError, Result};
 use exp_plugin_api::tch::{no_grad, Tensor};
 
 use super::same_shapes;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+/// Where trimming takes its top-k: the whole flattened model (the paper) or each tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Choice)]
+pub enum Scope {
     Model,
     Tensor,
+}
+
+#[derive(Debug, Clone, Config)]
+pub struct TiesConfig {
+    /// fraction of each task vector kept, by magnitude
+    #[param(default = 0.2, above = 0.0, max = 1.0)]
+    pub density: f64,
+    /// scale of the merged task vector
+    #[param(default = 1.0)]
+    pub lambda: f64,
+    /// trim over the whole model (the paper) or each tensor (mergekit)
+    #[param(default = "model")]
+    pub scope: Scope,
 }
 
 pub struct Ties {
@@ -38,59 +48,19 @@ pub struct Ties {
 }
 
 impl Component for Ties {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Merger,
-            "ties",
-            "1",
-            "TIES-merging: trim each task vector to its largest entries, elect a sign per \
-             coordinate, average the entries that agree; inputs are the pre-trained model then \
-             its fine-tunes",
-        )
-        .with(
-            param("density", ParamType::Float)
-                .default(Value::Float(0.2))
-                .min(0.0)
-                .max(1.0)
-                .doc("fraction of each task vector kept, by magnitude (greater than 0)"),
-        )
-        .with(
-            param("lambda", ParamType::Float)
-                .default(Value::Float(1.0))
-                .doc("scale of the merged task vector"),
-        )
-        .with(
-            param(
-                "scope",
-                ParamType::Choice(vec!["model".into(), "tensor".into()]),
-            )
-            .default(Value::Str("model".into()))
-            .doc("trim over the whole model (the paper) or each tensor (mergekit)"),
-        )
-    }
+    type Config = TiesConfig;
+    const NAME: &'static str = "ties";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str =
+        "TIES-merging: trim each task vector to its largest entries, elect a \
+                               sign per coordinate, average the entries that agree; inputs are the \
+                               pre-trained model then its fine-tunes";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        let density = params.f64("density")?;
-        if !(density > 0.0 && density <= 1.0) {
-            return Err(PluginError::in_field(
-                "density",
-                format!("must be in (0, 1], got {density}"),
-            ));
-        }
-        let scope = match params.str("scope")? {
-            "model" => Scope::Model,
-            "tensor" => Scope::Tensor,
-            other => {
-                return Err(PluginError::in_field(
-                    "scope",
-                    format!("unknown scope `{other}`: expected model or tensor"),
-                ))
-            }
-        };
+    fn create(config: TiesConfig, _context: &Context) -> Result<Self> {
         Ok(Ties {
-            density,
-            lambda: params.f64("lambda")?,
-            scope,
+            density: config.density,
+            lambda: config.lambda,
+            scope: config.scope,
         })
     }
 }

@@ -1,38 +1,32 @@
 //! `wise_ft`: weight-space ensembling of a base and a fine-tuned model,
 //! θ = (1 − α)·θ_base + α·θ_finetuned. Inputs in order: base, fine-tuned.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Merger, ParamBuilder, Params, PluginError, Result,
-    SchemaBuilder,
-};
+use exp_plugin_api::sdk::{Component, Config, Context, Merger, PluginError, Result};
 use exp_plugin_api::tch::{no_grad, Tensor};
 
 use super::same_shapes;
+
+#[derive(Debug, Clone, Config)]
+pub struct WiseFtConfig {
+    /// weight of the fine-tuned model
+    #[param(default = 0.5, min = 0.0, max = 1.0)]
+    pub alpha: f64,
+}
 
 pub struct WiseFt {
     alpha: f64,
 }
 
 impl Component for WiseFt {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Merger,
-            "wise_ft",
-            "1",
-            "(1 − alpha)·base + alpha·fine-tuned; inputs are base then fine-tuned",
-        )
-        .with(
-            param("alpha", ParamType::Float)
-                .default(Value::Float(0.5))
-                .min(0.0)
-                .max(1.0)
-                .doc("weight of the fine-tuned model"),
-        )
-    }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    type Config = WiseFtConfig;
+    const NAME: &'static str = "wise_ft";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str =
+        "(1 − alpha)·base + alpha·fine-tuned; inputs are base then fine-tuned";
+
+    fn create(config: WiseFtConfig, _context: &Context) -> Result<Self> {
         Ok(WiseFt {
-            alpha: params.f64("alpha")?,
+            alpha: config.alpha,
         })
     }
 }

@@ -7,15 +7,18 @@
 //! convolution), drawn from the node's seed so initialisation is reproducible and independent
 //! of other nodes running in parallel.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Model, ParamBuilder, Params, PluginError, Result, Rng,
-    SchemaBuilder,
-};
+use exp_plugin_api::sdk::{Component, Config, Context, Model, PluginError, Result, Rng, Stateless};
 use exp_plugin_api::tch::Tensor;
 
 /// Side of the square convolution kernels.
 const KERNEL: i64 = 3;
+
+#[derive(Debug, Clone, Config)]
+pub struct ConvNetConfig {
+    /// output channels of each 3×3 convolution, in order
+    #[param(default = [16, 32], min = 1.0)]
+    pub channels: Vec<i64>,
+}
 
 pub struct ConvNet {
     /// (weight, bias) per convolution; weights are [out, in, 3, 3] as in PyTorch.
@@ -27,35 +30,24 @@ pub struct ConvNet {
 }
 
 impl Component for ConvNet {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Model,
-            "convnet",
-            "1",
-            "small convolutional network over square single-channel images, sized by its dataset",
-        )
-        .with(
-            param("channels", ParamType::List(Box::new(ParamType::Int)))
-                .default(Value::List(vec![Value::Int(16), Value::Int(32)]))
-                .min(1.0)
-                .doc("output channels of each 3×3 convolution, in order"),
-        )
-    }
+    type Config = ConvNetConfig;
+    const NAME: &'static str = "convnet";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str =
+        "small convolutional network over square single-channel images, sized by its dataset";
 
-    fn create(params: &Params, context: &Context) -> Result<Self> {
-        let channels = params.i64_list("channels")?;
-        if channels.is_empty() {
+    fn check(config: &ConvNetConfig) -> Result<()> {
+        if config.channels.is_empty() {
             return Err(PluginError::in_field(
                 "channels",
                 "needs at least one convolution",
             ));
         }
-        if let Some(bad) = channels.iter().find(|width| **width < 1) {
-            return Err(PluginError::in_field(
-                "channels",
-                format!("channel count {bad} must be at least 1"),
-            ));
-        }
+        Ok(())
+    }
+
+    fn create(config: ConvNetConfig, context: &Context) -> Result<Self> {
+        let channels = config.channels;
         let data = context.data()?;
         if data.classes < 1 {
             return Err(PluginError::new(
@@ -101,15 +93,7 @@ impl Component for ConvNet {
 }
 
 /// Nothing beyond the weights: the conv net draws no randomness while training.
-impl exp_plugin_api::sdk::Stateful for ConvNet {
-    fn save_state(&self) -> Result<exp_plugin_api::sdk::SavedState> {
-        Ok(exp_plugin_api::sdk::SavedState::default())
-    }
-
-    fn load_state(&mut self, _state: exp_plugin_api::sdk::SavedState) -> Result<()> {
-        Ok(())
-    }
-}
+impl Stateless for ConvNet {}
 
 impl Model for ConvNet {
     fn named_tensors(&self) -> Vec<(String, Tensor)> {
@@ -146,17 +130,19 @@ impl Model for ConvNet {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::{Component, Model, Optimizer};
+    use exp_plugin_api::sdk::{Model, Optimizer};
 
-    use crate::model::test_support::{digits_context as context, params};
+    use crate::model::test_support::digits_context as context;
+    use exp_plugin_api::sdk::build;
     use exp_plugin_api::tch::{Device, Kind, Tensor};
+    use serde_json::json;
 
     use super::ConvNet;
     use crate::optimizer::sgd::Sgd;
 
     #[test]
     fn forward_shape_and_tensor_names() {
-        let model = ConvNet::create(&params(r#"{"channels": [4, 8]}"#), &context(3)).unwrap();
+        let model = build::<ConvNet>(json!({"channels": [4, 8]}), &context(3)).unwrap();
         let x = Tensor::ones([5, 64], (Kind::Float, Device::Cpu));
         assert_eq!(model.forward(&x, false).unwrap().size(), vec![5, 10]);
         let shapes: Vec<(String, Vec<i64>)> = model
@@ -179,10 +165,10 @@ mod tests {
 
     #[test]
     fn seeded_init_is_reproducible_and_bounded() {
-        let p = params(r#"{"channels": [4, 8]}"#);
-        let model = ConvNet::create(&p, &context(3)).unwrap();
-        let again = ConvNet::create(&p, &context(3)).unwrap();
-        let other = ConvNet::create(&p, &context(4)).unwrap();
+        let p = || json!({"channels": [4, 8]});
+        let model = build::<ConvNet>(p(), &context(3)).unwrap();
+        let again = build::<ConvNet>(p(), &context(3)).unwrap();
+        let other = build::<ConvNet>(p(), &context(4)).unwrap();
         for ((_, a), (_, b)) in model.named_tensors().iter().zip(again.named_tensors()) {
             assert!(a.equal(&b));
         }
@@ -194,10 +180,20 @@ mod tests {
     }
 
     #[test]
+    fn no_convolution_is_refused_at_check() {
+        use exp_plugin_api::sdk::Component;
+        let config = super::ConvNetConfig {
+            channels: Vec::new(),
+        };
+        let error = ConvNet::check(&config).err().unwrap();
+        assert_eq!(error.field.as_deref(), Some("channels"));
+    }
+
+    #[test]
     fn non_square_inputs_are_refused() {
         let mut context = context(0);
         context.data.as_mut().unwrap().input_shape = vec![10];
-        let error = ConvNet::create(&params(r#"{"channels": [4]}"#), &context)
+        let error = build::<ConvNet>(json!({"channels": [4]}), &context)
             .err()
             .unwrap();
         assert!(error.to_string().contains("square"), "{error}");
@@ -205,12 +201,8 @@ mod tests {
 
     #[test]
     fn one_training_step_reduces_the_loss() {
-        let model = ConvNet::create(&params(r#"{"channels": [4, 8]}"#), &context(1)).unwrap();
-        let mut sgd = Sgd::create(
-            &params(r#"{"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0, "nesterov": false}"#),
-            &context(1),
-        )
-        .unwrap();
+        let model = build::<ConvNet>(json!({"channels": [4, 8]}), &context(1)).unwrap();
+        let mut sgd = build::<Sgd>(json!({"lr": 0.1}), &context(1)).unwrap();
         let x = exp_plugin_api::sdk::Rng::new(7).uniform(&[8, 64], 0.0, 1.0);
         let y = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]);
         let params: Vec<Tensor> = model
@@ -220,7 +212,7 @@ mod tests {
             .collect();
         let before = model.loss(&x, &y).unwrap();
         before.backward();
-        sgd.step(&params, 0.1).unwrap();
+        sgd.step(&params).unwrap();
         let after = model.loss(&x, &y).unwrap();
         assert!(f64::try_from(&after).unwrap() < f64::try_from(&before).unwrap());
     }

@@ -6,18 +6,30 @@
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Model, ParamBuilder, Params, PluginError, Result, Rng,
-    SavedState, SchemaBuilder, Stateful,
+    Choice, Component, Config, Context, Model, PluginError, Result, Rng, SavedState, Stateful,
 };
 use exp_plugin_api::tch::{Device, Tensor};
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Activation {
+/// The nonlinearity after each hidden layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Choice)]
+pub enum Activation {
     Relu,
     Tanh,
     Gelu,
+}
+
+#[derive(Debug, Clone, Config)]
+pub struct MlpConfig {
+    /// width of each hidden layer, in order
+    #[param(default = [64], min = 1.0)]
+    pub hidden: Vec<i64>,
+    /// nonlinearity after each hidden layer
+    #[param(default = "relu")]
+    pub activation: Activation,
+    /// probability of zeroing a hidden unit during training
+    #[param(default = 0.0, min = 0.0, max = 0.95)]
+    pub dropout: f64,
 }
 
 pub struct Mlp {
@@ -31,56 +43,17 @@ pub struct Mlp {
 }
 
 impl Component for Mlp {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Model,
-            "mlp",
-            "1",
-            "multilayer perceptron over flattened inputs, sized by its dataset",
-        )
-        .with(
-            param("hidden", ParamType::List(Box::new(ParamType::Int)))
-                .default(Value::List(vec![Value::Int(64)]))
-                .min(1.0)
-                .doc("width of each hidden layer, in order"),
-        )
-        .with(
-            param(
-                "activation",
-                ParamType::Choice(vec!["relu".into(), "tanh".into(), "gelu".into()]),
-            )
-            .default(Value::Str("relu".into()))
-            .doc("nonlinearity after each hidden layer"),
-        )
-        .with(
-            param("dropout", ParamType::Float)
-                .default(Value::Float(0.0))
-                .min(0.0)
-                .max(0.95)
-                .doc("probability of zeroing a hidden unit during training"),
-        )
-    }
+    type Config = MlpConfig;
+    const NAME: &'static str = "mlp";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "multilayer perceptron over flattened inputs, sized by its dataset";
 
-    fn create(params: &Params, context: &Context) -> Result<Self> {
-        let hidden = params.i64_list("hidden")?;
-        if let Some(bad) = hidden.iter().find(|width| **width < 1) {
-            return Err(PluginError::in_field(
-                "hidden",
-                format!("layer width {bad} must be at least 1"),
-            ));
-        }
-        let activation = match params.str("activation")? {
-            "relu" => Activation::Relu,
-            "tanh" => Activation::Tanh,
-            "gelu" => Activation::Gelu,
-            other => {
-                return Err(PluginError::in_field(
-                    "activation",
-                    format!("unknown activation `{other}`: expected relu, tanh or gelu"),
-                ))
-            }
-        };
-        let dropout = params.f64("dropout")?;
+    fn create(config: MlpConfig, context: &Context) -> Result<Self> {
+        let MlpConfig {
+            hidden,
+            activation,
+            dropout,
+        } = config;
         let data = context.data()?;
         let inputs: i64 = data.input_shape.iter().product();
         if data.classes < 1 {
@@ -191,17 +164,17 @@ impl Model for Mlp {
 
 #[cfg(test)]
 mod tests {
-    use exp_plugin_api::sdk::{Component, Model};
+    use exp_plugin_api::sdk::{build, Model};
 
-    use crate::model::test_support::{digits_context as context, params};
+    use crate::model::test_support::digits_context as context;
     use exp_plugin_api::tch::{Kind, Tensor};
 
     use super::Mlp;
 
     #[test]
     fn forward_shape_and_seeded_init() {
-        let p = params(r#"{"hidden": [32, 16], "activation": "relu", "dropout": 0.0}"#);
-        let model = Mlp::create(&p, &context(3)).unwrap();
+        let p = || serde_json::json!({"hidden": [32, 16], "activation": "relu", "dropout": 0.0});
+        let model = build::<Mlp>(p(), &context(3)).unwrap();
         let x = Tensor::ones([5, 64], (Kind::Float, exp_plugin_api::tch::Device::Cpu));
         assert_eq!(model.forward(&x, false).unwrap().size(), vec![5, 10]);
         let names: Vec<String> = model
@@ -211,8 +184,8 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 6);
         assert_eq!(names[0], "layers.0.weight");
-        let again = Mlp::create(&p, &context(3)).unwrap();
-        let other = Mlp::create(&p, &context(4)).unwrap();
+        let again = build::<Mlp>(p(), &context(3)).unwrap();
+        let other = build::<Mlp>(p(), &context(4)).unwrap();
         let w = |m: &Mlp| m.named_tensors()[0].1.shallow_clone();
         assert!(w(&model).equal(&w(&again)));
         assert!(!w(&model).equal(&w(&other)));

@@ -2,89 +2,57 @@
 //! θ ← θ·(1 − lr·wd); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
 //! θ ← θ − lr·(m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε).
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    not_scheduled, param, scheduled_value, schema, Component, Context, Optimizer, ParamBuilder,
-    Params, PluginError, Result, SavedState, SchemaBuilder, Stateful,
+    Component, Config, Context, Optimizer, PluginError, Result, SavedState, Stateful,
 };
 use exp_plugin_api::tch::{no_grad, Tensor};
 
+/// The parameters of `adamw`, as `torch.optim.AdamW` names them.
+#[derive(Debug, Clone, Config)]
+pub struct AdamWConfig {
+    /// learning rate
+    #[param(default = 1e-3, min = 0.0, learning_rate)]
+    pub lr: f64,
+    /// decay of the first moment
+    #[param(default = 0.9, min = 0.0, below = 1.0)]
+    pub beta1: f64,
+    /// decay of the second moment
+    #[param(default = 0.999, min = 0.0, below = 1.0)]
+    pub beta2: f64,
+    /// added to the denominator
+    #[param(default = 1e-8, min = 0.0)]
+    pub eps: f64,
+    /// decoupled weight decay
+    #[param(default = 0.01, min = 0.0, schedule)]
+    pub weight_decay: f64,
+}
+
 pub struct AdamW {
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-    weight_decay: f64,
+    config: AdamWConfig,
     step: i32,
     /// First and second moments per parameter, created on first use.
     moments: Vec<Option<(Tensor, Tensor)>>,
 }
 
 impl Component for AdamW {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Optimizer,
-            "adamw",
-            "2",
-            "Adam with decoupled weight decay",
-        )
-        .with(
-            param("lr", ParamType::Float)
-                .default(Value::Float(1e-3))
-                .min(0.0)
-                .doc("learning rate"),
-        )
-        .with(
-            param("beta1", ParamType::Float)
-                .default(Value::Float(0.9))
-                .min(0.0)
-                .max(0.999999)
-                .doc("decay of the first moment"),
-        )
-        .with(
-            param("beta2", ParamType::Float)
-                .default(Value::Float(0.999))
-                .min(0.0)
-                .max(0.999999)
-                .doc("decay of the second moment"),
-        )
-        .with(
-            param("eps", ParamType::Float)
-                .default(Value::Float(1e-8))
-                .min(0.0)
-                .doc("added to the denominator"),
-        )
-        .with(
-            param("weight_decay", ParamType::Schedule)
-                .default(Value::Float(0.01))
-                .min(0.0)
-                .doc("decoupled weight decay"),
-        )
-    }
+    type Config = AdamWConfig;
+    const NAME: &'static str = "adamw";
+    // 3: the learning rate is a parameter like any other (it follows its schedule through the
+    // config, no longer an argument of `step`), and beta1/beta2 exclude 1.
+    const VERSION: &'static str = "3";
+    const DOC: &'static str = "Adam with decoupled weight decay";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    fn create(config: AdamWConfig, _context: &Context) -> Result<Self> {
         Ok(AdamW {
-            beta1: params.f64("beta1")?,
-            beta2: params.f64("beta2")?,
-            eps: params.f64("eps")?,
-            weight_decay: params.f64("weight_decay")?,
+            config,
             step: 0,
             moments: Vec::new(),
         })
     }
 
-    /// `weight_decay` may follow a schedule over the phase.
-    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
-        if name != "weight_decay" {
-            return Err(not_scheduled(name));
-        }
-        let decay = scheduled_value(name, value)?;
-        if decay < 0.0 {
-            return Err(PluginError::in_field(
-                name,
-                format!("the schedule of `weight_decay` reached {decay}, below 0"),
-            ));
-        }
-        self.weight_decay = decay;
+    /// `lr` and `weight_decay` may follow schedules over the phase.
+    fn reconfigure(&mut self, config: &AdamWConfig) -> Result<()> {
+        self.config = config.clone();
         Ok(())
     }
 }
@@ -126,13 +94,20 @@ impl Stateful for AdamW {
 }
 
 impl Optimizer for AdamW {
-    fn step(&mut self, params: &[Tensor], lr: f64) -> Result<()> {
+    fn step(&mut self, params: &[Tensor]) -> Result<()> {
         if self.moments.len() != params.len() {
             self.moments = (0..params.len()).map(|_| None).collect();
         }
         self.step += 1;
-        let correction1 = 1.0 - self.beta1.powi(self.step);
-        let correction2 = 1.0 - self.beta2.powi(self.step);
+        let AdamWConfig {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } = self.config;
+        let correction1 = 1.0 - beta1.powi(self.step);
+        let correction2 = 1.0 - beta2.powi(self.step);
         no_grad(|| -> Result<()> {
             for (param, moments) in params.iter().zip(self.moments.iter_mut()) {
                 let grad = param.grad();
@@ -144,15 +119,15 @@ impl Optimizer for AdamW {
                 // In place, with as few kernels and temporaries as the update allows (this loop
                 // runs for every parameter at every step):
                 // m ← m + (1−β₁)(g − m); v ← β₂v + g·(1−β₂)g.
-                let _ = m.f_lerp_(&grad, 1.0 - self.beta1)?;
-                let scaled = grad.f_mul_scalar(1.0 - self.beta2)?;
-                let _ = v.f_mul_scalar_(self.beta2)?.f_addcmul_(&grad, &scaled)?;
+                let _ = m.f_lerp_(&grad, 1.0 - beta1)?;
+                let scaled = grad.f_mul_scalar(1.0 - beta2)?;
+                let _ = v.f_mul_scalar_(beta2)?.f_addcmul_(&grad, &scaled)?;
                 if lr == 0.0 {
                     continue;
                 }
                 let mut param = param.shallow_clone();
-                if self.weight_decay > 0.0 {
-                    let _ = param.f_mul_scalar_(1.0 - lr * self.weight_decay)?;
+                if weight_decay > 0.0 {
+                    let _ = param.f_mul_scalar_(1.0 - lr * weight_decay)?;
                 }
                 // θ ← θ − (lr/c₁)·m / (√v/√c₂ + ε), written as θ + m / d with
                 // d = −(c₁/lr)·(√v/√c₂ + ε), so one fused addcdiv_ applies it.
@@ -160,7 +135,7 @@ impl Optimizer for AdamW {
                 let mut denominator = v.f_sqrt()?;
                 let _ = denominator
                     .f_mul_scalar_(scale / correction2.sqrt())?
-                    .f_add_scalar_(scale * self.eps)?;
+                    .f_add_scalar_(scale * eps)?;
                 let _ = param.f_addcdiv_(m, &denominator)?;
             }
             Ok(())
@@ -172,7 +147,7 @@ impl Optimizer for AdamW {
 mod tests {
     use exp_plugin_api::tch::Tensor;
 
-    use super::AdamW;
+    use super::{AdamW, AdamWConfig};
     use crate::optimizer::test_support::{assert_matches, step_on_sum_of_squares};
 
     /// Two steps on θ = [1, −2] with loss Σθ² (gradient 2θ), against values computed by hand
@@ -180,19 +155,22 @@ mod tests {
     #[test]
     fn two_steps_match_hand_computed_values() {
         let theta = Tensor::from_slice(&[1.0f64, -2.0]).set_requires_grad(true);
+        let (lr, wd) = (0.1, 0.1);
         let mut adamw = AdamW {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.1,
+            config: AdamWConfig {
+                lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: wd,
+            },
             step: 0,
             moments: Vec::new(),
         };
-        let (lr, wd) = (0.1, 0.1);
         let mut expected = [1.0f64, -2.0];
         let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
         for t in 1..=2 {
-            step_on_sum_of_squares(&mut adamw, &theta, lr);
+            step_on_sum_of_squares(&mut adamw, &theta);
             for i in 0..2 {
                 let g = 2.0 * expected[i];
                 expected[i] *= 1.0 - lr * wd;

@@ -46,12 +46,12 @@ pub(crate) mod test_support {
     use exp_plugin_api::sdk::Optimizer;
     use exp_plugin_api::tch::{Kind, Tensor};
 
-    pub fn step_on_sum_of_squares(optimizer: &mut impl Optimizer, theta: &Tensor, lr: f64) {
+    pub fn step_on_sum_of_squares(optimizer: &mut impl Optimizer, theta: &Tensor) {
         let loss = (theta * theta).sum(Kind::Double);
         let mut param = theta.shallow_clone();
         param.zero_grad();
         loss.backward();
-        optimizer.step(&[theta.shallow_clone()], lr).unwrap();
+        optimizer.step(&[theta.shallow_clone()]).unwrap();
     }
 
     pub fn assert_matches(theta: &Tensor, expected: &[f64]) {

@@ -1,60 +1,50 @@
 //! `sgd`: stochastic gradient descent with optional momentum and (coupled) weight decay, as in
 //! `torch.optim.SGD`: g ← ∇ + wd·θ; v ← μ·v + g; θ ← θ − lr·v (or g + μ·v with Nesterov).
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Optimizer, ParamBuilder, Params, Result, SavedState,
-    SchemaBuilder, Stateful,
-};
+use exp_plugin_api::sdk::{Component, Config, Context, Optimizer, Result, SavedState, Stateful};
 use exp_plugin_api::tch::{no_grad, Tensor};
 
+/// The parameters of `sgd`, as `torch.optim.SGD` names them.
+#[derive(Debug, Clone, Config)]
+pub struct SgdConfig {
+    /// learning rate (required)
+    #[param(min = 0.0, learning_rate)]
+    pub lr: f64,
+    /// momentum factor
+    #[param(default = 0.0, min = 0.0, max = 1.0)]
+    pub momentum: f64,
+    /// L2 penalty added to the gradient
+    #[param(default = 0.0, min = 0.0)]
+    pub weight_decay: f64,
+    /// use Nesterov momentum
+    #[param(default = false)]
+    pub nesterov: bool,
+}
+
 pub struct Sgd {
-    momentum: f64,
-    weight_decay: f64,
-    nesterov: bool,
+    config: SgdConfig,
     velocity: Vec<Option<Tensor>>,
 }
 
 impl Component for Sgd {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Optimizer,
-            "sgd",
-            "1",
-            "stochastic gradient descent with momentum",
-        )
-        .with(
-            param("lr", ParamType::Float)
-                .min(0.0)
-                .doc("learning rate (required)"),
-        )
-        .with(
-            param("momentum", ParamType::Float)
-                .default(Value::Float(0.0))
-                .min(0.0)
-                .max(1.0)
-                .doc("momentum factor"),
-        )
-        .with(
-            param("weight_decay", ParamType::Float)
-                .default(Value::Float(0.0))
-                .min(0.0)
-                .doc("L2 penalty added to the gradient"),
-        )
-        .with(
-            param("nesterov", ParamType::Bool)
-                .default(Value::Bool(false))
-                .doc("use Nesterov momentum"),
-        )
-    }
+    type Config = SgdConfig;
+    const NAME: &'static str = "sgd";
+    // 2: the learning rate is a parameter like any other (it follows its schedule through the
+    // config, no longer an argument of `step`).
+    const VERSION: &'static str = "2";
+    const DOC: &'static str = "stochastic gradient descent with momentum";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    fn create(config: SgdConfig, _context: &Context) -> Result<Self> {
         Ok(Sgd {
-            momentum: params.f64("momentum")?,
-            weight_decay: params.f64("weight_decay")?,
-            nesterov: params.bool("nesterov")?,
+            config,
             velocity: Vec::new(),
         })
+    }
+
+    /// `lr` may follow a schedule over the phase.
+    fn reconfigure(&mut self, config: &SgdConfig) -> Result<()> {
+        self.config = config.clone();
+        Ok(())
     }
 }
 
@@ -85,25 +75,31 @@ impl Stateful for Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn step(&mut self, params: &[Tensor], lr: f64) -> Result<()> {
+    fn step(&mut self, params: &[Tensor]) -> Result<()> {
         if self.velocity.len() != params.len() {
             self.velocity = (0..params.len()).map(|_| None).collect();
         }
+        let SgdConfig {
+            lr,
+            momentum,
+            weight_decay,
+            nesterov,
+        } = self.config;
         no_grad(|| -> Result<()> {
             for (param, velocity) in params.iter().zip(self.velocity.iter_mut()) {
                 let grad = param.grad();
                 if !grad.defined() {
                     continue;
                 }
-                let mut update = if self.weight_decay > 0.0 {
-                    grad.f_add(&(param * self.weight_decay))?
+                let mut update = if weight_decay > 0.0 {
+                    grad.f_add(&(param * weight_decay))?
                 } else {
                     grad
                 };
-                if self.momentum > 0.0 {
+                if momentum > 0.0 {
                     let buffer = match velocity {
                         Some(buffer) => {
-                            let _ = buffer.f_mul_scalar_(self.momentum)?.f_add_(&update)?;
+                            let _ = buffer.f_mul_scalar_(momentum)?.f_add_(&update)?;
                             buffer.shallow_clone()
                         }
                         None => {
@@ -112,8 +108,8 @@ impl Optimizer for Sgd {
                             buffer
                         }
                     };
-                    update = if self.nesterov {
-                        update.f_add(&(&buffer * self.momentum))?
+                    update = if nesterov {
+                        update.f_add(&(&buffer * momentum))?
                     } else {
                         buffer
                     };
@@ -130,7 +126,7 @@ impl Optimizer for Sgd {
 mod tests {
     use exp_plugin_api::tch::Tensor;
 
-    use super::Sgd;
+    use super::{Sgd, SgdConfig};
     use crate::optimizer::test_support::{assert_matches, step_on_sum_of_squares};
 
     /// Momentum SGD on loss Σθ², three steps, against the recurrence done by hand.
@@ -138,15 +134,18 @@ mod tests {
     fn momentum_matches_hand_computed_values() {
         let theta = Tensor::from_slice(&[1.0f64, -0.5]).set_requires_grad(true);
         let mut sgd = Sgd {
-            momentum: 0.9,
-            weight_decay: 0.01,
-            nesterov: false,
+            config: SgdConfig {
+                lr: 0.05,
+                momentum: 0.9,
+                weight_decay: 0.01,
+                nesterov: false,
+            },
             velocity: Vec::new(),
         };
         let mut expected = [1.0f64, -0.5];
         let mut velocity = [0.0f64; 2];
         for step in 0..3 {
-            step_on_sum_of_squares(&mut sgd, &theta, 0.05);
+            step_on_sum_of_squares(&mut sgd, &theta);
             for i in 0..2 {
                 let g = 2.0 * expected[i] + 0.01 * expected[i];
                 velocity[i] = if step == 0 { g } else { 0.9 * velocity[i] + g };

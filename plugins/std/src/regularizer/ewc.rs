@@ -8,29 +8,42 @@
 
 use std::collections::BTreeMap;
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    not_scheduled, param, schema, Component, Context, FisherEstimator, FisherRequest, ParamBuilder,
-    Params, PluginError, Regularizer, Result, SavedState, SchemaBuilder, Stateful,
+    Choice, Component, Config, Context, FisherEstimator, FisherRequest, PluginError, Regularizer,
+    Result, SavedState, Stateful,
 };
 use exp_plugin_api::serde_json::json;
 use exp_plugin_api::tch::Tensor;
 
 use super::scalar_zero;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+/// How the Fisher of several tasks is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Choice)]
+pub enum Mode {
     Online,
     Separate,
 }
 
-impl Mode {
-    fn word(self) -> &'static str {
-        match self {
-            Mode::Online => "online",
-            Mode::Separate => "separate",
-        }
-    }
+#[derive(Debug, Clone, Config)]
+pub struct EwcConfig {
+    /// strength
+    #[param(default = 100.0, min = 0.0, schedule)]
+    pub lambda: f64,
+    /// Fisher from the true labels, or from labels sampled from the model's predictions
+    #[param(default = "empirical")]
+    pub estimator: FisherEstimator,
+    /// square each example's gradient (true) or each batch's mean gradient
+    #[param(default = true)]
+    pub per_example: bool,
+    /// one running Fisher (online) or one penalty per earlier task (separate)
+    #[param(default = "online")]
+    pub mode: Mode,
+    /// online mode: weight γ of the earlier Fisher, F ← γ·F + F_new
+    #[param(default = 1.0, min = 0.0, max = 1.0)]
+    pub decay: f64,
+    /// training batches the Fisher is estimated from
+    #[param(default = 10, min = 1.0)]
+    pub batches: u64,
 }
 
 /// A finished task's weights θ* and diagonal Fisher F, by tensor name.
@@ -48,107 +61,27 @@ pub struct Ewc {
 }
 
 impl Component for Ewc {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Regularizer,
-            "ewc",
-            "2",
-            "elastic weight consolidation: (lambda/2)·Σ F·(θ − θ*)², with a diagonal Fisher F \
-             estimated at the end of each task",
-        )
-        .with(
-            param("lambda", ParamType::Schedule)
-                .default(Value::Float(100.0))
-                .min(0.0)
-                .doc("strength"),
-        )
-        .with(
-            param(
-                "estimator",
-                ParamType::Choice(vec!["empirical".into(), "sampled".into()]),
-            )
-            .default(Value::Str("empirical".into()))
-            .doc(
-                "Fisher from the true labels, or from labels sampled from the model's predictions",
-            ),
-        )
-        .with(
-            param("per_example", ParamType::Bool)
-                .default(Value::Bool(true))
-                .doc("square each example's gradient (true) or each batch's mean gradient"),
-        )
-        .with(
-            param(
-                "mode",
-                ParamType::Choice(vec!["online".into(), "separate".into()]),
-            )
-            .default(Value::Str("online".into()))
-            .doc("one running Fisher (online) or one penalty per earlier task (separate)"),
-        )
-        .with(
-            param("decay", ParamType::Float)
-                .default(Value::Float(1.0))
-                .min(0.0)
-                .max(1.0)
-                .doc("online mode: weight γ of the earlier Fisher, F ← γ·F + F_new"),
-        )
-        .with(
-            param("batches", ParamType::Int)
-                .default(Value::Int(10))
-                .min(1.0)
-                .doc("training batches the Fisher is estimated from"),
-        )
-    }
+    type Config = EwcConfig;
+    const NAME: &'static str = "ewc";
+    const VERSION: &'static str = "2";
+    const DOC: &'static str = "elastic weight consolidation: (lambda/2)·Σ F·(θ − θ*)², with a \
+                               diagonal Fisher F estimated at the end of each task";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        let estimator = match params.str("estimator")? {
-            "empirical" => FisherEstimator::Empirical,
-            "sampled" => FisherEstimator::Sampled,
-            other => {
-                return Err(PluginError::in_field(
-                    "estimator",
-                    format!("unknown estimator `{other}`: expected empirical or sampled"),
-                ))
-            }
-        };
-        let mode = match params.str("mode")? {
-            "online" => Mode::Online,
-            "separate" => Mode::Separate,
-            other => {
-                return Err(PluginError::in_field(
-                    "mode",
-                    format!("unknown mode `{other}`: expected online or separate"),
-                ))
-            }
-        };
-        let decay = params.f64("decay")?;
-        if !(0.0..=1.0).contains(&decay) {
-            return Err(PluginError::in_field(
-                "decay",
-                format!("must be in [0, 1], got {decay}"),
-            ));
-        }
-        let batches = params.i64("batches")?;
-        if batches < 1 {
-            return Err(PluginError::in_field("batches", "must be at least 1"));
-        }
+    fn create(config: EwcConfig, _context: &Context) -> Result<Self> {
         Ok(Ewc {
-            lambda: params.f64("lambda")?,
-            estimator,
-            per_example: params.bool("per_example")?,
-            mode,
-            decay,
-            batches: batches as u64,
+            lambda: config.lambda,
+            estimator: config.estimator,
+            per_example: config.per_example,
+            mode: config.mode,
+            decay: config.decay,
+            batches: config.batches,
             tasks: Vec::new(),
         })
     }
 
     /// `lambda` may follow a schedule over the phase.
-    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
-        if name != "lambda" {
-            return Err(not_scheduled(name));
-        }
-        self.lambda = super::strength(name, value)?;
+    fn reconfigure(&mut self, config: &EwcConfig) -> Result<()> {
+        self.lambda = config.lambda;
         Ok(())
     }
 }
@@ -307,7 +240,7 @@ impl Regularizer for Ewc {
 #[cfg(test)]
 mod tests {
     use exp_plugin_api::sdk::{
-        Component, Context, FisherEstimator, FisherRequest, Params, Regularizer, Stateful,
+        build, Context, FisherEstimator, FisherRequest, Regularizer, Stateful,
     };
     use exp_plugin_api::tch::Tensor;
     use serde_json::json;
@@ -328,7 +261,7 @@ mod tests {
             device: "cpu".into(),
             data: None,
         };
-        Ewc::create(&Params::new(params.as_object().unwrap().clone()), &context).unwrap()
+        build::<Ewc>(params, &context).unwrap()
     }
 
     fn named(values: &[f64]) -> Vec<(String, Tensor)> {
@@ -433,12 +366,12 @@ mod tests {
             device: "cpu".into(),
             data: None,
         };
-        let error = Ewc::create(&Params::new(params.as_object().unwrap().clone()), &context)
-            .err()
-            .unwrap();
+        let error = build::<Ewc>(params, &context).err().unwrap();
         assert_eq!(error.field.as_deref(), Some("mode"));
         assert!(
-            error.message.contains("online or separate"),
+            error
+                .message
+                .contains("must be one of \"online\", \"separate\""),
             "{}",
             error.message
         );

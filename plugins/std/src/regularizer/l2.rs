@@ -1,14 +1,19 @@
 //! `l2`: (λ/2)·‖θ − θ_anchor‖² over the trainable tensors, where the anchor is the model as it
 //! was when `anchor` was called: the start of the current task.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    not_scheduled, param, schema, Component, Context, ParamBuilder, Params, PluginError,
-    Regularizer, Result, SavedState, SchemaBuilder, Stateful,
+    Component, Config, Context, PluginError, Regularizer, Result, SavedState, Stateful,
 };
 use exp_plugin_api::tch::Tensor;
 
 use super::{detached, scalar_zero};
+
+#[derive(Debug, Clone, Config)]
+pub struct L2Config {
+    /// strength
+    #[param(default = 1.0, min = 0.0, schedule)]
+    pub lambda: f64,
+}
 
 pub struct L2 {
     lambda: f64,
@@ -16,33 +21,22 @@ pub struct L2 {
 }
 
 impl Component for L2 {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Regularizer,
-            "l2",
-            "2",
-            "(lambda/2)·‖θ − θ_anchor‖², the anchor being the model at the start of the task",
-        )
-        .with(
-            param("lambda", ParamType::Schedule)
-                .default(Value::Float(1.0))
-                .min(0.0)
-                .doc("strength"),
-        )
-    }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    type Config = L2Config;
+    const NAME: &'static str = "l2";
+    const VERSION: &'static str = "2";
+    const DOC: &'static str =
+        "(lambda/2)·‖θ − θ_anchor‖², the anchor being the model at the start of the task";
+
+    fn create(config: L2Config, _context: &Context) -> Result<Self> {
         Ok(L2 {
-            lambda: params.f64("lambda")?,
+            lambda: config.lambda,
             anchor: Vec::new(),
         })
     }
 
     /// `lambda` may follow a schedule over the phase (a warmup of the penalty).
-    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
-        if name != "lambda" {
-            return Err(not_scheduled(name));
-        }
-        self.lambda = super::strength(name, value)?;
+    fn reconfigure(&mut self, config: &L2Config) -> Result<()> {
+        self.lambda = config.lambda;
         Ok(())
     }
 }

@@ -28,15 +28,3 @@ pub(crate) fn scalar_zero(params: &[(String, Tensor)]) -> Tensor {
         });
     Tensor::zeros([], (kind, device))
 }
-
-/// A regularizer's strength from a schedule: a number of at least 0.
-pub(crate) fn strength(name: &str, value: &exp_plugin_api::exp_ir::Value) -> Result<f64> {
-    let lambda = exp_plugin_api::sdk::scheduled_value(name, value)?;
-    if lambda < 0.0 {
-        return Err(exp_plugin_api::sdk::PluginError::in_field(
-            name,
-            format!("the schedule of `{name}` reached {lambda}, below 0"),
-        ));
-    }
-    Ok(lambda)
-}

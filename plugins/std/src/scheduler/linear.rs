@@ -1,9 +1,17 @@
 //! `linear`: from 1 down (or up) to `final` over the part of the phase after warmup.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema};
-use exp_plugin_api::sdk::{schema, Component, Context, Params, Result, Scheduler, SchemaBuilder};
+use exp_plugin_api::sdk::{Component, Config, Context, Result, Scheduler};
 
-use super::{final_param, Warmup};
+use super::{Warmup, WarmupConfig};
+
+#[derive(Debug, Clone, Config)]
+pub struct LinearConfig {
+    #[param(flatten)]
+    pub warmup: WarmupConfig,
+    /// value reached at the end of the phase
+    #[param(name = "final", default = 0.0, min = 0.0)]
+    pub end: f64,
+}
 
 pub struct Linear {
     warmup: Warmup,
@@ -11,26 +19,21 @@ pub struct Linear {
 }
 
 impl Component for Linear {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Scheduler,
-            "linear",
-            "1",
-            "linear decay from 1 to `final` after warmup",
-        )
-        .with(Warmup::param())
-        .with(final_param())
-    }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    type Config = LinearConfig;
+    const NAME: &'static str = "linear";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "linear decay from 1 to `final` after warmup";
+
+    fn create(config: LinearConfig, _context: &Context) -> Result<Self> {
         Ok(Linear {
-            warmup: Warmup::from_params(params)?,
-            end: params.f64("final")?,
+            warmup: Warmup::from_config(&config.warmup)?,
+            end: config.end,
         })
     }
 }
 
 impl Scheduler for Linear {
-    fn multiplier(&self, step: u64, total: u64) -> f64 {
+    fn value(&self, step: u64, total: u64) -> f64 {
         let shape = self
             .warmup
             .progress(step, total)
@@ -50,14 +53,14 @@ mod tests {
             warmup: Warmup::new(0),
             end: 0.0,
         };
-        assert_eq!(linear.multiplier(0, 100), 1.0);
-        assert!((linear.multiplier(50, 100) - 0.5).abs() < 1e-12);
+        assert_eq!(linear.value(0, 100), 1.0);
+        assert!((linear.value(50, 100) - 0.5).abs() < 1e-12);
         let linear = Linear {
             warmup: Warmup::new(10),
             end: 0.5,
         };
-        assert!((linear.multiplier(4, 110) - 0.5).abs() < 1e-12);
-        assert!((linear.multiplier(60, 110) - 0.75).abs() < 1e-12);
-        assert!((linear.multiplier(110, 110) - 0.5).abs() < 1e-12);
+        assert!((linear.value(4, 110) - 0.5).abs() < 1e-12);
+        assert!((linear.value(60, 110) - 0.75).abs() < 1e-12);
+        assert!((linear.value(110, 110) - 0.5).abs() < 1e-12);
     }
 }

@@ -1,4 +1,5 @@
-//! Learning-rate schedules: a multiplier on the optimizer's `lr` at each step of a phase.
+//! Schedules: a value at each step of a phase, which a scheduled parameter follows (scaled by
+//! the written `lr` when the phase's `schedule:` schedules the learning rate).
 //!
 //! Every shape shares one warmup: over the first `warmup` steps the multiplier is
 //! `(step + 1) / warmup` times the shape's own value, a linear ramp from 0 that meets the shape
@@ -23,8 +24,15 @@ pub use linear::Linear;
 pub use piecewise::Piecewise;
 pub use step::Step;
 
-use exp_plugin_api::exp_ir::{Duration, DurationUnit, ParamSchema, ParamType, Value};
-use exp_plugin_api::sdk::{any_duration, param, ParamBuilder, Params, PluginError, Result};
+use exp_plugin_api::sdk::{steps, Config, Duration, DurationUnit, PluginError, Result};
+
+/// The `warmup` parameter every schedule declares (flattened into each schedule's config).
+#[derive(Debug, Clone, Config)]
+pub struct WarmupConfig {
+    /// linear warmup from 0 at the start of the phase
+    #[param(default = steps(0.0))]
+    pub warmup: Duration,
+}
 
 /// The linear warmup every schedule starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,21 +45,8 @@ impl Warmup {
         Warmup { steps }
     }
 
-    /// The `warmup` parameter every schedule declares.
-    pub fn param() -> ParamSchema {
-        param("warmup", any_duration())
-            .default(Value::Duration(Duration {
-                amount: 0.0,
-                unit: DurationUnit::Steps,
-            }))
-            .doc("linear warmup from 0 at the start of the phase")
-    }
-
-    pub fn from_params(params: &Params) -> Result<Warmup> {
-        Ok(Warmup::new(resolved_steps(
-            "warmup",
-            params.duration("warmup")?,
-        )?))
+    pub fn from_config(config: &WarmupConfig) -> Result<Warmup> {
+        Ok(Warmup::new(resolved_steps("warmup", config.warmup)?))
     }
 
     /// `shape` scaled by the warmup ramp: `(step + 1) / warmup` during warmup, 1 after it.
@@ -76,14 +71,6 @@ impl Warmup {
         self.since_end(step)
             .map(|since| (since as f64 / span).min(1.0))
     }
-}
-
-/// The `final` parameter of the decaying shapes.
-fn final_param() -> ParamSchema {
-    param("final", ParamType::Float)
-        .default(Value::Float(0.0))
-        .min(0.0)
-        .doc("multiplier reached at the end of the phase")
 }
 
 /// A duration the host has resolved to steps, as a whole number of steps; `field` names the

@@ -1,16 +1,26 @@
-//! `piecewise`: a multiplier through points `(at[i], values[i])` placed at steps of the phase,
+//! `piecewise`: a value through points `(at[i], values[i])` placed at steps of the phase,
 //! linear between neighbouring points (or holding each point's value until the next with
 //! `interpolate: false`). Before the first point the first value holds, after the last the
 //! last. `at` is measured from the start of the phase, warmup included; the warmup ramp scales
 //! the curve like every other shape's.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, Duration, ParamType, Value};
-use exp_plugin_api::sdk::{
-    any_duration, param, schema, Component, Context, ParamBuilder, Params, PluginError, Result,
-    Scheduler, SchemaBuilder,
-};
+use exp_plugin_api::sdk::{Component, Config, Context, Duration, PluginError, Result, Scheduler};
 
-use super::{resolved_steps, Warmup};
+use super::{resolved_steps, Warmup, WarmupConfig};
+
+#[derive(Debug, Clone, Config)]
+pub struct PiecewiseConfig {
+    #[param(flatten)]
+    pub warmup: WarmupConfig,
+    /// where the points are, increasing, from the start of the phase
+    pub at: Vec<Duration>,
+    /// the value at each point of `at`
+    #[param(min = 0.0)]
+    pub values: Vec<f64>,
+    /// linear between points; false holds each value until the next point
+    #[param(default = true)]
+    pub interpolate: bool,
+}
 
 pub struct Piecewise {
     warmup: Warmup,
@@ -22,42 +32,61 @@ pub struct Piecewise {
 }
 
 impl Component for Piecewise {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Scheduler,
-            "piecewise",
-            "1",
-            "piecewise-linear (or constant) multiplier through points `at`, `values`",
-        )
-        .with(Warmup::param())
-        .with(
-            param("at", ParamType::List(Box::new(any_duration())))
-                .doc("where the points are, increasing, from the start of the phase"),
-        )
-        .with(
-            param("values", ParamType::List(Box::new(ParamType::Float)))
-                .min(0.0)
-                .doc("the multiplier at each point of `at`"),
-        )
-        .with(
-            param("interpolate", ParamType::Bool)
-                .default(Value::Bool(true))
-                .doc("linear between points; false holds each value until the next point"),
-        )
+    type Config = PiecewiseConfig;
+    const NAME: &'static str = "piecewise";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "piecewise-linear (or constant) values through points `at`, `values`";
+
+    /// One value per point, at least one point, and points that increase where their units
+    /// let them be compared before a phase resolves them.
+    fn check(config: &PiecewiseConfig) -> Result<()> {
+        check_points(&config.at, &config.values)?;
+        let same_unit = config
+            .at
+            .windows(2)
+            .find(|pair| pair[0].unit == pair[1].unit && pair[0].amount >= pair[1].amount);
+        match same_unit {
+            Some(pair) => Err(PluginError::in_field(
+                "at",
+                format!(
+                    "points must increase, but {} is followed by {}",
+                    pair[0], pair[1]
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+    fn create(config: PiecewiseConfig, _context: &Context) -> Result<Self> {
         Piecewise::new(
-            Warmup::from_params(params)?,
-            &params.duration_list("at")?,
-            &params.f64_list("values")?,
-            params.bool("interpolate")?,
+            Warmup::from_config(&config.warmup)?,
+            &config.at,
+            &config.values,
+            config.interpolate,
         )
     }
 }
 
+/// At least one point, and one value per point.
+fn check_points(at: &[Duration], values: &[f64]) -> Result<()> {
+    if at.is_empty() {
+        return Err(PluginError::in_field("at", "needs at least one point"));
+    }
+    if values.len() != at.len() {
+        return Err(PluginError::in_field(
+            "values",
+            format!(
+                "has {} values for the {} points of `at`; give one value per point",
+                values.len(),
+                at.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Scheduler for Piecewise {
-    fn multiplier(&self, step: u64, _total: u64) -> f64 {
+    fn value(&self, step: u64, _total: u64) -> f64 {
         self.value_at(step)
     }
 }
@@ -71,19 +100,7 @@ impl Piecewise {
         values: &[f64],
         interpolate: bool,
     ) -> Result<Piecewise> {
-        if at.is_empty() {
-            return Err(PluginError::in_field("at", "needs at least one point"));
-        }
-        if values.len() != at.len() {
-            return Err(PluginError::in_field(
-                "values",
-                format!(
-                    "has {} values for the {} points of `at`; give one value per point",
-                    values.len(),
-                    at.len()
-                ),
-            ));
-        }
+        check_points(at, values)?;
         let at = at
             .iter()
             .map(|point| resolved_steps("at", *point))
@@ -132,10 +149,8 @@ impl Piecewise {
 
 #[cfg(test)]
 mod tests {
-    use super::{Piecewise, Warmup};
-    use exp_plugin_api::exp_ir::{Duration, DurationUnit};
-    use exp_plugin_api::sdk::{Component, Context, Params, Scheduler};
-    use exp_plugin_api::serde_json::json;
+    use super::{Piecewise, PiecewiseConfig, Warmup, WarmupConfig};
+    use exp_plugin_api::sdk::{fraction, Component, Context, Duration, DurationUnit, Scheduler};
 
     fn steps(points: &[f64]) -> Vec<Duration> {
         points
@@ -218,26 +233,44 @@ mod tests {
     }
 
     #[test]
-    fn piecewise_reads_resolved_points() {
+    fn piecewise_checks_lengths_and_comparable_orders_before_a_phase() {
+        let config = |at: Vec<Duration>, values: Vec<f64>| PiecewiseConfig {
+            warmup: WarmupConfig {
+                warmup: exp_plugin_api::sdk::steps(0.0),
+            },
+            at,
+            values,
+            interpolate: true,
+        };
+        let field = |config: PiecewiseConfig| Piecewise::check(&config).err().and_then(|e| e.field);
+        assert_eq!(
+            field(config(
+                vec![fraction(0.0), fraction(0.5)],
+                vec![1.0, 0.5, 0.1]
+            ))
+            .as_deref(),
+            Some("values")
+        );
+        assert_eq!(field(config(Vec::new(), Vec::new())).as_deref(), Some("at"));
+        assert_eq!(
+            field(config(vec![fraction(0.5), fraction(0.2)], vec![1.0, 0.5])).as_deref(),
+            Some("at")
+        );
+        // Points in different units can only be compared once a phase resolves them.
+        assert_eq!(
+            field(config(
+                vec![fraction(0.5), exp_plugin_api::sdk::steps(10.0)],
+                vec![1.0, 0.5]
+            )),
+            None
+        );
         let context = Context {
             seed: 0,
             device: "cpu".into(),
             data: None,
         };
-        let at = |amount: f64| json!({"amount": amount, "unit": "steps"});
-        let values = json!({
-            "warmup": at(0.0), "at": [at(0.0), at(10.0)], "values": [1, 0.5], "interpolate": true,
-        });
         let curve =
-            Piecewise::create(&Params::new(values.as_object().unwrap().clone()), &context).unwrap();
-        assert_eq!(curve.multiplier(5, 20), 0.75);
-        let values = json!({
-            "warmup": at(0.0), "at": [at(0.0)], "values": [1, 0.5], "interpolate": true,
-        });
-        let error = Piecewise::create(&Params::new(values.as_object().unwrap().clone()), &context);
-        assert_eq!(
-            error.err().and_then(|error| error.field).as_deref(),
-            Some("values")
-        );
+            Piecewise::create(config(steps(&[0.0, 10.0]), vec![1.0, 0.5]), &context).unwrap();
+        assert_eq!(curve.value(5, 20), 0.75);
     }
 }

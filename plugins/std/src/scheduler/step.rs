@@ -1,13 +1,20 @@
-//! `step`: after warmup the multiplier is `gamma^floor((step - warmup) / every)`, so it drops
+//! `step`: after warmup the value is `gamma^floor((step - warmup) / every)`, so it drops
 //! by a factor `gamma` every `every` steps (the first drop `every` steps after warmup ends).
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    any_duration, param, schema, Component, Context, ParamBuilder, Params, PluginError, Result,
-    Scheduler, SchemaBuilder,
-};
+use exp_plugin_api::sdk::{Component, Config, Context, Duration, PluginError, Result, Scheduler};
 
-use super::{resolved_steps, Warmup};
+use super::{resolved_steps, Warmup, WarmupConfig};
+
+#[derive(Debug, Clone, Config)]
+pub struct StepConfig {
+    #[param(flatten)]
+    pub warmup: WarmupConfig,
+    /// time between two drops, counted from the end of warmup
+    pub every: Duration,
+    /// factor applied at each drop
+    #[param(default = 0.1, above = 0.0, max = 1.0)]
+    pub gamma: f64,
+}
 
 pub struct Step {
     warmup: Warmup,
@@ -23,12 +30,6 @@ impl Step {
                 "resolves to 0 steps in this phase; it must be at least 1 step",
             ));
         }
-        if !(gamma > 0.0 && gamma <= 1.0) {
-            return Err(PluginError::in_field(
-                "gamma",
-                format!("must be in (0, 1], found {gamma}"),
-            ));
-        }
         Ok(Step {
             warmup,
             every,
@@ -38,37 +39,34 @@ impl Step {
 }
 
 impl Component for Step {
-    fn schema() -> ComponentSchema {
-        schema(
-            ComponentKind::Scheduler,
-            "step",
-            "1",
-            "multiply by `gamma` every `every` steps after warmup",
-        )
-        .with(Warmup::param())
-        .with(
-            param("every", any_duration())
-                .doc("time between two drops, counted from the end of warmup"),
-        )
-        .with(
-            param("gamma", ParamType::Float)
-                .default(Value::Float(0.1))
-                .min(0.0)
-                .max(1.0)
-                .doc("factor applied at each drop, in (0, 1]"),
-        )
+    type Config = StepConfig;
+    const NAME: &'static str = "step";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "multiply by `gamma` every `every` steps after warmup";
+
+    /// A drop interval of no time at all can never be reached.
+    fn check(config: &StepConfig) -> Result<()> {
+        if config.every.amount > 0.0 {
+            Ok(())
+        } else {
+            Err(PluginError::in_field(
+                "every",
+                "must be longer than zero: it is the time between two drops",
+            ))
+        }
     }
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
+
+    fn create(config: StepConfig, _context: &Context) -> Result<Self> {
         Step::new(
-            Warmup::from_params(params)?,
-            resolved_steps("every", params.duration("every")?)?,
-            params.f64("gamma")?,
+            Warmup::from_config(&config.warmup)?,
+            resolved_steps("every", config.every)?,
+            config.gamma,
         )
     }
 }
 
 impl Scheduler for Step {
-    fn multiplier(&self, step: u64, _total: u64) -> f64 {
+    fn value(&self, step: u64, _total: u64) -> f64 {
         let shape = self.warmup.since_end(step).map_or(1.0, |since| {
             self.gamma
                 .powi(i32::try_from(since / self.every).unwrap_or(i32::MAX))
@@ -79,36 +77,27 @@ impl Scheduler for Step {
 
 #[cfg(test)]
 mod tests {
-    use super::{Step, Warmup};
-    use exp_plugin_api::sdk::{Component, Context, Params, Scheduler};
-    use exp_plugin_api::serde_json::{json, Value};
-
-    fn params(value: Value) -> Params {
-        Params::new(value.as_object().unwrap().clone())
-    }
-
-    fn steps(amount: f64) -> Value {
-        json!({"amount": amount, "unit": "steps"})
-    }
+    use super::{Step, StepConfig, Warmup, WarmupConfig};
+    use exp_plugin_api::sdk::{fraction, steps, Component, Context, Duration, Scheduler};
 
     #[test]
     fn step_drops_by_gamma_every_period_after_warmup() {
         let step = Step::new(Warmup::new(0), 10, 0.5).unwrap();
-        assert_eq!(step.multiplier(0, 100), 1.0);
-        assert_eq!(step.multiplier(9, 100), 1.0);
-        assert_eq!(step.multiplier(10, 100), 0.5);
-        assert_eq!(step.multiplier(19, 100), 0.5);
-        assert_eq!(step.multiplier(20, 100), 0.25);
-        assert_eq!(step.multiplier(35, 100), 0.125);
+        assert_eq!(step.value(0, 100), 1.0);
+        assert_eq!(step.value(9, 100), 1.0);
+        assert_eq!(step.value(10, 100), 0.5);
+        assert_eq!(step.value(19, 100), 0.5);
+        assert_eq!(step.value(20, 100), 0.25);
+        assert_eq!(step.value(35, 100), 0.125);
 
         // Warmup of 4 steps: ramp 0.25, 0.5, 0.75, 1; periods counted from step 4.
         let step = Step::new(Warmup::new(4), 10, 0.1).unwrap();
-        assert_eq!(step.multiplier(0, 100), 0.25);
-        assert_eq!(step.multiplier(2, 100), 0.75);
-        assert_eq!(step.multiplier(4, 100), 1.0);
-        assert_eq!(step.multiplier(13, 100), 1.0);
-        assert!((step.multiplier(14, 100) - 0.1).abs() < 1e-15);
-        assert!((step.multiplier(24, 100) - 0.01).abs() < 1e-15);
+        assert_eq!(step.value(0, 100), 0.25);
+        assert_eq!(step.value(2, 100), 0.75);
+        assert_eq!(step.value(4, 100), 1.0);
+        assert_eq!(step.value(13, 100), 1.0);
+        assert!((step.value(14, 100) - 0.1).abs() < 1e-15);
+        assert!((step.value(24, 100) - 0.01).abs() < 1e-15);
     }
 
     #[test]
@@ -118,34 +107,43 @@ mod tests {
             device: "cpu".into(),
             data: None,
         };
-        let step = Step::create(
-            &params(json!({"warmup": steps(2.0), "every": steps(3.0), "gamma": 0.5})),
-            &context,
-        )
-        .unwrap();
-        assert_eq!(step.multiplier(4, 10), 1.0);
-        assert_eq!(step.multiplier(5, 10), 0.5);
-        let error = Step::create(
-            &params(json!({"warmup": steps(0.0), "every": steps(0.0), "gamma": 0.5})),
-            &context,
-        )
-        .err()
-        .unwrap();
+        let config = |every: Duration, gamma: f64| StepConfig {
+            warmup: WarmupConfig { warmup: steps(2.0) },
+            every,
+            gamma,
+        };
+        let step = Step::create(config(steps(3.0), 0.5), &context).unwrap();
+        assert_eq!(step.value(4, 10), 1.0);
+        assert_eq!(step.value(5, 10), 0.5);
+        // A fraction that rounds to no step in this phase.
+        let error = Step::create(config(steps(0.0), 0.5), &context)
+            .err()
+            .unwrap();
         assert_eq!(error.field.as_deref(), Some("every"));
-        let error = Step::create(
-            &params(json!({"warmup": steps(0.0), "every": steps(5.0), "gamma": 0.0})),
-            &context,
-        )
-        .err()
-        .unwrap();
-        assert_eq!(error.field.as_deref(), Some("gamma"));
-        let unresolved = json!({"amount": 0.5, "unit": "fraction"});
-        let error = Step::create(
-            &params(json!({"warmup": steps(0.0), "every": unresolved, "gamma": 0.5})),
-            &context,
-        )
-        .err()
-        .unwrap();
+        let unresolved = fraction(0.5);
+        let error = Step::create(config(unresolved, 0.5), &context)
+            .err()
+            .unwrap();
         assert_eq!(error.field.as_deref(), Some("every"));
+        // `exp check` refuses no time at all, before any phase resolves it.
+        let error = Step::check(&config(fraction(0.0), 0.5)).err().unwrap();
+        assert_eq!(error.field.as_deref(), Some("every"));
+        assert!(Step::check(&config(fraction(0.1), 0.5)).is_ok());
+    }
+
+    #[test]
+    fn gamma_excludes_zero_in_the_schema() {
+        let schema = exp_plugin_api::sdk::schema_of::<Step>(
+            exp_plugin_api::exp_ir::ComponentKind::Scheduler,
+        );
+        let gamma = schema.param("gamma").unwrap();
+        assert_eq!((gamma.min, gamma.min_exclusive), (Some(0.0), true));
+        assert_eq!((gamma.max, gamma.max_exclusive), (Some(1.0), false));
+        assert!(gamma
+            .validate(&exp_plugin_api::exp_ir::Value::Float(0.0))
+            .is_err());
+        assert!(gamma
+            .validate(&exp_plugin_api::exp_ir::Value::Float(1.0))
+            .is_ok());
     }
 }

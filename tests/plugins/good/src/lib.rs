@@ -1,13 +1,16 @@
 //! A third party's plugin: a `linear` model (multinomial logistic regression, with a softmax
-//! `temperature` that may follow a schedule) and a `halving` learning-rate schedule, used by the
-//! end-to-end tests through a `plugin` line.
+//! `temperature` that may follow a schedule) and a `halving` schedule, used by the end-to-end
+//! tests through a `plugin` line. Each component is a config struct and its trait impls.
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
-use exp_plugin_api::sdk::{
-    not_scheduled, param, schema, scheduled_value, Component, Context, Model, ParamBuilder, Params,
-    Result, Rng, Scheduler, SchemaBuilder,
-};
-use exp_plugin_api::tch::Tensor;
+use exp_plugin_api::sdk::{Component, Config, Context, Model, Result, Rng, Scheduler, Stateless};
+use exp_plugin_api::tch::{Kind, Tensor};
+
+#[derive(Clone, Config)]
+pub struct LinearConfig {
+    /// logits are divided by it
+    #[param(default = 1.0, min = 0.01, schedule)]
+    pub temperature: f64,
+}
 
 pub struct Linear {
     weight: Tensor,
@@ -16,25 +19,12 @@ pub struct Linear {
 }
 
 impl Component for Linear {
-    fn schema() -> ComponentSchema {
-        schema(ComponentKind::Model, "linear", "1", "multinomial logistic regression")
-            .with(
-                param("temperature", ParamType::Schedule)
-                    .default(Value::Float(1.0))
-                    .min(0.01)
-                    .doc("logits are divided by it"),
-            )
-    }
+    type Config = LinearConfig;
+    const NAME: &'static str = "linear";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "multinomial logistic regression";
 
-    fn set_param(&mut self, name: &str, value: &Value) -> Result<()> {
-        if name != "temperature" {
-            return Err(not_scheduled(name));
-        }
-        self.temperature = scheduled_value(name, value)?;
-        Ok(())
-    }
-
-    fn create(params: &Params, context: &Context) -> Result<Self> {
+    fn create(config: LinearConfig, context: &Context) -> Result<Self> {
         let data = context.data()?;
         let inputs: i64 = data.input_shape.iter().product();
         let mut rng = Rng::new(context.seed);
@@ -44,23 +34,20 @@ impl Component for Linear {
                 .uniform(&[data.classes, inputs], -bound, bound)
                 .to_device(context.device())
                 .set_requires_grad(true),
-            bias: Tensor::zeros([data.classes], (exp_plugin_api::tch::Kind::Float, context.device()))
+            bias: Tensor::zeros([data.classes], (Kind::Float, context.device()))
                 .set_requires_grad(true),
-            temperature: params.f64("temperature")?,
+            temperature: config.temperature,
         })
+    }
+
+    fn reconfigure(&mut self, config: &LinearConfig) -> Result<()> {
+        self.temperature = config.temperature;
+        Ok(())
     }
 }
 
 /// Nothing beyond the weights.
-impl exp_plugin_api::sdk::Stateful for Linear {
-    fn save_state(&self) -> Result<exp_plugin_api::sdk::SavedState> {
-        Ok(exp_plugin_api::sdk::SavedState::default())
-    }
-
-    fn load_state(&mut self, _state: exp_plugin_api::sdk::SavedState) -> Result<()> {
-        Ok(())
-    }
-}
+impl Stateless for Linear {}
 
 impl Model for Linear {
     fn named_tensors(&self) -> Vec<(String, Tensor)> {
@@ -78,23 +65,32 @@ impl Model for Linear {
     }
 }
 
+#[derive(Clone, Config)]
+pub struct HalvingConfig {
+    /// steps between halvings
+    #[param(default = 50, min = 1.0)]
+    pub every: u64,
+}
+
 pub struct Halving {
     every: u64,
 }
 
 impl Component for Halving {
-    fn schema() -> ComponentSchema {
-        schema(ComponentKind::Scheduler, "halving", "1", "halves the learning rate every `every` steps")
-            .with(param("every", ParamType::Int).default(Value::Int(50)).min(1.0).doc("steps between halvings"))
-    }
+    type Config = HalvingConfig;
+    const NAME: &'static str = "halving";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "halves the learning rate every `every` steps";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(Halving { every: params.i64("every")? as u64 })
+    fn create(config: HalvingConfig, _context: &Context) -> Result<Self> {
+        Ok(Halving {
+            every: config.every,
+        })
     }
 }
 
 impl Scheduler for Halving {
-    fn multiplier(&self, step: u64, _total: u64) -> f64 {
+    fn value(&self, step: u64, _total: u64) -> f64 {
         0.5f64.powi((step / self.every) as i32)
     }
 }

@@ -3,21 +3,20 @@
 
 use std::collections::BTreeMap;
 
-use exp_plugin_api::exp_ir::{ComponentKind, ComponentSchema, ParamType, Value};
 use exp_plugin_api::sdk::{
-    param, schema, Component, Context, Evaluator, ParamBuilder, Params, Result, Scheduler,
-    SchemaBuilder,
+    Component, Config, Context, Evaluator, Model, NoParams, Result, Rng, Scheduler, Stateless,
 };
 use exp_plugin_api::tch::Tensor;
 
 pub struct Explode;
 
 impl Component for Explode {
-    fn schema() -> ComponentSchema {
-        schema(ComponentKind::Evaluator, "explode", "1", "panics on the first batch")
-    }
+    type Config = NoParams;
+    const NAME: &'static str = "explode";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "panics on the first batch";
 
-    fn create(_params: &Params, _context: &Context) -> Result<Self> {
+    fn create(_config: NoParams, _context: &Context) -> Result<Self> {
         Ok(Explode)
     }
 }
@@ -34,24 +33,31 @@ impl Evaluator for Explode {
     }
 }
 
+#[derive(Clone, Config)]
+pub struct ExplodeAtConfig {
+    /// the step that panics
+    #[param(default = 3)]
+    pub step: u64,
+}
+
 /// A learning-rate schedule that panics at one step, to show where a training node failed.
 pub struct ExplodeAt {
     step: u64,
 }
 
 impl Component for ExplodeAt {
-    fn schema() -> ComponentSchema {
-        schema(ComponentKind::Scheduler, "explode_at", "1", "panics at step `step` (0-based)")
-            .with(param("step", ParamType::Int).default(Value::Int(3)).min(0.0).doc("the step that panics"))
-    }
+    type Config = ExplodeAtConfig;
+    const NAME: &'static str = "explode_at";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "panics at step `step` (0-based)";
 
-    fn create(params: &Params, _context: &Context) -> Result<Self> {
-        Ok(ExplodeAt { step: params.i64("step")? as u64 })
+    fn create(config: ExplodeAtConfig, _context: &Context) -> Result<Self> {
+        Ok(ExplodeAt { step: config.step })
     }
 }
 
 impl Scheduler for ExplodeAt {
-    fn multiplier(&self, step: u64, _total: u64) -> f64 {
+    fn value(&self, step: u64, _total: u64) -> f64 {
         if step == self.step {
             panic!("the schedule blew up at step {step}");
         }
@@ -59,9 +65,44 @@ impl Scheduler for ExplodeAt {
     }
 }
 
+/// A model whose `forward` panics: training calls the SDK's default `loss`, which calls
+/// `forward`, and the failure must name `forward`, the method that panicked.
+pub struct Fragile {
+    weight: Tensor,
+}
+
+impl Component for Fragile {
+    type Config = NoParams;
+    const NAME: &'static str = "fragile";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "a model whose forward panics";
+
+    fn create(_config: NoParams, context: &Context) -> Result<Self> {
+        Ok(Fragile {
+            weight: Rng::new(context.seed)
+                .uniform(&[10, 64], -0.1, 0.1)
+                .set_requires_grad(true),
+        })
+    }
+}
+
+impl Stateless for Fragile {}
+
+impl Model for Fragile {
+    fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        vec![("weight".into(), self.weight.shallow_clone())]
+    }
+
+    fn forward(&self, _x: &Tensor, _train: bool) -> Result<Tensor> {
+        let widths: Vec<usize> = Vec::new();
+        Ok(Tensor::zeros([widths[3] as i64], exp_plugin_api::tch::kind::FLOAT_CPU))
+    }
+}
+
 exp_plugin_api::export_plugin! {
     name: "panicky",
     version: "0.1.0",
+    models: [Fragile],
     schedulers: [ExplodeAt],
     evaluators: [Explode],
 }

@@ -1,5 +1,5 @@
-//! A plugin whose build fingerprint names another libtorch: the host must refuse it before
-//! touching any tensor, saying which builds disagree.
+//! A plugin that says it was built against another libtorch: the host must refuse it before
+//! touching any tensor, saying which releases disagree.
 
 use std::sync::OnceLock;
 
@@ -9,9 +9,6 @@ use exp_plugin_api::abi::{FfiPlugin, PluginExport};
 pub extern "C" fn exp_plugin_entry() -> *const FfiPlugin {
     static EXPORT: OnceLock<PluginExport> = OnceLock::new();
     EXPORT
-        .get_or_init(|| {
-            let fingerprint = exp_plugin_api::build_fingerprint().replace("libtorch ", "libtorch 1.0.0-was-");
-            PluginExport::new("wrong_build", "0.1.0", Vec::new()).with_fingerprint(&fingerprint)
-        })
+        .get_or_init(|| PluginExport::new("wrong_build", "0.1.0", Vec::new()).with_libtorch_version("1.0.0"))
         .descriptor()
 }

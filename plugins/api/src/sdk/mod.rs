@@ -1,20 +1,52 @@
 //! The safe side of the plugin boundary: what a plugin author implements.
 //!
-//! A component is a Rust type implementing `Component` (its schema and constructor) and the
-//! trait of its kind (`Dataset`, `Model`, `Optimizer`, `Scheduler`, `Evaluator`, `Merger`,
-//! `Regularizer`). `export_plugin!` turns a list of such types into the library's single
-//! exported symbol. Authors never write `unsafe`.
+//! A component is a Rust type implementing `Component` (its name, version, doc, its `Config` of
+//! parameters and its constructor) and the trait of its kind (`Dataset`, `Model`, `Optimizer`,
+//! `Scheduler`, `Evaluator`, `Merger`, `Regularizer`). Parameters are declared once, as the
+//! fields of a struct deriving `Config`; `create` receives that struct, checked and typed.
+//! `export_plugin!` turns a list of components into the library's single exported symbol.
+//! Authors never write `unsafe`.
+//!
+//! ```text
+//! /// Stochastic gradient descent.
+//! #[derive(Clone, Config)]
+//! pub struct SgdConfig {
+//!     /// learning rate
+//!     #[param(min = 0.0, learning_rate)]
+//!     pub lr: f64,
+//! }
+//!
+//! pub struct Sgd { config: SgdConfig }
+//!
+//! impl Component for Sgd {
+//!     type Config = SgdConfig;
+//!     const NAME: &'static str = "sgd";
+//!     const VERSION: &'static str = "1";
+//!     const DOC: &'static str = "stochastic gradient descent";
+//!     fn create(config: SgdConfig, _context: &Context) -> Result<Self> { Ok(Sgd { config }) }
+//!     fn reconfigure(&mut self, config: &SgdConfig) -> Result<()> {
+//!         self.config = config.clone();
+//!         Ok(())
+//!     }
+//! }
+//! ```
+
+pub mod config;
+pub(crate) mod panics;
+mod rng;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use exp_ir::{
-    ComponentKind, ComponentSchema, Duration, DurationUnit, ParamSchema, ParamType, Value,
-};
+use exp_ir::{ComponentKind, ComponentSchema};
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
+pub use config::{fraction, steps, Config, NoParams, Params};
 pub use exp_ir;
+pub use exp_ir::{Duration, DurationUnit};
+pub use exp_plugin_derive::{Choice, Config};
+pub use rng::Rng;
 
 /// An error a component reports; `field` names the parameter at fault, if one is.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,16 +79,32 @@ impl fmt::Display for PluginError {
 
 impl From<tch::TchError> for PluginError {
     fn from(error: tch::TchError) -> PluginError {
-        PluginError::new(format!("libtorch: {error}"))
+        PluginError::new(format!(
+            "libtorch: {}",
+            short_torch_error(&error.to_string())
+        ))
     }
+}
+
+/// The first line of a libtorch error: its C++ backtrace and source locations are for exp's
+/// developers, not for the message a researcher reads (the full text stays in the log).
+pub fn short_torch_error(message: &str) -> &str {
+    let first = message.lines().next().unwrap_or(message);
+    first
+        .split(" (Exception raised from")
+        .next()
+        .unwrap_or(first)
+        .trim_end()
 }
 
 pub type Result<T, E = PluginError> = std::result::Result<T, E>;
 
-/// Which part of a dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which part of a dataset (`Split::from_word("validation")`, `split.word()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "snake_case")]
 pub enum Split {
     Train,
+    Validation,
     Test,
 }
 
@@ -68,10 +116,24 @@ pub struct DataInfo {
     /// Number of target classes (0 when targets are not class labels).
     pub classes: i64,
     pub train_len: i64,
+    /// Examples held out for choosing settings; 0 when the dataset has no validation split.
+    #[serde(default)]
+    pub validation_len: i64,
     pub test_len: i64,
     /// Where the data comes from and under which licence; recorded in the run's ledger.
     pub source: String,
     pub license: String,
+}
+
+impl DataInfo {
+    /// The number of examples in a split.
+    pub fn len(&self, split: Split) -> i64 {
+        match split {
+            Split::Train => self.train_len,
+            Split::Validation => self.validation_len,
+            Split::Test => self.test_len,
+        }
+    }
 }
 
 /// What the host tells a component when building it.
@@ -103,111 +165,56 @@ impl Context {
     }
 }
 
-/// Parameters as the checker resolved them (defaults filled in), with typed getters whose
-/// errors name the parameter.
-#[derive(Debug, Clone, Default)]
-pub struct Params {
-    values: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Params {
-    pub fn new(values: serde_json::Map<String, serde_json::Value>) -> Params {
-        Params { values }
-    }
-
-    fn get(&self, name: &str) -> Result<&serde_json::Value> {
-        self.values
-            .get(name)
-            .ok_or_else(|| PluginError::in_field(name, format!("missing parameter `{name}`")))
-    }
-
-    pub fn f64(&self, name: &str) -> Result<f64> {
-        self.get(name)?.as_f64().ok_or_else(|| {
-            PluginError::in_field(name, format!("parameter `{name}` must be a number"))
-        })
-    }
-
-    pub fn i64(&self, name: &str) -> Result<i64> {
-        self.get(name)?.as_i64().ok_or_else(|| {
-            PluginError::in_field(name, format!("parameter `{name}` must be an integer"))
-        })
-    }
-
-    pub fn bool(&self, name: &str) -> Result<bool> {
-        self.get(name)?.as_bool().ok_or_else(|| {
-            PluginError::in_field(name, format!("parameter `{name}` must be a boolean"))
-        })
-    }
-
-    pub fn str(&self, name: &str) -> Result<&str> {
-        self.get(name)?.as_str().ok_or_else(|| {
-            PluginError::in_field(name, format!("parameter `{name}` must be a string"))
-        })
-    }
-
-    pub fn i64_list(&self, name: &str) -> Result<Vec<i64>> {
-        self.list(name, "integers", serde_json::Value::as_i64)
-    }
-
-    pub fn f64_list(&self, name: &str) -> Result<Vec<f64>> {
-        self.list(name, "numbers", serde_json::Value::as_f64)
-    }
-
-    pub fn duration_list(&self, name: &str) -> Result<Vec<Duration>> {
-        self.list(name, "durations", |item| {
-            serde_json::from_value(item.clone()).ok()
-        })
-    }
-
-    /// A list parameter whose every item `read` accepts; `what` names the items for the error.
-    fn list<T>(
-        &self,
-        name: &str,
-        what: &str,
-        read: impl Fn(&serde_json::Value) -> Option<T>,
-    ) -> Result<Vec<T>> {
-        let wrong =
-            || PluginError::in_field(name, format!("parameter `{name}` must be a list of {what}"));
-        self.get(name)?
-            .as_array()
-            .ok_or_else(wrong)?
-            .iter()
-            .map(|item| read(item).ok_or_else(wrong))
-            .collect()
-    }
-
-    pub fn duration(&self, name: &str) -> Result<Duration> {
-        serde_json::from_value(self.get(name)?.clone()).map_err(|_| {
-            PluginError::in_field(name, format!("parameter `{name}` must be a duration"))
-        })
-    }
-}
-
-/// Every component: its self-description and its constructor.
+/// Every component: its identity, its parameters and its constructor.
 pub trait Component: Sized + Send + 'static {
-    fn schema() -> ComponentSchema;
-    fn create(params: &Params, context: &Context) -> Result<Self>;
-    /// A scheduled parameter (declared `ParamType::Schedule`) takes its value at the current
-    /// step. `create` saw the value at the phase's start, as a plain number; the host calls this
-    /// before a step when the schedule has moved. Components with such parameters override it.
-    fn set_param(&mut self, name: &str, _value: &Value) -> Result<()> {
-        Err(not_scheduled(name))
+    /// The parameters, as a struct deriving `Config`.
+    type Config: Config;
+    /// The name files use (`adamw`).
+    const NAME: &'static str;
+    /// The component's own version: part of its identity in run records and cache keys, so
+    /// bump it when the same parameters would compute something else.
+    const VERSION: &'static str;
+    /// One line saying what the component does.
+    const DOC: &'static str;
+
+    /// Rules between parameters that their schemas cannot state (one value per point);
+    /// `exp check` runs it, and the host again before `create`. Durations are as written
+    /// (`50%`): only `create` sees them in steps.
+    fn check(_config: &Self::Config) -> Result<()> {
+        Ok(())
+    }
+
+    fn create(config: Self::Config, context: &Context) -> Result<Self>;
+
+    /// A scheduled parameter (`#[param(schedule)]`) moved: `config` holds its new value (its
+    /// bounds checked). Components with scheduled parameters take it over; the default refuses,
+    /// so a forgotten override fails loudly instead of training with a frozen value.
+    fn reconfigure(&mut self, _config: &Self::Config) -> Result<()> {
+        Err(PluginError::new(format!(
+            "`{}` declares a scheduled parameter but does not implement `Component::reconfigure`",
+            Self::NAME
+        )))
     }
 }
 
-/// The error for `set_param` on a parameter that does not follow a schedule.
-pub fn not_scheduled(name: &str) -> PluginError {
-    PluginError::in_field(
-        name,
-        format!("parameter `{name}` cannot change during a phase"),
-    )
+/// Builds a component from parameters written as JSON (see `Params::from_json`) the way the
+/// host does: defaults filled in, read into its config, checked, created. For tests and tools.
+pub fn build<T: Component>(params: serde_json::Value, context: &Context) -> Result<T> {
+    let params = Params::from_json(&params)?.with_defaults(&T::Config::params());
+    let config = T::Config::from_params(&params)?;
+    T::check(&config)?;
+    T::create(config, context)
 }
 
-/// The number a scheduled parameter was set to, for `Component::set_param`.
-pub fn scheduled_value(name: &str, value: &Value) -> Result<f64> {
-    value
-        .as_f64()
-        .ok_or_else(|| PluginError::in_field(name, format!("parameter `{name}` must be a number")))
+/// The schema a component describes itself with.
+pub fn schema_of<T: Component>(kind: ComponentKind) -> ComponentSchema {
+    ComponentSchema {
+        kind,
+        name: T::NAME.to_string(),
+        doc: T::DOC.to_string(),
+        version: T::VERSION.to_string(),
+        params: T::Config::params(),
+    }
 }
 
 pub trait Dataset: Component {
@@ -224,33 +231,55 @@ pub struct SavedState {
     pub data: serde_json::Value,
 }
 
-/// Saving and restoring training state. Models default to "nothing beyond the parameters";
-/// optimizers must say (an optimizer without state returns `SavedState::default()`).
+/// Saving and restoring training state. Optimizers and regularizers must say what theirs is;
+/// a model with nothing beyond its parameters says `impl Stateless for MyModel {}`.
 pub trait Stateful {
     fn save_state(&self) -> Result<SavedState>;
     fn load_state(&mut self, state: SavedState) -> Result<()>;
+}
+
+/// A component with no training state beyond its parameters.
+pub trait Stateless {}
+
+impl<T: Stateless> Stateful for T {
+    fn save_state(&self) -> Result<SavedState> {
+        Ok(SavedState::default())
+    }
+
+    fn load_state(&mut self, state: SavedState) -> Result<()> {
+        if state.tensors.is_empty() && state.data.is_null() {
+            Ok(())
+        } else {
+            Err(PluginError::new(
+                "a saved state was given to a component that keeps none",
+            ))
+        }
+    }
 }
 
 pub trait Model: Component + Stateful {
     /// Every tensor of the model (trainable parameters, with `requires_grad`, and buffers), by
     /// checkpoint key, sharing storage with the model.
     fn named_tensors(&self) -> Vec<(String, Tensor)>;
+    /// The model's output for a batch; a classifier returns logits `[batch, classes]`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
     /// The training loss of a batch; cross-entropy over class logits unless overridden.
     fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        let logits = self.forward(x, true)?;
+        let logits = panics::in_method("forward", || self.forward(x, true))?;
         Ok(logits.f_cross_entropy_loss::<Tensor>(y, None, tch::Reduction::Mean, -100, 0.0)?)
     }
 }
 
 pub trait Optimizer: Component + Stateful {
-    /// Updates `params` in place from their gradients.
-    fn step(&mut self, params: &[Tensor], lr: f64) -> Result<()>;
+    /// Updates `params` in place from their gradients, at the learning rate the config holds
+    /// now (it follows its schedule through `Component::reconfigure`).
+    fn step(&mut self, params: &[Tensor]) -> Result<()>;
 }
 
 pub trait Scheduler: Component {
-    /// The learning-rate multiplier at `step` (0-based) of a phase of `total` steps.
-    fn multiplier(&self, step: u64, total: u64) -> f64;
+    /// The schedule's value at `step` (0-based) of a phase of `total` steps. For a learning
+    /// rate written with the phase's `schedule:` it multiplies the optimizer's `lr`.
+    fn value(&self, step: u64, total: u64) -> f64;
 }
 
 pub trait Evaluator: Component {
@@ -295,7 +324,7 @@ pub struct MergeHook {
 }
 
 /// Which weights a hook merges the live ones with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Choice)]
 #[serde(rename_all = "snake_case")]
 pub enum HookAnchor {
     /// The weights at the start of the phase, fixed for all of it.
@@ -341,152 +370,13 @@ pub struct FisherRequest {
     pub batches: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Choice)]
 #[serde(rename_all = "snake_case")]
 pub enum FisherEstimator {
     /// Gradients of the loss at the true labels.
     Empirical,
     /// Gradients of the loss at labels sampled from the model's own predictions.
     Sampled,
-}
-
-/// A small deterministic random generator (SplitMix64) for components: initialisation, dropout
-/// masks and shuffles drawn from it depend only on the node's seed, never on thread timing.
-/// Its whole state is one integer (`state`/`from_state`), so it is saved with a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rng {
-    state: u64,
-}
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng { state: seed }
-    }
-
-    /// The generator's whole state.
-    pub fn state(&self) -> u64 {
-        self.state
-    }
-
-    /// A generator continuing from a saved state.
-    pub fn from_state(state: u64) -> Rng {
-        Rng { state }
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A float tensor of `shape` uniform in [low, high).
-    pub fn uniform(&mut self, shape: &[i64], low: f64, high: f64) -> Tensor {
-        let count: i64 = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|_| (low + (high - low) * self.next_f64()) as f32)
-            .collect();
-        Tensor::from_slice(&values)
-            .reshape(shape)
-            .to_kind(Kind::Float)
-    }
-
-    /// A 0/1 float mask of `shape` where each entry is 1 with probability `keep`.
-    pub fn bernoulli(&mut self, shape: &[i64], keep: f64) -> Tensor {
-        let count: i64 = shape.iter().product();
-        let values: Vec<f32> = (0..count)
-            .map(|_| if self.next_f64() < keep { 1.0 } else { 0.0 })
-            .collect();
-        Tensor::from_slice(&values).reshape(shape)
-    }
-
-    /// A permutation of `0..n` (Fisher–Yates).
-    pub fn permutation(&mut self, n: usize) -> Vec<i64> {
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        for i in (1..n).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
-        order
-    }
-}
-
-/// Builders for schemas, so a component's description reads like its documentation.
-pub fn schema(kind: ComponentKind, name: &str, version: &str, doc: &str) -> ComponentSchema {
-    ComponentSchema {
-        kind,
-        name: name.into(),
-        doc: doc.into(),
-        version: version.into(),
-        params: Vec::new(),
-    }
-}
-
-/// A parameter description: `param("lr", ParamType::Float).default(1e-3).min(0.0).doc("...")`.
-pub fn param(name: &str, ty: ParamType) -> ParamSchema {
-    ParamSchema {
-        name: name.into(),
-        ty,
-        doc: String::new(),
-        default: None,
-        min: None,
-        max: None,
-    }
-}
-
-pub trait ParamBuilder {
-    fn doc(self, doc: &str) -> Self;
-    fn default(self, value: Value) -> Self;
-    fn min(self, min: f64) -> Self;
-    fn max(self, max: f64) -> Self;
-}
-
-impl ParamBuilder for ParamSchema {
-    fn doc(mut self, doc: &str) -> Self {
-        self.doc = doc.into();
-        self
-    }
-    fn default(mut self, value: Value) -> Self {
-        self.default = Some(value);
-        self
-    }
-    fn min(mut self, min: f64) -> Self {
-        self.min = Some(min);
-        self
-    }
-    fn max(mut self, max: f64) -> Self {
-        self.max = Some(max);
-        self
-    }
-}
-
-pub trait SchemaBuilder {
-    fn with(self, param: ParamSchema) -> Self;
-}
-
-impl SchemaBuilder for ComponentSchema {
-    fn with(mut self, param: ParamSchema) -> Self {
-        self.params.push(param);
-        self
-    }
-}
-
-/// A duration type accepting any unit.
-pub fn any_duration() -> ParamType {
-    ParamType::Duration {
-        units: vec![
-            DurationUnit::Steps,
-            DurationUnit::Epochs,
-            DurationUnit::Tokens,
-            DurationUnit::Fraction,
-        ],
-    }
 }
 
 /// Exports a plugin: its name, version, and its components grouped by kind.
