@@ -14,8 +14,13 @@ train b { model: pre, data: d, steps: 5 steps, seed: 2, optimizer: sgd { lr: 0.5
 merge soup = average(a, b)
 merge wise = wise_ft(a, b) { alpha: 0.3 }
 merge arithmetic = task_arithmetic(pre, a, b) { lambda: 0.5 }
-merge ties_tensor = ties(pre, a, b) { density: 0.5, lambda: 1.0, scope: "tensor" }
-merge ties_model = ties(pre, a, b) { density: 0.5, lambda: 0.8, scope: "model" }
+merge neg_a = task_arithmetic(pre, a) { lambda: -1.0 }
+merge ties_paper = ties(pre, a, b) { density: 0.5, lambda: 0.8 }
+merge ties_paper_sparse = ties(pre, a, b, neg_a) { density: 0.01, convention: "paper" }
+merge ties_paper_full = ties(pre, a, neg_a) { density: 1.0, convention: "paper", normalize: false }
+merge ties_mergekit = ties(pre, a, b) { density: 0.5, convention: "mergekit", weights: [0.7, 0.3] }
+merge ties_mergekit_sparse = ties(pre, a, b, neg_a) { density: 0.01, lambda: 0.8, convention: "mergekit", weights: [1.0, 0.5, 2.0], normalize: false }
+merge ties_mergekit_full = ties(pre, a, neg_a) { density: 1.0, convention: "mergekit" }
 merge sfa_once = sfa(a, b) { every: 1 steps, beta: 0.25 }
 "#;
 
@@ -65,60 +70,132 @@ fn combine(inputs: &[&Weights], f: impl Fn(&[f32]) -> f32) -> Weights {
         .collect()
 }
 
-/// TIES by its definition: trim each task vector to its `density` largest magnitudes (over one
-/// tensor, or over the whole model), elect the sign of the sum of the trimmed vectors, average
-/// the trimmed entries that agree with it (none agree, or the sign is 0: 0), scale by lambda.
-fn ties(pre: &Weights, tuned: &[&Weights], density: f64, lambda: f32, per_tensor: bool) -> Weights {
-    let vectors: Vec<Weights> = tuned
+/// Sums in input order, in f32 like the merger, so a sum that cancels exactly here cancels
+/// there too.
+fn sum_in_order(values: impl IntoIterator<Item = f32>) -> f32 {
+    values.into_iter().fold(0.0, |sum, value| sum + value)
+}
+
+/// TIES as the paper's reference code defines it, written from its rule: each task vector,
+/// flattened over the whole model, keeps the entries whose magnitude reaches its
+/// (⌊density·n⌋ + 1)-th largest (all of them at density 1); each coordinate elects the sign
+/// of the sum of the trimmed entries, and a zero sign takes the model's majority (the sign of
+/// the number of + coordinates minus the number of − ones); the entries of the elected sign
+/// (positive where it is +, negative otherwise) are averaged, or summed without `normalize`;
+/// θ = θ_pre + λ·merged.
+fn ties_paper(
+    pre: &Weights,
+    tuned: &[&Weights],
+    density: f64,
+    lambda: f32,
+    normalize: bool,
+) -> Weights {
+    let trimmed: Vec<Weights> = tuned
         .iter()
-        .map(|weights| combine(&[weights, pre], |v| v[0] - v[1]))
-        .collect();
-    let threshold = |values: Vec<f32>| -> f32 {
-        let mut magnitudes: Vec<f32> = values.iter().map(|v| v.abs()).collect();
-        magnitudes.sort_by(|a, b| b.total_cmp(a));
-        let k = ((density * magnitudes.len() as f64).round() as usize).max(1);
-        magnitudes[k - 1]
-    };
-    let trimmed: Vec<Weights> = vectors
-        .iter()
-        .map(|vector| {
-            let model_threshold = threshold(vector.values().flatten().copied().collect());
-            vector
-                .iter()
-                .map(|(name, values)| {
-                    let cut = if per_tensor {
-                        threshold(values.clone())
-                    } else {
-                        model_threshold
-                    };
-                    let kept = values
-                        .iter()
-                        .map(|v| if v.abs() >= cut { *v } else { 0.0 })
-                        .collect();
-                    (name.clone(), kept)
-                })
-                .collect()
+        .map(|weights| {
+            let tau = combine(&[weights, pre], |v| v[0] - v[1]);
+            let mut magnitudes: Vec<f32> = tau.values().flatten().map(|v| v.abs()).collect();
+            let n = magnitudes.len();
+            let m = (density * n as f64).floor() as usize;
+            if m >= n {
+                return tau;
+            }
+            magnitudes.sort_by(|a, b| b.total_cmp(a));
+            let threshold = magnitudes[m];
+            combine(
+                &[&tau],
+                |v| if v[0].abs() >= threshold { v[0] } else { 0.0 },
+            )
         })
         .collect();
     let trimmed_refs: Vec<&Weights> = trimmed.iter().collect();
-    let merged = combine(&trimmed_refs, |column| {
-        let sign = column.iter().sum::<f32>().signum();
-        let sum: f32 = column.iter().sum();
-        if sum == 0.0 {
-            return 0.0;
-        }
-        let agreeing: Vec<f32> = column
+    let sums = combine(&trimmed_refs, |column| sum_in_order(column.iter().copied()));
+    let positive = sums.values().flatten().filter(|&&sum| sum > 0.0).count();
+    let negative = sums.values().flatten().filter(|&&sum| sum < 0.0).count();
+    let majority = (positive as i64 - negative as i64).signum() as f32;
+    let mut columns = trimmed_refs.clone();
+    columns.push(&sums);
+    let merged = combine(&columns, |column| {
+        let (entries, sum) = column.split_at(column.len() - 1);
+        let sign = match sum[0] {
+            sum if sum > 0.0 => 1.0,
+            sum if sum < 0.0 => -1.0,
+            _ => majority,
+        };
+        let agreeing: Vec<f32> = entries
             .iter()
             .copied()
-            .filter(|v| *v != 0.0 && v.signum() == sign)
+            .filter(|&v| if sign > 0.0 { v > 0.0 } else { v < 0.0 })
             .collect();
-        if agreeing.is_empty() {
-            0.0
+        let total = sum_in_order(agreeing.iter().copied());
+        if normalize {
+            total / agreeing.len().max(1) as f32
         } else {
-            agreeing.iter().sum::<f32>() / agreeing.len() as f32
+            total
         }
     });
     combine(&[pre, &merged], |v| v[0] + lambda * v[1])
+}
+
+/// TIES as mergekit 0.1.5 defines it, written from its rule, one tensor at a time: each task
+/// vector keeps exactly max(1, ⌊density·n⌋) entries of largest magnitude (the lower index
+/// first among equals; all at density 1) and is multiplied by its weight; a coordinate's
+/// elected sign is positive where the weighted sum is ≥ 0 and negative otherwise; the
+/// weighted entries of that sign are summed and, with `normalize`, divided by their weights'
+/// sum (by 1 where it is 0); θ = θ_pre + λ·merged.
+fn ties_mergekit(
+    pre: &Weights,
+    tuned: &[&Weights],
+    density: f64,
+    lambda: f32,
+    weights: &[f32],
+    normalize: bool,
+) -> Weights {
+    pre.iter()
+        .map(|(name, pre_values)| {
+            let n = pre_values.len();
+            let weighted: Vec<Vec<f32>> = tuned
+                .iter()
+                .zip(weights)
+                .map(|(model, &weight)| {
+                    let tau: Vec<f32> = (0..n).map(|i| model[name][i] - pre_values[i]).collect();
+                    let mut keep = vec![true; n];
+                    if density < 1.0 {
+                        let k = ((density * n as f64).floor() as usize).max(1);
+                        let mut order: Vec<usize> = (0..n).collect();
+                        order.sort_by(|&a, &b| {
+                            tau[b].abs().total_cmp(&tau[a].abs()).then(a.cmp(&b))
+                        });
+                        keep = vec![false; n];
+                        for &i in order.iter().take(k) {
+                            keep[i] = true;
+                        }
+                    }
+                    (0..n)
+                        .map(|i| if keep[i] { tau[i] * weight } else { 0.0 })
+                        .collect()
+                })
+                .collect();
+            let values = (0..n)
+                .map(|i| {
+                    let positive = sum_in_order(weighted.iter().map(|row| row[i])) >= 0.0;
+                    let agreeing: Vec<(f32, f32)> = weighted
+                        .iter()
+                        .zip(weights)
+                        .map(|(row, &weight)| (row[i], weight))
+                        .filter(|&(v, _)| if positive { v > 0.0 } else { v < 0.0 })
+                        .collect();
+                    let mut merged = sum_in_order(agreeing.iter().map(|&(v, _)| v));
+                    let divisor = sum_in_order(agreeing.iter().map(|&(_, weight)| weight));
+                    if normalize {
+                        merged /= if divisor == 0.0 { 1.0 } else { divisor };
+                    }
+                    pre_values[i] + lambda * merged
+                })
+                .collect();
+            (name.clone(), values)
+        })
+        .collect()
 }
 
 #[test]
@@ -149,21 +226,74 @@ fn every_merger_matches_an_independent_computation_on_trained_checkpoints() {
         }),
     );
     assert_close(
-        "ties_tensor",
-        &load(&test, "ties_tensor"),
-        &ties(&pre, &[&a, &b], 0.5, 1.0, true),
-    );
-    assert_close(
-        "ties_model",
-        &load(&test, "ties_model"),
-        &ties(&pre, &[&a, &b], 0.5, 0.8, false),
-    );
-    assert_ne!(load(&test, "ties_tensor"), load(&test, "ties_model"));
-    assert_close(
         "sfa_once",
         &load(&test, "sfa_once"),
         &combine(&[&a, &b], |v| 0.25 * v[0] + 0.75 * v[1]),
     );
+    assert_ties_conventions(&test, &pre, &a, &b);
+}
+
+/// TIES in both conventions, at densities 0.5, 0.01 and 1.0, with exact cancellations: `neg_a`
+/// is `pre − (a − pre)`, so its task vector is exactly −τ_a wherever f32 represents
+/// `pre − τ_a` (most coordinates, checked here).
+fn assert_ties_conventions(test: &Test, pre: &Weights, a: &Weights, b: &Weights) {
+    let neg_a = load(test, "neg_a");
+
+    let tau_a = combine(&[a, pre], |v| v[0] - v[1]);
+    let tau_neg = combine(&[&neg_a, pre], |v| v[0] - v[1]);
+    let moved: Vec<(f32, f32)> = tau_a
+        .values()
+        .flatten()
+        .zip(tau_neg.values().flatten())
+        .map(|(&x, &y)| (x, y))
+        .filter(|&(x, _)| x != 0.0)
+        .collect();
+    let cancelled = moved.iter().filter(|&&(x, y)| x + y == 0.0).count();
+    assert!(
+        cancelled * 2 > moved.len(),
+        "only {cancelled} of {} moved coordinates cancel exactly",
+        moved.len()
+    );
+
+    let cases: [(&str, Weights); 6] = [
+        ("ties_paper", ties_paper(pre, &[a, b], 0.5, 0.8, true)),
+        (
+            "ties_paper_sparse",
+            ties_paper(pre, &[a, b, &neg_a], 0.01, 1.0, true),
+        ),
+        (
+            "ties_paper_full",
+            ties_paper(pre, &[a, &neg_a], 1.0, 1.0, false),
+        ),
+        (
+            "ties_mergekit",
+            ties_mergekit(pre, &[a, b], 0.5, 1.0, &[0.7, 0.3], true),
+        ),
+        (
+            "ties_mergekit_sparse",
+            ties_mergekit(pre, &[a, b, &neg_a], 0.01, 0.8, &[1.0, 0.5, 2.0], false),
+        ),
+        (
+            "ties_mergekit_full",
+            ties_mergekit(pre, &[a, &neg_a], 1.0, 1.0, &[1.0, 1.0], true),
+        ),
+    ];
+    for (node, expected) in &cases {
+        assert_close(node, &load(test, node), expected);
+    }
+    assert_ne!(load(test, "ties_paper"), load(test, "ties_mergekit"));
+
+    // Where τ_a and τ_neg cancel exactly, mergekit elects + and keeps τ_a's or τ_neg's positive
+    // entry, so the merge moves each such coordinate by |τ_a|.
+    let full = load(test, "ties_mergekit_full");
+    for (name, values) in &full {
+        for (i, value) in values.iter().enumerate() {
+            let (x, y) = (tau_a[name][i], tau_neg[name][i]);
+            if x + y == 0.0 {
+                assert_eq!(*value, pre[name][i] + x.abs(), "`{name}`[{i}]");
+            }
+        }
+    }
 }
 
 #[test]
