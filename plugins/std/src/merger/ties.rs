@@ -311,7 +311,9 @@ pub fn ties_paper(
             })
             .collect::<Result<Vec<_>, _>>()?;
         // The majority sign: more coordinates elected + than −, or the reverse, or a tie (0).
-        // Counted in integers, so it is exact for any model size.
+        // Counted in integers, so it is exact for any model size; the reference code sums the
+        // signs in the model's dtype, which agrees unless the two counts differ by less than
+        // that dtype's rounding of them (beyond 2^24 coordinates in float32).
         let mut balance = 0i64;
         for signs in &elected {
             balance += signs.f_gt(0.0)?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
