@@ -587,15 +587,18 @@ fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
                         .default
                         .as_ref()
                         .map_or("required".to_string(), |value| format!("default {value}"));
-                    let range = match (param.min, param.max) {
-                        (Some(min), Some(max)) => format!(", {min}..={max}"),
-                        (Some(min), None) => format!(", ≥ {min}"),
-                        (None, Some(max)) => format!(", ≤ {max}"),
-                        (None, None) => String::new(),
+                    let range = match param.range() {
+                        exp_ir::Range {
+                            min: None,
+                            max: None,
+                        } => String::new(),
+                        range => format!(", {range}"),
                     };
                     println!(
                         "      {}: {} ({default}{range}) {}",
-                        param.name, param.ty, param.doc
+                        param.name,
+                        param.expected(),
+                        param.doc
                     );
                 }
             }

@@ -173,3 +173,52 @@ fn the_cargo_toml_scanner_reads_members_and_names() {
         ["a", "b"]
     );
 }
+
+/// The code blocks of docs/plugin-abi.md that a `<!-- file: PATH -->` line names, with their
+/// paths: the walkthroughs show files the test suite compiles and runs, so they cannot rot.
+fn named_code_blocks(doc: &str) -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    let mut lines = doc.lines();
+    while let Some(line) = lines.next() {
+        let Some(path) = line
+            .trim()
+            .strip_prefix("<!-- file: ")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        let opening = lines.next().unwrap_or_default();
+        assert!(
+            opening.starts_with("```"),
+            "docs/plugin-abi.md: `<!-- file: {path} -->` must be followed by a code block"
+        );
+        let body: Vec<&str> = lines.by_ref().take_while(|line| *line != "```").collect();
+        blocks.push((path.to_string(), body.join("\n")));
+    }
+    blocks
+}
+
+#[test]
+fn the_plugin_walkthroughs_and_the_header_in_the_docs_are_the_files_they_name() {
+    let doc = read("docs/plugin-abi.md");
+    let blocks = named_code_blocks(&doc);
+    let paths: Vec<&str> = blocks.iter().map(|(path, _)| path.as_str()).collect();
+    for expected in [
+        "tests/plugins/good/src/lib.rs",
+        "tests/plugins/cpp/plugin.cpp",
+        "plugins/api/include/exp_plugin.h",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "docs/plugin-abi.md no longer shows `{expected}` (found {paths:?})"
+        );
+    }
+    for (path, body) in blocks {
+        let file = read(&path);
+        assert!(
+            body == file.trim_end(),
+            "docs/plugin-abi.md shows `{path}`, but the block differs from the file: \
+             paste the file into the block again"
+        );
+    }
+}

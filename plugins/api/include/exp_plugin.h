@@ -36,7 +36,7 @@
 // The component panicked (or threw); the panic was caught inside the plugin.
 #define EXP_STATUS_PANIC 2
 
-// The kinds of component, as `FfiComponent::kind` holds them.
+// The kinds of component, as a component's `kind` field holds them.
 enum ExpKind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -98,7 +98,7 @@ typedef uint32_t ExpDurationUnit;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// What an `FfiValue` holds.
+// What a value holds.
 enum ExpValueKind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -165,7 +165,7 @@ typedef struct ExpContext {
 // has. The host calls `release` exactly once.
 typedef struct ExpObject {
   void *state;
-  // Points at the `Ffi*VTable` of the component's kind.
+  // Points at the function table of the component's kind (a dataset's, a model's, ...).
   const void *vtable;
   void (*release)(void *state);
   // A scheduled parameter's value for the steps from now on; called before the step it
@@ -181,14 +181,16 @@ typedef int32_t (*ExpCreateFn)(const struct ExpValue *params,
 
 // One component a plugin provides.
 typedef struct ExpComponent {
-  // An `FfiKind` (held as a plain integer: the host checks it before trusting it).
+  // The component's kind (`EXP_KIND_*` in C), held as a plain integer: the host checks it
+  // before trusting it.
   uint32_t kind;
   const char *name;
   // The component's schema as JSON: `{"kind", "name", "doc", "version", "params": [..]}`
   // (see docs/plugin-abi.md for the parameter fields).
   const char *schema_json;
   ExpCreateFn create;
-  // Optional (null when the component states no rule beyond its schema): an `FfiCheckFn`.
+  // Optional (null when the component states no rule beyond its schema): the component's
+  // check of a parameter record.
   int32_t (*check)(const struct ExpValue *params);
 } ExpComponent;
 
@@ -197,7 +199,7 @@ typedef struct ExpPlugin {
   uint64_t magic;
   uint32_t abi_major;
   uint32_t abi_minor;
-  // `sizeof(FfiPlugin)` as the plugin saw it.
+  // The size of this descriptor as the plugin saw it (`sizeof` it, in C).
   uint32_t struct_size;
   const char *name;
   const char *version;

@@ -16,7 +16,7 @@
 //!   the object that made it and valid until the next call on that object or its release
 //!   (strings, JSON texts), except tensors: a tensor handle the plugin returns is a new
 //!   reference that the host owns and frees.
-//! - Structured data the host gives a plugin arrives as `FfiValue` trees, so a plugin never
+//! - Structured data the host gives a plugin arrives as value trees (`FfiValue`), so a plugin never
 //!   needs a JSON parser; structured data a plugin gives the host (its schema, dataset info,
 //!   metrics, hook settings, saved state) is JSON text, which is easy to write in any language.
 //! - A tensor handle is a libtorch `at::Tensor*` (tch's `C_tensor`): in C++, read
@@ -52,7 +52,7 @@ pub struct FfiTensor {
 /// A tensor handle, borrowed when passed in, owned by the host when returned.
 pub type FfiTensorHandle = *mut FfiTensor;
 
-/// The kinds of component, as `FfiComponent::kind` holds them.
+/// The kinds of component, as a component's `kind` field holds them.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FfiKind {
@@ -65,7 +65,7 @@ pub enum FfiKind {
     Regularizer = 6,
 }
 
-/// What an `FfiValue` holds.
+/// What a value holds.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FfiValueKind {
@@ -151,14 +151,16 @@ pub type FfiCheckFn = extern "C" fn(params: *const FfiValue) -> i32;
 /// One component a plugin provides.
 #[repr(C)]
 pub struct FfiComponent {
-    /// An `FfiKind` (held as a plain integer: the host checks it before trusting it).
+    /// The component's kind (`EXP_KIND_*` in C), held as a plain integer: the host checks it
+    /// before trusting it.
     pub kind: u32,
     pub name: *const c_char,
     /// The component's schema as JSON: `{"kind", "name", "doc", "version", "params": [..]}`
     /// (see docs/plugin-abi.md for the parameter fields).
     pub schema_json: *const c_char,
     pub create: FfiCreateFn,
-    /// Optional (null when the component states no rule beyond its schema): an `FfiCheckFn`.
+    /// Optional (null when the component states no rule beyond its schema): the component's
+    /// check of a parameter record.
     pub check: Option<extern "C" fn(params: *const FfiValue) -> i32>,
 }
 
@@ -168,7 +170,7 @@ pub struct FfiPlugin {
     pub magic: u64,
     pub abi_major: u32,
     pub abi_minor: u32,
-    /// `sizeof(FfiPlugin)` as the plugin saw it.
+    /// The size of this descriptor as the plugin saw it (`sizeof` it, in C).
     pub struct_size: u32,
     pub name: *const c_char,
     pub version: *const c_char,
@@ -192,7 +194,7 @@ pub type FfiEntryFn = unsafe extern "C" fn() -> *const FfiPlugin;
 #[repr(C)]
 pub struct FfiObject {
     pub state: *mut c_void,
-    /// Points at the `Ffi*VTable` of the component's kind.
+    /// Points at the function table of the component's kind (a dataset's, a model's, ...).
     pub vtable: *const c_void,
     pub release: extern "C" fn(state: *mut c_void),
     /// A scheduled parameter's value for the steps from now on; called before the step it
