@@ -70,10 +70,32 @@ impl Run {
         self.manifest["nodes"].as_array().map_or(&[], Vec::as_slice)
     }
 
+    /// How each node ended: from the manifest once the run finished, else from the journal
+    /// the run appends to as nodes end (`outcomes.jsonl`), so a killed run still says what
+    /// it had done.
+    fn outcomes(&self) -> Vec<Value> {
+        if self.manifest["status"].as_str() != Some("running") {
+            return self
+                .nodes()
+                .iter()
+                .map(|node| node["outcome"].clone())
+                .collect();
+        }
+        let journal = std::fs::read_to_string(self.path.join(exp_runtime::run_dir::OUTCOMES))
+            .unwrap_or_default();
+        let mut outcomes: Vec<Value> = journal
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        // Nodes that had not ended count as neither done nor failed.
+        outcomes.resize(self.nodes().len().max(outcomes.len()), Value::Null);
+        outcomes
+    }
+
     fn counts(&self) -> Counts {
         let mut counts = Counts::default();
-        for node in self.nodes() {
-            match node["outcome"]["status"].as_str() {
+        for outcome in self.outcomes() {
+            match outcome["status"].as_str() {
                 // A node taken from the cache has its result as surely as one that ran.
                 Some("done" | "cached" | "not_needed") => counts.done += 1,
                 Some("failed") => counts.failed += 1,

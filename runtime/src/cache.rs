@@ -63,8 +63,10 @@ pub struct ComponentIdentity {
 }
 
 impl KeyParts {
-    fn key(&self) -> String {
-        sha256_hex(serde_json::to_string(self).unwrap_or_default().as_bytes())
+    fn key(&self) -> Result<String, String> {
+        let json = serde_json::to_string(self)
+            .map_err(|error| format!("cannot serialise its key parts: {error}"))?;
+        Ok(sha256_hex(json.as_bytes()))
     }
 }
 
@@ -101,6 +103,13 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
     all
 }
 
+/// The SHA-256 of a file just written; failing to read it back fails the store.
+pub(crate) fn hashed(path: &Path) -> std::io::Result<String> {
+    file_sha256(path).ok_or_else(|| {
+        std::io::Error::other(format!("cannot read `{}` back to hash it", path.display()))
+    })
+}
+
 /// Removes every `span` field: where a definition sits in the file is not part of its result.
 fn without_spans(value: Value) -> Value {
     match value {
@@ -123,7 +132,7 @@ pub fn node_keys(
     device: Device,
     threads: usize,
     exp_version: &str,
-) -> Vec<NodeKey> {
+) -> Result<Vec<NodeKey>, String> {
     let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut keys: Vec<NodeKey> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
@@ -137,30 +146,47 @@ pub fn node_keys(
                     .unwrap_or_default();
                 let (plugin, plugin_version, plugin_sha256) = match provider {
                     Some(plugin) => {
-                        let hash = plugin_hashes
-                            .entry(plugin.path.clone())
-                            .or_insert_with(|| file_sha256(&plugin.path).unwrap_or_default())
-                            .clone();
+                        let hash = match plugin_hashes.get(&plugin.path) {
+                            Some(hash) => hash.clone(),
+                            None => {
+                                // A plugin file that cannot be read now is one whose results
+                                // could not be told apart from another build's.
+                                let hash = file_sha256(&plugin.path).ok_or_else(|| {
+                                    format!(
+                                        "cannot read plugin `{}` to hash it for node `{}`'s cache key",
+                                        plugin.path.display(),
+                                        node.name
+                                    )
+                                })?;
+                                plugin_hashes.insert(plugin.path.clone(), hash.clone());
+                                hash
+                            }
+                        };
                         (plugin.name.clone(), plugin.version.clone(), hash)
                     }
                     None => Default::default(),
                 };
-                ComponentIdentity {
+                Ok(ComponentIdentity {
                     kind: component.kind.to_string(),
                     name: component.name.clone(),
                     version,
                     plugin,
                     plugin_version,
                     plugin_sha256,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, String>>()?;
         let inputs = node
             .inputs
             .iter()
             .map(|input| (input.role.clone(), keys[input.node.0].key.clone()))
             .collect();
-        let mut spec = without_spans(serde_json::to_value(&node.kind).unwrap_or(Value::Null));
+        let mut spec = without_spans(serde_json::to_value(&node.kind).map_err(|error| {
+            format!(
+                "cannot serialise node `{}` for its cache key: {error}",
+                node.name
+            )
+        })?);
         if matches!(
             node.kind,
             NodeKind::Report { .. } | NodeKind::Continual { .. }
@@ -185,10 +211,12 @@ pub fn node_keys(
             threads: threads as u64,
             inputs,
         };
-        let key = parts.key();
+        let key = parts
+            .key()
+            .map_err(|error| format!("node `{}`: {error}", node.name))?;
         keys.push(NodeKey { parts, key });
     }
-    keys
+    Ok(keys)
 }
 
 /// What an entry says about the artifact it stores.
@@ -340,10 +368,7 @@ impl Cache {
                 let weights = temporary.join("weights.safetensors");
                 fs::copy(&model.checkpoint, &weights)?;
                 fs::File::open(&weights)?.sync_all()?;
-                files.insert(
-                    "weights.safetensors".to_string(),
-                    file_sha256(&weights).unwrap_or_default(),
-                );
+                files.insert("weights.safetensors".to_string(), hashed(&weights)?);
                 let order = model
                     .weights
                     .lock()
@@ -379,10 +404,7 @@ impl Cache {
                     Tensor::write_safetensors(&hook_tensors, &path)
                         .map_err(std::io::Error::other)?;
                     fs::File::open(&path)?.sync_all()?;
-                    files.insert(
-                        "hooks.safetensors".to_string(),
-                        file_sha256(&path).unwrap_or_default(),
-                    );
+                    files.insert("hooks.safetensors".to_string(), hashed(&path)?);
                 }
                 Stored::Model {
                     architecture: model.architecture.clone(),

@@ -13,6 +13,14 @@ pub enum RunError {
         error: PluginError,
         step: Option<u64>,
     },
+    /// A component's result broke its kind's contract (docs/plugin-abi.md): a model's output
+    /// whose shape does not fit its targets and classes.
+    Contract {
+        node: String,
+        component: String,
+        plugin: String,
+        message: String,
+    },
     /// A component named in the graph is provided by no loaded plugin.
     MissingComponent {
         node: String,
@@ -57,6 +65,7 @@ impl RunError {
     pub fn node(&self) -> &str {
         match self {
             RunError::Plugin { node, .. }
+            | RunError::Contract { node, .. }
             | RunError::MissingComponent { node, .. }
             | RunError::Tensor { node, .. }
             | RunError::NonFiniteLoss { node, .. }
@@ -115,6 +124,12 @@ impl fmt::Display for RunError {
             RunError::Plugin { node, error, step: Some(step) } => {
                 write!(f, "node `{node}` at step {step}: {error}")
             }
+            RunError::Contract {
+                node,
+                component,
+                plugin,
+                message,
+            } => write!(f, "node `{node}`: `{component}` (plugin `{plugin}`) {message}"),
             RunError::MissingComponent { node, kind, name } => write!(
                 f,
                 "node `{node}`: no loaded plugin provides the {kind} `{name}` (see `exp plugins`)"

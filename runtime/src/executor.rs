@@ -245,7 +245,7 @@ pub fn execute(
         device,
         intra_op_threads,
         &options.exp_version,
-    );
+    )?;
     let record = crate::manifest::Record {
         graph,
         registry,
@@ -407,6 +407,7 @@ pub fn execute(
                         NodeOutcome::Done { seconds }
                     };
                     observer.finished(node, &outcome);
+                    record_outcome(&run_dir, &node.name, &outcome);
                     outcomes[index] = Some(outcome);
                     for consumer in graph.consumers(node.id) {
                         let consumer_index = consumer.id.0;
@@ -428,6 +429,7 @@ pub fn execute(
                     }
                     let outcome = NodeOutcome::Failed(error);
                     observer.finished(node, &outcome);
+                    record_outcome(&run_dir, &node.name, &outcome);
                     outcomes[index] = Some(outcome);
                     for report in skip_dependents(graph, index, &mut outcomes, &mut waiting, observer)
                     {
@@ -476,6 +478,13 @@ pub fn execute(
         outcomes,
         tables,
     })
+}
+
+/// Journals how a node ended (`outcomes.jsonl`), as the manifest will record it.
+fn record_outcome(run_dir: &RunDir, name: &str, outcome: &NodeOutcome) {
+    let mut line = crate::manifest::outcome_json(outcome);
+    line["node"] = serde_json::Value::from(name);
+    run_dir.record_outcome(&line);
 }
 
 /// What a node body needs besides the graph and its inputs.

@@ -30,7 +30,7 @@ pub struct Finished<'a> {
     pub ledger: &'a [(String, PathBuf, Vec<LedgerEntry>)],
 }
 
-fn outcome_json(outcome: &NodeOutcome) -> Value {
+pub(crate) fn outcome_json(outcome: &NodeOutcome) -> Value {
     match outcome {
         NodeOutcome::Done { seconds } => json!({ "status": "done", "seconds": seconds }),
         NodeOutcome::Cached { key } => json!({ "status": "cached", "key": key }),

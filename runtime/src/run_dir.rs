@@ -35,12 +35,19 @@ pub struct MetricLine {
 
 impl RunDir {
     /// Creates the directory (and `checkpoints/`) and opens the metrics log.
+    ///
+    /// A run started again in the same directory (a resume with the same `--out`) starts the
+    /// metrics log afresh: every line it has comes back, from the cache for finished nodes
+    /// and from the checkpoint for a resumed one, so keeping the old lines would log them
+    /// twice. The same holds for the journal of node outcomes.
     pub fn create(path: &Path) -> std::io::Result<RunDir> {
         fs::create_dir_all(path.join("checkpoints"))?;
         let metrics = OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(true)
             .open(path.join("metrics.jsonl"))?;
+        File::create(path.join(OUTCOMES))?;
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics: Mutex::new(metrics),
@@ -102,6 +109,19 @@ impl RunDir {
         logged.entry(line.node.clone()).or_default().push(line);
     }
 
+    /// Appends how a node ended to `outcomes.jsonl`, as it ends: a run that is killed still
+    /// says which nodes had finished (the manifest records outcomes only at the end).
+    pub fn record_outcome(&self, outcome: &serde_json::Value) {
+        let line = format!("{outcome}\n");
+        // Losing a journal line loses only what `exp runs` shows of a killed run.
+        if let Ok(mut file) = OpenOptions::new()
+            .append(true)
+            .open(self.path.join(OUTCOMES))
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
     /// The log of a node that failed: `logs/<node>.log`.
     pub fn log_path(&self, node: &str) -> PathBuf {
         self.path.join("logs").join(format!("{node}.log"))
@@ -128,6 +148,9 @@ impl RunDir {
         fs::rename(&temporary, path)
     }
 }
+
+/// The journal of node outcomes, one JSON object per line: `{"node", "status", ..}`.
+pub const OUTCOMES: &str = "outcomes.jsonl";
 
 /// Whether a node or report name can name a file inside the run directory: one plain path
 /// component, never `..`, a separator or an absolute path. The language only makes such names

@@ -113,7 +113,17 @@ fn plugins_lists_every_std_component_with_parameters() {
         );
     }
     assert!(
-        outcome.stdout.contains("lr: a number (required"),
+        outcome
+            .stdout
+            .contains("lr: a number or a schedule (required, a value of at least 0)"),
+        "{}",
+        outcome.stdout
+    );
+    // An exclusive bound reads as one.
+    assert!(
+        outcome
+            .stdout
+            .contains("density: a number (default 0.2, a value above 0 and at most 1)"),
         "{}",
         outcome.stdout
     );
@@ -128,11 +138,24 @@ fn plugins_lists_every_std_component_with_parameters() {
         .expect("adamw listed");
     assert_eq!(adamw["plugin"], "std");
     assert_eq!(adamw["component"]["kind"], "optimizer");
-    assert!(adamw["component"]["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|param| param["name"] == "weight_decay"));
+    let param = |name: &str| {
+        adamw["component"]["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|param| param["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("adamw has no `{name}`"))
+    };
+    // The schema JSON is the same as before for a plain parameter, and richer where a
+    // parameter follows schedules, is the learning rate, or excludes a bound.
+    let eps = param("eps");
+    assert_eq!(eps["type"], "float");
+    assert_eq!(eps["min"], 0.0);
+    assert!(eps.get("schedule").is_none() && eps.get("min_exclusive").is_none());
+    assert_eq!(param("weight_decay")["schedule"], true);
+    assert_eq!(param("lr")["learning_rate"], true);
+    assert_eq!(param("beta1")["max_exclusive"], true);
 }
 
 #[test]

@@ -317,3 +317,56 @@ merge m = ties(a, b) { density: 0.5 }
         outcome.stderr
     );
 }
+
+/// A merge that lists one input twice once deadlocked (each input's weights were locked in
+/// turn, and a lock cannot be taken twice), as did two merges taking the same inputs in
+/// opposite orders under `--jobs 2`. Both must finish, with the merge computed as written.
+#[test]
+fn a_merge_may_list_an_input_twice_and_merges_may_share_inputs_in_any_order() {
+    let file = r#"dataset d = digits
+model net = mlp { hidden: [8] }
+train pre { model: net, data: d, steps: 3 steps, optimizer: sgd { lr: 0.5 } }
+train a { model: pre, data: d, steps: 3 steps, seed: 1, optimizer: sgd { lr: 0.5 } }
+train b { model: pre, data: d, steps: 3 steps, seed: 2, optimizer: sgd { lr: 0.5 } }
+merge dup = average(a, a)
+merge dup_ties = ties(pre, a, a) { density: 0.5 }
+merge dup_wise = wise_ft(a, a) { alpha: 0.3 }
+merge forward = average(a, b)
+merge backward = average(b, a)
+merge weighted = average(a, a, b)
+"#;
+    let test = Test::new().file("dup.exp", file);
+    let outcome = test.run_within(
+        120,
+        &[
+            "run",
+            "dup.exp",
+            "--out",
+            "out",
+            "--jobs",
+            "2",
+            "--no-cache",
+        ],
+    );
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let (a, b) = (load(&test, "a"), load(&test, "b"));
+    // Averaging a model with itself, or interpolating it with itself, gives it back.
+    assert_close("dup", &load(&test, "dup"), &a);
+    assert_close("dup_wise", &load(&test, "dup_wise"), &a);
+    assert_close(
+        "forward",
+        &load(&test, "forward"),
+        &combine(&[&a, &b], |v| (v[0] + v[1]) / 2.0),
+    );
+    assert_close(
+        "backward",
+        &load(&test, "backward"),
+        &load(&test, "forward"),
+    );
+    assert_close(
+        "weighted",
+        &load(&test, "weighted"),
+        &combine(&[&a, &a, &b], |v| (v[0] + v[1] + v[2]) / 3.0),
+    );
+    assert!(test.path("out/checkpoints/dup_ties.safetensors").exists());
+}

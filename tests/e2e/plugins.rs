@@ -468,3 +468,49 @@ fn a_cpp_plugin_states_a_rule_that_exp_check_enforces() {
         outcome.stderr
     );
 }
+
+#[test]
+fn a_model_output_that_does_not_fit_its_classes_fails_with_the_shapes() {
+    let library = build_plugin("panicky");
+    let body = r#"dataset d = digits
+model m = misfit
+evaluate untrained { model: m, data: d, metrics: [accuracy] }
+train t { model: m, data: d, steps: 3 steps, optimizer: sgd { lr: 0.1 } }
+"#;
+    let test = Test::new()
+        .file("misfit.exp", &with_plugin_line(&library, body))
+        .args(["run", "misfit.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 1, "{}", outcome.stderr);
+    // Evaluation: no accuracy is computed from the wrong columns.
+    assert!(
+        outcome.stderr.contains(
+            "node `untrained`: `misfit` (plugin `panicky`) broke the model output contract: \
+             `forward` returned shape [359, 9] for targets of shape [359]; expected [359, 10]"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    // Training: the shapes, not libtorch's "target out of bounds" and its C++ backtrace.
+    assert!(
+        outcome.stderr.contains(
+            "node `t`: `misfit` (plugin `panicky`) broke the model output contract: \
+             `forward` returned shape [32, 9] for targets of shape [32]; expected [32, 10]"
+        ),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        !outcome.stderr.contains("Exception raised from"),
+        "{}",
+        outcome.stderr
+    );
+    let manifest = std::fs::read_to_string(test.path("out/manifest.json")).unwrap();
+    assert!(!manifest.contains("Exception raised from"), "{manifest}");
+    assert!(
+        !test.path("out/results.csv").exists() || {
+            let csv = std::fs::read_to_string(test.path("out/results.csv")).unwrap();
+            !csv.contains("untrained,0.")
+        }
+    );
+}

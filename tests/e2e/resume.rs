@@ -179,9 +179,10 @@ fn latest_step_from(stderr: &str) -> u64 {
 #[test]
 fn a_corrupt_checkpoint_is_reported_and_not_used() {
     let test = Test::new().file("long.exp", LONG);
-    if !run_and_kill(&test, "killed", 200) {
-        return;
-    }
+    assert!(
+        run_and_kill(&test, "killed", 200),
+        "the run finished before it could be killed: this test needs a longer phase"
+    );
     let partial = test.path("runs/.cache/partial");
     let node_dir = std::fs::read_dir(&partial)
         .unwrap()
@@ -231,10 +232,11 @@ fn ctrl_c_checkpoints_stops_and_the_same_command_resumes() {
     assert_eq!(signalled, 0, "could not send SIGINT");
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    if output.status.code() == Some(0) {
-        // The run finished before the signal arrived; nothing to resume.
-        return;
-    }
+    assert_ne!(
+        output.status.code(),
+        Some(0),
+        "the run finished before Ctrl-C arrived: this test needs a longer phase\n{stderr}"
+    );
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(
         stderr.contains("stopping after the current step"),
@@ -258,4 +260,48 @@ fn ctrl_c_checkpoints_stops_and_the_same_command_resumes() {
         read("reference") == read("resumed"),
         "resumed weights differ from an uninterrupted run"
     );
+}
+
+/// Resuming into the same `--out` directory: the metrics log holds each line once (the killed
+/// run's lines come back from the checkpoint, not also from the old file), and while a run is
+/// incomplete `exp runs` counts the nodes that had finished.
+#[test]
+fn resuming_into_the_same_directory_logs_each_metric_once() {
+    let test = Test::new().file("long.exp", LONG);
+    let reference = test.run_with(&["run", "long.exp", "--out", "reference", "--no-cache"]);
+    assert_eq!(reference.status, 0, "{}", reference.stderr);
+    assert!(
+        run_and_kill(&test, "runs/long/killed", 300),
+        "the run finished before it could be killed: this test needs a longer phase"
+    );
+    // Killed during `t`: the dataset and the model had finished, and the journal says so.
+    let listing = test.run_with(&["runs", "--json"]);
+    assert_eq!(listing.status, 0, "{}", listing.stderr);
+    let runs: serde_json::Value = serde_json::from_str(&listing.stdout).unwrap();
+    let killed = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|run| run["id"] == "killed")
+        .unwrap_or_else(|| panic!("{}", listing.stdout));
+    assert_eq!(killed["status"], "incomplete");
+    assert_eq!(killed["nodes"]["done"], 2, "{killed}");
+    let resumed = test.run_with(&["run", "long.exp", "--out", "runs/long/killed"]);
+    assert_eq!(resumed.status, 0, "{}", resumed.stderr);
+    assert!(
+        resumed
+            .stderr
+            .contains("resumed from the checkpoint at step"),
+        "{}",
+        resumed.stderr
+    );
+    let lines = |out: &str| -> Vec<String> {
+        std::fs::read_to_string(test.path(&format!("{out}/metrics.jsonl")))
+            .unwrap()
+            .lines()
+            .filter(|line| !line.contains("\"timing\""))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(lines("reference"), lines("runs/long/killed"));
 }

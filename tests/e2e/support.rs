@@ -62,8 +62,34 @@ impl Test {
         self.run_with(&args)
     }
 
-    /// Runs the binary with other arguments in the same directory.
-    pub fn run_with(&self, args: &[&str]) -> Outcome {
+    /// Runs the binary, killing it (and failing the test) after `seconds`: for a command that
+    /// once hung forever, so that a regression fails instead of stalling the suite.
+    pub fn run_within(&self, seconds: u64, args: &[&str]) -> Outcome {
+        let mut command = self.command(args);
+        command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("run the exp binary");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        while child.try_wait().expect("poll the exp binary").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`exp {}` did not finish within {seconds} s", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let output = child
+            .wait_with_output()
+            .expect("collect the exp binary's output");
+        Outcome {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(exp_binary());
         command
             .args(args)
@@ -73,7 +99,12 @@ impl Test {
         for (key, value) in &self.envs {
             command.env(key, value);
         }
-        let output = command.output().expect("run the exp binary");
+        command
+    }
+
+    /// Runs the binary with other arguments in the same directory.
+    pub fn run_with(&self, args: &[&str]) -> Outcome {
+        let output = self.command(args).output().expect("run the exp binary");
         Outcome {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -484,6 +484,17 @@ impl Foreign {
         self.plugin.status(status, &self.component, operation)
     }
 
+    /// The error for a result that breaks its kind's contract (see docs/plugin-abi.md).
+    fn broke(&self, operation: &'static str, message: String) -> PluginError {
+        PluginError::Call {
+            plugin: self.plugin.name.clone(),
+            component: self.component.clone(),
+            operation,
+            message: format!("broke the {} contract: {message}", self.kind),
+            field: None,
+        }
+    }
+
     /// A name as a C string; a NUL byte in it is an error naming the component.
     fn c_text(&self, text: &str) -> Result<CString, PluginError> {
         CString::new(text).map_err(|_| PluginError::Value {
@@ -604,6 +615,11 @@ macro_rules! foreign_kind {
             pub fn set_param(&mut self, name: &str, value: f64) -> Result<(), PluginError> {
                 self.0.set_param(name, value)
             }
+
+            /// The component's name, and the plugin that provides it.
+            pub fn identity(&self) -> (&str, &str) {
+                (&self.0.component, &self.0.plugin.name)
+            }
         }
     };
 }
@@ -645,7 +661,22 @@ impl ForeignDataset {
             &mut y,
         );
         self.0.check(status, "batch")?;
-        Ok((owned_tensor(x), owned_tensor(y)))
+        let (x, y) = (owned_tensor(x), owned_tensor(y));
+        // One input and one target per index: everything downstream pairs them by row.
+        for (what, tensor) in [("inputs", &x), ("targets", &y)] {
+            let rows = tensor.size().first().copied();
+            if rows != Some(indices.len() as i64) {
+                return Err(self.0.broke(
+                    "batch",
+                    format!(
+                        "returned {what} of shape {:?} for {} indices; expected one row per index",
+                        tensor.size(),
+                        indices.len()
+                    ),
+                ));
+            }
+        }
+        Ok((x, y))
     }
 }
 
@@ -686,7 +717,18 @@ impl ForeignModel {
             &mut out,
         );
         self.0.check(status, "loss")?;
-        Ok(owned_tensor(out))
+        let loss = owned_tensor(out);
+        if loss.dim() != 0 || !loss.is_floating_point() {
+            return Err(self.0.broke(
+                "loss",
+                format!(
+                    "returned a {:?} tensor of shape {:?}; expected a floating-point scalar",
+                    loss.kind(),
+                    loss.size()
+                ),
+            ));
+        }
+        Ok(loss)
     }
 }
 
@@ -768,18 +810,20 @@ impl ForeignEvaluator {
 
 impl ForeignMerger {
     pub fn merge(&mut self, name: &str, inputs: &[Tensor]) -> Result<Tensor, PluginError> {
-        let name = self.0.c_text(name)?;
+        let name_c = self.0.c_text(name)?;
         let handles: Vec<TensorHandle> = inputs.iter().map(borrow_handle).collect();
         let mut out: TensorHandle = std::ptr::null_mut();
         let status = (self.0.vtable::<FfiMergerVTable>().merge)(
             self.0.object.state,
-            name.as_ptr(),
+            name_c.as_ptr(),
             handles.as_ptr(),
             handles.len(),
             &mut out,
         );
         self.0.check(status, "merge")?;
-        Ok(owned_tensor(out))
+        let merged = owned_tensor(out);
+        self.check_merged("merge", (name, inputs.first()), &merged)?;
+        Ok(merged)
     }
 
     /// Merges whole models in one call: for each tensor name, that tensor of every input model
@@ -820,7 +864,31 @@ impl ForeignMerger {
             out.as_mut_ptr(),
         );
         self.0.check(status, "merge_model")?;
-        Ok(out.into_iter().map(owned_tensor).collect())
+        let merged: Vec<Tensor> = out.into_iter().map(owned_tensor).collect();
+        for ((name, inputs), tensor) in tensors.iter().zip(&merged) {
+            self.check_merged("merge_model", (name, inputs.first()), tensor)?;
+        }
+        Ok(merged)
+    }
+
+    /// A merged tensor has its inputs' shape.
+    fn check_merged(
+        &self,
+        operation: &'static str,
+        (name, first): (&str, Option<&Tensor>),
+        merged: &Tensor,
+    ) -> Result<(), PluginError> {
+        match first {
+            Some(input) if input.size() != merged.size() => Err(self.0.broke(
+                operation,
+                format!(
+                    "merged tensor `{name}` has shape {:?}, but its inputs have {:?}",
+                    merged.size(),
+                    input.size()
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// How the merger runs as a training hook, or `None` when it cannot.
@@ -873,7 +941,14 @@ impl ForeignRegularizer {
             &mut out,
         );
         self.0.check(status, "penalty")?;
-        Ok(owned_tensor(out))
+        let penalty = owned_tensor(out);
+        if penalty.dim() != 0 {
+            return Err(self.0.broke(
+                "penalty",
+                format!("returned shape {:?}; expected a scalar", penalty.size()),
+            ));
+        }
+        Ok(penalty)
     }
 
     /// Whether `end_task` wants a diagonal Fisher, and how to estimate it.

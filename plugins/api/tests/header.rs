@@ -159,13 +159,14 @@ fn the_header_lays_out_every_type_as_rust_does() {
         .expect("the layout program runs");
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
     // The constants too.
-    let constants = format!(
-        "#include <stdio.h>\n#include \"exp_plugin.h\"\nint main(void) {{\n  printf(\"%llu %u %u %s %d %d %d\\n\", (unsigned long long)EXP_MAGIC, EXP_ABI_MAJOR, EXP_ABI_MINOR, EXP_ENTRY_SYMBOL, EXP_STATUS_OK, EXP_STATUS_ERROR, EXP_STATUS_PANIC);\n  return 0;\n}}\n"
-    );
+    let constants = "#include <stdio.h>\n#include \"exp_plugin.h\"\nint main(void) {\n  \
+         printf(\"%llu %u %u %s %d %d %d\\n\", (unsigned long long)EXP_MAGIC, EXP_ABI_MAJOR, \
+         EXP_ABI_MINOR, EXP_ENTRY_SYMBOL, EXP_STATUS_OK, EXP_STATUS_ERROR, EXP_STATUS_PANIC);\n  \
+         return 0;\n}\n";
     compile(
         "cc",
         &["-std=c11", "-Wall", "-Werror"],
-        &constants,
+        constants,
         Some(&program),
     );
     let output = Command::new(&program)

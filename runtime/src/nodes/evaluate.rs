@@ -31,6 +31,7 @@ pub fn evaluate_model(
             .map_err(|error| ctx.plugin_error(error))?;
         let output =
             tch::no_grad(|| model.forward(&x, false)).map_err(|error| ctx.plugin_error(error))?;
+        check_output(ctx, model, &output, &y, data.info.classes)?;
         for evaluator in evaluators.iter_mut() {
             evaluator
                 .update(&output, &y)
@@ -48,6 +49,40 @@ pub fn evaluate_model(
         }
     }
     Ok(metrics)
+}
+
+/// The model output contract (docs/plugin-abi.md): for a classifier, the targets' shape plus
+/// one trailing dimension of `classes` scores. Checked before any evaluator sees the output,
+/// so a model with the wrong number of classes fails with its shapes instead of a plausible
+/// but meaningless accuracy.
+pub fn check_output(
+    ctx: &NodeRun,
+    model: &ForeignModel,
+    output: &tch::Tensor,
+    targets: &tch::Tensor,
+    classes: i64,
+) -> Result<(), RunError> {
+    if classes <= 0 {
+        return Ok(());
+    }
+    let mut expected = targets.size();
+    expected.push(classes);
+    if output.size() == expected {
+        return Ok(());
+    }
+    let (component, plugin) = model.identity();
+    Err(RunError::Contract {
+        node: ctx.name().to_string(),
+        component: component.to_string(),
+        plugin: plugin.to_string(),
+        message: format!(
+            "broke the model output contract: `forward` returned shape {:?} for targets of \
+             shape {:?}; expected {expected:?} (the targets' shape plus one score per class, \
+             {classes} classes)",
+            output.size(),
+            targets.size()
+        ),
+    })
 }
 
 pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artifact, RunError> {

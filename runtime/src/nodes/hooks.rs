@@ -376,7 +376,9 @@ fn fisher(
             FisherEstimator::Sampled => {
                 let logits = tch::no_grad(|| model.forward(&x, false))
                     .map_err(|error| ctx.plugin_error(error))?;
-                sample_labels(&logits, &mut rng)
+                sample_labels(&logits, &mut rng).map_err(|error| {
+                    RunError::tensor(ctx.name(), "sampling labels for the Fisher estimate", error)
+                })?
             }
         };
         if request.per_example {
@@ -396,11 +398,19 @@ fn fisher(
 }
 
 /// One class per row, drawn from the softmax of the logits with the node's generator.
-fn sample_labels(logits: &Tensor, rng: &mut Rng) -> Tensor {
-    let probabilities = logits.softmax(-1, Kind::Double).to_device(tch::Device::Cpu);
-    let rows = probabilities.size()[0];
-    let classes = probabilities.size()[1];
-    let values: Vec<f64> = Vec::<f64>::try_from(probabilities.flatten(0, -1)).unwrap_or_default();
+fn sample_labels(logits: &Tensor, rng: &mut Rng) -> Result<Tensor, tch::TchError> {
+    let probabilities = logits
+        .f_softmax(-1, Kind::Double)?
+        .f_to_device(tch::Device::Cpu)?;
+    let (rows, classes) = match probabilities.size()[..] {
+        [rows, classes] => (rows, classes),
+        ref shape => {
+            return Err(tch::TchError::Shape(format!(
+                "expected logits of shape [batch, classes], found {shape:?}"
+            )))
+        }
+    };
+    let values: Vec<f64> = Vec::<f64>::try_from(probabilities.f_flatten(0, -1)?)?;
     let labels: Vec<i64> = (0..rows as usize)
         .map(|row| {
             let draw = rng.next_f64();
@@ -415,7 +425,7 @@ fn sample_labels(logits: &Tensor, rng: &mut Rng) -> Tensor {
                 .unwrap_or(classes as usize - 1) as i64
         })
         .collect();
-    Tensor::from_slice(&labels).to_device(logits.device())
+    Tensor::from_slice(&labels).f_to_device(logits.device())
 }
 
 #[cfg(test)]
@@ -429,16 +439,21 @@ mod tests {
     fn sampled_labels_follow_the_predicted_distribution() {
         // Row 0 is all but certain of class 2, row 1 of class 0.
         let logits = Tensor::from_slice(&[0.0f32, 0.0, 40.0, 40.0, 0.0, 0.0]).reshape([2, 3]);
-        let labels = Vec::<i64>::try_from(sample_labels(&logits, &mut Rng::new(1))).unwrap();
+        let labels =
+            Vec::<i64>::try_from(sample_labels(&logits, &mut Rng::new(1)).unwrap()).unwrap();
         assert_eq!(labels, vec![2, 0]);
         // Even logits: every class comes up, about equally often, and a seed repeats its draw.
         let even = Tensor::zeros([3000, 3], (tch::Kind::Float, tch::Device::Cpu));
-        let draws = Vec::<i64>::try_from(sample_labels(&even, &mut Rng::new(2))).unwrap();
+        let draws = Vec::<i64>::try_from(sample_labels(&even, &mut Rng::new(2)).unwrap()).unwrap();
         for class in 0..3 {
             let count = draws.iter().filter(|label| **label == class).count();
             assert!((900..1100).contains(&count), "class {class}: {count}");
         }
-        let again = Vec::<i64>::try_from(sample_labels(&even, &mut Rng::new(2))).unwrap();
+        let again = Vec::<i64>::try_from(sample_labels(&even, &mut Rng::new(2)).unwrap()).unwrap();
         assert_eq!(draws, again);
+        // Logits that are not [batch, classes] are an error, not an empty draw.
+        let flat = Tensor::zeros([6], (tch::Kind::Float, tch::Device::Cpu));
+        let error = sample_labels(&flat, &mut Rng::new(3)).unwrap_err();
+        assert!(error.to_string().contains("[batch, classes]"), "{error}");
     }
 }

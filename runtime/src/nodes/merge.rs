@@ -43,13 +43,20 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             });
         }
     }
-    let locked: Vec<_> = models
+    // Each input's weights are read under its lock one at a time, as shallow clones (new
+    // references to the same storage, which nothing writes after a node finishes): holding
+    // every lock at once deadlocked a merge that lists an input twice (`average(a, a)`), and
+    // two merges that take the same inputs in opposite orders.
+    let locked: Vec<Vec<(String, Tensor)>> = models
         .iter()
         .map(|model| {
             model
                 .weights
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .iter()
+                .map(|(name, tensor)| (name.clone(), tensor.shallow_clone()))
+                .collect()
         })
         .collect();
     let context = ctx.context(ctx.node.seed, Some(first.data.clone()));
@@ -79,11 +86,9 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         }
         tensors.push((name.clone(), inputs));
     }
-    // The inputs share storage with the models' weights, so those stay locked until merged.
     let outputs = merger
         .merge_model(&tensors)
         .map_err(|error| ctx.plugin_error(error))?;
-    drop(locked);
     let merged: Vec<(String, Tensor)> = tensors
         .into_iter()
         .map(|(name, _)| name)

@@ -125,9 +125,10 @@ impl ResumeDir {
                 continue;
             }
             write_tensors(&path, tensors)?;
-            progress
-                .files
-                .push((file, file_sha256(&path).unwrap_or_default()));
+            progress.files.push((
+                file,
+                crate::cache::hashed(&path).map_err(|error| error.to_string())?,
+            ));
         }
         let order = |tensors: &[(String, Tensor)]| -> Vec<String> {
             tensors.iter().map(|(name, _)| name.clone()).collect()

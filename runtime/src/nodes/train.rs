@@ -16,7 +16,7 @@ use exp_plugin_api::sdk::{SavedState, Split};
 use tch::Tensor;
 
 use super::batches::{steps_per_epoch, BatchOrder, MixtureSampler, ReplayBuffer, Sources};
-use super::evaluate::evaluate_model;
+use super::evaluate::{check_output, evaluate_model};
 use super::hooks::Hooks;
 use super::resume::{Progress, ResumeDir};
 use super::schedules;
@@ -269,9 +269,20 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             let mut param = param.shallow_clone();
             param.zero_grad();
         }
-        let data_loss = model
-            .loss(&x, &y)
-            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        let data_loss = match model.loss(&x, &y) {
+            Ok(loss) => loss,
+            Err(error) => {
+                // A loss that fails may be a model whose output breaks its contract (a head
+                // with the wrong number of classes fails as "target out of bounds"); say so
+                // with the shapes when it is. Only on this failure path, so the extra forward
+                // changes no run that succeeds.
+                let output = tch::no_grad(|| model.forward(&x, false));
+                if let Ok(output) = output {
+                    check_output(ctx, &model, &output, &y, data.info.classes)?;
+                }
+                return Err(ctx.plugin_error_at(error, step + 1));
+            }
+        };
         let loss = match hooks.penalty(ctx, &named_trainable, step + 1)? {
             Some(penalty) => data_loss + penalty,
             None => data_loss,

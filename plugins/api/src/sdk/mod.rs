@@ -300,7 +300,7 @@ pub trait Merger: Component {
     fn merge_model(&self, tensors: &[(String, Vec<Tensor>)]) -> Result<Vec<Tensor>> {
         tensors
             .iter()
-            .map(|(name, inputs)| self.merge(name, inputs))
+            .map(|(name, inputs)| panics::in_method("merge", || self.merge(name, inputs)))
             .collect()
     }
 

@@ -99,10 +99,46 @@ impl Model for Fragile {
     }
 }
 
+/// A classifier with one class too few: its logits have 9 columns for a dataset of 10 classes.
+/// The host must say so with the shapes, not train into "target out of bounds" or evaluate to a
+/// meaningless accuracy.
+pub struct Misfit {
+    weight: Tensor,
+}
+
+impl Component for Misfit {
+    type Config = NoParams;
+    const NAME: &'static str = "misfit";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str = "a linear classifier with one class too few";
+
+    fn create(_config: NoParams, context: &Context) -> Result<Self> {
+        let data = context.data()?;
+        let inputs: i64 = data.input_shape.iter().product();
+        Ok(Misfit {
+            weight: Rng::new(context.seed)
+                .uniform(&[data.classes - 1, inputs], -0.1, 0.1)
+                .set_requires_grad(true),
+        })
+    }
+}
+
+impl Stateless for Misfit {}
+
+impl Model for Misfit {
+    fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        vec![("weight".into(), self.weight.shallow_clone())]
+    }
+
+    fn forward(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        Ok(x.f_reshape([x.size()[0], -1])?.f_matmul(&self.weight.f_t_copy()?)?)
+    }
+}
+
 exp_plugin_api::export_plugin! {
     name: "panicky",
     version: "0.1.0",
-    models: [Fragile],
+    models: [Fragile, Misfit],
     schedulers: [ExplodeAt],
     evaluators: [Explode],
 }

@@ -15,12 +15,25 @@ use exp_ir::{ComponentKind, Duration, DurationUnit, Value};
 use tch::Tensor;
 use torch_sys::C_tensor;
 
-use super::types::*;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use tables::{
+    dataset_vtable, evaluator_vtable, merger_vtable, model_vtable, optimizer_vtable,
+    regularizer_vtable, scheduler_vtable,
+};
+
+use super::types::{
+    FfiCheckFn, FfiComponent, FfiContext, FfiCreateFn, FfiDurationUnit, FfiObject, FfiPlugin,
+    FfiTensorHandle, FfiValue, FfiValueKind, ABI_MAJOR, ABI_MINOR, MAGIC, STATUS_ERROR, STATUS_OK,
+    STATUS_PANIC,
+};
 use crate::sdk::config::{Config, Params};
 use crate::sdk::panics;
 use crate::sdk::{
     schema_of, Component, Context, DataInfo, Dataset, Evaluator, Merger, Model, Optimizer,
-    PluginError, Regularizer, SavedState, Scheduler, Split, Stateful,
+    PluginError, Regularizer, Scheduler,
 };
 
 thread_local! {
@@ -30,7 +43,7 @@ thread_local! {
     static PANIC_DETAIL: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-fn c_string(text: &str) -> CString {
+pub(super) fn c_string(text: &str) -> CString {
     // Interior NULs cannot be represented; the message stays readable without them.
     CString::new(text.replace('\0', " ")).unwrap_or_default()
 }
@@ -81,7 +94,7 @@ fn quiet_panics() {
 /// last-error message. No panic ever unwinds across the boundary. After `STATUS_PANIC` the
 /// message's first line is the panic's own text and the lines after it its location (and
 /// backtrace); `last_error_field` names the method that panicked.
-fn guarded(method: &'static str, body: impl FnOnce() -> Result<(), PluginError>) -> i32 {
+pub(super) fn guarded(method: &'static str, body: impl FnOnce() -> Result<(), PluginError>) -> i32 {
     quiet_panics();
     // Forget what a panic the component caught itself left behind.
     PANIC_DETAIL.with(|slot| slot.borrow_mut().take());
@@ -111,14 +124,14 @@ fn guarded(method: &'static str, body: impl FnOnce() -> Result<(), PluginError>)
 }
 
 /// Hands a tensor to the host as a new handle (a shallow clone the host will free).
-fn tensor_out(tensor: &Tensor, out: *mut FfiTensorHandle) {
+pub(super) fn tensor_out(tensor: &Tensor, out: *mut FfiTensorHandle) {
     // SAFETY: `tensor` is a live tensor; `at_shallow_clone` returns a new, separately owned
     // handle. `out` is a valid pointer provided by the host for this call.
     unsafe { *out = torch_sys::at_shallow_clone(tensor.as_ptr() as *mut C_tensor) as _ };
 }
 
 /// Hands the host a JSON text that lives in the object's state until its next call.
-fn json_out<T: Component>(
+pub(super) fn json_out<T: Component>(
     state: &mut State<T>,
     value: &impl serde::Serialize,
     out: *mut *const c_char,
@@ -131,7 +144,7 @@ fn json_out<T: Component>(
 }
 
 /// Borrows a host tensor as an owned shallow clone (a new reference to the same storage).
-fn tensor_in(handle: FfiTensorHandle) -> Result<Tensor, PluginError> {
+pub(super) fn tensor_in(handle: FfiTensorHandle) -> Result<Tensor, PluginError> {
     if handle.is_null() {
         return Err(PluginError::new("received a null tensor handle"));
     }
@@ -140,7 +153,10 @@ fn tensor_in(handle: FfiTensorHandle) -> Result<Tensor, PluginError> {
     Ok(unsafe { Tensor::clone_from_ptr(handle as *mut C_tensor) })
 }
 
-fn tensors_in(handles: *const FfiTensorHandle, n: usize) -> Result<Vec<Tensor>, PluginError> {
+pub(super) fn tensors_in(
+    handles: *const FfiTensorHandle,
+    n: usize,
+) -> Result<Vec<Tensor>, PluginError> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -149,7 +165,7 @@ fn tensors_in(handles: *const FfiTensorHandle, n: usize) -> Result<Vec<Tensor>, 
     slice.iter().map(|handle| tensor_in(*handle)).collect()
 }
 
-fn str_in<'a>(text: *const c_char) -> Result<&'a str, PluginError> {
+pub(super) fn str_in<'a>(text: *const c_char) -> Result<&'a str, PluginError> {
     if text.is_null() {
         return Err(PluginError::new("received a null string"));
     }
@@ -159,7 +175,10 @@ fn str_in<'a>(text: *const c_char) -> Result<&'a str, PluginError> {
         .map_err(|_| PluginError::new("received a string that is not UTF-8"))
 }
 
-fn names_in<'a>(names: *const *const c_char, n: usize) -> Result<Vec<&'a str>, PluginError> {
+pub(super) fn names_in<'a>(
+    names: *const *const c_char,
+    n: usize,
+) -> Result<Vec<&'a str>, PluginError> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -169,7 +188,7 @@ fn names_in<'a>(names: *const *const c_char, n: usize) -> Result<Vec<&'a str>, P
 }
 
 /// The items of a list or record value (empty when there are none).
-fn items_of<'a>(value: &'a FfiValue) -> &'a [FfiValue] {
+fn items_of(value: &FfiValue) -> &[FfiValue] {
     if value.n_items == 0 || value.items.is_null() {
         return &[];
     }
@@ -190,7 +209,7 @@ fn keys_of(value: &FfiValue) -> Result<Vec<&str>, PluginError> {
     )
 }
 
-fn value_ref<'a>(value: *const FfiValue) -> Result<&'a FfiValue, PluginError> {
+pub(super) fn value_ref<'a>(value: *const FfiValue) -> Result<&'a FfiValue, PluginError> {
     if value.is_null() {
         return Err(PluginError::new("received a null value"));
     }
@@ -299,16 +318,16 @@ fn context_in(context: *const FfiContext) -> Result<Context, PluginError> {
 
 /// The state behind every object: the component, its config (which scheduled parameters
 /// update), and what it has handed out, which must stay valid until its next call or release.
-struct State<T: Component> {
-    component: T,
+pub(super) struct State<T: Component> {
+    pub(super) component: T,
     config: T::Config,
-    text: CString,
-    tensor_names: Vec<CString>,
+    pub(super) text: CString,
+    pub(super) tensor_names: Vec<CString>,
     /// The tensors of the last `save`, until the next one.
-    saved: Vec<(CString, Tensor)>,
+    pub(super) saved: Vec<(CString, Tensor)>,
 }
 
-fn state<'a, T: Component>(raw: *mut c_void) -> &'a mut State<T> {
+pub(super) fn state<'a, T: Component>(raw: *mut c_void) -> &'a mut State<T> {
     // SAFETY: `raw` was created by `create::<T>` as a `Box<State<T>>` and the host only passes
     // it back to functions of the same vtable until `release`; calls on one object are never
     // concurrent (the host wrapper needs `&mut self`).
@@ -450,394 +469,9 @@ export_fn!(
     regularizer_vtable
 );
 
-fn dataset_vtable<T: Dataset>() -> *const c_void {
-    extern "C" fn info<T: Dataset>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
-        guarded("info", || {
-            let state = state::<T>(raw);
-            let info = state.component.info();
-            json_out(state, &info, out)
-        })
-    }
-    extern "C" fn batch<T: Dataset>(
-        raw: *mut c_void,
-        split: FfiSplit,
-        indices: *const i64,
-        n: usize,
-        out_x: *mut FfiTensorHandle,
-        out_y: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("batch", || {
-            let split = match split {
-                FfiSplit::Train => Split::Train,
-                FfiSplit::Validation => Split::Validation,
-                FfiSplit::Test => Split::Test,
-            };
-            let indices = if n == 0 {
-                &[][..]
-            } else {
-                // SAFETY: the host passes `n` indices at `indices` for the duration of the call.
-                unsafe { std::slice::from_raw_parts(indices, n) }
-            };
-            let (x, y) = state::<T>(raw).component.batch(split, indices)?;
-            tensor_out(&x, out_x);
-            tensor_out(&y, out_y);
-            Ok(())
-        })
-    }
-    static_vtable::<T, _>(|| FfiDatasetVTable {
-        info: info::<T>,
-        batch: batch::<T>,
-    })
-}
-
-fn model_vtable<T: Model>() -> *const c_void {
-    extern "C" fn n_tensors<T: Model>(raw: *mut c_void) -> usize {
-        let state = state::<T>(raw);
-        catch_unwind(AssertUnwindSafe(|| state.component.named_tensors().len())).unwrap_or(0)
-    }
-    extern "C" fn tensor_name<T: Model>(raw: *mut c_void, index: usize) -> *const c_char {
-        let state = state::<T>(raw);
-        if state.tensor_names.is_empty() {
-            let names = catch_unwind(AssertUnwindSafe(|| {
-                state
-                    .component
-                    .named_tensors()
-                    .into_iter()
-                    .map(|(name, _)| c_string(&name))
-                    .collect::<Vec<_>>()
-            }));
-            state.tensor_names = names.unwrap_or_default();
-        }
-        state
-            .tensor_names
-            .get(index)
-            .map_or(std::ptr::null(), |name| name.as_ptr())
-    }
-    extern "C" fn tensor<T: Model>(
-        raw: *mut c_void,
-        index: usize,
-        out: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("named_tensors", || {
-            let tensors = state::<T>(raw).component.named_tensors();
-            let (_, tensor) = tensors
-                .get(index)
-                .ok_or_else(|| PluginError::new(format!("no tensor at index {index}")))?;
-            tensor_out(tensor, out);
-            Ok(())
-        })
-    }
-    extern "C" fn forward<T: Model>(
-        raw: *mut c_void,
-        x: FfiTensorHandle,
-        train: bool,
-        out: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("forward", || {
-            let x = tensor_in(x)?;
-            let y = state::<T>(raw).component.forward(&x, train)?;
-            tensor_out(&y, out);
-            Ok(())
-        })
-    }
-    extern "C" fn loss<T: Model>(
-        raw: *mut c_void,
-        x: FfiTensorHandle,
-        y: FfiTensorHandle,
-        out: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("loss", || {
-            let (x, y) = (tensor_in(x)?, tensor_in(y)?);
-            let loss = state::<T>(raw).component.loss(&x, &y)?;
-            tensor_out(&loss, out);
-            Ok(())
-        })
-    }
-    static_vtable::<T, _>(|| FfiModelVTable {
-        n_tensors: n_tensors::<T>,
-        tensor_name: tensor_name::<T>,
-        tensor: tensor::<T>,
-        forward: forward::<T>,
-        loss: loss::<T>,
-        training_state: state_fns::<T>(),
-    })
-}
-
-fn optimizer_vtable<T: Optimizer>() -> *const c_void {
-    extern "C" fn step<T: Optimizer>(
-        raw: *mut c_void,
-        params: *const FfiTensorHandle,
-        n: usize,
-    ) -> i32 {
-        guarded("step", || {
-            let params = tensors_in(params, n)?;
-            state::<T>(raw).component.step(&params)
-        })
-    }
-    static_vtable::<T, _>(|| FfiOptimizerVTable {
-        step: step::<T>,
-        training_state: state_fns::<T>(),
-    })
-}
-
-/// The state functions for any component that implements `Stateful`.
-fn state_fns<T: Component + Stateful>() -> FfiStateFns {
-    extern "C" fn save<T: Component + Stateful>(
-        raw: *mut c_void,
-        out_n: *mut usize,
-        out_json: *mut *const c_char,
-    ) -> i32 {
-        guarded("save_state", || {
-            let state = state::<T>(raw);
-            let saved = state.component.save_state()?;
-            let json = serde_json::to_string(&saved.data)
-                .map_err(|error| PluginError::new(error.to_string()))?;
-            state.text = c_string(&json);
-            state.saved = saved
-                .tensors
-                .into_iter()
-                .map(|(name, tensor)| (c_string(&name), tensor))
-                .collect();
-            // SAFETY: the out pointers are valid for this call; the string lives in the state.
-            unsafe {
-                *out_n = state.saved.len();
-                *out_json = state.text.as_ptr();
-            }
-            Ok(())
-        })
-    }
-    extern "C" fn saved_tensor<T: Component + Stateful>(
-        raw: *mut c_void,
-        index: usize,
-        out_name: *mut *const c_char,
-        out_tensor: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("save_state", || {
-            let state = state::<T>(raw);
-            let (name, tensor) = state
-                .saved
-                .get(index)
-                .ok_or_else(|| PluginError::new(format!("no saved tensor at index {index}")))?;
-            // SAFETY: `out_name` is valid for this call; the name lives in the state.
-            unsafe { *out_name = name.as_ptr() };
-            tensor_out(tensor, out_tensor);
-            Ok(())
-        })
-    }
-    extern "C" fn load<T: Component + Stateful>(
-        raw: *mut c_void,
-        data: *const FfiValue,
-        names: *const *const c_char,
-        tensors: *const FfiTensorHandle,
-        n: usize,
-    ) -> i32 {
-        guarded("load_state", || {
-            let data = read_json(value_ref(data)?)?;
-            let names = names_in(names, n)?;
-            let tensors = tensors_in(tensors, n)?;
-            let saved = SavedState {
-                tensors: names.into_iter().map(str::to_string).zip(tensors).collect(),
-                data,
-            };
-            state::<T>(raw).component.load_state(saved)
-        })
-    }
-    FfiStateFns {
-        save: save::<T>,
-        saved_tensor: saved_tensor::<T>,
-        load: load::<T>,
-    }
-}
-
-fn scheduler_vtable<T: Scheduler>() -> *const c_void {
-    extern "C" fn value<T: Scheduler>(
-        raw: *mut c_void,
-        step: u64,
-        total: u64,
-        out: *mut f64,
-    ) -> i32 {
-        guarded("value", || {
-            let value = state::<T>(raw).component.value(step, total);
-            // SAFETY: `out` is valid for this call.
-            unsafe { *out = value };
-            Ok(())
-        })
-    }
-    static_vtable::<T, _>(|| FfiSchedulerVTable { value: value::<T> })
-}
-
-fn evaluator_vtable<T: Evaluator>() -> *const c_void {
-    extern "C" fn reset<T: Evaluator>(raw: *mut c_void) -> i32 {
-        guarded("reset", || {
-            state::<T>(raw).component.reset();
-            Ok(())
-        })
-    }
-    extern "C" fn update<T: Evaluator>(
-        raw: *mut c_void,
-        output: FfiTensorHandle,
-        target: FfiTensorHandle,
-    ) -> i32 {
-        guarded("update", || {
-            let (output, target) = (tensor_in(output)?, tensor_in(target)?);
-            state::<T>(raw).component.update(&output, &target)
-        })
-    }
-    extern "C" fn compute<T: Evaluator>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
-        guarded("compute", || {
-            let state = state::<T>(raw);
-            let metrics: BTreeMap<String, f64> = state.component.compute();
-            json_out(state, &metrics, out)
-        })
-    }
-    static_vtable::<T, _>(|| FfiEvaluatorVTable {
-        reset: reset::<T>,
-        update: update::<T>,
-        compute: compute::<T>,
-    })
-}
-
-fn merger_vtable<T: Merger>() -> *const c_void {
-    extern "C" fn merge<T: Merger>(
-        raw: *mut c_void,
-        name: *const c_char,
-        inputs: *const FfiTensorHandle,
-        n: usize,
-        out: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("merge", || {
-            let name = str_in(name)?;
-            let inputs = tensors_in(inputs, n)?;
-            let merged = state::<T>(raw).component.merge(name, &inputs)?;
-            tensor_out(&merged, out);
-            Ok(())
-        })
-    }
-    extern "C" fn merge_model<T: Merger>(
-        raw: *mut c_void,
-        names: *const *const c_char,
-        n_tensors: usize,
-        inputs: *const FfiTensorHandle,
-        n_inputs: usize,
-        out: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("merge_model", || {
-            let names = names_in(names, n_tensors)?;
-            let count = n_tensors.checked_mul(n_inputs).ok_or_else(|| {
-                PluginError::new(format!("{n_tensors} tensors × {n_inputs} inputs overflows"))
-            })?;
-            let mut flat = tensors_in(inputs, count)?.into_iter();
-            let tensors: Vec<(String, Vec<Tensor>)> = names
-                .into_iter()
-                .map(|name| (name.to_string(), flat.by_ref().take(n_inputs).collect()))
-                .collect();
-            let merged = state::<T>(raw).component.merge_model(&tensors)?;
-            // The host sized `out` for exactly `n_tensors` handles; writing a different count
-            // would leave slots unset or overrun it.
-            if merged.len() != n_tensors {
-                return Err(PluginError::new(format!(
-                    "merge_model returned {} tensors for {n_tensors} names",
-                    merged.len()
-                )));
-            }
-            for (index, tensor) in merged.iter().enumerate() {
-                // SAFETY: the host passes room for `n_tensors` handles at `out`.
-                tensor_out(tensor, unsafe { out.add(index) });
-            }
-            Ok(())
-        })
-    }
-    extern "C" fn as_hook<T: Merger>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
-        guarded("as_hook", || {
-            let state = state::<T>(raw);
-            let hook = state.component.as_hook();
-            json_out(state, &hook, out)
-        })
-    }
-    static_vtable::<T, _>(|| FfiMergerVTable {
-        merge: merge::<T>,
-        merge_model: merge_model::<T>,
-        as_hook: as_hook::<T>,
-    })
-}
-
-fn regularizer_vtable<T: Regularizer>() -> *const c_void {
-    fn named(
-        names: *const *const c_char,
-        params: *const FfiTensorHandle,
-        n: usize,
-    ) -> Result<Vec<(String, Tensor)>, PluginError> {
-        let names = names_in(names, n)?;
-        let tensors = tensors_in(params, n)?;
-        Ok(names.into_iter().map(str::to_string).zip(tensors).collect())
-    }
-    extern "C" fn anchor<T: Regularizer>(
-        raw: *mut c_void,
-        names: *const *const c_char,
-        params: *const FfiTensorHandle,
-        n: usize,
-    ) -> i32 {
-        guarded("anchor", || {
-            let params = named(names, params, n)?;
-            state::<T>(raw).component.anchor(&params)
-        })
-    }
-    extern "C" fn penalty<T: Regularizer>(
-        raw: *mut c_void,
-        names: *const *const c_char,
-        params: *const FfiTensorHandle,
-        n: usize,
-        out: *mut FfiTensorHandle,
-    ) -> i32 {
-        guarded("penalty", || {
-            let params = named(names, params, n)?;
-            let penalty = state::<T>(raw).component.penalty(&params)?;
-            tensor_out(&penalty, out);
-            Ok(())
-        })
-    }
-    extern "C" fn fisher_request<T: Regularizer>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
-        guarded("fisher_request", || {
-            let state = state::<T>(raw);
-            let request = state.component.fisher_request();
-            json_out(state, &request, out)
-        })
-    }
-    #[allow(clippy::too_many_arguments)] // a C signature: two named tensor lists and a flag
-    extern "C" fn end_task<T: Regularizer>(
-        raw: *mut c_void,
-        names: *const *const c_char,
-        params: *const FfiTensorHandle,
-        n: usize,
-        has_fisher: bool,
-        fisher_names: *const *const c_char,
-        fisher: *const FfiTensorHandle,
-        n_fisher: usize,
-    ) -> i32 {
-        guarded("end_task", || {
-            let params = named(names, params, n)?;
-            let fisher = if has_fisher {
-                Some(named(fisher_names, fisher, n_fisher)?)
-            } else {
-                None
-            };
-            state::<T>(raw)
-                .component
-                .end_task(&params, fisher.as_deref())
-        })
-    }
-    static_vtable::<T, _>(|| FfiRegularizerVTable {
-        anchor: anchor::<T>,
-        penalty: penalty::<T>,
-        fisher_request: fisher_request::<T>,
-        end_task: end_task::<T>,
-        training_state: state_fns::<T>(),
-    })
-}
-
 /// One vtable per (component type, table type), built on first use and never freed: a plugin
 /// library is never unloaded, so its tables live as long as it does.
-fn static_vtable<T: 'static, V: 'static>(make: impl FnOnce() -> V) -> *const c_void {
+pub(super) fn static_vtable<T: 'static, V: 'static>(make: impl FnOnce() -> V) -> *const c_void {
     use std::any::TypeId;
     use std::sync::{Mutex, OnceLock};
     static TABLES: OnceLock<Mutex<Vec<(TypeId, usize)>>> = OnceLock::new();
