@@ -222,6 +222,8 @@ pub fn node_keys(
 /// What an entry says about the artifact it stores.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "artifact", rename_all = "snake_case")]
+// One per cache entry, read or written once: boxing the model variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Stored {
     Model {
         architecture: ComponentRef,

@@ -18,10 +18,14 @@ pub enum ComponentKind {
     Merger,
     Evaluator,
     Regularizer,
+    /// Turns text into token ids and back; trained on datasets by a `tokenizer` definition.
+    Tokenizer,
+    /// Writes a trained model in another ecosystem's format (a Hugging Face folder).
+    Exporter,
 }
 
 impl ComponentKind {
-    pub const ALL: [ComponentKind; 7] = [
+    pub const ALL: [ComponentKind; 9] = [
         ComponentKind::Dataset,
         ComponentKind::Model,
         ComponentKind::Optimizer,
@@ -29,6 +33,8 @@ impl ComponentKind {
         ComponentKind::Merger,
         ComponentKind::Evaluator,
         ComponentKind::Regularizer,
+        ComponentKind::Tokenizer,
+        ComponentKind::Exporter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +46,8 @@ impl ComponentKind {
             ComponentKind::Merger => "merger",
             ComponentKind::Evaluator => "evaluator",
             ComponentKind::Regularizer => "regularizer",
+            ComponentKind::Tokenizer => "tokenizer",
+            ComponentKind::Exporter => "exporter",
         }
     }
 
@@ -104,6 +112,15 @@ pub struct ParamSchema {
     /// schedules (`schedule: cosine` is the short way to write `lr: cosine` scaled by `lr`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub learning_rate: bool,
+    /// For a model of token sequences: this is the length of the windows it reads, which the
+    /// runtime packs text into.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sequence_length: bool,
+    /// A string (or each string of a list) that names files: written relative to the `.exp`
+    /// file (globs allowed), the component receives absolute paths, and the files' contents
+    /// are part of every cache key that depends on them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub path: bool,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -124,6 +141,8 @@ impl ParamSchema {
             max_exclusive: false,
             schedule: false,
             learning_rate: false,
+            sequence_length: false,
+            path: false,
         }
     }
 

@@ -49,6 +49,8 @@ enum ExpKind
   EXP_KIND_MERGER = 4,
   EXP_KIND_EVALUATOR = 5,
   EXP_KIND_REGULARIZER = 6,
+  EXP_KIND_TOKENIZER = 7,
+  EXP_KIND_EXPORTER = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -235,9 +237,12 @@ typedef struct ExpStateFns {
                   size_t n_tensors);
 } ExpStateFns;
 
+// A dataset of tensors has `batch`; a dataset of text has `documents`, which the host
+// tokenizes with a model's tokenizer. Exactly one of the two is non-null.
 typedef struct ExpDatasetVTable {
   // The dataset's description as JSON: `{"input_shape": [..], "classes", "train_len",
-  // "validation_len", "test_len", "source", "license"}`.
+  // "validation_len", "test_len", "source", "license"}` (for text, the lengths count
+  // documents).
   int32_t (*info)(void *state, const char **out_json);
   // The examples at `indices` of a split, as inputs and targets.
   int32_t (*batch)(void *state,
@@ -246,6 +251,10 @@ typedef struct ExpDatasetVTable {
                    size_t n_indices,
                    ExpTensorHandle *out_x,
                    ExpTensorHandle *out_y);
+  // Every document of a split, as JSON: `[{"text": "..", "answer_at": null | n}]`, where
+  // `answer_at` is the byte offset at which the text's checkable answer starts (the prompt
+  // is the text before it).
+  int32_t (*documents)(void *state, ExpSplit split, const char **out_json);
 } ExpDatasetVTable;
 
 typedef struct ExpModelVTable {
@@ -261,6 +270,16 @@ typedef struct ExpModelVTable {
   int32_t (*loss)(void *state, ExpTensorHandle x, ExpTensorHandle y, ExpTensorHandle *out);
   // State beyond the tensors (a dropout generator), for resuming.
   struct ExpStateFns training_state;
+  // Optional, for models of token sequences: greedy continuations of `n_prompts` prompts
+  // (prompt `i` is `ids[offsets[i]..offsets[i + 1]]`), at most `max_new` tokens each,
+  // stopping after token `stop` (none when negative); the new tokens as JSON, `[[id, ..]]`.
+  int32_t (*generate)(void *state,
+                      const int64_t *ids,
+                      const size_t *offsets,
+                      size_t n_prompts,
+                      size_t max_new,
+                      int64_t stop,
+                      const char **out_json);
 } ExpModelVTable;
 
 typedef struct ExpOptimizerVTable {
@@ -282,6 +301,16 @@ typedef struct ExpEvaluatorVTable {
   int32_t (*update)(void *state, ExpTensorHandle output, ExpTensorHandle target);
   // The metrics so far as a JSON object of numbers, e.g. `{"accuracy": 0.93}`.
   int32_t (*compute)(void *state, const char **out_json);
+  // How the evaluator judges generated text, as JSON: `null` for one that reads model
+  // outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline"}`
+  // for one the host feeds generations through `update_text`.
+  int32_t (*generation)(void *state, const char **out_json);
+  // One generation: the prompt, what the model continued it with (cut at the stop), and
+  // the reference answer.
+  int32_t (*update_text)(void *state,
+                         const char *prompt,
+                         const char *generated,
+                         const char *reference);
 } ExpEvaluatorVTable;
 
 typedef struct ExpMergerVTable {
@@ -334,6 +363,44 @@ typedef struct ExpRegularizerVTable {
   // Anchors, Fisher estimates and anything else carried between tasks.
   struct ExpStateFns training_state;
 } ExpRegularizerVTable;
+
+typedef struct ExpTokenizerVTable {
+  // Learns the vocabulary from `n` documents (a tokenizer that needs no training ignores
+  // them).
+  int32_t (*train)(void *state, const char *const *texts, size_t n);
+  // The tokenizer as JSON text (Hugging Face's `tokenizer.json` format), to save it.
+  int32_t (*to_json)(void *state, const char **out_json);
+  // Replaces the tokenizer by one `to_json` wrote.
+  int32_t (*load_json)(void *state, const char *json);
+  // `{"vocab_size": n, "special": {"<|endoftext|>": id, ..}}`.
+  int32_t (*describe)(void *state, const char **out_json);
+  // The ids of `n` texts: text `i` is `out_ids[out_offsets[i]..out_offsets[i + 1]]`; both
+  // arrays belong to the object until its next call.
+  int32_t (*encode)(void *state,
+                    const char *const *texts,
+                    size_t n,
+                    const uint32_t **out_ids,
+                    const size_t **out_offsets);
+  // The text of `n` ids.
+  int32_t (*decode)(void *state, const uint32_t *ids, size_t n, const char **out_text);
+} ExpTokenizerVTable;
+
+typedef struct ExpExporterVTable {
+  // Writes a model into the directory `dir` (which exists and is empty): its architecture
+  // (`model`, with its parameters as a record and the dataset info that sized it), its
+  // `n` named tensors, and its tokenizer's JSON (null without one). Reports the files it
+  // wrote as JSON, `["config.json", ..]`.
+  int32_t (*write)(void *state,
+                   const char *model,
+                   const struct ExpValue *params,
+                   const struct ExpValue *data,
+                   const char *const *names,
+                   const ExpTensorHandle *tensors,
+                   size_t n,
+                   const char *tokenizer_json,
+                   const char *dir,
+                   const char **out_json);
+} ExpExporterVTable;
 
 // The type of `exp_plugin_entry`.
 typedef const struct ExpPlugin *(*ExpEntryFn)(void);

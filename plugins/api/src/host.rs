@@ -19,11 +19,13 @@ use tch::Tensor;
 use crate::abi::values::OwnedValue;
 use crate::abi::{
     FfiCheckFn, FfiContext, FfiCreateFn, FfiDatasetVTable, FfiEntryFn, FfiEvaluatorVTable,
-    FfiMergerVTable, FfiModelVTable, FfiObject, FfiOptimizerVTable, FfiPlugin,
-    FfiRegularizerVTable, FfiSchedulerVTable, FfiSplit, FfiStateFns, FfiTensorHandle, ABI_MAJOR,
-    ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
+    FfiExporterVTable, FfiMergerVTable, FfiModelVTable, FfiObject, FfiOptimizerVTable, FfiPlugin,
+    FfiRegularizerVTable, FfiSchedulerVTable, FfiSplit, FfiStateFns, FfiTensorHandle,
+    FfiTokenizerVTable, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
 };
-use crate::sdk::{Context, DataInfo, FisherRequest, MergeHook, SavedState, Split};
+use crate::sdk::{
+    Context, DataInfo, Document, FisherRequest, Generation, MergeHook, SavedState, Split, TokenInfo,
+};
 
 type TensorHandle = FfiTensorHandle;
 
@@ -631,6 +633,8 @@ foreign_kind!(ForeignScheduler, ComponentKind::Scheduler);
 foreign_kind!(ForeignEvaluator, ComponentKind::Evaluator);
 foreign_kind!(ForeignMerger, ComponentKind::Merger);
 foreign_kind!(ForeignRegularizer, ComponentKind::Regularizer);
+foreign_kind!(ForeignTokenizer, ComponentKind::Tokenizer);
+foreign_kind!(ForeignExporter, ComponentKind::Exporter);
 
 impl ForeignDataset {
     pub fn info(&mut self) -> Result<DataInfo, PluginError> {
@@ -647,12 +651,15 @@ impl ForeignDataset {
     ) -> Result<(Tensor, Tensor), PluginError> {
         let mut x: TensorHandle = std::ptr::null_mut();
         let mut y: TensorHandle = std::ptr::null_mut();
-        let split = match split {
-            Split::Train => FfiSplit::Train,
-            Split::Validation => FfiSplit::Validation,
-            Split::Test => FfiSplit::Test,
+        let split = split_code(split);
+        let Some(batch) = self.0.vtable::<FfiDatasetVTable>().batch else {
+            return Err(self.0.broke(
+                "batch",
+                "it is a dataset of text documents, which a model reads through its tokenizer"
+                    .to_string(),
+            ));
         };
-        let status = (self.0.vtable::<FfiDatasetVTable>().batch)(
+        let status = batch(
             self.0.object.state,
             split,
             indices.as_ptr(),
@@ -680,7 +687,89 @@ impl ForeignDataset {
     }
 }
 
+impl ForeignDataset {
+    /// Whether the dataset holds text documents (read through a tokenizer) instead of tensors.
+    pub fn is_text(&self) -> bool {
+        self.0.vtable::<FfiDatasetVTable>().documents.is_some()
+    }
+
+    /// Every document of a split, for a text dataset.
+    pub fn documents(&mut self, split: Split) -> Result<Vec<Document>, PluginError> {
+        let Some(documents) = self.0.vtable::<FfiDatasetVTable>().documents else {
+            return Err(self.0.broke(
+                "documents",
+                "it is a dataset of tensors, not of text documents".to_string(),
+            ));
+        };
+        let mut out: *const c_char = std::ptr::null();
+        let status = documents(self.0.object.state, split_code(split), &mut out);
+        self.0.check(status, "documents")?;
+        self.0.decode(out, "documents", "documents")
+    }
+}
+
+fn split_code(split: Split) -> FfiSplit {
+    match split {
+        Split::Train => FfiSplit::Train,
+        Split::Validation => FfiSplit::Validation,
+        Split::Test => FfiSplit::Test,
+    }
+}
+
 impl ForeignModel {
+    /// Whether the model can continue a prompt of token ids (`generate`).
+    pub fn can_generate(&self) -> bool {
+        self.0.vtable::<FfiModelVTable>().generate.is_some()
+    }
+
+    /// Greedy continuations of `prompts`, at most `max_new` tokens each, stopping after
+    /// `stop`: the new tokens of each.
+    pub fn generate(
+        &mut self,
+        prompts: &[Vec<i64>],
+        max_new: usize,
+        stop: Option<i64>,
+    ) -> Result<Vec<Vec<i64>>, PluginError> {
+        let Some(generate) = self.0.vtable::<FfiModelVTable>().generate else {
+            return Err(self.0.broke(
+                "generate",
+                "it does not generate text: an evaluator of generations needs a model of \
+                 token sequences that does (such as `gpt`)"
+                    .to_string(),
+            ));
+        };
+        let mut offsets = Vec::with_capacity(prompts.len() + 1);
+        offsets.push(0);
+        let mut ids = Vec::new();
+        for prompt in prompts {
+            ids.extend_from_slice(prompt);
+            offsets.push(ids.len());
+        }
+        let mut out: *const c_char = std::ptr::null();
+        let status = generate(
+            self.0.object.state,
+            ids.as_ptr(),
+            offsets.as_ptr(),
+            prompts.len(),
+            max_new,
+            stop.unwrap_or(-1),
+            &mut out,
+        );
+        self.0.check(status, "generate")?;
+        let generated: Vec<Vec<i64>> = self.0.decode(out, "generate", "generations")?;
+        if generated.len() != prompts.len() {
+            return Err(self.0.broke(
+                "generate",
+                format!(
+                    "returned {} continuations for {} prompts",
+                    generated.len(),
+                    prompts.len()
+                ),
+            ));
+        }
+        Ok(generated)
+    }
+
     /// Every tensor of the model by checkpoint key; each shares storage with the model.
     pub fn named_tensors(&mut self) -> Result<Vec<(String, Tensor)>, PluginError> {
         let table = self.0.vtable::<FfiModelVTable>();
@@ -805,6 +894,36 @@ impl ForeignEvaluator {
         let metrics: std::collections::BTreeMap<String, f64> =
             self.0.decode(out, "compute", "metrics")?;
         Ok(metrics.into_iter().collect())
+    }
+
+    /// How the evaluator wants generations made, or `None` for one that reads model outputs.
+    pub fn generation(&mut self) -> Result<Option<Generation>, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status =
+            (self.0.vtable::<FfiEvaluatorVTable>().generation)(self.0.object.state, &mut out);
+        self.0.check(status, "generation")?;
+        self.0.decode(out, "generation", "generation settings")
+    }
+
+    /// One generation: its prompt, the continuation, and the reference answer.
+    pub fn update_text(
+        &mut self,
+        prompt: &str,
+        generated: &str,
+        reference: &str,
+    ) -> Result<(), PluginError> {
+        let (prompt, generated, reference) = (
+            self.0.c_text(prompt)?,
+            self.0.c_text(generated)?,
+            self.0.c_text(reference)?,
+        );
+        let status = (self.0.vtable::<FfiEvaluatorVTable>().update_text)(
+            self.0.object.state,
+            prompt.as_ptr(),
+            generated.as_ptr(),
+            reference.as_ptr(),
+        );
+        self.0.check(status, "update_text")
     }
 }
 
@@ -994,5 +1113,149 @@ impl ForeignRegularizer {
     pub fn load_state(&mut self, saved: &SavedState) -> Result<(), PluginError> {
         let fns = &self.0.vtable::<FfiRegularizerVTable>().training_state;
         self.0.load_state(fns, saved)
+    }
+}
+
+impl ForeignTokenizer {
+    /// Learns the vocabulary from documents.
+    pub fn train(&mut self, documents: &[&str]) -> Result<(), PluginError> {
+        let texts: Vec<CString> = documents
+            .iter()
+            .map(|text| self.0.c_text(text))
+            .collect::<Result<_, _>>()?;
+        let pointers: Vec<*const c_char> = texts.iter().map(|text| text.as_ptr()).collect();
+        let status = (self.0.vtable::<FfiTokenizerVTable>().train)(
+            self.0.object.state,
+            pointers.as_ptr(),
+            pointers.len(),
+        );
+        self.0.check(status, "train")
+    }
+
+    /// The tokenizer as `tokenizer.json` text.
+    pub fn to_json(&mut self) -> Result<String, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status = (self.0.vtable::<FfiTokenizerVTable>().to_json)(self.0.object.state, &mut out);
+        self.0.check(status, "to_json")?;
+        Ok(c_text(out))
+    }
+
+    /// Becomes the tokenizer a `to_json` wrote.
+    pub fn load_json(&mut self, json: &str) -> Result<(), PluginError> {
+        let json = self.0.c_text(json)?;
+        let status =
+            (self.0.vtable::<FfiTokenizerVTable>().load_json)(self.0.object.state, json.as_ptr());
+        self.0.check(status, "load_json")
+    }
+
+    pub fn vocabulary(&mut self) -> Result<TokenInfo, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status =
+            (self.0.vtable::<FfiTokenizerVTable>().describe)(self.0.object.state, &mut out);
+        self.0.check(status, "vocabulary")?;
+        self.0.decode(out, "vocabulary", "vocabulary")
+    }
+
+    /// The ids of each text.
+    pub fn encode(&mut self, texts: &[&str]) -> Result<Vec<Vec<u32>>, PluginError> {
+        let owned: Vec<CString> = texts
+            .iter()
+            .map(|text| self.0.c_text(text))
+            .collect::<Result<_, _>>()?;
+        let pointers: Vec<*const c_char> = owned.iter().map(|text| text.as_ptr()).collect();
+        let mut ids: *const u32 = std::ptr::null();
+        let mut offsets: *const usize = std::ptr::null();
+        let status = (self.0.vtable::<FfiTokenizerVTable>().encode)(
+            self.0.object.state,
+            pointers.as_ptr(),
+            pointers.len(),
+            &mut ids,
+            &mut offsets,
+        );
+        self.0.check(status, "encode")?;
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        // SAFETY: after a successful `encode` the object holds `texts.len() + 1` offsets and
+        // `offsets[n]` ids until its next call; both are copied out here.
+        let offsets = unsafe { std::slice::from_raw_parts(offsets, texts.len() + 1) }.to_vec();
+        let total = offsets[texts.len()];
+        let ids = if total == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: as above.
+            unsafe { std::slice::from_raw_parts(ids, total) }.to_vec()
+        };
+        offsets
+            .windows(2)
+            .map(|pair| {
+                ids.get(pair[0]..pair[1])
+                    .map(<[u32]>::to_vec)
+                    .ok_or_else(|| {
+                        self.0
+                            .broke("encode", "returned offsets out of order".into())
+                    })
+            })
+            .collect()
+    }
+
+    pub fn decode(&mut self, ids: &[u32]) -> Result<String, PluginError> {
+        let mut out: *const c_char = std::ptr::null();
+        let status = (self.0.vtable::<FfiTokenizerVTable>().decode)(
+            self.0.object.state,
+            ids.as_ptr(),
+            ids.len(),
+            &mut out,
+        );
+        self.0.check(status, "decode")?;
+        Ok(c_text(out))
+    }
+}
+
+impl ForeignExporter {
+    /// Writes a model into `dir`; returns the files written.
+    pub fn export(
+        &mut self,
+        model: &crate::sdk::ExportedModel,
+        dir: &Path,
+    ) -> Result<Vec<String>, PluginError> {
+        let value_error = |message: String| PluginError::Value {
+            plugin: self.0.plugin.name.clone(),
+            component: self.0.component.clone(),
+            message,
+        };
+        let params = OwnedValue::record(model.params.values())
+            .map_err(|error| value_error(error.to_string()))?;
+        let data = serde_json::to_value(&model.data)
+            .map_err(|error| value_error(error.to_string()))
+            .and_then(|json| {
+                OwnedValue::from_json(&json).map_err(|error| value_error(error.to_string()))
+            })?;
+        let architecture = self.0.c_text(&model.architecture)?;
+        let (names, handles) = named_args(&self.0, &model.tensors)?;
+        let name_ptrs: Vec<*const c_char> = names.iter().map(|name| name.as_ptr()).collect();
+        let tokenizer = model
+            .tokenizer_json
+            .as_deref()
+            .map(|json| self.0.c_text(json))
+            .transpose()?;
+        let dir = self.0.c_text(&dir.display().to_string())?;
+        let mut out: *const c_char = std::ptr::null();
+        let status = (self.0.vtable::<FfiExporterVTable>().write)(
+            self.0.object.state,
+            architecture.as_ptr(),
+            params.as_ptr(),
+            data.as_ptr(),
+            name_ptrs.as_ptr(),
+            handles.as_ptr(),
+            handles.len(),
+            tokenizer
+                .as_ref()
+                .map_or(std::ptr::null(), |json| json.as_ptr()),
+            dir.as_ptr(),
+            &mut out,
+        );
+        self.0.check(status, "export")?;
+        self.0.decode(out, "export", "the list of files written")
     }
 }

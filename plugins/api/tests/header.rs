@@ -131,17 +131,23 @@ fn the_header_lays_out_every_type_as_rust_does() {
         }
         FfiObject as "ExpObject" { state, vtable, release, set_param }
         FfiStateFns as "ExpStateFns" { save, saved_tensor, load }
-        FfiDatasetVTable as "ExpDatasetVTable" { info, batch }
+        FfiDatasetVTable as "ExpDatasetVTable" { info, batch, documents }
         FfiModelVTable as "ExpModelVTable" {
-            n_tensors, tensor_name, tensor, forward, loss, training_state,
+            n_tensors, tensor_name, tensor, forward, loss, training_state, generate,
         }
         FfiOptimizerVTable as "ExpOptimizerVTable" { step, training_state }
         FfiSchedulerVTable as "ExpSchedulerVTable" { value }
-        FfiEvaluatorVTable as "ExpEvaluatorVTable" { reset, update, compute }
+        FfiEvaluatorVTable as "ExpEvaluatorVTable" {
+            reset, update, compute, generation, update_text,
+        }
         FfiMergerVTable as "ExpMergerVTable" { merge, merge_model, as_hook }
         FfiRegularizerVTable as "ExpRegularizerVTable" {
             anchor, penalty, fisher_request, end_task, training_state,
         }
+        FfiTokenizerVTable as "ExpTokenizerVTable" {
+            train, to_json, load_json, describe, encode, decode,
+        }
+        FfiExporterVTable as "ExpExporterVTable" { write }
     };
     let source = format!(
         "#include <stdio.h>\n#include \"exp_plugin.h\"\nint main(void) {{\n{printers}  return 0;\n}}\n"

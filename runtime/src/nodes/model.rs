@@ -30,6 +30,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             test_len: 0,
             source: String::new(),
             license: String::new(),
+            tokens: None,
         }),
         weights: Mutex::new(weights),
         checkpoint,

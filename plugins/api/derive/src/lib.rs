@@ -22,7 +22,10 @@
 //! `max = X` (inclusive bounds), `above = X` and `below = X` (exclusive ones); `choices =
 //! ["a", "b"]` (a `String` that must be one of these words); `schedule` (the value may follow
 //! a schedule through a training phase; the field must be an `f64`); `learning_rate` (an
-//! optimizer's learning rate: the phase's `schedule:` schedules it); `name = "x"` (the
+//! optimizer's learning rate: the phase's `schedule:` schedules it); `sequence_length` (a
+//! model's window length, which the runtime packs token streams into); `path` (a `String` or
+//! `Vec<String>` naming files, written relative to the `.exp` file, globs allowed: the
+//! component receives absolute paths); `name = "x"` (the
 //! parameter's name when it differs from the field's); `flatten` (the field is itself a
 //! `Config` whose parameters are this one's, such as a shared `warmup`).
 //!
@@ -65,6 +68,8 @@ struct FieldSpec {
     choices: Option<Vec<LitStr>>,
     schedule: bool,
     learning_rate: bool,
+    sequence_length: bool,
+    path: bool,
     flatten: bool,
 }
 
@@ -121,11 +126,13 @@ fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec> {
                 }
                 "schedule" => spec.schedule = true,
                 "learning_rate" => spec.learning_rate = true,
+                "sequence_length" => spec.sequence_length = true,
+                "path" => spec.path = true,
                 "flatten" => spec.flatten = true,
                 _ => {
                     return Err(meta.error(
                         "unknown `param` key: expected default, min, max, above, below, \
-                         choices, schedule, learning_rate, name or flatten",
+                         choices, schedule, learning_rate, sequence_length, path, name or flatten",
                     ))
                 }
             }
@@ -232,7 +239,12 @@ fn config(input: &DeriveInput) -> syn::Result<Tokens> {
             None => quote!(::core::option::Option::None),
         };
         let (min, max) = (bound(&spec.min), bound(&spec.max));
-        let (schedule, learning_rate) = (spec.schedule, spec.learning_rate);
+        let (schedule, learning_rate, sequence_length, path) = (
+            spec.schedule,
+            spec.learning_rate,
+            spec.sequence_length,
+            spec.path,
+        );
         schemas.push(quote! {
             params.push(#sdk::param_schema(#sdk::ParamParts {
                 name: #name,
@@ -243,6 +255,8 @@ fn config(input: &DeriveInput) -> syn::Result<Tokens> {
                 max: #max,
                 schedule: #schedule,
                 learning_rate: #learning_rate,
+                sequence_length: #sequence_length,
+                path: #path,
             }));
         });
         let read = match &spec.choices {

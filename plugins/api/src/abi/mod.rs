@@ -13,8 +13,8 @@ mod types;
 pub mod values;
 
 pub use export::{
-    export_dataset, export_evaluator, export_merger, export_model, export_optimizer,
-    export_regularizer, export_scheduler, last_error, last_error_field, read_json, read_value,
-    ComponentExport, PluginExport, VTable,
+    export_dataset, export_evaluator, export_exporter, export_merger, export_model,
+    export_optimizer, export_regularizer, export_scheduler, export_text_dataset, export_tokenizer,
+    last_error, last_error_field, read_json, read_value, ComponentExport, PluginExport, VTable,
 };
 pub use types::*;

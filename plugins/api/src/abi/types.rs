@@ -63,6 +63,8 @@ pub enum FfiKind {
     Merger = 4,
     Evaluator = 5,
     Regularizer = 6,
+    Tokenizer = 7,
+    Exporter = 8,
 }
 
 /// What a value holds.
@@ -228,20 +230,31 @@ pub struct FfiStateFns {
     ) -> i32,
 }
 
+/// A dataset of tensors has `batch`; a dataset of text has `documents`, which the host
+/// tokenizes with a model's tokenizer. Exactly one of the two is non-null.
 #[repr(C)]
 pub struct FfiDatasetVTable {
     /// The dataset's description as JSON: `{"input_shape": [..], "classes", "train_len",
-    /// "validation_len", "test_len", "source", "license"}`.
+    /// "validation_len", "test_len", "source", "license"}` (for text, the lengths count
+    /// documents).
     pub info: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
     /// The examples at `indices` of a split, as inputs and targets.
-    pub batch: extern "C" fn(
-        state: *mut c_void,
-        split: FfiSplit,
-        indices: *const i64,
-        n_indices: usize,
-        out_x: *mut FfiTensorHandle,
-        out_y: *mut FfiTensorHandle,
-    ) -> i32,
+    pub batch: Option<
+        extern "C" fn(
+            state: *mut c_void,
+            split: FfiSplit,
+            indices: *const i64,
+            n_indices: usize,
+            out_x: *mut FfiTensorHandle,
+            out_y: *mut FfiTensorHandle,
+        ) -> i32,
+    >,
+    /// Every document of a split, as JSON: `[{"text": "..", "answer_at": null | n}]`, where
+    /// `answer_at` is the byte offset at which the text's checkable answer starts (the prompt
+    /// is the text before it).
+    pub documents: Option<
+        extern "C" fn(state: *mut c_void, split: FfiSplit, out_json: *mut *const c_char) -> i32,
+    >,
 }
 
 #[repr(C)]
@@ -268,6 +281,20 @@ pub struct FfiModelVTable {
     ) -> i32,
     /// State beyond the tensors (a dropout generator), for resuming.
     pub training_state: FfiStateFns,
+    /// Optional, for models of token sequences: greedy continuations of `n_prompts` prompts
+    /// (prompt `i` is `ids[offsets[i]..offsets[i + 1]]`), at most `max_new` tokens each,
+    /// stopping after token `stop` (none when negative); the new tokens as JSON, `[[id, ..]]`.
+    pub generate: Option<
+        extern "C" fn(
+            state: *mut c_void,
+            ids: *const i64,
+            offsets: *const usize,
+            n_prompts: usize,
+            max_new: usize,
+            stop: i64,
+            out_json: *mut *const c_char,
+        ) -> i32,
+    >,
 }
 
 #[repr(C)]
@@ -294,6 +321,18 @@ pub struct FfiEvaluatorVTable {
         extern "C" fn(state: *mut c_void, output: FfiTensorHandle, target: FfiTensorHandle) -> i32,
     /// The metrics so far as a JSON object of numbers, e.g. `{"accuracy": 0.93}`.
     pub compute: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
+    /// How the evaluator judges generated text, as JSON: `null` for one that reads model
+    /// outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline"}`
+    /// for one the host feeds generations through `update_text`.
+    pub generation: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
+    /// One generation: the prompt, what the model continued it with (cut at the stop), and
+    /// the reference answer.
+    pub update_text: extern "C" fn(
+        state: *mut c_void,
+        prompt: *const c_char,
+        generated: *const c_char,
+        reference: *const c_char,
+    ) -> i32,
 }
 
 #[repr(C)]
@@ -357,4 +396,53 @@ pub struct FfiRegularizerVTable {
     ) -> i32,
     /// Anchors, Fisher estimates and anything else carried between tasks.
     pub training_state: FfiStateFns,
+}
+
+#[repr(C)]
+pub struct FfiTokenizerVTable {
+    /// Learns the vocabulary from `n` documents (a tokenizer that needs no training ignores
+    /// them).
+    pub train: extern "C" fn(state: *mut c_void, texts: *const *const c_char, n: usize) -> i32,
+    /// The tokenizer as JSON text (Hugging Face's `tokenizer.json` format), to save it.
+    pub to_json: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
+    /// Replaces the tokenizer by one `to_json` wrote.
+    pub load_json: extern "C" fn(state: *mut c_void, json: *const c_char) -> i32,
+    /// `{"vocab_size": n, "special": {"<|endoftext|>": id, ..}}`.
+    pub describe: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
+    /// The ids of `n` texts: text `i` is `out_ids[out_offsets[i]..out_offsets[i + 1]]`; both
+    /// arrays belong to the object until its next call.
+    pub encode: extern "C" fn(
+        state: *mut c_void,
+        texts: *const *const c_char,
+        n: usize,
+        out_ids: *mut *const u32,
+        out_offsets: *mut *const usize,
+    ) -> i32,
+    /// The text of `n` ids.
+    pub decode: extern "C" fn(
+        state: *mut c_void,
+        ids: *const u32,
+        n: usize,
+        out_text: *mut *const c_char,
+    ) -> i32,
+}
+
+#[repr(C)]
+pub struct FfiExporterVTable {
+    /// Writes a model into the directory `dir` (which exists and is empty): its architecture
+    /// (`model`, with its parameters as a record and the dataset info that sized it), its
+    /// `n` named tensors, and its tokenizer's JSON (null without one). Reports the files it
+    /// wrote as JSON, `["config.json", ..]`.
+    pub write: extern "C" fn(
+        state: *mut c_void,
+        model: *const c_char,
+        params: *const FfiValue,
+        data: *const FfiValue,
+        names: *const *const c_char,
+        tensors: *const FfiTensorHandle,
+        n: usize,
+        tokenizer_json: *const c_char,
+        dir: *const c_char,
+        out_json: *mut *const c_char,
+    ) -> i32,
 }

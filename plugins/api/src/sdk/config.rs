@@ -316,6 +316,8 @@ pub struct ParamParts {
     pub max: Option<(f64, bool)>,
     pub schedule: bool,
     pub learning_rate: bool,
+    pub sequence_length: bool,
+    pub path: bool,
 }
 
 /// The schema of one parameter.
@@ -329,6 +331,8 @@ pub fn param_schema(parts: ParamParts) -> ParamSchema {
         max_exclusive: parts.max.is_some_and(|(_, exclusive)| exclusive),
         schedule: parts.schedule,
         learning_rate: parts.learning_rate,
+        sequence_length: parts.sequence_length,
+        path: parts.path,
         ..ParamSchema::new(parts.name, parts.ty)
     }
 }

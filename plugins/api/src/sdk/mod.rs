@@ -123,6 +123,45 @@ pub struct DataInfo {
     /// Where the data comes from and under which licence; recorded in the run's ledger.
     pub source: String,
     pub license: String,
+    /// For data the host tokenized (a text dataset read through a model's tokenizer): the
+    /// vocabulary. `input_shape` is then `[window length]` and `classes` the vocabulary size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenInfo>,
+}
+
+/// A tokenizer's vocabulary, as a model sized by it sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub vocab_size: i64,
+    /// Special tokens by name (`<|endoftext|>`, `<|pad|>`, `<|mask|>`) and their ids.
+    pub special: BTreeMap<String, i64>,
+}
+
+/// One document of a text dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub text: String,
+    /// For a document with an answer to check (an arithmetic problem, a question): the byte
+    /// offset in `text` where the answer starts; the prompt is what comes before it.
+    #[serde(default)]
+    pub answer_at: Option<usize>,
+}
+
+impl Document {
+    pub fn new(text: impl Into<String>) -> Document {
+        Document {
+            text: text.into(),
+            answer_at: None,
+        }
+    }
+
+    /// The prompt and the answer of a document that has one.
+    pub fn prompt_and_answer(&self) -> Option<(&str, &str)> {
+        let at = self.answer_at?;
+        self.text
+            .is_char_boundary(at)
+            .then(|| self.text.split_at(at))
+    }
 }
 
 impl DataInfo {
@@ -223,6 +262,15 @@ pub trait Dataset: Component {
     fn batch(&self, split: Split, indices: &[i64]) -> Result<(Tensor, Tensor)>;
 }
 
+/// A dataset of text documents (exported under `text_datasets`). The host tokenizes them
+/// with the tokenizer of the model that reads them, once per tokenizer, and packs them into
+/// the model's windows; `info`'s lengths count documents.
+pub trait TextDataset: Component {
+    fn info(&self) -> DataInfo;
+    /// Every document of a split, in a fixed order.
+    fn documents(&self, split: Split) -> Result<Vec<Document>>;
+}
+
 /// An object's training state beyond its parameters: tensors (optimizer moments) and plain
 /// data (step counts, generator states), saved in checkpoints so a phase resumes exactly.
 #[derive(Debug, Default)]
@@ -263,10 +311,39 @@ pub trait Model: Component + Stateful {
     fn named_tensors(&self) -> Vec<(String, Tensor)>;
     /// The model's output for a batch; a classifier returns logits `[batch, classes]`.
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor>;
-    /// The training loss of a batch; cross-entropy over class logits unless overridden.
+    /// The training loss of a batch; cross-entropy over class logits unless overridden (the
+    /// last dimension holds the classes, as for token logits `[batch, length, vocabulary]`;
+    /// targets of −100 are ignored).
     fn loss(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let logits = panics::in_method("forward", || self.forward(x, true))?;
-        Ok(logits.f_cross_entropy_loss::<Tensor>(y, None, tch::Reduction::Mean, -100, 0.0)?)
+        let classes = logits.size().last().copied().unwrap_or(1);
+        Ok(logits
+            .f_reshape([-1, classes])?
+            .f_cross_entropy_loss::<Tensor>(
+                &y.f_reshape([-1])?,
+                None,
+                tch::Reduction::Mean,
+                -100,
+                0.0,
+            )?)
+    }
+
+    /// Whether `generate` is implemented (a model of token sequences that can continue a
+    /// prompt): set it to `true` where it is overridden.
+    const GENERATES: bool = false;
+
+    /// Greedy continuations of `prompts` (token ids), at most `max_new` new tokens each,
+    /// stopping after `stop`; the new tokens only.
+    fn generate(
+        &self,
+        _prompts: &[Vec<i64>],
+        _max_new: usize,
+        _stop: Option<i64>,
+    ) -> Result<Vec<Vec<i64>>> {
+        Err(PluginError::new(format!(
+            "`{}` does not generate text (its `GENERATES` is false)",
+            Self::NAME
+        )))
     }
 }
 
@@ -287,6 +364,72 @@ pub trait Evaluator: Component {
     /// Accumulates one batch of model outputs and targets.
     fn update(&mut self, output: &Tensor, target: &Tensor) -> Result<()>;
     fn compute(&self) -> BTreeMap<String, f64>;
+
+    /// `Some` for an evaluator of generated text: the host then greedily continues the
+    /// prompt of every document that has an answer and calls `update_text` instead of
+    /// `update`.
+    fn generation(&self) -> Option<Generation> {
+        None
+    }
+
+    /// One generation: the prompt, the model's continuation (cut at the stop), and the
+    /// reference answer.
+    fn update_text(&mut self, _prompt: &str, _generated: &str, _reference: &str) -> Result<()> {
+        Err(PluginError::new(format!(
+            "`{}` evaluates model outputs, not generated text",
+            Self::NAME
+        )))
+    }
+}
+
+/// How an evaluator of generated text wants its generations made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generation {
+    pub max_new_tokens: u64,
+    pub stop: Stop,
+}
+
+/// Where a generation ends (besides `max_new_tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Choice)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// At the tokenizer's end-of-text token.
+    EndOfText,
+    /// At the first newline (included), or the end-of-text token.
+    Newline,
+}
+
+/// Turns text into token ids and back. A `tokenizer` definition trains one on datasets (a
+/// node of the graph, cached like any other), and a model built with it reads text.
+pub trait Tokenizer: Component {
+    /// Learns the vocabulary from documents; a tokenizer that needs no training ignores them.
+    fn train(&mut self, documents: &[&str]) -> Result<()>;
+    /// The tokenizer in Hugging Face's `tokenizer.json` format.
+    fn to_json(&self) -> Result<String>;
+    /// Becomes the tokenizer `to_json` wrote.
+    fn load_json(&mut self, json: &str) -> Result<()>;
+    fn vocabulary(&self) -> TokenInfo;
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>>;
+    fn decode(&self, ids: &[u32]) -> Result<String>;
+}
+
+/// What an exporter receives of a trained model.
+pub struct ExportedModel {
+    /// The model component's name (`gpt`) and its parameters.
+    pub architecture: String,
+    pub params: Params,
+    /// The dataset info that sized it (with the vocabulary, for a model of tokens).
+    pub data: DataInfo,
+    /// Every tensor, by checkpoint key.
+    pub tensors: Vec<(String, Tensor)>,
+    /// Its tokenizer's `tokenizer.json`, if it has one.
+    pub tokenizer_json: Option<String>,
+}
+
+/// Writes a trained model in another ecosystem's format.
+pub trait Exporter: Component {
+    /// Writes `model` into `dir` (existing and empty); returns the files written.
+    fn export(&self, model: &ExportedModel, dir: &std::path::Path) -> Result<Vec<String>>;
 }
 
 pub trait Merger: Component {
@@ -389,19 +532,24 @@ pub enum FisherEstimator {
 ///     models: [MyNet],
 /// }
 /// ```
-/// Every kind list is optional.
+/// Every kind list is optional; they come in this order: `datasets`, `text_datasets`,
+/// `models`, `optimizers`, `schedulers`, `evaluators`, `mergers`, `regularizers`,
+/// `tokenizers`, `exporters`.
 #[macro_export]
 macro_rules! export_plugin {
     (
         name: $name:expr,
         version: $version:expr
         $(, datasets: [$($dataset:ty),* $(,)?])?
+        $(, text_datasets: [$($text_dataset:ty),* $(,)?])?
         $(, models: [$($model:ty),* $(,)?])?
         $(, optimizers: [$($optimizer:ty),* $(,)?])?
         $(, schedulers: [$($scheduler:ty),* $(,)?])?
         $(, evaluators: [$($evaluator:ty),* $(,)?])?
         $(, mergers: [$($merger:ty),* $(,)?])?
         $(, regularizers: [$($regularizer:ty),* $(,)?])?
+        $(, tokenizers: [$($tokenizer:ty),* $(,)?])?
+        $(, exporters: [$($exporter:ty),* $(,)?])?
         $(,)?
     ) => {
         /// The plugin's entry point: the one symbol the exp host looks up.
@@ -413,12 +561,15 @@ macro_rules! export_plugin {
                 .get_or_init(|| {
                     let components = vec![
                         $($($crate::abi::export_dataset::<$dataset>(),)*)?
+                        $($($crate::abi::export_text_dataset::<$text_dataset>(),)*)?
                         $($($crate::abi::export_model::<$model>(),)*)?
                         $($($crate::abi::export_optimizer::<$optimizer>(),)*)?
                         $($($crate::abi::export_scheduler::<$scheduler>(),)*)?
                         $($($crate::abi::export_evaluator::<$evaluator>(),)*)?
                         $($($crate::abi::export_merger::<$merger>(),)*)?
                         $($($crate::abi::export_regularizer::<$regularizer>(),)*)?
+                        $($($crate::abi::export_tokenizer::<$tokenizer>(),)*)?
+                        $($($crate::abi::export_exporter::<$exporter>(),)*)?
                     ];
                     $crate::abi::PluginExport::new($name, $version, components)
                 })

@@ -225,6 +225,7 @@ impl Dataset for Digits {
                 None => SOURCE.into(),
             },
             license: "CC-BY-4.0".into(),
+            tokens: None,
         }
     }
 

@@ -19,6 +19,7 @@ pub(crate) mod test_support {
                 test_len: 10,
                 source: String::new(),
                 license: String::new(),
+                tokens: None,
             }),
         }
     }

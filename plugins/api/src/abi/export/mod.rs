@@ -18,10 +18,11 @@ use torch_sys::C_tensor;
 mod tables;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use tables::{
-    dataset_vtable, evaluator_vtable, merger_vtable, model_vtable, optimizer_vtable,
-    regularizer_vtable, scheduler_vtable,
+    dataset_vtable, evaluator_vtable, exporter_vtable, merger_vtable, model_vtable,
+    optimizer_vtable, regularizer_vtable, scheduler_vtable, text_dataset_vtable, tokenizer_vtable,
 };
 
 use super::types::{
@@ -32,8 +33,8 @@ use super::types::{
 use crate::sdk::config::{Config, Params};
 use crate::sdk::panics;
 use crate::sdk::{
-    schema_of, Component, Context, DataInfo, Dataset, Evaluator, Merger, Model, Optimizer,
-    PluginError, Regularizer, Scheduler,
+    schema_of, Component, Context, DataInfo, Dataset, Evaluator, Exporter, Merger, Model,
+    Optimizer, PluginError, Regularizer, Scheduler, TextDataset, Tokenizer,
 };
 
 thread_local! {
@@ -325,6 +326,8 @@ pub(super) struct State<T: Component> {
     pub(super) tensor_names: Vec<CString>,
     /// The tensors of the last `save`, until the next one.
     pub(super) saved: Vec<(CString, Tensor)>,
+    /// A tokenizer's last `encode`, until the next call.
+    pub(super) encoded: text::Encoded,
 }
 
 pub(super) fn state<'a, T: Component>(raw: *mut c_void) -> &'a mut State<T> {
@@ -378,6 +381,7 @@ fn create<T: Component>(
             text: CString::default(),
             tensor_names: Vec::new(),
             saved: Vec::new(),
+            encoded: text::Encoded::default(),
         });
         // SAFETY: `out` is a valid pointer provided by the host for this call.
         unsafe {
@@ -461,7 +465,25 @@ export_fn!(
     ComponentKind::Evaluator,
     evaluator_vtable
 );
+export_fn!(
+    export_text_dataset,
+    TextDataset,
+    ComponentKind::Dataset,
+    text_dataset_vtable
+);
 export_fn!(export_merger, Merger, ComponentKind::Merger, merger_vtable);
+export_fn!(
+    export_tokenizer,
+    Tokenizer,
+    ComponentKind::Tokenizer,
+    tokenizer_vtable
+);
+export_fn!(
+    export_exporter,
+    Exporter,
+    ComponentKind::Exporter,
+    exporter_vtable
+);
 export_fn!(
     export_regularizer,
     Regularizer,

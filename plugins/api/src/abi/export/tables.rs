@@ -20,6 +20,8 @@ use crate::sdk::{
     Scheduler, Split, Stateful,
 };
 
+pub(super) use super::text::{exporter_vtable, text_dataset_vtable, tokenizer_vtable};
+
 pub(super) fn dataset_vtable<T: Dataset>() -> *const c_void {
     extern "C" fn info<T: Dataset>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
         guarded("info", || {
@@ -37,11 +39,7 @@ pub(super) fn dataset_vtable<T: Dataset>() -> *const c_void {
         out_y: *mut FfiTensorHandle,
     ) -> i32 {
         guarded("batch", || {
-            let split = match split {
-                FfiSplit::Train => Split::Train,
-                FfiSplit::Validation => Split::Validation,
-                FfiSplit::Test => Split::Test,
-            };
+            let split = split_in(split);
             let indices = if n == 0 {
                 &[][..]
             } else {
@@ -56,7 +54,8 @@ pub(super) fn dataset_vtable<T: Dataset>() -> *const c_void {
     }
     static_vtable::<T, _>(|| FfiDatasetVTable {
         info: info::<T>,
-        batch: batch::<T>,
+        batch: Some(batch::<T>),
+        documents: None,
     })
 }
 
@@ -123,6 +122,30 @@ pub(super) fn model_vtable<T: Model>() -> *const c_void {
             Ok(())
         })
     }
+    extern "C" fn generate<T: Model>(
+        raw: *mut c_void,
+        ids: *const i64,
+        offsets: *const usize,
+        n_prompts: usize,
+        max_new: usize,
+        stop: i64,
+        out: *mut *const c_char,
+    ) -> i32 {
+        guarded("generate", || {
+            let prompts = prompts_in(ids, offsets, n_prompts)?;
+            let state = state::<T>(raw);
+            let stop = (stop >= 0).then_some(stop);
+            let generated = state.component.generate(&prompts, max_new, stop)?;
+            if generated.len() != prompts.len() {
+                return Err(PluginError::new(format!(
+                    "generate returned {} continuations for {} prompts",
+                    generated.len(),
+                    prompts.len()
+                )));
+            }
+            json_out(state, &generated, out)
+        })
+    }
     static_vtable::<T, _>(|| FfiModelVTable {
         n_tensors: n_tensors::<T>,
         tensor_name: tensor_name::<T>,
@@ -130,7 +153,49 @@ pub(super) fn model_vtable<T: Model>() -> *const c_void {
         forward: forward::<T>,
         loss: loss::<T>,
         training_state: state_fns::<T>(),
+        generate: if T::GENERATES {
+            Some(generate::<T>)
+        } else {
+            None
+        },
     })
+}
+
+/// The prompts the host passes flattened: prompt `i` is `ids[offsets[i]..offsets[i + 1]]`.
+fn prompts_in(
+    ids: *const i64,
+    offsets: *const usize,
+    n_prompts: usize,
+) -> Result<Vec<Vec<i64>>, PluginError> {
+    if n_prompts == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the host passes `n_prompts + 1` offsets, the last the length of `ids`.
+    let offsets = unsafe { std::slice::from_raw_parts(offsets, n_prompts + 1) };
+    let total = offsets[n_prompts];
+    let ids = if total == 0 {
+        &[][..]
+    } else {
+        // SAFETY: `ids` holds `offsets[n_prompts]` ids for the duration of the call.
+        unsafe { std::slice::from_raw_parts(ids, total) }
+    };
+    offsets
+        .windows(2)
+        .map(|pair| {
+            ids.get(pair[0]..pair[1])
+                .map(<[i64]>::to_vec)
+                .ok_or_else(|| PluginError::new("prompt offsets out of order"))
+        })
+        .collect()
+}
+
+/// A split as the SDK names it.
+pub(super) fn split_in(split: FfiSplit) -> Split {
+    match split {
+        FfiSplit::Train => Split::Train,
+        FfiSplit::Validation => Split::Validation,
+        FfiSplit::Test => Split::Test,
+    }
 }
 
 pub(super) fn optimizer_vtable<T: Optimizer>() -> *const c_void {
@@ -260,10 +325,33 @@ pub(super) fn evaluator_vtable<T: Evaluator>() -> *const c_void {
             json_out(state, &metrics, out)
         })
     }
+    extern "C" fn generation<T: Evaluator>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
+        guarded("generation", || {
+            let state = state::<T>(raw);
+            let generation = state.component.generation();
+            json_out(state, &generation, out)
+        })
+    }
+    extern "C" fn update_text<T: Evaluator>(
+        raw: *mut c_void,
+        prompt: *const c_char,
+        generated: *const c_char,
+        reference: *const c_char,
+    ) -> i32 {
+        guarded("update_text", || {
+            let (prompt, generated, reference) =
+                (str_in(prompt)?, str_in(generated)?, str_in(reference)?);
+            state::<T>(raw)
+                .component
+                .update_text(prompt, generated, reference)
+        })
+    }
     static_vtable::<T, _>(|| FfiEvaluatorVTable {
         reset: reset::<T>,
         update: update::<T>,
         compute: compute::<T>,
+        generation: generation::<T>,
+        update_text: update_text::<T>,
     })
 }
 
