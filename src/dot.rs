@@ -22,7 +22,9 @@ pub fn to_dot(graph: &Graph) -> String {
         let detail = match &node.kind {
             NodeKind::Dataset { component }
             | NodeKind::Model { component }
-            | NodeKind::Merge { component } => component.name.clone(),
+            | NodeKind::Merge { component }
+            | NodeKind::Tokenizer { component }
+            | NodeKind::Export { component } => component.name.clone(),
             NodeKind::Train(spec) => {
                 let mut detail = format!(
                     "{} steps={} batch={}",

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use exp_ir::ComponentRef;
 use exp_plugin_api::host::ForeignDataset;
@@ -14,28 +14,66 @@ pub enum Artifact {
     Model(ModelArtifact),
     Metrics(MetricsArtifact),
     Table(crate::table::Table),
+    Tokenizer(Arc<TokenizerArtifact>),
+    Files(FilesArtifact),
 }
 
 pub struct DatasetArtifact {
     pub info: DataInfo,
-    /// The dataset object; nodes that read batches take the lock for each batch.
-    pub dataset: Mutex<ForeignDataset>,
+    pub source: DataSource,
     pub component: ComponentRef,
 }
 
+/// Where a dataset's examples come from.
+pub enum DataSource {
+    /// The dataset component; nodes that read it take the lock for each call.
+    Plugin(Mutex<ForeignDataset>),
+    /// A text dataset read through a model's tokenizer: packed windows of token ids.
+    Tokens(crate::text::TokenView),
+}
+
 impl DatasetArtifact {
-    /// The examples at `indices` of a split, taking the dataset's lock for the call.
+    /// The examples at `indices` of a split.
     pub fn batch(
         &self,
         split: exp_plugin_api::sdk::Split,
         indices: &[i64],
     ) -> Result<(tch::Tensor, tch::Tensor), exp_plugin_api::host::PluginError> {
-        let mut dataset = self
-            .dataset
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        dataset.batch(split, indices)
+        match &self.source {
+            DataSource::Plugin(dataset) => dataset
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .batch(split, indices),
+            DataSource::Tokens(view) => view.batch(split, indices),
+        }
     }
+
+    /// Whether this is a dataset of text documents, to be read through a tokenizer.
+    pub fn is_text(&self) -> bool {
+        match &self.source {
+            DataSource::Plugin(dataset) => dataset
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .is_text(),
+            DataSource::Tokens(_) => false,
+        }
+    }
+}
+
+/// A trained tokenizer: the component that made it and its `tokenizer.json`.
+pub struct TokenizerArtifact {
+    pub component: ComponentRef,
+    pub json: String,
+    pub vocabulary: exp_plugin_api::sdk::TokenInfo,
+    /// The tokenizer's identity for caches of token ids: the SHA-256 of its JSON.
+    pub key: String,
+}
+
+/// What an exporter wrote: the directory and its files.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FilesArtifact {
+    pub dir: PathBuf,
+    pub files: Vec<String>,
 }
 
 /// Model weights together with the architecture that reads them.
@@ -57,6 +95,8 @@ pub struct ModelArtifact {
     pub hooks: Mutex<Vec<CarriedHook>>,
     /// What the method that made these weights held beyond the live model.
     pub memory: Memory,
+    /// For a model of token sequences: the tokenizer it reads text through.
+    pub tokenizer: Option<Arc<TokenizerArtifact>>,
 }
 
 /// The extra memory a method holds, for comparing continual-learning methods: copies of the
@@ -106,6 +146,9 @@ pub struct LedgerEntry {
     pub source: String,
     pub license: String,
     pub examples: u64,
+    /// For text: the tokens (targets trained on) this source gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -137,6 +180,8 @@ impl Artifact {
             Artifact::Model(_) => "model",
             Artifact::Metrics(_) => "metrics",
             Artifact::Table(_) => "table",
+            Artifact::Tokenizer(_) => "tokenizer",
+            Artifact::Files(_) => "files",
         }
     }
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use exp_ir::{ComponentRef, Graph, Node, NodeKind};
 use exp_plugin_api::sdk::DataInfo;
@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tch::{Device, Tensor};
 
-use crate::artifact::{Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact};
+use crate::artifact::{
+    Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact, TokenizerArtifact,
+};
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
@@ -82,7 +84,9 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
     let written: Vec<&ComponentRef> = match kind {
         NodeKind::Dataset { component }
         | NodeKind::Model { component }
-        | NodeKind::Merge { component } => {
+        | NodeKind::Merge { component }
+        | NodeKind::Tokenizer { component }
+        | NodeKind::Export { component } => {
             vec![component]
         }
         NodeKind::Train(spec) => std::iter::once(&spec.optimizer)
@@ -238,6 +242,13 @@ enum Stored {
         hooks: Vec<StoredHook>,
         #[serde(default)]
         memory: Memory,
+        /// The model's tokenizer (its JSON is `tokenizer.json` beside the weights).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokenizer: Option<StoredTokenizer>,
+    },
+    /// A trained tokenizer; its JSON is `tokenizer.json`.
+    Tokenizer {
+        tokenizer: StoredTokenizer,
     },
     Metrics {
         metrics: MetricsArtifact,
@@ -245,6 +256,41 @@ enum Stored {
     Table {
         table: Table,
     },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredTokenizer {
+    component: ComponentRef,
+    vocabulary: exp_plugin_api::sdk::TokenInfo,
+}
+
+impl StoredTokenizer {
+    /// Writes the tokenizer's JSON into an entry being stored, and describes it.
+    fn store(
+        tokenizer: &TokenizerArtifact,
+        temporary: &Path,
+        files: &mut BTreeMap<String, String>,
+    ) -> std::io::Result<StoredTokenizer> {
+        let path = temporary.join("tokenizer.json");
+        write_synced(&path, tokenizer.json.as_bytes())?;
+        files.insert("tokenizer.json".to_string(), hashed(&path)?);
+        Ok(StoredTokenizer {
+            component: tokenizer.component.clone(),
+            vocabulary: tokenizer.vocabulary.clone(),
+        })
+    }
+
+    /// The tokenizer back from an entry.
+    fn restore(&self, dir: &Path) -> Result<Arc<TokenizerArtifact>, String> {
+        let json = fs::read_to_string(dir.join("tokenizer.json"))
+            .map_err(|error| format!("cannot read the cached tokenizer: {error}"))?;
+        Ok(Arc::new(TokenizerArtifact {
+            component: self.component.clone(),
+            key: sha256_hex(json.as_bytes()),
+            json,
+            vocabulary: self.vocabulary.clone(),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -362,10 +408,15 @@ impl Cache {
         fs::create_dir_all(&temporary)?;
         let mut files = BTreeMap::new();
         let stored = match artifact {
-            Artifact::Dataset(_) => {
+            // Datasets are live plugin objects, cheap to rebuild; an export's files are
+            // written again from its (cached) model.
+            Artifact::Dataset(_) | Artifact::Files(_) => {
                 let _ = fs::remove_dir_all(&temporary);
                 return Ok(false);
             }
+            Artifact::Tokenizer(tokenizer) => Stored::Tokenizer {
+                tokenizer: StoredTokenizer::store(tokenizer, &temporary, &mut files)?,
+            },
             Artifact::Model(model) => {
                 let weights = temporary.join("weights.safetensors");
                 fs::copy(&model.checkpoint, &weights)?;
@@ -408,6 +459,12 @@ impl Cache {
                     fs::File::open(&path)?.sync_all()?;
                     files.insert("hooks.safetensors".to_string(), hashed(&path)?);
                 }
+                let tokenizer = match &model.tokenizer {
+                    Some(tokenizer) => {
+                        Some(StoredTokenizer::store(tokenizer, &temporary, &mut files)?)
+                    }
+                    None => None,
+                };
                 Stored::Model {
                     architecture: model.architecture.clone(),
                     data: model.data.clone(),
@@ -416,6 +473,7 @@ impl Cache {
                     order,
                     hooks,
                     memory: model.memory,
+                    tokenizer,
                 }
             }
             Artifact::Metrics(metrics) => Stored::Metrics {
@@ -496,7 +554,12 @@ impl Hit {
                 order,
                 hooks,
                 memory,
+                tokenizer,
             } => {
+                let tokenizer = match tokenizer {
+                    Some(tokenizer) => Some(tokenizer.restore(&self.dir)?),
+                    None => None,
+                };
                 let checkpoint = run_dir.checkpoint_path(&node.name);
                 fs::copy(self.dir.join("weights.safetensors"), &checkpoint)
                     .map_err(|error| format!("cannot copy the cached checkpoint: {error}"))?;
@@ -545,7 +608,16 @@ impl Hit {
                     metrics: metrics.clone(),
                     hooks: Mutex::new(carried),
                     memory: *memory,
+                    tokenizer,
                 }))
+            }
+            Stored::Tokenizer { tokenizer } => {
+                let tokenizer = tokenizer.restore(&self.dir)?;
+                let path = run_dir.tokenizer_path(&node.name);
+                fs::create_dir_all(path.parent().unwrap_or(&run_dir.path))
+                    .and_then(|()| RunDir::write_atomic(&path, tokenizer.json.as_bytes()))
+                    .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+                Ok(Artifact::Tokenizer(tokenizer))
             }
             Stored::Metrics { metrics } => {
                 if let (NodeKind::Continual { metric, .. }, Some(matrix)) =

@@ -25,6 +25,7 @@ use crate::observer::Observer;
 use crate::registry::Registry;
 use crate::run_dir::RunDir;
 use crate::table::Table;
+use crate::text::TokenStore;
 
 pub struct RunOptions {
     /// The run directory to create and fill.
@@ -259,6 +260,8 @@ pub fn execute(
         .map_err(|error| format!("cannot write the manifest: {error}"))?;
 
     let mut decisions = plan(graph, &keys, cache.as_ref(), options, observer);
+    // Tokenized text outlives the run in the cache directory, beside the entries it feeds.
+    let tokens = TokenStore::new(options.cache_dir.as_ref().map(|dir| dir.join("tokens")));
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -325,6 +328,7 @@ pub fn execute(
                 let stop = &options.stop;
                 let cache = cache.as_ref();
                 let node_key = &keys[index];
+                let (all_keys, tokens) = (&keys, &tokens);
                 scope.spawn(move |_| {
                     let started = Instant::now();
                     let result = match hit {
@@ -358,6 +362,8 @@ pub fn execute(
                                 observer,
                                 resume_dir,
                                 stop,
+                                keys: all_keys,
+                                tokens,
                             };
                             run_node(graph, node, inputs, &context).map(|artifact| {
                                 if let Some(cache) = cache.filter(|_| !partial) {
@@ -495,6 +501,8 @@ struct NodeContext<'a> {
     observer: &'a dyn Observer,
     resume_dir: Option<PathBuf>,
     stop: &'a AtomicBool,
+    keys: &'a [NodeKey],
+    tokens: &'a TokenStore,
 }
 
 /// Runs one node's body; a panic in the runtime itself fails this node only.
@@ -520,6 +528,8 @@ fn run_node(
         observer: context.observer,
         resume_dir: context.resume_dir.clone(),
         stop: context.stop,
+        keys: context.keys,
+        tokens: context.tokens,
     };
     catch_unwind(AssertUnwindSafe(|| nodes::run(&ctx))).unwrap_or_else(|payload| {
         let message = payload

@@ -7,6 +7,7 @@
 //! - `nodes`: what each kind of node does (initialise, train, merge, evaluate, report).
 //! - `run_dir`: the run directory: manifest, metrics log, checkpoints, results tables.
 //! - `plots`: charts of the metrics log and of results tables, as SVG and PNG.
+//! - `text`: tokenized text, packed into the windows a model of token sequences reads.
 
 pub mod artifact;
 pub mod cache;
@@ -20,6 +21,7 @@ pub mod plots;
 pub mod registry;
 pub mod run_dir;
 pub mod table;
+pub mod text;
 
 pub use device::DeviceChoice;
 pub use error::RunError;

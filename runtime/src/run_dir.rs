@@ -109,6 +109,11 @@ impl RunDir {
         logged.entry(line.node.clone()).or_default().push(line);
     }
 
+    /// Where a tokenizer node keeps its `tokenizer.json`.
+    pub fn tokenizer_path(&self, node: &str) -> PathBuf {
+        self.path.join("tokenizers").join(format!("{node}.json"))
+    }
+
     /// Appends how a node ended to `outcomes.jsonl`, as it ends: a run that is killed still
     /// says which nodes had finished (the manifest records outcomes only at the end).
     pub fn record_outcome(&self, outcome: &serde_json::Value) {

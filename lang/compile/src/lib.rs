@@ -155,6 +155,8 @@ impl Lowering<'_> {
             }
             NodeKind::Evaluate { .. } | NodeKind::Continual { .. } => ArtifactKind::Metrics,
             NodeKind::Report { .. } => ArtifactKind::Table,
+            NodeKind::Tokenizer { .. } => ArtifactKind::Tokenizer,
+            NodeKind::Export { .. } => ArtifactKind::Files,
         };
         self.nodes.push(Node {
             id,

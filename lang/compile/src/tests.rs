@@ -32,7 +32,9 @@ fn graph_text(graph: &Graph) -> String {
         let detail = match &node.kind {
             NodeKind::Dataset { component }
             | NodeKind::Model { component }
-            | NodeKind::Merge { component } => {
+            | NodeKind::Merge { component }
+            | NodeKind::Tokenizer { component }
+            | NodeKind::Export { component } => {
                 format!("{} {}", component.name, component.params_json())
             }
             NodeKind::Train(spec) => {

@@ -80,6 +80,10 @@ pub enum ArtifactKind {
     Metrics,
     /// A results table.
     Table,
+    /// A trained tokenizer (its `tokenizer.json`).
+    Tokenizer,
+    /// Files an exporter wrote.
+    Files,
 }
 
 impl ArtifactKind {
@@ -89,6 +93,8 @@ impl ArtifactKind {
             ArtifactKind::Model => "model",
             ArtifactKind::Metrics => "metrics",
             ArtifactKind::Table => "table",
+            ArtifactKind::Tokenizer => "tokenizer",
+            ArtifactKind::Files => "files",
         }
     }
 }
@@ -123,8 +129,14 @@ pub enum NodeKind {
     /// Loads or generates a dataset. No inputs.
     Dataset { component: ComponentRef },
     /// Initialises an architecture's weights. Input `data` (optional): the dataset whose
-    /// shape (features, classes) sizes the model.
+    /// shape (features, classes) sizes the model; input `tokenizer` (optional): the tokenizer
+    /// a model of token sequences reads text through, which sizes its vocabulary instead.
     Model { component: ComponentRef },
+    /// Trains a tokenizer on the training splits of its inputs `data` (text datasets).
+    Tokenizer { component: ComponentRef },
+    /// Writes its input `model` (with its tokenizer) in another format, into the run
+    /// directory's `exports/<name>/`.
+    Export { component: ComponentRef },
     /// Trains a model on a dataset. Inputs `model` and `data`.
     Train(TrainSpec),
     /// Merges two or more models of one architecture. Inputs `inputs`, in order.
@@ -162,6 +174,8 @@ impl NodeKind {
             NodeKind::Evaluate { .. } => "evaluate",
             NodeKind::Report { .. } => "report",
             NodeKind::Continual { .. } => "continual",
+            NodeKind::Tokenizer { .. } => "tokenizer",
+            NodeKind::Export { .. } => "export",
         }
     }
 }

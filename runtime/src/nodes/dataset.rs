@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use exp_ir::ComponentRef;
 
 use super::NodeRun;
-use crate::artifact::{Artifact, DatasetArtifact};
+use crate::artifact::{Artifact, DataSource, DatasetArtifact};
 use crate::error::RunError;
 
 pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
@@ -14,7 +14,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
     let info = dataset.info().map_err(|error| ctx.plugin_error(error))?;
     Ok(Artifact::Dataset(DatasetArtifact {
         info,
-        dataset: Mutex::new(dataset),
+        source: DataSource::Plugin(Mutex::new(dataset)),
         component: component.clone(),
     }))
 }

@@ -86,17 +86,44 @@ pub fn check_output(
 }
 
 pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artifact, RunError> {
-    let data = ctx.dataset_input("data")?;
     let source = ctx.model_input("model")?;
     let split = Split::from_word(split)
         .ok_or_else(|| ctx.internal(format!("`{split}` is not a split (this is a bug in exp)")))?;
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
+    let data = ctx.dataset_for_model("data", source)?;
     let context = ctx.context(ctx.node.seed, Some(data.info.clone()));
-    let mut evaluators = metrics
-        .iter()
-        .map(|component| ctx.evaluator(component, &context))
-        .collect::<Result<Vec<_>, _>>()?;
-    let result = evaluate_model(ctx, &mut model, data, split, &mut evaluators)?;
+    // Evaluators of generated text are fed the model's continuations of prompts; the others
+    // read the model's outputs on batches of the split.
+    let mut reading = Vec::new();
+    let mut generating = Vec::new();
+    for component in metrics {
+        let mut evaluator = ctx.evaluator(component, &context)?;
+        match evaluator
+            .generation()
+            .map_err(|error| ctx.plugin_error(error))?
+        {
+            Some(generation) => generating.push((component.name.as_str(), evaluator, generation)),
+            None => reading.push(evaluator),
+        }
+    }
+    let mut result = if reading.is_empty() {
+        MetricsArtifact::default()
+    } else {
+        evaluate_model(ctx, &mut model, &data, split, &mut reading)?
+    };
+    for (name, mut evaluator, generation) in generating {
+        let metrics = super::generate::evaluate_generations(
+            ctx,
+            &mut model,
+            source,
+            split,
+            (name, &mut evaluator),
+            &generation,
+        )?;
+        for metric in &metrics.order {
+            result.push(metric, metrics.values[metric]);
+        }
+    }
     for name in &result.order {
         ctx.run_dir
             .log_metric(ctx.name(), None, split.word(), name, result.values[name]);

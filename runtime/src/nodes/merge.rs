@@ -31,6 +31,17 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         .map(|input| ctx.graph.node(input.node).name.as_str())
         .collect();
     for (position, model) in models.iter().enumerate().skip(1) {
+        let tokenizer_key = |model: &ModelArtifact| model.tokenizer.as_ref().map(|t| t.key.clone());
+        if tokenizer_key(model) != tokenizer_key(first) {
+            return Err(RunError::Mismatch {
+                node: node.to_string(),
+                message: format!(
+                    "`{}` and `{}` read text through different tokenizers; only models of one \
+                     vocabulary can be merged",
+                    input_names[0], input_names[position]
+                ),
+            });
+        }
         if model.architecture.name != first.architecture.name
             || model.architecture.params != first.architecture.params
         {
@@ -113,5 +124,6 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             param_copies: models.len().saturating_sub(1) as f64,
             replay_examples: 0,
         },
+        tokenizer: first.tokenizer.clone(),
     }))
 }

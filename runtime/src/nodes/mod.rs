@@ -5,12 +5,16 @@ mod batches;
 pub mod continual;
 mod dataset;
 mod evaluate;
+mod export;
+mod generate;
 mod hooks;
 mod merge;
 mod model;
 pub mod report;
 mod resume;
 mod schedules;
+mod text;
+mod tokenizer;
 mod train;
 
 use std::path::Path;
@@ -46,6 +50,11 @@ pub struct NodeRun<'a> {
     pub resume_dir: Option<std::path::PathBuf>,
     /// Set when the run should stop (Ctrl-C): training checkpoints after its current step.
     pub stop: &'a std::sync::atomic::AtomicBool,
+    /// Every node's cache key, by node id: what a node's inputs are, for keying what it
+    /// derives from them (tokenized text).
+    pub keys: &'a [crate::cache::NodeKey],
+    /// Tokenized text, shared by the nodes of the run and kept in the cache directory.
+    pub tokens: &'a crate::text::TokenStore,
 }
 
 /// Runs one node.
@@ -58,6 +67,8 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
         NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
         NodeKind::Report { chart, against } => report::run(ctx, *chart, against.as_deref()),
         NodeKind::Continual { tasks, metric } => continual::run(ctx, *tasks, metric),
+        NodeKind::Tokenizer { component } => tokenizer::run(ctx, component),
+        NodeKind::Export { component } => export::run(ctx, component),
     }
 }
 
@@ -227,20 +238,6 @@ impl NodeRun<'_> {
     ) -> Result<ForeignRegularizer, RunError> {
         ForeignRegularizer::new(self.instantiate(component, context)?)
             .map_err(|error| self.plugin_error(error))
-    }
-
-    /// The dataset inputs with a role, in order.
-    fn datasets_with_role(&self, role: &str) -> Result<Vec<&DatasetArtifact>, RunError> {
-        self.inputs_with_role(role)
-            .into_iter()
-            .map(|artifact| match artifact {
-                Artifact::Dataset(dataset) => Ok(dataset),
-                other => Err(self.internal(format!(
-                    "input `{role}` is a {}, not a dataset",
-                    other.kind_word()
-                ))),
-            })
-            .collect()
     }
 
     /// A fresh instance of a model artifact's architecture holding the artifact's weights.

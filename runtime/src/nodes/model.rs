@@ -11,9 +11,27 @@ use crate::artifact::{Artifact, ModelArtifact};
 use crate::error::RunError;
 
 pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
-    let data: Option<DataInfo> = match ctx.node.input("data") {
-        Some(_) => Some(ctx.dataset_input("data")?.info.clone()),
-        None => None,
+    let tokenizer = match ctx.input("tokenizer") {
+        Ok(Artifact::Tokenizer(tokenizer)) => Some(tokenizer.clone()),
+        _ => None,
+    };
+    let data: Option<DataInfo> = match (&tokenizer, ctx.node.input("data")) {
+        // A model of token sequences is sized by its tokenizer's vocabulary and its own
+        // window length, whatever text it will read.
+        (Some(tokenizer), _) => Some(DataInfo {
+            input_shape: ctx
+                .sequence_length(component)
+                .map_or_else(Vec::new, |length| vec![length as i64]),
+            classes: tokenizer.vocabulary.vocab_size,
+            train_len: 0,
+            validation_len: 0,
+            test_len: 0,
+            source: String::new(),
+            license: String::new(),
+            tokens: Some(tokenizer.vocabulary.clone()),
+        }),
+        (None, Some(_)) => Some(ctx.dataset_input("data")?.info.clone()),
+        (None, None) => None,
     };
     let context = ctx.context(ctx.node.seed, data.clone());
     let mut model = ctx.model(component, &context)?;
@@ -38,5 +56,6 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         metrics: crate::artifact::MetricsArtifact::default(),
         hooks: Mutex::new(Vec::new()),
         memory: crate::artifact::Memory::default(),
+        tokenizer,
     }))
 }

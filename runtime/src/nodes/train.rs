@@ -61,9 +61,11 @@ pub fn resolve_durations(component: &ComponentRef, clock: &Clock) -> ComponentRe
 
 pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
     let node = ctx.name();
-    let sources = Sources::new(ctx.datasets_with_role("data")?);
-    let data = sources.datasets[0];
     let source = ctx.model_input("model")?;
+    // Text inputs are read as the model reads them: token windows through its tokenizer.
+    let inputs = ctx.data_for_model("data", source)?;
+    let sources = Sources::new(inputs.iter().map(|data| &**data).collect());
+    let data = sources.datasets[0];
     let spe = steps_per_epoch(sources.train_len, spec.batch);
     let elements: i64 = data.info.input_shape.iter().product();
     let mut clock = Clock {
@@ -131,7 +133,8 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
             total,
         )?
     };
-    let earlier = Sources::new(ctx.datasets_with_role("replay")?);
+    let replayed = ctx.data_for_model("replay", source)?;
+    let earlier = Sources::new(replayed.iter().map(|data| &**data).collect());
     let mut replay = match &spec.replay {
         Some(replay) if earlier.train_len > 0 => {
             let buffer = ReplayBuffer::new(replay, &earlier, spec.batch, ctx.node.seed);
@@ -402,11 +405,19 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
                 (examples_seen as f64 * share).round() as u64
             }
         };
+        // A window of a token view holds `context` targets (the training split drops the
+        // tail that does not fill one).
+        let tokens = dataset
+            .info
+            .tokens
+            .as_ref()
+            .map(|_| examples * dataset.info.input_shape.first().copied().unwrap_or(0) as u64);
         ledger.push(LedgerEntry {
             node: node.to_string(),
             source: dataset.info.source.clone(),
             license: dataset.info.license.clone(),
             examples,
+            tokens,
         });
     }
     Ok(Artifact::Model(ModelArtifact {
@@ -418,6 +429,7 @@ pub fn run(ctx: &NodeRun, spec: &TrainSpec) -> Result<Artifact, RunError> {
         metrics: final_metrics,
         hooks: Mutex::new(carried),
         memory,
+        tokenizer: source.tokenizer.clone(),
     }))
 }
 

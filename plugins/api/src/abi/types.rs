@@ -322,8 +322,10 @@ pub struct FfiEvaluatorVTable {
     /// The metrics so far as a JSON object of numbers, e.g. `{"accuracy": 0.93}`.
     pub compute: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
     /// How the evaluator judges generated text, as JSON: `null` for one that reads model
-    /// outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline"}`
-    /// for one the host feeds generations through `update_text`.
+    /// outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline",
+    /// "prompt_tokens": null | n, "max_documents": null | n}` for one the host feeds
+    /// generations through `update_text` (documents with an answer are prompted with the text
+    /// before it; others with their first `prompt_tokens` tokens, when given).
     pub generation: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
     /// One generation: the prompt, what the model continued it with (cut at the stop), and
     /// the reference answer.

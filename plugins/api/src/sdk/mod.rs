@@ -387,6 +387,13 @@ pub trait Evaluator: Component {
 pub struct Generation {
     pub max_new_tokens: u64,
     pub stop: Stop,
+    /// A document without an answer is prompted with its first `prompt_tokens` tokens (the
+    /// rest of it is the reference); `None` leaves such documents out.
+    #[serde(default)]
+    pub prompt_tokens: Option<u64>,
+    /// At most this many documents of the split, the first ones; `None` for all.
+    #[serde(default)]
+    pub max_documents: Option<u64>,
 }
 
 /// Where a generation ends (besides `max_new_tokens`).
