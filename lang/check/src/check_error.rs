@@ -502,26 +502,13 @@ impl CheckError {
                          one of the same unit and multiplied or divided by a number",
                     )
             }
-            CheckError::LetCycle { names, uses, span } => {
-                let chain: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-                let mut diagnostic = Diagnostic::error(
-                    code,
-                    format!(
-                        "lets depend on each other in a cycle: {}",
-                        chain.join(" -> ")
-                    ),
-                )
-                .with_primary(*span, "this value depends on itself");
-                for (idx, use_span) in uses.iter().enumerate() {
-                    if let Some(next) = names.get(idx + 1) {
-                        diagnostic = diagnostic.with_secondary(
-                            *use_span,
-                            format!("`{}` uses `{next}` here", names[idx]),
-                        );
-                    }
-                }
-                diagnostic.with_help("give one of these lets a value that does not refer back")
-            }
+            CheckError::LetCycle { names, uses, span } => cycle_diagnostic(
+                Diagnostic::error(code, format!("lets depend on each other in a cycle: {}", chain(names)))
+                    .with_primary(*span, "this value depends on itself"),
+                names,
+                uses,
+            )
+            .with_help("give one of these lets a value that does not refer back"),
             CheckError::DurationUnitMismatch { op, lhs, rhs, span } => {
                 Diagnostic::error(code, format!("cannot apply `{op}` to {lhs} and {rhs}"))
                     .with_primary(*span, "the units differ")
@@ -703,24 +690,16 @@ impl CheckError {
             )
             .with_primary(*span, "too few inputs")
             .with_help("list two or more models to merge, such as `average(a, b)`"),
-            CheckError::Cycle { names, uses, span } => {
-                let chain: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-                let mut diagnostic = Diagnostic::error(
+            CheckError::Cycle { names, uses, span } => cycle_diagnostic(
+                Diagnostic::error(
                     code,
-                    format!(
-                        "definitions depend on each other in a cycle: {}",
-                        chain.join(" -> ")
-                    ),
+                    format!("definitions depend on each other in a cycle: {}", chain(names)),
                 )
-                .with_primary(*span, "this definition depends on itself");
-                for (idx, use_span) in uses.iter().enumerate() {
-                    let user = &names[idx];
-                    let used = &names[idx + 1];
-                    diagnostic = diagnostic
-                        .with_secondary(*use_span, format!("`{user}` uses `{used}` here"));
-                }
-                diagnostic.with_help("start the chain from a `model` definition")
-            }
+                .with_primary(*span, "this definition depends on itself"),
+                names,
+                uses,
+            )
+            .with_help("start the chain from a `model` definition"),
             CheckError::UnknownComponent {
                 kind,
                 name,
@@ -828,6 +807,24 @@ impl CheckError {
     }
 }
 
+/// `` `a` -> `b` -> `a` ``: the members of a cycle, the first repeated at the end.
+fn chain(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(" -> ")
+}
+
+/// Adds to a cycle's diagnostic (definitions or lets alike) a label at each place where one
+/// member refers to the next: `uses[i]` is where `names[i]` uses `names[i + 1]`.
+fn cycle_diagnostic(mut diagnostic: Diagnostic, names: &[String], uses: &[Span]) -> Diagnostic {
+    for (idx, use_span) in uses.iter().enumerate() {
+        if let (Some(user), Some(used)) = (names.get(idx), names.get(idx + 1)) {
+            diagnostic =
+                diagnostic.with_secondary(*use_span, format!("`{user}` uses `{used}` here"));
+        }
+    }
+    diagnostic
+}
+
 fn ticks<S: AsRef<str>>(names: &[S]) -> String {
     let quoted: Vec<String> = names
         .iter()
@@ -843,5 +840,48 @@ fn article(kind: ComponentKind) -> String {
         format!("an {word}")
     } else {
         format!("a {word}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use exp_diag::{FileId, Span};
+
+    use super::CheckError;
+
+    /// Definition cycles and let cycles are worded by one helper: the same chain gets the same
+    /// labels, and a use past the end of the chain is left out rather than indexing past it.
+    #[test]
+    fn both_cycles_label_their_uses_alike() {
+        let span = |start| Span::new(FileId(0), start, start + 1);
+        let names: Vec<String> = ["a", "b", "a"].iter().map(|n| n.to_string()).collect();
+        let uses = vec![span(4), span(8), span(12)];
+        let definitions = CheckError::Cycle {
+            names: names.clone(),
+            uses: uses.clone(),
+            span: span(0),
+        }
+        .to_diagnostic();
+        let lets = CheckError::LetCycle {
+            names,
+            uses,
+            span: span(0),
+        }
+        .to_diagnostic();
+        let secondary = |labels: &[exp_diag::Label]| -> Vec<(Span, String)> {
+            labels
+                .iter()
+                .filter(|label| !label.primary)
+                .map(|label| (label.span, label.message.clone()))
+                .collect()
+        };
+        assert_eq!(secondary(&definitions.labels), secondary(&lets.labels));
+        assert_eq!(
+            secondary(&definitions.labels),
+            [
+                (span(4), "`a` uses `b` here".to_string()),
+                (span(8), "`b` uses `a` here".to_string())
+            ]
+        );
     }
 }

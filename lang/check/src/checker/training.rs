@@ -1,0 +1,532 @@
+//! The training rules: `train` and `sequence` blocks, and the pieces of a phase they share
+//! (length, batch, seed, optimizer and schedule, evaluations, hooks and their anchor), with the
+//! data mixture of a `train` and the replay buffer of a `sequence`.
+
+use std::collections::HashMap;
+
+use exp_diag::did_you_mean;
+use exp_ir::graph::{Mixture, Replay, ReplaySize, TrainSpec};
+use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
+use exp_syntax::ast::{self, ExprKind};
+
+use super::{field, ir_unit, Checker, FieldSpec};
+use crate::check_error::{CheckError, Expect};
+use crate::program::{Body, DefId, Stages};
+
+const TRAIN_FIELDS: &[FieldSpec] = &[
+    field("model", true, "model: <model name>"),
+    field("data", true, "data: <dataset name> or [<dataset>, ..]"),
+    field("steps", true, "steps: 1000 steps"),
+    field("batch", false, "batch: 32"),
+    field("seed", false, "seed: 0"),
+    field("optimizer", true, "optimizer: adamw { lr: 1e-3 }"),
+    field("schedule", false, "schedule: cosine { warmup: 10% }"),
+    field("eval", false, "eval: [accuracy, loss]"),
+    field("eval_every", false, "eval_every: 100 steps"),
+    field("log_every", false, "log_every: 10 steps"),
+    field("checkpoint_every", false, "checkpoint_every: 500 steps"),
+    field("hooks", false, "hooks: [l2 { lambda: 1.0 }]"),
+    field("anchor", false, "anchor: <model name>"),
+    field(
+        "mixture",
+        false,
+        "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }",
+    ),
+];
+
+/// A sequence trains one model through `tasks` in order, each phase as a `train` block says.
+const SEQUENCE_FIELDS: &[FieldSpec] = &[
+    field("model", true, "model: <model name>"),
+    field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
+    field("steps", true, "steps: 300 steps"),
+    field("batch", false, "batch: 32"),
+    field("seed", false, "seed: 0"),
+    field("optimizer", true, "optimizer: adamw { lr: 1e-3 }"),
+    field("schedule", false, "schedule: cosine { warmup: 10% }"),
+    field("hooks", false, "hooks: [ewc { lambda: 100 }]"),
+    field("anchor", false, "anchor: <model name>"),
+    field("replay", false, "replay: { size: 200, ratio: 25% }"),
+    field("metrics", false, "metrics: [accuracy]"),
+    field("log_every", false, "log_every: 10 steps"),
+    field("checkpoint_every", false, "checkpoint_every: 100 steps"),
+];
+
+/// A sequence of given models: the model after each task, evaluated on every task.
+const SEQUENCE_MODELS_FIELDS: &[FieldSpec] = &[
+    field("models", true, "models: [<model after task 1>, ..]"),
+    field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
+    field("metrics", false, "metrics: [accuracy]"),
+];
+
+impl<'a> Checker<'a> {
+    pub(super) fn train(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
+        let fields = self.fields(def, block, TRAIN_FIELDS);
+        let model = fields
+            .get("model")
+            .and_then(|field| self.reference_field(field, Expect::Model));
+        let data = fields
+            .get("data")
+            .and_then(|field| self.reference_list(field, Expect::Dataset, true));
+        let mixture = match (fields.get("mixture"), &data) {
+            (Some(field), Some(data)) => self.mixture(field, data.len()).map(Some),
+            (Some(_), None) => None,
+            (None, _) => Some(None),
+        };
+        let anchor = self.anchor(&fields);
+        let phase = self.phase(&fields);
+        let (mut spec, seed) = phase?;
+        spec.mixture = mixture?;
+        Some(Body::Train {
+            model: model?,
+            data: data?,
+            spec,
+            seed,
+            anchor: anchor?,
+        })
+    }
+
+    pub(super) fn sequence(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
+        // With `models`, the models after each task are given and only evaluated.
+        let given = block.fields.iter().any(|field| field.key.name == "models");
+        let specs = if given {
+            SEQUENCE_MODELS_FIELDS
+        } else {
+            SEQUENCE_FIELDS
+        };
+        let fields = self.fields(def, block, specs);
+        let tasks = fields
+            .get("tasks")
+            .and_then(|field| self.reference_list(field, Expect::Dataset, false));
+        let metrics = match fields.get("metrics") {
+            Some(field) => self.component_list(field, ComponentKind::Evaluator, true),
+            None => Some(vec![
+                self.default_component(ComponentKind::Evaluator, "accuracy")
+            ]),
+        };
+        let stages = if given {
+            let field = fields.get("models")?;
+            let models = self.reference_list(field, Expect::Model, false)?;
+            if let Some(tasks) = &tasks {
+                if models.len() != tasks.len() {
+                    self.errors.push(CheckError::WrongFieldType {
+                        field: "models".to_string(),
+                        expected: format!("one model per task ({})", tasks.len()),
+                        found: match models.len() {
+                            1 => "1 model".to_string(),
+                            count => format!("{count} models"),
+                        },
+                        span: field.value.span,
+                        example: None,
+                    });
+                    return None;
+                }
+            }
+            Some(Stages::Given(models))
+        } else {
+            let model = fields
+                .get("model")
+                .and_then(|field| self.reference_field(field, Expect::Model));
+            let replay = match fields.get("replay") {
+                Some(field) => self.replay(field).map(Some),
+                None => Some(None),
+            };
+            let anchor = self.anchor(&fields);
+            let phase = self.phase(&fields);
+            let (mut spec, seed) = phase?;
+            spec.replay = replay?;
+            Some(Stages::Train {
+                model: model?,
+                spec,
+                seed,
+                anchor: anchor?,
+            })
+        };
+        Some(Body::Sequence {
+            tasks: tasks?,
+            stages: stages?,
+            metrics: metrics?,
+        })
+    }
+
+    /// `anchor: <model>`: what the hooks anchor to instead of each phase's starting weights.
+    fn anchor(&mut self, fields: &HashMap<&'static str, &'a ast::Field>) -> Option<Option<DefId>> {
+        match fields.get("anchor") {
+            Some(field) => self.reference_field(field, Expect::Model).map(Some),
+            None => Some(None),
+        }
+    }
+
+    /// The fields of a training phase that `train` and `sequence` share.
+    fn phase(
+        &mut self,
+        fields: &HashMap<&'static str, &'a ast::Field>,
+    ) -> Option<(TrainSpec, Option<u64>)> {
+        let steps = fields
+            .get("steps")
+            .and_then(|field| self.duration(field, false));
+        let batch = match fields.get("batch") {
+            Some(field) => self.integer(field, 1),
+            None => Some(32),
+        };
+        let seed = match fields.get("seed") {
+            Some(field) => self.integer(field, 0).map(Some),
+            None => Some(None),
+        };
+        let optimizer = fields
+            .get("optimizer")
+            .and_then(|field| self.component_value(field, &field.value, ComponentKind::Optimizer));
+        let schedule = match fields.get("schedule") {
+            Some(field) => self.component_value(field, &field.value, ComponentKind::Scheduler),
+            None => Some(self.default_component(ComponentKind::Scheduler, "constant")),
+        };
+        let eval = match fields.get("eval") {
+            Some(field) => self.component_list(field, ComponentKind::Evaluator, false),
+            None => Some(Vec::new()),
+        };
+        let eval_every = match fields.get("eval_every") {
+            Some(field) => self.duration(field, true).map(Some),
+            None => Some(None),
+        };
+        let log_every = match fields.get("log_every") {
+            Some(field) => self.duration(field, true),
+            None => Some(Duration {
+                amount: 10.0,
+                unit: DurationUnit::Steps,
+            }),
+        };
+        let checkpoint_every = match fields.get("checkpoint_every") {
+            Some(field) => self.duration(field, true).map(Some),
+            None => Some(None),
+        };
+        let hooks = match fields.get("hooks") {
+            Some(field) => self.hooks(field),
+            None => Some(Vec::new()),
+        };
+        Some((
+            TrainSpec {
+                steps: steps?,
+                batch: batch?,
+                optimizer: optimizer?,
+                schedule: schedule?,
+                eval: eval?,
+                eval_every: eval_every?,
+                log_every: log_every?,
+                checkpoint_every: checkpoint_every?,
+                hooks: hooks?,
+                replay: None,
+                mixture: None,
+            },
+            seed?,
+        ))
+    }
+
+    /// `hooks: [..]`: regularizers, and mergers that can run during training (those with an
+    /// `every` parameter saying how often).
+    fn hooks(&mut self, field: &'a ast::Field) -> Option<Vec<ComponentRef>> {
+        let ExprKind::List(items) = &field.value.kind else {
+            self.wrong_type(
+                field,
+                "a list of hooks",
+                Some("hooks: [l2 { lambda: 1.0 }]".into()),
+            );
+            return None;
+        };
+        let catalog = self.catalog;
+        let mut hooks = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let ExprKind::Component(component) = &item.kind else {
+                self.errors.push(CheckError::WrongFieldType {
+                    field: "hooks".to_string(),
+                    expected: "a regularizer or a merger".to_string(),
+                    found: item.kind.describe(),
+                    span: item.span,
+                    example: None,
+                });
+                ok = false;
+                continue;
+            };
+            let name = component.name.name.as_str();
+            let is_hook_merger = |name: &str| {
+                catalog
+                    .component(ComponentKind::Merger, name)
+                    .is_some_and(|schema| schema.param("every").is_some())
+            };
+            let kind = if catalog
+                .component(ComponentKind::Regularizer, name)
+                .is_some()
+            {
+                ComponentKind::Regularizer
+            } else if is_hook_merger(name) {
+                ComponentKind::Merger
+            } else {
+                let mut available: Vec<String> = catalog
+                    .names(ComponentKind::Regularizer)
+                    .into_iter()
+                    .chain(
+                        catalog
+                            .names(ComponentKind::Merger)
+                            .into_iter()
+                            .filter(|name| is_hook_merger(name)),
+                    )
+                    .map(str::to_string)
+                    .collect();
+                available.sort();
+                let found = ComponentKind::ALL
+                    .into_iter()
+                    .find(|kind| catalog.component(*kind, name).is_some());
+                self.errors.push(CheckError::NotAHook {
+                    name: name.to_string(),
+                    found,
+                    span: component.name.span,
+                    suggestion: did_you_mean(name, available.iter().map(String::as_str))
+                        .map(str::to_string),
+                    available,
+                });
+                ok = false;
+                continue;
+            };
+            match self.component(component, kind) {
+                Some(hook) => hooks.push(hook),
+                None => ok = false,
+            }
+        }
+        ok.then_some(hooks)
+    }
+
+    /// `mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]], interpolate: false }`:
+    /// a schedule of weights over the `data` inputs (`sources` of them).
+    fn mixture(&mut self, field: &'a ast::Field, sources: usize) -> Option<Mixture> {
+        const EXAMPLE: &str = "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }";
+        let ExprKind::Record(block) = &field.value.kind else {
+            self.wrong_type(
+                field,
+                "a block `{ at: [..], weights: [[..], ..] }`",
+                Some(EXAMPLE.into()),
+            );
+            return None;
+        };
+        let mut at: Option<Vec<Duration>> = None;
+        let mut weights: Option<Vec<Vec<f64>>> = None;
+        let mut interpolate = false;
+        let mut ok = true;
+        let problem = |errors: &mut Vec<CheckError>, inner: &ast::Field, expected: String| {
+            errors.push(CheckError::WrongFieldType {
+                field: format!("mixture.{}", inner.key.name),
+                expected,
+                found: inner.value.kind.describe(),
+                span: inner.value.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+        };
+        for inner in &block.fields {
+            match (inner.key.name.as_str(), &inner.value.kind) {
+                ("at", ExprKind::List(items)) if !items.is_empty() => {
+                    let points: Option<Vec<Duration>> = items
+                        .iter()
+                        .map(|item| match &item.kind {
+                            ExprKind::Duration(d) if d.amount >= 0.0 => Some(Duration {
+                                amount: d.amount,
+                                unit: ir_unit(d.unit),
+                            }),
+                            _ => None,
+                        })
+                        .collect();
+                    match points {
+                        Some(points) => at = Some(points),
+                        None => {
+                            problem(
+                                &mut self.errors,
+                                inner,
+                                "a list of durations (`0%`, `500 steps`)".into(),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                ("weights", ExprKind::List(rows)) if !rows.is_empty() => {
+                    let parsed: Option<Vec<Vec<f64>>> = rows
+                        .iter()
+                        .map(|row| match &row.kind {
+                            ExprKind::List(cells) if cells.len() == sources => cells
+                                .iter()
+                                .map(|cell| match cell.kind {
+                                    ExprKind::Int(v) if v >= 0 => Some(v as f64),
+                                    ExprKind::Float(v) if v >= 0.0 => Some(v),
+                                    _ => None,
+                                })
+                                .collect::<Option<Vec<f64>>>()
+                                .filter(|row| row.iter().sum::<f64>() > 0.0),
+                            _ => None,
+                        })
+                        .collect();
+                    match parsed {
+                        Some(parsed) => weights = Some(parsed),
+                        None => {
+                            problem(
+                                &mut self.errors,
+                                inner,
+                                format!("a list of rows of {sources} weights ≥ 0 (one per `data` input), each with a positive sum"),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                ("interpolate", ExprKind::Bool(value)) => interpolate = *value,
+                (key @ ("at" | "weights" | "interpolate"), _) => {
+                    let expected = match key {
+                        "at" => "a non-empty list of durations".to_string(),
+                        "weights" => format!("a non-empty list of rows of {sources} weights"),
+                        _ => "a boolean".to_string(),
+                    };
+                    problem(&mut self.errors, inner, expected);
+                    ok = false;
+                }
+                (key, _) => {
+                    self.errors.push(CheckError::UnknownParam {
+                        component: "mixture".to_string(),
+                        param: key.to_string(),
+                        span: inner.key.span,
+                        suggestion: did_you_mean(key, ["at", "weights", "interpolate"])
+                            .map(str::to_string),
+                        known: vec!["at".into(), "weights".into(), "interpolate".into()],
+                    });
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let (Some(at), Some(weights)) = (at, weights) else {
+            self.errors.push(CheckError::MissingParam {
+                component: "mixture".to_string(),
+                param: "at` and `weights".to_string(),
+                expected: "a list of points and a row of weights per point".to_string(),
+                span: field.value.span,
+            });
+            return None;
+        };
+        let same_unit = at.iter().all(|point| point.unit == at[0].unit);
+        if same_unit && at.windows(2).any(|pair| pair[1].amount <= pair[0].amount) {
+            self.errors.push(CheckError::WrongFieldType {
+                field: "mixture.at".to_string(),
+                expected: "increasing points".to_string(),
+                found: "points out of order".to_string(),
+                span: field.value.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+            return None;
+        }
+        if at.len() != weights.len() {
+            self.errors.push(CheckError::WrongFieldType {
+                field: "mixture.weights".to_string(),
+                expected: format!("one row per point of `at` ({})", at.len()),
+                found: match weights.len() {
+                    1 => "1 row".to_string(),
+                    rows => format!("{rows} rows"),
+                },
+                span: field.value.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+            return None;
+        }
+        Some(Mixture {
+            at,
+            weights,
+            interpolate,
+        })
+    }
+
+    /// `replay: { size: 200 | 10%, ratio: 25%, selection: "uniform" | "reservoir" }`.
+    fn replay(&mut self, field: &'a ast::Field) -> Option<Replay> {
+        const EXAMPLE: &str = "replay: { size: 200, ratio: 25% }";
+        let ExprKind::Record(block) = &field.value.kind else {
+            self.wrong_type(
+                field,
+                "a block `{ size: .., ratio: .. }`",
+                Some(EXAMPLE.into()),
+            );
+            return None;
+        };
+        let mut size = None;
+        let mut ratio = None;
+        let mut selection = Some("reservoir".to_string());
+        let mut ok = true;
+        for inner in &block.fields {
+            match (inner.key.name.as_str(), &inner.value.kind) {
+                ("size", ExprKind::Int(count)) if *count > 0 => {
+                    size = Some(ReplaySize::Count(*count as u64))
+                }
+                ("size", ExprKind::Duration(d))
+                    if d.unit == ast::DurationUnit::Fraction
+                        && d.amount > 0.0
+                        && d.amount <= 1.0 =>
+                {
+                    size = Some(ReplaySize::Fraction(d.amount))
+                }
+                ("ratio", ExprKind::Duration(d))
+                    if d.unit == ast::DurationUnit::Fraction
+                        && d.amount > 0.0
+                        && d.amount < 1.0 =>
+                {
+                    ratio = Some(d.amount)
+                }
+                ("ratio", ExprKind::Float(r)) if *r > 0.0 && *r < 1.0 => ratio = Some(*r),
+                ("selection", ExprKind::Str(word)) if word == "uniform" || word == "reservoir" => {
+                    selection = Some(word.clone())
+                }
+                (key @ ("size" | "ratio" | "selection"), _) => {
+                    let expected = match key {
+                        "size" => "a count of examples greater than 0, or a percentage of the earlier tasks' examples",
+                        "ratio" => "a share of each batch between 0% and 100% (exclusive)",
+                        _ => "\"uniform\" or \"reservoir\"",
+                    };
+                    self.errors.push(CheckError::WrongFieldType {
+                        field: format!("replay.{key}"),
+                        expected: expected.to_string(),
+                        found: inner.value.kind.describe(),
+                        span: inner.value.span,
+                        example: Some(EXAMPLE.to_string()),
+                    });
+                    ok = false;
+                }
+                (key, _) => {
+                    self.errors.push(CheckError::UnknownParam {
+                        component: "replay".to_string(),
+                        param: key.to_string(),
+                        span: inner.key.span,
+                        suggestion: did_you_mean(key, ["size", "ratio", "selection"])
+                            .map(str::to_string),
+                        known: vec!["size".into(), "ratio".into(), "selection".into()],
+                    });
+                    ok = false;
+                }
+            }
+        }
+        for (key, missing) in [("size", size.is_none()), ("ratio", ratio.is_none())] {
+            if missing && ok {
+                self.errors.push(CheckError::MissingParam {
+                    component: "replay".to_string(),
+                    param: key.to_string(),
+                    expected: if key == "size" {
+                        "a count or a percentage"
+                    } else {
+                        "a percentage"
+                    }
+                    .to_string(),
+                    span: field.value.span,
+                });
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(Replay {
+            size: size?,
+            ratio: ratio?,
+            selection: selection?,
+        })
+    }
+}
