@@ -6,6 +6,7 @@ mod cli;
 mod experiments;
 mod fmt;
 mod highlight;
+mod malformed;
 mod mergers;
 mod plugins;
 mod records;

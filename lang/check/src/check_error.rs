@@ -1,9 +1,9 @@
 //! `CheckError`: everything the checker can find wrong in a parsed program, with typed
 //! fields, and `to_diagnostic`, which turns one into words (STYLE E2, E4, E5).
 //!
-//! Codes E0001 to E0003 belong to the parser (`exp_syntax::ParseError`); the checker's run
-//! from E0004 to E0037, and its warnings from W0001 (an unused `let`) and W0002 (an unused
-//! template parameter). A code never changes meaning once released.
+//! Codes E0001 to E0003, E0038 and E0039 belong to the parser (`exp_syntax::ParseError`); the
+//! checker's run from E0004 to E0037 and on from E0040, and its warnings from W0001 (an unused
+//! `let`) and W0002 (an unused template parameter). A code never changes meaning once released.
 
 use exp_diag::{Diagnostic, Span};
 use exp_ir::ComponentKind;
@@ -260,6 +260,15 @@ pub enum CheckError {
         param: String,
         span: Span,
     },
+    /// An experiment file with no items at all: empty, or only comments and blank lines.
+    EmptyFile {
+        span: Span,
+    },
+    /// The path of the experiment is a directory (reported by the binary, which reads files).
+    Directory {
+        path: String,
+        span: Span,
+    },
     /// A hook that is neither a regularizer nor a merger that can run during training.
     NotAHook {
         name: String,
@@ -308,6 +317,7 @@ impl CheckError {
             CheckError::NotAllowedInside { .. } => "E0035",
             CheckError::Interpolation { .. } => "E0036",
             CheckError::NotAHook { .. } => "E0037",
+            CheckError::EmptyFile { .. } | CheckError::Directory { .. } => "E0040",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -350,6 +360,8 @@ impl CheckError {
             | CheckError::NotAllowedInside { span, .. }
             | CheckError::Interpolation { span, .. }
             | CheckError::NotAHook { span, .. }
+            | CheckError::EmptyFile { span }
+            | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
     }
@@ -490,6 +502,20 @@ impl CheckError {
                     .with_primary(*span, "not a hook")
                     .with_help(help)
             }
+            CheckError::EmptyFile { span } => {
+                Diagnostic::error(code, "the experiment file defines nothing")
+                    .with_primary(*span, "expected a definition")
+                    .with_help(
+                        "an experiment needs at least one line, such as \
+                         `model net = mlp { hidden: [64] }`",
+                    )
+            }
+            CheckError::Directory { path, span } => Diagnostic::error(
+                code,
+                format!("`{path}` is a directory, not an experiment file"),
+            )
+            .with_primary(*span, "a directory")
+            .with_help("give the path of a `.exp` file"),
             CheckError::ArithmeticType { op, lhs, rhs, span } => {
                 let message = match rhs {
                     Some(rhs) => format!("cannot apply `{op}` to {lhs} and {rhs}"),

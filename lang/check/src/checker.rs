@@ -28,6 +28,22 @@ mod expand;
 mod lets;
 mod training;
 
+/// Decodes the bytes of the experiment file `name`, adds it to `sources` and checks it (see
+/// `check`). A file that is not UTF-8 gets that one error and is not parsed.
+pub fn check_file(
+    sources: &mut SourceMap,
+    name: &str,
+    source: &[u8],
+    world: &dyn World,
+    catalog: &dyn Catalog,
+) -> (Option<Program>, Vec<Diagnostic>) {
+    let (main, not_utf8) = exp_syntax::add_source(sources, name, source);
+    match not_utf8 {
+        Some(diagnostic) => (None, vec![diagnostic]),
+        None => check(sources, main, world, catalog),
+    }
+}
+
 /// Checks the experiment file `main` (already in `sources`) and everything it imports.
 /// Imported modules are added to `sources`. Returns the program when there are no errors,
 /// and all diagnostics, ordered by file and position.
@@ -40,6 +56,12 @@ pub fn check(
     let main_text = sources.text(main).to_string();
     let (mut main_file, mut diagnostics) = exp_syntax::parse(main, &main_text);
     let mut errors = Vec::new();
+    if diagnostics.is_empty() && main_file.items.is_empty() {
+        // Most likely the wrong file, or one cut short: an experiment that does nothing.
+        errors.push(CheckError::EmptyFile {
+            span: Span::new(main, main_text.len(), main_text.len()),
+        });
+    }
     let mut modules = Vec::new();
     let mut loaded = HashSet::new();
     load_imports(
@@ -102,10 +124,24 @@ pub fn check(
     }
     // The copies a sweep or template makes share their spans: one mistake, one report.
     let mut reported = HashSet::new();
+    // A literal the parser could not read (a number beyond 64 bits) stands as 0 so that the
+    // rest is still checked; what the checker then finds at the same place is about that 0.
+    let unreadable: Vec<Span> = diagnostics
+        .iter()
+        .filter_map(Diagnostic::primary_span)
+        .collect();
+    let overlaps_unreadable = |span: Span| {
+        unreadable.iter().any(|literal| {
+            literal.file == span.file
+                && literal.start < span.end.max(span.start + 1)
+                && span.start < literal.end
+        })
+    };
     diagnostics.extend(
         checker
             .errors
             .iter()
+            .filter(|error| !overlaps_unreadable(error.span()))
             .filter(|error| reported.insert((error.code(), error.span())))
             .map(CheckError::to_diagnostic),
     );
@@ -149,7 +185,12 @@ fn load_imports(file: &ast::File, loader: &mut Loader<'_>) {
             });
             continue;
         };
-        let file_id = loader.sources.add(name, text.clone());
+        let (file_id, not_utf8) = exp_syntax::add_source(loader.sources, name, &text);
+        if let Some(diagnostic) = not_utf8 {
+            loader.diagnostics.push(diagnostic);
+            continue;
+        }
+        let text = loader.sources.text(file_id).to_string();
         let (module, diagnostics) = exp_syntax::parse(file_id, &text);
         loader.diagnostics.extend(diagnostics);
         load_imports(&module, loader);

@@ -10,7 +10,7 @@ mod program;
 pub mod testing;
 
 pub use check_error::{CheckError, Expect};
-pub use checker::check;
+pub use checker::{check, check_file};
 pub use program::{Body, CheckedDef, DefId, Program, Stages};
 
 use exp_ir::{ComponentKind, ComponentSchema};
@@ -25,8 +25,9 @@ pub trait Catalog {
 /// Where imported modules come from.
 pub trait World {
     /// The module at a dotted path (`import std.digits` asks for `["std", "digits"]`):
-    /// its display name (such as `<stdlib/digits.exp>`) and its text, or `None` if there is none.
-    fn load_module(&self, path: &[String]) -> Option<(String, String)>;
+    /// its display name (such as `<stdlib/digits.exp>`) and its bytes, or `None` if there is
+    /// none. The checker decodes the bytes, so a module that is not UTF-8 gets a located error.
+    fn load_module(&self, path: &[String]) -> Option<(String, Vec<u8>)>;
 }
 
 #[cfg(test)]
