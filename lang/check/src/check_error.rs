@@ -260,6 +260,13 @@ pub enum CheckError {
         param: String,
         span: Span,
     },
+    /// A sweep whose grid has more than `limit` points (`count`), or sweeps and templates that
+    /// together would make more than `limit` definitions (`count` unknown: expansion stopped).
+    TooManyDefinitions {
+        count: Option<usize>,
+        limit: usize,
+        span: Span,
+    },
     /// An experiment file with no items at all: empty, or only comments and blank lines.
     EmptyFile {
         span: Span,
@@ -318,6 +325,7 @@ impl CheckError {
             CheckError::Interpolation { .. } => "E0036",
             CheckError::NotAHook { .. } => "E0037",
             CheckError::EmptyFile { .. } | CheckError::Directory { .. } => "E0040",
+            CheckError::TooManyDefinitions { .. } => "E0041",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -361,6 +369,7 @@ impl CheckError {
             | CheckError::Interpolation { span, .. }
             | CheckError::NotAHook { span, .. }
             | CheckError::EmptyFile { span }
+            | CheckError::TooManyDefinitions { span, .. }
             | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
@@ -501,6 +510,21 @@ impl CheckError {
                 Diagnostic::error(code, message)
                     .with_primary(*span, "not a hook")
                     .with_help(help)
+            }
+            CheckError::TooManyDefinitions { count, limit, span } => {
+                let (message, label) = match count {
+                    Some(count) => (
+                        format!("this sweep has {} points, more than the {} exp expands", thousands(*count), thousands(*limit)),
+                        "the grid of these axes".to_string(),
+                    ),
+                    None => (
+                        format!("expanding this makes more than {} definitions", thousands(*limit)),
+                        "its sweeps and templates multiply to more than that".to_string(),
+                    ),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, label)
+                    .with_help("sweep fewer values (`sweep zip` pairs lists instead of crossing them), or split the study into several files")
             }
             CheckError::EmptyFile { span } => {
                 Diagnostic::error(code, "the experiment file defines nothing")
@@ -831,6 +855,19 @@ impl CheckError {
             )),
         }
     }
+}
+
+/// `100,000`: a count people read at a glance.
+fn thousands(count: usize) -> String {
+    let digits = count.to_string();
+    let mut out = String::new();
+    for (idx, digit) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 /// `` `a` -> `b` -> `a` ``: the members of a cycle, the first repeated at the end.

@@ -22,7 +22,7 @@
 //! line in the file; the checker reports an error at one place once, however many copies
 //! share it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use exp_diag::{did_you_mean, Span};
 use exp_syntax::ast::{
@@ -33,6 +33,16 @@ use crate::check_error::CheckError;
 
 /// How deep templates may instantiate one another before it counts as runaway recursion.
 const MAX_DEPTH: usize = 16;
+
+/// How many definitions the expansion may make. A sweep's grid multiplies its axes and a
+/// template that uses another several times multiplies again, so a few lines can ask for
+/// billions of copies; past this bound (far beyond a study that can run) the expansion stops
+/// with an error instead of filling the memory.
+const MAX_DEFINITIONS: usize = 100_000;
+
+/// The expansion's budget of steps: declaring and copying definitions, several times over when
+/// sweeps and templates nest, within a small multiple of `MAX_DEFINITIONS`.
+const MAX_WORK: usize = 20 * MAX_DEFINITIONS;
 
 pub(super) struct Expanded {
     pub errors: Vec<CheckError>,
@@ -52,7 +62,8 @@ enum Binding {
 
 struct Scope<'p> {
     parent: Option<&'p Scope<'p>>,
-    bindings: HashMap<String, Binding>,
+    /// Ordered, so that the bindings under a prefix (`run.`) are one range, not a scan of all.
+    bindings: BTreeMap<String, Binding>,
 }
 
 impl Scope<'_> {
@@ -67,8 +78,11 @@ impl Scope<'_> {
     fn with_prefix(&self, prefix: &str) -> Vec<(String, Binding)> {
         let mut found: Vec<(String, Binding)> = self
             .bindings
-            .iter()
-            .filter(|(name, _)| name.starts_with(prefix))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(name, _)| name.starts_with(prefix))
             .map(|(name, binding)| (name.clone(), binding.clone()))
             .collect();
         if let Some(parent) = self.parent {
@@ -111,6 +125,13 @@ struct Expander {
     /// Errors found in a definition's body, counted to mark it poisoned.
     body_errors: usize,
     poisoned: HashSet<Span>,
+    /// Steps taken so far, against `MAX_WORK`.
+    work: usize,
+    /// Whether the budget ran out (reported once; nothing more is expanded).
+    exhausted: bool,
+    /// The top-level sweep or `use` being expanded: where running out of budget is reported,
+    /// since that is the line that asks for too much, however deep the expansion has gone.
+    top: Option<Span>,
 }
 
 /// Expands the sweeps, templates and `use` lines of all files in place.
@@ -123,6 +144,9 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         seen: HashSet::new(),
         body_errors: 0,
         poisoned: HashSet::new(),
+        work: 0,
+        exhausted: false,
+        top: None,
     };
     let mut template_spans: HashMap<String, Span> = HashMap::new();
     for file in files.iter() {
@@ -179,7 +203,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
     // One global scope over all files: definitions share one namespace.
     let mut global = Scope {
         parent: None,
-        bindings: HashMap::new(),
+        bindings: BTreeMap::new(),
     };
     let place = Place::default();
     for file in files.iter() {
@@ -313,6 +337,23 @@ fn has_interpolation(def: &ast::Def) -> bool {
 }
 
 impl Expander {
+    /// Whether there is budget left to expand the sweep or `use` at `span` (written at
+    /// `place`); the first time there is not, says so at the top-level item being expanded.
+    fn within_budget(&mut self, span: Span, place: &Place) -> bool {
+        if place.prefix.is_empty() && place.point.is_empty() {
+            self.top = Some(span);
+        }
+        if self.work > MAX_WORK && !self.exhausted {
+            self.exhausted = true;
+            self.error(CheckError::TooManyDefinitions {
+                count: None,
+                limit: MAX_DEFINITIONS,
+                span: self.top.unwrap_or(span),
+            });
+        }
+        !self.exhausted
+    }
+
     fn error(&mut self, error: CheckError) {
         self.body_errors += 1;
         if self.seen.insert((error.code(), error.span())) {
@@ -329,30 +370,43 @@ impl Expander {
         place: &Place,
     ) -> Vec<(String, Vec<String>)> {
         let mut declared: Vec<(String, Vec<String>)> = Vec::new();
-        let add =
-            |declared: &mut Vec<(String, Vec<String>)>, name: String, members: Vec<String>| {
-                match declared.iter_mut().find(|(known, _)| *known == name) {
-                    Some((_, known)) => known.extend(members),
-                    None => declared.push((name, members)),
-                }
-            };
+        // Where each name is in `declared`: a level may declare thousands of names.
+        let mut positions: HashMap<String, usize> = HashMap::new();
+        let mut add = |declared: &mut Vec<(String, Vec<String>)>,
+                       name: String,
+                       members: Vec<String>| match positions.get(&name) {
+            Some(&position) => declared[position].1.extend(members),
+            None => {
+                positions.insert(name.clone(), declared.len());
+                declared.push((name, members));
+            }
+        };
         let level = self.level_scope(items, scope);
         for item in items {
             match item {
                 Item::Def(def) => {
+                    self.work += 1;
                     let (local, full) = self.def_name(def, &level, place);
                     add(&mut declared, local, vec![full]);
                 }
                 Item::Sweep(sweep) => {
+                    if !self.within_budget(sweep.header_span, place) {
+                        continue;
+                    }
                     for point in self.points(sweep, &level) {
                         let inner = self.point_scope(&level, &point);
                         let place = place.at(&point);
-                        for (name, members) in self.declare(&sweep.items, &inner, &place) {
+                        let inner_declared = self.declare(&sweep.items, &inner, &place);
+                        self.work += size_of_declared(&inner_declared);
+                        for (name, members) in inner_declared {
                             add(&mut declared, name, members);
                         }
                     }
                 }
                 Item::Use(use_) => {
+                    if !self.within_budget(use_.span, place) {
+                        continue;
+                    }
                     let Some(template) = self.templates.get(&use_.template.name).cloned() else {
                         continue;
                     };
@@ -366,6 +420,8 @@ impl Expander {
                     };
                     let instance = place.instance(&use_.name.name, &template.name.name);
                     let members = self.declare(&template.items, &inner, &instance);
+                    // Each name of the instance is copied once more under its prefix here.
+                    self.work += size_of_declared(&members);
                     let result = template
                         .items
                         .iter()
@@ -403,7 +459,7 @@ impl Expander {
     fn level_scope<'p>(&mut self, items: &[Item], parent: &'p Scope<'p>) -> Scope<'p> {
         let mut level = Scope {
             parent: Some(parent),
-            bindings: HashMap::new(),
+            bindings: BTreeMap::new(),
         };
         if parent.parent.is_none() {
             // The global level: its lets belong to the let pass.
@@ -455,6 +511,9 @@ impl Expander {
                 out.push(Item::Def(def));
             }
             Item::Sweep(sweep) => {
+                if !self.within_budget(sweep.header_span, place) {
+                    return;
+                }
                 for point in self.points(sweep, scope) {
                     let point_scope = self.point_scope(scope, &point);
                     let place = place.at(&point);
@@ -462,6 +521,9 @@ impl Expander {
                 }
             }
             Item::Use(use_) => {
+                if !self.within_budget(use_.span, place) {
+                    return;
+                }
                 let Some(template) = self.templates.get(&use_.template.name).cloned() else {
                     let suggestion = did_you_mean(
                         &use_.template.name,
@@ -558,7 +620,7 @@ impl Expander {
         scope: &Scope<'_>,
     ) -> Option<Scope<'static>> {
         let params: Vec<&str> = template.params.iter().map(|p| p.name.as_str()).collect();
-        let mut bound: HashMap<String, Binding> = HashMap::new();
+        let mut bound: BTreeMap<String, Binding> = BTreeMap::new();
         let mut ok = true;
         for (position, arg) in use_.args.iter().enumerate() {
             let name = match &arg.key {
@@ -686,6 +748,17 @@ impl Expander {
                 .map(|idx| axes.iter().map(|(_, values)| values[idx].clone()).collect())
                 .collect();
         }
+        let count = axes.iter().fold(1usize, |count, (_, values)| {
+            count.saturating_mul(values.len())
+        });
+        if count > MAX_DEFINITIONS {
+            self.error(CheckError::TooManyDefinitions {
+                count: Some(count),
+                limit: MAX_DEFINITIONS,
+                span: sweep.header_span,
+            });
+            return Vec::new();
+        }
         let mut points: Vec<Vec<AxisValue>> = vec![Vec::new()];
         for (_, values) in &axes {
             points = points
@@ -746,6 +819,7 @@ impl Expander {
     }
 
     fn def(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
+        self.work += 1;
         let errors_before = self.body_errors;
         let out = self.def_copy(def, scope, place);
         if self.body_errors > errors_before {
@@ -976,6 +1050,11 @@ fn axis_labels(values: &[Expr]) -> Vec<String> {
             None => format!("#{}", index + 1),
         })
         .collect()
+}
+
+/// How much a level's declared names hold: one per name and one per expanded name.
+fn size_of_declared(declared: &[(String, Vec<String>)]) -> usize {
+    declared.iter().map(|(_, members)| 1 + members.len()).sum()
 }
 
 /// `[lr=0.001,seed=1]`, or nothing outside sweeps.
