@@ -267,6 +267,14 @@ pub enum CheckError {
         limit: usize,
         span: Span,
     },
+    /// A sweep axis swept again inside a sweep (or the header) that already sweeps it.
+    RepeatedAxis {
+        axis: String,
+        /// The second is written `seeds N`.
+        seeds: bool,
+        span: Span,
+        first: Span,
+    },
     /// An experiment file with no items at all: empty, or only comments and blank lines.
     EmptyFile {
         span: Span,
@@ -326,6 +334,7 @@ impl CheckError {
             CheckError::NotAHook { .. } => "E0037",
             CheckError::EmptyFile { .. } | CheckError::Directory { .. } => "E0040",
             CheckError::TooManyDefinitions { .. } => "E0041",
+            CheckError::RepeatedAxis { .. } => "E0042",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -370,6 +379,7 @@ impl CheckError {
             | CheckError::NotAHook { span, .. }
             | CheckError::EmptyFile { span }
             | CheckError::TooManyDefinitions { span, .. }
+            | CheckError::RepeatedAxis { span, .. }
             | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
@@ -525,6 +535,22 @@ impl CheckError {
                 Diagnostic::error(code, message)
                     .with_primary(*span, label)
                     .with_help("sweep fewer values (`sweep zip` pairs lists instead of crossing them), or split the study into several files")
+            }
+            CheckError::RepeatedAxis {
+                axis,
+                seeds,
+                span,
+                first,
+            } => {
+                let help = if *seeds || axis == "seed" {
+                    "sweep the seeds once: `seeds 6` in the outermost sweep gives six replicates of everything inside it".to_string()
+                } else {
+                    format!("sweep `{axis}` once, with all its values, or rename the second (`{axis}_2 in [..]`)")
+                };
+                Diagnostic::error(code, format!("the axis `{axis}` is swept twice"))
+                    .with_primary(*span, "swept again here")
+                    .with_secondary(*first, format!("`{axis}` is already swept here"))
+                    .with_help(help)
             }
             CheckError::EmptyFile { span } => {
                 Diagnostic::error(code, "the experiment file defines nothing")

@@ -155,6 +155,20 @@ evaluate "e_{missing}" { model: net, data: digits, metrics: [accuracy] }
 "#
 );
 
+// An axis swept twice: in one header, and through a template used inside a sweep.
+snapshot!(
+    repeated_axes,
+    r#"import std.digits
+sweep lr in [0.1, 0.2], lr in [0.3] { model a = mlp }
+template seeded(start) {
+  sweep seeds 2 { train ft { model: start, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } } }
+}
+sweep seeds 3 {
+  use run = seeded(digits_mlp)
+}
+"#
+);
+
 snapshot!(
     template_errors,
     r#"import std.digits

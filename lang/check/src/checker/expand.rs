@@ -110,6 +110,8 @@ struct Place {
     /// `run.` inside `use run = ..`; nested instances add up (`outer.inner.`).
     prefix: String,
     point: Vec<(String, String)>,
+    /// The axes of the enclosing sweeps, where each is written, to catch one swept twice.
+    axes: Vec<(String, Span)>,
     /// The templates being instantiated, outermost first, to catch recursion.
     templates: Vec<String>,
 }
@@ -393,9 +395,12 @@ impl Expander {
                     if !self.within_budget(sweep.header_span, place) {
                         continue;
                     }
+                    if self.repeated_axis(sweep, place) {
+                        continue;
+                    }
                     for point in self.points(sweep, &level) {
                         let inner = self.point_scope(&level, &point);
-                        let place = place.at(&point);
+                        let place = place.at(sweep, &point);
                         let inner_declared = self.declare(&sweep.items, &inner, &place);
                         self.work += size_of_declared(&inner_declared);
                         for (name, members) in inner_declared {
@@ -514,9 +519,12 @@ impl Expander {
                 if !self.within_budget(sweep.header_span, place) {
                     return;
                 }
+                if self.repeated_axis(sweep, place) {
+                    return;
+                }
                 for point in self.points(sweep, scope) {
                     let point_scope = self.point_scope(scope, &point);
-                    let place = place.at(&point);
+                    let place = place.at(sweep, &point);
                     self.items(&sweep.items, &point_scope, global, &place, out);
                 }
             }
@@ -710,6 +718,27 @@ impl Expander {
             parent: None,
             bindings: bound,
         })
+    }
+
+    /// Whether `sweep` sweeps an axis again that it or an enclosing sweep (through templates
+    /// too) already sweeps: the copies would be named `ft[seed=0,seed=1]` and the inner value
+    /// would hide the outer one. Reports it.
+    fn repeated_axis(&mut self, sweep: &ast::Sweep, place: &Place) -> bool {
+        let mut seen = place.axes.clone();
+        for axis in &sweep.axes {
+            let name = &axis.name.name;
+            if let Some((_, first)) = seen.iter().find(|(known, _)| known == name) {
+                self.error(CheckError::RepeatedAxis {
+                    axis: name.clone(),
+                    seeds: axis.seeds,
+                    span: axis.name.span,
+                    first: *first,
+                });
+                return true;
+            }
+            seen.push((name.clone(), axis.name.span));
+        }
+        false
     }
 
     /// The points of a sweep: for each, the axes' values in header order.
@@ -1012,11 +1041,18 @@ impl Expander {
 }
 
 impl Place {
-    fn at(&self, point: &[AxisValue]) -> Place {
+    /// Inside `sweep`, at one of its points.
+    fn at(&self, sweep: &ast::Sweep, point: &[AxisValue]) -> Place {
         let mut place = self.clone();
         for value in point {
             place.point.push((value.axis.clone(), value.label.clone()));
         }
+        place.axes.extend(
+            sweep
+                .axes
+                .iter()
+                .map(|axis| (axis.name.name.clone(), axis.name.span)),
+        );
         place
     }
 
