@@ -65,6 +65,16 @@ pub enum CheckError {
         span: Span,
         first: Span,
     },
+    /// Copies of one definition named by a string (`train "ft_{lr}"`) that get the same name
+    /// at two sweep points: the string leaves out the axes in `differing` (axis, value at the
+    /// first copy, value at this one).
+    CopiesCollide {
+        name: String,
+        /// The string as written.
+        template: String,
+        differing: Vec<(String, String, String)>,
+        span: Span,
+    },
     UndefinedName {
         name: String,
         expected: Expect,
@@ -300,7 +310,7 @@ impl CheckError {
             CheckError::ModuleNotFound { .. } => "E0004",
             CheckError::OnlyInMainFile { .. } => "E0005",
             CheckError::DuplicateSeed { .. } => "E0006",
-            CheckError::DuplicateDefinition { .. } => "E0007",
+            CheckError::DuplicateDefinition { .. } | CheckError::CopiesCollide { .. } => "E0007",
             CheckError::UndefinedName { .. } => "E0008",
             CheckError::WrongDefinitionKind { .. } => "E0009",
             CheckError::UnknownField { .. } => "E0010",
@@ -346,6 +356,7 @@ impl CheckError {
             | CheckError::OnlyInMainFile { span, .. }
             | CheckError::DuplicateSeed { span, .. }
             | CheckError::DuplicateDefinition { span, .. }
+            | CheckError::CopiesCollide { span, .. }
             | CheckError::UndefinedName { span, .. }
             | CheckError::WrongDefinitionKind { span, .. }
             | CheckError::UnknownField { span, .. }
@@ -649,6 +660,43 @@ impl CheckError {
                     .with_primary(*span, "defined again here")
                     .with_secondary(*first, format!("`{name}` first defined here"))
                     .with_help("rename one of the definitions")
+            }
+            CheckError::CopiesCollide {
+                name,
+                template,
+                differing,
+                span,
+            } => {
+                let axes: Vec<&str> = differing.iter().map(|(axis, _, _)| axis.as_str()).collect();
+                let points = |pick: fn(&(String, String, String)) -> &String| {
+                    differing
+                        .iter()
+                        .map(|entry| format!("{}={}", entry.0, pick(entry)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                let fixed: String = axes.iter().map(|axis| format!("_{{{axis}}}")).collect();
+                let placeholders: Vec<String> = axes.iter().map(|axis| format!("{{{axis}}}")).collect();
+                Diagnostic::error(
+                    code,
+                    format!(
+                        "the copies of `\"{template}\"` at `{}` and at `{}` are both named `{name}`",
+                        points(|entry| &entry.1),
+                        points(|entry| &entry.2),
+                    ),
+                )
+                .with_primary(
+                    *span,
+                    format!(
+                        "this name leaves out the {} {}, so its copies collide",
+                        if axes.len() == 1 { "axis" } else { "axes" },
+                        ticks(&axes)
+                    ),
+                )
+                .with_help(format!(
+                    "add {} to the name: `\"{template}{fixed}\"`",
+                    ticks(&placeholders)
+                ))
             }
             CheckError::UndefinedName {
                 name,

@@ -131,6 +131,9 @@ struct Expander {
     work: usize,
     /// Whether the budget ran out (reported once; nothing more is expanded).
     exhausted: bool,
+    /// The names given so far to copies of definitions named by strings: where each is
+    /// written, and at which sweep point.
+    copy_names: HashMap<String, (Span, Vec<(String, String)>)>,
     /// The top-level sweep or `use` being expanded: where running out of budget is reported,
     /// since that is the line that asks for too much, however deep the expansion has gone.
     top: Option<Span>,
@@ -148,6 +151,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         poisoned: HashSet::new(),
         work: 0,
         exhausted: false,
+        copy_names: HashMap::new(),
         top: None,
     };
     let mut template_spans: HashMap<String, Span> = HashMap::new();
@@ -858,7 +862,10 @@ impl Expander {
     }
 
     fn def_copy(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
-        let (local, full) = self.def_name(def, scope, place);
+        let (local, mut full) = self.def_name(def, scope, place);
+        if def.quoted {
+            full = self.distinct_copy_name(def, full, place);
+        }
         let mut out = def.clone();
         out.name.name = full;
         out.quoted = false;
@@ -906,6 +913,36 @@ impl Expander {
             DefBody::Block(block) => *block = self.subst_block(block, scope),
         }
         out
+    }
+
+    /// The name of a copy of a definition named by a string, checked against the names its
+    /// other copies got: a string that does not use an axis gives the same name at points that
+    /// differ only on that axis. That is reported here, where the axis is known, and the copy
+    /// gets its point appended so that no second "defined twice" follows.
+    fn distinct_copy_name(&mut self, def: &ast::Def, full: String, place: &Place) -> String {
+        let Some((first, first_point)) = self.copy_names.get(&full) else {
+            self.copy_names
+                .insert(full.clone(), (def.name.span, place.point.clone()));
+            return full;
+        };
+        if *first != def.name.span {
+            // Two written definitions: the checker's ordinary "defined twice".
+            return full;
+        }
+        let differing: Vec<(String, String, String)> = place
+            .point
+            .iter()
+            .zip(first_point)
+            .filter(|(here, there)| here.1 != there.1)
+            .map(|(here, there)| (here.0.clone(), there.1.clone(), here.1.clone()))
+            .collect();
+        self.error(CheckError::CopiesCollide {
+            name: full.clone(),
+            template: def.name.name.clone(),
+            differing,
+            span: def.name.span,
+        });
+        format!("{full}{}", point_suffix(&place.point))
     }
 
     fn subst_block(&mut self, block: &Block, scope: &Scope<'_>) -> Block {
