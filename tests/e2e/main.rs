@@ -5,6 +5,7 @@ mod cache;
 mod cli;
 mod experiments;
 mod fmt;
+mod helps;
 mod highlight;
 mod malformed;
 mod mergers;

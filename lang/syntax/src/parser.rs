@@ -138,6 +138,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::unit => "`steps`, `epochs` or `tokens`",
         Rule::percent => "`%`",
         Rule::name | Rule::ident | Rule::reference | Rule::def_name => "a name",
+        Rule::point => "a sweep point (`[lr=0.001,seed=0]`)",
         Rule::EOI => "end of file",
         Rule::equals => "`=`",
         Rule::rparen => "`)`",
