@@ -67,3 +67,26 @@ sweep lr in [1e-3, 1e-2], seeds 2 {
         text.replace(r#""ft_{lr}""#, &quoted[1])
     });
 }
+
+#[test]
+fn the_axis_e0043_suggests_for_against_passes() {
+    let before = r#"import std.digits
+sweep lr in [1e-3, 1e-2] {
+  train ft { model: digits_mlp, data: digits, steps: 5 steps, optimizer: adamw { lr: lr }, eval: [accuracy] }
+}
+report results { rows: [ft], against: "lrr" }
+"#;
+    let test = Test::new().file("study.exp", before);
+    let outcome = test.run_with(&["check", "study.exp"]);
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("= help: did you mean \"lr\"?"),
+        "{}",
+        outcome.stderr
+    );
+    let after = before.replace("\"lrr\"", "\"lr\"");
+    let outcome = Test::new()
+        .file("study.exp", &after)
+        .run_with(&["check", "study.exp"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+}

@@ -45,6 +45,17 @@ impl Expect {
     }
 }
 
+/// Why a report's `against` axis cannot be plotted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgainstProblem {
+    /// No row is swept over it.
+    NotAnAxis { suggestion: Option<String> },
+    /// A value of the axis is not a number (`"relu"`), so it has no place on a line chart.
+    NotNumbers { value: String },
+    /// `seed`: the table averages replicates over it.
+    Averaged,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckError {
     ModuleNotFound {
@@ -285,6 +296,17 @@ pub enum CheckError {
         span: Span,
         first: Span,
     },
+    /// A report's `against` names an axis its rows cannot be plotted against.
+    Against {
+        report: String,
+        axis: String,
+        problem: AgainstProblem,
+        /// The axes of the rows that could be plotted against.
+        plottable: Vec<String>,
+        /// Whether any row comes from a sweep.
+        swept: bool,
+        span: Span,
+    },
     /// An experiment file with no items at all: empty, or only comments and blank lines.
     EmptyFile {
         span: Span,
@@ -345,6 +367,7 @@ impl CheckError {
             CheckError::EmptyFile { .. } | CheckError::Directory { .. } => "E0040",
             CheckError::TooManyDefinitions { .. } => "E0041",
             CheckError::RepeatedAxis { .. } => "E0042",
+            CheckError::Against { .. } => "E0043",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -391,6 +414,7 @@ impl CheckError {
             | CheckError::EmptyFile { span }
             | CheckError::TooManyDefinitions { span, .. }
             | CheckError::RepeatedAxis { span, .. }
+            | CheckError::Against { span, .. }
             | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
@@ -561,6 +585,43 @@ impl CheckError {
                 Diagnostic::error(code, format!("the axis `{axis}` is swept twice"))
                     .with_primary(*span, "swept again here")
                     .with_secondary(*first, format!("`{axis}` is already swept here"))
+                    .with_help(help)
+            }
+            CheckError::Against {
+                report,
+                axis,
+                problem,
+                plottable,
+                swept,
+                span,
+            } => {
+                let (message, label) = match problem {
+                    AgainstProblem::NotAnAxis { .. } => (
+                        format!("the rows of `{report}` are not swept over `{axis}`"),
+                        "no row has this axis".to_string(),
+                    ),
+                    AgainstProblem::NotNumbers { value } => (
+                        format!("the axis `{axis}` has values that are not numbers, such as `{value}`"),
+                        "a chart against it has no x to put them at".to_string(),
+                    ),
+                    AgainstProblem::Averaged => (
+                        format!("the table of `{report}` averages its rows over `seed`"),
+                        "replicates become one row, so there is no `seed` to plot against".to_string(),
+                    ),
+                };
+                let help = match (problem, plottable.as_slice()) {
+                    (AgainstProblem::NotAnAxis { suggestion: Some(suggestion) }, _) => {
+                        format!("did you mean \"{suggestion}\"?")
+                    }
+                    (_, []) if !swept => "remove `against`: it plots rows from a sweep, and these come from none".to_string(),
+                    (_, []) => "remove `against`: no axis of these rows has numbers for values".to_string(),
+                    (_, axes) => format!(
+                        "plot against an axis of numbers: {}",
+                        ticks(&axes.iter().map(|axis| format!("\"{axis}\"")).collect::<Vec<_>>())
+                    ),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, label)
                     .with_help(help)
             }
             CheckError::EmptyFile { span } => {

@@ -19,7 +19,7 @@ use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
-use crate::check_error::{CheckError, Expect};
+use crate::check_error::{AgainstProblem, CheckError, Expect};
 use crate::program::{Body, CheckedDef, DefId, Program};
 use crate::{Catalog, World};
 
@@ -491,7 +491,11 @@ impl<'a> Checker<'a> {
             .collect();
         let against = match fields.get("against") {
             Some(field) => match &field.value.kind {
-                ExprKind::Str(axis) => Some(Some(axis.clone())),
+                ExprKind::Str(axis) => {
+                    let rows: Vec<DefId> = rows.iter().flatten().copied().collect();
+                    self.against(def, axis, &rows, field.value.span)
+                        .map(|()| Some(axis.clone()))
+                }
                 _ => {
                     self.wrong_type(
                         field,
@@ -508,6 +512,60 @@ impl<'a> Checker<'a> {
             chart: chart?,
             against: against?,
         })
+    }
+
+    /// Checks a report's `against: "AXIS"`: the rows must be swept over it, and its values
+    /// must be numbers (`exp_ir::graph::axis_number`), or the chart would be silently missing.
+    /// Replicates are averaged over `seed` in the table, so `seed` is never one to plot.
+    fn against(&mut self, report: &ast::Def, axis: &str, rows: &[DefId], span: Span) -> Option<()> {
+        // Each axis of the rows, with its first value that is not a number.
+        let mut axes: Vec<(String, Option<String>)> = Vec::new();
+        for row in rows {
+            let point = self.defs[row.0]
+                .0
+                .expansion
+                .as_ref()
+                .map_or(&[][..], |expansion| &expansion.point[..]);
+            for (name, value) in point {
+                let not_number = exp_ir::graph::axis_number(value)
+                    .is_none()
+                    .then(|| value.clone());
+                match axes.iter_mut().find(|(known, _)| known == name) {
+                    Some((_, first)) => {
+                        if first.is_none() {
+                            *first = not_number;
+                        }
+                    }
+                    None => axes.push((name.clone(), not_number)),
+                }
+            }
+        }
+        let averaged = axes.iter().any(|(name, _)| name == "seed");
+        let plottable: Vec<String> = axes
+            .iter()
+            .filter(|(name, not_number)| name != "seed" && not_number.is_none())
+            .map(|(name, _)| name.clone())
+            .collect();
+        let problem = match axes.iter().find(|(name, _)| name == axis) {
+            Some(_) if axis == "seed" && averaged => AgainstProblem::Averaged,
+            Some((_, Some(value))) => AgainstProblem::NotNumbers {
+                value: value.clone(),
+            },
+            Some((_, None)) => return Some(()),
+            None => AgainstProblem::NotAnAxis {
+                suggestion: did_you_mean(axis, axes.iter().map(|(name, _)| name.as_str()))
+                    .map(str::to_string),
+            },
+        };
+        self.errors.push(CheckError::Against {
+            report: report.name.name.clone(),
+            axis: axis.to_string(),
+            problem,
+            plottable,
+            swept: !axes.is_empty(),
+            span,
+        });
+        None
     }
 
     /// Sorts a block's fields by name, reporting unknown, repeated and missing ones.

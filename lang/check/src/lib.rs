@@ -9,7 +9,7 @@ mod checker;
 mod program;
 pub mod testing;
 
-pub use check_error::{CheckError, Expect};
+pub use check_error::{AgainstProblem, CheckError, Expect};
 pub use checker::{check, check_file};
 pub use program::{Body, CheckedDef, DefId, Program, Stages};
 

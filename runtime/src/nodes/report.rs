@@ -221,7 +221,7 @@ fn series_against(table: &Table, column: usize, axis: &str) -> Vec<crate::plots:
         let Some(x) = point
             .iter()
             .find(|(name, _)| name == axis)
-            .and_then(|(_, value)| axis_number(value))
+            .and_then(|(_, value)| exp_ir::graph::axis_number(value))
         else {
             continue;
         };
@@ -251,15 +251,6 @@ fn series_against(table: &Table, column: usize, axis: &str) -> Vec<crate::plots:
         line.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     series
-}
-
-/// A sweep value as a number: `0.25`, `25%` (0.25), `100steps` (100).
-fn axis_number(value: &str) -> Option<f64> {
-    if let Some(percent) = value.strip_suffix('%') {
-        return percent.parse::<f64>().ok().map(|number| number / 100.0);
-    }
-    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    digits.parse().ok()
 }
 
 pub fn run(ctx: &NodeRun, chart: bool, against: Option<&str>) -> Result<Artifact, RunError> {
