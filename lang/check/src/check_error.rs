@@ -6,7 +6,7 @@
 //! `let`) and W0002 (an unused template parameter). A code never changes meaning once released.
 
 use exp_diag::{Diagnostic, Span};
-use exp_ir::ComponentKind;
+use exp_ir::{ComponentKind, Duration, DurationUnit};
 use exp_syntax::ast::DefKind;
 
 /// What a reference must point at.
@@ -307,6 +307,16 @@ pub enum CheckError {
         swept: bool,
         span: Span,
     },
+    /// A warmup or a schedule's point (a mixture's, a scheduler's `at`) past the end of the
+    /// phase it is measured against: never reached.
+    PastThePhase {
+        /// "the warmup of `cosine`", "a mixture point".
+        what: String,
+        point: Duration,
+        /// The length of the phase.
+        phase: Duration,
+        span: Span,
+    },
     /// An experiment file with no items at all: empty, or only comments and blank lines.
     EmptyFile {
         span: Span,
@@ -368,6 +378,7 @@ impl CheckError {
             CheckError::TooManyDefinitions { .. } => "E0041",
             CheckError::RepeatedAxis { .. } => "E0042",
             CheckError::Against { .. } => "E0043",
+            CheckError::PastThePhase { .. } => "E0044",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -415,6 +426,7 @@ impl CheckError {
             | CheckError::TooManyDefinitions { span, .. }
             | CheckError::RepeatedAxis { span, .. }
             | CheckError::Against { span, .. }
+            | CheckError::PastThePhase { span, .. }
             | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
@@ -622,6 +634,27 @@ impl CheckError {
                 };
                 Diagnostic::error(code, message)
                     .with_primary(*span, label)
+                    .with_help(help)
+            }
+            CheckError::PastThePhase {
+                what,
+                point,
+                phase,
+                span,
+            } => {
+                let is_warmup = what.starts_with("the warmup");
+                let message = if is_warmup {
+                    format!("{what} ({}) is longer than the phase ({})", duration_text(point), duration_text(phase))
+                } else {
+                    format!("{what} ({}) is past the end of the phase ({})", duration_text(point), duration_text(phase))
+                };
+                let help = if is_warmup {
+                    "make the warmup at most the phase, or write it as a share of the phase, such as `warmup: 10%`".to_string()
+                } else {
+                    "points are measured from the start of the phase, which ends at `100%`: move this one within it".to_string()
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, "never reached")
                     .with_help(help)
             }
             CheckError::EmptyFile { span } => {
@@ -988,6 +1021,23 @@ impl CheckError {
             .with_help(format!(
                 "add `{param}: ...` with {expected}, as in `{component} {{ {param}: ... }}`"
             )),
+        }
+    }
+}
+
+/// A duration as it is written: `150%`, `200 steps`, `1 epoch`.
+fn duration_text(duration: &Duration) -> String {
+    let amount = duration.amount;
+    match duration.unit {
+        // Rounded: `110%` is stored as 1.1, which times 100 is not quite 110.
+        DurationUnit::Fraction => format!("{}%", (amount * 100.0 * 1e9).round() / 1e9),
+        unit => {
+            let word = match unit {
+                DurationUnit::Steps => "step",
+                DurationUnit::Epochs => "epoch",
+                _ => "token",
+            };
+            format!("{amount} {word}{}", if amount == 1.0 { "" } else { "s" })
         }
     }
 }

@@ -203,6 +203,19 @@ train c { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { 
 "#
 );
 
+// Warmups and mixture points past the end of the phase; what cannot be compared before the
+// run (epochs against steps) and what ends exactly at the end passes.
+snapshot!(
+    points_past_the_phase,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0 steps, 12 steps], weights: [[1, 0], [0, 1]] } }
+sequence s { model: net, tasks: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, schedule: linear { warmup: 120% } }
+train b { model: net, data: digits, steps: 2 epochs, optimizer: sgd { lr: 0.1 }, schedule: cosine { warmup: 2 epochs } }
+train c { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 }, schedule: cosine { warmup: 5 epochs } }
+"#
+);
+
 snapshot!(
     hook_errors,
     r#"import std.digits

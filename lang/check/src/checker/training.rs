@@ -75,6 +75,13 @@ impl<'a> Checker<'a> {
         let anchor = self.anchor(&fields);
         let phase = self.phase(&fields);
         let (mut spec, seed) = phase?;
+        if let (Some(field), Some(Some(_))) = (fields.get("mixture"), &mixture) {
+            if let ExprKind::Record(block) = &field.value.kind {
+                for inner in block.fields.iter().filter(|inner| inner.key.name == "at") {
+                    self.past_the_phase("a mixture point", &inner.value, spec.steps);
+                }
+            }
+        }
         spec.mixture = mixture?;
         Some(Body::Train {
             model: model?,
@@ -202,6 +209,15 @@ impl<'a> Checker<'a> {
             Some(field) => self.hooks(field),
             None => Some(Vec::new()),
         };
+        if let Some(steps) = steps {
+            // Schedules (of the learning rate, or of any scheduled parameter) are measured
+            // against the phase: a warmup or a point past its end is never reached.
+            for key in ["schedule", "optimizer", "hooks"] {
+                if let Some(field) = fields.get(key) {
+                    self.schedules_past_the_phase(&field.value, steps);
+                }
+            }
+        }
         Some((
             TrainSpec {
                 steps: steps?,
@@ -218,6 +234,70 @@ impl<'a> Checker<'a> {
             },
             seed?,
         ))
+    }
+
+    /// Reports the `warmup` and `at` points of every component written in `expr` (a schedule,
+    /// or a scheduled parameter inside an optimizer or a hook) that lie past the end of a phase
+    /// of length `steps`.
+    fn schedules_past_the_phase(&mut self, expr: &ast::Expr, steps: Duration) {
+        match &expr.kind {
+            ExprKind::List(items) => {
+                for item in items {
+                    self.schedules_past_the_phase(item, steps);
+                }
+            }
+            ExprKind::Component(component) => {
+                let Some(block) = &component.params else {
+                    return;
+                };
+                for param in &block.fields {
+                    match param.key.name.as_str() {
+                        "warmup" => {
+                            let what = format!("the warmup of `{}`", component.name.name);
+                            self.past_the_phase(&what, &param.value, steps);
+                        }
+                        "at" => {
+                            let what = format!("a point of `{}`", component.name.name);
+                            self.past_the_phase(&what, &param.value, steps);
+                        }
+                        _ => self.schedules_past_the_phase(&param.value, steps),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports each duration in `expr` (one, or a list) that lies past the end of a phase of
+    /// length `steps`. Only what can be compared before the run is: percentages, and durations
+    /// in the unit of `steps` (an epoch's length in steps depends on the data).
+    fn past_the_phase(&mut self, what: &str, expr: &ast::Expr, steps: Duration) {
+        let points = match &expr.kind {
+            ExprKind::List(items) => items.iter().collect(),
+            _ => vec![expr],
+        };
+        for point in points {
+            let ExprKind::Duration(duration) = &point.kind else {
+                continue;
+            };
+            let unit = ir_unit(duration.unit);
+            let past = match unit {
+                // A hair over 100% is rounding, not a mistake.
+                DurationUnit::Fraction => duration.amount > 1.0 + 1e-9,
+                _ => unit == steps.unit && duration.amount > steps.amount,
+            };
+            if past {
+                self.errors.push(CheckError::PastThePhase {
+                    what: what.to_string(),
+                    point: Duration {
+                        amount: duration.amount,
+                        unit,
+                    },
+                    phase: steps,
+                    span: point.span,
+                });
+            }
+        }
     }
 
     /// `hooks: [..]`: regularizers, and mergers that can run during training (those with an
