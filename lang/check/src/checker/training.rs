@@ -425,31 +425,9 @@ impl<'a> Checker<'a> {
                     }
                 }
                 ("weights", ExprKind::List(rows)) if !rows.is_empty() => {
-                    let parsed: Option<Vec<Vec<f64>>> = rows
-                        .iter()
-                        .map(|row| match &row.kind {
-                            ExprKind::List(cells) if cells.len() == sources => cells
-                                .iter()
-                                .map(|cell| match cell.kind {
-                                    ExprKind::Int(v) if v >= 0 => Some(v as f64),
-                                    ExprKind::Float(v) if v >= 0.0 => Some(v),
-                                    _ => None,
-                                })
-                                .collect::<Option<Vec<f64>>>()
-                                .filter(|row| row.iter().sum::<f64>() > 0.0),
-                            _ => None,
-                        })
-                        .collect();
-                    match parsed {
+                    match self.mixture_weights(rows, sources) {
                         Some(parsed) => weights = Some(parsed),
-                        None => {
-                            problem(
-                                &mut self.errors,
-                                inner,
-                                format!("a list of rows of {sources} weights ≥ 0 (one per `data` input), each with a positive sum"),
-                            );
-                            ok = false;
-                        }
+                        None => ok = false,
                     }
                 }
                 ("interpolate", ExprKind::Bool(value)) => interpolate = *value,
@@ -518,6 +496,91 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// The rows of a mixture's `weights`, each checked on its own so that an error names the
+    /// row (or the weight) that is wrong: a list of one weight ≥ 0 per `data` input, not all 0.
+    fn mixture_weights(&mut self, rows: &[ast::Expr], sources: usize) -> Option<Vec<Vec<f64>>> {
+        // An even mixture, as the example of a row of the right shape.
+        let even_row = format!("[{}]", vec!["1"; sources].join(", "));
+        let mut parsed = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let field = format!("mixture.weights[{}]", index + 1);
+            let ExprKind::List(cells) = &row.kind else {
+                self.errors.push(CheckError::WrongFieldType {
+                    field,
+                    expected: format!("a row of {sources} weights, one per `data` input"),
+                    found: row.kind.describe(),
+                    span: row.span,
+                    example: Some(even_row.clone()),
+                });
+                continue;
+            };
+            if cells.len() != sources {
+                self.errors.push(CheckError::WrongFieldType {
+                    field,
+                    expected: format!("{sources} weights, one per `data` input"),
+                    found: match cells.len() {
+                        1 => "1 weight".to_string(),
+                        count => format!("{count} weights"),
+                    },
+                    span: row.span,
+                    example: Some(even_row.clone()),
+                });
+                continue;
+            }
+            let mut weights = Vec::new();
+            for cell in cells {
+                let weight = match cell.kind {
+                    ExprKind::Int(value) => value as f64,
+                    ExprKind::Float(value) => value,
+                    _ => {
+                        self.errors.push(CheckError::WrongFieldType {
+                            field: field.clone(),
+                            expected: "a number".to_string(),
+                            found: cell.kind.describe(),
+                            span: cell.span,
+                            example: None,
+                        });
+                        continue;
+                    }
+                };
+                if weight < 0.0 {
+                    self.errors.push(CheckError::ValueOutOfRange {
+                        field: field.clone(),
+                        value: weight.to_string(),
+                        expected: "a weight of at least 0".to_string(),
+                        span: cell.span,
+                    });
+                    continue;
+                }
+                weights.push(weight);
+            }
+            if weights.len() != sources {
+                continue;
+            }
+            if weights.iter().sum::<f64>() <= 0.0 {
+                self.errors.push(CheckError::ValueOutOfRange {
+                    field,
+                    value: "a row of zeros".to_string(),
+                    expected: "at least one weight above 0 in each row: batches draw from the inputs in proportion to their weights".to_string(),
+                    span: row.span,
+                });
+                continue;
+            }
+            parsed.push(weights);
+        }
+        (parsed.len() == rows.len()).then_some(parsed)
+    }
+
+    /// E0014 for a field inside a block (`replay.ratio`).
+    fn out_of_range(&mut self, inner: &ast::Field, value: String, expected: &str) {
+        self.errors.push(CheckError::ValueOutOfRange {
+            field: format!("replay.{}", inner.key.name),
+            value,
+            expected: expected.to_string(),
+            span: inner.value.span,
+        });
+    }
+
     /// `replay: { size: 200 | 10%, ratio: 25%, selection: "uniform" | "reservoir" }`.
     fn replay(&mut self, field: &'a ast::Field) -> Option<Replay> {
         const EXAMPLE: &str = "replay: { size: 200, ratio: 25% }";
@@ -535,24 +598,50 @@ impl<'a> Checker<'a> {
         let mut ok = true;
         for inner in &block.fields {
             match (inner.key.name.as_str(), &inner.value.kind) {
-                ("size", ExprKind::Int(count)) if *count > 0 => {
-                    size = Some(ReplaySize::Count(*count as u64))
+                ("size", ExprKind::Int(count)) => {
+                    if *count > 0 {
+                        size = Some(ReplaySize::Count(*count as u64));
+                    } else {
+                        self.out_of_range(inner, count.to_string(), "a count of at least 1");
+                        ok = false;
+                    }
                 }
-                ("size", ExprKind::Duration(d))
-                    if d.unit == ast::DurationUnit::Fraction
-                        && d.amount > 0.0
-                        && d.amount <= 1.0 =>
-                {
-                    size = Some(ReplaySize::Fraction(d.amount))
+                ("size", ExprKind::Duration(d)) if d.unit == ast::DurationUnit::Fraction => {
+                    if d.amount > 0.0 && d.amount <= 1.0 {
+                        size = Some(ReplaySize::Fraction(d.amount));
+                    } else {
+                        self.out_of_range(
+                            inner,
+                            percent_text(d.amount),
+                            "a share of the earlier tasks' examples above 0% and up to 100%",
+                        );
+                        ok = false;
+                    }
                 }
-                ("ratio", ExprKind::Duration(d))
-                    if d.unit == ast::DurationUnit::Fraction
-                        && d.amount > 0.0
-                        && d.amount < 1.0 =>
-                {
-                    ratio = Some(d.amount)
+                ("ratio", ExprKind::Duration(d)) if d.unit == ast::DurationUnit::Fraction => {
+                    if d.amount > 0.0 && d.amount < 1.0 {
+                        ratio = Some(d.amount);
+                    } else {
+                        self.out_of_range(
+                            inner,
+                            percent_text(d.amount),
+                            "a share of each batch above 0% and below 100% (at 100% no new example would be seen)",
+                        );
+                        ok = false;
+                    }
                 }
-                ("ratio", ExprKind::Float(r)) if *r > 0.0 && *r < 1.0 => ratio = Some(*r),
+                ("ratio", ExprKind::Float(r)) => {
+                    if *r > 0.0 && *r < 1.0 {
+                        ratio = Some(*r);
+                    } else {
+                        self.out_of_range(
+                            inner,
+                            r.to_string(),
+                            "a share of each batch above 0 and below 1, such as `25%`",
+                        );
+                        ok = false;
+                    }
+                }
                 ("selection", ExprKind::Str(word)) if word == "uniform" || word == "reservoir" => {
                     selection = Some(word.clone())
                 }
@@ -609,4 +698,10 @@ impl<'a> Checker<'a> {
             selection: selection?,
         })
     }
+}
+
+/// A fraction as written: `1.5` is `150%`.
+fn percent_text(fraction: f64) -> String {
+    // Rounded: `110%` is stored as 1.1, which times 100 is not quite 110.
+    format!("{}%", (fraction * 100.0 * 1e9).round() / 1e9)
 }
