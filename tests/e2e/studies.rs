@@ -220,6 +220,8 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
     assert_ne!(matrix, read(&test, "third/protected.matrix.csv"));
 }
 
+/// A row whose node failed is marked `(failed)`, and one skipped because of it `(skipped)`, as
+/// the run's summary counts them.
 #[test]
 fn a_report_keeps_the_rows_that_finished_when_one_fails() {
     let test = Test::new().file(
@@ -231,6 +233,7 @@ sweep lr in [0.1, 1e30] {
   evaluate score { model: ft, data: digits, metrics: [accuracy] }
 }
 report results { rows: [score] }
+report phases { rows: [ft] }
 "#,
     );
     let outcome = test.run_with(&["run", "partial.exp", "--out", "out"]);
@@ -244,7 +247,17 @@ report results { rows: [score] }
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "node,accuracy");
     assert!(lines[1].starts_with("score[lr=0.1],0."), "{table}");
-    assert_eq!(lines[2], "score[lr=1e30] (failed),");
+    assert_eq!(lines[2], "score[lr=1e30] (skipped),");
+    assert!(
+        outcome.stderr.contains("1 node failed, 1 node skipped"),
+        "{}",
+        outcome.stderr
+    );
+    let phases = read(&test, "out/phases.csv");
+    assert!(
+        phases.lines().any(|line| line == "ft[lr=1e30] (failed)"),
+        "{phases}"
+    );
     let statuses = statuses(&test, "out");
     assert_eq!(statuses["results"], "done");
     assert_eq!(statuses["ft[lr=1e30]"], "failed");
