@@ -569,27 +569,10 @@ impl Expander {
                     bindings: arguments.bindings,
                 };
                 let instance = place.instance(&use_.name.name, &template.name.name);
-                let first_new = out.len();
+                // Every definition keeps its own name as its family (`run.score`), in reports
+                // and `exp graph` alike: the name it has at run time. `run` alone is only a way
+                // to refer to the result.
                 self.items(&template.items, &inner, global, &instance, out);
-                // The template's result goes by the instance's name in reports: `run`, not
-                // `run.score`.
-                let result = template.items.iter().rev().find_map(|item| match item {
-                    Item::Def(def) if !def.quoted => Some(def.name.name.clone()),
-                    _ => None,
-                });
-                if let Some(result) = result {
-                    let family = format!("{}{result}", instance.prefix);
-                    for item in &mut out[first_new..] {
-                        if let Item::Def(def) = item {
-                            if let Some(expansion) = &mut def.expansion {
-                                if expansion.family == family {
-                                    expansion.family =
-                                        format!("{}{}", place.prefix, use_.name.name);
-                                }
-                            }
-                        }
-                    }
-                }
             }
             Item::Let(_) => {}
             Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Template(_) => {
