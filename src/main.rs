@@ -62,7 +62,8 @@ enum Command {
     /// Run an experiment and write its run directory.
     Run {
         file: PathBuf,
-        /// The run directory (default: runs/<experiment>/<run-id>).
+        /// The run directory (default: runs/<experiment>/<run-id>). A run written elsewhere is
+        /// recorded in runs/<experiment>/ too, so `exp runs` and `exp show` still find it.
         #[arg(long)]
         out: Option<PathBuf>,
         /// How many nodes may run at once.
@@ -92,9 +93,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List past runs, newest first.
+    /// List past runs, newest first (those written with `exp run --out` too).
     Runs {
-        /// Where runs are kept.
+        /// Where to look: the directory `exp run` writes and records runs in, another directory
+        /// of run directories, or one run directory (such as an `--out` directory).
         #[arg(long, default_value = runs::DEFAULT_DIR)]
         dir: PathBuf,
         /// Print JSON for machines.
@@ -113,7 +115,7 @@ enum Command {
     Show {
         /// A run directory, a run id, `latest` or `EXPERIMENT/latest`.
         run: String,
-        /// Where run ids are looked up.
+        /// Where run ids and `latest` are looked up, as for `exp runs --dir`.
         #[arg(long, default_value = runs::DEFAULT_DIR)]
         dir: PathBuf,
     },
@@ -449,11 +451,28 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         force,
         explain,
     } = settings;
-    let run_dir = out.unwrap_or_else(|| {
-        PathBuf::from("runs")
+    let run_id = exp_runtime::run_dir::new_run_id();
+    let run_dir = match out {
+        Some(out) => {
+            // Elsewhere: a record where `exp runs` and `exp show` look points at it.
+            let recorded = runs::record_run_elsewhere(
+                Path::new(runs::DEFAULT_DIR),
+                &loaded.graph.experiment,
+                &run_id,
+                &out,
+            );
+            if let Err(error) = recorded {
+                eprintln!(
+                    "warning: `exp runs` will not list this run: cannot record it in `{}`: {error}",
+                    runs::DEFAULT_DIR
+                );
+            }
+            out
+        }
+        None => PathBuf::from(runs::DEFAULT_DIR)
             .join(&loaded.graph.experiment)
-            .join(exp_runtime::run_dir::new_run_id())
-    });
+            .join(run_id),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     install_ctrl_c(stop.clone());
     let options = RunOptions {
