@@ -287,7 +287,11 @@ fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit>
     // `plugin` lines must be loaded before checking: their components are part of the catalog.
     let plugin_lines = plugin_lines(&exp_syntax::decode(&bytes).text, &base);
     let explicit: Vec<PathBuf> = plugin_lines.iter().map(|(path, _)| path.clone()).collect();
-    let (registry, refusals) = discover(&explicit);
+    let discovered = discover(&explicit);
+    for warning in discovered.warnings() {
+        eprintln!("{warning}");
+    }
+    let (registry, refusals) = (discovered.registry, discovered.refusals);
 
     let world = FileWorld { base };
     let catalog = RegistryCatalog(&registry);
@@ -587,7 +591,11 @@ fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
         },
         None => Vec::new(),
     };
-    let (registry, refusals) = discover(&explicit);
+    let discovered = discover(&explicit);
+    for warning in discovered.warnings() {
+        eprintln!("{warning}");
+    }
+    let (registry, refusals) = (discovered.registry, discovered.refusals);
     for refusal in &refusals {
         eprintln!("error: {}", refusal.error);
     }

@@ -932,9 +932,18 @@ impl CheckError {
                     }
                     None => format!("the known {kind}s are {}", ticks(available)),
                 };
-                Diagnostic::error(code, format!("unknown {kind} `{name}`"))
-                    .with_primary(*span, format!("no {kind} has this name"))
-                    .with_help(help)
+                let diagnostic = Diagnostic::error(code, format!("unknown {kind} `{name}`"))
+                    .with_primary(*span, format!("no {kind} has this name"));
+                // Not a typo of a loaded component: perhaps one from a plugin not loaded yet.
+                let diagnostic = match suggestion {
+                    Some(_) => diagnostic,
+                    None => diagnostic.with_note(format!(
+                        "note: if `{name}` comes from another plugin, load it with a \
+                         `plugin \"path/to/library\"` line in this file, or put its directory \
+                         in `EXP_PLUGIN_PATH`; `exp plugins` lists what is loaded"
+                    )),
+                };
+                diagnostic.with_help(help)
             }
             CheckError::ComponentWrongKind {
                 name,
