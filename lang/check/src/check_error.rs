@@ -105,6 +105,9 @@ pub enum CheckError {
         span: Span,
         suggestion: Option<String>,
         known: Vec<&'static str>,
+        /// The form of the block the known fields are those of, when it has several: "with
+        /// `models`" for a sequence of given models.
+        form: Option<&'static str>,
     },
     MissingField {
         block: DefKind,
@@ -832,10 +835,18 @@ impl CheckError {
                 span,
                 suggestion,
                 known,
+                form,
             } => {
-                let help = match suggestion {
-                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                    None => format!("the fields of `{}` are {}", block.keyword(), ticks(known)),
+                let help = match (suggestion, form) {
+                    (Some(suggestion), _) => format!("did you mean `{suggestion}`?"),
+                    (None, Some(form)) => format!(
+                        "{form}, the fields of `{}` are {}",
+                        block.keyword(),
+                        ticks(known)
+                    ),
+                    (None, None) => {
+                        format!("the fields of `{}` are {}", block.keyword(), ticks(known))
+                    }
                 };
                 Diagnostic::error(
                     code,

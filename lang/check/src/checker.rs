@@ -227,6 +227,17 @@ const REPORT_FIELDS: &[FieldSpec] = &[
     field("against", false, "against: \"lr\""),
 ];
 
+/// Every field each block accepts, for tools and for the test that keeps the language
+/// reference complete: `("train", ["model", "data", ..])`, and for the blocks written inside
+/// a field, `("train mixture", ["at", ..])`.
+pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
+    let names = |specs: &[FieldSpec]| specs.iter().map(|spec| spec.name).collect();
+    let mut blocks = training::training_fields();
+    blocks.push(("evaluate", names(EVALUATE_FIELDS)));
+    blocks.push(("report", names(REPORT_FIELDS)));
+    blocks
+}
+
 struct Checker<'a> {
     catalog: &'a dyn Catalog,
     /// Every definition, with whether it is in the experiment file.
@@ -575,6 +586,20 @@ impl<'a> Checker<'a> {
         block: &'a ast::Block,
         specs: &[FieldSpec],
     ) -> HashMap<&'static str, &'a ast::Field> {
+        let listed: Vec<&'static str> = specs.iter().map(|spec| spec.name).collect();
+        self.fields_listing(def, block, specs, &listed, None)
+    }
+
+    /// `fields`, where an unknown field's error suggests and lists `listed` (the fields of
+    /// every form of the block, or of the one written, `form`).
+    fn fields_listing(
+        &mut self,
+        def: &ast::Def,
+        block: &'a ast::Block,
+        specs: &[FieldSpec],
+        listed: &[&'static str],
+        form: Option<&'static str>,
+    ) -> HashMap<&'static str, &'a ast::Field> {
         let mut found: HashMap<&'static str, &'a ast::Field> = HashMap::new();
         for field in &block.fields {
             let key = field.key.name.as_str();
@@ -583,9 +608,9 @@ impl<'a> Checker<'a> {
                     block: def.kind,
                     field: key.to_string(),
                     span: field.key.span,
-                    suggestion: did_you_mean(key, specs.iter().map(|spec| spec.name))
-                        .map(str::to_string),
-                    known: specs.iter().map(|spec| spec.name).collect(),
+                    suggestion: did_you_mean(key, listed.iter().copied()).map(str::to_string),
+                    known: listed.to_vec(),
+                    form,
                 });
                 continue;
             };

@@ -10,7 +10,7 @@ mod program;
 pub mod testing;
 
 pub use check_error::{AgainstProblem, CheckError, Expect};
-pub use checker::{check, check_file};
+pub use checker::{block_fields, check, check_file};
 pub use program::{Body, CheckedDef, DefId, Program, Stages};
 
 use exp_ir::{ComponentKind, ComponentSchema};

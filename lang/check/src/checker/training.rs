@@ -34,6 +34,35 @@ const TRAIN_FIELDS: &[FieldSpec] = &[
     ),
 ];
 
+/// The fields of a `train`'s `mixture: { .. }`.
+const MIXTURE_FIELDS: [&str; 3] = ["at", "weights", "interpolate"];
+
+/// The fields of a `sequence`'s `replay: { .. }`.
+const REPLAY_FIELDS: [&str; 3] = ["size", "ratio", "selection"];
+
+/// Every field the training blocks accept, by block (`train`, `sequence`, in all their forms)
+/// and by block inside a field (`train mixture`, `sequence replay`).
+pub(super) fn training_fields() -> Vec<(&'static str, Vec<&'static str>)> {
+    let names = |specs: &[&[FieldSpec]]| {
+        let mut names: Vec<&'static str> = Vec::new();
+        for spec in specs.iter().flat_map(|specs| specs.iter()) {
+            if !names.contains(&spec.name) {
+                names.push(spec.name);
+            }
+        }
+        names
+    };
+    vec![
+        ("train", names(&[TRAIN_FIELDS])),
+        ("train mixture", MIXTURE_FIELDS.to_vec()),
+        (
+            "sequence",
+            names(&[SEQUENCE_FIELDS, SEQUENCE_MODELS_FIELDS]),
+        ),
+        ("sequence replay", REPLAY_FIELDS.to_vec()),
+    ]
+}
+
 /// A sequence trains one model through `tasks` in order, each phase as a `train` block says.
 const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("model", true, "model: <model name>"),
@@ -95,12 +124,33 @@ impl<'a> Checker<'a> {
     pub(super) fn sequence(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
         // With `models`, the models after each task are given and only evaluated.
         let given = block.fields.iter().any(|field| field.key.name == "models");
-        let specs = if given {
-            SEQUENCE_MODELS_FIELDS
+        let fields = if given {
+            // Given models are only evaluated: the fields of a phase have no place here.
+            let listed: Vec<&'static str> = SEQUENCE_MODELS_FIELDS
+                .iter()
+                .map(|spec| spec.name)
+                .collect();
+            self.fields_listing(
+                def,
+                block,
+                SEQUENCE_MODELS_FIELDS,
+                &listed,
+                Some("with `models`, which trains nothing"),
+            )
         } else {
-            SEQUENCE_FIELDS
+            // `models` is a field too: written, it makes the other form.
+            let listed: Vec<&'static str> = SEQUENCE_FIELDS
+                .iter()
+                .chain(SEQUENCE_MODELS_FIELDS)
+                .map(|spec| spec.name)
+                .fold(Vec::new(), |mut names, name| {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                    names
+                });
+            self.fields_listing(def, block, SEQUENCE_FIELDS, &listed, None)
         };
-        let fields = self.fields(def, block, specs);
         let tasks = fields
             .get("tasks")
             .and_then(|field| self.reference_list(field, Expect::Dataset, false));
@@ -445,9 +495,8 @@ impl<'a> Checker<'a> {
                         component: "mixture".to_string(),
                         param: key.to_string(),
                         span: inner.key.span,
-                        suggestion: did_you_mean(key, ["at", "weights", "interpolate"])
-                            .map(str::to_string),
-                        known: vec!["at".into(), "weights".into(), "interpolate".into()],
+                        suggestion: did_you_mean(key, MIXTURE_FIELDS).map(str::to_string),
+                        known: MIXTURE_FIELDS.map(str::to_string).to_vec(),
                     });
                     ok = false;
                 }
@@ -665,9 +714,8 @@ impl<'a> Checker<'a> {
                         component: "replay".to_string(),
                         param: key.to_string(),
                         span: inner.key.span,
-                        suggestion: did_you_mean(key, ["size", "ratio", "selection"])
-                            .map(str::to_string),
-                        known: vec!["size".into(), "ratio".into(), "selection".into()],
+                        suggestion: did_you_mean(key, REPLAY_FIELDS).map(str::to_string),
+                        known: REPLAY_FIELDS.map(str::to_string).to_vec(),
                     });
                     ok = false;
                 }
