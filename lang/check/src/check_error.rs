@@ -320,6 +320,12 @@ pub enum CheckError {
         phase: Duration,
         span: Span,
     },
+    /// A definition named by a string whose text cannot name a node's files (empty, a path).
+    BadName {
+        name: String,
+        problem: &'static str,
+        span: Span,
+    },
     /// An experiment file with no items at all: empty, or only comments and blank lines.
     EmptyFile {
         span: Span,
@@ -382,6 +388,7 @@ impl CheckError {
             CheckError::RepeatedAxis { .. } => "E0042",
             CheckError::Against { .. } => "E0043",
             CheckError::PastThePhase { .. } => "E0044",
+            CheckError::BadName { .. } => "E0045",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -430,6 +437,7 @@ impl CheckError {
             | CheckError::RepeatedAxis { span, .. }
             | CheckError::Against { span, .. }
             | CheckError::PastThePhase { span, .. }
+            | CheckError::BadName { span, .. }
             | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
@@ -660,6 +668,16 @@ impl CheckError {
                     .with_primary(*span, "never reached")
                     .with_help(help)
             }
+            CheckError::BadName {
+                name,
+                problem,
+                span,
+            } => Diagnostic::error(
+                code,
+                format!("`{name:?}` cannot name a definition: {problem}"),
+            )
+            .with_primary(*span, "the name of its node and its files")
+            .with_help("a name is one plain file name: letters, digits, `_`, `.` and `-` are safe, and so must be what each `{..}` fills in"),
             CheckError::EmptyFile { span } => {
                 Diagnostic::error(code, "the experiment file defines nothing")
                     .with_primary(*span, "expected a definition")

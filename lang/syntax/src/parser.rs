@@ -98,7 +98,8 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
 /// What a grammar rule is called in an error message; `None` for rules never worth naming.
 fn rule_word(rule: Rule) -> Option<&'static str> {
     let word = match rule {
-        Rule::item => "a definition",
+        // pest names the whole file when nothing at its very start fits.
+        Rule::item | Rule::file => "a definition",
         Rule::import | Rule::kw_import => "`import`",
         Rule::module_path => "a module path",
         Rule::plugin | Rule::kw_plugin => "`plugin`",
@@ -144,8 +145,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::rparen => "`)`",
         Rule::rbrace => "`}`",
         Rule::rbracket => "`]`",
-        Rule::file
-        | Rule::string_inner
+        Rule::string_inner
         | Rule::keyword
         | Rule::WHITESPACE
         | Rule::COMMENT

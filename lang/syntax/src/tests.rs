@@ -235,3 +235,12 @@ fn a_flat_chain_of_operators_is_bounded_too() {
     let src = format!("let a = 1{}\n", " * 2".repeat(1000));
     assert!(parse(exp_diag::FileId(0), &src).1.is_empty());
 }
+
+#[test]
+fn a_stray_closer_at_the_start_names_what_was_expected() {
+    let (_, diagnostics) = parse(exp_diag::FileId(0), "}\n");
+    assert_eq!(
+        diagnostics[0].message,
+        "syntax error: expected a definition, found `}`"
+    );
+}

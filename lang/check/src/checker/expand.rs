@@ -847,6 +847,13 @@ impl Expander {
     fn def_copy(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
         let (local, mut full) = self.def_name(def, scope, place);
         if def.quoted {
+            if let Some(problem) = name_problem(&local) {
+                self.error(CheckError::BadName {
+                    name: local.clone(),
+                    problem,
+                    span: def.name.span,
+                });
+            }
             full = self.distinct_copy_name(def, full, place);
         }
         let mut out = def.clone();
@@ -1106,6 +1113,23 @@ fn axis_labels(values: &[Expr]) -> Vec<String> {
             None => format!("#{}", index + 1),
         })
         .collect()
+}
+
+/// What is wrong with the text of a string as a definition's name, if anything. A node's name
+/// names its files in the run directory (`checkpoints/NAME.safetensors`), so it must be one
+/// plain file name: the runtime refuses any other (`exp_runtime::run_dir::is_confined_name`).
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name == "." || name == ".." {
+        Some("it is a directory's name")
+    } else if name.contains(['/', '\\']) {
+        Some("it holds a path separator")
+    } else if name.chars().any(char::is_control) {
+        Some("it holds a control character")
+    } else {
+        None
+    }
 }
 
 /// How much a level's declared names hold: one per name and one per expanded name.
