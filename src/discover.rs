@@ -46,11 +46,36 @@ fn workspace_plugin_dir() -> Option<PathBuf> {
         .and_then(|exe| exe.parent().map(Path::to_path_buf))
 }
 
+/// What discovery found: the plugins, those refused, and the entries of `EXP_PLUGIN_PATH` that
+/// name nothing (most likely a typo: warned about, since the plugins a user meant to add are
+/// then silently missing).
+pub struct Discovered {
+    pub registry: Registry,
+    pub refusals: Vec<Refusal>,
+    pub missing_entries: Vec<PathBuf>,
+}
+
+impl Discovered {
+    /// One line per entry of `EXP_PLUGIN_PATH` that does not exist.
+    pub fn warnings(&self) -> Vec<String> {
+        self.missing_entries
+            .iter()
+            .map(|entry| {
+                format!(
+                    "warning: `EXP_PLUGIN_PATH` names `{}`, which does not exist; no plugin was loaded from it",
+                    entry.display()
+                )
+            })
+            .collect()
+    }
+}
+
 /// Loads every plugin from the three sources. `explicit` are the `plugin` lines, already
 /// resolved against the experiment's directory.
-pub fn discover(explicit: &[PathBuf]) -> (Registry, Vec<Refusal>) {
+pub fn discover(explicit: &[PathBuf]) -> Discovered {
     let mut registry = Registry::new();
     let mut refusals = Vec::new();
+    let mut missing_entries = Vec::new();
     for (line, path) in explicit.iter().enumerate() {
         match Plugin::load(path) {
             Ok(plugin) => registry.add(plugin),
@@ -62,6 +87,10 @@ pub fn discover(explicit: &[PathBuf]) -> (Registry, Vec<Refusal>) {
     }
     if let Some(paths) = std::env::var_os("EXP_PLUGIN_PATH") {
         for dir in std::env::split_paths(&paths).filter(|dir| !dir.as_os_str().is_empty()) {
+            if !dir.exists() {
+                missing_entries.push(dir);
+                continue;
+            }
             let candidates = if dir.is_file() {
                 vec![dir.clone()]
             } else {
@@ -92,7 +121,11 @@ pub fn discover(explicit: &[PathBuf]) -> (Registry, Vec<Refusal>) {
             }
         }
     }
-    (registry, refusals)
+    Discovered {
+        registry,
+        refusals,
+        missing_entries,
+    }
 }
 
 /// The checker's view of the loaded components.

@@ -34,18 +34,25 @@ fn severity(exit: &Exit) -> u8 {
 
 fn fmt_file(file: &Path, check: bool, color: bool) -> Exit {
     let display_name = file.display().to_string();
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
         Err(error) => {
             eprintln!("error: cannot read `{display_name}`: {error}");
             return Exit::Fatal;
         }
     };
+    let mut sources = SourceMap::new();
+    let (file_id, not_utf8) = exp_syntax::add_source(&mut sources, display_name.clone(), &bytes);
+    if let Some(diagnostic) = not_utf8 {
+        eprint!("{}", exp_diag::render(&[diagnostic], &sources, color));
+        eprintln!("error: `{display_name}` has 1 error; it was not formatted");
+        return Exit::InvalidInput;
+    }
+    // Without its byte-order mark, if it had one: a file that differs only by one is left alone.
+    let text = sources.text(file_id).to_string();
     let formatted = match exp_syntax::format(&text) {
         Ok(formatted) => formatted,
         Err(diagnostics) => {
-            let mut sources = SourceMap::new();
-            sources.add(display_name.clone(), text);
             eprint!("{}", exp_diag::render(&diagnostics, &sources, color));
             let errors = diagnostics
                 .iter()

@@ -62,7 +62,8 @@ enum Command {
     /// Run an experiment and write its run directory.
     Run {
         file: PathBuf,
-        /// The run directory (default: runs/<experiment>/<run-id>).
+        /// The run directory (default: runs/<experiment>/<run-id>). A run written elsewhere is
+        /// recorded in runs/<experiment>/ too, so `exp runs` and `exp show` still find it.
         #[arg(long)]
         out: Option<PathBuf>,
         /// How many nodes may run at once.
@@ -96,9 +97,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List past runs, newest first.
+    /// List past runs, newest first (those written with `exp run --out` too).
     Runs {
-        /// Where runs are kept.
+        /// Where to look: the directory `exp run` writes and records runs in, another directory
+        /// of run directories, or one run directory (such as an `--out` directory).
         #[arg(long, default_value = runs::DEFAULT_DIR)]
         dir: PathBuf,
         /// Print JSON for machines.
@@ -117,7 +119,7 @@ enum Command {
     Show {
         /// A run directory, a run id, `latest` or `EXPERIMENT/latest`.
         run: String,
-        /// Where run ids are looked up.
+        /// Where run ids and `latest` are looked up, as for `exp runs --dir`.
         #[arg(long, default_value = runs::DEFAULT_DIR)]
         dir: PathBuf,
     },
@@ -247,24 +249,41 @@ struct Loaded {
     graph: Graph,
     sources: SourceMap,
     registry: Registry,
-    text: String,
+    /// The file as read, for its hash in the manifest.
+    bytes: Vec<u8>,
 }
+
+/// The stack of the thread that checks a file. Parsing bounds how deep the syntax nests, but a
+/// file may still chain thousands of definitions or lets, which the checker follows
+/// recursively; a generous stack (reserved, not used, until needed) keeps that an answer
+/// rather than a crash.
+const CHECK_STACK_BYTES: usize = 512 * 1024 * 1024;
 
 /// Reads, parses, loads plugins for, checks and compiles a file. On failure the diagnostics
 /// have been printed and the exit code is returned.
 fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit> {
-    let text = match std::fs::read_to_string(file) {
-        // Editors on Windows may start a UTF-8 file with a byte-order mark; it is not content.
-        Ok(text) => text
-            .strip_prefix('\u{feff}')
-            .map(str::to_string)
-            .unwrap_or(text),
+    let display_name = file.display().to_string();
+    if file.is_dir() {
+        // A directory is a wrong argument rather than an unreadable file: say so at the path.
+        let mut sources = SourceMap::new();
+        let main = sources.add(display_name.clone(), String::new());
+        let error = exp_check::CheckError::Directory {
+            path: display_name.clone(),
+            span: exp_diag::Span::new(main, 0, 0),
+        };
+        emit(&[error.to_diagnostic()], &sources, format, color);
+        if matches!(format, MessageFormat::Human) {
+            eprintln!("error: `{display_name}` has 1 error; nothing was run");
+        }
+        return Err(Exit::InvalidInput);
+    }
+    let bytes = match std::fs::read(file) {
+        Ok(bytes) => bytes,
         Err(error) => {
             eprintln!("error: cannot read `{}`: {error}", file.display());
             return Err(Exit::Fatal);
         }
     };
-    let display_name = file.display().to_string();
     let experiment = file
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
@@ -272,14 +291,34 @@ fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit>
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
 
     // `plugin` lines must be loaded before checking: their components are part of the catalog.
-    let plugin_lines = plugin_lines(&text, &base);
+    let plugin_lines = plugin_lines(&exp_syntax::decode(&bytes).text, &base);
     let explicit: Vec<PathBuf> = plugin_lines.iter().map(|(path, _)| path.clone()).collect();
-    let (registry, refusals) = discover(&explicit);
+    let discovered = discover(&explicit);
+    for warning in discovered.warnings() {
+        eprintln!("{warning}");
+    }
+    let (registry, refusals) = (discovered.registry, discovered.refusals);
 
     let world = FileWorld { base };
     let catalog = RegistryCatalog(&registry);
-    let (graph, sources, mut diagnostics) =
-        exp_compile::check_and_compile(&display_name, &text, &experiment, &world, &catalog);
+    let checked = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("check".into())
+            .stack_size(CHECK_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                exp_compile::check_and_compile(&display_name, &bytes, &experiment, &world, &catalog)
+            })
+            .map(|thread| thread.join())
+    });
+    let (graph, sources, mut diagnostics) = match checked {
+        Ok(Ok(checked)) => checked,
+        // A panic while checking is a bug; it has printed its message, so pass it on as it is.
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(error) => {
+            eprintln!("error: cannot start a thread to check `{display_name}`: {error}");
+            return Err(Exit::Fatal);
+        }
+    };
     for refusal in &refusals {
         let mut diagnostic = Diagnostic::error("E0100", refusal.error.to_string());
         if let Some(line) = refusal.line {
@@ -299,7 +338,7 @@ fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit>
             graph,
             sources,
             registry,
-            text,
+            bytes,
         }),
         _ => {
             let errors = diagnostics
@@ -424,11 +463,28 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         force,
         explain,
     } = settings;
-    let run_dir = out.unwrap_or_else(|| {
-        PathBuf::from("runs")
+    let run_id = exp_runtime::run_dir::new_run_id();
+    let run_dir = match out {
+        Some(out) => {
+            // Elsewhere: a record where `exp runs` and `exp show` look points at it.
+            let recorded = runs::record_run_elsewhere(
+                Path::new(runs::DEFAULT_DIR),
+                &loaded.graph.experiment,
+                &run_id,
+                &out,
+            );
+            if let Err(error) = recorded {
+                eprintln!(
+                    "warning: `exp runs` will not list this run: cannot record it in `{}`: {error}",
+                    runs::DEFAULT_DIR
+                );
+            }
+            out
+        }
+        None => PathBuf::from(runs::DEFAULT_DIR)
             .join(&loaded.graph.experiment)
-            .join(exp_runtime::run_dir::new_run_id())
-    });
+            .join(run_id),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     install_ctrl_c(stop.clone());
     let options = RunOptions {
@@ -437,7 +493,7 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         jobs,
         threads,
         source_path: file.display().to_string(),
-        source_sha256: exp_runtime::run_dir::sha256_hex(loaded.text.as_bytes()),
+        source_sha256: exp_runtime::run_dir::sha256_hex(&loaded.bytes),
         exp_version: env!("CARGO_PKG_VERSION").to_string(),
         cache_dir: cache,
         force,
@@ -533,10 +589,10 @@ fn plugin_lines(text: &str, base: &Path) -> Vec<(PathBuf, exp_diag::Span)> {
 
 fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
     let explicit: Vec<PathBuf> = match file {
-        Some(file) => match std::fs::read_to_string(file) {
-            Ok(text) => {
+        Some(file) => match std::fs::read(file) {
+            Ok(bytes) => {
                 let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-                plugin_lines(&text, &base)
+                plugin_lines(&exp_syntax::decode(&bytes).text, &base)
                     .into_iter()
                     .map(|(path, _)| path)
                     .collect()
@@ -548,7 +604,11 @@ fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
         },
         None => Vec::new(),
     };
-    let (registry, refusals) = discover(&explicit);
+    let discovered = discover(&explicit);
+    for warning in discovered.warnings() {
+        eprintln!("{warning}");
+    }
+    let (registry, refusals) = (discovered.registry, discovered.refusals);
     for refusal in &refusals {
         eprintln!("error: {}", refusal.error);
     }

@@ -1,10 +1,15 @@
 //! `exp runs` and `exp show`: what past runs left in their run directories.
 //!
-//! A run is a directory `<dir>/<experiment>/<run-id>/` holding a `manifest.json`. Everything
-//! shown is read back from the run directory (manifest, `<report>.md` tables, checkpoints,
-//! plots), never recomputed, so a run shows the same whichever exp version looks at it.
+//! A run is a directory holding a `manifest.json`. `exp run` writes it at
+//! `runs/<experiment>/<run-id>/`, or where `--out` says; then it leaves a record in its place,
+//! `runs/<experiment>/<run-id>.link`, holding the run directory's path, so that `exp runs` and
+//! `exp show` find every run in one place. `--dir` may also name any directory of runs, or one
+//! run directory (an `--out` directory). Everything shown is read back from the run directory
+//! (manifest, `<report>.md` tables, checkpoints, plots), never recomputed, so a run shows the
+//! same whichever exp version looks at it.
 //! Directories whose name starts with a dot (`runs/.cache`) are not experiments.
-//! Run ids sort by start time (`YYYYMMDD-HHMMSS-NNNN`), so newest first is descending id order.
+//! Run ids sort by start time (`YYYYMMDD-HHMMSS-NNNN`), so newest first is descending id order;
+//! a run directory named otherwise sorts by the time its manifest was last written.
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +20,17 @@ use crate::Exit;
 /// The directory `exp run` writes runs under by default, and where `runs` and `show` look.
 pub const DEFAULT_DIR: &str = "runs";
 
+/// The extension of a record of a run written elsewhere (`exp run --out`).
+const RECORD_EXTENSION: &str = "link";
+
 /// One run directory, as its manifest describes it.
 struct Run {
     id: String,
     experiment: String,
     path: PathBuf,
     manifest: Value,
+    /// When the run started, as a run id: its id, or the time its manifest was written.
+    started: String,
 }
 
 /// How many nodes ended each way, from the manifest's `nodes[i].outcome.status`.
@@ -47,12 +57,31 @@ impl Run {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
+        let started = if is_run_id(&id) {
+            id.clone()
+        } else {
+            std::fs::metadata(path.join("manifest.json"))
+                .and_then(|metadata| metadata.modified())
+                .map(exp_runtime::run_dir::run_id_at)
+                .unwrap_or_default()
+        };
         Some(Run {
             id,
             experiment,
             path: path.to_path_buf(),
             manifest,
+            started,
         })
+    }
+
+    /// The run a record (`<run-id>.link`) points at, under the record's id.
+    fn from_record(record: &Path) -> Option<Run> {
+        let id = record.file_stem()?.to_string_lossy().into_owned();
+        let target = std::fs::read_to_string(record).ok()?;
+        let mut run = Run::read(Path::new(target.trim_end_matches(['\n', '\r'])))?;
+        run.started = id.clone();
+        run.id = id;
+        Some(run)
     }
 
     /// `finished`, or `incomplete` for a manifest still saying `running`: the run is going on,
@@ -123,33 +152,82 @@ impl Run {
     }
 }
 
-/// Every run under `dir/<experiment>/<run-id>/`, newest first. A missing `dir` has none.
-fn find_runs(dir: &Path) -> Vec<Run> {
-    let mut runs = Vec::new();
-    let Ok(experiments) = std::fs::read_dir(dir) else {
-        return runs;
+/// Whether `name` reads as a run id, `YYYYMMDD-HHMMSS-NNNN`.
+fn is_run_id(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.len() == 20
+        && bytes.iter().enumerate().all(|(at, byte)| match at {
+            8 | 15 => *byte == b'-',
+            _ => byte.is_ascii_digit(),
+        })
+}
+
+/// The directories in `dir`, except dot-directories (`runs/.cache` holds no runs).
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
     };
-    // Dot-directories (`runs/.cache`) hold no runs.
-    let experiments = experiments
+    entries
         .flatten()
-        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'));
-    for experiment in experiments {
-        let Ok(entries) = std::fs::read_dir(experiment.path()) else {
+        .filter(|entry| !entry.file_name().to_string_lossy().starts_with('.'))
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir())
+        .collect()
+}
+
+/// Every run `dir` holds, newest first: `dir` itself when it is a run directory, the run
+/// directories in it and in its subdirectories (`runs/<experiment>/<run-id>/`), and the runs
+/// the records in those subdirectories point at. A run found twice (a record of a run that is
+/// also under `dir`) is listed once. A missing `dir` has none.
+fn find_runs(dir: &Path) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    if let Some(run) = Run::read(dir) {
+        runs.push(run);
+    }
+    for child in subdirectories(dir) {
+        if let Some(run) = Run::read(&child) {
+            // A run directory: its checkpoints and plots are not more runs.
+            runs.push(run);
+            continue;
+        }
+        for grandchild in subdirectories(&child) {
+            runs.extend(Run::read(&grandchild));
+        }
+        let Ok(entries) = std::fs::read_dir(&child) else {
             continue;
         };
-        runs.extend(
-            entries
-                .flatten()
-                .filter_map(|entry| Run::read(&entry.path())),
-        );
+        let records = entries.flatten().map(|entry| entry.path()).filter(|path| {
+            path.is_file()
+                && path
+                    .extension()
+                    .is_some_and(|extension| extension == RECORD_EXTENSION)
+        });
+        runs.extend(records.filter_map(|record| Run::from_record(&record)));
     }
     runs.sort_by(|left, right| {
         right
-            .id
-            .cmp(&left.id)
+            .started
+            .cmp(&left.started)
             .then_with(|| left.experiment.cmp(&right.experiment))
     });
+    let mut seen = std::collections::HashSet::new();
+    runs.retain(|run| seen.insert(run.path.canonicalize().unwrap_or_else(|_| run.path.clone())));
     runs
+}
+
+/// Records a run written outside `dir` (with `exp run --out`) as
+/// `dir/<experiment>/<run-id>.link`, so that `exp runs` and `exp show` find it with the others.
+pub fn record_run_elsewhere(
+    dir: &Path,
+    experiment: &str,
+    run_id: &str,
+    run_dir: &Path,
+) -> std::io::Result<()> {
+    let absolute = std::path::absolute(run_dir)?;
+    let folder = dir.join(experiment);
+    std::fs::create_dir_all(&folder)?;
+    let record = folder.join(format!("{run_id}.{RECORD_EXTENSION}"));
+    std::fs::write(record, format!("{}\n", absolute.display()))
 }
 
 /// `exp runs`: a table of past runs, or JSON.

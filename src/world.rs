@@ -19,14 +19,16 @@ pub struct FileWorld {
 }
 
 impl World for FileWorld {
-    fn load_module(&self, path: &[String]) -> Option<(String, String)> {
+    fn load_module(&self, path: &[String]) -> Option<(String, Vec<u8>)> {
         match path {
             [root, rest @ ..] if root == "std" && !rest.is_empty() => {
                 let name = rest.join("/");
                 STDLIB
                     .iter()
                     .find(|(module, _)| *module == name)
-                    .map(|(module, text)| (format!("<stdlib/{module}.exp>"), text.to_string()))
+                    .map(|(module, text)| {
+                        (format!("<stdlib/{module}.exp>"), text.as_bytes().to_vec())
+                    })
             }
             [] => None,
             parts => {
@@ -35,8 +37,8 @@ impl World for FileWorld {
                     file.push(part);
                 }
                 file.set_extension("exp");
-                let text = std::fs::read_to_string(&file).ok()?;
-                Some((file.display().to_string(), text))
+                let bytes = std::fs::read(&file).ok()?;
+                Some((file.display().to_string(), bytes))
             }
         }
     }

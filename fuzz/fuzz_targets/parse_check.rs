@@ -1,6 +1,6 @@
 //! Feeds arbitrary text through parse, check and compile (`check_and_compile`) and asserts
 //! the invariants every input must keep:
-//! - nothing panics;
+//! - nothing panics, and every error has a location;
 //! - every label of every diagnostic, and every node's source origin, is a span inside its
 //!   file in the returned `SourceMap` (start <= end <= len, both on char boundaries);
 //! - rendering the diagnostics does not panic;
@@ -20,14 +20,18 @@ const STD_DIGITS: &str =
     "// The digits dataset with the standard split.\ndataset digits = digits { test_fraction: 0.2 }\n";
 
 fuzz_target!(|data: &[u8]| {
-    // Non-UTF-8 input is skipped: the binary reads files with `read_to_string`, which rejects it.
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
+    // Raw bytes, as the binary reads them: text that is not UTF-8 must get a located error too.
     let world = TestWorld::new().module("std.digits", STD_DIGITS);
     let catalog = TestCatalog::new();
     let (graph, sources, diagnostics) =
-        exp_compile::check_and_compile("fuzz.exp", text, "fuzz", &world, &catalog);
+        exp_compile::check_and_compile("fuzz.exp", data, "fuzz", &world, &catalog);
+    assert!(
+        diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.severity == Severity::Error)
+            .all(|diagnostic| diagnostic.primary_span().is_some()),
+        "an error without a location: {diagnostics:?}"
+    );
 
     for diagnostic in &diagnostics {
         for label in &diagnostic.labels {

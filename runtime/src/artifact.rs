@@ -159,9 +159,28 @@ pub struct MetricsArtifact {
     /// A task sequence's accuracy matrix (row i: after task i; column j: on task j).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<Vec<Vec<f64>>>,
-    /// A placeholder for a report row whose node failed; never stored.
+    /// A placeholder for a report row whose node did not finish, saying why; never stored.
     #[serde(skip)]
-    pub missing: bool,
+    pub missing: Option<Missing>,
+}
+
+/// Why a report row has no metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Its node failed.
+    Failed,
+    /// Its node was skipped, because a node it depends on failed.
+    Skipped,
+}
+
+impl Missing {
+    /// The mark after the row's name in the table: ` (failed)`, ` (skipped)`.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Missing::Failed => " (failed)",
+            Missing::Skipped => " (skipped)",
+        }
+    }
 }
 
 impl MetricsArtifact {

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use exp_ir::{Graph, NodeKind};
 
-use crate::artifact::{Artifact, MetricsArtifact};
+use crate::artifact::{Artifact, MetricsArtifact, Missing};
 use crate::cache::{self, Cache, EntryProblem, Hit, NodeKey};
 use crate::device::DeviceChoice;
 use crate::error::RunError;
@@ -298,15 +298,18 @@ pub fn execute(
     pool.in_place_scope(|scope| {
         type Finished = (usize, Result<(Artifact, bool), RunError>, f64);
         let (sender, receiver) = mpsc::channel::<Finished>();
-        let spawn =
-            |index: usize, artifacts: &[Option<Arc<Artifact>>], decisions: &mut [Decision]| {
+        let spawn = |index: usize,
+                     artifacts: &[Option<Arc<Artifact>>],
+                     outcomes: &[Option<NodeOutcome>],
+                     decisions: &mut [Decision]| {
                 let node = &graph.nodes[index];
                 let hit = match std::mem::replace(&mut decisions[index], Decision::Run) {
                     Decision::Cached(hit) => Some(hit),
                     _ => None,
                 };
-                // Only a report runs with an input missing (a row whose node failed); it gets
-                // a placeholder row, and its partial table is not cached.
+                // Only a report runs with an input missing (a row whose node failed or was
+                // skipped); it gets a placeholder row saying which, and its partial table is
+                // not cached.
                 let partial = node
                     .inputs
                     .iter()
@@ -316,8 +319,12 @@ pub fn execute(
                     .iter()
                     .map(|input| {
                         artifacts[input.node.0].clone().unwrap_or_else(|| {
+                            let missing = match outcomes[input.node.0] {
+                                Some(NodeOutcome::Skipped { .. }) => Missing::Skipped,
+                                _ => Missing::Failed,
+                            };
                             Arc::new(Artifact::Metrics(crate::artifact::MetricsArtifact {
-                                missing: true,
+                                missing: Some(missing),
                                 ..Default::default()
                             }))
                         })
@@ -392,7 +399,7 @@ pub fn execute(
         let mut running = 0;
         for index in 0..n_nodes {
             if waiting[index] == 0 && outcomes[index].is_none() {
-                spawn(index, &artifacts, &mut decisions);
+                spawn(index, &artifacts, &outcomes, &mut decisions);
                 running += 1;
             }
         }
@@ -422,7 +429,7 @@ pub fn execute(
                         }
                         waiting[consumer_index] -= 1;
                         if waiting[consumer_index] == 0 {
-                            spawn(consumer_index, &artifacts, &mut decisions);
+                            spawn(consumer_index, &artifacts, &outcomes, &mut decisions);
                             running += 1;
                         }
                     }
@@ -439,7 +446,7 @@ pub fn execute(
                     outcomes[index] = Some(outcome);
                     for report in skip_dependents(graph, index, &mut outcomes, &mut waiting, observer)
                     {
-                        spawn(report, &artifacts, &mut decisions);
+                        spawn(report, &artifacts, &outcomes, &mut decisions);
                         running += 1;
                     }
                 }

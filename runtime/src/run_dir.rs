@@ -182,7 +182,12 @@ pub fn file_sha256(path: &Path) -> Option<String> {
 /// A run id that sorts by time: `YYYYMMDD-HHMMSS-NNNN` (UTC; NNNN from the clock's nanoseconds
 /// so two runs started in the same second get different ids).
 pub fn new_run_id() -> String {
-    let now = std::time::SystemTime::now()
+    run_id_at(std::time::SystemTime::now())
+}
+
+/// The run id of a run started at `time` (see `new_run_id`).
+pub fn run_id_at(time: std::time::SystemTime) -> String {
+    let now = time
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let seconds = now.as_secs() as i64;

@@ -111,3 +111,30 @@ fn formatting_leaves_the_graph_unchanged() {
     );
     assert_eq!(graph(&test), before);
 }
+
+#[test]
+fn fmt_on_a_file_that_is_not_utf8_exits_2_at_the_byte_and_changes_nothing() {
+    let bytes = b"dataset d = digits\nmodel caf\xe9 = mlp\n";
+    let test = Test::new().bytes("latin1.exp", bytes);
+    let outcome = test.run_with(&["fmt", "latin1.exp"]);
+    assert_eq!(outcome.status, 2, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("error[E0038]"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("latin1.exp:2:10"),
+        "{}",
+        outcome.stderr
+    );
+    assert_eq!(std::fs::read(test.path("latin1.exp")).unwrap(), bytes);
+}
+
+#[test]
+fn a_formatted_file_with_a_byte_order_mark_is_left_alone() {
+    let bytes = "\u{feff}dataset d = digits\n".as_bytes();
+    let test = Test::new().bytes("bom.exp", bytes);
+    let outcome = test.run_with(&["fmt", "--check", "bom.exp"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+}

@@ -135,6 +135,32 @@ fn without_the_plugin_its_components_are_unknown() {
         "{}",
         outcome.stderr
     );
+    // `halving` is no typo of a std component: the error says how to load another plugin.
+    assert!(
+        outcome.stderr.contains(
+            "= note: if `halving` comes from another plugin, load it with a `plugin \"path/to/library\"` line in this file, or put its directory in `EXP_PLUGIN_PATH`"
+        ),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn an_exp_plugin_path_entry_that_does_not_exist_is_warned_about() {
+    let test = Test::new()
+        .env("EXP_PLUGIN_PATH", "no/such/plugins")
+        .file("a.exp", "dataset d = digits\n");
+    for args in [["check", "a.exp"].as_slice(), ["plugins"].as_slice()] {
+        let outcome = test.run_with(args);
+        assert_eq!(outcome.status, 0, "{args:?}: {}", outcome.stderr);
+        assert!(
+            outcome.stderr.starts_with(
+                "warning: `EXP_PLUGIN_PATH` names `no/such/plugins`, which does not exist; no plugin was loaded from it\n"
+            ),
+            "{args:?}: {}",
+            outcome.stderr
+        );
+    }
 }
 
 #[test]
@@ -453,7 +479,7 @@ fn a_cpp_plugin_states_a_rule_that_exp_check_enforces() {
     assert!(
         outcome
             .stderr
-            .contains("error[E0052]: `slerp` does not accept these parameters"),
+            .contains("error[E0048]: `slerp` does not accept these parameters"),
         "{}",
         outcome.stderr
     );

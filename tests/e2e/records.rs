@@ -211,3 +211,65 @@ fn no_runs_yet_and_a_run_that_did_not_finish() {
         shown.stdout
     );
 }
+
+/// A run written elsewhere with `--out` is recorded where `exp runs` and `exp show` look by
+/// default, and `--dir` also reads an `--out` directory, or a directory of them, directly.
+#[test]
+fn runs_written_with_out_are_found() {
+    let test = Test::new().file("tiny.exp", TINY);
+    let outcome = test.run_with(&[
+        "run",
+        "tiny.exp",
+        "--device",
+        "cpu",
+        "--out",
+        "elsewhere/first",
+    ]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let outcome = test.run_with(&["run", "tiny.exp", "--device", "cpu", "--no-cache"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+
+    // By default: both, the one in `runs/` newest first, the other by its record.
+    let json: serde_json::Value =
+        serde_json::from_str(&success(test.run_with(&["runs", "--json"]))).unwrap();
+    let runs = json.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{json}");
+    assert!(
+        runs[0]["path"].as_str().unwrap().contains("runs/tiny/"),
+        "{json}"
+    );
+    assert!(
+        runs[1]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("elsewhere/first"),
+        "{json}"
+    );
+    assert_eq!(runs[1]["experiment"], "tiny");
+    assert_eq!(runs[1]["status"], "finished");
+    let older = runs[1]["id"].as_str().unwrap().to_string();
+    let shown = success(test.run_with(&["show", &older]));
+    assert!(
+        shown.starts_with(&format!("run {older} (finished)\n")),
+        "{shown}"
+    );
+    assert!(shown.contains("elsewhere/first/manifest.json"), "{shown}");
+
+    // `--dir` on the `--out` directory, and on the directory above it.
+    for dir in ["elsewhere/first", "elsewhere"] {
+        let json: serde_json::Value =
+            serde_json::from_str(&success(test.run_with(&["runs", "--dir", dir, "--json"])))
+                .unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 1, "{dir}: {json}");
+        assert!(json[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("elsewhere/first"));
+        let shown = success(test.run_with(&["show", "latest", "--dir", dir]));
+        assert!(shown.contains("experiment: tiny\n"), "{dir}: {shown}");
+        assert!(
+            shown.contains("elsewhere/first/manifest.json"),
+            "{dir}: {shown}"
+        );
+    }
+}

@@ -247,10 +247,11 @@ fn the_runnable_examples_of_the_reference_run() {
 #[test]
 fn the_reference_lists_every_diagnostic_code() {
     let text = std::fs::read_to_string(workspace_root().join(DOC)).expect("read docs/language.md");
-    let codes = (1..=37).map(|n| format!("E{n:04}")).chain([
+    let codes = (1..=48).map(|n| format!("E{n:04}")).chain([
         "E0100".to_string(),
         "E0200".to_string(),
         "W0001".to_string(),
+        "W0002".to_string(),
     ]);
     let missing: Vec<String> = codes
         .filter(|code| !text.contains(&format!("| {code} |")))
@@ -259,5 +260,78 @@ fn the_reference_lists_every_diagnostic_code() {
         missing.is_empty(),
         "the table of diagnostic codes in {DOC} has no row for {}",
         missing.join(", ")
+    );
+}
+
+/// The text of the section that starts at the line `heading` (`### \`train\``), up to the next
+/// heading of the same level or above.
+fn section<'d>(doc: &'d str, heading: &str) -> Option<&'d str> {
+    let level = heading.chars().take_while(|c| *c == '#').count();
+    let start = doc.find(&format!("\n{heading}\n"))? + 1;
+    let body = &doc[start + heading.len()..];
+    let end = body
+        .match_indices("\n#")
+        .find(|(at, _)| {
+            let hashes = body[at + 1..].chars().take_while(|c| *c == '#').count();
+            hashes <= level && body[at + 1 + hashes..].starts_with(' ')
+        })
+        .map_or(body.len(), |(at, _)| at);
+    Some(&body[..end])
+}
+
+/// Every standard module and every field the checker accepts appears in the reference, in the
+/// section of its block, so that nothing the language has is undocumented (`sequence`'s
+/// `models` and `std.continual` once were).
+#[test]
+fn every_stdlib_module_and_every_field_is_documented() {
+    let doc = std::fs::read_to_string(workspace_root().join(DOC)).expect("read docs/language.md");
+    let mut missing = Vec::new();
+
+    let imports = section(&doc, "### `import`").expect("a section `### `import``");
+    let mut modules: Vec<String> = std::fs::read_dir(workspace_root().join("stdlib"))
+        .expect("list stdlib/")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "exp"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    modules.sort();
+    assert!(modules.len() >= 2, "{modules:?}");
+    for module in &modules {
+        if !imports.contains(&format!("`std.{module}`")) {
+            missing.push(format!("the module `std.{module}` under `### `import``"));
+        }
+        // And the binary has it: a file that imports it checks.
+        let outcome = Test::new()
+            .file("example.exp", &format!("import std.{module}\n"))
+            .run_with(&["check", "example.exp"]);
+        assert_eq!(outcome.status, 0, "std.{module}: {}", outcome.stderr);
+    }
+
+    let sections = [
+        ("train", "### `train`"),
+        ("train mixture", "### Data-mixture schedules"),
+        ("sequence", "## Task sequences and hooks"),
+        ("sequence replay", "## Task sequences and hooks"),
+        ("evaluate", "### `evaluate`"),
+        ("report", "### `report`"),
+    ];
+    for (block, fields) in exp_check::block_fields() {
+        let Some((_, heading)) = sections.iter().find(|(known, _)| *known == block) else {
+            panic!("the checker has fields for `{block}`: say in `sections` where {DOC} documents them");
+        };
+        let text =
+            section(&doc, heading).unwrap_or_else(|| panic!("{DOC} has no section `{heading}`"));
+        for field in fields {
+            if !text.contains(&format!("`{field}`")) {
+                missing.push(format!(
+                    "the field `{field}` of `{block}` under `{heading}`"
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{DOC} does not document:\n  {}",
+        missing.join("\n  ")
     );
 }

@@ -35,13 +35,14 @@ fn a_sweep_runs_every_point_and_reports_replicates_as_mean_and_std() {
     }
     // One row per learning rate, the mean ± std of three seeds; every run kept beside it.
     let table = read(&test, "first/results.md");
-    assert!(table.contains("| run[lr=0.001] "), "{table}");
-    assert!(table.contains("| run[lr=0.01] "), "{table}");
+    // Labelled with the rows' own name, `run.score`, as the graph and the outline name them.
+    assert!(table.contains("| run.score[lr=0.001] "), "{table}");
+    assert!(table.contains("| run.score[lr=0.01] "), "{table}");
     assert!(table.contains(" ± "), "{table}");
     assert!(table.contains("| n "), "{table}");
     let csv = read(&test, "first/results.csv");
     assert!(csv.starts_with("node,accuracy,accuracy_std,n\n"), "{csv}");
-    assert!(csv.contains("\nrun[lr=0.001],"), "{csv}");
+    assert!(csv.contains("\nrun.score[lr=0.001],"), "{csv}");
     let runs = read(&test, "first/results_runs.csv");
     assert_eq!(runs.lines().count(), 1 + 6, "{runs}");
 
@@ -55,7 +56,7 @@ fn a_sweep_runs_every_point_and_reports_replicates_as_mean_and_std() {
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
     let row = csv
         .lines()
-        .find(|line| line.starts_with("run[lr=0.01],"))
+        .find(|line| line.starts_with("run.score[lr=0.01],"))
         .unwrap();
     let cells: Vec<f64> = row
         .rsplitn(4, ',')
@@ -113,7 +114,15 @@ fn graph_shows_sweeps_and_sequences_expanded() {
     assert!(
         outcome
             .stdout
-            .contains("train run.ft    ×6  lr ∈ {0.001, 0.01}; seed ∈ {0, 1, 2}"),
+            .contains("train run.ft        ×6  lr ∈ {0.001, 0.01}; seed ∈ {0, 1, 2}"),
+        "{}",
+        outcome.stdout
+    );
+    // The template's result by its own name, which the nodes have at run time.
+    assert!(
+        outcome
+            .stdout
+            .contains("evaluate run.score  ×6  lr ∈ {0.001, 0.01}; seed ∈ {0, 1, 2}"),
         "{}",
         outcome.stdout
     );
@@ -220,6 +229,8 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
     assert_ne!(matrix, read(&test, "third/protected.matrix.csv"));
 }
 
+/// A row whose node failed is marked `(failed)`, and one skipped because of it `(skipped)`, as
+/// the run's summary counts them.
 #[test]
 fn a_report_keeps_the_rows_that_finished_when_one_fails() {
     let test = Test::new().file(
@@ -231,6 +242,7 @@ sweep lr in [0.1, 1e30] {
   evaluate score { model: ft, data: digits, metrics: [accuracy] }
 }
 report results { rows: [score] }
+report phases { rows: [ft] }
 "#,
     );
     let outcome = test.run_with(&["run", "partial.exp", "--out", "out"]);
@@ -244,7 +256,17 @@ report results { rows: [score] }
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines[0], "node,accuracy");
     assert!(lines[1].starts_with("score[lr=0.1],0."), "{table}");
-    assert_eq!(lines[2], "score[lr=1e30] (failed),");
+    assert_eq!(lines[2], "score[lr=1e30] (skipped),");
+    assert!(
+        outcome.stderr.contains("1 node failed, 1 node skipped"),
+        "{}",
+        outcome.stderr
+    );
+    let phases = read(&test, "out/phases.csv");
+    assert!(
+        phases.lines().any(|line| line == "ft[lr=1e30] (failed)"),
+        "{phases}"
+    );
     let statuses = statuses(&test, "out");
     assert_eq!(statuses["results"], "done");
     assert_eq!(statuses["ft[lr=1e30]"], "failed");
@@ -397,4 +419,42 @@ train moving {
     assert!(read("held") == read("once"));
     assert!(read("moving") != read("once"));
     assert!(read("moving") != read("plain"));
+}
+
+/// A template instance's result appears under one name everywhere: the report's table, the
+/// outline of the graph, and the node itself (`slow.score`), as docs/language.md says.
+#[test]
+fn a_template_result_has_one_name_in_tables_outline_and_nodes() {
+    let test = Test::new().file(
+        "templates.exp",
+        r#"import std.digits
+model net = mlp { hidden: [16] }
+template finetune(start, data, lr) {
+  train ft { model: start, data: data, steps: 5 steps, optimizer: adamw { lr: lr } }
+  evaluate score { model: ft, data: data, metrics: [accuracy] }
+}
+use slow = finetune(net, digits, 1e-3)
+report results { rows: [slow] }
+"#,
+    );
+    let outcome = test.run_with(&["graph", "templates.exp", "--format", "outline"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert!(
+        outcome.stdout.contains("  evaluate slow.score\n"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        !outcome.stdout.contains("evaluate slow\n"),
+        "{}",
+        outcome.stdout
+    );
+    let outcome = test.run_with(&["run", "templates.exp", "--out", "out", "--no-cache"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let table = read(&test, "out/results.csv");
+    assert!(
+        table.lines().any(|line| line.starts_with("slow.score,")),
+        "{table}"
+    );
+    assert_eq!(statuses(&test, "out")["slow.score"], "done");
 }

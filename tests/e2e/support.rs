@@ -43,6 +43,22 @@ impl Test {
         self
     }
 
+    /// A file holding exactly these bytes (which need not be text).
+    pub fn bytes(self, name: &str, bytes: &[u8]) -> Test {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(path, bytes).expect("write test file");
+        self
+    }
+
+    /// An empty directory.
+    pub fn dir(self, name: &str) -> Test {
+        std::fs::create_dir_all(self.dir.path().join(name)).expect("create a directory");
+        self
+    }
+
     pub fn args<const N: usize>(mut self, args: [&str; N]) -> Test {
         self.args = args.iter().map(|arg| arg.to_string()).collect();
         self

@@ -161,6 +161,99 @@ fn plugin_abi_doc_matches_the_abi_types() {
     );
 }
 
+/// The dependency lines of a Cargo.toml, as (table, crate name, value): every line `name = ..`
+/// or `name.workspace = true` of a `[dependencies]`, `[dev-dependencies]` or
+/// `[build-dependencies]` table.
+fn dependency_lines(manifest: &str) -> Vec<(String, String, String)> {
+    let mut table = String::new();
+    let mut lines = Vec::new();
+    for line in manifest.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.starts_with('[') {
+            table = line.trim_matches(['[', ']']).to_string();
+            continue;
+        }
+        if !table.ends_with("dependencies") || table.starts_with("workspace") {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            let name = key.trim().trim_end_matches(".workspace").to_string();
+            lines.push((table.clone(), name, value.trim().to_string()));
+        }
+    }
+    lines
+}
+
+/// Whether a dependency line takes its version (or path) from `[workspace.dependencies]`.
+fn from_workspace(key_and_value: &(String, String, String), manifest: &str) -> bool {
+    let (_, name, value) = key_and_value;
+    manifest.lines().any(|line| {
+        let line = line.trim();
+        line.starts_with(&format!("{name}.workspace")) && line.ends_with("true")
+    }) || value.contains("workspace = true")
+}
+
+#[test]
+fn every_dependency_version_is_in_the_workspace_table() {
+    // FIXME: plugins/std is being rewritten on main; its `flate2 = "1"` moves to
+    // `flate2.workspace = true` (the version is already in `[workspace.dependencies]`) there.
+    let known_exceptions = ["plugins/std: flate2"];
+    let mut pinned = Vec::new();
+    for member in workspace_members(&read("Cargo.toml")) {
+        let manifest = read(&format!("{member}/Cargo.toml"));
+        for line in dependency_lines(&manifest) {
+            if !from_workspace(&line, &manifest) {
+                pinned.push(format!("{member}: {}", line.1));
+            }
+        }
+    }
+    assert_eq!(
+        pinned, known_exceptions,
+        "these dependencies pin a version (or path) in a member's Cargo.toml; \
+         put it in `[workspace.dependencies]` of the root Cargo.toml and write \
+         `name.workspace = true` (STYLE L6)"
+    );
+}
+
+#[test]
+fn every_exp_dependency_is_used() {
+    let mut unused = Vec::new();
+    for member in workspace_members(&read("Cargo.toml")) {
+        let manifest = read(&format!("{member}/Cargo.toml"));
+        let mut sources = String::new();
+        for dir in ["src", "tests", "benches"] {
+            collect_rust(&root().join(&member).join(dir), &mut sources);
+        }
+        for (table, name, _) in dependency_lines(&manifest) {
+            let crate_name = name.replace('-', "_");
+            if name.starts_with("exp-") && !sources.contains(&format!("{crate_name}::")) {
+                unused.push(format!("{member} [{table}]: {name}"));
+            }
+        }
+    }
+    assert!(
+        unused.is_empty(),
+        "these exp crates are listed as dependencies but never used; remove the lines \
+         (a dependency between exp crates is an architecture edge, STYLE L1): {unused:?}"
+    );
+}
+
+/// The text of every `.rs` file under `dir`, recursively (the root package's `src` holds only
+/// its own files: the other members are directories of their own).
+fn collect_rust(dir: &std::path::Path, out: &mut String) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_rust(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+}
+
 #[test]
 fn the_cargo_toml_scanner_reads_members_and_names() {
     let manifest = "[workspace]\nmembers = [\n    \".\", # the binary\n    \"lang/diag\",\n]\n\
@@ -172,6 +265,14 @@ fn the_cargo_toml_scanner_reads_members_and_names() {
         workspace_members("[workspace]\nmembers = [\"a\", \"b\"]\n"),
         ["a", "b"]
     );
+    let member = "[dependencies]\nexp-ir.workspace = true\nlibc = \"0.2\"\n\
+                  [dev-dependencies]\ntempfile = { workspace = true }\n";
+    let lines = dependency_lines(member);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1].1, "libc");
+    assert!(from_workspace(&lines[0], member));
+    assert!(!from_workspace(&lines[1], member));
+    assert!(from_workspace(&lines[2], member));
 }
 
 /// The code blocks of docs/plugin-abi.md that a `<!-- file: PATH -->` line names, with their

@@ -1,14 +1,21 @@
 //! The diagnostics corpus: each `tests/ui/*.exp` is checked by the real binary (with the real
 //! std plugin) and its rendered diagnostics are snapshotted, one snapshot per file.
+//!
+//! The files are copied byte for byte, since some are malformed on purpose (not UTF-8, a
+//! byte-order mark, CRLF line ends), and an entry that is a directory is copied as an empty
+//! directory of the same name: `exp check` must say, at a location, what is wrong with each.
 
 use crate::support::{workspace_root, Test};
 
 #[test]
 fn diagnostics_corpus() {
     insta::glob!("../ui", "*.exp", |path| {
-        let text = std::fs::read_to_string(path).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let test = Test::new().file(&name, &text);
+        let test = if path.is_dir() {
+            Test::new().dir(&name)
+        } else {
+            Test::new().bytes(&name, &std::fs::read(path).unwrap())
+        };
         let outcome = test.run_with(&["check", &name]);
         assert_eq!(
             outcome.status, 2,

@@ -1,12 +1,12 @@
 //! `CheckError`: everything the checker can find wrong in a parsed program, with typed
 //! fields, and `to_diagnostic`, which turns one into words (STYLE E2, E4, E5).
 //!
-//! Codes E0001 to E0003 belong to the parser (`exp_syntax::ParseError`); the checker's run
-//! from E0004 to E0037, and its warnings from W0001 (an unused `let`) and W0002 (an unused
-//! template parameter). A code never changes meaning once released.
+//! Codes E0001 to E0003, E0038 and E0039 belong to the parser (`exp_syntax::ParseError`); the
+//! checker's run from E0004 to E0037 and on from E0040, and its warnings from W0001 (an unused
+//! `let`) and W0002 (an unused template parameter). A code never changes meaning once released.
 
 use exp_diag::{Diagnostic, Span};
-use exp_ir::ComponentKind;
+use exp_ir::{ComponentKind, Duration, DurationUnit};
 use exp_syntax::ast::DefKind;
 
 /// What a reference must point at.
@@ -45,6 +45,17 @@ impl Expect {
     }
 }
 
+/// Why a report's `against` axis cannot be plotted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgainstProblem {
+    /// No row is swept over it.
+    NotAnAxis { suggestion: Option<String> },
+    /// A value of the axis is not a number (`"relu"`), so it has no place on a line chart.
+    NotNumbers { value: String },
+    /// `seed`: the table averages replicates over it.
+    Averaged,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckError {
     ModuleNotFound {
@@ -65,6 +76,16 @@ pub enum CheckError {
         span: Span,
         first: Span,
     },
+    /// Copies of one definition named by a string (`train "ft_{lr}"`) that get the same name
+    /// at two sweep points: the string leaves out the axes in `differing` (axis, value at the
+    /// first copy, value at this one).
+    CopiesCollide {
+        name: String,
+        /// The string as written.
+        template: String,
+        differing: Vec<(String, String, String)>,
+        span: Span,
+    },
     UndefinedName {
         name: String,
         expected: Expect,
@@ -84,6 +105,9 @@ pub enum CheckError {
         span: Span,
         suggestion: Option<String>,
         known: Vec<&'static str>,
+        /// The form of the block the known fields are those of, when it has several: "with
+        /// `models`" for a sequence of given models.
+        form: Option<&'static str>,
     },
     MissingField {
         block: DefKind,
@@ -282,6 +306,57 @@ pub enum CheckError {
         param: String,
         span: Span,
     },
+    /// A sweep whose grid has more than `limit` points (`count`), or sweeps and templates that
+    /// together would make more than `limit` definitions (`count` unknown: expansion stopped).
+    TooManyDefinitions {
+        count: Option<usize>,
+        limit: usize,
+        span: Span,
+    },
+    /// A sweep axis swept again inside a sweep (or the header) that already sweeps it.
+    RepeatedAxis {
+        axis: String,
+        /// The second is written `seeds N`.
+        seeds: bool,
+        span: Span,
+        first: Span,
+    },
+    /// A report's `against` names an axis its rows cannot be plotted against.
+    Against {
+        report: String,
+        axis: String,
+        problem: AgainstProblem,
+        /// The axes of the rows that could be plotted against.
+        plottable: Vec<String>,
+        /// Whether any row comes from a sweep.
+        swept: bool,
+        span: Span,
+    },
+    /// A warmup or a schedule's point (a mixture's, a scheduler's `at`) past the end of the
+    /// phase it is measured against: never reached.
+    PastThePhase {
+        /// "the warmup of `cosine`", "a mixture point".
+        what: String,
+        point: Duration,
+        /// The length of the phase.
+        phase: Duration,
+        span: Span,
+    },
+    /// A definition named by a string whose text cannot name a node's files (empty, a path).
+    BadName {
+        name: String,
+        problem: &'static str,
+        span: Span,
+    },
+    /// An experiment file with no items at all: empty, or only comments and blank lines.
+    EmptyFile {
+        span: Span,
+    },
+    /// The path of the experiment is a directory (reported by the binary, which reads files).
+    Directory {
+        path: String,
+        span: Span,
+    },
     /// A hook that is neither a regularizer nor a merger that can run during training.
     NotAHook {
         name: String,
@@ -298,7 +373,7 @@ impl CheckError {
             CheckError::ModuleNotFound { .. } => "E0004",
             CheckError::OnlyInMainFile { .. } => "E0005",
             CheckError::DuplicateSeed { .. } => "E0006",
-            CheckError::DuplicateDefinition { .. } => "E0007",
+            CheckError::DuplicateDefinition { .. } | CheckError::CopiesCollide { .. } => "E0007",
             CheckError::UndefinedName { .. } => "E0008",
             CheckError::WrongDefinitionKind { .. } => "E0009",
             CheckError::UnknownField { .. } => "E0010",
@@ -315,9 +390,9 @@ impl CheckError {
             CheckError::ParamWrongType { .. } => "E0021",
             CheckError::ParamOutOfRange { .. } => "E0022",
             CheckError::MissingParam { .. } => "E0023",
-            CheckError::NoLearningRate { .. } => "E0050",
-            CheckError::LearningRateScheduledTwice { .. } => "E0051",
-            CheckError::ComponentRule { .. } => "E0052",
+            CheckError::NoLearningRate { .. } => "E0046",
+            CheckError::LearningRateScheduledTwice { .. } => "E0047",
+            CheckError::ComponentRule { .. } => "E0048",
             CheckError::ArithmeticType { .. } => "E0024",
             CheckError::LetCycle { .. } => "E0025",
             CheckError::DurationUnitMismatch { .. } => "E0026",
@@ -333,6 +408,12 @@ impl CheckError {
             CheckError::NotAllowedInside { .. } => "E0035",
             CheckError::Interpolation { .. } => "E0036",
             CheckError::NotAHook { .. } => "E0037",
+            CheckError::EmptyFile { .. } | CheckError::Directory { .. } => "E0040",
+            CheckError::TooManyDefinitions { .. } => "E0041",
+            CheckError::RepeatedAxis { .. } => "E0042",
+            CheckError::Against { .. } => "E0043",
+            CheckError::PastThePhase { .. } => "E0044",
+            CheckError::BadName { .. } => "E0045",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -344,6 +425,7 @@ impl CheckError {
             | CheckError::OnlyInMainFile { span, .. }
             | CheckError::DuplicateSeed { span, .. }
             | CheckError::DuplicateDefinition { span, .. }
+            | CheckError::CopiesCollide { span, .. }
             | CheckError::UndefinedName { span, .. }
             | CheckError::WrongDefinitionKind { span, .. }
             | CheckError::UnknownField { span, .. }
@@ -378,6 +460,13 @@ impl CheckError {
             | CheckError::NotAllowedInside { span, .. }
             | CheckError::Interpolation { span, .. }
             | CheckError::NotAHook { span, .. }
+            | CheckError::EmptyFile { span }
+            | CheckError::TooManyDefinitions { span, .. }
+            | CheckError::RepeatedAxis { span, .. }
+            | CheckError::Against { span, .. }
+            | CheckError::PastThePhase { span, .. }
+            | CheckError::BadName { span, .. }
+            | CheckError::Directory { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
     }
@@ -518,6 +607,119 @@ impl CheckError {
                     .with_primary(*span, "not a hook")
                     .with_help(help)
             }
+            CheckError::TooManyDefinitions { count, limit, span } => {
+                let (message, label) = match count {
+                    Some(count) => (
+                        format!("this sweep has {} points, more than the {} exp expands", thousands(*count), thousands(*limit)),
+                        "the grid of these axes".to_string(),
+                    ),
+                    None => (
+                        format!("expanding this makes more than {} definitions", thousands(*limit)),
+                        "its sweeps and templates multiply to more than that".to_string(),
+                    ),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, label)
+                    .with_help("sweep fewer values (`sweep zip` pairs lists instead of crossing them), or split the study into several files")
+            }
+            CheckError::RepeatedAxis {
+                axis,
+                seeds,
+                span,
+                first,
+            } => {
+                let help = if *seeds || axis == "seed" {
+                    "sweep the seeds once: `seeds 6` in the outermost sweep gives six replicates of everything inside it".to_string()
+                } else {
+                    format!("sweep `{axis}` once, with all its values, or rename the second (`{axis}_2 in [..]`)")
+                };
+                Diagnostic::error(code, format!("the axis `{axis}` is swept twice"))
+                    .with_primary(*span, "swept again here")
+                    .with_secondary(*first, format!("`{axis}` is already swept here"))
+                    .with_help(help)
+            }
+            CheckError::Against {
+                report,
+                axis,
+                problem,
+                plottable,
+                swept,
+                span,
+            } => {
+                let (message, label) = match problem {
+                    AgainstProblem::NotAnAxis { .. } => (
+                        format!("the rows of `{report}` are not swept over `{axis}`"),
+                        "no row has this axis".to_string(),
+                    ),
+                    AgainstProblem::NotNumbers { value } => (
+                        format!("the axis `{axis}` has values that are not numbers, such as `{value}`"),
+                        "a chart against it has no x to put them at".to_string(),
+                    ),
+                    AgainstProblem::Averaged => (
+                        format!("the table of `{report}` averages its rows over `seed`"),
+                        "replicates become one row, so there is no `seed` to plot against".to_string(),
+                    ),
+                };
+                let help = match (problem, plottable.as_slice()) {
+                    (AgainstProblem::NotAnAxis { suggestion: Some(suggestion) }, _) => {
+                        format!("did you mean \"{suggestion}\"?")
+                    }
+                    (_, []) if !swept => "remove `against`: it plots rows from a sweep, and these come from none".to_string(),
+                    (_, []) => "remove `against`: no axis of these rows has numbers for values".to_string(),
+                    (_, axes) => format!(
+                        "plot against an axis of numbers: {}",
+                        ticks(&axes.iter().map(|axis| format!("\"{axis}\"")).collect::<Vec<_>>())
+                    ),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, label)
+                    .with_help(help)
+            }
+            CheckError::PastThePhase {
+                what,
+                point,
+                phase,
+                span,
+            } => {
+                let is_warmup = what.starts_with("the warmup");
+                let message = if is_warmup {
+                    format!("{what} ({}) is longer than the phase ({})", duration_text(point), duration_text(phase))
+                } else {
+                    format!("{what} ({}) is past the end of the phase ({})", duration_text(point), duration_text(phase))
+                };
+                let help = if is_warmup {
+                    "make the warmup at most the phase, or write it as a share of the phase, such as `warmup: 10%`".to_string()
+                } else {
+                    "points are measured from the start of the phase, which ends at `100%`: move this one within it".to_string()
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, "never reached")
+                    .with_help(help)
+            }
+            CheckError::BadName {
+                name,
+                problem,
+                span,
+            } => Diagnostic::error(
+                code,
+                format!("`{name:?}` cannot name a definition: {problem}"),
+            )
+            .with_primary(*span, "the name of its node and its files")
+            .with_help("a name is one plain file name: letters, digits, `_`, `.` and `-` are safe, and so must be what each `{..}` fills in"),
+            CheckError::EmptyFile { span } => {
+                Diagnostic::error(code, "the experiment file defines nothing")
+                    .with_primary(*span, "expected a definition")
+                    .with_help(
+                        "an experiment needs at least one line, such as \
+                         `model net = mlp { hidden: [64] }`",
+                    )
+            }
+            CheckError::Directory { path, span } => Diagnostic::error(
+                code,
+                format!("`{path}` is a directory, not an experiment file"),
+            )
+            .with_primary(*span, "a directory")
+            .with_help("give the path of a `.exp` file"),
             CheckError::ArithmeticType { op, lhs, rhs, span } => {
                 let message = match rhs {
                     Some(rhs) => format!("cannot apply `{op}` to {lhs} and {rhs}"),
@@ -530,26 +732,13 @@ impl CheckError {
                          one of the same unit and multiplied or divided by a number",
                     )
             }
-            CheckError::LetCycle { names, uses, span } => {
-                let chain: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-                let mut diagnostic = Diagnostic::error(
-                    code,
-                    format!(
-                        "lets depend on each other in a cycle: {}",
-                        chain.join(" -> ")
-                    ),
-                )
-                .with_primary(*span, "this value depends on itself");
-                for (idx, use_span) in uses.iter().enumerate() {
-                    if let Some(next) = names.get(idx + 1) {
-                        diagnostic = diagnostic.with_secondary(
-                            *use_span,
-                            format!("`{}` uses `{next}` here", names[idx]),
-                        );
-                    }
-                }
-                diagnostic.with_help("give one of these lets a value that does not refer back")
-            }
+            CheckError::LetCycle { names, uses, span } => cycle_diagnostic(
+                Diagnostic::error(code, format!("lets depend on each other in a cycle: {}", chain(names)))
+                    .with_primary(*span, "this value depends on itself"),
+                names,
+                uses,
+            )
+            .with_help("give one of these lets a value that does not refer back"),
             CheckError::DurationUnitMismatch { op, lhs, rhs, span } => {
                 Diagnostic::error(code, format!("cannot apply `{op}` to {lhs} and {rhs}"))
                     .with_primary(*span, "the units differ")
@@ -615,6 +804,43 @@ impl CheckError {
                     .with_secondary(*first, format!("`{name}` first defined here"))
                     .with_help("rename one of the definitions")
             }
+            CheckError::CopiesCollide {
+                name,
+                template,
+                differing,
+                span,
+            } => {
+                let axes: Vec<&str> = differing.iter().map(|(axis, _, _)| axis.as_str()).collect();
+                let points = |pick: fn(&(String, String, String)) -> &String| {
+                    differing
+                        .iter()
+                        .map(|entry| format!("{}={}", entry.0, pick(entry)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                let fixed: String = axes.iter().map(|axis| format!("_{{{axis}}}")).collect();
+                let placeholders: Vec<String> = axes.iter().map(|axis| format!("{{{axis}}}")).collect();
+                Diagnostic::error(
+                    code,
+                    format!(
+                        "the copies of `\"{template}\"` at `{}` and at `{}` are both named `{name}`",
+                        points(|entry| &entry.1),
+                        points(|entry| &entry.2),
+                    ),
+                )
+                .with_primary(
+                    *span,
+                    format!(
+                        "this name leaves out the {} {}, so its copies collide",
+                        if axes.len() == 1 { "axis" } else { "axes" },
+                        ticks(&axes)
+                    ),
+                )
+                .with_help(format!(
+                    "add {} to the name: `\"{template}{fixed}\"`",
+                    ticks(&placeholders)
+                ))
+            }
             CheckError::UndefinedName {
                 name,
                 expected,
@@ -655,10 +881,18 @@ impl CheckError {
                 span,
                 suggestion,
                 known,
+                form,
             } => {
-                let help = match suggestion {
-                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                    None => format!("the fields of `{}` are {}", block.keyword(), ticks(known)),
+                let help = match (suggestion, form) {
+                    (Some(suggestion), _) => format!("did you mean `{suggestion}`?"),
+                    (None, Some(form)) => format!(
+                        "{form}, the fields of `{}` are {}",
+                        block.keyword(),
+                        ticks(known)
+                    ),
+                    (None, None) => {
+                        format!("the fields of `{}` are {}", block.keyword(), ticks(known))
+                    }
                 };
                 Diagnostic::error(
                     code,
@@ -731,24 +965,16 @@ impl CheckError {
             )
             .with_primary(*span, "too few inputs")
             .with_help("list two or more models to merge, such as `average(a, b)`"),
-            CheckError::Cycle { names, uses, span } => {
-                let chain: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-                let mut diagnostic = Diagnostic::error(
+            CheckError::Cycle { names, uses, span } => cycle_diagnostic(
+                Diagnostic::error(
                     code,
-                    format!(
-                        "definitions depend on each other in a cycle: {}",
-                        chain.join(" -> ")
-                    ),
+                    format!("definitions depend on each other in a cycle: {}", chain(names)),
                 )
-                .with_primary(*span, "this definition depends on itself");
-                for (idx, use_span) in uses.iter().enumerate() {
-                    let user = &names[idx];
-                    let used = &names[idx + 1];
-                    diagnostic = diagnostic
-                        .with_secondary(*use_span, format!("`{user}` uses `{used}` here"));
-                }
-                diagnostic.with_help("start the chain from a `model` definition")
-            }
+                .with_primary(*span, "this definition depends on itself"),
+                names,
+                uses,
+            )
+            .with_help("start the chain from a `model` definition"),
             CheckError::UnknownComponent {
                 kind,
                 name,
@@ -763,9 +989,18 @@ impl CheckError {
                     }
                     None => format!("the known {kind}s are {}", ticks(available)),
                 };
-                Diagnostic::error(code, format!("unknown {kind} `{name}`"))
-                    .with_primary(*span, format!("no {kind} has this name"))
-                    .with_help(help)
+                let diagnostic = Diagnostic::error(code, format!("unknown {kind} `{name}`"))
+                    .with_primary(*span, format!("no {kind} has this name"));
+                // Not a typo of a loaded component: perhaps one from a plugin not loaded yet.
+                let diagnostic = match suggestion {
+                    Some(_) => diagnostic,
+                    None => diagnostic.with_note(format!(
+                        "note: if `{name}` comes from another plugin, load it with a \
+                         `plugin \"path/to/library\"` line in this file, or put its directory \
+                         in `EXP_PLUGIN_PATH`; `exp plugins` lists what is loaded"
+                    )),
+                };
+                diagnostic.with_help(help)
             }
             CheckError::ComponentWrongKind {
                 name,
@@ -893,6 +1128,54 @@ impl CheckError {
     }
 }
 
+/// A duration as it is written: `150%`, `200 steps`, `1 epoch`.
+fn duration_text(duration: &Duration) -> String {
+    let amount = duration.amount;
+    match duration.unit {
+        // Rounded: `110%` is stored as 1.1, which times 100 is not quite 110.
+        DurationUnit::Fraction => format!("{}%", (amount * 100.0 * 1e9).round() / 1e9),
+        unit => {
+            let word = match unit {
+                DurationUnit::Steps => "step",
+                DurationUnit::Epochs => "epoch",
+                _ => "token",
+            };
+            format!("{amount} {word}{}", if amount == 1.0 { "" } else { "s" })
+        }
+    }
+}
+
+/// `100,000`: a count people read at a glance.
+fn thousands(count: usize) -> String {
+    let digits = count.to_string();
+    let mut out = String::new();
+    for (idx, digit) in digits.chars().enumerate() {
+        if idx > 0 && (digits.len() - idx).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `` `a` -> `b` -> `a` ``: the members of a cycle, the first repeated at the end.
+fn chain(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(" -> ")
+}
+
+/// Adds to a cycle's diagnostic (definitions or lets alike) a label at each place where one
+/// member refers to the next: `uses[i]` is where `names[i]` uses `names[i + 1]`.
+fn cycle_diagnostic(mut diagnostic: Diagnostic, names: &[String], uses: &[Span]) -> Diagnostic {
+    for (idx, use_span) in uses.iter().enumerate() {
+        if let (Some(user), Some(used)) = (names.get(idx), names.get(idx + 1)) {
+            diagnostic =
+                diagnostic.with_secondary(*use_span, format!("`{user}` uses `{used}` here"));
+        }
+    }
+    diagnostic
+}
+
 fn ticks<S: AsRef<str>>(names: &[S]) -> String {
     let quoted: Vec<String> = names
         .iter()
@@ -908,5 +1191,48 @@ fn article(kind: ComponentKind) -> String {
         format!("an {word}")
     } else {
         format!("a {word}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use exp_diag::{FileId, Span};
+
+    use super::CheckError;
+
+    /// Definition cycles and let cycles are worded by one helper: the same chain gets the same
+    /// labels, and a use past the end of the chain is left out rather than indexing past it.
+    #[test]
+    fn both_cycles_label_their_uses_alike() {
+        let span = |start| Span::new(FileId(0), start, start + 1);
+        let names: Vec<String> = ["a", "b", "a"].iter().map(|n| n.to_string()).collect();
+        let uses = vec![span(4), span(8), span(12)];
+        let definitions = CheckError::Cycle {
+            names: names.clone(),
+            uses: uses.clone(),
+            span: span(0),
+        }
+        .to_diagnostic();
+        let lets = CheckError::LetCycle {
+            names,
+            uses,
+            span: span(0),
+        }
+        .to_diagnostic();
+        let secondary = |labels: &[exp_diag::Label]| -> Vec<(Span, String)> {
+            labels
+                .iter()
+                .filter(|label| !label.primary)
+                .map(|label| (label.span, label.message.clone()))
+                .collect()
+        };
+        assert_eq!(secondary(&definitions.labels), secondary(&lets.labels));
+        assert_eq!(
+            secondary(&definitions.labels),
+            [
+                (span(4), "`a` uses `b` here".to_string()),
+                (span(8), "`b` uses `a` here".to_string())
+            ]
+        );
     }
 }

@@ -7,7 +7,8 @@
 //! 3. collect the top-level lines (`seed`, `plugin`) and the definitions of all files into
 //!    one namespace, where a name may be defined once;
 //! 4. check each definition's body: structural fields against a fixed table, references
-//!    against the namespace, components and their parameters against the `Catalog`;
+//!    against the namespace, components and their parameters against the `Catalog`
+//!    (`components`); the rules of `train` and `sequence` blocks are in `training`;
 //! 5. look for cycles among the references, which may point anywhere in the file.
 //!
 //! A `Program` comes back only when no error was found.
@@ -15,17 +16,33 @@
 use std::collections::{HashMap, HashSet};
 
 use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
-use exp_ir::graph::{Mixture, Replay, ReplaySize, TrainSpec};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
-use crate::check_error::{CheckError, Expect};
-use crate::program::{Body, CheckedDef, DefId, Program, Stages};
+use crate::check_error::{AgainstProblem, CheckError, Expect};
+use crate::program::{Body, CheckedDef, DefId, Program};
 use crate::{Catalog, World};
 
 mod components;
 mod expand;
 mod lets;
+mod training;
+
+/// Decodes the bytes of the experiment file `name`, adds it to `sources` and checks it (see
+/// `check`). A file that is not UTF-8 gets that one error and is not parsed.
+pub fn check_file(
+    sources: &mut SourceMap,
+    name: &str,
+    source: &[u8],
+    world: &dyn World,
+    catalog: &dyn Catalog,
+) -> (Option<Program>, Vec<Diagnostic>) {
+    let (main, not_utf8) = exp_syntax::add_source(sources, name, source);
+    match not_utf8 {
+        Some(diagnostic) => (None, vec![diagnostic]),
+        None => check(sources, main, world, catalog),
+    }
+}
 
 /// Checks the experiment file `main` (already in `sources`) and everything it imports.
 /// Imported modules are added to `sources`. Returns the program when there are no errors,
@@ -39,6 +56,12 @@ pub fn check(
     let main_text = sources.text(main).to_string();
     let (mut main_file, mut diagnostics) = exp_syntax::parse(main, &main_text);
     let mut errors = Vec::new();
+    if diagnostics.is_empty() && main_file.items.is_empty() {
+        // Most likely the wrong file, or one cut short: an experiment that does nothing.
+        errors.push(CheckError::EmptyFile {
+            span: Span::new(main, main_text.len(), main_text.len()),
+        });
+    }
     let mut modules = Vec::new();
     let mut loaded = HashSet::new();
     load_imports(
@@ -101,10 +124,24 @@ pub fn check(
     }
     // The copies a sweep or template makes share their spans: one mistake, one report.
     let mut reported = HashSet::new();
+    // A literal the parser could not read (a number beyond 64 bits) stands as 0 so that the
+    // rest is still checked; what the checker then finds at the same place is about that 0.
+    let unreadable: Vec<Span> = diagnostics
+        .iter()
+        .filter_map(Diagnostic::primary_span)
+        .collect();
+    let overlaps_unreadable = |span: Span| {
+        unreadable.iter().any(|literal| {
+            literal.file == span.file
+                && literal.start < span.end.max(span.start + 1)
+                && span.start < literal.end
+        })
+    };
     diagnostics.extend(
         checker
             .errors
             .iter()
+            .filter(|error| !overlaps_unreadable(error.span()))
             .filter(|error| reported.insert((error.code(), error.span())))
             .map(CheckError::to_diagnostic),
     );
@@ -148,7 +185,12 @@ fn load_imports(file: &ast::File, loader: &mut Loader<'_>) {
             });
             continue;
         };
-        let file_id = loader.sources.add(name, text.clone());
+        let (file_id, not_utf8) = exp_syntax::add_source(loader.sources, name, &text);
+        if let Some(diagnostic) = not_utf8 {
+            loader.diagnostics.push(diagnostic);
+            continue;
+        }
+        let text = loader.sources.text(file_id).to_string();
         let (module, diagnostics) = exp_syntax::parse(file_id, &text);
         loader.diagnostics.extend(diagnostics);
         load_imports(&module, loader);
@@ -172,51 +214,6 @@ const fn field(name: &'static str, required: bool, example: &'static str) -> Fie
     }
 }
 
-const TRAIN_FIELDS: &[FieldSpec] = &[
-    field("model", true, "model: <model name>"),
-    field("data", true, "data: <dataset name> or [<dataset>, ..]"),
-    field("steps", true, "steps: 1000 steps"),
-    field("batch", false, "batch: 32"),
-    field("seed", false, "seed: 0"),
-    field("optimizer", true, "optimizer: adamw { lr: 1e-3 }"),
-    field("schedule", false, "schedule: cosine { warmup: 10% }"),
-    field("eval", false, "eval: [accuracy, loss]"),
-    field("eval_every", false, "eval_every: 100 steps"),
-    field("log_every", false, "log_every: 10 steps"),
-    field("checkpoint_every", false, "checkpoint_every: 500 steps"),
-    field("hooks", false, "hooks: [l2 { lambda: 1.0 }]"),
-    field("anchor", false, "anchor: <model name>"),
-    field(
-        "mixture",
-        false,
-        "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }",
-    ),
-];
-
-/// A sequence trains one model through `tasks` in order, each phase as a `train` block says.
-const SEQUENCE_FIELDS: &[FieldSpec] = &[
-    field("model", true, "model: <model name>"),
-    field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
-    field("steps", true, "steps: 300 steps"),
-    field("batch", false, "batch: 32"),
-    field("seed", false, "seed: 0"),
-    field("optimizer", true, "optimizer: adamw { lr: 1e-3 }"),
-    field("schedule", false, "schedule: cosine { warmup: 10% }"),
-    field("hooks", false, "hooks: [ewc { lambda: 100 }]"),
-    field("anchor", false, "anchor: <model name>"),
-    field("replay", false, "replay: { size: 200, ratio: 25% }"),
-    field("metrics", false, "metrics: [accuracy]"),
-    field("log_every", false, "log_every: 10 steps"),
-    field("checkpoint_every", false, "checkpoint_every: 100 steps"),
-];
-
-/// A sequence of given models: the model after each task, evaluated on every task.
-const SEQUENCE_MODELS_FIELDS: &[FieldSpec] = &[
-    field("models", true, "models: [<model after task 1>, ..]"),
-    field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
-    field("metrics", false, "metrics: [accuracy]"),
-];
-
 const EVALUATE_FIELDS: &[FieldSpec] = &[
     field("model", true, "model: <model name>"),
     field("data", true, "data: <dataset name>"),
@@ -229,6 +226,17 @@ const REPORT_FIELDS: &[FieldSpec] = &[
     field("chart", false, "chart: true"),
     field("against", false, "against: \"lr\""),
 ];
+
+/// Every field each block accepts, for tools and for the test that keeps the language
+/// reference complete: `("train", ["model", "data", ..])`, and for the blocks written inside
+/// a field, `("train mixture", ["at", ..])`.
+pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
+    let names = |specs: &[FieldSpec]| specs.iter().map(|spec| spec.name).collect();
+    let mut blocks = training::training_fields();
+    blocks.push(("evaluate", names(EVALUATE_FIELDS)));
+    blocks.push(("report", names(REPORT_FIELDS)));
+    blocks
+}
 
 struct Checker<'a> {
     catalog: &'a dyn Catalog,
@@ -371,485 +379,6 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn train(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
-        let fields = self.fields(def, block, TRAIN_FIELDS);
-        let model = fields
-            .get("model")
-            .and_then(|field| self.reference_field(field, Expect::Model));
-        let data = fields
-            .get("data")
-            .and_then(|field| self.reference_list(field, Expect::Dataset, true));
-        let mixture = match (fields.get("mixture"), &data) {
-            (Some(field), Some(data)) => self.mixture(field, data.len()).map(Some),
-            (Some(_), None) => None,
-            (None, _) => Some(None),
-        };
-        let anchor = self.anchor(&fields);
-        let phase = self.phase(&fields);
-        let (mut spec, seed) = phase?;
-        spec.mixture = mixture?;
-        Some(Body::Train {
-            model: model?,
-            data: data?,
-            spec,
-            seed,
-            anchor: anchor?,
-        })
-    }
-
-    fn sequence(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
-        // With `models`, the models after each task are given and only evaluated.
-        let given = block.fields.iter().any(|field| field.key.name == "models");
-        let specs = if given {
-            SEQUENCE_MODELS_FIELDS
-        } else {
-            SEQUENCE_FIELDS
-        };
-        let fields = self.fields(def, block, specs);
-        let tasks = fields
-            .get("tasks")
-            .and_then(|field| self.reference_list(field, Expect::Dataset, false));
-        let metrics = match fields.get("metrics") {
-            Some(field) => self.component_list(field, ComponentKind::Evaluator, true),
-            None => Some(vec![
-                self.default_component(ComponentKind::Evaluator, "accuracy")
-            ]),
-        };
-        let stages = if given {
-            let field = fields.get("models")?;
-            let models = self.reference_list(field, Expect::Model, false)?;
-            if let Some(tasks) = &tasks {
-                if models.len() != tasks.len() {
-                    self.errors.push(CheckError::WrongFieldType {
-                        field: "models".to_string(),
-                        expected: format!("one model per task ({})", tasks.len()),
-                        found: match models.len() {
-                            1 => "1 model".to_string(),
-                            count => format!("{count} models"),
-                        },
-                        span: field.value.span,
-                        example: None,
-                    });
-                    return None;
-                }
-            }
-            Some(Stages::Given(models))
-        } else {
-            let model = fields
-                .get("model")
-                .and_then(|field| self.reference_field(field, Expect::Model));
-            let replay = match fields.get("replay") {
-                Some(field) => self.replay(field).map(Some),
-                None => Some(None),
-            };
-            let anchor = self.anchor(&fields);
-            let phase = self.phase(&fields);
-            let (mut spec, seed) = phase?;
-            spec.replay = replay?;
-            Some(Stages::Train {
-                model: model?,
-                spec,
-                seed,
-                anchor: anchor?,
-            })
-        };
-        Some(Body::Sequence {
-            tasks: tasks?,
-            stages: stages?,
-            metrics: metrics?,
-        })
-    }
-
-    /// `anchor: <model>`: what the hooks anchor to instead of each phase's starting weights.
-    fn anchor(&mut self, fields: &HashMap<&'static str, &'a ast::Field>) -> Option<Option<DefId>> {
-        match fields.get("anchor") {
-            Some(field) => self.reference_field(field, Expect::Model).map(Some),
-            None => Some(None),
-        }
-    }
-
-    /// The fields of a training phase that `train` and `sequence` share.
-    fn phase(
-        &mut self,
-        fields: &HashMap<&'static str, &'a ast::Field>,
-    ) -> Option<(TrainSpec, Option<u64>)> {
-        let steps = fields
-            .get("steps")
-            .and_then(|field| self.duration(field, false));
-        let batch = match fields.get("batch") {
-            Some(field) => self.integer(field, 1),
-            None => Some(32),
-        };
-        let seed = match fields.get("seed") {
-            Some(field) => self.integer(field, 0).map(Some),
-            None => Some(None),
-        };
-        let optimizer = fields
-            .get("optimizer")
-            .and_then(|field| self.component_value(field, &field.value, ComponentKind::Optimizer));
-        // `schedule:` is the short way to write the learning rate's schedule.
-        let optimizer = match (optimizer, fields.get("schedule")) {
-            (optimizer, Some(field)) => {
-                let schedule = self.component_value(field, &field.value, ComponentKind::Scheduler);
-                match (optimizer, schedule) {
-                    (Some(optimizer), Some(schedule)) => {
-                        self.schedule_learning_rate(optimizer, schedule, field)
-                    }
-                    _ => None,
-                }
-            }
-            (optimizer, None) => optimizer,
-        };
-        let eval = match fields.get("eval") {
-            Some(field) => self.component_list(field, ComponentKind::Evaluator, false),
-            None => Some(Vec::new()),
-        };
-        let eval_every = match fields.get("eval_every") {
-            Some(field) => self.duration(field, true).map(Some),
-            None => Some(None),
-        };
-        let log_every = match fields.get("log_every") {
-            Some(field) => self.duration(field, true),
-            None => Some(Duration {
-                amount: 10.0,
-                unit: DurationUnit::Steps,
-            }),
-        };
-        let checkpoint_every = match fields.get("checkpoint_every") {
-            Some(field) => self.duration(field, true).map(Some),
-            None => Some(None),
-        };
-        let hooks = match fields.get("hooks") {
-            Some(field) => self.hooks(field),
-            None => Some(Vec::new()),
-        };
-        Some((
-            TrainSpec {
-                steps: steps?,
-                batch: batch?,
-                optimizer: optimizer?,
-                eval: eval?,
-                eval_every: eval_every?,
-                log_every: log_every?,
-                checkpoint_every: checkpoint_every?,
-                hooks: hooks?,
-                replay: None,
-                mixture: None,
-            },
-            seed?,
-        ))
-    }
-
-    /// `hooks: [..]`: regularizers, and mergers that can run during training (those with an
-    /// `every` parameter saying how often).
-    fn hooks(&mut self, field: &'a ast::Field) -> Option<Vec<ComponentRef>> {
-        let ExprKind::List(items) = &field.value.kind else {
-            self.wrong_type(
-                field,
-                "a list of hooks",
-                Some("hooks: [l2 { lambda: 1.0 }]".into()),
-            );
-            return None;
-        };
-        let catalog = self.catalog;
-        let mut hooks = Vec::new();
-        let mut ok = true;
-        for item in items {
-            let ExprKind::Component(component) = &item.kind else {
-                self.errors.push(CheckError::WrongFieldType {
-                    field: "hooks".to_string(),
-                    expected: "a regularizer or a merger".to_string(),
-                    found: item.kind.describe(),
-                    span: item.span,
-                    example: None,
-                });
-                ok = false;
-                continue;
-            };
-            let name = component.name.name.as_str();
-            let is_hook_merger = |name: &str| {
-                catalog
-                    .component(ComponentKind::Merger, name)
-                    .is_some_and(|schema| schema.param("every").is_some())
-            };
-            let kind = if catalog
-                .component(ComponentKind::Regularizer, name)
-                .is_some()
-            {
-                ComponentKind::Regularizer
-            } else if is_hook_merger(name) {
-                ComponentKind::Merger
-            } else {
-                let mut available: Vec<String> = catalog
-                    .names(ComponentKind::Regularizer)
-                    .into_iter()
-                    .chain(
-                        catalog
-                            .names(ComponentKind::Merger)
-                            .into_iter()
-                            .filter(|name| is_hook_merger(name)),
-                    )
-                    .map(str::to_string)
-                    .collect();
-                available.sort();
-                let found = ComponentKind::ALL
-                    .into_iter()
-                    .find(|kind| catalog.component(*kind, name).is_some());
-                self.errors.push(CheckError::NotAHook {
-                    name: name.to_string(),
-                    found,
-                    span: component.name.span,
-                    suggestion: did_you_mean(name, available.iter().map(String::as_str))
-                        .map(str::to_string),
-                    available,
-                });
-                ok = false;
-                continue;
-            };
-            match self.component(component, kind) {
-                Some(hook) => hooks.push(hook),
-                None => ok = false,
-            }
-        }
-        ok.then_some(hooks)
-    }
-
-    /// `mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]], interpolate: false }`:
-    /// a schedule of weights over the `data` inputs (`sources` of them).
-    fn mixture(&mut self, field: &'a ast::Field, sources: usize) -> Option<Mixture> {
-        const EXAMPLE: &str = "mixture: { at: [0%, 80%], weights: [[0.9, 0.1], [0.5, 0.5]] }";
-        let ExprKind::Record(block) = &field.value.kind else {
-            self.wrong_type(
-                field,
-                "a block `{ at: [..], weights: [[..], ..] }`",
-                Some(EXAMPLE.into()),
-            );
-            return None;
-        };
-        let mut at: Option<Vec<Duration>> = None;
-        let mut weights: Option<Vec<Vec<f64>>> = None;
-        let mut interpolate = false;
-        let mut ok = true;
-        let problem = |errors: &mut Vec<CheckError>, inner: &ast::Field, expected: String| {
-            errors.push(CheckError::WrongFieldType {
-                field: format!("mixture.{}", inner.key.name),
-                expected,
-                found: inner.value.kind.describe(),
-                span: inner.value.span,
-                example: Some(EXAMPLE.to_string()),
-            });
-        };
-        for inner in &block.fields {
-            match (inner.key.name.as_str(), &inner.value.kind) {
-                ("at", ExprKind::List(items)) if !items.is_empty() => {
-                    let points: Option<Vec<Duration>> = items
-                        .iter()
-                        .map(|item| match &item.kind {
-                            ExprKind::Duration(d) if d.amount >= 0.0 => Some(Duration {
-                                amount: d.amount,
-                                unit: ir_unit(d.unit),
-                            }),
-                            _ => None,
-                        })
-                        .collect();
-                    match points {
-                        Some(points) => at = Some(points),
-                        None => {
-                            problem(
-                                &mut self.errors,
-                                inner,
-                                "a list of durations (`0%`, `500 steps`)".into(),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                ("weights", ExprKind::List(rows)) if !rows.is_empty() => {
-                    let parsed: Option<Vec<Vec<f64>>> = rows
-                        .iter()
-                        .map(|row| match &row.kind {
-                            ExprKind::List(cells) if cells.len() == sources => cells
-                                .iter()
-                                .map(|cell| match cell.kind {
-                                    ExprKind::Int(v) if v >= 0 => Some(v as f64),
-                                    ExprKind::Float(v) if v >= 0.0 => Some(v),
-                                    _ => None,
-                                })
-                                .collect::<Option<Vec<f64>>>()
-                                .filter(|row| row.iter().sum::<f64>() > 0.0),
-                            _ => None,
-                        })
-                        .collect();
-                    match parsed {
-                        Some(parsed) => weights = Some(parsed),
-                        None => {
-                            problem(
-                                &mut self.errors,
-                                inner,
-                                format!("a list of rows of {sources} weights ≥ 0 (one per `data` input), each with a positive sum"),
-                            );
-                            ok = false;
-                        }
-                    }
-                }
-                ("interpolate", ExprKind::Bool(value)) => interpolate = *value,
-                (key @ ("at" | "weights" | "interpolate"), _) => {
-                    let expected = match key {
-                        "at" => "a non-empty list of durations".to_string(),
-                        "weights" => format!("a non-empty list of rows of {sources} weights"),
-                        _ => "a boolean".to_string(),
-                    };
-                    problem(&mut self.errors, inner, expected);
-                    ok = false;
-                }
-                (key, _) => {
-                    self.errors.push(CheckError::UnknownParam {
-                        component: "mixture".to_string(),
-                        param: key.to_string(),
-                        span: inner.key.span,
-                        suggestion: did_you_mean(key, ["at", "weights", "interpolate"])
-                            .map(str::to_string),
-                        known: vec!["at".into(), "weights".into(), "interpolate".into()],
-                    });
-                    ok = false;
-                }
-            }
-        }
-        if !ok {
-            return None;
-        }
-        let (Some(at), Some(weights)) = (at, weights) else {
-            self.errors.push(CheckError::MissingParam {
-                component: "mixture".to_string(),
-                param: "at` and `weights".to_string(),
-                expected: "a list of points and a row of weights per point".to_string(),
-                span: field.value.span,
-            });
-            return None;
-        };
-        let same_unit = at.iter().all(|point| point.unit == at[0].unit);
-        if same_unit && at.windows(2).any(|pair| pair[1].amount <= pair[0].amount) {
-            self.errors.push(CheckError::WrongFieldType {
-                field: "mixture.at".to_string(),
-                expected: "increasing points".to_string(),
-                found: "points out of order".to_string(),
-                span: field.value.span,
-                example: Some(EXAMPLE.to_string()),
-            });
-            return None;
-        }
-        if at.len() != weights.len() {
-            self.errors.push(CheckError::WrongFieldType {
-                field: "mixture.weights".to_string(),
-                expected: format!("one row per point of `at` ({})", at.len()),
-                found: match weights.len() {
-                    1 => "1 row".to_string(),
-                    rows => format!("{rows} rows"),
-                },
-                span: field.value.span,
-                example: Some(EXAMPLE.to_string()),
-            });
-            return None;
-        }
-        Some(Mixture {
-            at,
-            weights,
-            interpolate,
-        })
-    }
-
-    /// `replay: { size: 200 | 10%, ratio: 25%, selection: "uniform" | "reservoir" }`.
-    fn replay(&mut self, field: &'a ast::Field) -> Option<Replay> {
-        const EXAMPLE: &str = "replay: { size: 200, ratio: 25% }";
-        let ExprKind::Record(block) = &field.value.kind else {
-            self.wrong_type(
-                field,
-                "a block `{ size: .., ratio: .. }`",
-                Some(EXAMPLE.into()),
-            );
-            return None;
-        };
-        let mut size = None;
-        let mut ratio = None;
-        let mut selection = Some("reservoir".to_string());
-        let mut ok = true;
-        for inner in &block.fields {
-            match (inner.key.name.as_str(), &inner.value.kind) {
-                ("size", ExprKind::Int(count)) if *count > 0 => {
-                    size = Some(ReplaySize::Count(*count as u64))
-                }
-                ("size", ExprKind::Duration(d))
-                    if d.unit == ast::DurationUnit::Fraction
-                        && d.amount > 0.0
-                        && d.amount <= 1.0 =>
-                {
-                    size = Some(ReplaySize::Fraction(d.amount))
-                }
-                ("ratio", ExprKind::Duration(d))
-                    if d.unit == ast::DurationUnit::Fraction
-                        && d.amount > 0.0
-                        && d.amount < 1.0 =>
-                {
-                    ratio = Some(d.amount)
-                }
-                ("ratio", ExprKind::Float(r)) if *r > 0.0 && *r < 1.0 => ratio = Some(*r),
-                ("selection", ExprKind::Str(word)) if word == "uniform" || word == "reservoir" => {
-                    selection = Some(word.clone())
-                }
-                (key @ ("size" | "ratio" | "selection"), _) => {
-                    let expected = match key {
-                        "size" => "a count of examples greater than 0, or a percentage of the earlier tasks' examples",
-                        "ratio" => "a share of each batch between 0% and 100% (exclusive)",
-                        _ => "\"uniform\" or \"reservoir\"",
-                    };
-                    self.errors.push(CheckError::WrongFieldType {
-                        field: format!("replay.{key}"),
-                        expected: expected.to_string(),
-                        found: inner.value.kind.describe(),
-                        span: inner.value.span,
-                        example: Some(EXAMPLE.to_string()),
-                    });
-                    ok = false;
-                }
-                (key, _) => {
-                    self.errors.push(CheckError::UnknownParam {
-                        component: "replay".to_string(),
-                        param: key.to_string(),
-                        span: inner.key.span,
-                        suggestion: did_you_mean(key, ["size", "ratio", "selection"])
-                            .map(str::to_string),
-                        known: vec!["size".into(), "ratio".into(), "selection".into()],
-                    });
-                    ok = false;
-                }
-            }
-        }
-        for (key, missing) in [("size", size.is_none()), ("ratio", ratio.is_none())] {
-            if missing && ok {
-                self.errors.push(CheckError::MissingParam {
-                    component: "replay".to_string(),
-                    param: key.to_string(),
-                    expected: if key == "size" {
-                        "a count or a percentage"
-                    } else {
-                        "a percentage"
-                    }
-                    .to_string(),
-                    span: field.value.span,
-                });
-                ok = false;
-            }
-        }
-        if !ok {
-            return None;
-        }
-        Some(Replay {
-            size: size?,
-            ratio: ratio?,
-            selection: selection?,
-        })
-    }
-
     /// A name, or a list of names, of definitions of one kind; `single` allows a bare name.
     fn reference_list(
         &mut self,
@@ -973,7 +502,11 @@ impl<'a> Checker<'a> {
             .collect();
         let against = match fields.get("against") {
             Some(field) => match &field.value.kind {
-                ExprKind::Str(axis) => Some(Some(axis.clone())),
+                ExprKind::Str(axis) => {
+                    let rows: Vec<DefId> = rows.iter().flatten().copied().collect();
+                    self.against(def, axis, &rows, field.value.span)
+                        .map(|()| Some(axis.clone()))
+                }
                 _ => {
                     self.wrong_type(
                         field,
@@ -992,12 +525,80 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// Checks a report's `against: "AXIS"`: the rows must be swept over it, and its values
+    /// must be numbers (`exp_ir::graph::axis_number`), or the chart would be silently missing.
+    /// Replicates are averaged over `seed` in the table, so `seed` is never one to plot.
+    fn against(&mut self, report: &ast::Def, axis: &str, rows: &[DefId], span: Span) -> Option<()> {
+        // Each axis of the rows, with its first value that is not a number.
+        let mut axes: Vec<(String, Option<String>)> = Vec::new();
+        for row in rows {
+            let point = self.defs[row.0]
+                .0
+                .expansion
+                .as_ref()
+                .map_or(&[][..], |expansion| &expansion.point[..]);
+            for (name, value) in point {
+                let not_number = exp_ir::graph::axis_number(value)
+                    .is_none()
+                    .then(|| value.clone());
+                match axes.iter_mut().find(|(known, _)| known == name) {
+                    Some((_, first)) => {
+                        if first.is_none() {
+                            *first = not_number;
+                        }
+                    }
+                    None => axes.push((name.clone(), not_number)),
+                }
+            }
+        }
+        let averaged = axes.iter().any(|(name, _)| name == "seed");
+        let plottable: Vec<String> = axes
+            .iter()
+            .filter(|(name, not_number)| name != "seed" && not_number.is_none())
+            .map(|(name, _)| name.clone())
+            .collect();
+        let problem = match axes.iter().find(|(name, _)| name == axis) {
+            Some(_) if axis == "seed" && averaged => AgainstProblem::Averaged,
+            Some((_, Some(value))) => AgainstProblem::NotNumbers {
+                value: value.clone(),
+            },
+            Some((_, None)) => return Some(()),
+            None => AgainstProblem::NotAnAxis {
+                suggestion: did_you_mean(axis, axes.iter().map(|(name, _)| name.as_str()))
+                    .map(str::to_string),
+            },
+        };
+        self.errors.push(CheckError::Against {
+            report: report.name.name.clone(),
+            axis: axis.to_string(),
+            problem,
+            plottable,
+            swept: !axes.is_empty(),
+            span,
+        });
+        None
+    }
+
     /// Sorts a block's fields by name, reporting unknown, repeated and missing ones.
     fn fields(
         &mut self,
         def: &ast::Def,
         block: &'a ast::Block,
         specs: &[FieldSpec],
+    ) -> HashMap<&'static str, &'a ast::Field> {
+        let listed: Vec<&'static str> = specs.iter().map(|spec| spec.name).collect();
+        self.fields_listing(def, block, specs, &listed, None)
+    }
+
+    /// `fields`, where an unknown field's error suggests and lists `listed` (the fields of
+    /// every form of the block, or of the one written, `form`).
+    fn fields_listing(
+        &mut self,
+        def: &ast::Def,
+        block: &'a ast::Block,
+        specs: &[FieldSpec],
+        listed: &[&'static str],
+        form: Option<&'static str>,
     ) -> HashMap<&'static str, &'a ast::Field> {
         let mut found: HashMap<&'static str, &'a ast::Field> = HashMap::new();
         for field in &block.fields {
@@ -1007,9 +608,9 @@ impl<'a> Checker<'a> {
                     block: def.kind,
                     field: key.to_string(),
                     span: field.key.span,
-                    suggestion: did_you_mean(key, specs.iter().map(|spec| spec.name))
-                        .map(str::to_string),
-                    known: specs.iter().map(|spec| spec.name).collect(),
+                    suggestion: did_you_mean(key, listed.iter().copied()).map(str::to_string),
+                    known: listed.to_vec(),
+                    form,
                 });
                 continue;
             };

@@ -11,8 +11,8 @@ mod checker;
 mod program;
 pub mod testing;
 
-pub use check_error::{CheckError, Expect};
-pub use checker::check;
+pub use check_error::{AgainstProblem, CheckError, Expect};
+pub use checker::{block_fields, check, check_file};
 pub use program::{Body, CheckedDef, DefId, Program, Stages};
 
 use exp_ir::{ComponentKind, ComponentSchema, Value};
@@ -47,8 +47,9 @@ pub struct ParamsRejected {
 /// Where imported modules come from.
 pub trait World {
     /// The module at a dotted path (`import std.digits` asks for `["std", "digits"]`):
-    /// its display name (such as `<stdlib/digits.exp>`) and its text, or `None` if there is none.
-    fn load_module(&self, path: &[String]) -> Option<(String, String)>;
+    /// its display name (such as `<stdlib/digits.exp>`) and its bytes, or `None` if there is
+    /// none. The checker decodes the bytes, so a module that is not UTF-8 gets a located error.
+    fn load_module(&self, path: &[String]) -> Option<(String, Vec<u8>)>;
 }
 
 #[cfg(test)]

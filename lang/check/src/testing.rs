@@ -313,7 +313,9 @@ impl TestWorld {
 }
 
 impl World for TestWorld {
-    fn load_module(&self, path: &[String]) -> Option<(String, String)> {
-        self.modules.get(&path.join(".")).cloned()
+    fn load_module(&self, path: &[String]) -> Option<(String, Vec<u8>)> {
+        self.modules
+            .get(&path.join("."))
+            .map(|(name, text)| (name.clone(), text.as_bytes().to_vec()))
     }
 }

@@ -1,10 +1,10 @@
 //! Snapshot tests of the checker: each renders the source and the diagnostics (STYLE T1).
 
-use exp_diag::{render, SourceMap};
+use exp_diag::{render, Diagnostic, SourceMap};
 use proptest::prelude::*;
 
 use crate::testing::{TestCatalog, TestWorld};
-use crate::{check, Body};
+use crate::{check, check_file, Body};
 
 fn world() -> TestWorld {
     TestWorld::new().module(
@@ -155,6 +155,20 @@ evaluate "e_{missing}" { model: net, data: digits, metrics: [accuracy] }
 "#
 );
 
+// An axis swept twice: in one header, and through a template used inside a sweep.
+snapshot!(
+    repeated_axes,
+    r#"import std.digits
+sweep lr in [0.1, 0.2], lr in [0.3] { model a = mlp }
+template seeded(start) {
+  sweep seeds 2 { train ft { model: start, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } } }
+}
+sweep seeds 3 {
+  use run = seeded(digits_mlp)
+}
+"#
+);
+
 snapshot!(
     template_errors,
     r#"import std.digits
@@ -186,6 +200,19 @@ model net = mlp
 train a { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0%, 50%], weights: [[1, 0]] } }
 train b { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0%], weights: [[1, 0, 1]], mode: 1 } }
 train c { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0%, 90%], weights: [[0.9, 0.1], [0.5, 0.5]], interpolate: true } }
+"#
+);
+
+// Warmups and mixture points past the end of the phase; what cannot be compared before the
+// run (epochs against steps) and what ends exactly at the end passes.
+snapshot!(
+    points_past_the_phase,
+    r#"import std.digits
+model net = mlp
+train a { model: net, data: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, mixture: { at: [0 steps, 12 steps], weights: [[1, 0], [0, 1]] } }
+sequence s { model: net, tasks: [digits, digits], steps: 10 steps, optimizer: sgd { lr: 0.1 }, schedule: linear { warmup: 120% } }
+train b { model: net, data: digits, steps: 2 epochs, optimizer: sgd { lr: 0.1 }, schedule: cosine { warmup: 2 epochs } }
+train c { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 }, schedule: cosine { warmup: 5 epochs } }
 "#
 );
 
@@ -516,7 +543,113 @@ fn assert_spans_inside(src: &str) {
     let _ = render(&diagnostics, &sources, false);
 }
 
+/// Checks a file given as raw bytes, as the binary reads it: no panic, and the outcome is a
+/// program or at least one error, each error with a span inside its file (so it renders as
+/// `file:line:col`).
+fn assert_bytes_get_located_errors(bytes: &[u8]) {
+    let mut sources = SourceMap::new();
+    let (program, diagnostics) = check_file(
+        &mut sources,
+        "fuzz.exp",
+        bytes,
+        &world(),
+        &TestCatalog::new(),
+    );
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(program.is_none(), !errors.is_empty(), "{diagnostics:?}");
+    for diagnostic in &diagnostics {
+        let span = diagnostic
+            .primary_span()
+            .unwrap_or_else(|| panic!("no location: {diagnostic:?}"));
+        let text = sources.text(span.file);
+        assert!(span.start <= span.end, "{diagnostic:?}");
+        assert!((span.end as usize) <= text.len(), "{diagnostic:?}");
+        assert!(text.is_char_boundary(span.start as usize), "{diagnostic:?}");
+        assert!(text.is_char_boundary(span.end as usize), "{diagnostic:?}");
+    }
+    let _ = render(&diagnostics, &sources, false);
+}
+
+#[test]
+fn malformed_files_get_located_errors() {
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"dataset d = digits\n\xff\n".to_vec(), "E0038"),
+        (b"\xef\xbb\xbf".to_vec(), "E0040"),
+        (b"   \r\n\t// nothing\r\n".to_vec(), "E0040"),
+        (b"\x00".to_vec(), "E0001"),
+        (
+            b"dataset d = digits\r\nmodel m = mlp { hidden: [64\r\n".to_vec(),
+            "E0001",
+        ),
+        (
+            b"model m = mlp { dropout: 0.5 / 1e400 }\n".to_vec(),
+            "E0003",
+        ),
+        (
+            format!("let a = {}", "{".repeat(10_000)).into_bytes(),
+            "E0039",
+        ),
+    ];
+    for (bytes, code) in cases {
+        let mut sources = SourceMap::new();
+        let (_, diagnostics) = check_file(
+            &mut sources,
+            "bad.exp",
+            &bytes,
+            &world(),
+            &TestCatalog::new(),
+        );
+        let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, [code], "{:?}", String::from_utf8_lossy(&bytes));
+        assert_bytes_get_located_errors(&bytes);
+    }
+}
+
+#[test]
+fn a_module_that_is_not_utf8_is_located_in_the_module() {
+    struct BytesWorld;
+    impl crate::World for BytesWorld {
+        fn load_module(&self, path: &[String]) -> Option<(String, Vec<u8>)> {
+            (path.join(".") == "shared")
+                .then(|| ("shared.exp".into(), b"model m = \xe9\n".to_vec()))
+        }
+    }
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", "import shared\nmodel net = mlp\n");
+    let (program, diagnostics) = check(&mut sources, main, &BytesWorld, &TestCatalog::new());
+    assert!(program.is_none());
+    let [diagnostic] = &diagnostics[..] else {
+        panic!("one diagnostic expected: {diagnostics:?}");
+    };
+    assert_eq!(diagnostic.code, "E0038");
+    let span = diagnostic.primary_span().expect("a location");
+    assert_eq!(sources.location(span), "shared.exp:1:11");
+}
+
 proptest! {
+    #[test]
+    fn arbitrary_bytes_get_located_errors(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        assert_bytes_get_located_errors(&bytes);
+    }
+
+    #[test]
+    fn programs_with_bytes_cut_or_inserted_get_located_errors(
+        cut in 0usize..OK.len(),
+        len in 0usize..20,
+        insert in proptest::collection::vec(any::<u8>(), 0..6),
+    ) {
+        let mut bytes = OK.as_bytes().to_vec();
+        let start = cut.min(bytes.len());
+        let end = (start + len).min(bytes.len());
+        bytes.splice(start..end, insert);
+        assert_bytes_get_located_errors(&bytes);
+    }
+
+    #[test]
+    fn every_prefix_of_a_program_gets_a_program_or_a_located_error(cut in 0usize..OK.len()) {
+        assert_bytes_get_located_errors(&OK.as_bytes()[..cut]);
+    }
+
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,200}") {
         assert_spans_inside(&src);

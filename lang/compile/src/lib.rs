@@ -19,18 +19,19 @@ use exp_diag::{Diagnostic, SourceMap};
 use exp_ir::graph::derive_seed;
 use exp_ir::{ArtifactKind, Graph, Input, Node, NodeId, NodeKind, Origin};
 
-/// Parses, checks and compiles an experiment file. The graph is there when no error was found;
-/// the `SourceMap` holds the file and every module it imported, for rendering the diagnostics.
+/// Decodes, parses, checks and compiles an experiment file, given as the bytes read from it.
+/// The graph is there when no error was found; the `SourceMap` holds the file and every
+/// module it imported, for rendering the diagnostics.
 pub fn check_and_compile(
     file_name: &str,
-    text: &str,
+    source: &[u8],
     experiment: &str,
     world: &dyn World,
     catalog: &dyn Catalog,
 ) -> (Option<Graph>, SourceMap, Vec<Diagnostic>) {
     let mut sources = SourceMap::new();
-    let main = sources.add(file_name, text);
-    let (program, diagnostics) = exp_check::check(&mut sources, main, world, catalog);
+    let (program, diagnostics) =
+        exp_check::check_file(&mut sources, file_name, source, world, catalog);
     let graph = program.map(|program| compile(&program, experiment));
     (graph, sources, diagnostics)
 }

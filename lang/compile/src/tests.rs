@@ -79,8 +79,13 @@ fn graph_text(graph: &Graph) -> String {
 }
 
 fn check(src: &str) -> String {
-    let (graph, sources, diagnostics) =
-        check_and_compile("test.exp", src, "test", &world(), &TestCatalog::new());
+    let (graph, sources, diagnostics) = check_and_compile(
+        "test.exp",
+        src.as_bytes(),
+        "test",
+        &world(),
+        &TestCatalog::new(),
+    );
     format!(
         "--- source\n{src}\n--- graph\n{}--- diagnostics\n{}",
         graph.as_ref().map(graph_text).unwrap_or_default(),
@@ -128,7 +133,7 @@ fn quickstart() {
 fn quickstart_json() {
     let (graph, _, diagnostics) = check_and_compile(
         "quickstart.exp",
-        QUICKSTART,
+        QUICKSTART.as_bytes(),
         "quickstart",
         &world(),
         &TestCatalog::new(),

@@ -278,6 +278,17 @@ impl Node {
     }
 }
 
+/// A sweep point's value as a number, for charts against an axis: `0.25`, `1e-3`, `25%`
+/// (0.25), `100steps` (100). `None` for values that are not numbers (`relu`, `#2`). The checker
+/// uses it to refuse a report's `against` axis that could not be plotted, the runtime to plot.
+pub fn axis_number(label: &str) -> Option<f64> {
+    if let Some(percent) = label.strip_suffix('%') {
+        return percent.parse::<f64>().ok().map(|number| number / 100.0);
+    }
+    let digits = label.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    digits.parse().ok()
+}
+
 /// Derives a node's seed from the experiment's base seed and the node's name, so that seeds are
 /// stable when nodes are added or reordered (SplitMix64 over an FNV-1a hash of the name).
 pub fn derive_seed(base: u64, name: &str) -> u64 {
@@ -296,7 +307,18 @@ pub fn derive_seed(base: u64, name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::derive_seed;
+    use super::{axis_number, derive_seed};
+
+    #[test]
+    fn axis_values_read_as_numbers_where_they_are() {
+        assert_eq!(axis_number("0.001"), Some(0.001));
+        assert_eq!(axis_number("1e-3"), Some(0.001));
+        assert_eq!(axis_number("25%"), Some(0.25));
+        assert_eq!(axis_number("100steps"), Some(100.0));
+        assert_eq!(axis_number("relu"), None);
+        assert_eq!(axis_number("#2"), None);
+        assert_eq!(axis_number("adamw#1"), None);
+    }
 
     #[test]
     fn seeds_are_stable_and_distinct() {

@@ -112,7 +112,14 @@ fn repository_files() -> Vec<(PathBuf, String)> {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|ext| ext == "exp") {
-                let text = std::fs::read_to_string(&path).expect("read an .exp file");
+                // The error corpus also holds a directory and bytes that are not UTF-8: those
+                // are no text to format.
+                let Some(text) = std::fs::read(&path)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                else {
+                    continue;
+                };
                 files.push((path, text));
             }
         }

@@ -1,16 +1,19 @@
 //! The syntax of `.exp` files: the pest grammar (`grammar.pest`, described in `GRAMMAR.md`),
-//! the AST with spans (`ast`), `parse`, which turns text into an AST plus diagnostics, and
-//! `format`, which prints a file in its canonical layout with its comments.
+//! the AST with spans (`ast`), `decode`, which turns a file's bytes into text, `parse`, which
+//! turns text into an AST plus diagnostics, and `format`, which prints a file in its canonical
+//! layout with its comments.
 //!
 //! This crate does no IO and knows nothing of plugins or components: names are resolved by
 //! `exp-check`. pest is private to the `parser` module; nothing public mentions it (STYLE L4).
 
 pub mod ast;
+mod decode;
 mod dump;
 mod format;
 mod parse_error;
 mod parser;
 
+pub use decode::{add_source, decode, Decoded};
 pub use dump::dump;
 pub use format::format;
 pub use parse_error::ParseError;

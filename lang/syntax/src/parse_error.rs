@@ -17,14 +17,28 @@ pub enum ParseError {
     InvalidNumber { text: String, span: Span },
     /// A backslash escape the language does not know, such as `\q`.
     InvalidEscape { escape: String, span: Span },
+    /// A `/*` comment with no `*/` after it.
+    UnterminatedComment { span: Span },
+    /// Bytes that are not UTF-8: `span` covers the replacement character that stands for the
+    /// first of them in the decoded text (see `decode`).
+    InvalidUtf8 { span: Span },
+    /// Brackets, parentheses, blocks or minus signs nested deeper than `limit`, or more than
+    /// `limit` operators in one expression (`operators`): the file is beyond what exp reads.
+    TooDeep {
+        span: Span,
+        limit: usize,
+        operators: bool,
+    },
 }
 
 impl ParseError {
     pub fn code(&self) -> &'static str {
         match self {
-            ParseError::Syntax { .. } => "E0001",
+            ParseError::Syntax { .. } | ParseError::UnterminatedComment { .. } => "E0001",
             ParseError::UnterminatedString { .. } => "E0002",
             ParseError::InvalidNumber { .. } | ParseError::InvalidEscape { .. } => "E0003",
+            ParseError::InvalidUtf8 { .. } => "E0038",
+            ParseError::TooDeep { .. } => "E0039",
         }
     }
 
@@ -65,6 +79,33 @@ impl ParseError {
                     .with_primary(*span, "does not fit in 64 bits")
                     .with_help("write a smaller number")
             }
+            ParseError::UnterminatedComment { span } => {
+                Diagnostic::error(self.code(), "unterminated comment")
+                    .with_primary(*span, "this comment is never closed")
+                    .with_help("close it with `*/`, or start each line with `//`")
+            }
+            ParseError::InvalidUtf8 { span } => {
+                Diagnostic::error(self.code(), "the file is not UTF-8 text")
+                    .with_primary(*span, "this byte is not UTF-8")
+                    .with_help("save the file as UTF-8; exp reads no other encoding")
+            }
+            ParseError::TooDeep {
+                span,
+                limit,
+                operators: false,
+            } => Diagnostic::error(self.code(), format!("nested more than {limit} levels deep"))
+                .with_primary(*span, format!("level {} starts here", limit + 1))
+                .with_help("name the inner values with `let` and refer to them by name"),
+            ParseError::TooDeep {
+                span,
+                limit,
+                operators: true,
+            } => Diagnostic::error(
+                self.code(),
+                format!("an expression with more than {limit} operators"),
+            )
+            .with_primary(*span, format!("operator {} is here", limit + 1))
+            .with_help("split the expression into several `let`s"),
             ParseError::InvalidEscape { escape, span } => {
                 Diagnostic::error(self.code(), format!("unknown escape `{escape}` in string"))
                     .with_primary(*span, "unknown escape")

@@ -6,8 +6,11 @@
 //! naming has a rule of its own in the grammar).
 //! The grammar has no error recovery, so a syntax error yields an empty file and one
 //! diagnostic; errors inside literals (numbers, escapes) are reported and parsing goes on.
-//! A string left open swallows the rest of its line, which usually causes the syntax error;
-//! so when one precedes the error, the unterminated string is reported instead.
+//! A string left open swallows the rest of its line, and a `/*` comment left open the rest of
+//! the file, which usually causes the syntax error; so when one precedes the error, the
+//! unterminated string or comment is reported instead.
+//! Before the grammar runs, one pass over the text bounds how deep brackets nest (pest recurses
+//! once per level); the builder bounds how deep an expression's operators nest.
 
 use exp_diag::{Diagnostic, FileId, Span};
 use pest::error::{Error as PestError, ErrorVariant, InputLocation};
@@ -25,12 +28,37 @@ use crate::parse_error::ParseError;
 #[grammar = "grammar.pest"]
 struct ExpParser;
 
+/// How deep brackets, parentheses, blocks and minus signs may nest. pest and the AST builder
+/// recurse once per level (several frames each), so without a bound a file of a million `[`
+/// would overflow the stack; no experiment comes near this.
+const MAX_NESTING: usize = 256;
+
+/// How deep one expression's tree of operators may grow. `a + a + ..` is flat for pest but
+/// left-nested in the AST, which every later pass walks recursively.
+const MAX_EXPRESSION_DEPTH: usize = 1024;
+
 /// Parses one file. On a syntax error the file has no items and the diagnostics say why.
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut builder = Builder {
         file,
         errors: Vec::new(),
     };
+    let scan = scan(text);
+    if let Some(start) = scan.too_deep {
+        // Checked before pest runs: the grammar itself recurses once per level.
+        let error = ParseError::TooDeep {
+            span: Span::new(file, start, start + 1),
+            limit: MAX_NESTING,
+            operators: false,
+        };
+        return (
+            File {
+                file,
+                items: Vec::new(),
+            },
+            vec![error.to_diagnostic()],
+        );
+    }
     let items = match ExpParser::parse(Rule::file, text) {
         Ok(mut pairs) => match pairs.next() {
             Some(file_pair) => builder.items(file_pair.into_inner()),
@@ -42,10 +70,18 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
                 ParseError::Syntax { span, .. } => span.start as usize,
                 _ => text.len(),
             };
-            let unterminated = first_unterminated_string(text)
-                .filter(|(start, _)| *start <= error_start)
-                .map(|(start, end)| ParseError::UnterminatedString {
-                    span: Span::new(file, start, end),
+            // A string or comment left open swallows what follows it, which is what made the
+            // grammar fail: say that instead.
+            let unterminated = scan
+                .unterminated
+                .filter(|open| open.start <= error_start)
+                .map(|open| {
+                    let span = Span::new(file, open.start, open.end);
+                    if open.comment {
+                        ParseError::UnterminatedComment { span }
+                    } else {
+                        ParseError::UnterminatedString { span }
+                    }
                 });
             builder.errors.push(unterminated.unwrap_or(syntax));
             Vec::new()
@@ -62,7 +98,8 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
 /// What a grammar rule is called in an error message; `None` for rules never worth naming.
 fn rule_word(rule: Rule) -> Option<&'static str> {
     let word = match rule {
-        Rule::item => "a definition",
+        // pest names the whole file when nothing at its very start fits.
+        Rule::item | Rule::file => "a definition",
         Rule::import | Rule::kw_import => "`import`",
         Rule::module_path => "a module path",
         Rule::plugin | Rule::kw_plugin => "`plugin`",
@@ -102,13 +139,13 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::unit => "`steps`, `epochs` or `tokens`",
         Rule::percent => "`%`",
         Rule::name | Rule::ident | Rule::reference | Rule::def_name => "a name",
+        Rule::point => "a sweep point (`[lr=0.001,seed=0]`)",
         Rule::EOI => "end of file",
         Rule::equals => "`=`",
         Rule::rparen => "`)`",
         Rule::rbrace => "`}`",
         Rule::rbracket => "`]`",
-        Rule::file
-        | Rule::string_inner
+        Rule::string_inner
         | Rule::keyword
         | Rule::WHITESPACE
         | Rule::COMMENT
@@ -149,10 +186,43 @@ fn syntax_error(file: FileId, text: &str, error: &PestError<Rule>) -> ParseError
     }
 }
 
-/// The byte range of the first string literal not closed on its line, skipping comments.
-fn first_unterminated_string(text: &str) -> Option<(usize, usize)> {
+/// What one pass over the raw text finds before (or instead of) the grammar.
+struct Scan {
+    /// The first string not closed on its line, or block comment never closed.
+    unterminated: Option<Unterminated>,
+    /// Where nesting first goes past `MAX_NESTING`.
+    too_deep: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+struct Unterminated {
+    start: usize,
+    end: usize,
+    comment: bool,
+}
+
+/// Walks the text once, skipping comments and strings, to find the first string or block
+/// comment left open and the first place nesting goes past `MAX_NESTING`. Brackets,
+/// parentheses and braces count a level each, and so does each `-` of a run (`- - -x`), which
+/// the grammar reads as nested negations.
+fn scan(text: &str) -> Scan {
     let bytes = text.as_bytes();
+    let mut found = Scan {
+        unterminated: None,
+        too_deep: None,
+    };
+    let mut depth = 0usize;
+    let mut minus_run = 0usize;
     let mut idx = 0;
+    let open = |found: &mut Scan, start: usize, end: usize, comment: bool| {
+        if found.unterminated.is_none() {
+            found.unterminated = Some(Unterminated {
+                start,
+                end,
+                comment,
+            });
+        }
+    };
     while idx < bytes.len() {
         match bytes[idx] {
             b'/' if bytes.get(idx + 1) == Some(&b'/') => {
@@ -160,28 +230,54 @@ fn first_unterminated_string(text: &str) -> Option<(usize, usize)> {
                     .find('\n')
                     .map_or(bytes.len(), |offset| idx + offset);
             }
-            b'/' if bytes.get(idx + 1) == Some(&b'*') => {
-                idx = text[idx + 2..]
-                    .find("*/")
-                    .map_or(bytes.len(), |offset| idx + 2 + offset + 2);
-            }
+            b'/' if bytes.get(idx + 1) == Some(&b'*') => match text[idx + 2..].find("*/") {
+                Some(offset) => idx += 2 + offset + 2,
+                None => {
+                    open(&mut found, idx, idx + 2, true);
+                    idx = bytes.len();
+                }
+            },
             b'"' => {
+                minus_run = 0;
                 let start = idx;
                 idx += 1;
                 loop {
                     match bytes.get(idx) {
-                        None | Some(b'\n') => return Some((start, idx)),
-                        Some(b'"') => break,
+                        None | Some(b'\n') => {
+                            open(&mut found, start, idx, false);
+                            break;
+                        }
+                        Some(b'"') => {
+                            idx += 1;
+                            break;
+                        }
                         Some(b'\\') if bytes.get(idx + 1).is_some_and(|b| *b != b'\n') => idx += 2,
                         Some(_) => idx += 1,
                     }
                 }
+            }
+            byte => {
+                match byte {
+                    b'(' | b'[' | b'{' => {
+                        minus_run = 0;
+                        depth += 1;
+                    }
+                    b')' | b']' | b'}' => {
+                        minus_run = 0;
+                        depth = depth.saturating_sub(1);
+                    }
+                    b'-' => minus_run += 1,
+                    b' ' | b'\t' | b'\r' | b'\n' => {}
+                    _ => minus_run = 0,
+                }
+                if depth + minus_run > MAX_NESTING && found.too_deep.is_none() {
+                    found.too_deep = Some(idx);
+                }
                 idx += 1;
             }
-            _ => idx += 1,
         }
     }
-    None
+    found
 }
 
 /// The token that starts at `position`: a word, or one character; `None` at the end of input.
@@ -196,9 +292,11 @@ fn found_at(text: &str, position: usize) -> (Option<String>, usize) {
         word_len
     } else {
         match rest.chars().next() {
-            Some(c) if c.is_whitespace() => {
+            // Shown escaped: a blank, a control character or an invisible one (a zero-width
+            // space, a byte-order mark in mid-file) would read as nothing between the backticks.
+            Some(c) if c.is_whitespace() || c.is_control() || is_invisible(c) => {
                 return (
-                    Some(c.escape_default().to_string()),
+                    Some(c.escape_unicode().to_string()),
                     position + c.len_utf8(),
                 )
             }
@@ -207,6 +305,23 @@ fn found_at(text: &str, position: usize) -> (Option<String>, usize) {
         }
     };
     (Some(rest[..len].to_string()), position + len)
+}
+
+/// Format characters that take no room when printed (Unicode category Cf, the common ones).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{600}'..='\u{605}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
 }
 
 struct Builder {
@@ -503,7 +618,9 @@ impl Builder {
                     };
                 };
                 let mut lhs = self.expr(first);
+                let mut depth = expr_depth(&lhs);
                 while let (Some(op), Some(operand)) = (parts.next(), parts.next()) {
+                    let op_span = self.span(&op);
                     let op = match op.as_str() {
                         "+" => BinOp::Add,
                         "-" => BinOp::Sub,
@@ -511,6 +628,17 @@ impl Builder {
                         _ => BinOp::Div,
                     };
                     let rhs = self.expr(operand);
+                    depth = depth.max(expr_depth(&rhs)) + 1;
+                    if depth > MAX_EXPRESSION_DEPTH {
+                        // The rest of the chain is dropped: the tree stays shallow enough for
+                        // the passes after this one, and the error stops them anyway.
+                        self.errors.push(ParseError::TooDeep {
+                            span: op_span,
+                            limit: MAX_EXPRESSION_DEPTH,
+                            operators: true,
+                        });
+                        break;
+                    }
                     lhs = Expr {
                         span: lhs.span.to(rhs.span),
                         kind: ExprKind::Binary {
@@ -656,6 +784,40 @@ impl Builder {
         }
         out
     }
+}
+
+/// How many levels an expression's tree has, counted without recursion (the point is to find
+/// trees too deep to recurse over).
+fn expr_depth(expr: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut pending = vec![(expr, 1)];
+    while let Some((expr, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        let block = match &expr.kind {
+            ExprKind::Record(block) => Some(block),
+            ExprKind::Component(component) => component.params.as_ref(),
+            _ => None,
+        };
+        if let Some(block) = block {
+            pending.extend(block.fields.iter().map(|field| (&field.value, depth + 1)));
+        }
+        match &expr.kind {
+            ExprKind::Binary { lhs, rhs, .. } => {
+                pending.push((lhs, depth + 1));
+                pending.push((rhs, depth + 1));
+            }
+            ExprKind::Neg(inner) | ExprKind::Paren(inner) => pending.push((inner, depth + 1)),
+            ExprKind::List(items) => pending.extend(items.iter().map(|item| (item, depth + 1))),
+            ExprKind::Record(_)
+            | ExprKind::Component(_)
+            | ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Str(_)
+            | ExprKind::Duration(_) => {}
+        }
+    }
+    deepest
 }
 
 /// The children of a pair that carry content: keywords and punctuation are dropped.

@@ -167,3 +167,80 @@ fn sweeps_templates_and_sequences() {
 fn sweep_needs_an_axis() {
     insta::assert_snapshot!(check("sweep { train a {} }\n"));
 }
+
+// Malformed input: every file gets a located diagnostic, never a panic or a stack overflow.
+
+#[test]
+fn unterminated_block_comment() {
+    insta::assert_snapshot!(check("model m = mlp\n/* the rest\nis lost\n"));
+}
+
+#[test]
+fn invisible_characters_are_shown_escaped() {
+    insta::assert_snapshot!(check("model m = mlp\n\u{200b}model n = mlp\n"));
+}
+
+#[test]
+fn control_characters_are_shown_escaped() {
+    for (src, shown) in [("\u{1}", "`\\u{1}`"), ("seed 1\u{0}", "`\\u{0}`")] {
+        let (_, diagnostics) = parse(exp_diag::FileId(0), src);
+        let message = &diagnostics[0].message;
+        assert!(message.ends_with(&format!("found {shown}")), "{message}");
+    }
+}
+
+#[test]
+fn brackets_nested_too_deep() {
+    let src = format!("let a = {}1{}\n", "[".repeat(300), "]".repeat(300));
+    let (ast, diagnostics) = parse(exp_diag::FileId(0), &src);
+    assert!(ast.items.is_empty());
+    let [diagnostic] = &diagnostics[..] else {
+        panic!("one diagnostic expected: {diagnostics:?}");
+    };
+    assert_eq!(diagnostic.code, "E0039");
+    // The caret is at the 257th `[`: 8 bytes of `let a = ` and 256 levels before it.
+    assert_eq!(
+        diagnostic.primary_span().map(|span| span.start),
+        Some(8 + 256)
+    );
+}
+
+#[test]
+fn nesting_deep_enough_to_overflow_any_stack_is_an_error() {
+    for src in [
+        format!("let a = {}\n", "(".repeat(1_000_000)),
+        format!("let a = {}1\n", "- ".repeat(1_000_000)),
+        format!("model m = x {}\n", "{ a: ".repeat(200_000)),
+        format!(
+            "sweep a in [1] {{\n{}",
+            "sweep b in [1] {\n".repeat(100_000)
+        ),
+    ] {
+        let (_, diagnostics) = parse(exp_diag::FileId(0), &src);
+        let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, ["E0039"], "{}", &src[..40]);
+    }
+}
+
+#[test]
+fn a_flat_chain_of_operators_is_bounded_too() {
+    // pest reads `1 + 1 + ..` as a flat list, but the AST nests it to the left: one level per
+    // operator, which later passes recurse over.
+    let src = format!("let a = 1{}\nlet b = 2\n", " + 1".repeat(100_000));
+    let (ast, diagnostics) = parse(exp_diag::FileId(0), &src);
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0039"]);
+    assert_eq!(ast.items.len(), 2, "the rest of the file is still read");
+    // Deep but within the bound: no error.
+    let src = format!("let a = 1{}\n", " * 2".repeat(1000));
+    assert!(parse(exp_diag::FileId(0), &src).1.is_empty());
+}
+
+#[test]
+fn a_stray_closer_at_the_start_names_what_was_expected() {
+    let (_, diagnostics) = parse(exp_diag::FileId(0), "}\n");
+    assert_eq!(
+        diagnostics[0].message,
+        "syntax error: expected a definition, found `}`"
+    );
+}

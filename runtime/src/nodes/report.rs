@@ -4,13 +4,10 @@
 use exp_ir::Node;
 
 use super::NodeRun;
-use crate::artifact::{Artifact, MetricsArtifact};
+use crate::artifact::{Artifact, MetricsArtifact, Missing};
 use crate::error::RunError;
 use crate::run_dir::RunDir;
 use crate::table::Table;
-
-/// Marks a row whose node failed: it stays in the table, without numbers.
-const FAILED: &str = " (failed)";
 
 /// Builds a table from named metric sets; columns in order of first appearance.
 pub fn table_of(name: &str, rows: &[(String, &MetricsArtifact)]) -> Table {
@@ -124,7 +121,12 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
         }
         let finished = members
             .iter()
-            .filter(|row| !table.rows[**row].0.ends_with(FAILED))
+            .filter(|row| {
+                let label = &table.rows[**row].0;
+                ![Missing::Failed, Missing::Skipped]
+                    .iter()
+                    .any(|missing| label.ends_with(missing.mark()))
+            })
             .count();
         aggregated.rows.push((label, means));
         aggregated.spread.push((finished, stds));
@@ -221,7 +223,7 @@ fn series_against(table: &Table, column: usize, axis: &str) -> Vec<crate::plots:
         let Some(x) = point
             .iter()
             .find(|(name, _)| name == axis)
-            .and_then(|(_, value)| axis_number(value))
+            .and_then(|(_, value)| exp_ir::graph::axis_number(value))
         else {
             continue;
         };
@@ -253,15 +255,6 @@ fn series_against(table: &Table, column: usize, axis: &str) -> Vec<crate::plots:
     series
 }
 
-/// A sweep value as a number: `0.25`, `25%` (0.25), `100steps` (100).
-fn axis_number(value: &str) -> Option<f64> {
-    if let Some(percent) = value.strip_suffix('%') {
-        return percent.parse::<f64>().ok().map(|number| number / 100.0);
-    }
-    let digits = value.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    digits.parse().ok()
-}
-
 pub fn run(ctx: &NodeRun, chart: bool, against: Option<&str>) -> Result<Artifact, RunError> {
     let mut rows: Vec<(String, &MetricsArtifact)> = Vec::new();
     let mut nodes: Vec<&Node> = Vec::new();
@@ -269,10 +262,11 @@ pub fn run(ctx: &NodeRun, chart: bool, against: Option<&str>) -> Result<Artifact
         let row = ctx.graph.node(input.node);
         nodes.push(row);
         match artifact.as_ref() {
-            Artifact::Metrics(metrics) if metrics.missing => {
-                rows.push((format!("{}{FAILED}", row.name), metrics))
+            // A row whose node failed or was skipped stays in the table, marked, without numbers.
+            Artifact::Metrics(metrics) => {
+                let mark = metrics.missing.map_or("", Missing::mark);
+                rows.push((format!("{}{mark}", row.name), metrics))
             }
-            Artifact::Metrics(metrics) => rows.push((row.name.clone(), metrics)),
             Artifact::Model(model) => rows.push((row.name.clone(), &model.metrics)),
             other => return Err(ctx.internal(format!("report row is a {}", other.kind_word()))),
         }

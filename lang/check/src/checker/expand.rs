@@ -22,7 +22,7 @@
 //! line in the file; the checker reports an error at one place once, however many copies
 //! share it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use exp_diag::{did_you_mean, Span};
 use exp_syntax::ast::{
@@ -33,6 +33,16 @@ use crate::check_error::CheckError;
 
 /// How deep templates may instantiate one another before it counts as runaway recursion.
 const MAX_DEPTH: usize = 16;
+
+/// How many definitions the expansion may make. A sweep's grid multiplies its axes and a
+/// template that uses another several times multiplies again, so a few lines can ask for
+/// billions of copies; past this bound (far beyond a study that can run) the expansion stops
+/// with an error instead of filling the memory.
+const MAX_DEFINITIONS: usize = 100_000;
+
+/// The expansion's budget of steps: declaring and copying definitions, several times over when
+/// sweeps and templates nest, within a small multiple of `MAX_DEFINITIONS`.
+const MAX_WORK: usize = 20 * MAX_DEFINITIONS;
 
 pub(super) struct Expanded {
     pub errors: Vec<CheckError>,
@@ -52,7 +62,8 @@ enum Binding {
 
 struct Scope<'p> {
     parent: Option<&'p Scope<'p>>,
-    bindings: HashMap<String, Binding>,
+    /// Ordered, so that the bindings under a prefix (`run.`) are one range, not a scan of all.
+    bindings: BTreeMap<String, Binding>,
 }
 
 impl Scope<'_> {
@@ -67,8 +78,11 @@ impl Scope<'_> {
     fn with_prefix(&self, prefix: &str) -> Vec<(String, Binding)> {
         let mut found: Vec<(String, Binding)> = self
             .bindings
-            .iter()
-            .filter(|(name, _)| name.starts_with(prefix))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(name, _)| name.starts_with(prefix))
             .map(|(name, binding)| (name.clone(), binding.clone()))
             .collect();
         if let Some(parent) = self.parent {
@@ -96,6 +110,8 @@ struct Place {
     /// `run.` inside `use run = ..`; nested instances add up (`outer.inner.`).
     prefix: String,
     point: Vec<(String, String)>,
+    /// The axes of the enclosing sweeps, where each is written, to catch one swept twice.
+    axes: Vec<(String, Span)>,
     /// The templates being instantiated, outermost first, to catch recursion.
     templates: Vec<String>,
 }
@@ -111,6 +127,16 @@ struct Expander {
     /// Errors found in a definition's body, counted to mark it poisoned.
     body_errors: usize,
     poisoned: HashSet<Span>,
+    /// Steps taken so far, against `MAX_WORK`.
+    work: usize,
+    /// Whether the budget ran out (reported once; nothing more is expanded).
+    exhausted: bool,
+    /// The names given so far to copies of definitions named by strings: where each is
+    /// written, and at which sweep point.
+    copy_names: HashMap<String, (Span, Vec<(String, String)>)>,
+    /// The top-level sweep or `use` being expanded: where running out of budget is reported,
+    /// since that is the line that asks for too much, however deep the expansion has gone.
+    top: Option<Span>,
 }
 
 /// Expands the sweeps, templates and `use` lines of all files in place.
@@ -123,6 +149,10 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         seen: HashSet::new(),
         body_errors: 0,
         poisoned: HashSet::new(),
+        work: 0,
+        exhausted: false,
+        copy_names: HashMap::new(),
+        top: None,
     };
     let mut template_spans: HashMap<String, Span> = HashMap::new();
     for file in files.iter() {
@@ -179,7 +209,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
     // One global scope over all files: definitions share one namespace.
     let mut global = Scope {
         parent: None,
-        bindings: HashMap::new(),
+        bindings: BTreeMap::new(),
     };
     let place = Place::default();
     for file in files.iter() {
@@ -313,6 +343,23 @@ fn has_interpolation(def: &ast::Def) -> bool {
 }
 
 impl Expander {
+    /// Whether there is budget left to expand the sweep or `use` at `span` (written at
+    /// `place`); the first time there is not, says so at the top-level item being expanded.
+    fn within_budget(&mut self, span: Span, place: &Place) -> bool {
+        if place.prefix.is_empty() && place.point.is_empty() {
+            self.top = Some(span);
+        }
+        if self.work > MAX_WORK && !self.exhausted {
+            self.exhausted = true;
+            self.error(CheckError::TooManyDefinitions {
+                count: None,
+                limit: MAX_DEFINITIONS,
+                span: self.top.unwrap_or(span),
+            });
+        }
+        !self.exhausted
+    }
+
     fn error(&mut self, error: CheckError) {
         self.body_errors += 1;
         if self.seen.insert((error.code(), error.span())) {
@@ -329,30 +376,46 @@ impl Expander {
         place: &Place,
     ) -> Vec<(String, Vec<String>)> {
         let mut declared: Vec<(String, Vec<String>)> = Vec::new();
-        let add =
-            |declared: &mut Vec<(String, Vec<String>)>, name: String, members: Vec<String>| {
-                match declared.iter_mut().find(|(known, _)| *known == name) {
-                    Some((_, known)) => known.extend(members),
-                    None => declared.push((name, members)),
-                }
-            };
+        // Where each name is in `declared`: a level may declare thousands of names.
+        let mut positions: HashMap<String, usize> = HashMap::new();
+        let mut add = |declared: &mut Vec<(String, Vec<String>)>,
+                       name: String,
+                       members: Vec<String>| match positions.get(&name) {
+            Some(&position) => declared[position].1.extend(members),
+            None => {
+                positions.insert(name.clone(), declared.len());
+                declared.push((name, members));
+            }
+        };
         let level = self.level_scope(items, scope);
         for item in items {
             match item {
                 Item::Def(def) => {
+                    self.work += 1;
                     let (local, full) = self.def_name(def, &level, place);
                     add(&mut declared, local, vec![full]);
                 }
                 Item::Sweep(sweep) => {
+                    if !self.within_budget(sweep.header_span, place) {
+                        continue;
+                    }
+                    if self.repeated_axis(sweep, place) {
+                        continue;
+                    }
                     for point in self.points(sweep, &level) {
                         let inner = self.point_scope(&level, &point);
-                        let place = place.at(&point);
-                        for (name, members) in self.declare(&sweep.items, &inner, &place) {
+                        let place = place.at(sweep, &point);
+                        let inner_declared = self.declare(&sweep.items, &inner, &place);
+                        self.work += size_of_declared(&inner_declared);
+                        for (name, members) in inner_declared {
                             add(&mut declared, name, members);
                         }
                     }
                 }
                 Item::Use(use_) => {
+                    if !self.within_budget(use_.span, place) {
+                        continue;
+                    }
                     let Some(template) = self.templates.get(&use_.template.name).cloned() else {
                         continue;
                     };
@@ -366,6 +429,8 @@ impl Expander {
                     };
                     let instance = place.instance(&use_.name.name, &template.name.name);
                     let members = self.declare(&template.items, &inner, &instance);
+                    // Each name of the instance is copied once more under its prefix here.
+                    self.work += size_of_declared(&members);
                     let result = template
                         .items
                         .iter()
@@ -403,7 +468,7 @@ impl Expander {
     fn level_scope<'p>(&mut self, items: &[Item], parent: &'p Scope<'p>) -> Scope<'p> {
         let mut level = Scope {
             parent: Some(parent),
-            bindings: HashMap::new(),
+            bindings: BTreeMap::new(),
         };
         if parent.parent.is_none() {
             // The global level: its lets belong to the let pass.
@@ -455,13 +520,22 @@ impl Expander {
                 out.push(Item::Def(def));
             }
             Item::Sweep(sweep) => {
+                if !self.within_budget(sweep.header_span, place) {
+                    return;
+                }
+                if self.repeated_axis(sweep, place) {
+                    return;
+                }
                 for point in self.points(sweep, scope) {
                     let point_scope = self.point_scope(scope, &point);
-                    let place = place.at(&point);
+                    let place = place.at(sweep, &point);
                     self.items(&sweep.items, &point_scope, global, &place, out);
                 }
             }
             Item::Use(use_) => {
+                if !self.within_budget(use_.span, place) {
+                    return;
+                }
                 let Some(template) = self.templates.get(&use_.template.name).cloned() else {
                     let suggestion = did_you_mean(
                         &use_.template.name,
@@ -495,27 +569,10 @@ impl Expander {
                     bindings: arguments.bindings,
                 };
                 let instance = place.instance(&use_.name.name, &template.name.name);
-                let first_new = out.len();
+                // Every definition keeps its own name as its family (`run.score`), in reports
+                // and `exp graph` alike: the name it has at run time. `run` alone is only a way
+                // to refer to the result.
                 self.items(&template.items, &inner, global, &instance, out);
-                // The template's result goes by the instance's name in reports: `run`, not
-                // `run.score`.
-                let result = template.items.iter().rev().find_map(|item| match item {
-                    Item::Def(def) if !def.quoted => Some(def.name.name.clone()),
-                    _ => None,
-                });
-                if let Some(result) = result {
-                    let family = format!("{}{result}", instance.prefix);
-                    for item in &mut out[first_new..] {
-                        if let Item::Def(def) = item {
-                            if let Some(expansion) = &mut def.expansion {
-                                if expansion.family == family {
-                                    expansion.family =
-                                        format!("{}{}", place.prefix, use_.name.name);
-                                }
-                            }
-                        }
-                    }
-                }
             }
             Item::Let(_) => {}
             Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Template(_) => {
@@ -558,7 +615,7 @@ impl Expander {
         scope: &Scope<'_>,
     ) -> Option<Scope<'static>> {
         let params: Vec<&str> = template.params.iter().map(|p| p.name.as_str()).collect();
-        let mut bound: HashMap<String, Binding> = HashMap::new();
+        let mut bound: BTreeMap<String, Binding> = BTreeMap::new();
         let mut ok = true;
         for (position, arg) in use_.args.iter().enumerate() {
             let name = match &arg.key {
@@ -650,6 +707,27 @@ impl Expander {
         })
     }
 
+    /// Whether `sweep` sweeps an axis again that it or an enclosing sweep (through templates
+    /// too) already sweeps: the copies would be named `ft[seed=0,seed=1]` and the inner value
+    /// would hide the outer one. Reports it.
+    fn repeated_axis(&mut self, sweep: &ast::Sweep, place: &Place) -> bool {
+        let mut seen = place.axes.clone();
+        for axis in &sweep.axes {
+            let name = &axis.name.name;
+            if let Some((_, first)) = seen.iter().find(|(known, _)| known == name) {
+                self.error(CheckError::RepeatedAxis {
+                    axis: name.clone(),
+                    seeds: axis.seeds,
+                    span: axis.name.span,
+                    first: *first,
+                });
+                return true;
+            }
+            seen.push((name.clone(), axis.name.span));
+        }
+        false
+    }
+
     /// The points of a sweep: for each, the axes' values in header order.
     fn points(&mut self, sweep: &ast::Sweep, scope: &Scope<'_>) -> Vec<Vec<AxisValue>> {
         let mut axes: Vec<(String, Vec<AxisValue>)> = Vec::new();
@@ -685,6 +763,17 @@ impl Expander {
             return (0..lengths.first().copied().unwrap_or(0))
                 .map(|idx| axes.iter().map(|(_, values)| values[idx].clone()).collect())
                 .collect();
+        }
+        let count = axes.iter().fold(1usize, |count, (_, values)| {
+            count.saturating_mul(values.len())
+        });
+        if count > MAX_DEFINITIONS {
+            self.error(CheckError::TooManyDefinitions {
+                count: Some(count),
+                limit: MAX_DEFINITIONS,
+                span: sweep.header_span,
+            });
+            return Vec::new();
         }
         let mut points: Vec<Vec<AxisValue>> = vec![Vec::new()];
         for (_, values) in &axes {
@@ -746,6 +835,7 @@ impl Expander {
     }
 
     fn def(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
+        self.work += 1;
         let errors_before = self.body_errors;
         let out = self.def_copy(def, scope, place);
         if self.body_errors > errors_before {
@@ -755,7 +845,17 @@ impl Expander {
     }
 
     fn def_copy(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> ast::Def {
-        let (local, full) = self.def_name(def, scope, place);
+        let (local, mut full) = self.def_name(def, scope, place);
+        if def.quoted {
+            if let Some(problem) = name_problem(&local) {
+                self.error(CheckError::BadName {
+                    name: local.clone(),
+                    problem,
+                    span: def.name.span,
+                });
+            }
+            full = self.distinct_copy_name(def, full, place);
+        }
         let mut out = def.clone();
         out.name.name = full;
         out.quoted = false;
@@ -803,6 +903,36 @@ impl Expander {
             DefBody::Block(block) => *block = self.subst_block(block, scope),
         }
         out
+    }
+
+    /// The name of a copy of a definition named by a string, checked against the names its
+    /// other copies got: a string that does not use an axis gives the same name at points that
+    /// differ only on that axis. That is reported here, where the axis is known, and the copy
+    /// gets its point appended so that no second "defined twice" follows.
+    fn distinct_copy_name(&mut self, def: &ast::Def, full: String, place: &Place) -> String {
+        let Some((first, first_point)) = self.copy_names.get(&full) else {
+            self.copy_names
+                .insert(full.clone(), (def.name.span, place.point.clone()));
+            return full;
+        };
+        if *first != def.name.span {
+            // Two written definitions: the checker's ordinary "defined twice".
+            return full;
+        }
+        let differing: Vec<(String, String, String)> = place
+            .point
+            .iter()
+            .zip(first_point)
+            .filter(|(here, there)| here.1 != there.1)
+            .map(|(here, there)| (here.0.clone(), there.1.clone(), here.1.clone()))
+            .collect();
+        self.error(CheckError::CopiesCollide {
+            name: full.clone(),
+            template: def.name.name.clone(),
+            differing,
+            span: def.name.span,
+        });
+        format!("{full}{}", point_suffix(&place.point))
     }
 
     fn subst_block(&mut self, block: &Block, scope: &Scope<'_>) -> Block {
@@ -938,11 +1068,18 @@ impl Expander {
 }
 
 impl Place {
-    fn at(&self, point: &[AxisValue]) -> Place {
+    /// Inside `sweep`, at one of its points.
+    fn at(&self, sweep: &ast::Sweep, point: &[AxisValue]) -> Place {
         let mut place = self.clone();
         for value in point {
             place.point.push((value.axis.clone(), value.label.clone()));
         }
+        place.axes.extend(
+            sweep
+                .axes
+                .iter()
+                .map(|axis| (axis.name.name.clone(), axis.name.span)),
+        );
         place
     }
 
@@ -976,6 +1113,28 @@ fn axis_labels(values: &[Expr]) -> Vec<String> {
             None => format!("#{}", index + 1),
         })
         .collect()
+}
+
+/// What is wrong with the text of a string as a definition's name, if anything. A node's name
+/// names its files in the run directory (`checkpoints/NAME.safetensors`), so it must be one
+/// plain file name: the runtime refuses any other (`exp_runtime::run_dir::is_confined_name`).
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name == "." || name == ".." {
+        Some("it is a directory's name")
+    } else if name.contains(['/', '\\']) {
+        Some("it holds a path separator")
+    } else if name.chars().any(char::is_control) {
+        Some("it holds a control character")
+    } else {
+        None
+    }
+}
+
+/// How much a level's declared names hold: one per name and one per expanded name.
+fn size_of_declared(declared: &[(String, Vec<String>)]) -> usize {
+    declared.iter().map(|(_, members)| 1 + members.len()).sum()
 }
 
 /// `[lr=0.001,seed=1]`, or nothing outside sweeps.
