@@ -99,25 +99,33 @@ impl Run {
         self.manifest["nodes"].as_array().map_or(&[], Vec::as_slice)
     }
 
-    /// How each node ended: from the manifest once the run finished, else from the journal
-    /// the run appends to as nodes end (`outcomes.jsonl`), so a killed run still says what
-    /// it had done.
+    /// How each node ended: from the manifest, and for a run still `running` (or killed) also
+    /// from the journal the run appends to as nodes end (`outcomes.jsonl`), so a killed run
+    /// still says what it had done. A journal line names its node and wins over the manifest.
     fn outcomes(&self) -> Vec<Value> {
+        let mut outcomes: Vec<Value> = self
+            .nodes()
+            .iter()
+            .map(|node| node["outcome"].clone())
+            .collect();
         if self.manifest["status"].as_str() != Some("running") {
-            return self
-                .nodes()
-                .iter()
-                .map(|node| node["outcome"].clone())
-                .collect();
+            return outcomes;
         }
         let journal = std::fs::read_to_string(self.path.join(exp_runtime::run_dir::OUTCOMES))
             .unwrap_or_default();
-        let mut outcomes: Vec<Value> = journal
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect();
-        // Nodes that had not ended count as neither done nor failed.
-        outcomes.resize(self.nodes().len().max(outcomes.len()), Value::Null);
+        for line in journal.lines() {
+            let Ok(outcome) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let named = self
+                .nodes()
+                .iter()
+                .position(|node| node["name"] == outcome["node"]);
+            match named {
+                Some(index) => outcomes[index] = outcome,
+                None => outcomes.push(outcome),
+            }
+        }
         outcomes
     }
 

@@ -273,3 +273,40 @@ fn runs_written_with_out_are_found() {
         );
     }
 }
+
+/// A run killed before it wrote its manifest again: what its nodes did is in the journal it
+/// appends to as each one ends, and `exp runs` counts from there.
+#[test]
+fn a_killed_run_is_counted_from_its_outcome_journal() {
+    let test = Test::new()
+        .file(
+            "elsewhere/exp1/20260101-000000-0002/manifest.json",
+            r#"{"experiment": "exp1", "status": "running", "device": "cpu",
+                "nodes": [{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}]}"#,
+        )
+        .file(
+            "elsewhere/exp1/20260101-000000-0002/outcomes.jsonl",
+            concat!(
+                r#"{"node": "b", "status": "done", "seconds": 1.0}"#,
+                "\n",
+                r#"{"node": "a", "status": "cached"}"#,
+                "\n",
+                r#"{"node": "d", "status": "failed", "error": "node `d`: out of memory"}"#,
+                "\n",
+                "{\"node\": \"c\", \"sta", // the line the kill cut short
+            ),
+        );
+    let listing = test.run_with(&["runs", "--dir", "elsewhere"]);
+    assert_eq!(listing.status, 0, "{}", listing.stderr);
+    let cells: Vec<&str> = listing
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        cells[..6],
+        ["20260101-000000-0002", "exp1", "incomplete", "2", "1", "0"]
+    );
+}

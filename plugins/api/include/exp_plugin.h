@@ -302,11 +302,14 @@ typedef struct ExpEvaluatorVTable {
   // The metrics so far as a JSON object of numbers, e.g. `{"accuracy": 0.93}`.
   int32_t (*compute)(void *state, const char **out_json);
   // How the evaluator judges generated text, as JSON: `null` for one that reads model
-  // outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline"}`
-  // for one the host feeds generations through `update_text`.
+  // outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline",
+  // "prompt_tokens": null | n, "max_documents": null | n}` for one the host feeds
+  // generations through `update_text` (documents with an answer are prompted with the text
+  // before it; others with their first `prompt_tokens` tokens, when given). Optional: null
+  // for an evaluator of model outputs only (as a C or C++ table that ends before it is).
   int32_t (*generation)(void *state, const char **out_json);
   // One generation: the prompt, what the model continued it with (cut at the stop), and
-  // the reference answer.
+  // the reference answer. Optional, with `generation`.
   int32_t (*update_text)(void *state,
                          const char *prompt,
                          const char *generated,

@@ -898,9 +898,12 @@ impl ForeignEvaluator {
 
     /// How the evaluator wants generations made, or `None` for one that reads model outputs.
     pub fn generation(&mut self) -> Result<Option<Generation>, PluginError> {
+        // A table without the entry (C or C++ that ends before it) judges model outputs only.
+        let Some(generation) = self.0.vtable::<FfiEvaluatorVTable>().generation else {
+            return Ok(None);
+        };
         let mut out: *const c_char = std::ptr::null();
-        let status =
-            (self.0.vtable::<FfiEvaluatorVTable>().generation)(self.0.object.state, &mut out);
+        let status = generation(self.0.object.state, &mut out);
         self.0.check(status, "generation")?;
         self.0.decode(out, "generation", "generation settings")
     }
@@ -917,7 +920,14 @@ impl ForeignEvaluator {
             self.0.c_text(generated)?,
             self.0.c_text(reference)?,
         );
-        let status = (self.0.vtable::<FfiEvaluatorVTable>().update_text)(
+        let Some(update_text) = self.0.vtable::<FfiEvaluatorVTable>().update_text else {
+            return Err(self.0.broke(
+                "update_text",
+                "its table has no `update_text` entry, so it cannot judge generated text"
+                    .to_string(),
+            ));
+        };
+        let status = update_text(
             self.0.object.state,
             prompt.as_ptr(),
             generated.as_ptr(),

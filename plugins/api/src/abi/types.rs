@@ -325,16 +325,19 @@ pub struct FfiEvaluatorVTable {
     /// outputs through `update`, or `{"max_new_tokens": n, "stop": "end_of_text" | "newline",
     /// "prompt_tokens": null | n, "max_documents": null | n}` for one the host feeds
     /// generations through `update_text` (documents with an answer are prompted with the text
-    /// before it; others with their first `prompt_tokens` tokens, when given).
-    pub generation: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
+    /// before it; others with their first `prompt_tokens` tokens, when given). Optional: null
+    /// for an evaluator of model outputs only (as a C or C++ table that ends before it is).
+    pub generation: Option<extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32>,
     /// One generation: the prompt, what the model continued it with (cut at the stop), and
-    /// the reference answer.
-    pub update_text: extern "C" fn(
-        state: *mut c_void,
-        prompt: *const c_char,
-        generated: *const c_char,
-        reference: *const c_char,
-    ) -> i32,
+    /// the reference answer. Optional, with `generation`.
+    pub update_text: Option<
+        extern "C" fn(
+            state: *mut c_void,
+            prompt: *const c_char,
+            generated: *const c_char,
+            reference: *const c_char,
+        ) -> i32,
+    >,
 }
 
 #[repr(C)]

@@ -350,8 +350,8 @@ pub(super) fn evaluator_vtable<T: Evaluator>() -> *const c_void {
         reset: reset::<T>,
         update: update::<T>,
         compute: compute::<T>,
-        generation: generation::<T>,
-        update_text: update_text::<T>,
+        generation: Some(generation::<T>),
+        update_text: Some(update_text::<T>),
     })
 }
 
