@@ -8,8 +8,9 @@
 //!    one namespace, where a name may be defined once;
 //! 4. check each definition's body: structural fields against a fixed table, references
 //!    against the namespace, components and their parameters against the `Catalog`
-//!    (`components`); the rules of `train` and `sequence` blocks are in `training`;
-//! 5. look for cycles among the references, which may point anywhere in the file.
+//!    (`components`); the rules of `train` and `sequence` blocks are in `training`, those of
+//!    `report` in `report`;
+//! 5. look for cycles among the references, which may point anywhere in the file (`cycles`).
 //!
 //! A `Program` comes back only when no error was found.
 
@@ -19,13 +20,15 @@ use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
-use crate::check_error::{AgainstProblem, CheckError, Expect};
+use crate::check_error::{CheckError, Expect};
 use crate::program::{Body, CheckedDef, DefId, Program};
 use crate::{Catalog, World};
 
 mod components;
+mod cycles;
 mod expand;
 mod lets;
+mod report;
 mod training;
 
 /// Decodes the bytes of the experiment file `name`, adds it to `sources` and checks it (see
@@ -221,12 +224,6 @@ const EVALUATE_FIELDS: &[FieldSpec] = &[
     field("split", false, "split: \"test\""),
 ];
 
-const REPORT_FIELDS: &[FieldSpec] = &[
-    field("rows", true, "rows: [<evaluate name>, ..]"),
-    field("chart", false, "chart: true"),
-    field("against", false, "against: \"lr\""),
-];
-
 /// Every field each block accepts, for tools and for the test that keeps the language
 /// reference complete: `("train", ["model", "data", ..])`, and for the blocks written inside
 /// a field, `("train mixture", ["at", ..])`.
@@ -234,7 +231,7 @@ pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     let names = |specs: &[FieldSpec]| specs.iter().map(|spec| spec.name).collect();
     let mut blocks = training::training_fields();
     blocks.push(("evaluate", names(EVALUATE_FIELDS)));
-    blocks.push(("report", names(REPORT_FIELDS)));
+    blocks.push(("report", names(report::REPORT_FIELDS)));
     blocks
 }
 
@@ -455,128 +452,6 @@ impl<'a> Checker<'a> {
             metrics: metrics?,
             split: split?,
         })
-    }
-
-    fn report(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
-        let fields = self.fields(def, block, REPORT_FIELDS);
-        let chart = match fields.get("chart") {
-            Some(field) => match field.value.kind {
-                ExprKind::Bool(chart) => Some(chart),
-                _ => {
-                    self.wrong_type(field, "a boolean", Some("chart: true".to_string()));
-                    None
-                }
-            },
-            None => Some(false),
-        };
-        let field = fields.get("rows")?;
-        let ExprKind::List(items) = &field.value.kind else {
-            self.wrong_type(field, "a list of evaluate or train names", None);
-            return None;
-        };
-        if items.is_empty() {
-            self.wrong_type(
-                field,
-                "a non-empty list",
-                Some(REPORT_FIELDS[0].example.to_string()),
-            );
-            return None;
-        }
-        let rows: Vec<Option<DefId>> = items
-            .iter()
-            .map(|item| match &item.kind {
-                ExprKind::Component(component) if component.params.is_none() => {
-                    self.reference(&component.name, Expect::Row)
-                }
-                _ => {
-                    self.errors.push(CheckError::WrongFieldType {
-                        field: "rows".to_string(),
-                        expected: "the name of an evaluate or train definition".to_string(),
-                        found: item.kind.describe(),
-                        span: item.span,
-                        example: None,
-                    });
-                    None
-                }
-            })
-            .collect();
-        let against = match fields.get("against") {
-            Some(field) => match &field.value.kind {
-                ExprKind::Str(axis) => {
-                    let rows: Vec<DefId> = rows.iter().flatten().copied().collect();
-                    self.against(def, axis, &rows, field.value.span)
-                        .map(|()| Some(axis.clone()))
-                }
-                _ => {
-                    self.wrong_type(
-                        field,
-                        "the name of a sweep axis, as a string",
-                        Some("against: \"lr\"".to_string()),
-                    );
-                    None
-                }
-            },
-            None => Some(None),
-        };
-        Some(Body::Report {
-            rows: rows.into_iter().collect::<Option<Vec<_>>>()?,
-            chart: chart?,
-            against: against?,
-        })
-    }
-
-    /// Checks a report's `against: "AXIS"`: the rows must be swept over it, and its values
-    /// must be numbers (`exp_ir::graph::axis_number`), or the chart would be silently missing.
-    /// Replicates are averaged over `seed` in the table, so `seed` is never one to plot.
-    fn against(&mut self, report: &ast::Def, axis: &str, rows: &[DefId], span: Span) -> Option<()> {
-        // Each axis of the rows, with its first value that is not a number.
-        let mut axes: Vec<(String, Option<String>)> = Vec::new();
-        for row in rows {
-            let point = self.defs[row.0]
-                .0
-                .expansion
-                .as_ref()
-                .map_or(&[][..], |expansion| &expansion.point[..]);
-            for (name, value) in point {
-                let not_number = exp_ir::graph::axis_number(value)
-                    .is_none()
-                    .then(|| value.clone());
-                match axes.iter_mut().find(|(known, _)| known == name) {
-                    Some((_, first)) => {
-                        if first.is_none() {
-                            *first = not_number;
-                        }
-                    }
-                    None => axes.push((name.clone(), not_number)),
-                }
-            }
-        }
-        let averaged = axes.iter().any(|(name, _)| name == "seed");
-        let plottable: Vec<String> = axes
-            .iter()
-            .filter(|(name, not_number)| name != "seed" && not_number.is_none())
-            .map(|(name, _)| name.clone())
-            .collect();
-        let problem = match axes.iter().find(|(name, _)| name == axis) {
-            Some(_) if axis == "seed" && averaged => AgainstProblem::Averaged,
-            Some((_, Some(value))) => AgainstProblem::NotNumbers {
-                value: value.clone(),
-            },
-            Some((_, None)) => return Some(()),
-            None => AgainstProblem::NotAnAxis {
-                suggestion: did_you_mean(axis, axes.iter().map(|(name, _)| name.as_str()))
-                    .map(str::to_string),
-            },
-        };
-        self.errors.push(CheckError::Against {
-            report: report.name.name.clone(),
-            axis: axis.to_string(),
-            problem,
-            plottable,
-            swept: !axes.is_empty(),
-            span,
-        });
-        None
     }
 
     /// Sorts a block's fields by name, reporting unknown, repeated and missing ones.
@@ -816,66 +691,6 @@ impl<'a> Checker<'a> {
                 None
             }
         }
-    }
-
-    /// Reports every cycle among the references, once each.
-    fn cycles(&mut self) {
-        let mut state = vec![0u8; self.defs.len()];
-        let mut reported: HashSet<Vec<usize>> = HashSet::new();
-        let mut found = Vec::new();
-        for start in 0..self.defs.len() {
-            if state[start] == 0 {
-                let mut stack = Vec::new();
-                let mut uses = Vec::new();
-                self.visit(
-                    start,
-                    &mut state,
-                    &mut stack,
-                    &mut uses,
-                    &mut reported,
-                    &mut found,
-                );
-            }
-        }
-        self.errors.extend(found);
-    }
-
-    fn visit(
-        &self,
-        node: usize,
-        state: &mut [u8],
-        stack: &mut Vec<usize>,
-        uses: &mut Vec<Span>,
-        reported: &mut HashSet<Vec<usize>>,
-        found: &mut Vec<CheckError>,
-    ) {
-        state[node] = 1;
-        stack.push(node);
-        for &(next, span) in &self.edges[node] {
-            uses.push(span);
-            if state[next] == 1 {
-                let from = stack.iter().position(|idx| *idx == next).unwrap_or(0);
-                let mut members: Vec<usize> = stack[from..].to_vec();
-                members.sort_unstable();
-                if reported.insert(members) {
-                    let mut names: Vec<String> = stack[from..]
-                        .iter()
-                        .map(|idx| self.defs[*idx].0.name.name.clone())
-                        .collect();
-                    names.push(self.defs[next].0.name.name.clone());
-                    found.push(CheckError::Cycle {
-                        names,
-                        uses: uses[from..].to_vec(),
-                        span: self.defs[next].0.name.span,
-                    });
-                }
-            } else if state[next] == 0 {
-                self.visit(next, state, stack, uses, reported, found);
-            }
-            uses.pop();
-        }
-        stack.pop();
-        state[node] = 2;
     }
 }
 
