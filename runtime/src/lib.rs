@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod nodes;
 pub mod observer;
 pub mod plots;
+pub mod precision;
 pub mod registry;
 pub mod run_dir;
 pub mod table;

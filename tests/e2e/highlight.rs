@@ -120,8 +120,8 @@ fn check_items(highlight: &Highlight, items: &[Item], problems: &mut Vec<String>
                     DefBody::Component(component) => {
                         check_component(highlight, component, problems)
                     }
-                    DefBody::Merge {
-                        merger,
+                    DefBody::Call {
+                        component: merger,
                         inputs,
                         params,
                         ..

@@ -19,6 +19,9 @@ train t {
   eval_every: 400 steps
   log_every: 100 steps
   checkpoint_every: 100 steps
+  // The loss scale and its count of skipped steps are part of what must survive a kill.
+  precision: "fp16"
+  clip: 1.0
 }
 "#;
 
@@ -51,6 +54,7 @@ sequence s {
   optimizer: adamw { lr: 0.003 }
   hooks: [ewc { lambda: 10, batches: 2 }, sfa { every: 30%, beta: 0.3, anchor: "previous_merge" }]
   replay: { size: 100, ratio: 25% }
+  accumulate: 2
   log_every: 100 steps
   checkpoint_every: 50 steps
 }

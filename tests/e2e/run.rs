@@ -419,3 +419,64 @@ fn a_full_disk_while_writing_a_checkpoint_is_a_clear_error_and_keeps_the_previou
         "the previous checkpoint must stay intact"
     );
 }
+
+/// The same phase four ways: as written, in four micro-batches, in bfloat16, and in float16
+/// with clipping. Accumulation is the same step up to float rounding; the low-precision
+/// phases train as well; clipping and the loss scale are logged.
+const PRECISIONS: &str = r#"dataset d = digits
+model m = mlp { hidden: [32] }
+let phase = 40
+train plain { model: m, data: d, steps: phase * 1 steps, batch: 64, seed: 1, optimizer: adamw { lr: 0.01 }, log_every: 10 steps }
+train accumulated { model: m, data: d, steps: phase * 1 steps, batch: 64, seed: 1, optimizer: adamw { lr: 0.01 }, log_every: 10 steps, accumulate: 4 }
+train bf16 { model: m, data: d, steps: phase * 1 steps, batch: 64, seed: 1, optimizer: adamw { lr: 0.01 }, log_every: 10 steps, precision: "bf16" }
+train fp16 { model: m, data: d, steps: phase * 1 steps, batch: 64, seed: 1, optimizer: adamw { lr: 0.01 }, log_every: 10 steps, precision: "fp16", clip: 0.5 }
+evaluate on_plain { model: plain, data: d, metrics: [accuracy] }
+evaluate on_bf16 { model: bf16, data: d, metrics: [accuracy] }
+evaluate on_fp16 { model: fp16, data: d, metrics: [accuracy] }
+"#;
+
+#[test]
+fn accumulation_precision_and_clipping_train_as_documented() {
+    let test = Test::new()
+        .file("p.exp", PRECISIONS)
+        .args(["run", "p.exp", "--out", "out", "--device", "cpu"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let weights =
+        |node: &str| read_checkpoint(&test.path(&format!("out/checkpoints/{node}.safetensors")));
+    let largest_difference = |a: &str, b: &str| {
+        weights(a)
+            .iter()
+            .zip(weights(b))
+            .map(|((_, x), (_, y))| f64::try_from((x - y).abs().max()).unwrap())
+            .fold(0.0, f64::max)
+    };
+    let accumulated = largest_difference("plain", "accumulated");
+    assert!(
+        accumulated < 1e-4,
+        "accumulation moved the weights by {accumulated}"
+    );
+    let bf16 = largest_difference("plain", "bf16");
+    assert!(
+        bf16 > 0.0,
+        "bf16 computed exactly what fp32 did: autocast is off"
+    );
+
+    let metrics = read_json_lines(&test.path("out/metrics.jsonl"));
+    let value = |node: &str, name: &str| -> Vec<f64> {
+        metrics
+            .iter()
+            .filter(|line| line["node"] == node && line["name"] == name)
+            .map(|line| line["value"].as_f64().unwrap())
+            .collect()
+    };
+    for node in ["on_plain", "on_bf16", "on_fp16"] {
+        let accuracy = value(node, "accuracy")[0];
+        assert!(accuracy > 0.8, "{node}: accuracy {accuracy}");
+    }
+    // Clipping reads the norm before it clips, every logged step; fp16 logs its scale.
+    assert_eq!(value("fp16", "grad_norm").len(), 4);
+    assert!(value("plain", "grad_norm").is_empty());
+    assert_eq!(value("fp16", "loss_scale").len(), 4);
+    assert_eq!(value("fp16", "skipped_steps").len(), 1);
+}

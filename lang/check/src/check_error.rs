@@ -18,6 +18,8 @@ pub enum Expect {
     Model,
     /// A report row: `evaluate` or `train`.
     Row,
+    /// A `tokenizer` definition.
+    Tokenizer,
     /// A `let` value, inside a `let` or an arithmetic expression.
     Value,
 }
@@ -28,6 +30,7 @@ impl Expect {
             Expect::Dataset => "a dataset",
             Expect::Model => "a model",
             Expect::Row => "an evaluate, train or sequence definition",
+            Expect::Tokenizer => "a tokenizer",
             Expect::Value => "a `let` value",
         }
     }
@@ -40,6 +43,7 @@ impl Expect {
                 DefKind::Model | DefKind::Train | DefKind::Merge | DefKind::Sequence
             ),
             Expect::Row => matches!(kind, DefKind::Evaluate | DefKind::Train | DefKind::Sequence),
+            Expect::Tokenizer => kind == DefKind::Tokenizer,
             Expect::Value => false,
         }
     }
@@ -146,6 +150,24 @@ pub enum CheckError {
         name: String,
         count: usize,
         span: Span,
+    },
+    /// A definition built on other definitions (`gpt(tok)`, `bpe(corpus)`,
+    /// `huggingface(lm)`) with inputs its component cannot take: too many, too few, or any.
+    Inputs {
+        message: String,
+        label: String,
+        help: String,
+        span: Span,
+    },
+    /// Text where a model reads fixed-size inputs, or such inputs where a model reads tokens
+    /// (or a model of tokens built without a tokenizer).
+    TextPairing {
+        message: String,
+        label: String,
+        help: String,
+        span: Span,
+        /// Where the model or the data is defined.
+        other: Option<(Span, String)>,
     },
     Cycle {
         /// The definitions around the cycle, starting and ending with the same one.
@@ -383,6 +405,8 @@ impl CheckError {
             CheckError::ValueOutOfRange { .. } => "E0014",
             CheckError::BadUnit { .. } => "E0015",
             CheckError::MergeArity { .. } => "E0016",
+            CheckError::Inputs { .. } => "E0049",
+            CheckError::TextPairing { .. } => "E0050",
             CheckError::Cycle { .. } => "E0017",
             CheckError::UnknownComponent { .. } => "E0018",
             CheckError::ComponentWrongKind { .. } => "E0019",
@@ -435,6 +459,8 @@ impl CheckError {
             | CheckError::ValueOutOfRange { span, .. }
             | CheckError::BadUnit { span, .. }
             | CheckError::MergeArity { span, .. }
+            | CheckError::Inputs { span, .. }
+            | CheckError::TextPairing { span, .. }
             | CheckError::Cycle { span, .. }
             | CheckError::UnknownComponent { span, .. }
             | CheckError::ComponentWrongKind { span, .. }
@@ -965,6 +991,29 @@ impl CheckError {
             )
             .with_primary(*span, "too few inputs")
             .with_help("list two or more models to merge, such as `average(a, b)`"),
+            CheckError::Inputs {
+                message,
+                label,
+                help,
+                span,
+            } => Diagnostic::error(code, message.clone())
+                .with_primary(*span, label.clone())
+                .with_help(help.clone()),
+            CheckError::TextPairing {
+                message,
+                label,
+                help,
+                span,
+                other,
+            } => {
+                let diagnostic = Diagnostic::error(code, message.clone())
+                    .with_primary(*span, label.clone())
+                    .with_help(help.clone());
+                match other {
+                    Some((other, words)) => diagnostic.with_secondary(*other, words.clone()),
+                    None => diagnostic,
+                }
+            }
             CheckError::Cycle { names, uses, span } => cycle_diagnostic(
                 Diagnostic::error(
                     code,

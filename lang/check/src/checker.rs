@@ -29,6 +29,7 @@ mod cycles;
 mod expand;
 mod lets;
 mod report;
+mod text;
 mod training;
 
 /// Decodes the bytes of the experiment file `name`, adds it to `sources` and checks it (see
@@ -89,8 +90,14 @@ pub fn check(
     let mut files: Vec<(&ast::File, bool)> = modules.iter().map(|file| (file, false)).collect();
     files.push((&main_file, true));
 
+    let file_names = files
+        .iter()
+        .map(|(file, _)| (file.file, sources.name(file.file).to_string()))
+        .collect();
     let mut checker = Checker {
         catalog,
+        world,
+        file_names,
         defs: Vec::new(),
         names: HashMap::new(),
         errors,
@@ -110,6 +117,7 @@ pub fn check(
         })
         .collect();
     checker.cycles();
+    checker.text_pairings(&bodies);
 
     let mut program_defs = Vec::new();
     for ((def, in_main), body) in checker.defs.iter().zip(bodies) {
@@ -237,6 +245,9 @@ pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
 
 struct Checker<'a> {
     catalog: &'a dyn Catalog,
+    /// Resolves the paths components' parameters name, relative to the file that wrote them.
+    world: &'a dyn World,
+    file_names: HashMap<FileId, String>,
     /// Every definition, with whether it is in the experiment file.
     defs: Vec<(&'a ast::Def, bool)>,
     /// The first definition of each name.
@@ -328,28 +339,19 @@ impl<'a> Checker<'a> {
                 let component = self.component(component, ComponentKind::Dataset)?;
                 Some(Body::Dataset { component })
             }
-            (DefBody::Component(component), _) => {
-                let component = self.component(component, ComponentKind::Model)?;
-                Some(Body::Model { component })
-            }
+            (_, DefKind::Model) => self.model(def),
+            (_, DefKind::Tokenizer) => self.tokenizer(def),
+            (_, DefKind::Export) => self.export(def),
             (
-                DefBody::Merge {
-                    merger,
+                DefBody::Call {
+                    component: merger,
                     inputs,
                     params,
                     inputs_span,
                 },
                 _,
             ) => {
-                let span = params
-                    .as_ref()
-                    .map_or(merger.span, |block| merger.span.to(block.span));
-                let expression = ast::Component {
-                    name: merger.clone(),
-                    params: params.clone(),
-                    span,
-                };
-                let merger = self.component(&expression, ComponentKind::Merger);
+                let merger = self.call_component(merger, params, ComponentKind::Merger);
                 if inputs.len() < 2 {
                     self.errors.push(CheckError::MergeArity {
                         name: def.name.name.clone(),
@@ -373,6 +375,8 @@ impl<'a> Checker<'a> {
             (DefBody::Block(block), DefKind::Evaluate) => self.evaluate(def, block),
             (DefBody::Block(block), DefKind::Sequence) => self.sequence(def, block),
             (DefBody::Block(block), _) => self.report(def, block),
+            // The grammar gives every other keyword its one form.
+            (DefBody::Component(_), _) => None,
         }
     }
 

@@ -50,6 +50,13 @@ pub trait World {
     /// its display name (such as `<stdlib/digits.exp>`) and its bytes, or `None` if there is
     /// none. The checker decodes the bytes, so a module that is not UTF-8 gets a located error.
     fn load_module(&self, path: &[String]) -> Option<(String, Vec<u8>)>;
+
+    /// A path written in a component's parameter (one its schema marks `path`) in the file
+    /// named `written_in` (a name `load_module` or the caller gave): where it names, relative
+    /// to that file. Globs stay globs. By default the path as written.
+    fn resolve_path(&self, _written_in: &str, path: &str) -> String {
+        path.to_string()
+    }
 }
 
 #[cfg(test)]

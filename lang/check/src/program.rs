@@ -45,6 +45,19 @@ pub enum Body {
     },
     Model {
         component: ComponentRef,
+        /// A model of token sequences reads text through this tokenizer (`gpt(tok)`); its
+        /// vocabulary sizes the model.
+        tokenizer: Option<DefId>,
+    },
+    /// A tokenizer, trained on the training splits of `data` when it learns (`bpe(corpus)`).
+    Tokenizer {
+        component: ComponentRef,
+        data: Vec<DefId>,
+    },
+    /// A trained model written in another ecosystem's format.
+    Export {
+        component: ComponentRef,
+        model: DefId,
     },
     Train {
         model: DefId,
@@ -102,7 +115,13 @@ impl Body {
     /// The definitions this one reads, with the role each plays, in the order written.
     pub fn uses(&self) -> Vec<(&'static str, DefId)> {
         match self {
-            Body::Dataset { .. } | Body::Model { .. } => Vec::new(),
+            Body::Dataset { .. } => Vec::new(),
+            Body::Model { tokenizer, .. } => tokenizer
+                .iter()
+                .map(|tokenizer| ("tokenizer", *tokenizer))
+                .collect(),
+            Body::Tokenizer { data, .. } => data.iter().map(|data| ("data", *data)).collect(),
+            Body::Export { model, .. } => vec![("model", *model)],
             Body::Train {
                 model,
                 data,

@@ -50,6 +50,8 @@ fn schema(kind: ComponentKind, name: &str, params: Vec<ParamSchema>) -> Componen
         doc: String::new(),
         version: "0.1.0".to_string(),
         params,
+        text: false,
+        trained: false,
     }
 }
 
@@ -241,6 +243,59 @@ impl TestCatalog {
                     None,
                 )],
             ),
+            // Text: a corpus, files named by paths, tokenizers with and without training, a
+            // model of tokens and an exporter.
+            ComponentSchema {
+                text: true,
+                ..schema(K::Dataset, "corpus", Vec::new())
+            },
+            ComponentSchema {
+                text: true,
+                ..schema(
+                    K::Dataset,
+                    "text_files",
+                    vec![ParamSchema {
+                        path: true,
+                        ..param(
+                            "paths",
+                            ParamType::List(Box::new(ParamType::Str)),
+                            None,
+                            None,
+                            None,
+                        )
+                    }],
+                )
+            },
+            ComponentSchema {
+                trained: true,
+                ..schema(
+                    K::Tokenizer,
+                    "bpe",
+                    vec![param(
+                        "vocab_size",
+                        ParamType::Int,
+                        Some(Value::Int(512)),
+                        Some(257.0),
+                        None,
+                    )],
+                )
+            },
+            schema(K::Tokenizer, "bytes", Vec::new()),
+            schema(
+                K::Model,
+                "gpt",
+                vec![ParamSchema {
+                    sequence_length: true,
+                    ..param(
+                        "context",
+                        ParamType::Int,
+                        Some(Value::Int(64)),
+                        Some(1.0),
+                        None,
+                    )
+                }],
+            ),
+            schema(K::Exporter, "huggingface", Vec::new()),
         ];
         TestCatalog { components }
     }
@@ -317,5 +372,15 @@ impl World for TestWorld {
         self.modules
             .get(&path.join("."))
             .map(|(name, text)| (name.clone(), text.as_bytes().to_vec()))
+    }
+
+    /// As if every file sat under `/project`: `data/a.txt` in `sub/x.exp` is
+    /// `/project/sub/data/a.txt`.
+    fn resolve_path(&self, written_in: &str, path: &str) -> String {
+        let dir = match written_in.rsplit_once('/') {
+            Some((dir, _)) => format!("/project/{dir}"),
+            None => "/project".to_string(),
+        };
+        format!("{dir}/{path}")
     }
 }

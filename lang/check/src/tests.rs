@@ -777,3 +777,132 @@ train c {
 }
 "#
 );
+
+// Text: tokenizers, models of tokens, exports, and which data each model may read.
+
+snapshot!(
+    text_definitions,
+    r#"dataset corpus = corpus
+tokenizer tok = bpe(corpus) { vocab_size: 300 }
+tokenizer raw = bytes
+model lm = gpt(tok) { context: 32 }
+model small = gpt(raw)
+train pre { model: lm, data: corpus, steps: 10 steps, optimizer: adamw }
+evaluate held { model: pre, data: corpus, metrics: [loss] }
+export hf = huggingface(pre)
+"#
+);
+
+snapshot!(
+    text_inputs_that_do_not_fit,
+    r#"import std.digits
+dataset corpus = corpus
+tokenizer none = bpe
+tokenizer empty = bpe()
+tokenizer raw = bytes(corpus)
+tokenizer two = bpe(corpus, digits)
+model lm = gpt
+model net = mlp(raw)
+model both = gpt(raw, empty)
+model wrong = gpt(corpus)
+export none_given = huggingface()
+export two_given = huggingface(lm, lm)
+"#
+);
+
+snapshot!(
+    text_reaches_only_models_of_tokens,
+    r#"import std.digits
+dataset corpus = corpus
+tokenizer tok = bpe(corpus)
+model lm = gpt(tok)
+model net = mlp
+train a { model: lm, data: [corpus, digits], steps: 10 steps, optimizer: adamw }
+train b { model: net, data: corpus, steps: 10 steps, optimizer: adamw }
+evaluate c { model: a, data: digits, metrics: [accuracy] }
+merge m = average(a, a)
+evaluate d { model: m, data: digits, metrics: [accuracy] }
+sequence s { tasks: [corpus, digits], model: net, steps: 5 steps, optimizer: adamw }
+"#
+);
+
+#[test]
+fn paths_are_resolved_relative_to_the_file_that_wrote_them() {
+    let world = world().module(
+        "shared.data",
+        "dataset notes = text_files { paths: [\"notes/*.txt\"] }\n",
+    );
+    let src =
+        "import shared.data\ndataset mine = text_files { paths: [\"a.txt\", \"/abs/b.txt\"] }\n";
+    let mut sources = SourceMap::new();
+    let main = sources.add("sub/test.exp", src);
+    let (program, diagnostics) = check(&mut sources, main, &world, &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.unwrap();
+    let paths = |name: &str| {
+        let def = program.defs.iter().find(|def| def.name == name).unwrap();
+        let Body::Dataset { component } = &def.body else {
+            panic!("{name} is a dataset")
+        };
+        component.params["paths"].clone()
+    };
+    let list = |items: &[&str]| {
+        exp_ir::Value::List(
+            items
+                .iter()
+                .map(|item| exp_ir::Value::Str(item.to_string()))
+                .collect(),
+        )
+    };
+    // The test world puts every file under /project and keeps what is written after it.
+    assert_eq!(
+        paths("mine"),
+        list(&["/project/sub/a.txt", "/project/sub//abs/b.txt"])
+    );
+    assert_eq!(paths("notes"), list(&["/project/shared/notes/*.txt"]));
+}
+
+snapshot!(
+    phase_clip_accumulate_precision,
+    r#"import std.digits
+model net = mlp
+train ok { model: net, data: digits, steps: 10 steps, optimizer: adamw, batch: 32, clip: 1, accumulate: 4, precision: "bf16" }
+train bad_clip { model: net, data: digits, steps: 10 steps, optimizer: adamw, clip: 0.0 }
+train bad_accumulate { model: net, data: digits, steps: 10 steps, optimizer: adamw, batch: 24, accumulate: 5 }
+train bad_precision { model: net, data: digits, steps: 10 steps, optimizer: adamw, precision: "fp8" }
+train bare_precision { model: net, data: digits, steps: 10 steps, optimizer: adamw, precision: bf16 }
+"#
+);
+
+#[test]
+fn phase_fields_reach_the_train_spec() {
+    let mut sources = SourceMap::new();
+    let src = "import std.digits\nmodel net = mlp\ntrain t { model: net, data: digits, steps: 10 steps, optimizer: adamw, batch: 8, clip: 0.5, accumulate: 2, precision: \"fp16\" }\ntrain plain { model: net, data: digits, steps: 10 steps, optimizer: adamw }\n";
+    let main = sources.add("test.exp", src);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.unwrap();
+    let spec = |name: &str| match &program
+        .defs
+        .iter()
+        .find(|def| def.name == name)
+        .unwrap()
+        .body
+    {
+        Body::Train { spec, .. } => spec.clone(),
+        _ => panic!("{name} is a train"),
+    };
+    let t = spec("t");
+    assert_eq!(t.clip, Some(0.5));
+    assert_eq!(t.accumulate, 2);
+    assert_eq!(t.precision, exp_ir::graph::Precision::Fp16);
+    let plain = spec("plain");
+    assert_eq!(plain.clip, None);
+    assert_eq!(plain.accumulate, 1);
+    assert_eq!(plain.precision, exp_ir::graph::Precision::Fp32);
+    // Defaults leave the serialised spec (and so every cache key) as it was before the fields.
+    let json = serde_json::to_value(&plain).unwrap();
+    for key in ["clip", "accumulate", "precision"] {
+        assert!(json.get(key).is_none(), "{key} in {json}");
+    }
+}

@@ -5,7 +5,8 @@
 //! 1. every definition of the experiment file is kept, together with every imported
 //!    definition it reaches, directly or through others;
 //! 2. each `model` definition gets a `data` input: the dataset of the first `train` (in file
-//!    order) that starts from it, else of the first `evaluate` that reads it, else none;
+//!    order) that starts from it, else of the first `evaluate` that reads it, else none (a
+//!    model of tokens has its `tokenizer` input instead, whose vocabulary sizes it);
 //! 3. nodes are ordered topologically with Kahn's algorithm, always taking the earliest
 //!    definition among those whose inputs are placed, so the order is stable: dependencies
 //!    first, otherwise file order.
@@ -360,7 +361,16 @@ fn model_data_inputs(program: &Program) -> HashMap<DefId, DefId> {
     }
     (0..program.defs.len())
         .map(DefId)
-        .filter(|id| matches!(program.def(*id).body, Body::Model { .. }))
+        // A model of tokens is sized by its tokenizer's vocabulary, not by a dataset.
+        .filter(|id| {
+            matches!(
+                program.def(*id).body,
+                Body::Model {
+                    tokenizer: None,
+                    ..
+                }
+            )
+        })
         .filter_map(|id| {
             let data = from_train.get(&id).or_else(|| from_evaluate.get(&id))?;
             Some((id, *data))
@@ -377,8 +387,20 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Model { component } => (
+        Body::Model { component, .. } => (
             NodeKind::Model {
+                component: component.clone(),
+            },
+            None,
+        ),
+        Body::Tokenizer { component, .. } => (
+            NodeKind::Tokenizer {
+                component: component.clone(),
+            },
+            None,
+        ),
+        Body::Export { component, .. } => (
+            NodeKind::Export {
                 component: component.clone(),
             },
             None,

@@ -210,6 +210,57 @@ pub struct TrainSpec {
     /// splits are concatenated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixture: Option<Mixture>,
+    /// Before each optimizer step the gradients are scaled down, together, to this global L2
+    /// norm when theirs is larger (PyTorch's `clip_grad_norm_`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<f64>,
+    /// Each step's batch is computed in this many micro-batches, whose gradients add up to the
+    /// whole batch's: the same step in less memory.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub accumulate: u64,
+    /// The number format of the forward pass.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(value: &u64) -> bool {
+    *value == 1
+}
+
+/// The number format a phase's forward pass computes in. Weights, gradients and the optimizer
+/// stay in 32-bit floats in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// 32-bit floats throughout.
+    #[default]
+    Fp32,
+    /// libtorch's autocast to bfloat16: matrix products and convolutions in bfloat16, what
+    /// needs the range (softmax, losses, norms) in 32 bits.
+    Bf16,
+    /// Autocast to float16, with the loss scaled to keep small gradients from vanishing (the
+    /// scale halves when a step's gradients overflow, and that step is skipped).
+    Fp16,
+}
+
+impl Precision {
+    pub const ALL: [Precision; 3] = [Precision::Fp32, Precision::Bf16, Precision::Fp16];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        }
+    }
+
+    fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
 }
 
 /// A schedule of data-mixture weights: at each point of `at` (from the start of the phase) the

@@ -77,9 +77,23 @@ pub struct ComponentSchema {
     /// The component's own version; part of its identity in run records and cache keys.
     pub version: String,
     pub params: Vec<ParamSchema>,
+    /// For a dataset: its examples are documents of text, read through the tokenizer of the
+    /// model that reads them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub text: bool,
+    /// For a tokenizer: it learns its vocabulary from the datasets it is built on (`bpe`),
+    /// instead of needing none (`bytes`, a `tokenizer.json` file).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub trained: bool,
 }
 
 impl ComponentSchema {
+    /// The parameter of a model of token sequences that says how long its windows are
+    /// (`context`), if it has one: a model with it reads text through a tokenizer.
+    pub fn sequence_length(&self) -> Option<&ParamSchema> {
+        self.params.iter().find(|param| param.sequence_length)
+    }
+
     pub fn param(&self, name: &str) -> Option<&ParamSchema> {
         self.params.iter().find(|param| param.name == name)
     }

@@ -23,7 +23,8 @@ pub enum Item {
     Seed(Seed),
     /// `let base_lr = 1e-3`
     Let(Let),
-    /// `dataset`, `model`, `train`, `merge`, `evaluate`, `report` or `sequence`.
+    /// `dataset`, `model`, `tokenizer`, `train`, `merge`, `evaluate`, `report`, `sequence` or
+    /// `export`.
     Def(Def),
     /// `sweep lr in [1e-3, 3e-3], seeds 3 { items }`
     Sweep(Sweep),
@@ -159,11 +160,13 @@ pub struct Let {
 pub enum DefKind {
     Dataset,
     Model,
+    Tokenizer,
     Train,
     Merge,
     Evaluate,
     Report,
     Sequence,
+    Export,
 }
 
 impl DefKind {
@@ -172,11 +175,13 @@ impl DefKind {
         match self {
             DefKind::Dataset => "dataset",
             DefKind::Model => "model",
+            DefKind::Tokenizer => "tokenizer",
             DefKind::Train => "train",
             DefKind::Merge => "merge",
             DefKind::Evaluate => "evaluate",
             DefKind::Report => "report",
             DefKind::Sequence => "sequence",
+            DefKind::Export => "export",
         }
     }
 }
@@ -205,11 +210,14 @@ pub struct Expansion {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DefBody {
-    /// `dataset NAME = COMPONENT { .. }` and `model NAME = COMPONENT { .. }`.
+    /// `dataset NAME = COMPONENT { .. }`, `model NAME = COMPONENT { .. }`, and
+    /// `tokenizer NAME = COMPONENT { .. }`.
     Component(Component),
-    /// `merge NAME = MERGER(a, b) { .. }`.
-    Merge {
-        merger: Ident,
+    /// A component built on other definitions: `merge NAME = MERGER(a, b) { .. }`,
+    /// `model NAME = gpt(tok) { .. }`, `tokenizer NAME = bpe(corpus) { .. }`,
+    /// `export NAME = huggingface(lm)`.
+    Call {
+        component: Ident,
         inputs: Vec<Ident>,
         params: Option<Block>,
         /// The span of the parenthesised input list.

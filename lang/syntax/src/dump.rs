@@ -88,8 +88,8 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
                             range(def.span)
                         );
                     }
-                    DefBody::Merge {
-                        merger,
+                    DefBody::Call {
+                        component: merger,
                         inputs,
                         params,
                         ..

@@ -356,8 +356,8 @@ impl<'s> Printer<'s> {
                             false,
                         ),
                     },
-                    DefBody::Merge {
-                        merger,
+                    DefBody::Call {
+                        component: merger,
                         inputs,
                         params,
                         ..

@@ -107,6 +107,8 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::let_def | Rule::kw_let => "`let`",
         Rule::kw_dataset | Rule::dataset_def => "`dataset`",
         Rule::kw_model | Rule::model_def => "`model`",
+        Rule::kw_tokenizer | Rule::tokenizer_def => "`tokenizer`",
+        Rule::kw_export | Rule::export_def => "`export`",
         Rule::kw_train | Rule::train_def => "`train`",
         Rule::kw_merge | Rule::merge_def => "`merge`",
         Rule::kw_evaluate | Rule::evaluate_def => "`evaluate`",
@@ -120,7 +122,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::kw_seeds | Rule::seeds_axis => "`seeds`",
         Rule::axis => "a sweep axis (`name in [..]` or `seeds N`)",
         Rule::arg => "an argument",
-        Rule::merge_args | Rule::use_args => "`(`",
+        Rule::call_args | Rule::use_args => "`(`",
         Rule::block => "`{`",
         Rule::field | Rule::key => "a field",
         Rule::duration
@@ -138,7 +140,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         | Rule::neg => "a value",
         Rule::unit => "`steps`, `epochs` or `tokens`",
         Rule::percent => "`%`",
-        Rule::name | Rule::ident | Rule::reference | Rule::def_name => "a name",
+        Rule::name | Rule::ident | Rule::reference | Rule::def_name | Rule::call => "a name",
         Rule::point => "a sweep point (`[lr=0.001,seed=0]`)",
         Rule::EOI => "end of file",
         Rule::equals => "`=`",
@@ -424,15 +426,20 @@ impl Builder {
                 let span = Span::new(self.file, span.start as usize, value.span.end as usize);
                 Item::Let(Let { name, value, span })
             }
-            Rule::dataset_def | Rule::model_def => {
-                let kind = if rule == Rule::dataset_def {
-                    DefKind::Dataset
-                } else {
-                    DefKind::Model
+            Rule::dataset_def | Rule::model_def | Rule::tokenizer_def => {
+                let kind = match rule {
+                    Rule::dataset_def => DefKind::Dataset,
+                    Rule::model_def => DefKind::Model,
+                    _ => DefKind::Tokenizer,
                 };
                 let name = self.def_name(parts.next()?);
-                let component = self.component(parts.next()?);
-                self.def(kind, name, DefBody::Component(component), span)
+                let value = parts.next()?;
+                let body = if value.as_rule() == Rule::call {
+                    self.call(value)?
+                } else {
+                    DefBody::Component(self.component(value))
+                };
+                self.def(kind, name, body, span)
             }
             Rule::train_def | Rule::evaluate_def | Rule::report_def | Rule::sequence_def => {
                 let kind = match rule {
@@ -506,28 +513,35 @@ impl Builder {
                     span,
                 })
             }
-            Rule::merge_def => {
+            Rule::merge_def | Rule::export_def => {
+                let kind = if rule == Rule::merge_def {
+                    DefKind::Merge
+                } else {
+                    DefKind::Export
+                };
                 let name = self.def_name(parts.next()?);
-                let merger = self.ident(&parts.next()?);
-                let args = parts.next()?;
-                let inputs_span = self.span(&args);
-                let inputs = children(args).map(|arg| self.ident(&arg)).collect();
-                let params = parts.next().map(|block| self.block(block));
-                self.def(
-                    DefKind::Merge,
-                    name,
-                    DefBody::Merge {
-                        merger,
-                        inputs,
-                        params,
-                        inputs_span,
-                    },
-                    span,
-                )
+                let body = self.call(parts.next()?)?;
+                self.def(kind, name, body, span)
             }
             _ => return None,
         };
         Some(item)
+    }
+
+    /// `component(a, b) { .. }`: a component built on other definitions.
+    fn call(&mut self, pair: Pair<'_, Rule>) -> Option<DefBody> {
+        let mut parts = children(pair);
+        let component = self.ident(&parts.next()?);
+        let args = parts.next()?;
+        let inputs_span = self.span(&args);
+        let inputs = children(args).map(|arg| self.ident(&arg)).collect();
+        let params = parts.next().map(|block| self.block(block));
+        Some(DefBody::Call {
+            component,
+            inputs,
+            params,
+            inputs_span,
+        })
     }
 
     fn axis(&mut self, pair: Pair<'_, Rule>) -> Option<Axis> {
@@ -839,6 +853,8 @@ fn is_token_rule(rule: Rule) -> bool {
             | Rule::kw_let
             | Rule::kw_dataset
             | Rule::kw_model
+            | Rule::kw_tokenizer
+            | Rule::kw_export
             | Rule::kw_train
             | Rule::kw_merge
             | Rule::kw_evaluate

@@ -52,6 +52,7 @@ impl Checker<'_> {
             return None;
         };
         let params = self.params(schema, component)?;
+        let params = self.resolve_paths(schema, params, component.span.file);
         if let Err(rejected) = catalog.check_params(kind, name, &params) {
             // Point at the parameter the component blames when the file wrote it, else at
             // the component (a default it disagrees with, or no parameter named).

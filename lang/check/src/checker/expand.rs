@@ -296,7 +296,7 @@ fn names_in_items(items: &[Item], names: &mut HashSet<String>) {
                             in_block(block, names);
                         }
                     }
-                    DefBody::Merge { inputs, params, .. } => {
+                    DefBody::Call { inputs, params, .. } => {
                         inputs.iter().for_each(|input| in_name(&input.name, names));
                         if let Some(block) = params {
                             in_block(block, names);
@@ -337,7 +337,7 @@ fn has_interpolation(def: &ast::Def) -> bool {
     }
     match &def.body {
         DefBody::Component(component) => component.params.as_ref().is_some_and(in_block),
-        DefBody::Merge { params, .. } => params.as_ref().is_some_and(in_block),
+        DefBody::Call { params, .. } => params.as_ref().is_some_and(in_block),
         DefBody::Block(block) => in_block(block),
     }
 }
@@ -875,7 +875,7 @@ impl Expander {
                     *block = self.subst_block(block, scope);
                 }
             }
-            DefBody::Merge { inputs, params, .. } => {
+            DefBody::Call { inputs, params, .. } => {
                 let mut resolved = Vec::new();
                 for input in inputs.iter() {
                     match scope.get(&input.name) {

@@ -111,7 +111,7 @@ pub(super) fn resolve(files: &mut [&mut ast::File], used_elsewhere: &HashSet<Str
                         ok &= resolver.rewrite_block(block);
                     }
                 }
-                DefBody::Merge { params, .. } => {
+                DefBody::Call { params, .. } => {
                     if let Some(block) = params {
                         ok &= resolver.rewrite_block(block);
                     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use exp_diag::did_you_mean;
-use exp_ir::graph::{Mixture, Replay, ReplaySize, TrainSpec};
+use exp_ir::graph::{Mixture, Precision, Replay, ReplaySize, TrainSpec};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, ExprKind};
 
@@ -27,6 +27,9 @@ const TRAIN_FIELDS: &[FieldSpec] = &[
     field("checkpoint_every", false, "checkpoint_every: 500 steps"),
     field("hooks", false, "hooks: [l2 { lambda: 1.0 }]"),
     field("anchor", false, "anchor: <model name>"),
+    field("clip", false, "clip: 1.0"),
+    field("accumulate", false, "accumulate: 4"),
+    field("precision", false, "precision: \"bf16\""),
     field(
         "mixture",
         false,
@@ -78,6 +81,9 @@ const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("metrics", false, "metrics: [accuracy]"),
     field("log_every", false, "log_every: 10 steps"),
     field("checkpoint_every", false, "checkpoint_every: 100 steps"),
+    field("clip", false, "clip: 1.0"),
+    field("accumulate", false, "accumulate: 4"),
+    field("precision", false, "precision: \"bf16\""),
 ];
 
 /// A sequence of given models: the model after each task, evaluated on every task.
@@ -268,6 +274,18 @@ impl<'a> Checker<'a> {
             Some(field) => self.hooks(field),
             None => Some(Vec::new()),
         };
+        let clip = match fields.get("clip") {
+            Some(field) => self.clip(field).map(Some),
+            None => Some(None),
+        };
+        let accumulate = match fields.get("accumulate") {
+            Some(field) => self.accumulate(field, batch),
+            None => Some(1),
+        };
+        let precision = match fields.get("precision") {
+            Some(field) => self.precision(field),
+            None => Some(Precision::Fp32),
+        };
         if let Some(steps) = steps {
             // Schedules (of the learning rate, or of any scheduled parameter) are measured
             // against the phase: a warmup or a point past its end is never reached.
@@ -289,9 +307,99 @@ impl<'a> Checker<'a> {
                 hooks: hooks?,
                 replay: None,
                 mixture: None,
+                clip: clip?,
+                accumulate: accumulate?,
+                precision: precision?,
             },
             seed?,
         ))
+    }
+
+    /// `clip: 1.0`: the largest global gradient norm, a number greater than 0.
+    fn clip(&mut self, field: &ast::Field) -> Option<f64> {
+        let value = match field.value.kind {
+            ExprKind::Int(value) => value as f64,
+            ExprKind::Float(value) => value,
+            _ => {
+                self.wrong_type(
+                    field,
+                    "a number (the largest gradient norm)",
+                    Some("clip: 1.0".into()),
+                );
+                return None;
+            }
+        };
+        if value <= 0.0 || !value.is_finite() {
+            self.errors.push(CheckError::ValueOutOfRange {
+                field: "clip".to_string(),
+                value: format!("{value}"),
+                expected: "a gradient norm greater than 0".to_string(),
+                span: field.value.span,
+            });
+            return None;
+        }
+        Some(value)
+    }
+
+    /// `accumulate: 4`: micro-batches per step, which must split the batch evenly.
+    fn accumulate(&mut self, field: &ast::Field, batch: Option<u64>) -> Option<u64> {
+        let count = self.integer(field, 1)?;
+        let batch = batch?;
+        if batch % count != 0 {
+            let fits: Vec<String> = (1..=batch.min(64))
+                .filter(|divisor| batch % divisor == 0)
+                .map(|divisor| divisor.to_string())
+                .collect();
+            self.errors.push(CheckError::ValueOutOfRange {
+                field: "accumulate".to_string(),
+                value: count.to_string(),
+                expected: format!(
+                    "a number of micro-batches that divides the batch of {batch} ({})",
+                    fits.join(", ")
+                ),
+                span: field.value.span,
+            });
+            return None;
+        }
+        Some(count)
+    }
+
+    /// `precision: "bf16"`.
+    fn precision(&mut self, field: &ast::Field) -> Option<Precision> {
+        let words: Vec<String> = Precision::ALL
+            .iter()
+            .map(|precision| format!("\"{}\"", precision.as_str()))
+            .collect();
+        let words = [
+            words[..words.len() - 1].join(", "),
+            words[words.len() - 1].clone(),
+        ];
+        match &field.value.kind {
+            ExprKind::Str(word) => {
+                if let Some(precision) = Precision::ALL
+                    .into_iter()
+                    .find(|precision| precision.as_str() == word)
+                {
+                    return Some(precision);
+                }
+                self.errors.push(CheckError::WrongFieldType {
+                    field: "precision".to_string(),
+                    expected: words.join(" or "),
+                    found: format!("{word:?}"),
+                    span: field.value.span,
+                    example: Some("precision: \"bf16\"".to_string()),
+                });
+                None
+            }
+            _ => {
+                self.wrong_type(
+                    field,
+                    &words.join(" or "),
+                    Some("precision: \"bf16\"".into()),
+                );
+                None
+            }
+        }
     }
 
     /// Reports the `warmup` and `at` points of every component written in `expr` (a schedule,

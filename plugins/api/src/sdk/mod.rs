@@ -253,6 +253,8 @@ pub fn schema_of<T: Component>(kind: ComponentKind) -> ComponentSchema {
         doc: T::DOC.to_string(),
         version: T::VERSION.to_string(),
         params: T::Config::params(),
+        text: false,
+        trained: false,
     }
 }
 
@@ -409,6 +411,10 @@ pub enum Stop {
 /// Turns text into token ids and back. A `tokenizer` definition trains one on datasets (a
 /// node of the graph, cached like any other), and a model built with it reads text.
 pub trait Tokenizer: Component {
+    /// Whether it learns its vocabulary from the datasets a `tokenizer` definition builds it
+    /// on (`bpe(corpus)`); `false` for one that needs none (`bytes`, a file), which the checker
+    /// then refuses datasets for.
+    const TRAINED: bool = true;
     /// Learns the vocabulary from documents; a tokenizer that needs no training ignores them.
     fn train(&mut self, documents: &[&str]) -> Result<()>;
     /// The tokenizer in Hugging Face's `tokenizer.json` format.

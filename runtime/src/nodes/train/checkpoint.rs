@@ -9,6 +9,7 @@ use crate::error::RunError;
 use crate::nodes::batches::{MixtureSampler, ReplayBuffer};
 use crate::nodes::resume::{Checkpoint, Progress};
 use crate::nodes::{load_weights, snapshot};
+use crate::precision::LossScale;
 
 /// What a resumable checkpoint keeps beside the model: the optimizer's state, the hooks'
 /// state and the replay generator, packed into one `SavedState` (tensors prefixed by owner).
@@ -17,6 +18,8 @@ struct TrainerState {
     hooks: SavedState,
     replay_rng: Option<u64>,
     mixture: serde_json::Value,
+    /// An `fp16` phase's loss scale.
+    loss_scale: Option<LossScale>,
 }
 
 impl<'a, 'r> Trainer<'a, 'r> {
@@ -58,6 +61,9 @@ impl<'a, 'r> Trainer<'a, 'r> {
         // continue as it was, so the checkpoint is not used at all.
         let samplers = match (&self.replay, trainer.replay_rng) {
             (Some(_), None) => Err("it lacks the replay generator's state".to_string()),
+            _ if self.loss_scale.is_some() && trainer.loss_scale.is_none() => {
+                Err("it lacks the fp16 loss scale".to_string())
+            }
             _ => match &mut self.mixture {
                 Some(sampler) => sampler.restore(&trainer.mixture),
                 None => Ok(()),
@@ -78,6 +84,9 @@ impl<'a, 'r> Trainer<'a, 'r> {
         self.hooks.load(ctx, trainer.hooks)?;
         if let (Some(buffer), Some(state)) = (&mut self.replay, trainer.replay_rng) {
             buffer.restore(state);
+        }
+        if self.loss_scale.is_some() {
+            self.loss_scale = trainer.loss_scale;
         }
         self.order.restore(&progress.order);
         self.examples_seen = progress.examples_seen;
@@ -134,6 +143,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
                         .mixture
                         .as_ref()
                         .map_or(serde_json::Value::Null, MixtureSampler::state),
+                    loss_scale: self.loss_scale.clone(),
                 });
                 Ok((model_state, trainer))
             });
@@ -187,6 +197,7 @@ fn pack(state: TrainerState) -> SavedState {
             "hooks": state.hooks.data,
             "replay_rng": state.replay_rng,
             "mixture": state.mixture,
+            "loss_scale": state.loss_scale.as_ref().map(LossScale::to_json),
         }),
     }
 }
@@ -212,6 +223,7 @@ fn unpack(saved: SavedState) -> TrainerState {
         },
         replay_rng: saved.data["replay_rng"].as_u64(),
         mixture: saved.data["mixture"].clone(),
+        loss_scale: LossScale::from_json(&saved.data["loss_scale"]),
     }
 }
 
@@ -233,6 +245,11 @@ mod tests {
             },
             replay_rng: Some(42),
             mixture: serde_json::json!({"rng": 7}),
+            loss_scale: Some(LossScale {
+                scale: 512.0,
+                good_steps: 3,
+                skipped: 2,
+            }),
         };
         let back = unpack(pack(state));
         assert_eq!(back.optimizer.tensors.len(), 1);
@@ -246,5 +263,13 @@ mod tests {
         assert_eq!(back.hooks.data, serde_json::json!(["ewc"]));
         assert_eq!(back.replay_rng, Some(42));
         assert_eq!(back.mixture, serde_json::json!({"rng": 7}));
+        assert_eq!(
+            back.loss_scale,
+            Some(LossScale {
+                scale: 512.0,
+                good_steps: 3,
+                skipped: 2
+            })
+        );
     }
 }

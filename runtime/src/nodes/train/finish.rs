@@ -16,6 +16,11 @@ impl<'a, 'r> Trainer<'a, 'r> {
             resume.clear();
         }
         log_timing(ctx, &mut self.step_seconds, self.examples_seen);
+        // An fp16 phase says how many steps overflowed and were skipped.
+        if let Some(scale) = &self.loss_scale {
+            ctx.run_dir
+                .log_metric(node, None, "train", "skipped_steps", scale.skipped as f64);
+        }
         let carried = self.hooks.finish(
             ctx,
             &mut self.model,

@@ -2,7 +2,7 @@
 //! input's weights, the optimizer, every scheduled parameter, the evaluators, the hooks, the
 //! replay buffer and the batch order (or mixture).
 
-use exp_ir::graph::TrainSpec;
+use exp_ir::graph::{Precision, TrainSpec};
 use exp_ir::value::Clock;
 use exp_ir::ComponentRef;
 use exp_plugin_api::host::{ForeignEvaluator, ForeignModel, ForeignOptimizer};
@@ -18,6 +18,7 @@ use crate::nodes::resume::ResumeDir;
 use crate::nodes::schedules::{self, ParamSchedule};
 use crate::nodes::text::Data;
 use crate::nodes::NodeRun;
+use crate::precision::LossScale;
 
 /// A training phase under way.
 pub struct Trainer<'a, 'r> {
@@ -54,6 +55,10 @@ pub struct Trainer<'a, 'r> {
     pub(super) examples_seen: u64,
     pub(super) last_finite: Option<f64>,
     pub(super) final_metrics: MetricsArtifact,
+    /// The loss scale of an `fp16` phase.
+    pub(super) loss_scale: Option<LossScale>,
+    /// The last step's global gradient norm before clipping, where it was computed.
+    pub(super) grad_norm: Option<Tensor>,
     /// Wall time of each optimizer step (batch, forward, backward, update), without
     /// evaluation and logging, so benchmarks compare training alone.
     pub(super) step_seconds: Vec<f64>,
@@ -179,6 +184,8 @@ impl<'a, 'r> Trainer<'a, 'r> {
             examples_seen: 0,
             last_finite: None,
             final_metrics: MetricsArtifact::default(),
+            loss_scale: (spec.precision == Precision::Fp16).then(LossScale::default),
+            grad_norm: None,
             step_seconds: Vec::with_capacity(total as usize),
         })
     }

@@ -12,6 +12,7 @@ use super::Trainer;
 use crate::error::RunError;
 use crate::nodes::evaluate::{check_output, evaluate_model};
 use crate::nodes::schedules;
+use crate::precision::{clip_gradients, grad_norm, Autocast};
 
 impl<'a, 'r> Trainer<'a, 'r> {
     /// Takes the next step, and whatever is due after it.
@@ -22,10 +23,10 @@ impl<'a, 'r> Trainer<'a, 'r> {
         let done = step + 1;
         self.step = done;
         self.step_seconds.push(started.elapsed().as_secs_f64());
-        if done % self.log_every == 0 || done == self.total {
+        if done.is_multiple_of(self.log_every) || done == self.total {
             self.log_loss(&loss, done)?;
         }
-        let eval_now = self.eval_every.is_some_and(|every| done % every == 0) || done == self.total;
+        let eval_now = self.eval_every.is_some_and(|every| done.is_multiple_of(every)) || done == self.total;
         if eval_now && !self.evaluators.is_empty() {
             self.evaluate(done)?;
         }
@@ -58,17 +59,12 @@ impl<'a, 'r> Trainer<'a, 'r> {
             let mut param = param.shallow_clone();
             param.zero_grad();
         }
-        let data_loss = self.loss(&x, &y, step)?;
-        let loss = match self.hooks.penalty(ctx, &self.named_trainable, step + 1)? {
-            Some(penalty) => data_loss + penalty,
-            None => data_loss,
-        };
-        loss.f_backward().map_err(|error| {
-            RunError::tensor(ctx.name(), &format!("backward at step {}", step + 1), error)
-        })?;
-        self.optimizer
-            .step(&self.trainable)
-            .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        let loss = self.forward_backward(&x, &y, step)?;
+        if self.adjust_gradients()? {
+            self.optimizer
+                .step(&self.trainable)
+                .map_err(|error| ctx.plugin_error_at(error, step + 1))?;
+        }
         let done = step + 1;
         if !self.hooks.is_empty()
             && self
@@ -79,6 +75,89 @@ impl<'a, 'r> Trainer<'a, 'r> {
             schedules::reset(&mut self.optimizer_schedules, &self.optimizer_ref);
         }
         Ok(loss)
+    }
+
+    /// Forward and backward over the batch, in `accumulate` micro-batches whose losses are
+    /// weighted by their share of the batch's rows, so that the gradients add up to the whole
+    /// batch's; the hooks' penalty is added once. Returns the batch's loss, detached.
+    fn forward_backward(&mut self, x: &Tensor, y: &Tensor, step: u64) -> Result<Tensor, RunError> {
+        let ctx = self.ctx;
+        let rows = x.size().first().copied().unwrap_or(1).max(1);
+        let parts = (self.spec.accumulate as i64).clamp(1, rows);
+        let (xs, ys) = if parts == 1 {
+            (vec![x.shallow_clone()], vec![y.shallow_clone()])
+        } else {
+            (x.chunk(parts, 0), y.chunk(parts, 0))
+        };
+        let mut total: Option<Tensor> = None;
+        for (index, (x, y)) in xs.iter().zip(&ys).enumerate() {
+            let data_loss = {
+                let _autocast =
+                    Autocast::enter(self.spec.precision, ctx.device).map_err(|error| {
+                        RunError::Mismatch {
+                            node: ctx.name().to_string(),
+                            message: error,
+                        }
+                    })?;
+                self.loss(x, y, step)?
+            };
+            let mut loss = if parts == 1 {
+                data_loss
+            } else {
+                data_loss * (x.size()[0] as f64 / rows as f64)
+            };
+            if index == 0 {
+                if let Some(penalty) = self.hooks.penalty(ctx, &self.named_trainable, step + 1)? {
+                    // Not `+=`: on a tensor that is in-place, and the loss is in the graph.
+                    #[allow(clippy::assign_op_pattern)]
+                    {
+                        loss = loss + penalty;
+                    }
+                }
+            }
+            let backward = match &self.loss_scale {
+                Some(scale) => &loss * scale.scale,
+                None => loss.shallow_clone(),
+            };
+            backward.f_backward().map_err(|error| {
+                RunError::tensor(ctx.name(), &format!("backward at step {}", step + 1), error)
+            })?;
+            let loss = loss.detach();
+            total = Some(match total {
+                Some(total) => total + loss,
+                None => loss,
+            });
+        }
+        Ok(total.unwrap_or_else(|| Tensor::from(0.0f32)))
+    }
+
+    /// Unscales `fp16` gradients (skipping the step when any overflowed) and clips them to
+    /// the phase's `clip`. Returns whether the optimizer steps.
+    fn adjust_gradients(&mut self) -> Result<bool, RunError> {
+        if let Some(scale) = &self.loss_scale {
+            scale.unscale(&self.trainable);
+        }
+        let norm = if self.loss_scale.is_some() || self.spec.clip.is_some() {
+            grad_norm(&self.trainable)
+        } else {
+            None
+        };
+        if let Some(scale) = &mut self.loss_scale {
+            let finite = match &norm {
+                // Reading the norm waits for the device; the scaler must know before stepping.
+                Some(norm) => f64::try_from(norm).is_ok_and(f64::is_finite),
+                None => true,
+            };
+            if !scale.update(finite) {
+                self.grad_norm = None;
+                return Ok(false);
+            }
+        }
+        if let (Some(max_norm), Some(norm)) = (self.spec.clip, &norm) {
+            clip_gradients(&self.trainable, norm, max_norm);
+        }
+        self.grad_norm = norm;
+        Ok(true)
     }
 
     /// The step's inputs and targets: the next batch of the order (or mixture), with the
@@ -141,6 +220,17 @@ impl<'a, 'r> Trainer<'a, 'r> {
         self.last_finite = Some(value);
         ctx.run_dir
             .log_metric(ctx.name(), Some(done), "train", "loss", value);
+        // The gradient norm before clipping, where it was computed (with `clip` or `fp16`).
+        if let Some(norm) = &self.grad_norm {
+            let norm = f64::try_from(norm)
+                .map_err(|error| RunError::tensor(ctx.name(), "grad_norm", error))?;
+            ctx.run_dir
+                .log_metric(ctx.name(), Some(done), "train", "grad_norm", norm);
+        }
+        if let Some(scale) = &self.loss_scale {
+            ctx.run_dir
+                .log_metric(ctx.name(), Some(done), "train", "loss_scale", scale.scale);
+        }
         ctx.observer.progress(ctx.node, done, Some(value));
         Ok(())
     }
@@ -168,7 +258,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
     /// asked (the run can resume from that checkpoint).
     fn checkpoint_or_stop(&mut self, done: u64) -> Result<(), RunError> {
         let stopping = self.ctx.stop.load(Ordering::SeqCst) && done < self.total;
-        let due = done % self.checkpoint_every == 0 || stopping;
+        let due = done.is_multiple_of(self.checkpoint_every) || stopping;
         let checkpointed = due && done < self.total && self.save_checkpoint(done);
         if stopping {
             return Err(RunError::Interrupted {

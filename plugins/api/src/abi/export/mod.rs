@@ -418,6 +418,10 @@ unsafe impl<T> Sync for VTable<T> {}
 
 macro_rules! export_fn {
     ($fn_name:ident, $trait:ident, $kind:expr, $vtable:ident) => {
+        export_fn!($fn_name, $trait, $kind, $vtable, |_schema| {});
+    };
+    // `$amend` sets what the schema says beyond the component's own constants.
+    ($fn_name:ident, $trait:ident, $kind:expr, $vtable:ident, |$schema:ident| $amend:block) => {
         pub fn $fn_name<T: $trait>() -> ComponentExport {
             extern "C" fn create_it<T: $trait>(
                 params: *const FfiValue,
@@ -426,7 +430,10 @@ macro_rules! export_fn {
             ) -> i32 {
                 create::<T>($vtable::<T>(), params, context, out)
             }
-            let schema = schema_of::<T>($kind);
+            #[allow(unused_mut)]
+            let mut $schema = schema_of::<T>($kind);
+            $amend
+            let schema = $schema;
             ComponentExport {
                 kind: $kind,
                 name: schema.name.clone(),
@@ -469,14 +476,20 @@ export_fn!(
     export_text_dataset,
     TextDataset,
     ComponentKind::Dataset,
-    text_dataset_vtable
+    text_dataset_vtable,
+    |schema| {
+        schema.text = true;
+    }
 );
 export_fn!(export_merger, Merger, ComponentKind::Merger, merger_vtable);
 export_fn!(
     export_tokenizer,
     Tokenizer,
     ComponentKind::Tokenizer,
-    tokenizer_vtable
+    tokenizer_vtable,
+    |schema| {
+        schema.trained = T::TRAINED;
+    }
 );
 export_fn!(
     export_exporter,
