@@ -280,6 +280,9 @@ typedef struct ExpModelVTable {
                       size_t max_new,
                       int64_t stop,
                       const char **out_json);
+  // Optional: the names of the tensors weight decay must leave alone (norms, biases,
+  // embeddings), as a JSON list; null, or an empty list, for none.
+  int32_t (*no_decay)(void *state, const char **out_json);
 } ExpModelVTable;
 
 typedef struct ExpOptimizerVTable {
@@ -288,6 +291,10 @@ typedef struct ExpOptimizerVTable {
   int32_t (*step)(void *state, const ExpTensorHandle *params, size_t n_params);
   // The optimizer's state (moments, step count), for resuming.
   struct ExpStateFns training_state;
+  // Optional: which of the parameters `step` receives (`exempt[i]` for the `i`-th, one
+  // byte each, 0 or 1) weight decay must leave alone, as the model says; called once after
+  // the optimizer is made, before its first step.
+  int32_t (*set_no_decay)(void *state, const uint8_t *exempt, size_t n_params);
 } ExpOptimizerVTable;
 
 typedef struct ExpSchedulerVTable {

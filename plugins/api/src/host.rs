@@ -832,6 +832,20 @@ impl ForeignModel {
         let fns = &self.0.vtable::<FfiModelVTable>().training_state;
         self.0.load_state(fns, saved)
     }
+
+    /// The names of the tensors weight decay must leave alone (none from a table without the
+    /// entry).
+    pub fn no_decay(&mut self) -> Result<Vec<String>, PluginError> {
+        let Some(no_decay) = self.0.vtable::<FfiModelVTable>().no_decay else {
+            return Ok(Vec::new());
+        };
+        let mut out: *const c_char = std::ptr::null();
+        let status = no_decay(self.0.object.state, &mut out);
+        self.0.check(status, "no_decay")?;
+        let names: Option<Vec<String>> =
+            self.0.decode(out, "no_decay", "a list of tensor names")?;
+        Ok(names.unwrap_or_default())
+    }
 }
 
 impl ForeignOptimizer {
@@ -854,6 +868,17 @@ impl ForeignOptimizer {
             handles.len(),
         );
         self.0.check(status, "step")
+    }
+
+    /// Tells the optimizer which parameters (by position in `step`) weight decay must leave
+    /// alone; an optimizer whose table lacks the entry decays every parameter it decays.
+    pub fn set_no_decay(&mut self, exempt: &[bool]) -> Result<(), PluginError> {
+        let Some(set_no_decay) = self.0.vtable::<FfiOptimizerVTable>().set_no_decay else {
+            return Ok(());
+        };
+        let flags: Vec<u8> = exempt.iter().map(|flag| u8::from(*flag)).collect();
+        let status = set_no_decay(self.0.object.state, flags.as_ptr(), flags.len());
+        self.0.check(status, "set_no_decay")
     }
 }
 

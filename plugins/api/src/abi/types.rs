@@ -295,6 +295,9 @@ pub struct FfiModelVTable {
             out_json: *mut *const c_char,
         ) -> i32,
     >,
+    /// Optional: the names of the tensors weight decay must leave alone (norms, biases,
+    /// embeddings), as a JSON list; null, or an empty list, for none.
+    pub no_decay: Option<extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32>,
 }
 
 #[repr(C)]
@@ -305,6 +308,11 @@ pub struct FfiOptimizerVTable {
         extern "C" fn(state: *mut c_void, params: *const FfiTensorHandle, n_params: usize) -> i32,
     /// The optimizer's state (moments, step count), for resuming.
     pub training_state: FfiStateFns,
+    /// Optional: which of the parameters `step` receives (`exempt[i]` for the `i`-th, one
+    /// byte each, 0 or 1) weight decay must leave alone, as the model says; called once after
+    /// the optimizer is made, before its first step.
+    pub set_no_decay:
+        Option<extern "C" fn(state: *mut c_void, exempt: *const u8, n_params: usize) -> i32>,
 }
 
 #[repr(C)]

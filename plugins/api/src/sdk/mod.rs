@@ -330,6 +330,13 @@ pub trait Model: Component + Stateful {
             )?)
     }
 
+    /// The names of the tensors weight decay must leave alone. By default none (decay, where
+    /// the optimizer has it, applies to every tensor); a transformer names its norms, biases
+    /// and embeddings, as nanoGPT and LLM Foundry do.
+    fn no_decay(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether `generate` is implemented (a model of token sequences that can continue a
     /// prompt): set it to `true` where it is overridden.
     const GENERATES: bool = false;
@@ -353,6 +360,13 @@ pub trait Optimizer: Component + Stateful {
     /// Updates `params` in place from their gradients, at the learning rate the config holds
     /// now (it follows its schedule through `Component::reconfigure`).
     fn step(&mut self, params: &[Tensor]) -> Result<()>;
+
+    /// Which of the parameters `step` receives (by position) weight decay must leave alone,
+    /// as the model says (`Model::no_decay`); called before the first step. An optimizer with
+    /// weight decay honours it; by default it is ignored.
+    fn set_no_decay(&mut self, _exempt: &[bool]) -> Result<()> {
+        Ok(())
+    }
 }
 
 pub trait Scheduler: Component {

@@ -32,6 +32,8 @@ pub struct AdamW {
     step: i32,
     /// First and second moments per parameter, created on first use.
     moments: Vec<Option<(Tensor, Tensor)>>,
+    /// The parameters (by position) weight decay leaves alone, as the model says.
+    exempt: Vec<bool>,
 }
 
 impl Component for AdamW {
@@ -47,6 +49,7 @@ impl Component for AdamW {
             config,
             step: 0,
             moments: Vec::new(),
+            exempt: Vec::new(),
         })
     }
 
@@ -109,7 +112,8 @@ impl Optimizer for AdamW {
         let correction1 = 1.0 - beta1.powi(self.step);
         let correction2 = 1.0 - beta2.powi(self.step);
         no_grad(|| -> Result<()> {
-            for (param, moments) in params.iter().zip(self.moments.iter_mut()) {
+            for (index, (param, moments)) in params.iter().zip(self.moments.iter_mut()).enumerate()
+            {
                 let grad = param.grad();
                 if !grad.defined() {
                     continue;
@@ -126,7 +130,7 @@ impl Optimizer for AdamW {
                     continue;
                 }
                 let mut param = param.shallow_clone();
-                if weight_decay > 0.0 {
+                if weight_decay > 0.0 && !self.exempt.get(index).copied().unwrap_or(false) {
                     let _ = param.f_mul_scalar_(1.0 - lr * weight_decay)?;
                 }
                 // θ ← θ − (lr/c₁)·m / (√v/√c₂ + ε), written as θ + m / d with
@@ -141,6 +145,11 @@ impl Optimizer for AdamW {
             Ok(())
         })
     }
+
+    fn set_no_decay(&mut self, exempt: &[bool]) -> Result<()> {
+        self.exempt = exempt.to_vec();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -148,7 +157,9 @@ mod tests {
     use exp_plugin_api::tch::Tensor;
 
     use super::{AdamW, AdamWConfig};
-    use crate::optimizer::test_support::{assert_matches, step_on_sum_of_squares};
+    use crate::optimizer::test_support::{
+        assert_matches, only_the_decayed_parameter_shrinks, step_on_sum_of_squares,
+    };
 
     /// Two steps on θ = [1, −2] with loss Σθ² (gradient 2θ), against values computed by hand
     /// from the update rule in the module doc (the same numbers `torch.optim.AdamW` gives).
@@ -166,6 +177,7 @@ mod tests {
             },
             step: 0,
             moments: Vec::new(),
+            exempt: Vec::new(),
         };
         let mut expected = [1.0f64, -2.0];
         let (mut m, mut v) = ([0.0f64; 2], [0.0f64; 2]);
@@ -182,5 +194,23 @@ mod tests {
             }
         }
         assert_matches(&theta, &expected);
+    }
+
+    #[test]
+    fn parameters_the_model_exempts_are_not_decayed() {
+        let mut adamw = AdamW {
+            config: AdamWConfig {
+                lr: 0.1,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.5,
+            },
+            step: 0,
+            moments: Vec::new(),
+            exempt: Vec::new(),
+        };
+        // θ·(1 − lr·wd), and a zero gradient moves nothing else.
+        only_the_decayed_parameter_shrinks(&mut adamw, 1.0 - 0.1 * 0.5);
     }
 }

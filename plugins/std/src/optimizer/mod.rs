@@ -54,6 +54,21 @@ pub(crate) mod test_support {
         optimizer.step(&[theta.shallow_clone()]).unwrap();
     }
 
+    /// One step with a zero gradient on two parameters, the second exempt from decay: only
+    /// the first shrinks, by exactly the decay `factor` the optimizer applies.
+    pub fn only_the_decayed_parameter_shrinks(optimizer: &mut impl Optimizer, factor: f64) {
+        let params = [
+            Tensor::from_slice(&[2.0f64]).set_requires_grad(true),
+            Tensor::from_slice(&[2.0f64]).set_requires_grad(true),
+        ];
+        let loss = (&params[0] * 0.0 + &params[1] * 0.0).sum(Kind::Double);
+        loss.backward();
+        optimizer.set_no_decay(&[false, true]).unwrap();
+        optimizer.step(&params).unwrap();
+        assert_matches(&params[0], &[2.0 * factor]);
+        assert_matches(&params[1], &[2.0]);
+    }
+
     pub fn assert_matches(theta: &Tensor, expected: &[f64]) {
         let got = Vec::<f64>::try_from(&theta.detach()).unwrap();
         for (i, (got, expected)) in got.iter().zip(expected).enumerate() {

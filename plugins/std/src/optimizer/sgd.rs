@@ -24,6 +24,8 @@ pub struct SgdConfig {
 pub struct Sgd {
     config: SgdConfig,
     velocity: Vec<Option<Tensor>>,
+    /// The parameters (by position) weight decay leaves alone, as the model says.
+    exempt: Vec<bool>,
 }
 
 impl Component for Sgd {
@@ -38,6 +40,7 @@ impl Component for Sgd {
         Ok(Sgd {
             config,
             velocity: Vec::new(),
+            exempt: Vec::new(),
         })
     }
 
@@ -86,12 +89,15 @@ impl Optimizer for Sgd {
             nesterov,
         } = self.config;
         no_grad(|| -> Result<()> {
-            for (param, velocity) in params.iter().zip(self.velocity.iter_mut()) {
+            for (index, (param, velocity)) in
+                params.iter().zip(self.velocity.iter_mut()).enumerate()
+            {
                 let grad = param.grad();
                 if !grad.defined() {
                     continue;
                 }
-                let mut update = if weight_decay > 0.0 {
+                let decays = !self.exempt.get(index).copied().unwrap_or(false);
+                let mut update = if weight_decay > 0.0 && decays {
                     grad.f_add(&(param * weight_decay))?
                 } else {
                     grad
@@ -120,6 +126,11 @@ impl Optimizer for Sgd {
             Ok(())
         })
     }
+
+    fn set_no_decay(&mut self, exempt: &[bool]) -> Result<()> {
+        self.exempt = exempt.to_vec();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -127,7 +138,9 @@ mod tests {
     use exp_plugin_api::tch::Tensor;
 
     use super::{Sgd, SgdConfig};
-    use crate::optimizer::test_support::{assert_matches, step_on_sum_of_squares};
+    use crate::optimizer::test_support::{
+        assert_matches, only_the_decayed_parameter_shrinks, step_on_sum_of_squares,
+    };
 
     /// Momentum SGD on loss Σθ², three steps, against the recurrence done by hand.
     #[test]
@@ -141,6 +154,7 @@ mod tests {
                 nesterov: false,
             },
             velocity: Vec::new(),
+            exempt: Vec::new(),
         };
         let mut expected = [1.0f64, -0.5];
         let mut velocity = [0.0f64; 2];
@@ -153,5 +167,21 @@ mod tests {
             }
         }
         assert_matches(&theta, &expected);
+    }
+
+    #[test]
+    fn parameters_the_model_exempts_are_not_decayed() {
+        let mut sgd = Sgd {
+            config: SgdConfig {
+                lr: 0.1,
+                momentum: 0.0,
+                weight_decay: 0.5,
+                nesterov: false,
+            },
+            velocity: Vec::new(),
+            exempt: Vec::new(),
+        };
+        // θ − lr·wd·θ.
+        only_the_decayed_parameter_shrinks(&mut sgd, 1.0 - 0.1 * 0.5);
     }
 }

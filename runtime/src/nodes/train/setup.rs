@@ -41,6 +41,8 @@ pub struct Trainer<'a, 'r> {
     /// it again when a hook resets it.
     pub(super) optimizer_ref: ComponentRef,
     pub(super) optimizer: ForeignOptimizer,
+    /// For each trainable tensor, whether weight decay must leave it alone (as the model says).
+    pub(super) no_decay: Vec<bool>,
     pub(super) optimizer_schedules: Vec<ParamSchedule>,
     pub(super) model_schedules: Vec<ParamSchedule>,
     pub(super) evaluators: Vec<ForeignEvaluator>,
@@ -111,7 +113,8 @@ impl<'a, 'r> Trainer<'a, 'r> {
             &context,
             total,
         )?;
-        let optimizer = ctx.optimizer(&optimizer_ref, &context)?;
+        let no_decay = no_decay_flags(ctx, &mut model, &named_trainable)?;
+        let optimizer = build_optimizer(ctx, &optimizer_ref, &context, &no_decay)?;
         let evaluators = spec
             .eval
             .iter()
@@ -174,6 +177,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
             trainable,
             optimizer_ref,
             optimizer,
+            no_decay,
             optimizer_schedules,
             model_schedules,
             evaluators,
@@ -194,6 +198,55 @@ impl<'a, 'r> Trainer<'a, 'r> {
     pub(super) fn data(&self) -> &'a DatasetArtifact {
         self.sources.datasets[0]
     }
+}
+
+/// The optimizer, told which parameters weight decay leaves alone.
+pub(super) fn build_optimizer(
+    ctx: &NodeRun,
+    optimizer_ref: &ComponentRef,
+    context: &Context,
+    no_decay: &[bool],
+) -> Result<ForeignOptimizer, RunError> {
+    let mut optimizer = ctx.optimizer(optimizer_ref, context)?;
+    if no_decay.iter().any(|exempt| *exempt) {
+        optimizer
+            .set_no_decay(no_decay)
+            .map_err(|error| ctx.plugin_error(error))?;
+    }
+    Ok(optimizer)
+}
+
+/// For each trainable tensor, whether the model exempts it from weight decay. A name the
+/// model gives that is none of its tensors is a broken contract, said with the names it has.
+fn no_decay_flags(
+    ctx: &NodeRun,
+    model: &mut ForeignModel,
+    trainable: &[(String, Tensor)],
+) -> Result<Vec<bool>, RunError> {
+    let exempt = model.no_decay().map_err(|error| ctx.plugin_error(error))?;
+    let all = model
+        .named_tensors()
+        .map_err(|error| ctx.plugin_error(error))?;
+    if let Some(unknown) = exempt
+        .iter()
+        .find(|name| !all.iter().any(|(other, _)| other == *name))
+    {
+        return Err(RunError::Mismatch {
+            node: ctx.name().to_string(),
+            message: format!(
+                "the model names `{unknown}` as exempt from weight decay, but has no tensor of                  that name (it has {})",
+                all.iter()
+                    .take(8)
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Ok(trainable
+        .iter()
+        .map(|(name, _)| exempt.contains(name))
+        .collect())
 }
 
 /// The phase's hooks, anchored to the `anchor` input when there is one (else to the phase's

@@ -8,6 +8,7 @@ use std::time::Instant;
 use exp_plugin_api::sdk::Split;
 use tch::Tensor;
 
+use super::setup::build_optimizer;
 use super::Trainer;
 use crate::error::RunError;
 use crate::nodes::evaluate::{check_output, evaluate_model};
@@ -26,7 +27,10 @@ impl<'a, 'r> Trainer<'a, 'r> {
         if done.is_multiple_of(self.log_every) || done == self.total {
             self.log_loss(&loss, done)?;
         }
-        let eval_now = self.eval_every.is_some_and(|every| done.is_multiple_of(every)) || done == self.total;
+        let eval_now = self
+            .eval_every
+            .is_some_and(|every| done.is_multiple_of(every))
+            || done == self.total;
         if eval_now && !self.evaluators.is_empty() {
             self.evaluate(done)?;
         }
@@ -71,7 +75,8 @@ impl<'a, 'r> Trainer<'a, 'r> {
                 .hooks
                 .after_step(ctx, &self.named_trainable, done, total)?
         {
-            self.optimizer = ctx.optimizer(&self.optimizer_ref, &self.context)?;
+            self.optimizer =
+                build_optimizer(ctx, &self.optimizer_ref, &self.context, &self.no_decay)?;
             schedules::reset(&mut self.optimizer_schedules, &self.optimizer_ref);
         }
         Ok(loss)

@@ -146,6 +146,13 @@ pub(super) fn model_vtable<T: Model>() -> *const c_void {
             json_out(state, &generated, out)
         })
     }
+    extern "C" fn no_decay<T: Model>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
+        guarded("no_decay", || {
+            let state = state::<T>(raw);
+            let names = state.component.no_decay();
+            json_out(state, &names, out)
+        })
+    }
     static_vtable::<T, _>(|| FfiModelVTable {
         n_tensors: n_tensors::<T>,
         tensor_name: tensor_name::<T>,
@@ -158,6 +165,7 @@ pub(super) fn model_vtable<T: Model>() -> *const c_void {
         } else {
             None
         },
+        no_decay: Some(no_decay::<T>),
     })
 }
 
@@ -209,9 +217,24 @@ pub(super) fn optimizer_vtable<T: Optimizer>() -> *const c_void {
             state::<T>(raw).component.step(&params)
         })
     }
+    extern "C" fn set_no_decay<T: Optimizer>(raw: *mut c_void, exempt: *const u8, n: usize) -> i32 {
+        guarded("set_no_decay", || {
+            let exempt: Vec<bool> = if n == 0 {
+                Vec::new()
+            } else {
+                // SAFETY: the host passes `n` bytes that live for the duration of the call.
+                unsafe { std::slice::from_raw_parts(exempt, n) }
+                    .iter()
+                    .map(|flag| *flag != 0)
+                    .collect()
+            };
+            state::<T>(raw).component.set_no_decay(&exempt)
+        })
+    }
     static_vtable::<T, _>(|| FfiOptimizerVTable {
         step: step::<T>,
         training_state: state_fns::<T>(),
+        set_no_decay: Some(set_no_decay::<T>),
     })
 }
 
