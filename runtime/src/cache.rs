@@ -62,6 +62,10 @@ pub struct ComponentIdentity {
     pub plugin: String,
     pub plugin_version: String,
     pub plugin_sha256: String,
+    /// The files its path parameters name (globs expanded, in the order the component reads
+    /// them) and the SHA-256 of each: a component's result depends on their contents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<(String, String)>,
 }
 
 impl KeyParts {
@@ -105,6 +109,60 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
         }));
     }
     all
+}
+
+/// The files a component's path parameters name, each with its SHA-256, in the order a
+/// component reads them: entries in the order written, a glob (`*`, `?`, `[`) as its sorted
+/// matches (files only), each file once.
+fn named_files(
+    schema: &exp_ir::ComponentSchema,
+    component: &ComponentRef,
+) -> Result<Vec<(String, String)>, String> {
+    fn strings(value: &exp_ir::Value, out: &mut Vec<String>) {
+        match value {
+            exp_ir::Value::Str(text) => out.push(text.clone()),
+            exp_ir::Value::List(items) => items.iter().for_each(|item| strings(item, out)),
+            _ => {}
+        }
+    }
+    let mut entries = Vec::new();
+    for param in schema.params.iter().filter(|param| param.path) {
+        if let Some(value) = component.params.get(&param.name) {
+            strings(value, &mut entries);
+        }
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in &entries {
+        let found: Vec<PathBuf> = if entry.contains(['*', '?', '[']) {
+            let mut matched: Vec<PathBuf> = glob::glob(entry)
+                .map_err(|error| format!("`{entry}` is not a valid glob pattern: {error}"))?
+                .filter_map(Result::ok)
+                .filter(|path| path.is_file())
+                .collect();
+            matched.sort();
+            matched
+        } else {
+            vec![PathBuf::from(entry)]
+        };
+        for file in found {
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+    }
+    files
+        .into_iter()
+        .map(|file| {
+            let hash = file_sha256(&file).ok_or_else(|| {
+                format!(
+                    "cannot read `{}`, named by `{}`'s parameters, to hash it for the cache key",
+                    file.display(),
+                    component.name
+                )
+            })?;
+            Ok((file.display().to_string(), hash))
+        })
+        .collect()
 }
 
 /// The SHA-256 of a file just written; failing to read it back fails the store.
@@ -170,6 +228,11 @@ pub fn node_keys(
                     }
                     None => Default::default(),
                 };
+                let files = match registry.schema(component.kind, &component.name) {
+                    Some(schema) => named_files(schema, component)
+                        .map_err(|error| format!("node `{}`: {error}", node.name))?,
+                    None => Vec::new(),
+                };
                 Ok(ComponentIdentity {
                     kind: component.kind.to_string(),
                     name: component.name.clone(),
@@ -177,6 +240,7 @@ pub fn node_keys(
                     plugin,
                     plugin_version,
                     plugin_sha256,
+                    files,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -734,8 +798,65 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{diff_values, without_spans};
+    use super::{diff_values, named_files, without_spans};
     use serde_json::json;
+
+    #[test]
+    fn path_parameters_name_their_files_in_reading_order_with_their_hashes() {
+        use exp_ir::{ComponentKind, ComponentRef, ComponentSchema, ParamSchema, ParamType, Value};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("a.txt", "alpha");
+        write("b.txt", "beta");
+        std::fs::create_dir(dir.path().join("sub.txt")).unwrap();
+        let schema = ComponentSchema {
+            kind: ComponentKind::Dataset,
+            name: "text_files".into(),
+            doc: String::new(),
+            version: "1".into(),
+            params: vec![
+                ParamSchema {
+                    path: true,
+                    ..ParamSchema::new("paths", ParamType::List(Box::new(ParamType::Str)))
+                },
+                ParamSchema::new("field", ParamType::Str),
+            ],
+            text: true,
+            trained: false,
+        };
+        let at = |name: &str| dir.path().join(name).display().to_string();
+        let component = ComponentRef {
+            kind: ComponentKind::Dataset,
+            name: "text_files".into(),
+            params: [
+                (
+                    "paths".to_string(),
+                    Value::List(vec![Value::Str(at("b.txt")), Value::Str(at("*.txt"))]),
+                ),
+                // Not a path parameter: never read as a file.
+                ("field".to_string(), Value::Str(at("a.txt"))),
+            ]
+            .into_iter()
+            .collect(),
+            span: None,
+        };
+        let files = named_files(&schema, &component).unwrap();
+        let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+        // b as written first, then the glob's sorted matches without b again or the directory.
+        assert_eq!(names, [at("b.txt"), at("a.txt")]);
+        let before = files[1].1.clone();
+        write("a.txt", "alpha, changed");
+        let after = named_files(&schema, &component).unwrap();
+        assert_ne!(after[1].1, before, "a changed file changes its hash");
+        assert_eq!(after[0], files[0]);
+
+        std::fs::remove_file(dir.path().join("b.txt")).unwrap();
+        let error = named_files(&schema, &component).unwrap_err();
+        assert!(
+            error.contains("b.txt") && error.contains("text_files"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn spans_do_not_enter_keys_and_changes_are_named() {
