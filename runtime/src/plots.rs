@@ -116,6 +116,8 @@ struct MetricChart {
     split: String,
     name: String,
     series: Vec<Series>,
+    /// What the x axis counts: `step`, or `tokens` for the training loss of text phases.
+    x: &'static str,
 }
 
 /// Reads `run_dir/metrics.jsonl` and writes `run_dir/plots/<split>_<name>.svg` and `.png` for
@@ -449,9 +451,12 @@ fn file_stem(text: &str) -> String {
 }
 
 /// Groups the metrics log into charts: per (split, name), sorted; per node, in the order nodes
-/// first logged that metric.
+/// first logged that metric. A phase that logs the tokens it has seen (`train`/`tokens`, text)
+/// also gets its training loss against tokens (`train_loss_by_tokens`), the axis runs of
+/// different batch or window sizes compare on; the tokens themselves are not a chart.
 fn metric_charts(text: &str) -> Vec<MetricChart> {
     let mut charts: BTreeMap<(String, String), Vec<Series>> = BTreeMap::new();
+    let mut tokens: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
     for line in text.lines() {
         let Ok(metric) = serde_json::from_str::<MetricLine>(line) else {
             continue;
@@ -460,6 +465,10 @@ fn metric_charts(text: &str) -> Vec<MetricChart> {
             continue;
         };
         if metric.split == "timing" || !value.is_finite() {
+            continue;
+        }
+        if metric.split == "train" && metric.name == "tokens" {
+            tokens.entry(metric.node).or_default().insert(step, value);
             continue;
         }
         let series = charts.entry((metric.split, metric.name)).or_default();
@@ -471,14 +480,41 @@ fn metric_charts(text: &str) -> Vec<MetricChart> {
             }),
         }
     }
-    charts
+    let by_tokens: Vec<Series> = charts
+        .get(&("train".to_string(), "loss".to_string()))
+        .into_iter()
+        .flatten()
+        .filter_map(|series| {
+            let seen = tokens.get(&series.node)?;
+            let points = series
+                .points
+                .iter()
+                .filter_map(|(step, value)| Some((*seen.get(step)? as u64, *value)))
+                .collect();
+            Some(Series {
+                node: series.node.clone(),
+                points,
+            })
+        })
+        .collect();
+    let mut charts: Vec<MetricChart> = charts
         .into_iter()
         .map(|((split, name), series)| MetricChart {
             split,
             name,
             series,
+            x: "step",
         })
-        .collect()
+        .collect();
+    if !by_tokens.is_empty() {
+        charts.push(MetricChart {
+            split: "train".to_string(),
+            name: "loss_by_tokens".to_string(),
+            series: by_tokens,
+            x: "tokens",
+        });
+    }
+    charts
 }
 
 /// `low..high` widened by 5% on each side, or by 1 when the values are all equal.
@@ -542,7 +578,7 @@ fn draw_metric_chart<DB: DrawingBackend>(
         .build_cartesian_2d(steps, values)
         .map_err(draw_error)?;
     plot.configure_mesh()
-        .x_desc("step")
+        .x_desc(chart.x)
         .y_desc(chart.name.as_str())
         .light_line_style(LIGHT_GRID)
         .label_style(("sans-serif", 15))
@@ -637,7 +673,7 @@ fn draw_table_chart<DB: DrawingBackend>(
 mod tests {
     use std::path::Path;
 
-    use super::{file_stem, write_plots, write_table_chart};
+    use super::{file_stem, metric_charts, write_plots, write_table_chart};
     use crate::table::Table;
 
     const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -689,6 +725,33 @@ mod tests {
             &dir.path().join("plots/test_accuracy"),
             &["alpha", "accuracy"],
         );
+    }
+
+    #[test]
+    fn a_phase_that_logs_tokens_gets_its_loss_against_tokens() {
+        let line = |node: &str, step: u64, name: &str, value: f64| {
+            format!(
+                "{{\"node\":\"{node}\",\"step\":{step},\"split\":\"train\",\"name\":\"{name}\",\"value\":{value}}}\n"
+            )
+        };
+        let text: String = [
+            line("lm", 10, "loss", 5.0),
+            line("lm", 10, "tokens", 2560.0),
+            line("lm", 20, "loss", 4.0),
+            line("lm", 20, "tokens", 5120.0),
+            line("net", 10, "loss", 1.0),
+        ]
+        .concat();
+        let charts = metric_charts(&text);
+        let names: Vec<(&str, &str)> = charts
+            .iter()
+            .map(|chart| (chart.name.as_str(), chart.x))
+            .collect();
+        assert_eq!(names, [("loss", "step"), ("loss_by_tokens", "tokens")]);
+        let by_tokens = &charts[1].series;
+        assert_eq!(by_tokens.len(), 1, "only the phase that logged tokens");
+        assert_eq!(by_tokens[0].node, "lm");
+        assert_eq!(by_tokens[0].points, [(2560, 5.0), (5120, 4.0)]);
     }
 
     #[test]

@@ -194,6 +194,14 @@ impl<'a, 'r> Trainer<'a, 'r> {
         })
     }
 
+    /// Training tokens seen so far, for a phase on text: every window holds as many targets as
+    /// it is long (the training split drops the tail that does not fill one).
+    pub(super) fn tokens_seen(&self) -> Option<u64> {
+        let data = self.data();
+        data.info.tokens.as_ref()?;
+        Some(self.examples_seen * data.info.input_shape.first().copied().unwrap_or(0) as u64)
+    }
+
     /// The first training dataset: the one evaluations during the phase read.
     pub(super) fn data(&self) -> &'a DatasetArtifact {
         self.sources.datasets[0]

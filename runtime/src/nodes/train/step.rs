@@ -236,6 +236,11 @@ impl<'a, 'r> Trainer<'a, 'r> {
             ctx.run_dir
                 .log_metric(ctx.name(), Some(done), "train", "loss_scale", scale.scale);
         }
+        // A text phase counts its tokens, the axis language-model runs compare on.
+        if let Some(tokens) = self.tokens_seen() {
+            ctx.run_dir
+                .log_metric(ctx.name(), Some(done), "train", "tokens", tokens as f64);
+        }
         ctx.observer.progress(ctx.node, done, Some(value));
         Ok(())
     }
