@@ -12,6 +12,7 @@ use exp_check::World;
 pub const STDLIB: &[(&str, &str)] = &[
     ("digits", include_str!("../stdlib/digits.exp")),
     ("continual", include_str!("../stdlib/continual.exp")),
+    ("text", include_str!("../stdlib/text.exp")),
 ];
 
 pub struct FileWorld {

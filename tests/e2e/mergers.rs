@@ -370,3 +370,66 @@ merge weighted = average(a, a, b)
     );
     assert!(test.path("out/checkpoints/dup_ties.safetensors").exists());
 }
+
+/// A sequence that merges after each task: over the previous model, the next task starts from
+/// the merge; over the fine-tunes, every task starts from the start and the merge after task i
+/// is that of the start with the fine-tunes of tasks 1..i, as computed here from them.
+#[test]
+fn a_sequence_merges_after_each_task_as_its_merge_over_says() {
+    let file = r#"import std.continual
+model net = mlp { hidden: [8] }
+train pre { model: net, data: digits, steps: 5 steps, optimizer: adamw { lr: 0.01 } }
+sequence wise { model: pre, tasks: [rotated, permuted, inverted], steps: 3 steps, optimizer: sgd { lr: 0.5 }, merge: wise_ft { alpha: 0.5 } }
+sequence vectors { model: pre, tasks: [rotated, permuted, inverted], steps: 3 steps, optimizer: sgd { lr: 0.5 }, merge: task_arithmetic { lambda: 0.5 }, merge_over: "fine_tunes" }
+"#;
+    let test = Test::new()
+        .file("seq.exp", file)
+        .args(["run", "seq.exp", "--out", "out"]);
+    let outcome = test.run();
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let pre = load(&test, "pre");
+
+    // Over the previous model: merge_i = (prev + task_i) / 2, and task_i started from prev.
+    let mut previous = pre.clone();
+    for task in 1..=3 {
+        let trained = load(&test, &format!("wise.task{task}"));
+        let merged = load(&test, &format!("wise.merge{task}"));
+        assert_close(
+            &format!("wise.merge{task}"),
+            &merged,
+            &combine(&[&previous, &trained], |v| 0.5 * v[0] + 0.5 * v[1]),
+        );
+        previous = merged;
+    }
+
+    // Over the fine-tunes: merge_i = pre + 0.5·Σ_{j ≤ i} (task_j − pre).
+    let tuned: Vec<Weights> = (1..=3)
+        .map(|task| load(&test, &format!("vectors.task{task}")))
+        .collect();
+    for task in 1..=3 {
+        let mut inputs: Vec<&Weights> = vec![&pre];
+        inputs.extend(tuned[..task].iter());
+        let expected = combine(&inputs, |v| {
+            v[0] + 0.5 * v[1..].iter().map(|x| x - v[0]).sum::<f32>()
+        });
+        assert_close(
+            &format!("vectors.merge{task}"),
+            &load(&test, &format!("vectors.merge{task}")),
+            &expected,
+        );
+    }
+    // The merge after the third task holds the start and three fine-tunes: three copies
+    // beside the live model, as the summary reports; WiSE-FT holds one.
+    let metrics = std::fs::read_to_string(test.path("out/metrics.jsonl")).unwrap();
+    let copies = |node: &str| -> f64 {
+        metrics
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .find(|line| line["node"] == node && line["name"] == "param_copies")
+            .unwrap_or_else(|| panic!("{node} reports no param_copies"))["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(copies("vectors"), 3.0);
+    assert_eq!(copies("wise"), 1.0);
+}

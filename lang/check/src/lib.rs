@@ -13,7 +13,7 @@ pub mod testing;
 
 pub use check_error::{AgainstProblem, CheckError, Expect};
 pub use checker::{block_fields, check, check_file};
-pub use program::{Body, CheckedDef, DefId, Program, Stages};
+pub use program::{Body, CheckedDef, DefId, MergeOver, Program, SequenceMerge, Stages};
 
 use exp_ir::{ComponentKind, ComponentSchema, Value};
 

@@ -106,9 +106,40 @@ pub enum Stages {
         spec: TrainSpec,
         seed: Option<u64>,
         anchor: Option<DefId>,
+        /// A merge after each task, whose result is the model after it.
+        merge: Option<SequenceMerge>,
     },
     /// Given: the model after task i is `models[i]` (made by any method, such as merges).
     Given(Vec<DefId>),
+}
+
+/// `merge: MERGER { .. }` in a sequence: what the model after each task is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceMerge {
+    pub merger: ComponentRef,
+    pub over: MergeOver,
+}
+
+/// What a sequence merges after each task (`merge_over:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MergeOver {
+    /// The model after the previous task (the start, first) and this task's fine-tune of it,
+    /// which the next task starts from: WiSE-FT in a sequence.
+    Previous,
+    /// The start and every task's fine-tune of the start so far, each task trained from the
+    /// start: task arithmetic and TIES over the task vectors seen so far.
+    FineTunes,
+}
+
+impl MergeOver {
+    pub const ALL: [MergeOver; 2] = [MergeOver::Previous, MergeOver::FineTunes];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeOver::Previous => "previous",
+            MergeOver::FineTunes => "fine_tunes",
+        }
+    }
 }
 
 impl Body {

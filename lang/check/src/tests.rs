@@ -906,3 +906,14 @@ fn phase_fields_reach_the_train_spec() {
         assert!(json.get(key).is_none(), "{key} in {json}");
     }
 }
+
+snapshot!(
+    sequence_merge_fields,
+    r#"import std.digits
+model net = mlp
+sequence ok { model: net, tasks: [digits, digits], steps: 5 steps, optimizer: adamw, merge: wise_ft { alpha: 0.3 }, merge_over: "previous" }
+sequence lonely { model: net, tasks: [digits], steps: 5 steps, optimizer: adamw, merge_over: "fine_tunes" }
+sequence wrong { model: net, tasks: [digits], steps: 5 steps, optimizer: adamw, merge: average, merge_over: "all" }
+sequence not_a_merger { model: net, tasks: [digits], steps: 5 steps, optimizer: adamw, merge: adamw }
+"#
+);

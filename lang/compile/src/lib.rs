@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use exp_check::{Body, Catalog, CheckedDef, DefId, Program, Stages, World};
+use exp_check::{Body, Catalog, CheckedDef, DefId, MergeOver, Program, Stages, World};
 use exp_diag::{Diagnostic, SourceMap};
 use exp_ir::graph::derive_seed;
 use exp_ir::{ArtifactKind, Graph, Input, Node, NodeId, NodeKind, Origin};
@@ -220,25 +220,32 @@ impl Lowering<'_> {
             // the task (and the task evaluated on), like a sweep's copies.
             let base = family.clone().unwrap_or_else(|| def.name.clone());
             let sub_family = |suffix: &str| Some(format!("{base}.{suffix}"));
-            let mut previous_node = match stages {
+            let start = match stages {
                 Stages::Train { model, .. } => self.model_of.get(&model.0).copied(),
                 Stages::Given(_) => None,
             };
+            let mut previous_node = start;
+            let mut fine_tunes: Vec<NodeId> = Vec::new();
             let mut rows = Vec::new();
             let mut stage_nodes = Vec::new();
             for (i, task) in tasks.iter().enumerate() {
                 let name = format!("{}.task{}", def.name, i + 1);
                 let stage = match stages {
                     Stages::Train {
-                        spec, seed, anchor, ..
+                        spec,
+                        seed,
+                        anchor,
+                        merge,
+                        ..
                     } => {
+                        // Over fine-tunes, every task trains from the start.
+                        let from = match merge {
+                            Some(merge) if merge.over == MergeOver::FineTunes => start,
+                            _ => previous_node,
+                        };
                         let mut inputs: Vec<Input> = Vec::new();
-                        if let Some(node) = previous_node {
-                            inputs.push(Input {
-                                role: "model".to_string(),
-                                node,
-                                artifact: ArtifactKind::Model,
-                            });
+                        if let Some(node) = from {
+                            inputs.push(model_input("model", node));
                         }
                         inputs.extend(self.input("data", *task));
                         if let Some(anchor) = anchor {
@@ -252,7 +259,7 @@ impl Lowering<'_> {
                             );
                         }
                         let seed = derived(&name, *seed);
-                        self.push(
+                        let trained = self.push(
                             name.clone(),
                             NodeKind::Train(spec.clone()),
                             inputs,
@@ -262,7 +269,39 @@ impl Lowering<'_> {
                                 family: sub_family("task"),
                                 point: &[("task", i + 1)],
                             },
-                        )
+                        );
+                        fine_tunes.push(trained);
+                        match merge {
+                            None => trained,
+                            Some(merge) => {
+                                let merged: Vec<NodeId> = match merge.over {
+                                    MergeOver::Previous => {
+                                        previous_node.into_iter().chain([trained]).collect()
+                                    }
+                                    MergeOver::FineTunes => {
+                                        start.into_iter().chain(fine_tunes.clone()).collect()
+                                    }
+                                };
+                                let merge_name = format!("{}.merge{}", def.name, i + 1);
+                                let seed = derived(&merge_name, None);
+                                self.push(
+                                    merge_name,
+                                    NodeKind::Merge {
+                                        component: merge.merger.clone(),
+                                    },
+                                    merged
+                                        .into_iter()
+                                        .map(|node| model_input("inputs", node))
+                                        .collect(),
+                                    seed,
+                                    def,
+                                    Lineage {
+                                        family: sub_family("merge"),
+                                        point: &[("task", i + 1)],
+                                    },
+                                )
+                            }
+                        }
                     }
                     Stages::Given(models) => match self.model_of.get(&models[i].0) {
                         Some(node) => *node,
@@ -273,11 +312,7 @@ impl Lowering<'_> {
                 stage_nodes.push(stage);
                 for (j, other) in tasks.iter().enumerate() {
                     let eval_name = format!("{name}.on{}", j + 1);
-                    let mut inputs = vec![Input {
-                        role: "model".to_string(),
-                        node: train,
-                        artifact: ArtifactKind::Model,
-                    }];
+                    let mut inputs = vec![model_input("model", train)];
                     inputs.extend(self.input("data", *other));
                     let seed = derived(&eval_name, None);
                     rows.push(self.push(
@@ -334,6 +369,15 @@ impl Lowering<'_> {
         let id = self.push(def.name.clone(), kind, inputs, seed, def, lineage);
         self.model_of.insert(idx, id);
         self.row_of.insert(idx, id);
+    }
+}
+
+/// An input that reads a model.
+fn model_input(role: &str, node: NodeId) -> Input {
+    Input {
+        role: role.to_string(),
+        node,
+        artifact: ArtifactKind::Model,
     }
 }
 

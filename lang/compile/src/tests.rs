@@ -212,3 +212,41 @@ report results { rows: [seq] }
 "#
     ));
 }
+
+#[test]
+fn a_sequence_merges_after_each_task_over_the_previous_model_or_the_fine_tunes() {
+    insta::assert_snapshot!(check(
+        r#"import std.digits
+model net = mlp
+dataset b = digits { test_fraction: 0.3 }
+dataset c = digits { test_fraction: 0.4 }
+sequence wise {
+  model: net
+  tasks: [digits, b, c]
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1 }
+  merge: wise_ft { alpha: 0.5 }
+}
+sequence vectors {
+  model: net
+  tasks: [digits, b, c]
+  steps: 10 steps
+  optimizer: sgd { lr: 0.1 }
+  merge: average
+  merge_over: "fine_tunes"
+}
+"#
+    ));
+}
+
+#[test]
+fn a_text_model_reads_its_tokenizer_and_no_dataset() {
+    insta::assert_snapshot!(check(
+        r#"dataset corpus = corpus
+tokenizer tok = bpe(corpus) { vocab_size: 300 }
+model lm = gpt(tok)
+train pre { model: lm, data: corpus, steps: 10 steps, optimizer: adamw }
+export hf = huggingface(pre)
+"#
+    ));
+}

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use exp_diag::did_you_mean;
 use exp_ir::graph::{Mixture, Precision, Replay, ReplaySize, TrainSpec};
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
-use exp_syntax::ast::{self, ExprKind};
+use exp_syntax::ast::{self, DefKind, ExprKind};
 
 use super::{field, ir_unit, Checker, FieldSpec};
 use crate::check_error::{CheckError, Expect};
-use crate::program::{Body, DefId, Stages};
+use crate::program::{Body, DefId, MergeOver, SequenceMerge, Stages};
 
 const TRAIN_FIELDS: &[FieldSpec] = &[
     field("model", true, "model: <model name>"),
@@ -84,6 +84,8 @@ const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("clip", false, "clip: 1.0"),
     field("accumulate", false, "accumulate: 4"),
     field("precision", false, "precision: \"bf16\""),
+    field("merge", false, "merge: wise_ft { alpha: 0.5 }"),
+    field("merge_over", false, "merge_over: \"fine_tunes\""),
 ];
 
 /// A sequence of given models: the model after each task, evaluated on every task.
@@ -194,6 +196,7 @@ impl<'a> Checker<'a> {
                 None => Some(None),
             };
             let anchor = self.anchor(&fields);
+            let merge = self.sequence_merge(def, &fields);
             let phase = self.phase(&fields);
             let (mut spec, seed) = phase?;
             spec.replay = replay?;
@@ -202,6 +205,7 @@ impl<'a> Checker<'a> {
                 spec,
                 seed,
                 anchor: anchor?,
+                merge: merge?,
             })
         };
         Some(Body::Sequence {
@@ -209,6 +213,40 @@ impl<'a> Checker<'a> {
             stages: stages?,
             metrics: metrics?,
         })
+    }
+
+    /// `merge: MERGER { .. }` and `merge_over: "previous" | "fine_tunes"`: the merge after each
+    /// task of a sequence. `merge_over` without `merge` is an error: it would do nothing.
+    fn sequence_merge(
+        &mut self,
+        def: &ast::Def,
+        fields: &HashMap<&'static str, &'a ast::Field>,
+    ) -> Option<Option<SequenceMerge>> {
+        let over = match fields.get("merge_over") {
+            Some(field) => {
+                let choices = MergeOver::ALL.map(|over| (over, over.as_str()));
+                self.word_choice(field, &choices, "merge_over: \"fine_tunes\"")
+            }
+            None => Some(MergeOver::Previous),
+        };
+        let Some(field) = fields.get("merge") else {
+            if let Some(field) = fields.get("merge_over") {
+                self.errors.push(CheckError::MissingField {
+                    block: DefKind::Sequence,
+                    name: def.name.name.clone(),
+                    field: "merge",
+                    example: "merge: task_arithmetic { lambda: 0.3 }",
+                    span: field.key.span,
+                });
+                return None;
+            }
+            return Some(None);
+        };
+        let merger = self.component_value(field, &field.value, ComponentKind::Merger);
+        Some(Some(SequenceMerge {
+            merger: merger?,
+            over: over?,
+        }))
     }
 
     /// `anchor: <model>`: what the hooks anchor to instead of each phase's starting weights.
@@ -366,40 +404,43 @@ impl<'a> Checker<'a> {
 
     /// `precision: "bf16"`.
     fn precision(&mut self, field: &ast::Field) -> Option<Precision> {
-        let words: Vec<String> = Precision::ALL
+        let choices = Precision::ALL.map(|precision| (precision, precision.as_str()));
+        self.word_choice(field, &choices, "precision: \"bf16\"")
+    }
+
+    /// A field whose value is one of a few words, written as a string.
+    fn word_choice<T: Copy>(
+        &mut self,
+        field: &ast::Field,
+        choices: &[(T, &str)],
+        example: &str,
+    ) -> Option<T> {
+        let words: Vec<String> = choices
             .iter()
-            .map(|precision| format!("\"{}\"", precision.as_str()))
+            .map(|(_, word)| format!("\"{word}\""))
             .collect();
-        let words = [
-            words[..words.len() - 1].join(", "),
-            words[words.len() - 1].clone(),
-        ];
-        match &field.value.kind {
+        let expected = match words.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        let found = match &field.value.kind {
             ExprKind::Str(word) => {
-                if let Some(precision) = Precision::ALL
-                    .into_iter()
-                    .find(|precision| precision.as_str() == word)
-                {
-                    return Some(precision);
+                if let Some((choice, _)) = choices.iter().find(|(_, known)| known == word) {
+                    return Some(*choice);
                 }
-                self.errors.push(CheckError::WrongFieldType {
-                    field: "precision".to_string(),
-                    expected: words.join(" or "),
-                    found: format!("{word:?}"),
-                    span: field.value.span,
-                    example: Some("precision: \"bf16\"".to_string()),
-                });
-                None
+                format!("{word:?}")
             }
-            _ => {
-                self.wrong_type(
-                    field,
-                    &words.join(" or "),
-                    Some("precision: \"bf16\"".into()),
-                );
-                None
-            }
-        }
+            other => other.describe(),
+        };
+        self.errors.push(CheckError::WrongFieldType {
+            field: field.key.name.clone(),
+            expected,
+            found,
+            span: field.value.span,
+            example: Some(example.to_string()),
+        });
+        None
     }
 
     /// Reports the `warmup` and `at` points of every component written in `expr` (a schedule,
