@@ -409,7 +409,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A field whose value is one of a few words, written as a string.
-    fn word_choice<T: Copy>(
+    pub(super) fn word_choice<T: Copy>(
         &mut self,
         field: &ast::Field,
         choices: &[(T, &str)],
