@@ -14,6 +14,7 @@
 
 pub mod data;
 pub mod dataset;
+pub mod tokenizer;
 
 exp_plugin_api::export_plugin! {
     name: "text",
@@ -27,4 +28,5 @@ exp_plugin_api::export_plugin! {
         dataset::facts::FactsQa,
         dataset::legal::Legal,
     ],
+    tokenizers: [tokenizer::Bpe, tokenizer::Bytes, tokenizer::TokenizerFile],
 }

@@ -4,3 +4,5 @@
 //! project's virtual environment (`python`).
 
 mod pinned;
+mod python;
+mod python_roundtrip;
