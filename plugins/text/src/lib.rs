@@ -14,6 +14,8 @@
 
 pub mod data;
 pub mod dataset;
+pub mod gpt;
+pub mod model;
 pub mod tokenizer;
 
 exp_plugin_api::export_plugin! {
@@ -28,5 +30,6 @@ exp_plugin_api::export_plugin! {
         dataset::facts::FactsQa,
         dataset::legal::Legal,
     ],
+    models: [model::gpt::GptModel],
     tokenizers: [tokenizer::Bpe, tokenizer::Bytes, tokenizer::TokenizerFile],
 }

@@ -3,6 +3,7 @@
 //! `transformers` through the components (`python_roundtrip`, `hf_export`), which run the
 //! project's virtual environment (`python`).
 
+mod gpt;
 mod pinned;
 mod python;
 mod python_roundtrip;
