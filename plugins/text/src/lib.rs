@@ -14,6 +14,7 @@
 
 pub mod data;
 pub mod dataset;
+pub mod evaluator;
 pub mod gpt;
 pub mod model;
 pub mod tokenizer;
@@ -31,5 +32,10 @@ exp_plugin_api::export_plugin! {
         dataset::legal::Legal,
     ],
     models: [model::gpt::GptModel],
+    evaluators: [
+        evaluator::perplexity::Perplexity,
+        evaluator::exact_match::ExactMatch,
+        evaluator::samples::Samples,
+    ],
     tokenizers: [tokenizer::Bpe, tokenizer::Bytes, tokenizer::TokenizerFile],
 }
