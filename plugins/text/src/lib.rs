@@ -15,6 +15,7 @@
 pub mod data;
 pub mod dataset;
 pub mod evaluator;
+pub mod exporter;
 pub mod gpt;
 pub mod model;
 pub mod tokenizer;
@@ -38,4 +39,5 @@ exp_plugin_api::export_plugin! {
         evaluator::samples::Samples,
     ],
     tokenizers: [tokenizer::Bpe, tokenizer::Bytes, tokenizer::TokenizerFile],
+    exporters: [exporter::huggingface::HuggingFace],
 }

@@ -4,6 +4,7 @@
 //! project's virtual environment (`python`).
 
 mod gpt;
+mod hf_export;
 mod pinned;
 mod python;
 mod python_roundtrip;
