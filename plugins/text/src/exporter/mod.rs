@@ -1,0 +1,3 @@
+//! Exporters: `huggingface`, a `gpt` model and its tokenizer as a folder `transformers` loads.
+
+pub mod huggingface;

@@ -1,0 +1,3 @@
+//! Models: `gpt`, the decoder of `crate::gpt` as a component.
+
+pub mod gpt;
