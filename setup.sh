@@ -28,6 +28,16 @@ if [ "$installed" != "$TORCH_VERSION" ] || ! .venv/bin/python -c 'import safeten
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --progress-bar off \
     "torch==$TORCH_VERSION" safetensors numpy
 fi
+# The tests check exp's tokenizers and Hugging Face exports against the Python libraries
+# researchers load them with: the same ids from `tokenizers`, the same logits from
+# `transformers`' GPT2LMHeadModel. Pinned to the versions the tests were written against.
+TOKENIZERS_VERSION=0.23.3
+TRANSFORMERS_VERSION=5.24.0
+if ! .venv/bin/python -c "import tokenizers, transformers, sys; sys.exit(tokenizers.__version__ != '$TOKENIZERS_VERSION' or transformers.__version__ != '$TRANSFORMERS_VERSION')" 2>/dev/null; then
+  echo "setup: installing tokenizers==$TOKENIZERS_VERSION and transformers==$TRANSFORMERS_VERSION into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --progress-bar off \
+    "tokenizers==$TOKENIZERS_VERSION" "transformers==$TRANSFORMERS_VERSION"
+fi
 
 torch_dir=$(.venv/bin/python -c 'import os, torch; print(os.path.relpath(os.path.dirname(torch.__file__)))' 2>/dev/null)
 ln -sfn "$torch_dir" .libtorch

@@ -16,5 +16,6 @@ mod resume;
 mod run;
 mod studies;
 mod support;
+mod text;
 mod tidy;
 mod ui;

@@ -25,6 +25,9 @@ pub struct ExactMatchConfig {
     /// compare with whitespace trimmed from both ends of the answer and the generation
     #[param(default = true)]
     pub normalize: bool,
+    /// at most this many problems of the split, the first ones; 0 for all
+    #[param(default = 0, min = 0)]
+    pub limit: u64,
 }
 
 pub struct ExactMatch {
@@ -65,6 +68,9 @@ impl Evaluator for ExactMatch {
         Some(Generation {
             max_new_tokens: self.config.max_new_tokens,
             stop: self.config.stop,
+            // Only documents with an answer are problems.
+            prompt_tokens: None,
+            max_documents: (self.config.limit > 0).then_some(self.config.limit),
         })
     }
 
@@ -109,7 +115,9 @@ mod tests {
             evaluator.generation(),
             Some(Generation {
                 max_new_tokens: 16,
-                stop: Stop::Newline
+                stop: Stop::Newline,
+                prompt_tokens: None,
+                max_documents: None,
             })
         );
         evaluator.update_text("2+2=", "4\n", "4\n").unwrap();

@@ -15,6 +15,12 @@ pub struct SamplesConfig {
     /// most tokens generated per prompt (generation also stops at the end-of-text token)
     #[param(default = 64, min = 1)]
     pub max_new_tokens: u64,
+    /// a document without an answer is prompted with its first this many tokens
+    #[param(default = 16, min = 1)]
+    pub prompt_tokens: u64,
+    /// how many documents of the split are continued (the first ones)
+    #[param(default = 8, min = 1)]
+    pub documents: u64,
 }
 
 pub struct Samples {
@@ -55,6 +61,8 @@ impl Evaluator for Samples {
         Some(Generation {
             max_new_tokens: self.config.max_new_tokens,
             stop: Stop::EndOfText,
+            prompt_tokens: Some(self.config.prompt_tokens),
+            max_documents: Some(self.config.documents),
         })
     }
 

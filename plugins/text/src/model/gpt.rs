@@ -178,6 +178,17 @@ impl Model for GptModel {
         self.model.loss(x, y, true).map_err(plugin_error)
     }
 
+    /// Weight decay applies to matrices only: not to norms, biases or the embeddings (as
+    /// nanoGPT's and LLM Foundry's users expect).
+    fn no_decay(&self) -> Vec<String> {
+        self.model
+            .named_tensors()
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !self.model.decays(name))
+            .collect()
+    }
+
     const GENERATES: bool = true;
 
     fn generate(

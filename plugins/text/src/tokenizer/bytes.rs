@@ -40,6 +40,8 @@ impl Component for Bytes {
 }
 
 impl Tokenizer for Bytes {
+    const TRAINED: bool = false;
+
     /// Nothing to learn: the vocabulary is the bytes.
     fn train(&mut self, _documents: &[&str]) -> Result<()> {
         Ok(())

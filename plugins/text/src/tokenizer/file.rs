@@ -45,6 +45,8 @@ impl Component for TokenizerFile {
 }
 
 impl Tokenizer for TokenizerFile {
+    const TRAINED: bool = false;
+
     /// Nothing to learn: the vocabulary is the file's.
     fn train(&mut self, _documents: &[&str]) -> Result<()> {
         Ok(())
