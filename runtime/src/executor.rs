@@ -18,90 +18,16 @@ use exp_ir::{Graph, NodeKind};
 
 use crate::artifact::{Artifact, MetricsArtifact, Missing};
 use crate::cache::{self, Cache, EntryProblem, Hit, NodeKey};
-use crate::device::DeviceChoice;
 use crate::error::RunError;
+use crate::node_outcome::NodeOutcome;
 use crate::nodes::{self, NodeRun};
 use crate::observer::Observer;
 use crate::registry::Registry;
 use crate::run_dir::RunDir;
+use crate::run_options::RunOptions;
+use crate::run_summary::RunSummary;
 use crate::table::Table;
 use crate::text::TokenStore;
-
-pub struct RunOptions {
-    /// The run directory to create and fill.
-    pub run_dir: PathBuf,
-    pub device: DeviceChoice,
-    /// Nodes that may run at once.
-    pub jobs: usize,
-    /// libtorch's intra-op threads for every node. Fixed by the caller, never derived from
-    /// `jobs`: CPU results depend on it, and must not depend on how many nodes run at once.
-    pub threads: usize,
-    /// The experiment file (as given) and its SHA-256, for the manifest.
-    pub source_path: String,
-    pub source_sha256: String,
-    pub exp_version: String,
-    /// The cache directory; `None` runs everything and stores nothing (`--no-cache`).
-    pub cache_dir: Option<PathBuf>,
-    /// Nodes to recompute even when cached (`--force NODE`); their dependents recompute too.
-    pub force: Vec<String>,
-    /// Report, per node, whether it is cached and why not (`--explain`).
-    pub explain: bool,
-    /// Set by the caller (on Ctrl-C) to stop: training nodes finish their current step,
-    /// checkpoint and stop; no new node starts.
-    pub stop: Arc<AtomicBool>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum NodeOutcome {
-    Done {
-        seconds: f64,
-    },
-    /// Restored from the cache entry with this key.
-    Cached {
-        key: String,
-    },
-    /// A dataset no running node needed (every reader came from the cache).
-    NotNeeded,
-    Failed(RunError),
-    /// Not run because an input failed.
-    Skipped {
-        because: String,
-    },
-}
-
-pub struct RunSummary {
-    pub run_dir: PathBuf,
-    /// Per node, in graph order.
-    pub outcomes: Vec<(String, NodeOutcome)>,
-    /// Every table the run wrote.
-    pub tables: Vec<Table>,
-}
-
-impl RunSummary {
-    pub fn failures(&self) -> impl Iterator<Item = (&str, &RunError)> {
-        self.outcomes
-            .iter()
-            .filter_map(|(name, outcome)| match outcome {
-                NodeOutcome::Failed(error) => Some((name.as_str(), error)),
-                _ => None,
-            })
-    }
-
-    /// Whether the run stopped because it was asked to (Ctrl-C).
-    pub fn interrupted(&self) -> bool {
-        self.failures()
-            .any(|(_, error)| matches!(error, RunError::Interrupted { .. }))
-    }
-
-    pub fn succeeded(&self) -> bool {
-        self.outcomes.iter().all(|(_, outcome)| {
-            matches!(
-                outcome,
-                NodeOutcome::Done { .. } | NodeOutcome::Cached { .. } | NodeOutcome::NotNeeded
-            )
-        })
-    }
-}
 
 /// What the plan decided for one node.
 enum Decision {
@@ -495,7 +421,7 @@ pub fn execute(
 
 /// Journals how a node ended (`outcomes.jsonl`), as the manifest will record it.
 fn record_outcome(run_dir: &RunDir, name: &str, outcome: &NodeOutcome) {
-    let mut line = crate::manifest::outcome_json(outcome);
+    let mut line = outcome.to_json();
     line["node"] = serde_json::Value::from(name);
     run_dir.record_outcome(&line);
 }
