@@ -56,7 +56,7 @@ pub(super) fn dispatch(
     run: &Run,
     decisions: Vec<Decision>,
     observer: &dyn Observer,
-) -> Result<Board, String> {
+) -> Result<Board, RunError> {
     let shared = Shared {
         run,
         observer,
@@ -65,7 +65,9 @@ pub(super) fn dispatch(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(run.options.jobs.max(1))
         .build()
-        .map_err(|error| format!("cannot start worker threads: {error}"))?;
+        .map_err(|error| RunError::WorkerThreads {
+            message: error.to_string(),
+        })?;
     let mut board = Board::new(run.graph, decisions);
     pool.in_place_scope(|scope| {
         let (sender, receiver) = mpsc::channel::<Completion>();
@@ -306,12 +308,7 @@ impl Shared<'_> {
         }
         let result = hit
             .restore(node, &run.run_dir, run.device)
-            .map(|artifact| (artifact, true))
-            .map_err(|message| RunError::Io {
-                node: node.name.clone(),
-                path: "the cache".into(),
-                message,
-            });
+            .map(|artifact| (artifact, true));
         self.remember(index, &result);
         result
     }

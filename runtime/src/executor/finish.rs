@@ -8,6 +8,7 @@ use exp_ir::{Graph, NodeKind};
 use super::dispatch::Board;
 use super::Run;
 use crate::artifact::{Artifact, MetricsArtifact};
+use crate::error::RunError;
 use crate::manifest::Finished;
 use crate::node_outcome::NodeOutcome;
 use crate::nodes;
@@ -16,7 +17,7 @@ use crate::run_summary::RunSummary;
 use crate::table::Table;
 
 /// Writes what the run ended with and hands it back.
-pub(super) fn finish(run: &Run, board: Board) -> Result<RunSummary, String> {
+pub(super) fn finish(run: &Run, board: Board) -> Result<RunSummary, RunError> {
     let graph = run.graph;
     let outcomes: Vec<(String, NodeOutcome)> = graph
         .nodes
@@ -48,8 +49,7 @@ pub(super) fn finish(run: &Run, board: Board) -> Result<RunSummary, String> {
         outcomes: &outcomes,
         ledger: &ledger,
     };
-    crate::manifest::write(&run.record(), Some(finished))
-        .map_err(|error| format!("cannot write the manifest: {error}"))?;
+    run.write_manifest(Some(finished))?;
     Ok(RunSummary {
         run_dir: run.run_dir.path.clone(),
         outcomes,

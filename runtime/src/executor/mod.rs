@@ -26,7 +26,8 @@ use exp_ir::Graph;
 use tch::Device;
 
 use crate::cache::{self, Cache, NodeKey};
-use crate::manifest::Record;
+use crate::error::RunError;
+use crate::manifest::{Finished, Record};
 use crate::observer::Observer;
 use crate::registry::Registry;
 use crate::run_dir::RunDir;
@@ -41,7 +42,7 @@ pub fn execute(
     registry: &Registry,
     options: &RunOptions,
     observer: &dyn Observer,
-) -> Result<RunSummary, String> {
+) -> Result<RunSummary, RunError> {
     let run = Run::start(graph, registry, options)?;
     let decisions = plan::plan(graph, &run.keys, run.cache.as_ref(), options, observer);
     let board = dispatch::dispatch(&run, decisions, observer)?;
@@ -68,21 +69,19 @@ impl<'a> Run<'a> {
         graph: &'a Graph,
         registry: &'a Registry,
         options: &'a RunOptions,
-    ) -> Result<Run<'a>, String> {
+    ) -> Result<Run<'a>, RunError> {
         let device = options.device.resolve()?;
-        let run_dir = RunDir::create(&options.run_dir).map_err(|error| {
-            format!(
-                "cannot create run directory `{}`: {error}",
-                options.run_dir.display()
-            )
+        let run_dir = RunDir::create(&options.run_dir).map_err(|error| RunError::RunDirectory {
+            path: options.run_dir.display().to_string(),
+            message: error.to_string(),
         })?;
-        let cache =
-            match &options.cache_dir {
-                Some(dir) => Some(Cache::open(dir).map_err(|error| {
-                    format!("cannot open the cache `{}`: {error}", dir.display())
-                })?),
-                None => None,
-            };
+        let cache = match &options.cache_dir {
+            Some(dir) => Some(Cache::open(dir).map_err(|error| RunError::CacheDirectory {
+                path: dir.display().to_string(),
+                message: error.to_string(),
+            })?),
+            None => None,
+        };
         // Every node computes with the same intra-op thread count whatever `jobs` is: a
         // kernel's reduction order follows its thread count, so deriving it from `jobs` (as exp
         // once did) made `--jobs 1` and `--jobs 2` write different checkpoints. The count is in
@@ -106,8 +105,7 @@ impl<'a> Run<'a> {
             intra_op_threads,
             keys,
         };
-        crate::manifest::write(&run.record(), None)
-            .map_err(|error| format!("cannot write the manifest: {error}"))?;
+        run.write_manifest(None)?;
         Ok(run)
     }
 
@@ -122,5 +120,18 @@ impl<'a> Run<'a> {
             intra_op_threads: self.intra_op_threads,
             keys: &self.keys,
         }
+    }
+
+    /// Writes `manifest.json`: under way, or `finished` with how each node ended.
+    fn write_manifest(&self, finished: Option<Finished>) -> Result<(), RunError> {
+        crate::manifest::write(&self.record(), finished).map_err(|error| RunError::Manifest {
+            path: self
+                .run_dir
+                .path
+                .join("manifest.json")
+                .display()
+                .to_string(),
+            message: error.to_string(),
+        })
     }
 }
