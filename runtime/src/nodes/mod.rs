@@ -12,6 +12,7 @@ mod merge;
 mod model;
 pub mod report;
 mod resume;
+mod resume_error;
 mod schedules;
 mod text;
 mod tokenizer;
