@@ -184,6 +184,9 @@ pub enum CheckError {
         span: Span,
         suggestion: Option<String>,
         available: Vec<String>,
+        /// A definition of that name (`model lm = gpt_tiny` where `gpt_tiny` is a `model`
+        /// definition): its kind and where it is.
+        definition: Option<(DefKind, Span)>,
     },
     ComponentWrongKind {
         name: String,
@@ -1037,6 +1040,26 @@ impl CheckError {
                 span,
                 suggestion,
                 available,
+                definition: Some((found, definition)),
+            } => Diagnostic::error(code, format!("unknown {kind} `{name}`"))
+                .with_primary(*span, format!("a {kind} component is named here"))
+                .with_secondary(*definition, format!("`{name}` is a `{}` definition", found.keyword()))
+                .with_help(format!(
+                    "a definition is not a component: refer to `{name}` by name where it is read \
+                     (such as `train t {{ model: {name}, .. }}`), or name a {kind} component here{}",
+                    match suggestion {
+                        Some(suggestion) => format!(" (did you mean `{suggestion}`?)"),
+                        None if available.is_empty() => String::new(),
+                        None => format!(" ({})", ticks(available)),
+                    }
+                )),
+            CheckError::UnknownComponent {
+                kind,
+                name,
+                span,
+                suggestion,
+                available,
+                definition: None,
             } => {
                 let help = match suggestion {
                     Some(suggestion) => format!("did you mean `{suggestion}`?"),

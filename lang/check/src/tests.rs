@@ -966,3 +966,11 @@ snapshot!(
     r#"policy { licenses: [] }
 "#
 );
+
+snapshot!(
+    a_definition_named_where_a_component_is_expected,
+    r#"import std.digits
+model base = mlp { hidden: [8] }
+model lm = base
+"#
+);
