@@ -102,6 +102,10 @@ fn check_items(highlight: &Highlight, items: &[Item], problems: &mut Vec<String>
                 keyword(seed.span, "seed", problems);
                 highlight.expect_span(problems, seed.value_span, &["constant.numeric"]);
             }
+            Item::Policy(policy) => {
+                keyword(policy.span, "policy", problems);
+                check_block(highlight, &policy.block, problems);
+            }
             Item::Let(binding) => {
                 keyword(binding.span, "let", problems);
                 highlight.expect_span(problems, binding.name.span, &["entity.name.function"]);

@@ -71,7 +71,9 @@ pub enum CheckError {
         item: &'static str,
         span: Span,
     },
-    DuplicateSeed {
+    /// A top-level line the file may have once (`seed`, `policy`), written twice.
+    DuplicateLine {
+        item: &'static str,
         span: Span,
         first: Span,
     },
@@ -182,6 +184,9 @@ pub enum CheckError {
         span: Span,
         suggestion: Option<String>,
         available: Vec<String>,
+        /// A definition of that name (`model lm = gpt_tiny` where `gpt_tiny` is a `model`
+        /// definition): its kind and where it is.
+        definition: Option<(DefKind, Span)>,
     },
     ComponentWrongKind {
         name: String,
@@ -394,7 +399,7 @@ impl CheckError {
         match self {
             CheckError::ModuleNotFound { .. } => "E0004",
             CheckError::OnlyInMainFile { .. } => "E0005",
-            CheckError::DuplicateSeed { .. } => "E0006",
+            CheckError::DuplicateLine { .. } => "E0006",
             CheckError::DuplicateDefinition { .. } | CheckError::CopiesCollide { .. } => "E0007",
             CheckError::UndefinedName { .. } => "E0008",
             CheckError::WrongDefinitionKind { .. } => "E0009",
@@ -447,7 +452,7 @@ impl CheckError {
         match self {
             CheckError::ModuleNotFound { span, .. }
             | CheckError::OnlyInMainFile { span, .. }
-            | CheckError::DuplicateSeed { span, .. }
+            | CheckError::DuplicateLine { span, .. }
             | CheckError::DuplicateDefinition { span, .. }
             | CheckError::CopiesCollide { span, .. }
             | CheckError::UndefinedName { span, .. }
@@ -818,11 +823,16 @@ impl CheckError {
             )
             .with_primary(*span, "inside an imported module")
             .with_help(format!("move this `{item}` line to the experiment file")),
-            CheckError::DuplicateSeed { span, first } => {
-                Diagnostic::error(code, "the base seed is set twice")
-                    .with_primary(*span, "second `seed`")
+            CheckError::DuplicateLine { item, span, first } => {
+                let what = if *item == "seed" {
+                    "the base seed is set twice".to_string()
+                } else {
+                    format!("the `{item}` is written twice")
+                };
+                Diagnostic::error(code, what)
+                    .with_primary(*span, format!("second `{item}`"))
                     .with_secondary(*first, "first set here")
-                    .with_help("keep one `seed` line")
+                    .with_help(format!("keep one `{item}` line"))
             }
             CheckError::DuplicateDefinition { name, span, first } => {
                 Diagnostic::error(code, format!("`{name}` is defined twice"))
@@ -1030,6 +1040,26 @@ impl CheckError {
                 span,
                 suggestion,
                 available,
+                definition: Some((found, definition)),
+            } => Diagnostic::error(code, format!("unknown {kind} `{name}`"))
+                .with_primary(*span, format!("a {kind} component is named here"))
+                .with_secondary(*definition, format!("`{name}` is a `{}` definition", found.keyword()))
+                .with_help(format!(
+                    "a definition is not a component: refer to `{name}` by name where it is read \
+                     (such as `train t {{ model: {name}, .. }}`), or name a {kind} component here{}",
+                    match suggestion {
+                        Some(suggestion) => format!(" (did you mean `{suggestion}`?)"),
+                        None if available.is_empty() => String::new(),
+                        None => format!(" ({})", ticks(available)),
+                    }
+                )),
+            CheckError::UnknownComponent {
+                kind,
+                name,
+                span,
+                suggestion,
+                available,
+                definition: None,
             } => {
                 let help = match suggestion {
                     Some(suggestion) => format!("did you mean `{suggestion}`?"),

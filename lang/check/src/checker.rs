@@ -17,6 +17,7 @@
 use std::collections::{HashMap, HashSet};
 
 use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
+use exp_ir::graph::Policy;
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
@@ -28,6 +29,7 @@ mod components;
 mod cycles;
 mod expand;
 mod lets;
+mod policy;
 mod report;
 mod text;
 mod training;
@@ -104,7 +106,11 @@ pub fn check(
         edges: Vec::new(),
         current: 0,
     };
-    let (seed, plugins) = checker.top_level(&files);
+    let TopLevel {
+        seed,
+        plugins,
+        policy,
+    } = checker.top_level(&files);
     checker.collect(&files);
     let bodies: Vec<Option<Body>> = (0..checker.defs.len())
         .map(|idx| {
@@ -165,6 +171,7 @@ pub fn check(
         main,
         seed,
         plugins,
+        policy,
         defs: program_defs,
     });
     (program, diagnostics)
@@ -243,6 +250,13 @@ pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     blocks
 }
 
+/// The file's top-level lines.
+struct TopLevel {
+    seed: u64,
+    plugins: Vec<(String, Span)>,
+    policy: Option<Policy>,
+}
+
 struct Checker<'a> {
     catalog: &'a dyn Catalog,
     /// Resolves the paths components' parameters name, relative to the file that wrote them.
@@ -260,10 +274,11 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    /// Reads `seed` and `plugin` lines; both belong in the experiment file only.
-    fn top_level(&mut self, files: &[(&'a ast::File, bool)]) -> (u64, Vec<(String, Span)>) {
+    /// Reads `seed`, `plugin` and `policy` lines; all belong in the experiment file only.
+    fn top_level(&mut self, files: &[(&'a ast::File, bool)]) -> TopLevel {
         let mut seed: Option<(u64, Span)> = None;
         let mut plugins = Vec::new();
+        let mut policy: Option<(Option<Policy>, Span)> = None;
         for (file, in_main) in files {
             for item in &file.items {
                 match item {
@@ -277,9 +292,24 @@ impl<'a> Checker<'a> {
                             span: line.span,
                         })
                     }
+                    Item::Policy(line) if !in_main => {
+                        self.errors.push(CheckError::OnlyInMainFile {
+                            item: "policy",
+                            span: line.span,
+                        })
+                    }
+                    Item::Policy(line) => match &policy {
+                        Some((_, first)) => self.errors.push(CheckError::DuplicateLine {
+                            item: "policy",
+                            span: line.span,
+                            first: *first,
+                        }),
+                        None => policy = Some((self.policy(line), line.span)),
+                    },
                     Item::Seed(line) => {
                         if let Some((_, first)) = seed {
-                            self.errors.push(CheckError::DuplicateSeed {
+                            self.errors.push(CheckError::DuplicateLine {
+                                item: "seed",
                                 span: line.span,
                                 first,
                             });
@@ -306,7 +336,11 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        (seed.map_or(0, |(value, _)| value), plugins)
+        TopLevel {
+            seed: seed.map_or(0, |(value, _)| value),
+            plugins,
+            policy: policy.and_then(|(policy, _)| policy),
+        }
     }
 
     /// Gathers all definitions into one namespace, reporting names defined twice.

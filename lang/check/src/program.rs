@@ -19,6 +19,8 @@ pub struct Program {
     pub seed: u64,
     /// `plugin "path"` lines as written, in order.
     pub plugins: Vec<(String, Span)>,
+    /// `policy { .. }`: what the run may read.
+    pub policy: Option<exp_ir::graph::Policy>,
     /// Every definition of the experiment file and its imports: imported modules first (in the
     /// order they were imported), then the experiment file, each in file order.
     pub defs: Vec<CheckedDef>,

@@ -917,3 +917,60 @@ sequence wrong { model: net, tasks: [digits], steps: 5 steps, optimizer: adamw, 
 sequence not_a_merger { model: net, tasks: [digits], steps: 5 steps, optimizer: adamw, merge: adamw }
 "#
 );
+
+snapshot!(
+    licence_policy,
+    r#"import std.digits
+policy { licenses: ["CC-BY-4.0", "public-domain"] }
+model net = mlp
+train t { model: net, data: digits, steps: 5 steps, optimizer: adamw }
+"#
+);
+
+snapshot!(
+    licence_policy_errors,
+    r#"import std.digits
+policy { licences: ["CC0-1.0"] }
+policy { licenses: [] }
+sweep seeds 2 {
+  model net = mlp
+  policy { licenses: ["CC0-1.0"] }
+}
+"#
+);
+
+#[test]
+fn the_policy_reaches_the_program() {
+    let mut sources = SourceMap::new();
+    let main = sources.add(
+        "test.exp",
+        "policy { licenses: [\" CC0-1.0 \", \"generated\"] }\n",
+    );
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let policy = program.unwrap().policy.unwrap();
+    assert_eq!(policy.licenses, ["CC0-1.0", "generated"]);
+    assert!(policy.allows("cc0-1.0"));
+    assert!(policy.allows("generated "));
+    assert!(!policy.allows("CC-BY-NC-4.0"));
+}
+
+snapshot!(
+    licence_policy_values,
+    r#"policy { }
+"#
+);
+
+snapshot!(
+    licence_policy_empty_list,
+    r#"policy { licenses: [] }
+"#
+);
+
+snapshot!(
+    a_definition_named_where_a_component_is_expected,
+    r#"import std.digits
+model base = mlp { hidden: [8] }
+model lm = base
+"#
+);

@@ -114,6 +114,7 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
             .map(|(path, _)| path.clone())
             .collect(),
         nodes: lowering.nodes,
+        policy: program.policy.clone(),
     }
 }
 

@@ -22,6 +22,24 @@ pub struct Graph {
     pub plugins: Vec<String>,
     /// Nodes in a topological order: every input of a node comes before it.
     pub nodes: Vec<Node>,
+    /// `policy { .. }`: rules the whole run keeps, checked before any training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+}
+
+/// What a run may read: every dataset's licence must be one of `licenses` (compared without
+/// regard to case), or the run is refused before anything trains.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub licenses: Vec<String>,
+}
+
+impl Policy {
+    pub fn allows(&self, license: &str) -> bool {
+        self.licenses
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(license.trim()))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -21,6 +21,8 @@ pub enum Item {
     Plugin(Plugin),
     /// `seed 7`
     Seed(Seed),
+    /// `policy { licenses: [..] }`
+    Policy(Policy),
     /// `let base_lr = 1e-3`
     Let(Let),
     /// `dataset`, `model`, `tokenizer`, `train`, `merge`, `evaluate`, `report`, `sequence` or
@@ -144,6 +146,13 @@ pub struct Plugin {
 pub struct Seed {
     pub value: i64,
     pub value_span: Span,
+    pub span: Span,
+}
+
+/// `policy { fields }`: rules the whole run must keep, such as the licences it may read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub block: Block,
     pub span: Span,
 }
 

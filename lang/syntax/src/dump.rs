@@ -64,6 +64,17 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
             Item::Seed(seed) => {
                 let _ = writeln!(out, "seed {} @{}", seed.value, range(seed.span));
             }
+            Item::Policy(policy) => {
+                let _ = writeln!(out, "policy @{}", range(policy.span));
+                for field in &policy.block.fields {
+                    let _ = writeln!(
+                        out,
+                        "{indent}  {}: {}",
+                        field.key.name,
+                        expr_text(&field.value)
+                    );
+                }
+            }
             Item::Let(binding) => {
                 let _ = writeln!(
                     out,

@@ -283,6 +283,14 @@ impl<'s> Printer<'s> {
                 plugin.span,
             ),
             Item::Seed(seed) => simple(format!("seed {}", self.slice(seed.value_span)), seed.span),
+            Item::Policy(policy) => Entry {
+                head: "policy ".to_string(),
+                tail: Tail::Block(&policy.block),
+                suffix: "",
+                start: policy.span.start as usize,
+                end: policy.span.end as usize,
+                always_break: false,
+            },
             Item::Let(binding) => self
                 .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
                 .spanning(binding.span),

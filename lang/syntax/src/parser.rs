@@ -20,7 +20,7 @@ use pest_derive::Parser;
 
 use crate::ast::{
     Arg, Axis, BinOp, Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr,
-    ExprKind, Field, File, Ident, Import, Item, Let, Plugin, Seed, Sweep, Template, Use,
+    ExprKind, Field, File, Ident, Import, Item, Let, Plugin, Policy, Seed, Sweep, Template, Use,
 };
 use crate::parse_error::ParseError;
 
@@ -104,6 +104,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::module_path => "a module path",
         Rule::plugin | Rule::kw_plugin => "`plugin`",
         Rule::seed | Rule::kw_seed => "`seed`",
+        Rule::policy | Rule::kw_policy => "`policy`",
         Rule::let_def | Rule::kw_let => "`let`",
         Rule::kw_dataset | Rule::dataset_def => "`dataset`",
         Rule::kw_model | Rule::model_def => "`model`",
@@ -418,6 +419,10 @@ impl Builder {
                     value_span,
                     span,
                 })
+            }
+            Rule::policy => {
+                let block = self.block(parts.next()?);
+                Item::Policy(Policy { block, span })
             }
             Rule::let_def => {
                 let name = self.ident(&parts.next()?);
@@ -850,6 +855,7 @@ fn is_token_rule(rule: Rule) -> bool {
             | Rule::kw_import
             | Rule::kw_plugin
             | Rule::kw_seed
+            | Rule::kw_policy
             | Rule::kw_let
             | Rule::kw_dataset
             | Rule::kw_model

@@ -46,6 +46,10 @@ impl Checker<'_> {
                     suggestion: did_you_mean(name, available.iter().map(String::as_str))
                         .map(str::to_string),
                     available,
+                    definition: self
+                        .names
+                        .get(name)
+                        .map(|idx| (self.defs[*idx].0.kind, self.defs[*idx].0.name.span)),
                 },
             };
             self.errors.push(error);

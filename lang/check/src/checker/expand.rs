@@ -223,9 +223,11 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         let mut out = Vec::with_capacity(items.len());
         for item in &items {
             match item {
-                Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Let(_) => {
-                    out.push(item.clone())
-                }
+                Item::Import(_)
+                | Item::Plugin(_)
+                | Item::Seed(_)
+                | Item::Policy(_)
+                | Item::Let(_) => out.push(item.clone()),
                 Item::Template(_) => {}
                 _ => expander.item(item, &global, &global, &place, &mut out),
             }
@@ -315,7 +317,7 @@ fn names_in_items(items: &[Item], names: &mut HashSet<String>) {
             Item::Use(use_) => use_.args.iter().for_each(|arg| in_expr(&arg.value, names)),
             Item::Let(binding) => in_expr(&binding.value, names),
             Item::Template(template) => names_in_items(&template.items, names),
-            Item::Import(_) | Item::Plugin(_) | Item::Seed(_) => {}
+            Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Policy(_) => {}
         }
     }
 }
@@ -575,11 +577,16 @@ impl Expander {
                 self.items(&template.items, &inner, global, &instance, out);
             }
             Item::Let(_) => {}
-            Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Template(_) => {
+            Item::Import(_)
+            | Item::Plugin(_)
+            | Item::Seed(_)
+            | Item::Policy(_)
+            | Item::Template(_) => {
                 let (what, span) = match item {
                     Item::Import(import) => ("import", import.span),
                     Item::Plugin(plugin) => ("plugin", plugin.span),
                     Item::Seed(seed) => ("seed", seed.span),
+                    Item::Policy(policy) => ("policy", policy.span),
                     Item::Template(template) => ("template", template.name.span),
                     _ => return,
                 };
