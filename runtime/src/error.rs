@@ -84,6 +84,13 @@ pub enum RunError {
         step: Option<u64>,
         checkpointed: bool,
     },
+    /// A dataset's licence is not one the file's `policy { licenses: [..] }` allows; nothing
+    /// trains in such a run.
+    LicencePolicy {
+        node: String,
+        license: String,
+        allowed: Vec<String>,
+    },
     /// An input the node needs is not there: a bug in exp.
     Internal { node: String, message: String },
     /// `--device` names no device exp knows.
@@ -136,6 +143,7 @@ impl RunError {
             | RunError::Restore { node, .. }
             | RunError::Interrupted { node, .. }
             | RunError::Internal { node, .. }
+            | RunError::LicencePolicy { node, .. }
             | RunError::PluginUnreadable { node, .. }
             | RunError::PathPattern { node, .. }
             | RunError::NamedFileUnreadable { node, .. }
@@ -259,6 +267,25 @@ impl fmt::Display for RunError {
                 }
             }
             RunError::Mismatch { node, message } => write!(f, "node `{node}`: {message}"),
+            RunError::LicencePolicy {
+                node,
+                license,
+                allowed,
+            } => {
+                let license = if license.trim().is_empty() {
+                    "no licence".to_string()
+                } else {
+                    format!("licence `{license}`")
+                };
+                let allowed: Vec<String> = allowed.iter().map(|name| format!("`{name}`")).collect();
+                write!(
+                    f,
+                    "dataset `{node}` has {license}, which the experiment's policy does not allow \
+                     (it allows {}); nothing was trained. Leave the dataset out, or add its \
+                     licence to `policy {{ licenses: [..] }}` if its terms permit this use",
+                    allowed.join(", ")
+                )
+            }
             RunError::Autocast {
                 node,
                 precision,
@@ -393,5 +420,29 @@ mod tests {
             error.to_string(),
             "`--device cuda` was asked for, but libtorch sees no CUDA device; use `--device auto` or `cpu`"
         );
+    }
+
+    #[test]
+    fn a_licence_refusal_names_the_dataset_its_licence_and_what_is_allowed() {
+        let error = RunError::LicencePolicy {
+            node: "legal".into(),
+            license: "CC-BY-NC-4.0".into(),
+            allowed: vec!["CC0-1.0".into(), "MIT".into()],
+        };
+        assert_eq!(error.node(), Some("legal"));
+        assert_eq!(
+            error.to_string(),
+            "dataset `legal` has licence `CC-BY-NC-4.0`, which the experiment's policy does not \
+             allow (it allows `CC0-1.0`, `MIT`); nothing was trained. Leave the dataset out, or \
+             add its licence to `policy { licenses: [..] }` if its terms permit this use"
+        );
+        let unlicensed = RunError::LicencePolicy {
+            node: "mine".into(),
+            license: " ".into(),
+            allowed: vec!["MIT".into()],
+        };
+        assert!(unlicensed
+            .to_string()
+            .starts_with("dataset `mine` has no licence, which"));
     }
 }

@@ -15,7 +15,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use exp_ir::{Graph, NodeKind};
+use exp_ir::graph::Policy;
+use exp_ir::{Graph, Node, NodeKind};
 
 use super::plan::Decision;
 use super::Run;
@@ -33,6 +34,21 @@ pub(super) struct Board {
     pub(super) outcomes: Vec<Option<NodeOutcome>>,
     /// Distinct inputs each node still waits for; 0 for one restored from the cache.
     waiting: Vec<usize>,
+    /// Under a licence policy, what holds every other node until the datasets are checked.
+    gate: Option<Gate>,
+}
+
+/// `policy { licenses: [..] }`: no node but a dataset starts (or is restored from the cache)
+/// until every dataset has been built and its licence checked, so a run that would read a
+/// forbidden source is refused before anything trains.
+struct Gate {
+    policy: Policy,
+    /// Datasets not yet built and checked.
+    datasets_left: usize,
+    /// Nodes ready to start, held until the datasets are checked.
+    held: Vec<usize>,
+    /// The first dataset the policy refused, and its licence.
+    refused: Option<(String, String)>,
 }
 
 /// What node bodies share while they run on the pool.
@@ -72,7 +88,7 @@ pub(super) fn dispatch(
     pool.in_place_scope(|scope| {
         let (sender, receiver) = mpsc::channel::<Completion>();
         let mut running = 0;
-        for index in board.ready_at_start() {
+        for index in board.ready_at_start(run.graph) {
             board.spawn(&shared, index, scope, &sender);
             running += 1;
         }
@@ -115,19 +131,92 @@ impl Board {
                 matches!(decision, Decision::NotNeeded).then_some(NodeOutcome::NotNeeded)
             })
             .collect();
+        let gate = graph.policy.clone().map(|policy| Gate {
+            policy,
+            datasets_left: graph.nodes.iter().filter(|node| is_dataset(node)).count(),
+            held: Vec::new(),
+            refused: None,
+        });
         Board {
             decisions,
             artifacts: vec![None; n_nodes],
             outcomes,
             waiting,
+            gate,
         }
     }
 
     /// The nodes that can start at once: restored from the cache, or with no inputs.
-    fn ready_at_start(&self) -> Vec<usize> {
-        (0..self.waiting.len())
+    fn ready_at_start(&mut self, graph: &Graph) -> Vec<usize> {
+        let ready = (0..self.waiting.len())
             .filter(|&index| self.waiting[index] == 0 && self.outcomes[index].is_none())
-            .collect()
+            .collect();
+        self.admit(graph, ready)
+    }
+
+    /// Of the nodes now ready, those that may start: all of them, unless the licence gate is
+    /// still closed, which holds every node but the datasets.
+    fn admit(&mut self, graph: &Graph, ready: Vec<usize>) -> Vec<usize> {
+        match &mut self.gate {
+            Some(gate) if gate.datasets_left > 0 => {
+                let (datasets, others): (Vec<usize>, Vec<usize>) = ready
+                    .into_iter()
+                    .partition(|&index| is_dataset(&graph.nodes[index]));
+                gate.held.extend(others);
+                datasets
+            }
+            _ => ready,
+        }
+    }
+
+    /// A dataset built (or failed): under a licence policy, checks its licence (turning a
+    /// refused one into its failure), and once every dataset is checked opens the gate:
+    /// releases the held nodes, or, when one was refused, skips every node that is not a
+    /// dataset. Returns the nodes released.
+    fn check_dataset(
+        &mut self,
+        graph: &Graph,
+        index: usize,
+        result: &mut Result<(Artifact, bool), RunError>,
+        observer: &dyn Observer,
+    ) -> Vec<usize> {
+        let Some(gate) = &mut self.gate else {
+            return Vec::new();
+        };
+        let node = &graph.nodes[index];
+        if let Ok((Artifact::Dataset(dataset), _)) = &*result {
+            let license = dataset.info.license.clone();
+            if !gate.policy.allows(&license) {
+                gate.refused
+                    .get_or_insert((node.name.clone(), license.clone()));
+                *result = Err(RunError::LicencePolicy {
+                    node: node.name.clone(),
+                    license,
+                    allowed: gate.policy.licenses.clone(),
+                });
+            }
+        }
+        gate.datasets_left -= 1;
+        if gate.datasets_left > 0 {
+            return Vec::new();
+        }
+        let held = std::mem::take(&mut gate.held);
+        let Some((dataset, license)) = gate.refused.clone() else {
+            return held;
+        };
+        let because = format!(
+            "the licence policy refused dataset `{dataset}` (licence `{license}`), so nothing trains"
+        );
+        for other in &graph.nodes {
+            if !is_dataset(other) && self.outcomes[other.id.0].is_none() {
+                let outcome = NodeOutcome::Skipped {
+                    because: because.clone(),
+                };
+                observer.finished(other, &outcome);
+                self.outcomes[other.id.0] = Some(outcome);
+            }
+        }
+        Vec::new()
     }
 
     /// Starts node `index` on the pool with the artifacts of its inputs.
@@ -184,9 +273,31 @@ impl Board {
     fn complete(&mut self, shared: &Shared, completion: Completion) -> Vec<usize> {
         let Completion {
             index,
-            result,
+            mut result,
             seconds,
         } = completion;
+        let run = shared.run;
+        let graph = run.graph;
+        let node = &graph.nodes[index];
+        let released = if is_dataset(node) {
+            self.check_dataset(graph, index, &mut result, shared.observer)
+        } else {
+            Vec::new()
+        };
+        let ready = self.record(shared, index, result, seconds);
+        let mut ready = self.admit(graph, ready);
+        ready.extend(released);
+        ready
+    }
+
+    /// Records a node's outcome and returns its consumers that became ready through it.
+    fn record(
+        &mut self,
+        shared: &Shared,
+        index: usize,
+        result: Result<(Artifact, bool), RunError>,
+        seconds: f64,
+    ) -> Vec<usize> {
         let run = shared.run;
         let graph = run.graph;
         let node = &graph.nodes[index];
@@ -367,6 +478,10 @@ impl Shared<'_> {
             cache.remember(&run.graph.experiment, &node.name, &run.keys[index].parts);
         }
     }
+}
+
+fn is_dataset(node: &Node) -> bool {
+    matches!(node.kind, NodeKind::Dataset { .. })
 }
 
 /// Journals how a node ended (`outcomes.jsonl`), as the manifest will record it.

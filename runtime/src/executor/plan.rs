@@ -49,9 +49,10 @@ pub(super) fn plan(
         }
         decisions.push(decision);
     }
-    // A dataset is needed only if a node that reads it runs.
+    // A dataset is needed only if a node that reads it runs; under a licence policy every
+    // dataset is built, so that its licence is checked even when all its readers are cached.
     for node in &graph.nodes {
-        if matches!(node.kind, NodeKind::Dataset { .. }) {
+        if matches!(node.kind, NodeKind::Dataset { .. }) && graph.policy.is_none() {
             let needed = graph
                 .consumers(node.id)
                 .any(|consumer| matches!(decisions[consumer.id.0], Decision::Run));
