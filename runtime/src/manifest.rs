@@ -28,7 +28,17 @@ pub struct Record<'a> {
 pub struct Finished<'a> {
     pub outcomes: &'a [(String, NodeOutcome)],
     /// Per model-producing node: its checkpoint and the data that fed it.
-    pub ledger: &'a [(String, PathBuf, Vec<LedgerEntry>)],
+    pub ledger: &'a [LedgerRecord],
+}
+
+/// One model-producing node's line of the ledger.
+pub struct LedgerRecord {
+    pub node: String,
+    pub checkpoint: PathBuf,
+    /// The model's size: the elements of its checkpoint's tensors (a tied embedding is one
+    /// tensor; buffers such as a norm's running statistics count too).
+    pub parameters: u64,
+    pub sources: Vec<LedgerEntry>,
 }
 
 pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()> {
@@ -99,11 +109,13 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
         let ledger: Vec<Value> = finished
             .ledger
             .iter()
-            .map(|(node, checkpoint, entries)| {
+            .map(|line| {
+                let checkpoint = &line.checkpoint;
                 json!({
-                    "node": node,
+                    "node": line.node,
                     "checkpoint": checkpoint.strip_prefix(&run_dir.path).unwrap_or(checkpoint).display().to_string(),
-                    "sources": entries,
+                    "parameters": line.parameters,
+                    "sources": line.sources,
                 })
             })
             .collect();

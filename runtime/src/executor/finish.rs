@@ -9,7 +9,7 @@ use super::dispatch::Board;
 use super::Run;
 use crate::artifact::{Artifact, MetricsArtifact};
 use crate::error::RunError;
-use crate::manifest::Finished;
+use crate::manifest::{Finished, LedgerRecord};
 use crate::node_outcome::NodeOutcome;
 use crate::nodes;
 use crate::run_dir::RunDir;
@@ -37,11 +37,12 @@ pub(super) fn finish(run: &Run, board: Board) -> Result<RunSummary, RunError> {
         .iter()
         .zip(&artifacts)
         .filter_map(|(node, artifact)| match artifact.as_deref() {
-            Some(Artifact::Model(model)) => Some((
-                node.name.clone(),
-                model.checkpoint.clone(),
-                model.ledger.clone(),
-            )),
+            Some(Artifact::Model(model)) => Some(LedgerRecord {
+                node: node.name.clone(),
+                checkpoint: model.checkpoint.clone(),
+                parameters: model.parameter_count(),
+                sources: model.ledger.clone(),
+            }),
             _ => None,
         })
         .collect();
