@@ -99,6 +99,20 @@ pub struct ModelArtifact {
     pub tokenizer: Option<Arc<TokenizerArtifact>>,
 }
 
+impl ModelArtifact {
+    /// The elements of every tensor in the checkpoint: the model's size in the manifest.
+    pub fn parameter_count(&self) -> u64 {
+        let weights = self
+            .weights
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        weights
+            .iter()
+            .map(|(_, tensor)| tensor.numel() as u64)
+            .sum()
+    }
+}
+
 /// The extra memory a method holds, for comparing continual-learning methods: copies of the
 /// model's parameters (anchors, Fisher diagonals, checkpoints a merge reads) and stored
 /// training examples (a replay buffer).

@@ -31,6 +31,7 @@ use tch::{Device, Tensor};
 use crate::artifact::{
     Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact, TokenizerArtifact,
 };
+use crate::error::RunError;
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
@@ -69,9 +70,8 @@ pub struct ComponentIdentity {
 }
 
 impl KeyParts {
-    fn key(&self) -> Result<String, String> {
-        let json = serde_json::to_string(self)
-            .map_err(|error| format!("cannot serialise its key parts: {error}"))?;
+    fn key(&self) -> serde_json::Result<String> {
+        let json = serde_json::to_string(self)?;
         Ok(sha256_hex(json.as_bytes()))
     }
 }
@@ -114,10 +114,12 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
 /// The files a component's path parameters name, each with its SHA-256, in the order a
 /// component reads them: entries in the order written, a glob (`*`, `?`, `[`) as its sorted
 /// matches (files only), each file once.
+/// `node` is the node whose key they enter, for errors.
 fn named_files(
+    node: &str,
     schema: &exp_ir::ComponentSchema,
     component: &ComponentRef,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, RunError> {
     fn strings(value: &exp_ir::Value, out: &mut Vec<String>) {
         match value {
             exp_ir::Value::Str(text) => out.push(text.clone()),
@@ -135,7 +137,11 @@ fn named_files(
     for entry in &entries {
         let found: Vec<PathBuf> = if entry.contains(['*', '?', '[']) {
             let mut matched: Vec<PathBuf> = glob::glob(entry)
-                .map_err(|error| format!("`{entry}` is not a valid glob pattern: {error}"))?
+                .map_err(|error| RunError::PathPattern {
+                    node: node.to_string(),
+                    pattern: entry.clone(),
+                    message: error.to_string(),
+                })?
                 .filter_map(Result::ok)
                 .filter(|path| path.is_file())
                 .collect();
@@ -153,12 +159,10 @@ fn named_files(
     files
         .into_iter()
         .map(|file| {
-            let hash = file_sha256(&file).ok_or_else(|| {
-                format!(
-                    "cannot read `{}`, named by `{}`'s parameters, to hash it for the cache key",
-                    file.display(),
-                    component.name
-                )
+            let hash = file_sha256(&file).ok_or_else(|| RunError::NamedFileUnreadable {
+                node: node.to_string(),
+                component: component.name.clone(),
+                path: file.display().to_string(),
             })?;
             Ok((file.display().to_string(), hash))
         })
@@ -194,7 +198,7 @@ pub fn node_keys(
     device: Device,
     threads: usize,
     exp_version: &str,
-) -> Result<Vec<NodeKey>, String> {
+) -> Result<Vec<NodeKey>, RunError> {
     let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut keys: Vec<NodeKey> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
@@ -214,11 +218,10 @@ pub fn node_keys(
                                 // A plugin file that cannot be read now is one whose results
                                 // could not be told apart from another build's.
                                 let hash = file_sha256(&plugin.path).ok_or_else(|| {
-                                    format!(
-                                        "cannot read plugin `{}` to hash it for node `{}`'s cache key",
-                                        plugin.path.display(),
-                                        node.name
-                                    )
+                                    RunError::PluginUnreadable {
+                                        node: node.name.clone(),
+                                        path: plugin.path.display().to_string(),
+                                    }
                                 })?;
                                 plugin_hashes.insert(plugin.path.clone(), hash.clone());
                                 hash
@@ -229,8 +232,7 @@ pub fn node_keys(
                     None => Default::default(),
                 };
                 let files = match registry.schema(component.kind, &component.name) {
-                    Some(schema) => named_files(schema, component)
-                        .map_err(|error| format!("node `{}`: {error}", node.name))?,
+                    Some(schema) => named_files(&node.name, schema, component)?,
                     None => Vec::new(),
                 };
                 Ok(ComponentIdentity {
@@ -243,17 +245,18 @@ pub fn node_keys(
                     files,
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, RunError>>()?;
         let inputs = node
             .inputs
             .iter()
             .map(|input| (input.role.clone(), keys[input.node.0].key.clone()))
             .collect();
         let mut spec = without_spans(serde_json::to_value(&node.kind).map_err(|error| {
-            format!(
-                "cannot serialise node `{}` for its cache key: {error}",
-                node.name
-            )
+            RunError::CacheKey {
+                node: node.name.clone(),
+                what: "its specification",
+                message: error.to_string(),
+            }
         })?);
         if matches!(
             node.kind,
@@ -279,9 +282,11 @@ pub fn node_keys(
             threads: threads as u64,
             inputs,
         };
-        let key = parts
-            .key()
-            .map_err(|error| format!("node `{}`: {error}", node.name))?;
+        let key = parts.key().map_err(|error| RunError::CacheKey {
+            node: node.name.clone(),
+            what: "its key parts",
+            message: error.to_string(),
+        })?;
         keys.push(NodeKey { parts, key });
     }
     Ok(keys)
@@ -344,10 +349,15 @@ impl StoredTokenizer {
         })
     }
 
-    /// The tokenizer back from an entry.
-    fn restore(&self, dir: &Path) -> Result<Arc<TokenizerArtifact>, String> {
-        let json = fs::read_to_string(dir.join("tokenizer.json"))
-            .map_err(|error| format!("cannot read the cached tokenizer: {error}"))?;
+    /// The tokenizer back from the entry in `dir`, for node `node`.
+    fn restore(&self, node: &str, dir: &Path) -> Result<Arc<TokenizerArtifact>, RunError> {
+        let json = fs::read_to_string(dir.join("tokenizer.json")).map_err(|error| {
+            unusable(
+                node,
+                dir,
+                format!("cannot read the cached tokenizer: {error}"),
+            )
+        })?;
         Ok(Arc::new(TokenizerArtifact {
             component: self.component.clone(),
             key: sha256_hex(json.as_bytes()),
@@ -392,6 +402,15 @@ pub struct Cache {
     root: PathBuf,
     /// Serialises writes of the index files.
     index_lock: Mutex<()>,
+}
+
+/// The entry in `dir`, valid when looked up, cannot give node `node` its result.
+fn unusable(node: &str, dir: &Path, message: String) -> RunError {
+    RunError::Restore {
+        node: node.to_string(),
+        entry: dir.display().to_string(),
+        message,
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -607,7 +626,8 @@ impl Hit {
         node: &Node,
         run_dir: &RunDir,
         device: Device,
-    ) -> Result<Artifact, String> {
+    ) -> Result<Artifact, RunError> {
+        let unusable = |message: String| unusable(&node.name, &self.dir, message);
         run_dir.replay(&node.name, &self.meta.metrics);
         match &self.meta.stored {
             Stored::Model {
@@ -621,28 +641,39 @@ impl Hit {
                 tokenizer,
             } => {
                 let tokenizer = match tokenizer {
-                    Some(tokenizer) => Some(tokenizer.restore(&self.dir)?),
+                    Some(tokenizer) => Some(tokenizer.restore(&node.name, &self.dir)?),
                     None => None,
                 };
                 let checkpoint = run_dir.checkpoint_path(&node.name);
-                fs::copy(self.dir.join("weights.safetensors"), &checkpoint)
-                    .map_err(|error| format!("cannot copy the cached checkpoint: {error}"))?;
-                let mut read =
-                    Tensor::read_safetensors(&checkpoint).map_err(|error| error.to_string())?;
+                fs::copy(self.dir.join("weights.safetensors"), &checkpoint).map_err(|error| {
+                    unusable(format!(
+                        "cannot copy the cached checkpoint to `{}`: {error}",
+                        checkpoint.display()
+                    ))
+                })?;
+                let mut read = Tensor::read_safetensors(&checkpoint).map_err(|error| {
+                    unusable(format!(
+                        "cannot read the checkpoint `{}` copied from it: {error}",
+                        checkpoint.display()
+                    ))
+                })?;
                 let mut weights = Vec::with_capacity(order.len());
                 for name in order {
                     let position = read
                         .iter()
                         .position(|(found, _)| found == name)
-                        .ok_or_else(|| format!("the cached checkpoint lacks tensor `{name}`"))?;
+                        .ok_or_else(|| {
+                            unusable(format!("the cached checkpoint lacks tensor `{name}`"))
+                        })?;
                     let (name, tensor) = read.swap_remove(position);
                     weights.push((name, tensor.to_device(device)));
                 }
                 let mut hook_tensors = if hooks.is_empty() {
                     Vec::new()
                 } else {
-                    Tensor::read_safetensors(self.dir.join("hooks.safetensors"))
-                        .map_err(|error| format!("cannot read the cached hook state: {error}"))?
+                    Tensor::read_safetensors(self.dir.join("hooks.safetensors")).map_err(
+                        |error| unusable(format!("cannot read the cached hook state: {error}")),
+                    )?
                 };
                 let mut carried = Vec::with_capacity(hooks.len());
                 for (index, hook) in hooks.iter().enumerate() {
@@ -652,7 +683,9 @@ impl Hit {
                         let position = hook_tensors
                             .iter()
                             .position(|(found, _)| *found == key)
-                            .ok_or_else(|| format!("the cached hook state lacks `{key}`"))?;
+                            .ok_or_else(|| {
+                                unusable(format!("the cached hook state lacks `{key}`"))
+                            })?;
                         let (_, tensor) = hook_tensors.swap_remove(position);
                         tensors.push((name.clone(), tensor.to_device(device)));
                     }
@@ -676,19 +709,18 @@ impl Hit {
                 }))
             }
             Stored::Tokenizer { tokenizer } => {
-                let tokenizer = tokenizer.restore(&self.dir)?;
+                let tokenizer = tokenizer.restore(&node.name, &self.dir)?;
                 let path = run_dir.tokenizer_path(&node.name);
                 fs::create_dir_all(path.parent().unwrap_or(&run_dir.path))
                     .and_then(|()| RunDir::write_atomic(&path, tokenizer.json.as_bytes()))
-                    .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+                    .map_err(|error| RunError::io(&node.name, &path, error))?;
                 Ok(Artifact::Tokenizer(tokenizer))
             }
             Stored::Metrics { metrics } => {
                 if let (NodeKind::Continual { metric, .. }, Some(matrix)) =
                     (&node.kind, &metrics.matrix)
                 {
-                    crate::nodes::continual::write_matrix(&node.name, run_dir, metric, matrix)
-                        .map_err(|error| error.to_string())?;
+                    crate::nodes::continual::write_matrix(&node.name, run_dir, metric, matrix)?;
                 }
                 Ok(Artifact::Metrics(metrics.clone()))
             }
@@ -702,8 +734,7 @@ impl Hit {
                     NodeKind::Report { chart, against } => (*chart, against.as_deref()),
                     _ => (false, None),
                 };
-                crate::nodes::report::write_report(&node.name, run_dir, &table, chart, against)
-                    .map_err(|error| error.to_string())?;
+                crate::nodes::report::write_report(&node.name, run_dir, &table, chart, against)?;
                 Ok(Artifact::Table(table))
             }
         }
@@ -840,18 +871,20 @@ mod tests {
             .collect(),
             span: None,
         };
-        let files = named_files(&schema, &component).unwrap();
+        let files = named_files("n", &schema, &component).unwrap();
         let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
         // b as written first, then the glob's sorted matches without b again or the directory.
         assert_eq!(names, [at("b.txt"), at("a.txt")]);
         let before = files[1].1.clone();
         write("a.txt", "alpha, changed");
-        let after = named_files(&schema, &component).unwrap();
+        let after = named_files("n", &schema, &component).unwrap();
         assert_ne!(after[1].1, before, "a changed file changes its hash");
         assert_eq!(after[0], files[0]);
 
         std::fs::remove_file(dir.path().join("b.txt")).unwrap();
-        let error = named_files(&schema, &component).unwrap_err();
+        let error = named_files("n", &schema, &component)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("b.txt") && error.contains("text_files"),
             "{error}"

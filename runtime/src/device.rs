@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use tch::Device;
 
+use crate::error::RunError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// CUDA when libtorch sees a GPU, else CPU.
@@ -14,15 +16,15 @@ pub enum DeviceChoice {
 }
 
 impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(text: &str) -> Result<DeviceChoice, String> {
+    type Err = RunError;
+    fn from_str(text: &str) -> Result<DeviceChoice, RunError> {
         match text {
             "auto" => Ok(DeviceChoice::Auto),
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" | "gpu" => Ok(DeviceChoice::Cuda),
-            other => Err(format!(
-                "unknown device `{other}`: expected auto, cpu or cuda"
-            )),
+            other => Err(RunError::UnknownDevice {
+                given: other.to_string(),
+            }),
         }
     }
 }
@@ -39,15 +41,13 @@ impl fmt::Display for DeviceChoice {
 
 impl DeviceChoice {
     /// The device to use, or an error when CUDA was asked for and is not there.
-    pub fn resolve(self) -> Result<Device, String> {
+    pub fn resolve(self) -> Result<Device, RunError> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
             DeviceChoice::Auto if cuda_available() => Ok(Device::Cuda(0)),
             DeviceChoice::Auto => Ok(Device::Cpu),
             DeviceChoice::Cuda if cuda_available() => Ok(Device::Cuda(0)),
-            DeviceChoice::Cuda => Err(
-                "`--device cuda` was asked for, but libtorch sees no CUDA device; use `--device auto` or `cpu`".into(),
-            ),
+            DeviceChoice::Cuda => Err(RunError::DeviceUnavailable { asked: self }),
         }
     }
 }

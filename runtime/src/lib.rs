@@ -4,6 +4,8 @@
 //! - `artifact`: the values that flow along edges (datasets, model weights, metrics, tables).
 //! - `executor`: runs nodes in dependency order, independent ones in parallel on rayon, and
 //!   isolates failures (a failed node's dependents are skipped, everything else still runs).
+//!   What it is asked (`run_options`), says of each node (`node_outcome`) and hands back
+//!   (`run_summary`) sit in their own modules, which `manifest` and `observer` read too.
 //! - `nodes`: what each kind of node does (initialise, train, merge, evaluate, report).
 //! - `run_dir`: the run directory: manifest, metrics log, checkpoints, results tables.
 //! - `plots`: charts of the metrics log and of results tables, as SVG and PNG.
@@ -15,19 +17,25 @@ pub mod device;
 pub mod error;
 pub mod executor;
 pub mod manifest;
+pub mod node_outcome;
 pub mod nodes;
 pub mod observer;
 pub mod plots;
 pub mod precision;
 pub mod registry;
 pub mod run_dir;
+pub mod run_options;
+pub mod run_summary;
 pub mod table;
 pub mod text;
 
 pub use device::DeviceChoice;
 pub use error::RunError;
-pub use executor::{execute, NodeOutcome, RunOptions, RunSummary};
+pub use executor::execute;
+pub use node_outcome::NodeOutcome;
 pub use observer::{Observer, SilentObserver};
 pub use registry::Registry;
 pub use run_dir::RunDir;
+pub use run_options::RunOptions;
+pub use run_summary::RunSummary;
 pub use table::Table;

@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 use tch::Device;
 
 use crate::artifact::LedgerEntry;
-use crate::executor::{NodeOutcome, RunOptions};
+use crate::node_outcome::NodeOutcome;
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, RunDir};
+use crate::run_options::RunOptions;
 
 /// What the manifest describes, fixed for the whole run.
 pub struct Record<'a> {
@@ -27,17 +28,17 @@ pub struct Record<'a> {
 pub struct Finished<'a> {
     pub outcomes: &'a [(String, NodeOutcome)],
     /// Per model-producing node: its checkpoint and the data that fed it.
-    pub ledger: &'a [(String, PathBuf, Vec<LedgerEntry>)],
+    pub ledger: &'a [LedgerRecord],
 }
 
-pub(crate) fn outcome_json(outcome: &NodeOutcome) -> Value {
-    match outcome {
-        NodeOutcome::Done { seconds } => json!({ "status": "done", "seconds": seconds }),
-        NodeOutcome::Cached { key } => json!({ "status": "cached", "key": key }),
-        NodeOutcome::NotNeeded => json!({ "status": "not_needed" }),
-        NodeOutcome::Failed(error) => json!({ "status": "failed", "error": error.to_string() }),
-        NodeOutcome::Skipped { because } => json!({ "status": "skipped", "because": because }),
-    }
+/// One model-producing node's line of the ledger.
+pub struct LedgerRecord {
+    pub node: String,
+    pub checkpoint: PathBuf,
+    /// The model's size: the elements of its checkpoint's tensors (a tied embedding is one
+    /// tensor; buffers such as a norm's running statistics count too).
+    pub parameters: u64,
+    pub sources: Vec<LedgerEntry>,
 }
 
 pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()> {
@@ -86,7 +87,7 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
                     .iter()
                     .find(|(name, _)| *name == node.name)
                 {
-                    entry["outcome"] = outcome_json(outcome);
+                    entry["outcome"] = outcome.to_json();
                 }
             }
             entry
@@ -108,11 +109,13 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
         let ledger: Vec<Value> = finished
             .ledger
             .iter()
-            .map(|(node, checkpoint, entries)| {
+            .map(|line| {
+                let checkpoint = &line.checkpoint;
                 json!({
-                    "node": node,
+                    "node": line.node,
                     "checkpoint": checkpoint.strip_prefix(&run_dir.path).unwrap_or(checkpoint).display().to_string(),
-                    "sources": entries,
+                    "parameters": line.parameters,
+                    "sources": line.sources,
                 })
             })
             .collect();

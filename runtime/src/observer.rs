@@ -2,7 +2,7 @@
 
 use exp_ir::Node;
 
-use crate::executor::NodeOutcome;
+use crate::node_outcome::NodeOutcome;
 
 pub trait Observer: Sync {
     /// A node started; `total_steps` is set for training nodes.

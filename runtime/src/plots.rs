@@ -50,6 +50,10 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// What drawing on a backend ends with: plotters' error for that backend, turned into a
+/// `PlotError` naming the file by `render`.
+type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
 /// Grid lines between the labelled ones.
 const LIGHT_GRID: RGBColor = RGBColor(235, 235, 235);
 
@@ -205,8 +209,8 @@ fn draw_heatmap<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     matrix: &[Vec<f64>],
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(draw_error)?;
+) -> Drawn<DB> {
+    root.fill(&WHITE)?;
     let n = matrix.len();
     let labels: Vec<String> = (1..=n).map(|task| format!("task {task}")).collect();
     let mut plot = ChartBuilder::on(root)
@@ -214,8 +218,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         .margin(18)
         .x_label_area_size(48)
         .y_label_area_size(110)
-        .build_cartesian_2d(0.0..n as f64, 0.0..n as f64)
-        .map_err(draw_error)?;
+        .build_cartesian_2d(0.0..n as f64, 0.0..n as f64)?;
     plot.configure_mesh()
         .disable_mesh()
         .x_labels(0)
@@ -223,8 +226,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         .x_desc("evaluated on")
         .y_desc("after training")
         .axis_desc_style(("sans-serif", 17))
-        .draw()
-        .map_err(draw_error)?;
+        .draw()?;
     // Row 0 (after the first task) at the top, as the matrix is written.
     let cells = matrix.iter().enumerate().flat_map(|(row, values)| {
         values.iter().enumerate().map(move |(column, value)| {
@@ -235,7 +237,7 @@ fn draw_heatmap<DB: DrawingBackend>(
             )
         })
     });
-    plot.draw_series(cells).map_err(draw_error)?;
+    plot.draw_series(cells)?;
     let centered = |color: &RGBColor| {
         ("sans-serif", 16)
             .into_font()
@@ -246,8 +248,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         for (column, value) in values.iter().enumerate() {
             let (x, y) = plot.backend_coord(&(column as f64 + 0.5, (n - row) as f64 - 0.5));
             let color = if *value > 0.55 { WHITE } else { BLACK };
-            root.draw(&Text::new(format!("{value:.3}"), (x, y), centered(&color)))
-                .map_err(draw_error)?;
+            root.draw(&Text::new(format!("{value:.3}"), (x, y), centered(&color)))?;
         }
     }
     let label_style = |h: HPos, v: VPos| {
@@ -262,17 +263,15 @@ fn draw_heatmap<DB: DrawingBackend>(
             label.as_str(),
             (x, y + 8),
             label_style(HPos::Center, VPos::Top),
-        ))
-        .map_err(draw_error)?;
+        ))?;
         let (x, y) = plot.backend_coord(&(0.0, (n - index) as f64 - 0.5));
         root.draw(&Text::new(
             label.as_str(),
             (x - 8, y),
             label_style(HPos::Right, VPos::Center),
-        ))
-        .map_err(draw_error)?;
+        ))?;
     }
-    root.present().map_err(draw_error)
+    root.present()
 }
 
 /// A line of a chart against a sweep axis: (x, mean, std) per point, sorted by x.
@@ -306,8 +305,8 @@ fn draw_line_chart<DB: DrawingBackend>(
     x_desc: &str,
     y_desc: &str,
     series: &[AxisSeries],
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(draw_error)?;
+) -> Drawn<DB> {
+    root.fill(&WHITE)?;
     let points = || series.iter().flat_map(|line| line.points.iter());
     let x_low = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_high = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
@@ -322,23 +321,20 @@ fn draw_line_chart<DB: DrawingBackend>(
         .margin(18)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(padded(x_low, x_high), padded(y_low, y_high))
-        .map_err(draw_error)?;
+        .build_cartesian_2d(padded(x_low, x_high), padded(y_low, y_high))?;
     plot.configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
         .light_line_style(LIGHT_GRID)
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
-        .draw()
-        .map_err(draw_error)?;
+        .draw()?;
     for (index, line) in series.iter().enumerate() {
         let color = COLORS[index % COLORS.len()];
         plot.draw_series(LineSeries::new(
             line.points.iter().map(|p| (p.0, p.1)),
             color.stroke_width(2),
-        ))
-        .map_err(draw_error)?
+        ))?
         .label(line.label.as_str())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         plot.draw_series(line.points.iter().filter_map(|p| {
@@ -347,14 +343,12 @@ fn draw_line_chart<DB: DrawingBackend>(
                 vec![(p.0, p.1 - std), (p.0, p.1 + std)],
                 color.stroke_width(1),
             ))
-        }))
-        .map_err(draw_error)?;
+        }))?;
         plot.draw_series(
             line.points
                 .iter()
                 .map(|p| plotters::element::Circle::new((p.0, p.1), 4, color.filled())),
-        )
-        .map_err(draw_error)?;
+        )?;
     }
     finish_with_legend(&mut plot, root, SeriesLabelPosition::LowerRight)
 }
@@ -365,15 +359,14 @@ fn finish_with_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
     plot: &mut ChartContext<'a, DB, CT>,
     root: &DrawingArea<DB, Shift>,
     position: SeriesLabelPosition,
-) -> Result<(), String> {
+) -> Drawn<DB> {
     plot.configure_series_labels()
         .position(position)
         .label_font(("sans-serif", 16))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .draw()
-        .map_err(draw_error)?;
-    root.present().map_err(draw_error)
+        .draw()?;
+    root.present()
 }
 
 /// Registers the embedded font once per process.
@@ -395,8 +388,8 @@ fn register_fonts() -> Result<(), PlotError> {
 /// the backend).
 fn render<Svg, Png>(stem: &Path, draw_svg: Svg, draw_png: Png) -> Result<Vec<PathBuf>, PlotError>
 where
-    Svg: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-    Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+    Svg: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Drawn<SVGBackend<'static>>,
+    Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Drawn<BitMapBackend<'static>>,
 {
     register_fonts()?;
     if let Some(parent) = stem
@@ -412,16 +405,16 @@ where
     let png_path = with_suffix(stem, ".png");
     {
         let root = SVGBackend::new(&svg_path, SIZE).into_drawing_area();
-        draw_svg(&root).map_err(|message| PlotError::Draw {
+        draw_svg(&root).map_err(|error| PlotError::Draw {
             path: svg_path.clone(),
-            message,
+            message: error.to_string(),
         })?;
     }
     {
         let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
-        draw_png(&root).map_err(|message| PlotError::Draw {
+        draw_png(&root).map_err(|error| PlotError::Draw {
             path: png_path.clone(),
-            message,
+            message: error.to_string(),
         })?;
     }
     Ok(vec![svg_path, png_path])
@@ -527,15 +520,11 @@ fn padded(low: f64, high: f64) -> std::ops::Range<f64> {
     }
 }
 
-fn draw_error<E: std::error::Error + Send + Sync>(error: DrawingAreaErrorKind<E>) -> String {
-    error.to_string()
-}
-
 fn draw_metric_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     chart: &MetricChart,
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(draw_error)?;
+) -> Drawn<DB> {
+    root.fill(&WHITE)?;
     let points = || chart.series.iter().flat_map(|series| &series.points);
     let first_step = points().map(|(step, _)| *step).min().unwrap_or(0);
     let last_step = points().map(|(step, _)| *step).max().unwrap_or(0);
@@ -575,33 +564,27 @@ fn draw_metric_chart<DB: DrawingBackend>(
         .margin(18)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(steps, values)
-        .map_err(draw_error)?;
+        .build_cartesian_2d(steps, values)?;
     plot.configure_mesh()
         .x_desc(chart.x)
         .y_desc(chart.name.as_str())
         .light_line_style(LIGHT_GRID)
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
-        .draw()
-        .map_err(draw_error)?;
+        .draw()?;
     for (index, series) in chart.series.iter().enumerate() {
         let color = COLORS[index % COLORS.len()];
         plot.draw_series(
             LineSeries::new(series.points.iter().copied(), color.stroke_width(2)).point_size(3),
-        )
-        .map_err(draw_error)?
+        )?
         .label(series.node.as_str())
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
     }
     finish_with_legend(&mut plot, root, legend_position)
 }
 
-fn draw_table_chart<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    table: &Table,
-) -> Result<(), String> {
-    root.fill(&WHITE).map_err(draw_error)?;
+fn draw_table_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, table: &Table) -> Drawn<DB> {
+    root.fill(&WHITE)?;
     let n_rows = table.rows.len();
     let n_columns = table.columns.len();
     let finite = || {
@@ -620,8 +603,7 @@ fn draw_table_chart<DB: DrawingBackend>(
         .margin(18)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(0.0..n_rows as f64, values.clone())
-        .map_err(draw_error)?;
+        .build_cartesian_2d(0.0..n_rows as f64, values.clone())?;
     // The x axis is the row names, one under each group; plotters would label the x axis with
     // numbers of its choosing, so the names are drawn beneath the axis by hand.
     plot.configure_mesh()
@@ -631,16 +613,14 @@ fn draw_table_chart<DB: DrawingBackend>(
         .light_line_style(LIGHT_GRID)
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
-        .draw()
-        .map_err(draw_error)?;
+        .draw()?;
     let name_style = ("sans-serif", 15)
         .into_font()
         .color(&BLACK)
         .pos(Pos::new(HPos::Center, VPos::Top));
     for (row_index, (name, _)) in table.rows.iter().enumerate() {
         let (x, y) = plot.backend_coord(&(row_index as f64 + 0.5, values.start));
-        root.draw(&Text::new(name.as_str(), (x, y + 8), name_style.clone()))
-            .map_err(draw_error)?;
+        root.draw(&Text::new(name.as_str(), (x, y + 8), name_style.clone()))?;
     }
     let width = 0.8 / n_columns as f64;
     for (column_index, column) in table.columns.iter().enumerate() {
@@ -661,8 +641,7 @@ fn draw_table_chart<DB: DrawingBackend>(
                     color.filled(),
                 ))
             });
-        plot.draw_series(bars)
-            .map_err(draw_error)?
+        plot.draw_series(bars)?
             .label(column.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
     }

@@ -10,6 +10,7 @@ mod highlight;
 mod malformed;
 mod mergers;
 mod plugins;
+mod policy;
 mod records;
 mod reference;
 mod resume;

@@ -123,6 +123,18 @@ fn a_small_language_model_trains_evaluates_generates_and_exports() {
         .iter()
         .find(|entry| entry["node"] == "pre")
         .unwrap();
+    // The model's size, as the checkpoint holds it (the tied head is the embedding).
+    let checkpoint =
+        Tensor::read_safetensors(test.path("out/checkpoints/pre.safetensors")).unwrap();
+    let elements: i64 = checkpoint
+        .iter()
+        .map(|(_, tensor)| tensor.numel() as i64)
+        .sum();
+    assert_eq!(pre["parameters"].as_i64(), Some(elements), "{pre}");
+    assert!(
+        !checkpoint.iter().any(|(name, _)| name.contains("lm_head")),
+        "{checkpoint:?}"
+    );
     let sources: BTreeMap<String, (u64, u64)> = pre["sources"]
         .as_array()
         .unwrap()

@@ -9,6 +9,7 @@ use exp_plugin_api::sdk::{Rng, Split};
 use tch::Tensor;
 
 use super::resume::OrderState;
+use super::resume_error::ResumeError;
 use crate::artifact::DatasetArtifact;
 
 /// Steps in one pass over `examples` with batches of `batch` (the last one may be partial).
@@ -227,16 +228,23 @@ impl MixtureSampler {
 
     /// Restores what `state` wrote; `Err` says what is missing, since resuming without it
     /// would not continue the uninterrupted run.
-    pub fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        let rng = state["rng"]
-            .as_u64()
-            .ok_or("the mixture's generator state is missing")?;
+    pub fn restore(&mut self, state: &serde_json::Value) -> Result<(), ResumeError> {
+        let unreadable = |what: &str, error: serde_json::Error| ResumeError::Unreadable {
+            what: what.to_string(),
+            message: error.to_string(),
+        };
+        let rng = state["rng"].as_u64().ok_or_else(|| ResumeError::Missing {
+            what: "the mixture's generator state".to_string(),
+        })?;
         let drawn: Vec<u64> = serde_json::from_value(state["drawn"].clone())
-            .map_err(|error| format!("the mixture's counts are unreadable: {error}"))?;
+            .map_err(|error| unreadable("the mixture's counts", error))?;
         let orders: Vec<OrderState> = serde_json::from_value(state["orders"].clone())
-            .map_err(|error| format!("the mixture's orders are unreadable: {error}"))?;
+            .map_err(|error| unreadable("the mixture's orders", error))?;
         if orders.len() != self.orders.len() || drawn.len() != self.drawn.len() {
-            return Err("the mixture's state is for another number of datasets".to_string());
+            return Err(ResumeError::MixtureSize {
+                saved: orders.len(),
+                now: self.orders.len(),
+            });
         }
         self.rng = Rng::from_state(rng);
         self.drawn = drawn;

@@ -48,7 +48,7 @@ fn copies(node: &str, tensors: &[(String, Tensor)]) -> Result<Vec<Tensor>, RunEr
             tensor
                 .f_detach()
                 .map(|detached| detached.copy())
-                .map_err(|error| RunError::tensor(node, "detach", error))
+                .map_err(|error| RunError::tensor(node, "detach", &[tensor], error))
         })
         .collect()
 }
@@ -210,9 +210,9 @@ impl Hooks {
                         .merge(name, &[anchor.shallow_clone(), live.shallow_clone()])
                         .map_err(|error| ctx.plugin_error_at(error, done))?;
                     let mut target = live.shallow_clone();
-                    target
-                        .f_copy_(&merged)
-                        .map_err(|error| RunError::tensor(node, "copy_", error))?;
+                    target.f_copy_(&merged).map_err(|error| {
+                        RunError::tensor(node, "copy_", &[live, &merged], error)
+                    })?;
                 }
                 Ok(())
             })?;
@@ -354,7 +354,7 @@ fn fisher(
             zero_grads();
             let loss = model.loss(x, y).map_err(|error| ctx.plugin_error(error))?;
             loss.f_backward()
-                .map_err(|error| RunError::tensor(node, "backward (Fisher)", error))?;
+                .map_err(|error| RunError::tensor(node, "backward (Fisher)", &[&loss], error))?;
             tch::no_grad(|| {
                 for (sum, (_, tensor)) in sums.iter_mut().zip(trainable) {
                     let grad = tensor.grad();
@@ -377,7 +377,12 @@ fn fisher(
                 let logits = tch::no_grad(|| model.forward(&x, false))
                     .map_err(|error| ctx.plugin_error(error))?;
                 sample_labels(&logits, &mut rng).map_err(|error| {
-                    RunError::tensor(ctx.name(), "sampling labels for the Fisher estimate", error)
+                    RunError::tensor(
+                        ctx.name(),
+                        "sampling labels for the Fisher estimate",
+                        &[&logits],
+                        error,
+                    )
                 })?
             }
         };

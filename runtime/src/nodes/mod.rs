@@ -12,6 +12,7 @@ mod merge;
 mod model;
 pub mod report;
 mod resume;
+mod resume_error;
 mod schedules;
 mod text;
 mod tokenizer;
@@ -304,7 +305,7 @@ pub fn load_weights(
             let mut target = target.shallow_clone();
             target
                 .f_copy_(source)
-                .map_err(|error| RunError::tensor(node, "copy_", error))?;
+                .map_err(|error| RunError::tensor(node, "copy_", &[&target, source], error))?;
         }
         Ok(())
     })
@@ -322,7 +323,7 @@ pub fn snapshot(node: &str, model: &mut ForeignModel) -> Result<Vec<(String, Ten
         .map(|(name, tensor)| {
             let copy = tensor
                 .f_detach_copy()
-                .map_err(|error| RunError::tensor(node, "detach_copy", error))?;
+                .map_err(|error| RunError::tensor(node, "detach_copy", &[&tensor], error))?;
             Ok((name, copy))
         })
         .collect()

@@ -21,6 +21,7 @@ use exp_plugin_api::sdk::SavedState;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
+use super::resume_error::ResumeError;
 use crate::artifact::MetricsArtifact;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 
@@ -63,15 +64,23 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), String> {
+/// A file or directory of the checkpoint that could not be written.
+fn not_written(path: &Path, error: impl std::fmt::Display) -> ResumeError {
+    ResumeError::Write {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
+
+fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), ResumeError> {
     let cpu: Vec<(String, Tensor)> = tensors
         .iter()
         .map(|(name, tensor)| (name.clone(), tensor.to_device(Device::Cpu).contiguous()))
         .collect();
-    Tensor::write_safetensors(&cpu, path).map_err(|error| error.to_string())?;
+    Tensor::write_safetensors(&cpu, path).map_err(|error| not_written(path, error))?;
     fs::File::open(path)
         .and_then(|file| file.sync_all())
-        .map_err(|error| error.to_string())
+        .map_err(|error| not_written(path, error))
 }
 
 /// Reads tensors back in the order they were written (safetensors files sort their keys).
@@ -79,15 +88,21 @@ fn read_tensors(
     path: &Path,
     order: &[String],
     device: Device,
-) -> Result<Vec<(String, Tensor)>, String> {
-    let mut read = Tensor::read_safetensors(path).map_err(|error| error.to_string())?;
+) -> Result<Vec<(String, Tensor)>, ResumeError> {
+    let mut read = Tensor::read_safetensors(path).map_err(|error| ResumeError::Unreadable {
+        what: format!("`{}`", path.display()),
+        message: error.to_string(),
+    })?;
     order
         .iter()
         .map(|name| {
             let position = read
                 .iter()
                 .position(|(found, _)| found == name)
-                .ok_or_else(|| format!("`{name}` is missing from {}", path.display()))?;
+                .ok_or_else(|| ResumeError::MissingTensor {
+                    name: name.clone(),
+                    path: path.display().to_string(),
+                })?;
             let (name, tensor) = read.swap_remove(position);
             Ok((name, tensor.to_device(device)))
         })
@@ -106,12 +121,12 @@ impl ResumeDir {
         weights: &[(String, Tensor)],
         model_state: &SavedState,
         optimizer_state: &SavedState,
-    ) -> Result<(), String> {
-        fs::create_dir_all(&self.dir).map_err(|error| error.to_string())?;
+    ) -> Result<(), ResumeError> {
+        fs::create_dir_all(&self.dir).map_err(|error| not_written(&self.dir, error))?;
         let name = format!("step-{}", progress.step);
         let temporary = self.dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&temporary);
-        fs::create_dir_all(&temporary).map_err(|error| error.to_string())?;
+        fs::create_dir_all(&temporary).map_err(|error| not_written(&temporary, error))?;
         let groups: [(&str, &[(String, Tensor)]); 3] = [
             ("weights", weights),
             ("model_state", &model_state.tensors),
@@ -127,7 +142,7 @@ impl ResumeDir {
             write_tensors(&path, tensors)?;
             progress.files.push((
                 file,
-                crate::cache::hashed(&path).map_err(|error| error.to_string())?,
+                crate::cache::hashed(&path).map_err(|error| not_written(&path, error))?,
             ));
         }
         let order = |tensors: &[(String, Tensor)]| -> Vec<String> {
@@ -140,21 +155,25 @@ impl ResumeDir {
         });
         progress.model_data = model_state.data.clone();
         progress.optimizer_data = optimizer_state.data.clone();
-        let mut document = serde_json::to_value(&progress).map_err(|error| error.to_string())?;
+        let serialise = |error: serde_json::Error| ResumeError::Serialise {
+            message: error.to_string(),
+        };
+        let mut document = serde_json::to_value(&progress).map_err(serialise)?;
         document["orders"] = orders;
-        let bytes = serde_json::to_vec(&document).map_err(|error| error.to_string())?;
-        write_synced(&temporary.join("progress.json"), &bytes)
-            .map_err(|error| error.to_string())?;
-        write_synced(
-            &temporary.join("progress.sha256"),
-            sha256_hex(&bytes).as_bytes(),
-        )
-        .map_err(|error| error.to_string())?;
+        let bytes = serde_json::to_vec(&document).map_err(serialise)?;
+        for (file, contents) in [
+            ("progress.json", bytes.clone()),
+            ("progress.sha256", sha256_hex(&bytes).into_bytes()),
+        ] {
+            let path = temporary.join(file);
+            write_synced(&path, &contents).map_err(|error| not_written(&path, error))?;
+        }
         let final_dir = self.dir.join(&name);
         let _ = fs::remove_dir_all(&final_dir);
-        fs::rename(&temporary, &final_dir).map_err(|error| error.to_string())?;
-        RunDir::write_atomic(&self.dir.join("LATEST"), name.as_bytes())
-            .map_err(|error| error.to_string())?;
+        fs::rename(&temporary, &final_dir).map_err(|error| not_written(&final_dir, error))?;
+        let latest = self.dir.join("LATEST");
+        RunDir::write_atomic(&latest, name.as_bytes())
+            .map_err(|error| not_written(&latest, error))?;
         // Only now is the older checkpoint unneeded.
         if let Ok(entries) = fs::read_dir(&self.dir) {
             for entry in entries.flatten() {
@@ -168,26 +187,33 @@ impl ResumeDir {
     }
 
     /// The latest checkpoint: `Ok(None)` when there is none, `Err` when it fails verification.
-    pub fn load(&self, device: Device) -> Result<Option<Checkpoint>, String> {
+    pub fn load(&self, device: Device) -> Result<Option<Checkpoint>, ResumeError> {
         let latest = match fs::read_to_string(self.dir.join("LATEST")) {
             Ok(latest) => latest,
             Err(_) => return Ok(None),
         };
         let dir = self.dir.join(latest.trim());
-        let bytes = fs::read(dir.join("progress.json"))
-            .map_err(|error| format!("progress.json unreadable: {error}"))?;
-        let recorded = fs::read_to_string(dir.join("progress.sha256"))
-            .map_err(|_| "progress.sha256 missing".to_string())?;
+        let unreadable = |error: &dyn std::fmt::Display| ResumeError::Unreadable {
+            what: "progress.json".to_string(),
+            message: error.to_string(),
+        };
+        let bytes = fs::read(dir.join("progress.json")).map_err(|error| unreadable(&error))?;
+        let recorded =
+            fs::read_to_string(dir.join("progress.sha256")).map_err(|_| ResumeError::Missing {
+                what: "progress.sha256".to_string(),
+            })?;
         if recorded.trim() != sha256_hex(&bytes) {
-            return Err("progress.json does not match its checksum".into());
+            return Err(ResumeError::Checksum {
+                file: "progress.json".to_string(),
+            });
         }
         let document: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|error| error.to_string())?;
+            serde_json::from_slice(&bytes).map_err(|error| unreadable(&error))?;
         let progress: Progress =
-            serde_json::from_value(document.clone()).map_err(|error| error.to_string())?;
+            serde_json::from_value(document.clone()).map_err(|error| unreadable(&error))?;
         for (file, hash) in &progress.files {
             if file_sha256(&dir.join(file)).as_deref() != Some(hash.as_str()) {
-                return Err(format!("{file} does not match its checksum"));
+                return Err(ResumeError::Checksum { file: file.clone() });
             }
         }
         let order = |group: &str| -> Vec<String> {
@@ -201,7 +227,7 @@ impl ResumeDir {
                 })
                 .unwrap_or_default()
         };
-        let group = |name: &str| -> Result<Vec<(String, Tensor)>, String> {
+        let group = |name: &str| -> Result<Vec<(String, Tensor)>, ResumeError> {
             let names = order(name);
             if names.is_empty() {
                 return Ok(Vec::new());
@@ -225,5 +251,65 @@ impl ResumeDir {
     /// Removes every checkpoint: the node finished and its result is in the cache.
     pub fn clear(&self) {
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use exp_plugin_api::sdk::SavedState;
+    use tch::{Device, Tensor};
+
+    use super::{OrderState, Progress, ResumeDir};
+    use crate::artifact::MetricsArtifact;
+    use crate::nodes::resume_error::ResumeError;
+
+    fn progress(step: u64) -> Progress {
+        Progress {
+            step,
+            total: 10,
+            order: OrderState {
+                rng: 7,
+                epoch: vec![1, 0],
+                position: 1,
+            },
+            examples_seen: 2 * step,
+            last_finite: Some(0.5),
+            metrics: MetricsArtifact::default(),
+            lines: Vec::new(),
+            model_data: serde_json::Value::Null,
+            optimizer_data: serde_json::Value::Null,
+            files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_comes_back_and_a_damaged_one_says_which_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let resume = ResumeDir {
+            dir: dir.path().join("partial"),
+        };
+        assert!(resume.load(Device::Cpu).unwrap().is_none());
+        let weights = vec![("w".to_string(), Tensor::from_slice(&[1.0f32, 2.0]))];
+        let empty = SavedState {
+            tensors: Vec::new(),
+            data: serde_json::Value::Null,
+        };
+        resume.save(progress(3), &weights, &empty, &empty).unwrap();
+        let checkpoint = resume.load(Device::Cpu).unwrap().unwrap();
+        assert_eq!(checkpoint.progress.step, 3);
+        assert_eq!(checkpoint.weights[0].0, "w");
+
+        std::fs::write(resume.dir.join("step-3/weights.safetensors"), b"damaged").unwrap();
+        let error = resume.load(Device::Cpu).err().unwrap();
+        assert_eq!(
+            error,
+            ResumeError::Checksum {
+                file: "weights.safetensors".to_string()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "weights.safetensors does not match its checksum"
+        );
     }
 }

@@ -162,8 +162,14 @@ impl NodeRun<'_> {
             ))
         })?;
         let pad = special(&["<|pad|>", "<pad>", "[PAD]"]).unwrap_or(eot);
-        let view = TokenView::new(name, [&train, &validation, &test], context, eot, pad)
-            .map_err(mismatch)?;
+        let view = TokenView::new(
+            self.name(),
+            name,
+            [&train, &validation, &test],
+            context,
+            eot,
+            pad,
+        )?;
         let info = DataInfo {
             input_shape: vec![context as i64],
             classes: tokenizer.vocabulary.vocab_size,

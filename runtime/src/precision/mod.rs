@@ -7,6 +7,8 @@ use std::os::raw::c_int;
 use exp_ir::graph::Precision;
 use tch::{Device, Kind, Tensor};
 
+use crate::error::RunError;
+
 extern "C" {
     // runtime/src/precision/autocast.cpp, built by runtime/build.rs.
     fn exp_autocast_enter(cuda: c_int, half: c_int) -> c_int;
@@ -20,8 +22,12 @@ pub struct Autocast {
 }
 
 impl Autocast {
-    /// Autocast on `device` to the format `precision` names; `None` for `fp32`.
-    pub fn enter(precision: Precision, device: Device) -> Result<Option<Autocast>, String> {
+    /// Autocast on `device` to the format `precision` names, for node `node`; `None` for `fp32`.
+    pub fn enter(
+        node: &str,
+        precision: Precision,
+        device: Device,
+    ) -> Result<Option<Autocast>, RunError> {
         let half = match precision {
             Precision::Fp32 => return Ok(None),
             Precision::Bf16 => 0,
@@ -30,10 +36,11 @@ impl Autocast {
         let cuda = c_int::from(device.is_cuda());
         // SAFETY: the shim takes plain integers and catches every C++ exception.
         if unsafe { exp_autocast_enter(cuda, half) } != 0 {
-            return Err(format!(
-                "libtorch cannot autocast to {} on {device:?}",
-                precision.as_str()
-            ));
+            return Err(RunError::Autocast {
+                node: node.to_string(),
+                precision: precision.as_str().to_string(),
+                device: format!("{device:?}"),
+            });
         }
         Ok(Some(Autocast { cuda }))
     }

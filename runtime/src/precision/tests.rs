@@ -67,7 +67,7 @@ fn autocast_is_on_inside_the_region_only_and_casts_matrix_products() {
     let a = Tensor::ones([2, 2], (Kind::Float, Device::Cpu));
     assert!(!Autocast::is_on(Device::Cpu));
     {
-        let _region = Autocast::enter(Precision::Bf16, Device::Cpu)
+        let _region = Autocast::enter("n", Precision::Bf16, Device::Cpu)
             .unwrap()
             .unwrap();
         assert!(Autocast::is_on(Device::Cpu));
@@ -78,12 +78,12 @@ fn autocast_is_on_inside_the_region_only_and_casts_matrix_products() {
     assert!(!Autocast::is_on(Device::Cpu));
     assert_eq!(a.matmul(&a).kind(), Kind::Float);
     {
-        let _region = Autocast::enter(Precision::Fp16, Device::Cpu)
+        let _region = Autocast::enter("n", Precision::Fp16, Device::Cpu)
             .unwrap()
             .unwrap();
         assert_eq!(a.matmul(&a).kind(), Kind::Half);
     }
-    assert!(Autocast::enter(Precision::Fp32, Device::Cpu)
+    assert!(Autocast::enter("n", Precision::Fp32, Device::Cpu)
         .unwrap()
         .is_none());
 }

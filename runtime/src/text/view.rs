@@ -10,6 +10,7 @@ use tch::Tensor;
 
 use super::packing::{pack_causal, PackedStream, Remainder, TokenizedDocument};
 use super::tokens::TokenizedSplit;
+use crate::error::RunError;
 
 pub struct TokenView {
     /// Train, validation, test; `None` for a split with no text.
@@ -30,31 +31,40 @@ fn slot(split: Split) -> usize {
 impl TokenView {
     /// Packs each split's documents (train, validation, test) into windows of `context`
     /// tokens, joined by `eot`; `pad` fills the last window of the validation and test splits.
+    /// `node` is the node that reads the dataset `name` this way, for errors.
     pub fn new(
+        node: &str,
         name: &str,
         splits: [&TokenizedSplit; 3],
         context: usize,
         eot: u32,
         pad: u32,
-    ) -> Result<TokenView, String> {
-        let pack = |split: &TokenizedSplit, remainder| -> Result<Option<PackedStream>, String> {
-            if split.n_tokens() == 0 {
+    ) -> Result<TokenView, RunError> {
+        let pack = |split: Split, tokenized: &TokenizedSplit, remainder| {
+            if tokenized.n_tokens() == 0 {
                 return Ok(None);
             }
-            let documents: Vec<TokenizedDocument> = split
+            let documents: Vec<TokenizedDocument> = tokenized
                 .docs
                 .iter()
                 .map(|ids| TokenizedDocument { source: 0, ids })
                 .collect();
-            pack_causal(&documents, eot, context, remainder).map(Some)
+            pack_causal(&documents, eot, context, remainder)
+                .map(Some)
+                .map_err(|error| RunError::Packing {
+                    node: node.to_string(),
+                    dataset: name.to_string(),
+                    split,
+                    error,
+                })
         };
         let [train, validation, test] = splits;
+        let padded = Remainder::Pad { pad_id: pad };
         Ok(TokenView {
             splits: [
-                pack(train, Remainder::Drop)
-                    .map_err(|error| format!("the training split of `{name}`: {error}"))?,
-                pack(validation, Remainder::Pad { pad_id: pad })?,
-                pack(test, Remainder::Pad { pad_id: pad })?,
+                pack(Split::Train, train, Remainder::Drop)?,
+                pack(Split::Validation, validation, padded)?,
+                pack(Split::Test, test, padded)?,
             ],
             context,
             name: name.to_string(),
@@ -100,7 +110,9 @@ impl TokenView {
             .iter()
             .map(|index| usize::try_from(*index).unwrap_or(usize::MAX))
             .collect();
-        let batch = stream.batch(&windows).map_err(refuse)?;
+        let batch = stream
+            .batch(&windows)
+            .map_err(|error| refuse(error.to_string()))?;
         let shape = [batch.batch_size as i64, batch.context as i64];
         Ok((
             Tensor::from_slice(&batch.inputs).reshape(shape),
@@ -128,7 +140,7 @@ mod tests {
         // Train: 1 2 3 | 4 5 6 7 → stream 1 2 3 0 4 5 6 7 0 (9 tokens): two windows of 4.
         let train = split(&[&[1, 2, 3], &[4, 5, 6, 7]]);
         let test = split(&[&[8, 9]]);
-        let view = TokenView::new("d", [&train, &split(&[]), &test], 4, 0, 99).unwrap();
+        let view = TokenView::new("n", "d", [&train, &split(&[]), &test], 4, 0, 99).unwrap();
         assert_eq!(view.windows(Split::Train), 2);
         assert_eq!(view.windows(Split::Validation), 0);
         let (x, y) = view.batch(Split::Train, &[1, 0]).unwrap();
@@ -162,9 +174,20 @@ mod tests {
 
     #[test]
     fn a_training_split_shorter_than_a_window_is_an_error_naming_the_dataset() {
-        let error = TokenView::new("tiny", [&split(&[&[1]]), &split(&[]), &split(&[])], 8, 0, 0)
-            .err()
-            .unwrap();
-        assert!(error.contains("training split of `tiny`"), "{error}");
+        let error = TokenView::new(
+            "n",
+            "tiny",
+            [&split(&[&[1]]), &split(&[]), &split(&[])],
+            8,
+            0,
+            0,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            error.starts_with("node `n`: the training split of `tiny`: "),
+            "{error}"
+        );
     }
 }

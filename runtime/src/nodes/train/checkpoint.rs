@@ -8,6 +8,7 @@ use super::Trainer;
 use crate::error::RunError;
 use crate::nodes::batches::{MixtureSampler, ReplayBuffer};
 use crate::nodes::resume::{Checkpoint, Progress};
+use crate::nodes::resume_error::ResumeError;
 use crate::nodes::{load_weights, snapshot};
 use crate::precision::LossScale;
 
@@ -60,9 +61,13 @@ impl<'a, 'r> Trainer<'a, 'r> {
         // The samplers' state first, before anything is loaded: without it the run would not
         // continue as it was, so the checkpoint is not used at all.
         let samplers = match (&self.replay, trainer.replay_rng) {
-            (Some(_), None) => Err("it lacks the replay generator's state".to_string()),
+            (Some(_), None) => Err(ResumeError::Missing {
+                what: "the replay generator's state".to_string(),
+            }),
             _ if self.loss_scale.is_some() && trainer.loss_scale.is_none() => {
-                Err("it lacks the fp16 loss scale".to_string())
+                Err(ResumeError::Missing {
+                    what: "the fp16 loss scale".to_string(),
+                })
             }
             _ => match &mut self.mixture {
                 Some(sampler) => sampler.restore(&trainer.mixture),

@@ -97,13 +97,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
         let mut total: Option<Tensor> = None;
         for (index, (x, y)) in xs.iter().zip(&ys).enumerate() {
             let data_loss = {
-                let _autocast =
-                    Autocast::enter(self.spec.precision, ctx.device).map_err(|error| {
-                        RunError::Mismatch {
-                            node: ctx.name().to_string(),
-                            message: error,
-                        }
-                    })?;
+                let _autocast = Autocast::enter(ctx.name(), self.spec.precision, ctx.device)?;
                 self.loss(x, y, step)?
             };
             let mut loss = if parts == 1 {
@@ -125,7 +119,12 @@ impl<'a, 'r> Trainer<'a, 'r> {
                 None => loss.shallow_clone(),
             };
             backward.f_backward().map_err(|error| {
-                RunError::tensor(ctx.name(), &format!("backward at step {}", step + 1), error)
+                RunError::tensor(
+                    ctx.name(),
+                    &format!("backward at step {}", step + 1),
+                    &[&backward],
+                    error,
+                )
             })?;
             let loss = loss.detach();
             total = Some(match total {
@@ -213,8 +212,8 @@ impl<'a, 'r> Trainer<'a, 'r> {
     fn log_loss(&mut self, loss: &Tensor, done: u64) -> Result<(), RunError> {
         let ctx = self.ctx;
         // Reading the loss synchronises with the device, so it happens only when logging.
-        let value =
-            f64::try_from(loss).map_err(|error| RunError::tensor(ctx.name(), "item", error))?;
+        let value = f64::try_from(loss)
+            .map_err(|error| RunError::tensor(ctx.name(), "item", &[loss], error))?;
         if !value.is_finite() {
             return Err(RunError::NonFiniteLoss {
                 node: ctx.name().to_string(),
@@ -228,7 +227,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
         // The gradient norm before clipping, where it was computed (with `clip` or `fp16`).
         if let Some(norm) = &self.grad_norm {
             let norm = f64::try_from(norm)
-                .map_err(|error| RunError::tensor(ctx.name(), "grad_norm", error))?;
+                .map_err(|error| RunError::tensor(ctx.name(), "grad_norm", &[norm], error))?;
             ctx.run_dir
                 .log_metric(ctx.name(), Some(done), "train", "grad_norm", norm);
         }

@@ -32,7 +32,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use super::IGNORE_INDEX;
+use super::{PackingError, IGNORE_INDEX};
 
 /// The ids of one document and the index of the source it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,9 +93,11 @@ pub fn pack_causal(
     eot_id: u32,
     context: usize,
     remainder: Remainder,
-) -> Result<PackedStream, String> {
+) -> Result<PackedStream, PackingError> {
     if context == 0 {
-        return Err("`context` must be at least 1, got 0".to_string());
+        return Err(PackingError::ZeroLength {
+            parameter: "context",
+        });
     }
     let n_tokens: usize = documents
         .iter()
@@ -126,18 +128,13 @@ pub fn pack_causal(
         let found = ids.len();
         match remainder {
             Remainder::Drop => {
-                return Err(format!(
-                    "the documents make a stream of {found} tokens (end-of-text tokens \
-                     included), fewer than the {needed} that one window of `context` {context} \
-                     needs; use a smaller `context`, more text, or pad the last window"
-                ))
+                return Err(PackingError::StreamTooShort {
+                    found,
+                    needed,
+                    context,
+                })
             }
-            Remainder::Pad { .. } if found < 2 => {
-                return Err(format!(
-                    "the documents make a stream of {found} tokens (end-of-text tokens \
-                     included), too few for even one target; a padded window needs at least 2"
-                ))
-            }
+            Remainder::Pad { .. } if found < 2 => return Err(PackingError::NoTarget { found }),
             Remainder::Pad { .. } => {}
         }
     }
@@ -177,19 +174,19 @@ impl PackedStream {
 
     /// The stream positions window `window` reads: `context + 1` of them for a full window, fewer
     /// for the padded last one.
-    pub fn window_range(&self, window: usize) -> Result<Range<usize>, String> {
+    pub fn window_range(&self, window: usize) -> Result<Range<usize>, PackingError> {
         if window >= self.n_windows() {
-            return Err(format!(
-                "window {window} does not exist: the stream has {} windows",
-                self.n_windows()
-            ));
+            return Err(PackingError::NoSuchWindow {
+                window,
+                n_windows: self.n_windows(),
+            });
         }
         let start = window * self.context;
         Ok(start..(start + self.context + 1).min(self.ids.len()))
     }
 
     /// The rows for `windows`, in the order given (repeats allowed).
-    pub fn batch(&self, windows: &[usize]) -> Result<CausalBatch, String> {
+    pub fn batch(&self, windows: &[usize]) -> Result<CausalBatch, PackingError> {
         let context = self.context;
         let mut inputs = Vec::with_capacity(windows.len() * context);
         let mut targets = Vec::with_capacity(windows.len() * context);
@@ -236,7 +233,7 @@ impl PackedStream {
     pub fn target_tokens_per_source(
         &self,
         windows: &[usize],
-    ) -> Result<BTreeMap<usize, u64>, String> {
+    ) -> Result<BTreeMap<usize, u64>, PackingError> {
         let mut counts = BTreeMap::new();
         for &window in windows {
             let range = self.window_range(window)?;
@@ -331,7 +328,7 @@ mod tests {
             assert_eq!(inputs[1..], targets[..2]);
         }
         assert_eq!(
-            packed.window_range(3).unwrap_err(),
+            packed.window_range(3).unwrap_err().to_string(),
             "window 3 does not exist: the stream has 3 windows"
         );
     }
@@ -380,7 +377,9 @@ mod tests {
             ids: &documents[0],
         }];
         assert_eq!(
-            pack_causal(&tokenized, EOT, 8, Remainder::Drop).unwrap_err(),
+            pack_causal(&tokenized, EOT, 8, Remainder::Drop)
+                .unwrap_err()
+                .to_string(),
             "the documents make a stream of 3 tokens (end-of-text tokens included), fewer than \
              the 9 that one window of `context` 8 needs; use a smaller `context`, more text, or \
              pad the last window"
@@ -392,9 +391,12 @@ mod tests {
         assert_eq!(batch.targets[..3], [101, 0, IGNORE_INDEX]);
         assert!(pack_causal(&[], EOT, 8, Remainder::Pad { pad_id: PAD })
             .unwrap_err()
+            .to_string()
             .contains("stream of 0 tokens"));
         assert_eq!(
-            pack_causal(&tokenized, EOT, 0, Remainder::Drop).unwrap_err(),
+            pack_causal(&tokenized, EOT, 0, Remainder::Drop)
+                .unwrap_err()
+                .to_string(),
             "`context` must be at least 1, got 0"
         );
     }

@@ -11,11 +11,14 @@
 //! shifting inside the model (nanoGPT's convention, not the Hugging Face one where labels equal
 //! inputs and the model shifts).
 //! Positions that must not count toward the loss hold [`IGNORE_INDEX`].
+//! What cannot be packed or padded is a [`PackingError`].
 
 pub mod causal;
+mod packing_error;
 pub mod padded;
 
 pub use causal::{pack_causal, CausalBatch, PackedStream, Remainder, TokenizedDocument};
+pub use packing_error::PackingError;
 pub use padded::{
     pad_batch, pad_supervised_batch, PadConfig, PadSide, PaddedBatch, SupervisedBatch,
     SupervisedExample, Truncation,

@@ -22,7 +22,7 @@
 //! positions, input `ids[t]` and target `ids[t + 1]`, and `max_len` counts positions, so an
 //! example is truncated to `max_len + 1` tokens.
 
-use super::IGNORE_INDEX;
+use super::{PackingError, IGNORE_INDEX};
 
 /// Which side of a row the padding goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +108,7 @@ pub struct SupervisedBatch {
 }
 
 /// Pads `sequences` into one batch (see the module documentation).
-pub fn pad_batch<S>(sequences: &[S], config: &PadConfig) -> Result<PaddedBatch, String>
+pub fn pad_batch<S>(sequences: &[S], config: &PadConfig) -> Result<PaddedBatch, PackingError>
 where
     S: AsRef<[u32]>,
 {
@@ -118,13 +118,9 @@ where
     for (index, sequence) in sequences.iter().enumerate() {
         let sequence = sequence.as_ref();
         if sequence.is_empty() {
-            return Err(format!(
-                "`sequences[{index}]` is empty; every row needs at least one token"
-            ));
+            return Err(PackingError::EmptyRow { index });
         }
-        let kept = truncate(sequence, config.max_len, config, || {
-            format!("`sequences[{index}]`")
-        })?;
+        let kept = truncate(sequence, config.max_len, config, ("sequences", index))?;
         n_truncated += usize::from(kept.len() < sequence.len());
         rows.push(kept);
     }
@@ -161,7 +157,7 @@ where
 pub fn pad_supervised_batch(
     examples: &[SupervisedExample],
     config: &PadConfig,
-) -> Result<SupervisedBatch, String> {
+) -> Result<SupervisedBatch, PackingError> {
     validate_batch(examples.len(), "examples", config)?;
     // Per example: the kept tokens and where the answer starts in them.
     let mut rows = Vec::with_capacity(examples.len());
@@ -169,21 +165,16 @@ pub fn pad_supervised_batch(
     for (index, example) in examples.iter().enumerate() {
         let n_tokens = example.ids.len();
         if n_tokens < 2 {
-            return Err(format!(
-                "`examples[{index}]` has {n_tokens} tokens; an example needs at least 2 (one \
-                 input and one target)"
-            ));
+            return Err(PackingError::ExampleTooShort { index, n_tokens });
         }
         if example.answer_start >= n_tokens {
-            return Err(format!(
-                "`examples[{index}]` has no answer tokens: `answer_start` is {} and the example \
-                 has {n_tokens} tokens",
-                example.answer_start
-            ));
+            return Err(PackingError::NoAnswer {
+                index,
+                answer_start: example.answer_start,
+                n_tokens,
+            });
         }
-        let kept = truncate(example.ids, config.max_len + 1, config, || {
-            format!("`examples[{index}]`")
-        })?;
+        let kept = truncate(example.ids, config.max_len + 1, config, ("examples", index))?;
         // `KeepEnd` drops tokens from the front, which moves the answer toward the start.
         let removed_front = match config.truncation {
             Truncation::KeepEnd => n_tokens - kept.len(),
@@ -192,12 +183,11 @@ pub fn pad_supervised_batch(
         let answer_start = example.answer_start.saturating_sub(removed_front);
         // Position `t` predicts token `t + 1`, so answer tokens from index 1 on are targets.
         if answer_start.max(1) >= kept.len() {
-            return Err(format!(
-                "truncating `examples[{index}]` to {} tokens (`max_len` {} + 1) leaves no answer \
-                 token to predict; raise `max_len` or keep the end",
-                kept.len(),
-                config.max_len
-            ));
+            return Err(PackingError::AnswerTruncated {
+                index,
+                kept: kept.len(),
+                max_len: config.max_len,
+            });
         }
         n_truncated += usize::from(kept.len() < n_tokens);
         rows.push((kept, answer_start));
@@ -236,38 +226,43 @@ pub fn pad_supervised_batch(
     })
 }
 
-fn validate_batch(n_rows: usize, argument: &str, config: &PadConfig) -> Result<(), String> {
+fn validate_batch(
+    n_rows: usize,
+    argument: &'static str,
+    config: &PadConfig,
+) -> Result<(), PackingError> {
     if n_rows == 0 {
-        return Err(format!(
-            "`{argument}` is empty: a batch needs at least one row"
-        ));
+        return Err(PackingError::EmptyBatch { argument });
     }
     if config.max_len == 0 {
-        return Err("`max_len` must be at least 1, got 0".to_string());
+        return Err(PackingError::ZeroLength {
+            parameter: "max_len",
+        });
     }
     Ok(())
 }
 
-/// The part of `ids` that fits in `limit` tokens under `config.truncation`.
+/// The part of `ids` that fits in `limit` tokens under `config.truncation`; `row` names it
+/// (the argument and the index in it) in an error.
 fn truncate<'a>(
     ids: &'a [u32],
     limit: usize,
     config: &PadConfig,
-    name: impl Fn() -> String,
-) -> Result<&'a [u32], String> {
+    row: (&'static str, usize),
+) -> Result<&'a [u32], PackingError> {
     if ids.len() <= limit {
         return Ok(ids);
     }
     match config.truncation {
         Truncation::KeepStart => Ok(&ids[..limit]),
         Truncation::KeepEnd => Ok(&ids[ids.len() - limit..]),
-        Truncation::Error => Err(format!(
-            "{} has {} tokens, more than the {limit} allowed by `max_len` {}; raise `max_len` or \
-             truncate (keep the start or the end)",
-            name(),
-            ids.len(),
-            config.max_len
-        )),
+        Truncation::Error => Err(PackingError::TooLong {
+            argument: row.0,
+            index: row.1,
+            n_tokens: ids.len(),
+            limit,
+            max_len: config.max_len,
+        }),
     }
 }
 
@@ -331,7 +326,9 @@ mod tests {
         let end = pad_batch(&sequences, &config(3, PadSide::Right, Truncation::KeepEnd)).unwrap();
         assert_eq!(end.ids, vec![3, 4, 5, 6, 7, 0]);
         assert_eq!(
-            pad_batch(&sequences, &config(3, PadSide::Right, Truncation::Error)).unwrap_err(),
+            pad_batch(&sequences, &config(3, PadSide::Right, Truncation::Error))
+                .unwrap_err()
+                .to_string(),
             "`sequences[0]` has 5 tokens, more than the 3 allowed by `max_len` 3; raise \
              `max_len` or truncate (keep the start or the end)"
         );
@@ -341,15 +338,19 @@ mod tests {
     fn rejects_empty_batches_and_rows() {
         let right = config(4, PadSide::Right, Truncation::Error);
         assert_eq!(
-            pad_batch::<Vec<u32>>(&[], &right).unwrap_err(),
+            pad_batch::<Vec<u32>>(&[], &right).unwrap_err().to_string(),
             "`sequences` is empty: a batch needs at least one row"
         );
         assert_eq!(
-            pad_batch(&[vec![1], vec![]], &right).unwrap_err(),
+            pad_batch(&[vec![1], vec![]], &right)
+                .unwrap_err()
+                .to_string(),
             "`sequences[1]` is empty; every row needs at least one token"
         );
         assert_eq!(
-            pad_batch(&[vec![1]], &config(0, PadSide::Right, Truncation::Error)).unwrap_err(),
+            pad_batch(&[vec![1]], &config(0, PadSide::Right, Truncation::Error))
+                .unwrap_err()
+                .to_string(),
             "`max_len` must be at least 1, got 0"
         );
     }
@@ -407,7 +408,8 @@ mod tests {
         // ... or removes it entirely, which is refused.
         assert_eq!(
             pad_supervised_batch(&example, &config(3, PadSide::Right, Truncation::KeepStart))
-                .unwrap_err(),
+                .unwrap_err()
+                .to_string(),
             "truncating `examples[0]` to 4 tokens (`max_len` 3 + 1) leaves no answer token to \
              predict; raise `max_len` or keep the end"
         );
@@ -429,7 +431,9 @@ mod tests {
             answer_start: 3,
         }];
         assert_eq!(
-            pad_supervised_batch(&no_answer, &right).unwrap_err(),
+            pad_supervised_batch(&no_answer, &right)
+                .unwrap_err()
+                .to_string(),
             "`examples[0]` has no answer tokens: `answer_start` is 3 and the example has 3 tokens"
         );
         let short = [SupervisedExample {
@@ -437,7 +441,9 @@ mod tests {
             answer_start: 0,
         }];
         assert_eq!(
-            pad_supervised_batch(&short, &right).unwrap_err(),
+            pad_supervised_batch(&short, &right)
+                .unwrap_err()
+                .to_string(),
             "`examples[0]` has 1 tokens; an example needs at least 2 (one input and one target)"
         );
     }

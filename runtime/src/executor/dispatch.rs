@@ -1,0 +1,514 @@
+//! The dispatch loop: node bodies run on a rayon pool of `jobs` workers, as soon as their
+//! inputs are ready; the loop itself runs on the calling thread, so `--jobs 1` still has its
+//! one worker free for them.
+//!
+//! The loop keeps a `Board`: per node, the plan's decision, its artifact, its outcome, and how
+//! many distinct inputs it still waits for. Each finished body comes back over a channel as a
+//! `Completion`; the loop records its outcome (observer, outcome journal, the log of a failure),
+//! counts down the inputs of the nodes that read it and starts those now ready. A failure skips
+//! every node downstream of it, except reports, which still run with a placeholder row for
+//! what is missing.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use exp_ir::graph::Policy;
+use exp_ir::{Graph, Node, NodeKind};
+
+use super::plan::Decision;
+use super::Run;
+use crate::artifact::{Artifact, MetricsArtifact, Missing};
+use crate::error::RunError;
+use crate::node_outcome::NodeOutcome;
+use crate::nodes::{self, NodeRun};
+use crate::observer::Observer;
+use crate::text::TokenStore;
+
+/// Where every node stands. Only the coordinating loop reads or changes it.
+pub(super) struct Board {
+    decisions: Vec<Decision>,
+    pub(super) artifacts: Vec<Option<Arc<Artifact>>>,
+    pub(super) outcomes: Vec<Option<NodeOutcome>>,
+    /// Distinct inputs each node still waits for; 0 for one restored from the cache.
+    waiting: Vec<usize>,
+    /// Under a licence policy, what holds every other node until the datasets are checked.
+    gate: Option<Gate>,
+}
+
+/// `policy { licenses: [..] }`: no node but a dataset starts (or is restored from the cache)
+/// until every dataset has been built and its licence checked, so a run that would read a
+/// forbidden source is refused before anything trains.
+struct Gate {
+    policy: Policy,
+    /// Datasets not yet built and checked.
+    datasets_left: usize,
+    /// Nodes ready to start, held until the datasets are checked.
+    held: Vec<usize>,
+    /// The first dataset the policy refused, and its licence.
+    refused: Option<(String, String)>,
+}
+
+/// What node bodies share while they run on the pool.
+struct Shared<'r> {
+    run: &'r Run<'r>,
+    observer: &'r dyn Observer,
+    /// Tokenized text outlives the run in the cache directory, beside the entries it feeds.
+    tokens: TokenStore,
+}
+
+/// A node body's end, sent back to the coordinating loop.
+struct Completion {
+    index: usize,
+    /// The node's artifact, and whether it came from the cache.
+    result: Result<(Artifact, bool), RunError>,
+    seconds: f64,
+}
+
+/// Runs every node the plan did not settle, on a pool of `jobs` workers.
+pub(super) fn dispatch(
+    run: &Run,
+    decisions: Vec<Decision>,
+    observer: &dyn Observer,
+) -> Result<Board, RunError> {
+    let shared = Shared {
+        run,
+        observer,
+        tokens: TokenStore::new(run.options.cache_dir.as_ref().map(|dir| dir.join("tokens"))),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(run.options.jobs.max(1))
+        .build()
+        .map_err(|error| RunError::WorkerThreads {
+            message: error.to_string(),
+        })?;
+    let mut board = Board::new(run.graph, decisions);
+    pool.in_place_scope(|scope| {
+        let (sender, receiver) = mpsc::channel::<Completion>();
+        let mut running = 0;
+        for index in board.ready_at_start(run.graph) {
+            board.spawn(&shared, index, scope, &sender);
+            running += 1;
+        }
+        while running > 0 {
+            let Ok(completion) = receiver.recv() else {
+                break;
+            };
+            running -= 1;
+            for index in board.complete(&shared, completion) {
+                board.spawn(&shared, index, scope, &sender);
+                running += 1;
+            }
+        }
+    });
+    Ok(board)
+}
+
+impl Board {
+    fn new(graph: &Graph, decisions: Vec<Decision>) -> Board {
+        let n_nodes = graph.nodes.len();
+        // A node restored from the cache waits for nothing; one that runs waits for its inputs.
+        let waiting: Vec<usize> = graph
+            .nodes
+            .iter()
+            .zip(&decisions)
+            .map(|(node, decision)| match decision {
+                Decision::Run => {
+                    let mut distinct: Vec<usize> =
+                        node.inputs.iter().map(|input| input.node.0).collect();
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    distinct.len()
+                }
+                Decision::Cached(_) | Decision::NotNeeded => 0,
+            })
+            .collect();
+        let outcomes = decisions
+            .iter()
+            .map(|decision| {
+                matches!(decision, Decision::NotNeeded).then_some(NodeOutcome::NotNeeded)
+            })
+            .collect();
+        let gate = graph.policy.clone().map(|policy| Gate {
+            policy,
+            datasets_left: graph.nodes.iter().filter(|node| is_dataset(node)).count(),
+            held: Vec::new(),
+            refused: None,
+        });
+        Board {
+            decisions,
+            artifacts: vec![None; n_nodes],
+            outcomes,
+            waiting,
+            gate,
+        }
+    }
+
+    /// The nodes that can start at once: restored from the cache, or with no inputs.
+    fn ready_at_start(&mut self, graph: &Graph) -> Vec<usize> {
+        let ready = (0..self.waiting.len())
+            .filter(|&index| self.waiting[index] == 0 && self.outcomes[index].is_none())
+            .collect();
+        self.admit(graph, ready)
+    }
+
+    /// Of the nodes now ready, those that may start: all of them, unless the licence gate is
+    /// still closed, which holds every node but the datasets.
+    fn admit(&mut self, graph: &Graph, ready: Vec<usize>) -> Vec<usize> {
+        match &mut self.gate {
+            Some(gate) if gate.datasets_left > 0 => {
+                let (datasets, others): (Vec<usize>, Vec<usize>) = ready
+                    .into_iter()
+                    .partition(|&index| is_dataset(&graph.nodes[index]));
+                gate.held.extend(others);
+                datasets
+            }
+            _ => ready,
+        }
+    }
+
+    /// A dataset built (or failed): under a licence policy, checks its licence (turning a
+    /// refused one into its failure), and once every dataset is checked opens the gate:
+    /// releases the held nodes, or, when one was refused, skips every node that is not a
+    /// dataset. Returns the nodes released.
+    fn check_dataset(
+        &mut self,
+        graph: &Graph,
+        index: usize,
+        result: &mut Result<(Artifact, bool), RunError>,
+        observer: &dyn Observer,
+    ) -> Vec<usize> {
+        let Some(gate) = &mut self.gate else {
+            return Vec::new();
+        };
+        let node = &graph.nodes[index];
+        if let Ok((Artifact::Dataset(dataset), _)) = &*result {
+            let license = dataset.info.license.clone();
+            if !gate.policy.allows(&license) {
+                gate.refused
+                    .get_or_insert((node.name.clone(), license.clone()));
+                *result = Err(RunError::LicencePolicy {
+                    node: node.name.clone(),
+                    license,
+                    allowed: gate.policy.licenses.clone(),
+                });
+            }
+        }
+        gate.datasets_left -= 1;
+        if gate.datasets_left > 0 {
+            return Vec::new();
+        }
+        let held = std::mem::take(&mut gate.held);
+        let Some((dataset, license)) = gate.refused.clone() else {
+            return held;
+        };
+        let because = format!(
+            "the licence policy refused dataset `{dataset}` (licence `{license}`), so nothing trains"
+        );
+        for other in &graph.nodes {
+            if !is_dataset(other) && self.outcomes[other.id.0].is_none() {
+                let outcome = NodeOutcome::Skipped {
+                    because: because.clone(),
+                };
+                observer.finished(other, &outcome);
+                self.outcomes[other.id.0] = Some(outcome);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Starts node `index` on the pool with the artifacts of its inputs.
+    fn spawn<'s>(
+        &mut self,
+        shared: &'s Shared<'s>,
+        index: usize,
+        scope: &rayon::Scope<'s>,
+        sender: &mpsc::Sender<Completion>,
+    ) {
+        let node = &shared.run.graph.nodes[index];
+        let hit = match std::mem::replace(&mut self.decisions[index], Decision::Run) {
+            Decision::Cached(hit) => Some(hit),
+            _ => None,
+        };
+        // Only a report runs with an input missing (a row whose node failed or was skipped);
+        // it gets a placeholder row saying which, and its partial table is not cached.
+        let partial = node
+            .inputs
+            .iter()
+            .any(|input| self.artifacts[input.node.0].is_none());
+        let inputs: Vec<Arc<Artifact>> = node
+            .inputs
+            .iter()
+            .map(|input| {
+                self.artifacts[input.node.0].clone().unwrap_or_else(|| {
+                    let missing = match self.outcomes[input.node.0] {
+                        Some(NodeOutcome::Skipped { .. }) => Missing::Skipped,
+                        _ => Missing::Failed,
+                    };
+                    Arc::new(Artifact::Metrics(MetricsArtifact {
+                        missing: Some(missing),
+                        ..Default::default()
+                    }))
+                })
+            })
+            .collect();
+        let sender = sender.clone();
+        scope.spawn(move |_| {
+            let started = Instant::now();
+            let result = match hit {
+                Some(hit) => shared.restore(index, &hit),
+                None => shared.run_body(index, inputs, partial),
+            };
+            let _ = sender.send(Completion {
+                index,
+                result,
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        });
+    }
+
+    /// Records how a node ended and returns the nodes that became ready through it.
+    fn complete(&mut self, shared: &Shared, completion: Completion) -> Vec<usize> {
+        let Completion {
+            index,
+            mut result,
+            seconds,
+        } = completion;
+        let run = shared.run;
+        let graph = run.graph;
+        let node = &graph.nodes[index];
+        let released = if is_dataset(node) {
+            self.check_dataset(graph, index, &mut result, shared.observer)
+        } else {
+            Vec::new()
+        };
+        let ready = self.record(shared, index, result, seconds);
+        let mut ready = self.admit(graph, ready);
+        ready.extend(released);
+        ready
+    }
+
+    /// Records a node's outcome and returns its consumers that became ready through it.
+    fn record(
+        &mut self,
+        shared: &Shared,
+        index: usize,
+        result: Result<(Artifact, bool), RunError>,
+        seconds: f64,
+    ) -> Vec<usize> {
+        let run = shared.run;
+        let graph = run.graph;
+        let node = &graph.nodes[index];
+        match result {
+            Ok((artifact, from_cache)) => {
+                self.artifacts[index] = Some(Arc::new(artifact));
+                let outcome = if from_cache {
+                    NodeOutcome::Cached {
+                        key: run.keys[index].key.clone(),
+                    }
+                } else {
+                    NodeOutcome::Done { seconds }
+                };
+                shared.observer.finished(node, &outcome);
+                record_outcome(run, &node.name, &outcome);
+                self.outcomes[index] = Some(outcome);
+                let mut ready = Vec::new();
+                for consumer in graph.consumers(node.id) {
+                    let consumer_index = consumer.id.0;
+                    if self.outcomes[consumer_index].is_some() || self.waiting[consumer_index] == 0
+                    {
+                        continue;
+                    }
+                    self.waiting[consumer_index] -= 1;
+                    if self.waiting[consumer_index] == 0 {
+                        ready.push(consumer_index);
+                    }
+                }
+                ready
+            }
+            Err(error) => {
+                if crate::run_dir::is_confined_name(&node.name) {
+                    // The log keeps what the one-line message leaves out; a log that cannot be
+                    // written loses only that, never the failure itself.
+                    let _ = run.run_dir.write_log(&node.name, &error.log_text());
+                }
+                let outcome = NodeOutcome::Failed(error);
+                shared.observer.finished(node, &outcome);
+                record_outcome(run, &node.name, &outcome);
+                self.outcomes[index] = Some(outcome);
+                self.skip_dependents(graph, index, shared.observer)
+            }
+        }
+    }
+
+    /// Marks every node downstream of `failed` that was waiting on it as skipped, except
+    /// reports: a report still runs with the rows that finished (the failed ones are marked in
+    /// its table), so one failed run does not lose a study's table. Returns the reports now
+    /// ready to run.
+    fn skip_dependents(
+        &mut self,
+        graph: &Graph,
+        failed: usize,
+        observer: &dyn Observer,
+    ) -> Vec<usize> {
+        let mut ready_reports = Vec::new();
+        let mut stack = vec![failed];
+        while let Some(index) = stack.pop() {
+            let cause = graph.nodes[index].name.clone();
+            for consumer in graph.consumers(graph.nodes[index].id) {
+                let consumer_index = consumer.id.0;
+                if matches!(consumer.kind, NodeKind::Report { .. })
+                    && self.outcomes[consumer_index].is_none()
+                    && self.waiting[consumer_index] > 0
+                {
+                    // `waiting` counts distinct inputs, as `graph.consumers` yields each once.
+                    self.waiting[consumer_index] -= 1;
+                    if self.waiting[consumer_index] == 0 {
+                        ready_reports.push(consumer_index);
+                    }
+                    continue;
+                }
+                // A consumer restored from the cache does not depend on this run of its input.
+                if self.outcomes[consumer_index].is_none() && self.waiting[consumer_index] > 0 {
+                    let outcome = NodeOutcome::Skipped {
+                        because: format!("its input `{cause}` did not finish"),
+                    };
+                    observer.finished(consumer, &outcome);
+                    self.outcomes[consumer_index] = Some(outcome);
+                    stack.push(consumer_index);
+                }
+            }
+        }
+        ready_reports
+    }
+}
+
+impl Shared<'_> {
+    /// Why node `index` may not start at all: a name that would write outside the run
+    /// directory, or a stop asked for.
+    fn refusal(&self, index: usize) -> Option<RunError> {
+        let node = &self.run.graph.nodes[index];
+        if !crate::run_dir::is_confined_name(&node.name) {
+            return Some(RunError::Mismatch {
+                node: node.name.clone(),
+                message: format!(
+                    "the name `{}` would write outside the run directory; name nodes with plain identifiers",
+                    node.name
+                ),
+            });
+        }
+        if self.run.options.stop.load(Ordering::SeqCst) {
+            return Some(RunError::Interrupted {
+                node: node.name.clone(),
+                step: None,
+                checkpointed: false,
+            });
+        }
+        None
+    }
+
+    /// Node `index` from its cache entry: its artifact, with its files written into the run
+    /// directory.
+    fn restore(&self, index: usize, hit: &crate::cache::Hit) -> Result<(Artifact, bool), RunError> {
+        let run = self.run;
+        let node = &run.graph.nodes[index];
+        if let Some(error) = self.refusal(index) {
+            return Err(error);
+        }
+        let result = hit
+            .restore(node, &run.run_dir, run.device)
+            .map(|artifact| (artifact, true));
+        self.remember(index, &result);
+        result
+    }
+
+    /// Runs node `index`'s body, and stores its result in the cache (unless it is a report
+    /// with rows missing).
+    fn run_body(
+        &self,
+        index: usize,
+        inputs: Vec<Arc<Artifact>>,
+        partial: bool,
+    ) -> Result<(Artifact, bool), RunError> {
+        let run = self.run;
+        let node = &run.graph.nodes[index];
+        if let Some(error) = self.refusal(index) {
+            return Err(error);
+        }
+        self.observer.started(node, None);
+        let node_key = &run.keys[index];
+        let cache = run.cache.as_ref();
+        let ctx = NodeRun {
+            graph: run.graph,
+            node,
+            inputs,
+            registry: run.registry,
+            run_dir: &run.run_dir,
+            device: run.device,
+            observer: self.observer,
+            resume_dir: cache.map(|cache| cache.partial_dir(&node_key.key)),
+            stop: &run.options.stop,
+            keys: &run.keys,
+            tokens: &self.tokens,
+        };
+        let result = run_node(&ctx).map(|artifact| {
+            if let Some(cache) = cache.filter(|_| !partial) {
+                if let Err(error) =
+                    cache.store(node_key, &artifact, run.run_dir.logged_by(&node.name))
+                {
+                    self.observer.message(
+                        node,
+                        &format!("could not store the result in the cache: {error}"),
+                    );
+                }
+            }
+            (artifact, false)
+        });
+        self.remember(index, &result);
+        result
+    }
+
+    /// Keeps the key parts of a node that finished, for the next `--explain`.
+    fn remember(&self, index: usize, result: &Result<(Artifact, bool), RunError>) {
+        let run = self.run;
+        if let (Some(cache), Ok(_)) = (&run.cache, result) {
+            let node = &run.graph.nodes[index];
+            cache.remember(&run.graph.experiment, &node.name, &run.keys[index].parts);
+        }
+    }
+}
+
+fn is_dataset(node: &Node) -> bool {
+    matches!(node.kind, NodeKind::Dataset { .. })
+}
+
+/// Journals how a node ended (`outcomes.jsonl`), as the manifest will record it.
+fn record_outcome(run: &Run, name: &str, outcome: &NodeOutcome) {
+    let mut line = outcome.to_json();
+    line["node"] = serde_json::Value::from(name);
+    run.run_dir.record_outcome(&line);
+}
+
+/// Runs one node's body; a panic in the runtime itself fails this node only.
+fn run_node(ctx: &NodeRun) -> Result<Artifact, RunError> {
+    let node = ctx.node;
+    if ctx.inputs.len() != node.inputs.len() {
+        return Err(RunError::Internal {
+            node: node.name.clone(),
+            message: "an input artifact is missing".into(),
+        });
+    }
+    catch_unwind(AssertUnwindSafe(|| nodes::run(ctx))).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(RunError::Internal {
+            node: node.name.clone(),
+            message: format!("panicked: {message}"),
+        })
+    })
+}

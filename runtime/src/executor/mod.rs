@@ -1,0 +1,137 @@
+//! Executes a graph: nodes start as soon as their inputs are ready, independent nodes run in
+//! parallel on a rayon pool of `jobs` workers, and a failure stays local: the failed node's
+//! dependents are skipped, every other node still runs, and the summary lists each failure.
+//!
+//! A run goes through four parts, in this order:
+//!
+//! - `Run::start` (here): resolves the device, creates the run directory, opens the cache, fixes
+//!   libtorch's intra-op threads, computes every node's cache key, and writes `manifest.json`
+//!   with status `running`.
+//! - `plan`: looks every key up and decides, per node, whether it is restored from the cache,
+//!   runs, or is not needed (a dataset whose readers all come from the cache); explains each
+//!   decision when asked.
+//! - `dispatch`: the coordinating loop. A node restored from the cache waits for nothing; one
+//!   that runs waits for its inputs. Node bodies run on the pool; the loop, on the calling
+//!   thread, records each outcome, releases the nodes that were waiting on it, and skips the
+//!   dependents of a failure (except reports, which run with the rows they have).
+//! - `finish`: gathers the outcomes, the tables (a default `results` table when the file has no
+//!   report but something was evaluated) and the data ledger, and rewrites the manifest with
+//!   status `finished`.
+
+mod dispatch;
+mod finish;
+mod plan;
+
+use exp_ir::Graph;
+use tch::Device;
+
+use crate::cache::{self, Cache, NodeKey};
+use crate::error::RunError;
+use crate::manifest::{Finished, Record};
+use crate::observer::Observer;
+use crate::registry::Registry;
+use crate::run_dir::RunDir;
+use crate::run_options::RunOptions;
+use crate::run_summary::RunSummary;
+
+/// Runs the whole graph. `Err` only for problems that stop everything before any node runs
+/// (no such device, run directory not writable), or that keep the run's record from being
+/// written at the end.
+pub fn execute(
+    graph: &Graph,
+    registry: &Registry,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let run = Run::start(graph, registry, options)?;
+    let decisions = plan::plan(graph, &run.keys, run.cache.as_ref(), options, observer);
+    let board = dispatch::dispatch(&run, decisions, observer)?;
+    finish::finish(&run, board)
+}
+
+/// What every part of a run shares once it has started.
+struct Run<'a> {
+    graph: &'a Graph,
+    registry: &'a Registry,
+    options: &'a RunOptions,
+    device: Device,
+    run_dir: RunDir,
+    cache: Option<Cache>,
+    intra_op_threads: usize,
+    /// Each node's cache key, in graph order.
+    keys: Vec<NodeKey>,
+}
+
+impl<'a> Run<'a> {
+    /// Everything before the first node is looked at: the device, the run directory, the
+    /// cache, the thread count, the keys, and the manifest of a run under way.
+    fn start(
+        graph: &'a Graph,
+        registry: &'a Registry,
+        options: &'a RunOptions,
+    ) -> Result<Run<'a>, RunError> {
+        let device = options.device.resolve()?;
+        let run_dir = RunDir::create(&options.run_dir).map_err(|error| RunError::RunDirectory {
+            path: options.run_dir.display().to_string(),
+            message: error.to_string(),
+        })?;
+        let cache = match &options.cache_dir {
+            Some(dir) => Some(Cache::open(dir).map_err(|error| RunError::CacheDirectory {
+                path: dir.display().to_string(),
+                message: error.to_string(),
+            })?),
+            None => None,
+        };
+        // Every node computes with the same intra-op thread count whatever `jobs` is: a
+        // kernel's reduction order follows its thread count, so deriving it from `jobs` (as exp
+        // once did) made `--jobs 1` and `--jobs 2` write different checkpoints. The count is in
+        // every key.
+        let intra_op_threads = options.threads.max(1);
+        tch::set_num_threads(intra_op_threads as i32);
+        let keys = cache::node_keys(
+            graph,
+            registry,
+            device,
+            intra_op_threads,
+            &options.exp_version,
+        )?;
+        let run = Run {
+            graph,
+            registry,
+            options,
+            device,
+            run_dir,
+            cache,
+            intra_op_threads,
+            keys,
+        };
+        run.write_manifest(None)?;
+        Ok(run)
+    }
+
+    /// What the manifest describes, fixed for the whole run.
+    fn record(&self) -> Record<'_> {
+        Record {
+            graph: self.graph,
+            registry: self.registry,
+            options: self.options,
+            run_dir: &self.run_dir,
+            device: self.device,
+            intra_op_threads: self.intra_op_threads,
+            keys: &self.keys,
+        }
+    }
+
+    /// Writes `manifest.json`: under way, or `finished` with how each node ended.
+    fn write_manifest(&self, finished: Option<Finished>) -> Result<(), RunError> {
+        crate::manifest::write(&self.record(), finished).map_err(|error| RunError::Manifest {
+            path: self
+                .run_dir
+                .path
+                .join("manifest.json")
+                .display()
+                .to_string(),
+            message: error.to_string(),
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! The plan: before anything runs, every node's key is looked up in the cache and each node is
+//! decided: restored from its entry, run, or not needed. `--force` and `--explain` act here.
+
+use std::collections::BTreeSet;
+
+use exp_ir::{Graph, NodeKind};
+
+use crate::cache::{self, Cache, EntryProblem, Hit, NodeKey};
+use crate::observer::Observer;
+use crate::run_options::RunOptions;
+
+/// What the plan decided for one node.
+pub(super) enum Decision {
+    Cached(Box<Hit>),
+    Run,
+    NotNeeded,
+}
+
+/// Looks every node up in the cache and decides what runs; explains each decision if asked.
+pub(super) fn plan(
+    graph: &Graph,
+    keys: &[NodeKey],
+    cache: Option<&Cache>,
+    options: &RunOptions,
+    observer: &dyn Observer,
+) -> Vec<Decision> {
+    let forced = forced_nodes(graph, &options.force);
+    let mut decisions: Vec<Decision> = Vec::with_capacity(graph.nodes.len());
+    for (node, node_key) in graph.nodes.iter().zip(keys) {
+        let (decision, why) = if matches!(node.kind, NodeKind::Dataset { .. }) {
+            (
+                Decision::Run,
+                "datasets are rebuilt when a node that reads them runs".to_string(),
+            )
+        } else if let Some(cache) = cache {
+            if forced.contains(&node.id.0) {
+                (Decision::Run, "forced with --force".to_string())
+            } else {
+                look_up(graph, node, node_key, cache, observer)
+            }
+        } else {
+            (
+                Decision::Run,
+                "runs: caching is off (--no-cache)".to_string(),
+            )
+        };
+        if options.explain && !matches!(node.kind, NodeKind::Dataset { .. }) {
+            observer.message(node, &why);
+        }
+        decisions.push(decision);
+    }
+    // A dataset is needed only if a node that reads it runs; under a licence policy every
+    // dataset is built, so that its licence is checked even when all its readers are cached.
+    for node in &graph.nodes {
+        if matches!(node.kind, NodeKind::Dataset { .. }) && graph.policy.is_none() {
+            let needed = graph
+                .consumers(node.id)
+                .any(|consumer| matches!(decisions[consumer.id.0], Decision::Run));
+            if !needed {
+                decisions[node.id.0] = Decision::NotNeeded;
+            }
+        }
+    }
+    decisions
+}
+
+/// The nodes `--force` names and everything downstream of them, by index.
+fn forced_nodes(graph: &Graph, force: &[String]) -> BTreeSet<usize> {
+    let mut forced: BTreeSet<usize> = graph
+        .nodes
+        .iter()
+        .filter(|node| force.contains(&node.name))
+        .map(|node| node.id.0)
+        .collect();
+    for node in &graph.nodes {
+        if node
+            .inputs
+            .iter()
+            .any(|input| forced.contains(&input.node.0))
+        {
+            forced.insert(node.id.0);
+        }
+    }
+    forced
+}
+
+/// One node's cache entry: restored when valid, else run, with the reason in words. A
+/// corrupt entry is removed and reported.
+fn look_up(
+    graph: &Graph,
+    node: &exp_ir::Node,
+    node_key: &NodeKey,
+    cache: &Cache,
+    observer: &dyn Observer,
+) -> (Decision, String) {
+    let key = &node_key.key;
+    match cache.lookup(key) {
+        Ok(hit) => (
+            Decision::Cached(Box::new(hit)),
+            format!("cached ({})", &key[..12]),
+        ),
+        Err(EntryProblem::Corrupt(problem)) => {
+            cache.remove(key);
+            observer.message(
+                node,
+                &format!(
+                    "cache entry {} is corrupt ({problem}); recomputing",
+                    &key[..12]
+                ),
+            );
+            (
+                Decision::Run,
+                format!("runs: its cache entry was corrupt ({problem})"),
+            )
+        }
+        Err(EntryProblem::Missing) => {
+            let why = match cache.previous_parts(&graph.experiment, &node.name) {
+                Some(previous) => {
+                    let input_names: Vec<String> = node
+                        .inputs
+                        .iter()
+                        .map(|input| graph.node(input.node).name.clone())
+                        .collect();
+                    let changes = cache::explain_change(&previous, &node_key.parts, &input_names);
+                    if changes.is_empty() {
+                        "runs: its last result is no longer in the cache".to_string()
+                    } else {
+                        format!("runs: {}", changes.join("; "))
+                    }
+                }
+                None => "runs: never run before".to_string(),
+            };
+            (Decision::Run, why)
+        }
+    }
+}

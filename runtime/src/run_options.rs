@@ -1,0 +1,32 @@
+//! `RunOptions`: what the caller decides about a run (where it writes, on which device, how
+//! many nodes and threads, the cache, `--force`, `--explain`, and the stop flag).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use crate::device::DeviceChoice;
+
+pub struct RunOptions {
+    /// The run directory to create and fill.
+    pub run_dir: PathBuf,
+    pub device: DeviceChoice,
+    /// Nodes that may run at once.
+    pub jobs: usize,
+    /// libtorch's intra-op threads for every node. Fixed by the caller, never derived from
+    /// `jobs`: CPU results depend on it, and must not depend on how many nodes run at once.
+    pub threads: usize,
+    /// The experiment file (as given) and its SHA-256, for the manifest.
+    pub source_path: String,
+    pub source_sha256: String,
+    pub exp_version: String,
+    /// The cache directory; `None` runs everything and stores nothing (`--no-cache`).
+    pub cache_dir: Option<PathBuf>,
+    /// Nodes to recompute even when cached (`--force NODE`); their dependents recompute too.
+    pub force: Vec<String>,
+    /// Report, per node, whether it is cached and why not (`--explain`).
+    pub explain: bool,
+    /// Set by the caller (on Ctrl-C) to stop: training nodes finish their current step,
+    /// checkpoint and stop; no new node starts.
+    pub stop: Arc<AtomicBool>,
+}
