@@ -684,11 +684,11 @@ impl Hit {
                 Ok(Artifact::Tokenizer(tokenizer))
             }
             Stored::Metrics { metrics } => {
-                if let (NodeKind::Continual { metric, .. }, Some(matrix)) =
-                    (&node.kind, &metrics.matrix)
-                {
-                    crate::nodes::continual::write_matrix(&node.name, run_dir, metric, matrix)
-                        .map_err(|error| error.to_string())?;
+                if let NodeKind::Continual { metric, splits, .. } = &node.kind {
+                    crate::nodes::continual::write_matrices(
+                        &node.name, run_dir, metric, splits, metrics,
+                    )
+                    .map_err(|error| error.to_string())?;
                 }
                 Ok(Artifact::Metrics(metrics.clone()))
             }
@@ -698,8 +698,11 @@ impl Hit {
                 if let Some(runs) = &mut table.runs {
                     runs.name = format!("{}_runs", node.name);
                 }
+                if let Some(choices) = &mut table.choices {
+                    choices.name = format!("{}_choices", node.name);
+                }
                 let (chart, against) = match &node.kind {
-                    NodeKind::Report { chart, against } => (*chart, against.as_deref()),
+                    NodeKind::Report { chart, against, .. } => (*chart, against.as_deref()),
                     _ => (false, None),
                 };
                 crate::nodes::report::write_report(&node.name, run_dir, &table, chart, against)
