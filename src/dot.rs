@@ -43,7 +43,14 @@ pub fn to_dot(graph: &Graph) -> String {
                 format!("{} on {split}", names.join(", "))
             }
             NodeKind::Report { .. } => "table".to_string(),
-            NodeKind::Continual { tasks, metric } => format!("{metric} matrix {tasks}×{tasks}"),
+            NodeKind::Continual {
+                tasks,
+                metric,
+                splits,
+            } => match splits.as_slice() {
+                [test] if test == "test" => format!("{metric} matrix {tasks}×{tasks}"),
+                _ => format!("{metric} matrix {tasks}×{tasks} on {}", splits.join(", ")),
+            },
         };
         let shape = match node.kind {
             NodeKind::Dataset { .. } => "cylinder",

@@ -173,6 +173,10 @@ pub struct MetricsArtifact {
     /// A task sequence's accuracy matrix (row i: after task i; column j: on task j).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matrix: Option<Vec<Vec<f64>>>,
+    /// The accuracy matrices of a task sequence evaluated on other splits as well, by split
+    /// (`matrix` is the test split's, or the only split's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub split_matrices: BTreeMap<String, Vec<Vec<f64>>>,
     /// A placeholder for a report row whose node did not finish, saying why; never stored.
     #[serde(skip)]
     pub missing: Option<Missing>,

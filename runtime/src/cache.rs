@@ -717,10 +717,10 @@ impl Hit {
                 Ok(Artifact::Tokenizer(tokenizer))
             }
             Stored::Metrics { metrics } => {
-                if let (NodeKind::Continual { metric, .. }, Some(matrix)) =
-                    (&node.kind, &metrics.matrix)
-                {
-                    crate::nodes::continual::write_matrix(&node.name, run_dir, metric, matrix)?;
+                if let NodeKind::Continual { metric, splits, .. } = &node.kind {
+                    crate::nodes::continual::write_matrices(
+                        &node.name, run_dir, metric, splits, metrics,
+                    )?;
                 }
                 Ok(Artifact::Metrics(metrics.clone()))
             }
@@ -730,8 +730,11 @@ impl Hit {
                 if let Some(runs) = &mut table.runs {
                     runs.name = format!("{}_runs", node.name);
                 }
+                if let Some(choices) = &mut table.choices {
+                    choices.name = format!("{}_choices", node.name);
+                }
                 let (chart, against) = match &node.kind {
-                    NodeKind::Report { chart, against } => (*chart, against.as_deref()),
+                    NodeKind::Report { chart, against, .. } => (*chart, against.as_deref()),
                     _ => (false, None),
                 };
                 crate::nodes::report::write_report(&node.name, run_dir, &table, chart, against)?;

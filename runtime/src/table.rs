@@ -1,4 +1,9 @@
 //! `Table`: a results table, written as CSV and as Markdown.
+//!
+//! A table of replicates shows each value as `mean ± std [low, high]`: the mean over the runs,
+//! their sample standard deviation, and the 95% confidence interval of the mean (Student's t
+//! with n − 1 degrees of freedom). The CSV has them as `<column>`, `<column>_std`,
+//! `<column>_ci95_low` and `<column>_ci95_high`.
 
 use std::fmt::Write as _;
 
@@ -23,6 +28,42 @@ pub struct Table {
     /// For a table of replicates, every run's own numbers (written as `<name>_runs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<Box<Table>>,
+    /// For a report that chooses settings, every candidate's score (written as
+    /// `<name>_choices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Box<Table>>,
+}
+
+/// The two-sided 95% quantile of Student's t distribution with `df` degrees of freedom: the
+/// factor of the standard error in a 95% confidence interval of a mean of `df + 1` values.
+pub fn t_quantile_95(df: usize) -> f64 {
+    // Exact to three decimals up to 30 degrees of freedom (the usual tables); beyond, the
+    // Cornish-Fisher expansion around the normal quantile, within 0.001 of the exact value.
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df - 1],
+        _ => {
+            let z: f64 = 1.959_964;
+            let n = df as f64;
+            z + (z.powi(3) + z) / (4.0 * n)
+                + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * n * n)
+        }
+    }
+}
+
+/// The 95% confidence interval of the mean of `count` values with this mean and sample
+/// standard deviation (Student's t), or none for fewer than two values.
+pub fn interval_95(mean: f64, std: f64, count: usize) -> Option<(f64, f64)> {
+    if count < 2 {
+        return None;
+    }
+    let half = t_quantile_95(count - 1) * std / (count as f64).sqrt();
+    Some((mean - half, mean + half))
 }
 
 /// A CSV field: quoted (with quotes doubled) when it holds a comma, a quote or a line break,
@@ -49,7 +90,8 @@ impl Table {
             out.push(',');
             out.push_str(&csv_field(column));
             if !self.spread.is_empty() {
-                let _ = write!(out, ",{column}_std");
+                let column = csv_field(column);
+                let _ = write!(out, ",{column}_std,{column}_ci95_low,{column}_ci95_high");
             }
         }
         if !self.spread.is_empty() {
@@ -65,10 +107,20 @@ impl Table {
                     // Full precision in CSV: it is for machines.
                     let _ = write!(out, "{number}");
                 }
-                if let Some((_, stds)) = spread {
+                if let Some((count, stds)) = spread {
                     out.push(',');
-                    if let Some(Some(std)) = stds.get(column) {
+                    let std = stds.get(column).copied().flatten();
+                    if let Some(std) = std {
                         let _ = write!(out, "{std}");
+                    }
+                    out.push(',');
+                    if let Some((low, high)) = value
+                        .zip(std)
+                        .and_then(|(mean, std)| interval_95(mean, std, *count))
+                    {
+                        let _ = write!(out, "{low},{high}");
+                    } else {
+                        out.push(',');
                     }
                 }
             }
@@ -97,7 +149,15 @@ impl Table {
                         value,
                         spread.and_then(|(_, stds)| stds.get(column).copied().flatten()),
                     ) {
-                        (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
+                        (Some(mean), Some(std)) => {
+                            let count = spread.map_or(0, |(count, _)| *count);
+                            match interval_95(*mean, std, count) {
+                                Some((low, high)) => {
+                                    format!("{mean:.4} ± {std:.4} [{low:.4}, {high:.4}]")
+                                }
+                                None => format!("{mean:.4} ± {std:.4}"),
+                            }
+                        }
                         _ => cell(value),
                     }
                 });
@@ -150,10 +210,7 @@ mod tests {
                 ("a".into(), vec![Some(0.5), None]),
                 ("soup".into(), vec![Some(0.75), Some(0.1)]),
             ],
-            spread: Vec::new(),
-            runs: None,
-            points: Vec::new(),
-            matrices: Vec::new(),
+            ..Table::default()
         };
         assert_eq!(
             table.to_csv(),
@@ -173,7 +230,21 @@ mod tests {
 
 #[cfg(test)]
 mod replicate_tests {
-    use super::Table;
+    use super::{interval_95, t_quantile_95, Table};
+
+    #[test]
+    fn t_quantiles_follow_the_tables_and_approach_the_normal() {
+        assert_eq!(t_quantile_95(4), 2.776);
+        assert_eq!(t_quantile_95(30), 2.042);
+        // 40 and 120 degrees of freedom: 2.021 and 1.980 in the tables.
+        assert!((t_quantile_95(40) - 2.021).abs() < 1e-3);
+        assert!((t_quantile_95(120) - 1.980).abs() < 1e-3);
+        assert!(t_quantile_95(0).is_nan());
+        assert_eq!(interval_95(1.0, 0.5, 1), None);
+        // Five runs: 0.6 ± 2.776 · 0.05 / √5.
+        let (low, high) = interval_95(0.6, 0.05, 5).unwrap();
+        assert!((high - 0.6 - 2.776 * 0.05 / 5f64.sqrt()).abs() < 1e-12 && low < 0.6);
+    }
 
     #[test]
     fn replicates_show_mean_and_std() {
@@ -182,14 +253,24 @@ mod replicate_tests {
             columns: vec!["accuracy".into()],
             rows: vec![("ft".into(), vec![Some(0.5)])],
             spread: vec![(3, vec![Some(0.1)])],
-            runs: None,
-            points: Vec::new(),
-            matrices: Vec::new(),
+            ..Table::default()
         };
+        // t(2) = 4.303: the interval is 0.5 ± 4.303 · 0.1 / √3 = 0.5 ± 0.248434.
+        let csv = table.to_csv();
+        let (header, row) = csv.split_once('\n').unwrap();
         assert_eq!(
-            table.to_csv(),
-            "node,accuracy,accuracy_std,n\nft,0.5,0.1,3\n"
+            header,
+            "node,accuracy,accuracy_std,accuracy_ci95_low,accuracy_ci95_high,n"
         );
+        let cells: Vec<&str> = row.trim_end().split(',').collect();
+        assert_eq!(cells[..3], ["ft", "0.5", "0.1"]);
+        let low: f64 = cells[3].parse().unwrap();
+        let high: f64 = cells[4].parse().unwrap();
+        assert!(
+            (low - 0.251566).abs() < 1e-6 && (high - 0.748434).abs() < 1e-6,
+            "{csv}"
+        );
+        assert_eq!(cells[5], "3");
         let swept = Table {
             rows: vec![("ft[lr=0.1,seed=\"a\"]".into(), vec![Some(0.5)])],
             columns: vec!["accuracy".into()],
@@ -202,7 +283,7 @@ mod replicate_tests {
         assert!(
             table
                 .to_markdown()
-                .contains("| ft   | 0.5000 ± 0.1000 | 3   |"),
+                .contains("| ft   | 0.5000 ± 0.1000 [0.2516, 0.7484] | 3   |"),
             "{}",
             table.to_markdown()
         );

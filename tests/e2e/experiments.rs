@@ -33,7 +33,10 @@ fn graph_snapshot(json: &str) -> String {
     let train = nodes
         .iter()
         .find(|node| {
-            node["kind"]["kind"] == "train" && node["name"].as_str().unwrap().starts_with("sfa.")
+            node["kind"]["kind"] == "train"
+                && node["family"]
+                    .as_str()
+                    .is_some_and(|family| family.ends_with("sfa.run.task"))
         })
         .unwrap_or(&nodes[0]);
     out.push_str(&format!(

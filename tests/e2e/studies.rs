@@ -41,7 +41,10 @@ fn a_sweep_runs_every_point_and_reports_replicates_as_mean_and_std() {
     assert!(table.contains(" ± "), "{table}");
     assert!(table.contains("| n "), "{table}");
     let csv = read(&test, "first/results.csv");
-    assert!(csv.starts_with("node,accuracy,accuracy_std,n\n"), "{csv}");
+    assert!(
+        csv.starts_with("node,accuracy,accuracy_std,accuracy_ci95_low,accuracy_ci95_high,n\n"),
+        "{csv}"
+    );
     assert!(csv.contains("\nrun.score[lr=0.001],"), "{csv}");
     let runs = read(&test, "first/results_runs.csv");
     assert_eq!(runs.lines().count(), 1 + 6, "{runs}");
@@ -58,14 +61,14 @@ fn a_sweep_runs_every_point_and_reports_replicates_as_mean_and_std() {
         .lines()
         .find(|line| line.starts_with("run.score[lr=0.01],"))
         .unwrap();
-    let cells: Vec<f64> = row
-        .rsplitn(4, ',')
-        .take(3)
-        .map(|c| c.parse().unwrap())
-        .collect();
-    assert!((cells[2] - mean).abs() < 1e-12, "{row} vs {values:?}");
+    let cells: Vec<f64> = row.split(',').skip(1).map(|c| c.parse().unwrap()).collect();
+    assert!((cells[0] - mean).abs() < 1e-12, "{row} vs {values:?}");
     assert!((cells[1] - std).abs() < 1e-12, "{row} vs {values:?}");
-    assert_eq!(cells[0], 3.0);
+    // The 95% interval of the mean of three runs: t(2) = 4.303.
+    let half = 4.303 * std / 3f64.sqrt();
+    assert!((cells[2] - (mean - half)).abs() < 1e-9, "{row}");
+    assert!((cells[3] - (mean + half)).abs() < 1e-9, "{row}");
+    assert_eq!(cells[4], 3.0);
 
     // One more point: only its nodes run; the others come from the cache, one by one.
     let wider = SWEEP.replace("[1e-3, 1e-2]", "[1e-3, 1e-2, 3e-2]");
@@ -457,4 +460,155 @@ report results { rows: [slow] }
         "{table}"
     );
     assert_eq!(statuses(&test, "out")["slow.score"], "done");
+}
+
+const CHOOSE: &str = r#"import std.continual
+model net = mlp { hidden: [16] }
+sweep lr in [1e-6, 1e-2], seeds 2 {
+  sequence seq {
+    model: net
+    tasks: [rotated, inverted]
+    steps: 15 steps
+    optimizer: adamw { lr: lr }
+    split: ["validation", "test"]
+  }
+}
+report best { rows: [seq], choose: { by: "validation_avg_accuracy", over: ["lr"] } }
+"#;
+
+/// A sequence evaluated on the validation and the test split summarizes each; a report that
+/// chooses by the validation summary keeps the setting with the best mean over its seeds, and
+/// reports its test numbers.
+#[test]
+fn a_report_chooses_on_the_validation_split_and_reports_the_test_split() {
+    let test = Test::new().file("choose.exp", CHOOSE);
+    let outcome = test.run_with(&["run", "choose.exp", "--out", "first", "--jobs", "2"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let statuses = statuses(&test, "first");
+    for name in [
+        "seq[lr=0.01,seed=1].task2.on1",
+        "seq[lr=0.01,seed=1].task2.on1.validation",
+    ] {
+        assert_eq!(statuses[name], "done", "{name}");
+    }
+
+    // One summary per split: the validation split's metrics are prefixed, and its matrix is
+    // written beside the test split's.
+    let run = "first/seq[lr=0.01,seed=0]";
+    let validation = read(&test, &format!("{run}.validation.matrix.csv"));
+    let matrix = read(&test, &format!("{run}.matrix.csv"));
+    assert_eq!(validation.lines().next(), Some("after,task1,task2"));
+    assert_ne!(validation, matrix);
+    let last_mean = |matrix: &str| {
+        let last: Vec<f64> = matrix
+            .lines()
+            .last()
+            .unwrap()
+            .split(',')
+            .skip(1)
+            .map(|cell| cell.parse().unwrap())
+            .collect();
+        last.iter().sum::<f64>() / last.len() as f64
+    };
+    let runs = read(&test, "first/best_runs.csv");
+    let header: Vec<&str> = runs.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|column| *column == name)
+            .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+    };
+    for name in [
+        "validation_avg_accuracy",
+        "validation_forgetting",
+        "validation_bwt",
+        "avg_accuracy",
+        "forgetting",
+    ] {
+        column(name);
+    }
+    // A label with a comma is quoted: `"seq[lr=0.01,seed=0]",0.32,..`.
+    let row: Vec<&str> = runs
+        .lines()
+        .find(|line| line.starts_with("\"seq[lr=0.01,seed=0]\","))
+        .unwrap_or_else(|| panic!("{runs}"))
+        .split("\",")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .collect();
+    // The label is gone: the cells are the columns after `node`.
+    let column = |name: &str| column(name) - 1;
+    let value = |name: &str| row[column(name)].parse::<f64>().unwrap();
+    assert!((value("validation_avg_accuracy") - last_mean(&validation)).abs() < 1e-12);
+    assert!((value("avg_accuracy") - last_mean(&matrix)).abs() < 1e-12);
+
+    // Every candidate's mean validation score, the best one chosen; the table keeps it alone,
+    // with both of its seeds, and reports its test numbers.
+    let choices = read(&test, "first/best_choices.csv");
+    let scored: Vec<(String, f64)> = choices
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            (cells[0].to_string(), cells[1].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(scored.len(), 2, "{choices}");
+    let best = scored.iter().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    assert!(best.0.ends_with(" (chosen)"), "{choices}");
+    assert_eq!(
+        scored
+            .iter()
+            .filter(|(label, _)| label.ends_with(" (chosen)"))
+            .count(),
+        1
+    );
+    // Trained at lr 1e-2, the model beats one that barely moved from its initialisation.
+    assert_eq!(best.0, "seq[lr=0.01] (chosen)", "{choices}");
+    let table = read(&test, "first/best.csv");
+    assert_eq!(table.lines().count(), 2, "{table}");
+    let chosen: Vec<&str> = table.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(chosen[0], "seq[lr=0.01]", "{table}");
+    assert_eq!(*chosen.last().unwrap(), "2", "{table}");
+    let table_header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    let mean_of = |name: &str| {
+        let at = table_header
+            .iter()
+            .position(|column| *column == name)
+            .unwrap();
+        chosen[at].parse::<f64>().unwrap()
+    };
+    assert!(
+        (mean_of("validation_avg_accuracy") - best.1).abs() < 1e-12,
+        "{table}\n{choices}"
+    );
+    let test_mean: f64 = runs
+        .lines()
+        .filter(|line| line.starts_with("\"seq[lr=0.01,"))
+        .map(|line| {
+            let cells = line.split("\",").nth(1).unwrap();
+            cells
+                .split(',')
+                .nth(column("avg_accuracy"))
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .sum::<f64>()
+        / 2.0;
+    assert!(
+        (mean_of("avg_accuracy") - test_mean).abs() < 1e-12,
+        "{table}"
+    );
+    assert!(read(&test, "first/best.md").contains("seq[lr=0.01]"));
+
+    // From the cache, the same tables.
+    let outcome = test.run_with(&["run", "choose.exp", "--out", "second"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert_eq!(table, read(&test, "second/best.csv"));
+    assert_eq!(choices, read(&test, "second/best_choices.csv"));
+    assert!(test
+        .path("second/seq[lr=0.01,seed=0].validation.matrix.csv")
+        .exists());
 }

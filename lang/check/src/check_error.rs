@@ -49,6 +49,15 @@ impl Expect {
     }
 }
 
+/// Why a report's `choose` cannot choose over an axis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChooseProblem {
+    /// No row is swept over it.
+    NotAnAxis { suggestion: Option<String> },
+    /// `seed`: replicates are averaged, never chosen among.
+    Seed,
+}
+
 /// Why a report's `against` axis cannot be plotted.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgainstProblem {
@@ -359,6 +368,15 @@ pub enum CheckError {
         swept: bool,
         span: Span,
     },
+    /// A report's `choose.over` names an axis its rows are not swept over, or `seed`.
+    ChooseOver {
+        report: String,
+        axis: String,
+        problem: ChooseProblem,
+        /// The axes of the rows other than `seed`, which settings can be chosen over.
+        axes: Vec<String>,
+        span: Span,
+    },
     /// A warmup or a schedule's point (a mixture's, a scheduler's `at`) past the end of the
     /// phase it is measured against: never reached.
     PastThePhase {
@@ -443,6 +461,7 @@ impl CheckError {
             CheckError::Against { .. } => "E0043",
             CheckError::PastThePhase { .. } => "E0044",
             CheckError::BadName { .. } => "E0045",
+            CheckError::ChooseOver { .. } => "E0051",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -495,6 +514,7 @@ impl CheckError {
             | CheckError::TooManyDefinitions { span, .. }
             | CheckError::RepeatedAxis { span, .. }
             | CheckError::Against { span, .. }
+            | CheckError::ChooseOver { span, .. }
             | CheckError::PastThePhase { span, .. }
             | CheckError::BadName { span, .. }
             | CheckError::Directory { span, .. }
@@ -699,6 +719,37 @@ impl CheckError {
                     (_, []) => "remove `against`: no axis of these rows has numbers for values".to_string(),
                     (_, axes) => format!(
                         "plot against an axis of numbers: {}",
+                        ticks(&axes.iter().map(|axis| format!("\"{axis}\"")).collect::<Vec<_>>())
+                    ),
+                };
+                Diagnostic::error(code, message)
+                    .with_primary(*span, label)
+                    .with_help(help)
+            }
+            CheckError::ChooseOver {
+                report,
+                axis,
+                problem,
+                axes,
+                span,
+            } => {
+                let (message, label) = match problem {
+                    ChooseProblem::NotAnAxis { .. } => (
+                        format!("the rows of `{report}` are not swept over `{axis}`"),
+                        "no row has this axis",
+                    ),
+                    ChooseProblem::Seed => (
+                        format!("`{report}` averages its rows over `seed`, so there is no seed to choose"),
+                        "replicates are averaged, never chosen among",
+                    ),
+                };
+                let help = match (problem, axes.as_slice()) {
+                    (ChooseProblem::NotAnAxis { suggestion: Some(suggestion) }, _) => {
+                        format!("did you mean \"{suggestion}\"?")
+                    }
+                    (_, []) => "remove `choose`: its rows come from no sweep of settings to choose among".to_string(),
+                    (_, axes) => format!(
+                        "choose over axes of the rows: {}",
                         ticks(&axes.iter().map(|axis| format!("\"{axis}\"")).collect::<Vec<_>>())
                     ),
                 };

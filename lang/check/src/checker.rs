@@ -247,6 +247,7 @@ pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     let mut blocks = training::training_fields();
     blocks.push(("evaluate", names(EVALUATE_FIELDS)));
     blocks.push(("report", names(report::REPORT_FIELDS)));
+    blocks.push(("report choose", report::CHOOSE_FIELDS.to_vec()));
     blocks
 }
 

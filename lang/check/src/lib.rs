@@ -11,7 +11,7 @@ mod checker;
 mod program;
 pub mod testing;
 
-pub use check_error::{AgainstProblem, CheckError, Expect};
+pub use check_error::{AgainstProblem, CheckError, ChooseProblem, Expect};
 pub use checker::{block_fields, check, check_file};
 pub use program::{Body, CheckedDef, DefId, MergeOver, Program, SequenceMerge, Stages};
 

@@ -77,6 +77,9 @@ pub enum Body {
         tasks: Vec<DefId>,
         stages: Stages,
         metrics: Vec<ComponentRef>,
+        /// The splits every task is evaluated on after each task, in the order written
+        /// (`["test"]` unless the file says otherwise).
+        splits: Vec<String>,
     },
     Merge {
         merger: ComponentRef,
@@ -94,6 +97,8 @@ pub enum Body {
         against: Option<String>,
         /// Draw the table as a grouped bar chart beside it.
         chart: bool,
+        /// Keep one setting per method, chosen by a metric.
+        choose: Option<exp_ir::graph::Choose>,
     },
 }
 

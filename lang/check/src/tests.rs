@@ -939,6 +939,42 @@ sweep seeds 2 {
 "#
 );
 
+// A sequence evaluated on several splits; a split named twice, one that is not a split, and an
+// empty list are errors at the item.
+snapshot!(
+    sequence_splits,
+    r#"import std.digits
+model net = mlp
+dataset held = digits { test_fraction: 0.3 }
+sequence both { model: net, tasks: [held, held], steps: 5 steps, optimizer: adamw, split: ["validation", "test"] }
+sequence one { model: net, tasks: [held], steps: 5 steps, optimizer: adamw, split: "validation" }
+sequence given { models: [net], tasks: [held], split: ["validation"] }
+sequence twice { model: net, tasks: [held], steps: 5 steps, optimizer: adamw, split: ["test", "test"] }
+sequence wrong { model: net, tasks: [held], steps: 5 steps, optimizer: adamw, split: ["valid", 3] }
+sequence empty { model: net, tasks: [held], steps: 5 steps, optimizer: adamw, split: [] }
+"#
+);
+
+// `choose` over the sweep axes of the rows; an axis the rows lack (with a suggestion), `seed`,
+// a missing `by`, a wrong type and an unknown field are errors at the place written.
+snapshot!(
+    report_choose,
+    r#"import std.digits
+model net = mlp
+sweep lr in [1e-3, 1e-2], seeds 2 {
+  train ft { model: net, data: digits, steps: 5 steps, optimizer: adamw { lr: lr }, eval: [accuracy] }
+}
+train plain { model: net, data: digits, steps: 5 steps, optimizer: adamw, eval: [accuracy] }
+report chosen { rows: [ft, plain], choose: { by: "accuracy", over: ["lr"] } }
+report lowest { rows: [ft], choose: { by: "loss", over: ["lr", "lr"], maximize: false } }
+report typo { rows: [ft], choose: { by: "accuracy", over: ["lrr", "seed"] } }
+report nothing { rows: [plain], choose: { by: "accuracy", over: ["lr"] } }
+report no_by { rows: [ft], choose: { over: ["lr"] } }
+report wrong { rows: [ft], choose: { by: 3, over: "lr", minimize: true } }
+report flat { rows: [ft], choose: "lr" }
+"#
+);
+
 #[test]
 fn the_policy_reaches_the_program() {
     let mut sources = SourceMap::new();
@@ -974,3 +1010,48 @@ model base = mlp { hidden: [8] }
 model lm = base
 "#
 );
+
+#[test]
+fn choose_and_splits_reach_the_program() {
+    let src = r#"import std.digits
+model net = mlp
+sweep lr in [1e-3, 1e-2] {
+  sequence seq { model: net, tasks: [digits, digits], steps: 5 steps, optimizer: sgd { lr: lr }, split: ["validation", "test"] }
+}
+sequence plain { model: net, tasks: [digits], steps: 5 steps, optimizer: adamw }
+report best { rows: [seq], choose: { by: "validation_avg_accuracy", over: ["lr", "lr"], maximize: false } }
+"#;
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", src);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.unwrap();
+    let splits: Vec<Vec<String>> = program
+        .defs
+        .iter()
+        .filter_map(|def| match &def.body {
+            Body::Sequence { splits, .. } => Some(splits.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        splits,
+        [
+            vec!["validation".to_string(), "test".to_string()],
+            vec!["validation".to_string(), "test".to_string()],
+            vec!["test".to_string()],
+        ]
+    );
+    let choose = program.defs.iter().find_map(|def| match &def.body {
+        Body::Report { choose, .. } => choose.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        choose,
+        Some(exp_ir::graph::Choose {
+            by: "validation_avg_accuracy".to_string(),
+            over: vec!["lr".to_string()],
+            maximize: false,
+        })
+    );
+}

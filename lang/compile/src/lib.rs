@@ -215,6 +215,7 @@ impl Lowering<'_> {
             tasks,
             stages,
             metrics,
+            splits,
         } = &def.body
         {
             // A sequence's phases and evaluations form two families of their own, indexed by
@@ -227,7 +228,8 @@ impl Lowering<'_> {
             };
             let mut previous_node = start;
             let mut fine_tunes: Vec<NodeId> = Vec::new();
-            let mut rows = Vec::new();
+            // The evaluations on each split, in the order the splits are written.
+            let mut rows: Vec<Vec<NodeId>> = vec![Vec::new(); splits.len()];
             let mut stage_nodes = Vec::new();
             for (i, task) in tasks.iter().enumerate() {
                 let name = format!("{}.task{}", def.name, i + 1);
@@ -311,25 +313,34 @@ impl Lowering<'_> {
                 };
                 let train = stage;
                 stage_nodes.push(stage);
-                for (j, other) in tasks.iter().enumerate() {
-                    let eval_name = format!("{name}.on{}", j + 1);
-                    let mut inputs = vec![model_input("model", train)];
-                    inputs.extend(self.input("data", *other));
-                    let seed = derived(&eval_name, None);
-                    rows.push(self.push(
-                        eval_name,
-                        NodeKind::Evaluate {
-                            metrics: metrics.clone(),
-                            split: "test".to_string(),
-                        },
-                        inputs,
-                        seed,
-                        def,
-                        Lineage {
-                            family: sub_family("task.on"),
-                            point: &[("task", i + 1), ("on", j + 1)],
-                        },
-                    ));
+                for (split_rows, split) in rows.iter_mut().zip(splits) {
+                    // The test split's evaluations keep the plain names; another split's
+                    // names end in it (`NAME.task2.on1.validation`).
+                    let suffix = match split.as_str() {
+                        "test" => String::new(),
+                        other => format!(".{other}"),
+                    };
+                    for (j, other) in tasks.iter().enumerate() {
+                        let eval_name = format!("{name}.on{}{suffix}", j + 1);
+                        let mut inputs = vec![model_input("model", train)];
+                        inputs.extend(self.input("data", *other));
+                        let seed = derived(&eval_name, None);
+                        let node = self.push(
+                            eval_name,
+                            NodeKind::Evaluate {
+                                metrics: metrics.clone(),
+                                split: split.clone(),
+                            },
+                            inputs,
+                            seed,
+                            def,
+                            Lineage {
+                                family: sub_family(&format!("task.on{suffix}")),
+                                point: &[("task", i + 1), ("on", j + 1)],
+                            },
+                        );
+                        split_rows.push(node);
+                    }
                 }
                 previous_node = Some(train);
             }
@@ -340,7 +351,7 @@ impl Lowering<'_> {
                     node: *stage,
                     artifact: ArtifactKind::Model,
                 })
-                .chain(rows.iter().map(|row| Input {
+                .chain(rows.iter().flatten().map(|row| Input {
                     role: "rows".to_string(),
                     node: *row,
                     artifact: ArtifactKind::Metrics,
@@ -464,20 +475,32 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Report { chart, against, .. } => (
+        Body::Report {
+            chart,
+            against,
+            choose,
+            ..
+        } => (
             NodeKind::Report {
                 chart: *chart,
                 against: against.clone(),
+                choose: choose.clone(),
             },
             None,
         ),
         // `Lowering::def` lowers a sequence into several nodes; this is its summary's kind.
-        Body::Sequence { tasks, metrics, .. } => (
+        Body::Sequence {
+            tasks,
+            metrics,
+            splits,
+            ..
+        } => (
             NodeKind::Continual {
                 tasks: tasks.len(),
                 metric: metrics
                     .first()
                     .map_or_else(|| "accuracy".to_string(), |metric| metric.name.clone()),
+                splits: splits.clone(),
             },
             None,
         ),

@@ -53,12 +53,25 @@ fn graph_text(graph: &Graph) -> String {
                 }
                 detail
             }
-            NodeKind::Continual { tasks, metric } => format!("tasks={tasks} metric={metric}"),
+            NodeKind::Continual {
+                tasks,
+                metric,
+                splits,
+            } => match splits.as_slice() {
+                [test] if test == "test" => format!("tasks={tasks} metric={metric}"),
+                _ => format!("tasks={tasks} metric={metric} splits={}", splits.join(",")),
+            },
             NodeKind::Evaluate { metrics, split } => {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
                 format!("metrics={names:?} split={split}")
             }
-            NodeKind::Report { .. } => String::new(),
+            NodeKind::Report { choose, .. } => match choose {
+                Some(choose) => format!(
+                    "choose by={} over={:?} maximize={}",
+                    choose.by, choose.over, choose.maximize
+                ),
+                None => String::new(),
+            },
         };
         let point = match &node.family {
             Some(family) => format!(" family={family} point={:?}", node.point),
@@ -235,6 +248,28 @@ sequence vectors {
   merge: average
   merge_over: "fine_tunes"
 }
+"#
+    ));
+}
+
+// Every task is evaluated on each split after each task, the test split's evaluations keeping
+// their names; the summary reads them split by split. `choose` reaches the report node.
+#[test]
+fn a_sequence_evaluates_on_several_splits_and_a_report_chooses() {
+    insta::assert_snapshot!(check(
+        r#"import std.digits
+model net = mlp
+dataset held = digits { test_fraction: 0.3 }
+sweep lr in [0.1, 0.01] {
+  sequence seq {
+    model: net
+    tasks: [held, held]
+    steps: 10 steps
+    optimizer: sgd { lr: lr }
+    split: ["validation", "test"]
+  }
+}
+report best { rows: [seq], choose: { by: "validation_avg_accuracy", over: ["lr"] } }
 "#
     ));
 }

@@ -175,11 +175,27 @@ pub enum NodeKind {
         /// replicates as mean with a std error bar): `<report>.<metric>_vs_<axis>.png`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         against: Option<String>,
+        /// Settings chosen per method: the table keeps, of the rows that differ only in the
+        /// axes of `over`, the one with the best mean of `by`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        choose: Option<Choose>,
     },
     /// The summary of a task sequence: inputs `stages` are the models after each task, `rows`
-    /// the evaluations after task i on task j, row-major (`tasks` × `tasks`). Computes the accuracy matrix of `metric`, the final
-    /// average, average forgetting and backward transfer, and draws the matrix as a heatmap.
-    Continual { tasks: usize, metric: String },
+    /// the evaluations after task i on task j, row-major (`tasks` × `tasks`), one such block
+    /// per split of `splits`, in its order. Computes, per split, the accuracy matrix of
+    /// `metric`, the final average, average forgetting and backward transfer, and draws the
+    /// matrix as a heatmap. The test split's summary metrics keep their names; another split's
+    /// are prefixed with it (`validation_avg_accuracy`).
+    Continual {
+        tasks: usize,
+        metric: String,
+        /// The splits evaluated; `["test"]` when absent (graphs written before splits).
+        #[serde(
+            default = "test_split_only",
+            skip_serializing_if = "is_test_split_only"
+        )]
+        splits: Vec<String>,
+    },
 }
 
 impl NodeKind {
@@ -241,12 +257,41 @@ pub struct TrainSpec {
     pub precision: Precision,
 }
 
+/// A report's `choose: { by, over, maximize }`: of the rows of one family that differ only in
+/// the sweep axes `over` (their replicates averaged first), the table keeps the one whose mean
+/// of the metric `by` is highest (lowest with `maximize: false`). Choosing by a validation
+/// metric and reporting the others is choosing settings on the validation split and reporting
+/// the test split once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choose {
+    pub by: String,
+    pub over: Vec<String>,
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub maximize: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(value: &bool) -> bool {
+    *value
+}
+
 fn one() -> u64 {
     1
 }
 
 fn is_one(value: &u64) -> bool {
     *value == 1
+}
+
+fn test_split_only() -> Vec<String> {
+    vec!["test".to_string()]
+}
+
+fn is_test_split_only(splits: &[String]) -> bool {
+    splits == ["test"]
 }
 
 /// The number format a phase's forward pass computes in. Weights, gradients and the optimizer

@@ -35,6 +35,7 @@ exp_plugin_api::export_plugin! {
     models: [model::gpt::GptModel],
     evaluators: [
         evaluator::perplexity::Perplexity,
+        evaluator::likelihood::Likelihood,
         evaluator::exact_match::ExactMatch,
         evaluator::samples::Samples,
     ],

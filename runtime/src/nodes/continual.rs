@@ -1,5 +1,6 @@
 //! The summary of a task sequence: the accuracy matrix A (A[i][j]: the metric on task j's test
-//! split after training through task i), and from it
+//! split after training through task i; one matrix per split the sequence evaluates), and from
+//! it
 //! - `avg_accuracy`: the mean of the last row, the final average accuracy;
 //! - `forgetting`: over the tasks before the last, the mean of (the best accuracy on the task
 //!   after any earlier phase, from its own on) minus the final accuracy;
@@ -10,7 +11,10 @@
 //!   `stages`) held beyond the live model: parameter copies (anchors, Fisher diagonals, the
 //!   checkpoints a merge reads) and stored examples (a replay buffer).
 //!
-//! The matrix is written as `<name>.matrix.csv` and drawn as `<name>.heatmap.png`/`.svg`.
+//! The matrix is written as `<name>.matrix.csv` and drawn as `<name>.heatmap.png`/`.svg`; another
+//! split's as `<name>.<split>.matrix.csv` and `<name>.<split>.heatmap.png`, and its summary
+//! metrics are prefixed with the split (`validation_avg_accuracy`), so that a report shows the
+//! split each number comes from.
 
 use super::NodeRun;
 use crate::artifact::{Artifact, Memory, MetricsArtifact};
@@ -79,32 +83,96 @@ pub fn write_matrix(
     Ok(())
 }
 
-pub fn run(ctx: &NodeRun, tasks: usize, metric: &str) -> Result<Artifact, RunError> {
+/// The name of a summary metric of `split`: the test split's keep their names, another
+/// split's are prefixed with it (`validation_avg_accuracy`).
+pub fn split_metric(split: &str, name: &str) -> String {
+    match split {
+        "test" => name.to_string(),
+        other => format!("{other}_{name}"),
+    }
+}
+
+/// The file stem of a split's matrix: `NAME` for the test split, `NAME.SPLIT` for another.
+pub fn matrix_stem(node: &str, split: &str) -> String {
+    match split {
+        "test" => node.to_string(),
+        other => format!("{node}.{other}"),
+    }
+}
+
+/// The split whose matrix a sequence's summary carries as its `matrix` (drawn in reports):
+/// the test split when evaluated, else the first.
+pub fn primary_split(splits: &[String]) -> &str {
+    splits
+        .iter()
+        .find(|split| *split == "test")
+        .or(splits.first())
+        .map_or("test", String::as_str)
+}
+
+/// Writes every split's matrix of a summary: `matrix` is the primary split's, the others are
+/// in `split_matrices`.
+pub fn write_matrices(
+    node: &str,
+    run_dir: &RunDir,
+    metric: &str,
+    splits: &[String],
+    metrics: &MetricsArtifact,
+) -> Result<(), RunError> {
+    let primary = primary_split(splits);
+    if let Some(matrix) = &metrics.matrix {
+        write_matrix(&matrix_stem(node, primary), run_dir, metric, matrix)?;
+    }
+    for (split, matrix) in &metrics.split_matrices {
+        write_matrix(&matrix_stem(node, split), run_dir, metric, matrix)?;
+    }
+    Ok(())
+}
+
+pub fn run(
+    ctx: &NodeRun,
+    tasks: usize,
+    metric: &str,
+    splits: &[String],
+) -> Result<Artifact, RunError> {
     let rows = ctx.inputs_with_role("rows");
     // `stages` (the model after each task) come first in the inputs; the checks below count
     // the evaluations only.
-    if rows.len() != tasks * tasks {
+    let cells = tasks * tasks;
+    if rows.len() != cells * splits.len() {
         return Err(ctx.internal(format!(
-            "a sequence of {tasks} tasks needs {} evaluations, found {}",
-            tasks * tasks,
+            "a sequence of {tasks} tasks evaluated on {} split(s) needs {} evaluations, found {}",
+            splits.len(),
+            cells * splits.len(),
             rows.len()
         )));
     }
-    let mut matrix = vec![vec![0.0; tasks]; tasks];
-    for (index, artifact) in rows.iter().enumerate() {
-        let Artifact::Metrics(metrics) = artifact else {
-            return Err(ctx.internal("a sequence evaluation is not a metrics artifact"));
-        };
-        matrix[index / tasks][index % tasks] =
-            metrics.values.get(metric).copied().ok_or_else(|| RunError::Mismatch {
-                node: ctx.name().to_string(),
-                message: format!(
-                    "the evaluations report no `{metric}`; the sequence's first metric must name a value its evaluator reports"
-                ),
-            })?;
-    }
     let mut metrics = MetricsArtifact::default();
-    let mut summary: Vec<(&str, f64)> = summarize(&matrix);
+    let primary = primary_split(splits);
+    for (split, block) in splits.iter().zip(rows.chunks(cells)) {
+        let mut matrix = vec![vec![0.0; tasks]; tasks];
+        for (index, artifact) in block.iter().enumerate() {
+            let Artifact::Metrics(evaluation) = artifact else {
+                return Err(ctx.internal("a sequence evaluation is not a metrics artifact"));
+            };
+            matrix[index / tasks][index % tasks] =
+                evaluation.values.get(metric).copied().ok_or_else(|| RunError::Mismatch {
+                    node: ctx.name().to_string(),
+                    message: format!(
+                        "the evaluations report no `{metric}`; the sequence's first metric must name a value its evaluator reports"
+                    ),
+                })?;
+        }
+        for (name, value) in summarize(&matrix) {
+            metrics.push(&split_metric(split, name), value);
+            ctx.run_dir.log_metric(ctx.name(), None, split, name, value);
+        }
+        if split == primary {
+            metrics.matrix = Some(matrix);
+        } else {
+            metrics.split_matrices.insert(split.clone(), matrix);
+        }
+    }
     // The most any stage held beyond its live model.
     let stages: Vec<&Memory> = ctx
         .inputs_with_role("stages")
@@ -124,22 +192,40 @@ pub fn run(ctx: &NodeRun, tasks: usize, metric: &str) -> Result<Artifact, RunErr
             .map(|memory| memory.replay_examples)
             .max()
             .unwrap_or(0);
-        summary.push(("param_copies", copies));
-        summary.push(("replay_examples", examples as f64));
+        for (name, value) in [
+            ("param_copies", copies),
+            ("replay_examples", examples as f64),
+        ] {
+            metrics.push(name, value);
+            ctx.run_dir
+                .log_metric(ctx.name(), None, primary, name, value);
+        }
     }
-    for (name, value) in summary {
-        metrics.push(name, value);
-        ctx.run_dir
-            .log_metric(ctx.name(), None, "test", name, value);
-    }
-    write_matrix(ctx.name(), ctx.run_dir, metric, &matrix)?;
-    metrics.matrix = Some(matrix);
+    write_matrices(ctx.name(), ctx.run_dir, metric, splits, &metrics)?;
     Ok(Artifact::Metrics(metrics))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::summarize;
+    use super::{matrix_stem, primary_split, split_metric, summarize};
+
+    #[test]
+    fn another_split_prefixes_its_metrics_and_suffixes_its_files() {
+        assert_eq!(split_metric("test", "avg_accuracy"), "avg_accuracy");
+        assert_eq!(split_metric("validation", "bwt"), "validation_bwt");
+        assert_eq!(matrix_stem("seq", "test"), "seq");
+        assert_eq!(matrix_stem("seq", "validation"), "seq.validation");
+        let splits = |words: &[&str]| {
+            words
+                .iter()
+                .map(|word| word.to_string())
+                .collect::<Vec<_>>()
+        };
+        // The test split's matrix is the one reports draw, wherever it is listed.
+        assert_eq!(primary_split(&splits(&["validation", "test"])), "test");
+        assert_eq!(primary_split(&splits(&["validation"])), "validation");
+        assert_eq!(primary_split(&[]), "test");
+    }
 
     #[test]
     fn forgetting_and_transfer_on_a_small_matrix() {

@@ -85,12 +85,40 @@ pub fn check_output(
     })
 }
 
+/// An evaluation of a split the dataset does not hold out (its fraction is 0): nothing to
+/// evaluate, and a number computed from no examples would be meaningless.
+fn empty_split(ctx: &NodeRun, split: Split) -> RunError {
+    let dataset = ctx
+        .node
+        .inputs
+        .iter()
+        .find(|input| input.role == "data")
+        .map_or("the dataset", |input| {
+            ctx.graph.node(input.node).name.as_str()
+        });
+    let hint = match split {
+        Split::Validation => "; hold one out in its definition, such as `validation_fraction: 0.1`",
+        Split::Test => "; hold one out in its definition, such as `test_fraction: 0.2`",
+        Split::Train => "",
+    };
+    RunError::Mismatch {
+        node: ctx.name().to_string(),
+        message: format!(
+            "`{dataset}` has no {} split to evaluate on{hint}",
+            split.word()
+        ),
+    }
+}
+
 pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artifact, RunError> {
     let source = ctx.model_input("model")?;
     let split = Split::from_word(split)
         .ok_or_else(|| ctx.internal(format!("`{split}` is not a split (this is a bug in exp)")))?;
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
     let data = ctx.dataset_for_model("data", source)?;
+    if data.info.len(split) == 0 {
+        return Err(empty_split(ctx, split));
+    }
     let context = ctx.context(ctx.node.seed, Some(data.info.clone()));
     // Evaluators of generated text are fed the model's continuations of prompts; the others
     // read the model's outputs on batches of the split.

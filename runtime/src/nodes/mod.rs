@@ -66,8 +66,16 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
         NodeKind::Train(spec) => train::run(ctx, spec),
         NodeKind::Merge { component } => merge::run(ctx, component),
         NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
-        NodeKind::Report { chart, against } => report::run(ctx, *chart, against.as_deref()),
-        NodeKind::Continual { tasks, metric } => continual::run(ctx, *tasks, metric),
+        NodeKind::Report {
+            chart,
+            against,
+            choose,
+        } => report::run(ctx, *chart, against.as_deref(), choose.as_ref()),
+        NodeKind::Continual {
+            tasks,
+            metric,
+            splits,
+        } => continual::run(ctx, *tasks, metric, splits),
         NodeKind::Tokenizer { component } => tokenizer::run(ctx, component),
         NodeKind::Export { component } => export::run(ctx, component),
     }

@@ -1,18 +1,29 @@
-//! The rules of a `report` block: its rows, `chart`, and `against`, the sweep axis to plot its
-//! metrics against, which must be one the rows have and whose values are numbers.
+//! The rules of a `report` block: its rows, `chart`, `against`, the sweep axis to plot its
+//! metrics against, which must be one the rows have and whose values are numbers, and `choose`,
+//! the metric and the sweep axes a setting is chosen by and among.
 
 use exp_diag::{did_you_mean, Span};
 use exp_syntax::ast::{self, ExprKind};
 
+use exp_ir::graph::Choose;
+
 use super::{field, Checker, FieldSpec};
-use crate::check_error::{AgainstProblem, CheckError, Expect};
+use crate::check_error::{AgainstProblem, CheckError, ChooseProblem, Expect};
 use crate::program::{Body, DefId};
 
 pub(super) const REPORT_FIELDS: &[FieldSpec] = &[
     field("rows", true, "rows: [<evaluate name>, ..]"),
     field("chart", false, "chart: true"),
     field("against", false, "against: \"lr\""),
+    field(
+        "choose",
+        false,
+        "choose: { by: \"validation_avg_accuracy\", over: [\"lr\"] }",
+    ),
 ];
+
+/// The fields of a report's `choose: { .. }`.
+pub(super) const CHOOSE_FIELDS: [&str; 3] = ["by", "over", "maximize"];
 
 impl<'a> Checker<'a> {
     pub(super) fn report(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
@@ -76,10 +87,171 @@ impl<'a> Checker<'a> {
             },
             None => Some(None),
         };
+        let choose = match fields.get("choose") {
+            Some(field) => {
+                // Axes are only checked against rows that all resolved: a row that is not
+                // found has its own error, and its axes are unknown.
+                let resolved: Option<Vec<DefId>> = rows.iter().copied().collect();
+                self.choose(def, field, resolved.as_deref()).map(Some)
+            }
+            None => Some(None),
+        };
         Some(Body::Report {
             rows: rows.into_iter().collect::<Option<Vec<_>>>()?,
             chart: chart?,
             against: against?,
+            choose: choose?,
+        })
+    }
+
+    /// The sweep axes of `rows`, each once, in order of first appearance.
+    fn row_axes(&self, rows: &[DefId]) -> Vec<String> {
+        let mut axes: Vec<String> = Vec::new();
+        for row in rows {
+            let point = self.defs[row.0]
+                .0
+                .expansion
+                .as_ref()
+                .map_or(&[][..], |expansion| &expansion.point[..]);
+            for (name, _) in point {
+                if !axes.contains(name) {
+                    axes.push(name.clone());
+                }
+            }
+        }
+        axes
+    }
+
+    /// `choose: { by: "validation_avg_accuracy", over: ["lr"], maximize: true }`: the metric
+    /// the settings are chosen by, and the sweep axes of the rows they are chosen among.
+    fn choose(
+        &mut self,
+        report: &ast::Def,
+        field: &'a ast::Field,
+        rows: Option<&[DefId]>,
+    ) -> Option<Choose> {
+        const EXAMPLE: &str = "choose: { by: \"validation_avg_accuracy\", over: [\"lr\"] }";
+        let ExprKind::Record(block) = &field.value.kind else {
+            self.wrong_type(
+                field,
+                "a block `{ by: .., over: [..] }`",
+                Some(EXAMPLE.into()),
+            );
+            return None;
+        };
+        let mut by = None;
+        let mut over: Option<Vec<String>> = None;
+        let mut maximize = true;
+        let mut ok = true;
+        let choosable: Vec<String> = self
+            .row_axes(rows.unwrap_or_default())
+            .into_iter()
+            .filter(|name| name != "seed")
+            .collect();
+        for inner in &block.fields {
+            match (inner.key.name.as_str(), &inner.value.kind) {
+                ("by", ExprKind::Str(metric)) if !metric.is_empty() => by = Some(metric.clone()),
+                ("over", ExprKind::List(items)) if !items.is_empty() => {
+                    let mut names = Vec::new();
+                    for item in items {
+                        let ExprKind::Str(axis) = &item.kind else {
+                            self.errors.push(CheckError::WrongFieldType {
+                                field: "choose.over".to_string(),
+                                expected: "the name of a sweep axis, as a string".to_string(),
+                                found: item.kind.describe(),
+                                span: item.span,
+                                example: Some(EXAMPLE.to_string()),
+                            });
+                            ok = false;
+                            continue;
+                        };
+                        let problem = if axis == "seed" {
+                            Some(ChooseProblem::Seed)
+                        } else if rows.is_some() && !choosable.contains(axis) {
+                            Some(ChooseProblem::NotAnAxis {
+                                suggestion: did_you_mean(
+                                    axis,
+                                    choosable.iter().map(String::as_str),
+                                )
+                                .map(str::to_string),
+                            })
+                        } else {
+                            None
+                        };
+                        match problem {
+                            Some(problem) => {
+                                self.errors.push(CheckError::ChooseOver {
+                                    report: report.name.name.clone(),
+                                    axis: axis.clone(),
+                                    problem,
+                                    axes: choosable.clone(),
+                                    span: item.span,
+                                });
+                                ok = false;
+                            }
+                            None if names.contains(axis) => {}
+                            None => names.push(axis.clone()),
+                        }
+                    }
+                    over = Some(names);
+                }
+                ("maximize", ExprKind::Bool(value)) => maximize = *value,
+                (key @ ("by" | "over" | "maximize"), _) => {
+                    let expected = match key {
+                        "by" => "the name of a metric of the rows, as a string",
+                        "over" => "a non-empty list of sweep axes, as strings",
+                        _ => "a boolean",
+                    };
+                    self.errors.push(CheckError::WrongFieldType {
+                        field: format!("choose.{key}"),
+                        expected: expected.to_string(),
+                        found: inner.value.kind.describe(),
+                        span: inner.value.span,
+                        example: Some(EXAMPLE.to_string()),
+                    });
+                    ok = false;
+                }
+                (key, _) => {
+                    self.errors.push(CheckError::UnknownParam {
+                        component: "choose".to_string(),
+                        param: key.to_string(),
+                        span: inner.key.span,
+                        suggestion: did_you_mean(key, CHOOSE_FIELDS).map(str::to_string),
+                        known: CHOOSE_FIELDS.map(str::to_string).to_vec(),
+                    });
+                    ok = false;
+                }
+            }
+        }
+        for (key, missing, expected) in [
+            (
+                "by",
+                by.is_none(),
+                "a metric of the rows, such as \"validation_avg_accuracy\"",
+            ),
+            (
+                "over",
+                over.is_none(),
+                "the sweep axes to choose among, such as [\"lr\"]",
+            ),
+        ] {
+            if missing && ok {
+                self.errors.push(CheckError::MissingParam {
+                    component: "choose".to_string(),
+                    param: key.to_string(),
+                    expected: expected.to_string(),
+                    span: field.value.span,
+                });
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(Choose {
+            by: by?,
+            over: over?,
+            maximize,
         })
     }
 

@@ -79,6 +79,7 @@ const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("anchor", false, "anchor: <model name>"),
     field("replay", false, "replay: { size: 200, ratio: 25% }"),
     field("metrics", false, "metrics: [accuracy]"),
+    field("split", false, "split: [\"validation\", \"test\"]"),
     field("log_every", false, "log_every: 10 steps"),
     field("checkpoint_every", false, "checkpoint_every: 100 steps"),
     field("clip", false, "clip: 1.0"),
@@ -93,6 +94,7 @@ const SEQUENCE_MODELS_FIELDS: &[FieldSpec] = &[
     field("models", true, "models: [<model after task 1>, ..]"),
     field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
     field("metrics", false, "metrics: [accuracy]"),
+    field("split", false, "split: [\"validation\", \"test\"]"),
 ];
 
 impl<'a> Checker<'a> {
@@ -168,6 +170,10 @@ impl<'a> Checker<'a> {
                 self.default_component(ComponentKind::Evaluator, "accuracy")
             ]),
         };
+        let splits = match fields.get("split") {
+            Some(field) => self.sequence_splits(field),
+            None => Some(vec!["test".to_string()]),
+        };
         let stages = if given {
             let field = fields.get("models")?;
             let models = self.reference_list(field, Expect::Model, false)?;
@@ -212,7 +218,59 @@ impl<'a> Checker<'a> {
             tasks: tasks?,
             stages: stages?,
             metrics: metrics?,
+            splits: splits?,
         })
+    }
+
+    /// `split: "validation"` or `split: ["validation", "test"]`: the splits a sequence
+    /// evaluates every task on after each task, each split once.
+    fn sequence_splits(&mut self, field: &ast::Field) -> Option<Vec<String>> {
+        const EXAMPLE: &str = "split: [\"validation\", \"test\"]";
+        const SPLITS: [&str; 3] = ["train", "validation", "test"];
+        let items = match &field.value.kind {
+            ExprKind::List(items) if !items.is_empty() => items,
+            ExprKind::List(_) => {
+                self.wrong_type(
+                    field,
+                    "a split, or a non-empty list of splits",
+                    Some(EXAMPLE.into()),
+                );
+                return None;
+            }
+            _ => std::slice::from_ref(&field.value),
+        };
+        let mut splits: Vec<String> = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let found = match &item.kind {
+                ExprKind::Str(word) if SPLITS.contains(&word.as_str()) => {
+                    if splits.contains(word) {
+                        self.errors.push(CheckError::WrongFieldType {
+                            field: "split".to_string(),
+                            expected: "each split once".to_string(),
+                            found: format!("{word:?} again"),
+                            span: item.span,
+                            example: Some(EXAMPLE.to_string()),
+                        });
+                        ok = false;
+                    } else {
+                        splits.push(word.clone());
+                    }
+                    continue;
+                }
+                ExprKind::Str(word) => format!("{word:?}"),
+                other => other.describe(),
+            };
+            self.errors.push(CheckError::WrongFieldType {
+                field: "split".to_string(),
+                expected: "\"train\", \"validation\" or \"test\"".to_string(),
+                found,
+                span: item.span,
+                example: Some(EXAMPLE.to_string()),
+            });
+            ok = false;
+        }
+        ok.then_some(splits)
     }
 
     /// `merge: MERGER { .. }` and `merge_over: "previous" | "fine_tunes"`: the merge after each

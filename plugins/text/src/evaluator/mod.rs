@@ -1,6 +1,7 @@
-//! Evaluators of language models: `perplexity` (from logits), and `exact_match` and `samples`
-//! (from generated text).
+//! Evaluators of language models: `perplexity` and `likelihood` (from logits), and `exact_match`
+//! and `samples` (from generated text).
 
 pub mod exact_match;
+pub mod likelihood;
 pub mod perplexity;
 pub mod samples;

@@ -11,39 +11,28 @@ use std::collections::BTreeMap;
 use exp_plugin_api::sdk::{Component, Context, Evaluator, NoParams, PluginError, Result};
 use exp_plugin_api::tch::{Kind, Reduction, Tensor};
 
-pub struct Perplexity {
+/// The summed negative log-likelihood of the target tokens and their count, over a whole
+/// evaluation; `likelihood` shares it.
+#[derive(Debug, Default)]
+pub(crate) struct TokenLoss {
     /// Summed negative log-likelihood of the target tokens, in nats.
     nll: f64,
     tokens: i64,
 }
 
-impl Component for Perplexity {
-    type Config = NoParams;
-    const NAME: &'static str = "perplexity";
-    const VERSION: &'static str = "1";
-    const DOC: &'static str =
-        "mean negative log-likelihood per target token (`loss`, nats) and its exponential (`perplexity`)";
-
-    fn create(_config: NoParams, _context: &Context) -> Result<Self> {
-        Ok(Perplexity {
-            nll: 0.0,
-            tokens: 0,
-        })
-    }
-}
-
-impl Evaluator for Perplexity {
-    fn reset(&mut self) {
-        self.nll = 0.0;
-        self.tokens = 0;
-    }
-
-    /// `output` is logits `[B, T, V]`, `target` token ids `[B, T]` with −100 for no target.
-    fn update(&mut self, output: &Tensor, target: &Tensor) -> Result<()> {
+impl TokenLoss {
+    /// Adds a batch: `output` is logits `[B, T, V]`, `target` token ids `[B, T]` with −100 for
+    /// no target. `evaluator` names the evaluator in an error.
+    pub(crate) fn update(
+        &mut self,
+        evaluator: &str,
+        output: &Tensor,
+        target: &Tensor,
+    ) -> Result<()> {
         let vocab = output.size().last().copied().unwrap_or(0);
         if output.dim() < 2 || target.numel() as i64 * vocab != output.numel() as i64 {
             return Err(PluginError::new(format!(
-                "perplexity needs logits [batch, length, vocabulary] and targets [batch, length], \
+                "{evaluator} needs logits [batch, length, vocabulary] and targets [batch, length], \
                  got {:?} and {:?}",
                 output.size(),
                 target.size()
@@ -59,17 +48,55 @@ impl Evaluator for Perplexity {
         Ok(())
     }
 
-    /// Without a target token the mean is undefined: both metrics are NaN, and `tokens` is 0.
-    fn compute(&self) -> BTreeMap<String, f64> {
-        let loss = if self.tokens == 0 {
+    /// The mean over target tokens, in nats; NaN without a target token.
+    pub(crate) fn mean(&self) -> f64 {
+        if self.tokens == 0 {
             f64::NAN
         } else {
             self.nll / self.tokens as f64
-        };
+        }
+    }
+
+    pub(crate) fn tokens(&self) -> f64 {
+        self.tokens as f64
+    }
+}
+
+pub struct Perplexity {
+    loss: TokenLoss,
+}
+
+impl Component for Perplexity {
+    type Config = NoParams;
+    const NAME: &'static str = "perplexity";
+    const VERSION: &'static str = "1";
+    const DOC: &'static str =
+        "mean negative log-likelihood per target token (`loss`, nats) and its exponential (`perplexity`)";
+
+    fn create(_config: NoParams, _context: &Context) -> Result<Self> {
+        Ok(Perplexity {
+            loss: TokenLoss::default(),
+        })
+    }
+}
+
+impl Evaluator for Perplexity {
+    fn reset(&mut self) {
+        self.loss = TokenLoss::default();
+    }
+
+    /// `output` is logits `[B, T, V]`, `target` token ids `[B, T]` with −100 for no target.
+    fn update(&mut self, output: &Tensor, target: &Tensor) -> Result<()> {
+        self.loss.update(Self::NAME, output, target)
+    }
+
+    /// Without a target token the mean is undefined: both metrics are NaN, and `tokens` is 0.
+    fn compute(&self) -> BTreeMap<String, f64> {
+        let loss = self.loss.mean();
         BTreeMap::from([
             ("loss".to_string(), loss),
             ("perplexity".to_string(), loss.exp()),
-            ("tokens".to_string(), self.tokens as f64),
+            ("tokens".to_string(), self.loss.tokens()),
         ])
     }
 }
