@@ -217,6 +217,102 @@ fn main() -> ExitCode {
     exit.code()
 }
 
+/// How many times libgomp (libtorch's OpenMP runtime) spins waiting for work before its threads
+/// sleep, unless the user says otherwise (`OMP_WAIT_POLICY` or `GOMP_SPINCOUNT`), as the
+/// environment entry that tells libgomp.
+///
+/// libgomp's own default is 300,000 spins, milliseconds of a core: between two parallel
+/// kernels its threads keep spinning, so the next kernel starts at once. That is right on an
+/// idle machine and ruinous on a busy one: a thread spins on a core while the thread it waits
+/// for is descheduled, and every `--threads` > 1 run became about ten times slower beside two
+/// other runs (issue 11, item 9). `PASSIVE` (no spinning) fixes that but wakes the sleeping
+/// threads for every kernel, tens of times per step of a small model. 1,000 spins (tens of
+/// microseconds) bridge the gaps between the kernels of one step and give the core up soon
+/// after: on a loaded 2-core machine a conv net's step time with 2 threads measured the same as
+/// with `PASSIVE` (40 ms, against 90–120 ms with libgomp's default). With more libgomp threads
+/// than cores libgomp spins only 100 times anyway. exp-bench's busy-machine rows measure it.
+const OPENMP_SPIN_COUNT: &std::ffi::CStr = c"GOMP_SPINCOUNT=1000";
+
+/// Whether `argv` asks for `exp run` with more than one intra-op thread: the only command that
+/// starts OpenMP teams (one thread, the default, runs every kernel on the calling thread).
+/// Read loosely, before clap: any argument `run`, and `--threads N` or `--threads=N`.
+fn runs_openmp_teams(args: &[&[u8]]) -> bool {
+    let threads = args.iter().enumerate().find_map(|(index, arg)| {
+        let value = match arg.strip_prefix(b"--threads") {
+            Some([]) => args.get(index + 1).copied()?,
+            Some([b'=', value @ ..]) => value,
+            _ => return None,
+        };
+        std::str::from_utf8(value).ok()?.parse::<u64>().ok()
+    });
+    args.iter().skip(1).any(|arg| *arg == b"run") && threads.is_some_and(|threads| threads > 1)
+}
+
+/// Whether an environment (`NAME=value` entries) leaves libgomp's waiting to exp: it sets
+/// neither `OMP_WAIT_POLICY` nor `GOMP_SPINCOUNT`.
+fn leaves_openmp_waiting_to_exp(env: &[&[u8]]) -> bool {
+    !env.iter().any(|entry| {
+        entry.starts_with(b"OMP_WAIT_POLICY=") || entry.starts_with(b"GOMP_SPINCOUNT=")
+    })
+}
+
+/// Gives libgomp the spin count above for `exp run` with several threads, when the user has set
+/// neither variable that governs it.
+///
+/// libgomp reads its environment once, in a constructor that runs when the library is loaded,
+/// before `main`, so a variable set by `main` comes too late. This function runs from
+/// `.preinit_array`, after dynamic loading and before any library's constructor; but glibc's own
+/// constructor then points `environ` at the environment the kernel passed, so `setenv` here
+/// would be lost (and `getenv` here sees no environment at all). Instead it reads that
+/// environment (`envp`) itself and, when the spin count is wanted, re-executes the program with
+/// the same arguments and that environment plus `GOMP_SPINCOUNT`: the new image's libgomp reads
+/// it, and the new image finds the variable set and goes on (so it cannot loop). This costs one
+/// more dynamic loading of the program, only for `exp run --threads N` with N > 1. If the
+/// re-execution fails, exp runs on with libgomp's default.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" fn openmp_wait_policy(
+    argc: libc::c_int,
+    argv: *const *const libc::c_char,
+    envp: *const *const libc::c_char,
+) {
+    // SAFETY: the dynamic loader passes the process's `argc`, `argv` (`argc` NUL-terminated
+    // strings followed by a null pointer) and `envp` (NUL-terminated strings up to a null
+    // pointer); they stay valid for the process's life. This runs single-threaded before any
+    // library constructor; execve gets a null-terminated array of NUL-terminated strings.
+    unsafe {
+        if argv.is_null() || envp.is_null() {
+            return;
+        }
+        let strings =
+            |array: *const *const libc::c_char, limit: usize| -> Vec<*const libc::c_char> {
+                (0..limit)
+                    .map(|index| *array.add(index))
+                    .take_while(|string| !string.is_null())
+                    .collect()
+            };
+        let bytes = |string: &*const libc::c_char| std::ffi::CStr::from_ptr(*string).to_bytes();
+        let args = strings(argv, argc.max(0) as usize);
+        let mut env = strings(envp, usize::MAX);
+        if !runs_openmp_teams(&args.iter().map(bytes).collect::<Vec<_>>())
+            || !leaves_openmp_waiting_to_exp(&env.iter().map(bytes).collect::<Vec<_>>())
+        {
+            return;
+        }
+        env.push(OPENMP_SPIN_COUNT.as_ptr());
+        env.push(std::ptr::null());
+        libc::execve(c"/proc/self/exe".as_ptr(), argv, env.as_ptr());
+    }
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".preinit_array"]
+static OPENMP_WAIT_POLICY: extern "C" fn(
+    libc::c_int,
+    *const *const libc::c_char,
+    *const *const libc::c_char,
+) = openmp_wait_policy;
+
 /// Process-wide settings made once at start-up, before any other thread exists.
 ///
 /// Keeps glibc's allocator from handing memory back to the system after every step.
@@ -668,5 +764,40 @@ fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
         Exit::Success
     } else {
         Exit::InvalidInput
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_openmp_teams;
+
+    #[test]
+    fn only_a_run_with_several_threads_starts_openmp_teams() {
+        let args = |line: &'static str| -> Vec<&'static [u8]> {
+            line.split(' ').map(str::as_bytes).collect()
+        };
+        assert!(runs_openmp_teams(&args("exp run a.exp --threads 2")));
+        assert!(runs_openmp_teams(&args(
+            "exp --color never run a.exp --threads=4"
+        )));
+        assert!(!runs_openmp_teams(&args("exp run a.exp")));
+        assert!(!runs_openmp_teams(&args("exp run a.exp --threads 1")));
+        assert!(!runs_openmp_teams(&args("exp check a.exp --threads 2")));
+        assert!(!runs_openmp_teams(&args("exp run a.exp --threads")));
+        assert!(!runs_openmp_teams(&args("run --threads 2")));
+    }
+
+    #[test]
+    fn a_user_who_set_either_openmp_wait_variable_keeps_it() {
+        use super::leaves_openmp_waiting_to_exp as leaves;
+        assert!(leaves(&[
+            b"HOME=/root",
+            b"OMP_NUM_THREADS=2",
+            b"GOMP_SPINCOUNTS=1"
+        ]));
+        assert!(leaves(&[]));
+        assert!(!leaves(&[b"HOME=/root", b"OMP_WAIT_POLICY=active"]));
+        assert!(!leaves(&[b"GOMP_SPINCOUNT=5"]));
+        assert!(!leaves(&[b"GOMP_SPINCOUNT="]));
     }
 }

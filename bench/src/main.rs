@@ -3,19 +3,28 @@
 //! For each model of the table in `models.rs` it writes an experiment, runs `exp run` and the
 //! model's PyTorch eager script (`bench/python/`, from the project's `.venv`, so the same
 //! libtorch) with the same initial weights, data, batch order, optimizer and thread count,
-//! interleaved exp, PyTorch, exp, PyTorch over several repeats after one warm-up run of each.
+//! interleaved exp, PyTorch, exp, PyTorch over several repeats after one warm-up run of each;
+//! a GPT row also runs `torch.compile` in each repeat and must agree with PyTorch on its first
+//! losses (`runs::check_agreement`), and gets a profile of where each side's step goes
+//! (`phases.rs` for exp, torch.profiler for PyTorch).
 //! It also measures the machine's fp32 matmul ceiling, the plugin boundary (`boundary.rs`),
+//! sweep scaling with `--jobs` (`sweep.rs`), training beside a competing process (`busy.rs`),
 //! `exp check` per file of `experiments/`, and prints one line per model. The full run rewrites
-//! `bench/RESULTS.md`; `--smoke` (one repeat, few steps, no warm-up) writes to a temporary
-//! directory instead.
+//! `bench/RESULTS.md`; `--smoke` (one repeat, few steps, no warm-up, no `torch.compile`) writes
+//! to a temporary directory instead.
 
 mod boundary;
+mod busy;
 mod ceiling;
 mod child;
+mod gpt_text;
+mod model_summary;
 mod models;
+mod phases;
 mod report;
 mod runs;
 mod stats;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,9 +33,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use clap::Parser;
 
-use crate::models::MODELS;
-use crate::report::{CheckTime, Machine, ModelSummary, Summary};
-use crate::runs::Paths;
+use crate::model_summary::{Compiled, CompiledSummary, ModelSummary};
+use crate::models::{BenchModel, MODELS};
+use crate::report::{CheckTime, Machine, Others, Summary};
+use crate::runs::{Mode, Paths, AGREEMENT, COMPILED_AGREEMENT};
 use crate::stats::median;
 
 #[derive(Parser)]
@@ -41,6 +51,16 @@ struct Args {
     /// Where to write the results (default: bench/RESULTS.md; with --smoke, a temporary path).
     #[arg(long)]
     results: Option<PathBuf>,
+    /// Leave out the `torch.compile` column (it compiles in every repeat, minutes on 2 cores).
+    #[arg(long)]
+    no_compile: bool,
+    /// Only the models whose names contain this (e.g. `gpt`); the other sections still run.
+    #[arg(long)]
+    only: Option<String>,
+    /// Only the model rows (and the matmul ceiling): no plugin boundary, sweep, busy machine,
+    /// `exp check` or cached rerun.
+    #[arg(long)]
+    models_only: bool,
 }
 
 fn paths() -> anyhow::Result<Paths> {
@@ -151,6 +171,78 @@ fn check_times(paths: &Paths, repeats: usize) -> anyhow::Result<Vec<CheckTime>> 
     Ok(times)
 }
 
+/// Where a GPT row's step goes on each side: exp's phases (in-process, `phases.rs`) and
+/// PyTorch's operators (torch.profiler), a few steps each after the timed repeats.
+fn profile(
+    paths: &Paths,
+    model: &'static BenchModel,
+    exp: &[runs::ExpSample],
+    smoke: bool,
+) -> anyhow::Result<report::StepProfile> {
+    let steps = if smoke { 2 } else { 6 };
+    let exp_sample = exp.last().context("no exp run to profile")?;
+    let threads = exp_sample.threads;
+    let python = runs::run_python(paths, model, 2, exp_sample, Mode::Profiled(steps))?;
+    let pytorch = python
+        .profile
+        .context("gpt.py --profile reported no profile")?;
+    let bin_dir = paths
+        .exp
+        .parent()
+        .context("the exp binary has no directory")?;
+    let exp = phases::measure(bin_dir, model, threads, steps as usize + 1)?;
+    println!("{}", exp.line());
+    println!("{}", pytorch.line(model.name));
+    Ok(report::StepProfile { exp, pytorch })
+}
+
+/// The sections besides the model rows: the plugin boundary, `exp check`, the cached rerun,
+/// sweep scaling and the busy machine.
+fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
+    let boundary_steps = if smoke { 20 } else { 2000 };
+    let boundary = boundary::measure(&paths.plugin, boundary_steps, 512)?;
+    println!(
+        "plugin boundary: static {:.4} ms/step, foreign {:.4} ms/step, overhead {:+.2}% \
+         (blocks {:+.2}% to {:+.2}%), identical weights: {}",
+        boundary.static_median * 1e3,
+        boundary.foreign_median * 1e3,
+        boundary.overhead_pct,
+        boundary.overhead_range.0,
+        boundary.overhead_range.1,
+        boundary.identical
+    );
+    let checks = check_times(paths, if smoke { 1 } else { 5 })?;
+    let rerun = cached_rerun(paths, if smoke { 1 } else { 3 })?;
+    println!("cached rerun: {rerun}");
+
+    let sweep = sweep::measure(
+        paths,
+        if smoke { 10 } else { 400 },
+        if smoke { 1 } else { 3 },
+    )?;
+    println!("{}", sweep.line());
+    let busy_model = MODELS
+        .iter()
+        .find(|model| model.name == "digits-convnet")
+        .context("no digits-convnet row for the busy-machine measurement")?;
+    let busy = busy::measure(
+        paths,
+        busy_model,
+        if smoke { 20 } else { 300 },
+        if smoke { 1 } else { 3 },
+    )?;
+    for line in busy.lines() {
+        println!("{line}");
+    }
+    Ok(Others {
+        boundary,
+        checks,
+        cached_rerun: rerun,
+        sweep,
+        busy,
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let paths = paths()?;
@@ -173,30 +265,94 @@ fn main() -> anyhow::Result<()> {
     }
 
     let mut summaries = Vec::new();
-    let mut threads = 1;
+    let mut threads = runs::cores();
     let mut torch = String::from("?");
+    let mut profiles = Vec::new();
     for model in MODELS {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|only| !model.name.contains(only.as_str()))
+        {
+            continue;
+        }
         let steps = if args.smoke {
             model.smoke_steps
         } else {
             model.steps
         };
-        let (mut exp_samples, mut python_samples) = (Vec::new(), Vec::new());
+        let compile = match (model.is_gpt(), args.smoke, args.no_compile) {
+            (false, _, _) => Some(Compiled::NotRun("not a GPT row")),
+            (true, true, _) => Some(Compiled::NotRun("--smoke")),
+            (true, false, true) => Some(Compiled::NotRun("--no-compile")),
+            (true, false, false) => None,
+        };
+        let mut compile_failure = None;
+        let (mut exp_samples, mut python_samples, mut compiled_samples) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let (mut agreement, mut compiled_agreement): (Option<f64>, f64) = (None, 0.0);
         for run in 0..warmups + repeats {
             let exp = runs::run_exp(&paths, model, steps, run)?;
-            let python = runs::run_python(&paths, model, steps, &exp)?;
+            let python = runs::run_python(&paths, model, steps, &exp, Mode::Eager)?;
+            if model.is_gpt() {
+                let found =
+                    runs::check_agreement(model.name, &exp.sample, &python.sample, AGREEMENT)?;
+                agreement = Some(agreement.unwrap_or(0.0).max(found));
+            }
             threads = exp.threads;
             torch = python.torch_version.clone();
-            if run >= warmups {
+            let measured = run >= warmups;
+            if measured && compile.is_none() && compile_failure.is_none() {
+                match runs::run_python(&paths, model, steps, &exp, Mode::Compiled).and_then(
+                    |compiled| {
+                        let found = runs::check_agreement(
+                            &format!("{} (torch.compile)", model.name),
+                            &exp.sample,
+                            &compiled.sample,
+                            COMPILED_AGREEMENT,
+                        )?;
+                        Ok((compiled, found))
+                    },
+                ) {
+                    Ok((compiled, found)) => {
+                        compiled_agreement = compiled_agreement.max(found);
+                        compiled_samples.push(compiled);
+                    }
+                    Err(error) => {
+                        let first = format!("{error:#}")
+                            .lines()
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        println!("torch.compile failed for {}: {error:#}", model.name);
+                        compile_failure = Some(first);
+                    }
+                }
+            }
+            if measured {
                 exp_samples.push(exp);
                 python_samples.push(python);
             }
+        }
+        let compiled = match (compile, compile_failure) {
+            (Some(not_run), _) => not_run,
+            (None, Some(failure)) => Compiled::Failed(failure),
+            (None, None) => Compiled::Ran(CompiledSummary::new(
+                &exp_samples,
+                &compiled_samples,
+                compiled_agreement,
+            )),
+        };
+        if model.is_gpt() {
+            profiles.push(profile(&paths, model, &exp_samples, args.smoke)?);
         }
         summaries.push(ModelSummary::new(
             model,
             steps,
             &exp_samples,
             &python_samples,
+            agreement,
+            compiled,
         ));
     }
 
@@ -214,24 +370,18 @@ fn main() -> anyhow::Result<()> {
         println!("{}", summary.line(ceiling));
     }
 
-    let boundary_steps = if args.smoke { 20 } else { 2000 };
-    let boundary = boundary::measure(&paths.plugin, boundary_steps, 512)?;
-    println!(
-        "plugin boundary: static {:.4} ms/step, foreign {:.4} ms/step, overhead {:+.2}% \
-         (blocks {:+.2}% to {:+.2}%), identical weights: {}",
-        boundary.static_median * 1e3,
-        boundary.foreign_median * 1e3,
-        boundary.overhead_pct,
-        boundary.overhead_range.0,
-        boundary.overhead_range.1,
-        boundary.identical
-    );
-    let checks = check_times(&paths, if args.smoke { 1 } else { 5 })?;
-    let rerun = cached_rerun(&paths, if args.smoke { 1 } else { 3 })?;
-    println!("cached rerun: {rerun}");
+    let others = if args.models_only {
+        None
+    } else {
+        Some(others(&paths, args.smoke)?)
+    };
 
     let summary = Summary {
         machine,
+        arguments: std::env::args()
+            .skip(1)
+            .map(|arg| format!(" {arg}"))
+            .collect(),
         date: report::today(),
         libtorch: exp_plugin_api::libtorch_version().to_string(),
         torch,
@@ -239,9 +389,9 @@ fn main() -> anyhow::Result<()> {
         repeats,
         ceiling,
         models: summaries,
-        boundary,
-        checks,
-        cached_rerun: rerun,
+        profiles,
+        load_at_end: report::load_average(),
+        others,
     };
     if let Some(parent) = results_path.parent() {
         std::fs::create_dir_all(parent)?;

@@ -1,12 +1,16 @@
-//! The results: one summary per model, the printed line per model, and `RESULTS.md` with the
-//! machine it ran on and the date, rewritten on every full run.
+//! `RESULTS.md`: the machine it ran on and the date, a table per family of models, where a GPT
+//! step goes, the plugin boundary, sweep scaling, a busy machine, `exp check`, the cached rerun,
+//! the targets and the notes, rewritten on every full run.
 
 use std::fmt::Write as _;
 
 use crate::boundary::BoundaryResult;
-use crate::models::BenchModel;
-use crate::runs::{ExpSample, PythonSample};
+use crate::busy::BusyResult;
+use crate::model_summary::{mib, Compiled, ModelSummary};
+use crate::phases::Phases;
+use crate::runs::{PythonProfile, AGREEING_STEPS, AGREEMENT};
 use crate::stats::{median, range};
+use crate::sweep::SweepResult;
 
 /// What the harness found about a result it cannot measure, or about a missed target; kept here
 /// so every rewrite of RESULTS.md carries it.
@@ -40,6 +44,8 @@ pub struct Machine {
     /// The 1, 5 and 15 minute load averages when the benchmark started: other work on the
     /// machine slows both sides, and libtorch's OpenMP threads suffer most.
     pub load: String,
+    /// The OpenMP variables set for the benchmark (they change how libtorch's threads wait).
+    pub openmp: String,
 }
 
 impl Machine {
@@ -70,7 +76,23 @@ impl Machine {
             usable_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_gib: memory_kib / (1024.0 * 1024.0),
             load: load_average(),
+            openmp: openmp_environment(),
         }
+    }
+}
+
+/// The OpenMP variables of this process's environment, which every run inherits.
+fn openmp_environment() -> String {
+    let set: Vec<String> = std::env::vars()
+        .filter(|(name, _)| {
+            name.starts_with("OMP_") || name.starts_with("GOMP_") || name.starts_with("KMP_")
+        })
+        .map(|(name, value)| format!("`{name}={value}`"))
+        .collect();
+    if set.is_empty() {
+        "none set".to_string()
+    } else {
+        set.join(", ")
     }
 }
 
@@ -101,99 +123,22 @@ pub fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-pub struct ModelSummary {
-    pub model: &'static BenchModel,
-    pub steps: u64,
-    pub exp_median: f64,
-    pub python_median: f64,
-    /// exp/PyTorch per repeat.
-    pub ratios: Vec<f64>,
-    pub exp_peak: u64,
-    pub python_peak: u64,
-    pub exp_loss: f64,
-    pub python_loss: f64,
-}
-
-impl ModelSummary {
-    pub fn new(
-        model: &'static BenchModel,
-        steps: u64,
-        exp: &[ExpSample],
-        python: &[PythonSample],
-    ) -> ModelSummary {
-        let exp_medians: Vec<f64> = exp.iter().map(|s| s.sample.step_median).collect();
-        let python_medians: Vec<f64> = python.iter().map(|s| s.sample.step_median).collect();
-        ModelSummary {
-            model,
-            steps,
-            exp_median: median(&exp_medians),
-            python_median: median(&python_medians),
-            ratios: exp_medians
-                .iter()
-                .zip(&python_medians)
-                .map(|(e, p)| e / p)
-                .collect(),
-            exp_peak: exp.iter().map(|s| s.sample.peak_rss).max().unwrap_or(0),
-            python_peak: python.iter().map(|s| s.sample.peak_rss).max().unwrap_or(0),
-            exp_loss: exp.last().map_or(f64::NAN, |s| s.sample.final_loss),
-            python_loss: python.last().map_or(f64::NAN, |s| s.sample.final_loss),
-        }
-    }
-
-    pub fn ratio(&self) -> f64 {
-        median(&self.ratios)
-    }
-
-    /// The ratio a target is judged on: the larger of the median paired ratio and the ratio of
-    /// the two sides' median step times, so a noisy pairing cannot flatter exp.
-    pub fn judged_ratio(&self) -> f64 {
-        self.ratio().max(self.exp_median / self.python_median)
-    }
-
-    pub fn examples_per_second(&self, step: f64) -> f64 {
-        self.model.batch as f64 / step
-    }
-
-    /// The fraction of the matmul ceiling a step of `step` seconds achieves.
-    pub fn ceiling_fraction(&self, step: f64, ceiling: f64) -> f64 {
-        self.model.flops_per_example * self.model.batch as f64 / step / ceiling
-    }
-
-    /// The line printed per model.
-    pub fn line(&self, ceiling: f64) -> String {
-        let (low, high) = range(&self.ratios);
-        format!(
-            "model {}: exp {:.3} ms/step, pytorch {:.3} ms/step, ratio exp/pytorch {:.3} \
-             (range {low:.3}-{high:.3}), {:.0} vs {:.0} examples/s, peak rss {} vs {}, \
-             matmul ceiling {:.1}% vs {:.1}%, final loss {:.5} vs {:.5}",
-            self.model.name,
-            self.exp_median * 1e3,
-            self.python_median * 1e3,
-            self.ratio(),
-            self.examples_per_second(self.exp_median),
-            self.examples_per_second(self.python_median),
-            mib(self.exp_peak),
-            mib(self.python_peak),
-            100.0 * self.ceiling_fraction(self.exp_median, ceiling),
-            100.0 * self.ceiling_fraction(self.python_median, ceiling),
-            self.exp_loss,
-            self.python_loss,
-        )
-    }
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
 /// `exp check` wall time of one experiment file, or why it failed.
 pub struct CheckTime {
     pub file: String,
     pub median: Result<f64, String>,
 }
 
+/// Where a GPT row's step goes on each side (`phases.rs`, `gpt.py --profile`).
+pub struct StepProfile {
+    pub exp: Phases,
+    pub pytorch: PythonProfile,
+}
+
 pub struct Summary {
     pub machine: Machine,
+    /// The harness's command-line arguments, each after a space (empty for none).
+    pub arguments: String,
     pub date: String,
     pub libtorch: String,
     pub torch: String,
@@ -201,9 +146,20 @@ pub struct Summary {
     pub repeats: usize,
     pub ceiling: f64,
     pub models: Vec<ModelSummary>,
+    pub profiles: Vec<StepProfile>,
+    /// The load averages when the benchmark finished.
+    pub load_at_end: String,
+    /// `None` with `--models-only`.
+    pub others: Option<Others>,
+}
+
+/// The sections besides the model rows: left out with `--models-only`.
+pub struct Others {
     pub boundary: BoundaryResult,
     pub checks: Vec<CheckTime>,
     pub cached_rerun: String,
+    pub sweep: SweepResult,
+    pub busy: BusyResult,
 }
 
 fn verdict(met: bool) -> &'static str {
@@ -217,18 +173,68 @@ fn verdict(met: bool) -> &'static str {
 impl Summary {
     pub fn markdown(&self) -> String {
         let mut out = String::new();
+        self.header(&mut out);
+        self.digits_table(&mut out);
+        self.gpt_table(&mut out);
+        self.profile_table(&mut out);
+        if let Some(others) = &self.others {
+            let b = &others.boundary;
+            let _ = writeln!(out, "## Plugin boundary\n");
+            let _ = writeln!(
+                out,
+                "`mlp {{ hidden: [128] }}` + `adamw`, batch 512, {} steps each, alternating: linked \
+                 statically (SDK traits) {:.4} ms/step, through the C ABI (`libexp_std.so`, \
+                 `ForeignModel`/`ForeignOptimizer`) {:.4} ms/step: overhead **{:+.2}%** of a step \
+                 (per block of steps {:+.2}% to {:+.2}%). Weights after training bit-identical: {}.\n",
+                b.steps,
+                b.static_median * 1e3,
+                b.foreign_median * 1e3,
+                b.overhead_pct,
+                b.overhead_range.0,
+                b.overhead_range.1,
+                if b.identical { "yes" } else { "no" },
+            );
+            others.sweep_and_busy(&mut out);
+            let _ = writeln!(out, "## `exp check`\n");
+            let _ = writeln!(out, "| file | wall time (median) |\n|---|---|");
+            for check in &others.checks {
+                let time = match &check.median {
+                    Ok(seconds) => format!("{:.1} ms", seconds * 1e3),
+                    Err(error) => error.clone(),
+                };
+                let _ = writeln!(out, "| `{}` | {time} |", check.file);
+            }
+            let _ = writeln!(
+                out,
+                "\nThe wall time of the whole process (start, plugin loading, parse, check).\n"
+            );
+            let _ = writeln!(out, "## Cached rerun\n\n{}\n", others.cached_rerun);
+        }
+        self.targets(&mut out);
+        let _ = writeln!(out, "\n## Notes\n\n{NOTES}");
+        out
+    }
+
+    fn header(&self, out: &mut String) {
         let m = &self.machine;
         let _ = writeln!(out, "# exp benchmark results\n");
         let _ = writeln!(
             out,
-            "Written by `target/release/exp-bench` on {}; rerun it to replace this file \
-             (see the README's \"Benchmarks\" section).\n",
-            self.date
+            "Written by `target/release/exp-bench{}` on {}; rerun it to replace this file \
+             (see the README's \"Benchmarks\" section).{}\n",
+            self.arguments,
+            self.date,
+            if self.others.is_none() {
+                " `--models-only`: the model rows alone, without the plugin boundary, sweep, \
+                 busy-machine, `exp check` and cached-rerun sections."
+            } else {
+                ""
+            }
         );
         let _ = writeln!(
             out,
             "Machine: {}, {} logical CPUs ({} usable by this process), {:.1} GiB memory, \
-             load average {} at the start. \
+             load average {} at the start; OpenMP environment: {}. \
              libtorch {} (exp) and torch {} (PyTorch), {} intra-op threads on both sides \
              (exp `--jobs 1`). Each model: one warm-up run of each side, then {} repeats \
              interleaved exp, PyTorch, exp, PyTorch.\n",
@@ -237,16 +243,44 @@ impl Summary {
             m.usable_cpus,
             m.memory_gib,
             m.load,
+            m.openmp,
             self.libtorch,
             self.torch,
             self.threads,
             self.repeats
         );
+        let busiest = [m.load.as_str(), self.load_at_end.as_str()]
+            .iter()
+            .filter_map(|load| load.split_whitespace().next()?.parse::<f64>().ok())
+            .fold(0.0, f64::max);
+        if busiest >= m.logical_cpus as f64 {
+            let openmp = if m.openmp == "none set" {
+                "Their ratios here are not like for like: exp gives libgomp (libtorch's OpenMP \
+                 runtime) a short spin for several intra-op threads (`GOMP_SPINCOUNT=1000`, \
+                 `src/main.rs`) while PyTorch keeps libgomp's default spin, which a loaded \
+                 machine punishes (issue 11, item 9), so they flatter exp well beyond the \
+                 per-operation overhead and the targets below are not judged fairly. Run the \
+                 harness with `GOMP_SPINCOUNT=1000` to give both sides the same wait policy."
+            } else {
+                "Both sides ran with the OpenMP environment above, and each repeat's exp and \
+                 PyTorch runs ran next to each other, so the ratios are the steadier figures."
+            };
+            let _ = writeln!(
+                out,
+                "**Taken on a loaded machine** (load average {} at the start, {} at the end, on \
+                 {} logical CPUs: other work was running): absolute times are slower and noisier \
+                 than on an idle machine. {openmp}\n",
+                m.load, self.load_at_end, m.logical_cpus
+            );
+        }
         let _ = writeln!(
             out,
             "fp32 matmul ceiling measured in this run: {:.1} GFLOP/s.\n",
             self.ceiling / 1e9
         );
+    }
+
+    fn digits_table(&self, out: &mut String) {
         let _ = writeln!(out, "## exp against PyTorch eager\n");
         let _ = writeln!(
             out,
@@ -255,21 +289,21 @@ impl Summary {
              | exp % of matmul ceiling | PyTorch % | final loss exp / PyTorch |"
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-        for s in &self.models {
+        for s in self.models.iter().filter(|s| !s.model.is_gpt()) {
             let (low, high) = range(&s.ratios);
             let _ = writeln!(
                 out,
                 "| {} (`{}`) | {} | {} | {:.3} | {:.3} | {:.3} ({low:.3}–{high:.3}) | {:.0} | {:.0} \
                  | {} | {} | {:.1}% | {:.1}% | {:.5} / {:.5} |",
                 s.model.name,
-                s.model.model,
+                s.model.model_source(),
                 s.model.batch,
                 s.steps,
                 s.exp_median * 1e3,
                 s.python_median * 1e3,
                 s.ratio(),
-                s.examples_per_second(s.exp_median),
-                s.examples_per_second(s.python_median),
+                s.throughput(s.exp_median),
+                s.throughput(s.python_median),
                 mib(s.exp_peak),
                 mib(s.python_peak),
                 100.0 * s.ceiling_fraction(s.exp_median, self.ceiling),
@@ -286,65 +320,249 @@ impl Summary {
              data split, batch order, AdamW hyper-parameters and thread count on both sides; \
              the final losses agreeing shows the two trained the same way.\n"
         );
-        let b = &self.boundary;
-        let _ = writeln!(out, "## Plugin boundary\n");
-        let _ = writeln!(
-            out,
-            "`mlp {{ hidden: [128] }}` + `adamw`, batch 512, {} steps each, alternating: linked \
-             statically (SDK traits) {:.4} ms/step, through the C ABI (`libexp_std.so`, \
-             `ForeignModel`/`ForeignOptimizer`) {:.4} ms/step: overhead **{:+.2}%** of a step \
-             (per block of steps {:+.2}% to {:+.2}%). Weights after training bit-identical: {}.\n",
-            b.steps,
-            b.static_median * 1e3,
-            b.foreign_median * 1e3,
-            b.overhead_pct,
-            b.overhead_range.0,
-            b.overhead_range.1,
-            if b.identical { "yes" } else { "no" },
-        );
-        let _ = writeln!(out, "## `exp check`\n");
-        let _ = writeln!(out, "| file | wall time (median) |\n|---|---|");
-        for check in &self.checks {
-            let time = match &check.median {
-                Ok(seconds) => format!("{:.1} ms", seconds * 1e3),
-                Err(error) => error.clone(),
-            };
-            let _ = writeln!(out, "| `{}` | {time} |", check.file);
+    }
+
+    fn gpt_table(&self, out: &mut String) {
+        let gpts: Vec<&ModelSummary> = self.models.iter().filter(|s| s.model.is_gpt()).collect();
+        if gpts.is_empty() {
+            return;
         }
         let _ = writeln!(
             out,
-            "\nThe wall time of the whole process (start, plugin loading, parse, check).\n"
+            "## GPT: exp against PyTorch eager and `torch.compile`\n"
         );
-        let _ = writeln!(out, "## Cached rerun\n\n{}\n", self.cached_rerun);
-        let _ = writeln!(out, "## Targets\n");
-        let _ = writeln!(out, "| target | measured | verdict |\n|---|---|---|");
-        for s in self.models.iter().filter(|s| s.model.tiny) {
+        let _ = writeln!(
+            out,
+            "| model | parameters | batch × context | steps | exp ms/step | PyTorch eager ms/step \
+             | `torch.compile` ms/step | exp/eager (range) | exp/compiled | exp tokens/s \
+             | eager tokens/s | compiled tokens/s | exp peak RSS | eager peak RSS \
+             | compiled peak RSS | % of matmul ceiling exp / eager / compiled \
+             | first losses agree to | final loss exp / eager |"
+        );
+        let _ = writeln!(
+            out,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for s in gpts {
+            let crate::models::Family::Gpt(shape) = &s.model.family else {
+                continue;
+            };
+            let (low, high) = range(&s.ratios);
+            let ceiling = |step: f64| 100.0 * s.ceiling_fraction(step, self.ceiling);
+            let (compiled_ms, compiled_ratio, compiled_tokens, compiled_peak, compiled_ceiling) =
+                match &s.compiled {
+                    Compiled::Ran(c) => (
+                        format!(
+                            "{:.1} (compiled in {:.0} s; first losses agree to {:.1e})",
+                            c.median * 1e3,
+                            c.compile_seconds,
+                            c.agreement
+                        ),
+                        format!("{:.3}", median(&c.ratios)),
+                        format!("{:.0}", s.throughput(c.median)),
+                        mib(c.peak),
+                        format!("{:.1}%", ceiling(c.median)),
+                    ),
+                    Compiled::NotRun(why) => {
+                        let text = format!("not run ({why})");
+                        (text, "–".into(), "–".into(), "–".into(), "–".into())
+                    }
+                    Compiled::Failed(why) => {
+                        let text = format!("failed: {why}");
+                        (text, "–".into(), "–".into(), "–".into(), "–".into())
+                    }
+                };
             let _ = writeln!(
                 out,
-                "| {}: exp ≤ 0.87× PyTorch | {:.3}× | {} |",
+                "| {} (`{}`) | {:.2}M | {} × {} | {} | {:.1} | {:.1} | {compiled_ms} \
+                 | {:.3} ({low:.3}–{high:.3}) | {compiled_ratio} | {:.0} | {:.0} \
+                 | {compiled_tokens} | {} | {} | {compiled_peak} | {:.1}% / {:.1}% / \
+                 {compiled_ceiling} | {:.1e} | {:.4} / {:.4} |",
                 s.model.name,
-                s.judged_ratio(),
-                verdict(s.judged_ratio() <= 0.87)
+                s.model.model_source(),
+                shape.parameters() as f64 / 1e6,
+                s.model.batch,
+                shape.context,
+                s.steps,
+                s.exp_median * 1e3,
+                s.python_median * 1e3,
+                s.ratio(),
+                s.throughput(s.exp_median),
+                s.throughput(s.python_median),
+                mib(s.exp_peak),
+                mib(s.python_peak),
+                ceiling(s.exp_median),
+                ceiling(s.python_median),
+                s.agreement.unwrap_or(f64::NAN),
+                s.exp_loss,
+                s.python_loss,
             );
+        }
+        let _ = writeln!(
+            out,
+            "\nBoth sides train on one text file the harness writes (`bench/src/gpt_text.rs`), \
+             read by exp through `text_files` and the `bytes` tokenizer and by the PyTorch script \
+             (`bench/python/gpt.py`) byte by byte with the same ids, packed into the same windows \
+             and drawn in exp's batch order, from the initial weights exp wrote, with AdamW \
+             decaying the blocks' matrices only on both sides. Each repeat checks that the two \
+             sides' losses at the first {AGREEING_STEPS} steps agree to {AGREEMENT:.0e} \
+             (relative) and stops the benchmark if not; the column shows the largest difference \
+             seen. `torch.compile` compiles the model's forward pass and loss (the optimizer \
+             stays eager); its first steps, where compilation happens, are left out of its \
+             step time, and the compile time shown is the first repeat's, with a cold cache. \
+             FLOPs per token: 6·N for the parameters that multiply (all but the position \
+             table) plus 12·depth·context·width for attention (nanoGPT's `estimate_mfu`).\n"
+        );
+    }
+
+    fn profile_table(&self, out: &mut String) {
+        if self.profiles.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "## Where a GPT step goes\n");
+        let _ = writeln!(
+            out,
+            "| model | exp: clear grads | forward + loss | backward | optimizer | step \
+             | PyTorch: matmul (`mm`, `addmm`) | attention (SDPA) | optimizer | other | step |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+        for StepProfile { exp, pytorch } in &self.profiles {
+            let share = |ms: f64| format!("{ms:.1} ({:.0}%)", 100.0 * ms / pytorch.step);
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.1} |",
+                exp.model,
+                exp.clear_grads,
+                exp.forward_loss,
+                exp.backward,
+                exp.optimizer,
+                exp.step,
+                share(pytorch.matmul),
+                share(pytorch.attention),
+                share(pytorch.optimizer),
+                share(pytorch.other),
+                pytorch.step,
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nMilliseconds per step. exp: the trainer's step done in-process through the same \
+             C ABI (`bench/src/phases.rs`), each phase timed on its own, medians over {} steps \
+             after the first. PyTorch: torch.profiler over {} steps after the timed run, own \
+             time of the matrix-product and attention operators, everything `Optimizer.step` \
+             calls, and the rest (layer norms, GELU, additions, copies, cross-entropy, autograd \
+             bookkeeping, the Python around them); the profiler's own overhead makes these \
+             steps somewhat slower than the timed ones.\n",
+            self.profiles[0].exp.steps, self.profiles[0].pytorch.steps
+        );
+    }
+
+    fn targets(&self, out: &mut String) {
+        let _ = writeln!(out, "## Targets\n");
+        let _ = writeln!(out, "| target | measured | verdict |\n|---|---|---|");
+        for s in &self.models {
+            if let Some(target) = s.model.target {
+                let _ = writeln!(
+                    out,
+                    "| {}: exp ≤ {target}× PyTorch eager | {:.3}× | {} |",
+                    s.model.name,
+                    s.judged_ratio(),
+                    verdict(s.judged_ratio() <= target)
+                );
+            }
         }
         for s in &self.models {
             let _ = writeln!(
                 out,
-                "| {}: never slower than PyTorch | {:.3}× (worst repeat {:.3}×) | {} |",
+                "| {}: never slower than PyTorch eager | {:.3}× (worst repeat {:.3}×) | {} |",
                 s.model.name,
                 s.judged_ratio(),
                 range(&s.ratios).1,
                 verdict(s.judged_ratio() <= 1.0 && range(&s.ratios).1 <= 1.0)
             );
         }
+        let Some(others) = &self.others else {
+            return;
+        };
+        let b = &others.boundary;
         let _ = writeln!(
             out,
             "| plugin boundary < 1% of a step | {:+.2}% | {} |",
             b.overhead_pct,
             verdict(b.overhead_pct < 1.0)
         );
-        let _ = writeln!(out, "\n## Notes\n\n{NOTES}");
-        out
+        let _ = writeln!(
+            out,
+            "| sweep of independent runs: `--jobs 2` ≤ 0.6× `--jobs 1` | {:.3}× | {} |",
+            others.sweep.judged_ratio(),
+            verdict(others.sweep.judged_ratio() <= 0.6)
+        );
+        for row in others.busy.rows.iter().filter(|row| row.judged) {
+            let _ = writeln!(
+                out,
+                "| busy machine, {} ({} threads): slowdown within 2× of fair ({:.0}×) | {:.2}× | {} |",
+                row.name,
+                row.threads,
+                2.0 * crate::busy::FAIR_SLOWDOWN,
+                row.slowdown(),
+                verdict(row.within_target())
+            );
+        }
+    }
+}
+
+impl Others {
+    fn sweep_and_busy(&self, out: &mut String) {
+        let sweep = &self.sweep;
+        let (low, high) = range(&sweep.ratios);
+        let _ = writeln!(out, "## Sweep scaling\n");
+        let _ = writeln!(
+            out,
+            "`sweep seeds {}` of `convnet {{ channels: [16, 32] }}` on the digits, {} steps \
+             each, one intra-op thread per node (exp's default), `--no-cache`, wall time of the \
+             whole `exp run`: `--jobs 1` {:.2} s, `--jobs 2` {:.2} s, ratio **{:.3}** \
+             (range over repeats {low:.3}–{high:.3}).\n",
+            sweep.runs,
+            sweep.steps,
+            sweep.one_job,
+            sweep.two_jobs,
+            median(&sweep.ratios),
+        );
+        let busy = &self.busy;
+        let _ = writeln!(out, "## A busy machine\n");
+        let _ = writeln!(
+            out,
+            "The {} row's experiment ({} steps) alone, then beside one competitor: the same \
+             experiment in the same configuration, run in a loop by another `exp` process. Two \
+             equal processes make a fair slowdown of {:.0}×; the target is within 2× of it.\n",
+            busy.model,
+            busy.steps,
+            crate::busy::FAIR_SLOWDOWN
+        );
+        let _ = writeln!(
+            out,
+            "| configuration | intra-op threads | ms/step alone | ms/step beside a competitor \
+             | slowdown | within 2× of fair |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for row in &busy.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.3} | {:.3} | {:.2}× | {} |",
+                row.name,
+                row.threads,
+                row.idle * 1e3,
+                row.loaded * 1e3,
+                row.slowdown(),
+                if row.within_target() { "yes" } else { "no" }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nexp's default sets libgomp's spin count (`GOMP_SPINCOUNT`) to 1,000 when neither \
+             it nor `OMP_WAIT_POLICY` is set (`src/main.rs`); the other rows set the variables \
+             themselves. One intra-op thread, exp's default `--threads`, starts no OpenMP team.\n"
+        );
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tch::Tensor;
 
-use crate::support::{workspace_root, Test};
+use crate::support::{exp_binary, workspace_root, Test};
 
 const TWO_RUNS: &str = r#"// Two short fine-tunes of one initialisation, merged and evaluated.
 dataset d = digits
@@ -479,4 +479,57 @@ fn accumulation_precision_and_clipping_train_as_documented() {
     assert!(value("plain", "grad_norm").is_empty());
     assert_eq!(value("fp16", "loss_scale").len(), 4);
     assert_eq!(value("fp16", "skipped_steps").len(), 1);
+}
+
+/// The spin count libgomp (libtorch's OpenMP runtime) read, as it prints it when
+/// `OMP_DISPLAY_ENV=VERBOSE`, for a one-step run with `threads` intra-op threads and `env` set
+/// (and no other OpenMP variable).
+fn libgomp_spin_count(threads: &str, env: &[(&str, &str)]) -> String {
+    let test = Test::new().file(
+        "one.exp",
+        "dataset d = digits\nmodel m = mlp { hidden: [8] }\n\
+         train t { model: m, data: d, steps: 1 steps, optimizer: adamw }\n",
+    );
+    let mut command = std::process::Command::new(exp_binary());
+    command
+        .args([
+            "run",
+            "one.exp",
+            "--out",
+            "out",
+            "--no-cache",
+            "--device",
+            "cpu",
+        ])
+        .args(["--threads", threads])
+        .current_dir(test.path(""))
+        .env_remove("EXP_PLUGIN_PATH")
+        .env_remove("OMP_WAIT_POLICY")
+        .env_remove("GOMP_SPINCOUNT")
+        .env("OMP_DISPLAY_ENV", "VERBOSE");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("GOMP_SPINCOUNT = "))
+        .unwrap_or_else(|| panic!("libgomp printed no spin count:\n{stderr}"));
+    line.trim_matches('\'').to_string()
+}
+
+#[test]
+fn a_run_with_several_threads_gives_libgomp_a_short_spin_unless_the_user_chose() {
+    // exp's choice (src/main.rs), against libgomp's own default of 300,000.
+    assert_eq!(libgomp_spin_count("2", &[]), "1000");
+    // One thread starts no OpenMP team, so exp leaves libgomp alone.
+    assert_eq!(libgomp_spin_count("1", &[]), "300000");
+    // The user's own settings win.
+    assert_eq!(libgomp_spin_count("2", &[("GOMP_SPINCOUNT", "77")]), "77");
+    assert_eq!(
+        libgomp_spin_count("2", &[("OMP_WAIT_POLICY", "passive")]),
+        "0"
+    );
 }
