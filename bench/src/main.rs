@@ -276,6 +276,9 @@ fn main() -> anyhow::Result<()> {
         {
             continue;
         }
+        if args.smoke && model.smoke_steps == 0 {
+            continue;
+        }
         let steps = if args.smoke {
             model.smoke_steps
         } else {

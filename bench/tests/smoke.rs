@@ -16,7 +16,7 @@ fn smoke_run_prints_a_line_per_model_with_both_timings_and_a_ratio() {
         output.status.success(),
         "--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    for model in ["digits-mlp", "digits-convnet"] {
+    for model in ["digits-mlp", "digits-convnet", "gpt-1m"] {
         let line = stdout
             .lines()
             .find(|line| line.starts_with(&format!("model {model}: ")))
