@@ -699,7 +699,7 @@ impl Hit {
                     runs.name = format!("{}_runs", node.name);
                 }
                 let (chart, against) = match &node.kind {
-                    NodeKind::Report { chart, against } => (*chart, against.as_deref()),
+                    NodeKind::Report { chart, against, .. } => (*chart, against.as_deref()),
                     _ => (false, None),
                 };
                 crate::nodes::report::write_report(&node.name, run_dir, &table, chart, against)

@@ -1,144 +1,129 @@
-//! Plugin discovery: the plugins built in the workspace (`libexp_*` libraries beside the `exp`
-//! binary),
-//! every library in the directories of `EXP_PLUGIN_PATH`, and `plugin "path"` lines in the
-//! experiment file. All load through the same `Plugin::load`, the std plugin included.
+//! Loading plugins: every file `plugin_files::find` lists (`plugin` lines, `EXP_PLUGIN_PATH`,
+//! the `libexp_*` libraries beside the binaries) goes through the same `Plugin::load`, the std
+//! plugin included. What each load gives is stored in the schema cache, and the answers the
+//! plugins' check rules give during a check are stored there too (`RecordingCatalog`), so that
+//! `exp` can answer the next check without loading anything.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Mutex;
 
+use exp::plugin_files::{Named, PluginFile};
+use exp::schema_cache::{
+    answer_key, plain_params, CachedComponent, CachedPlugin, Outcome, Rejection, SchemaCache,
+};
 use exp_check::{Catalog, ParamsRejected};
 use exp_ir::{ComponentKind, ComponentSchema, Value};
 use exp_plugin_api::host::{Plugin, PluginError};
 use exp_runtime::Registry;
 
-/// A plugin that could not be used, with where it was named (for `plugin` lines, the index of
-/// that line).
+/// A plugin that could not be used, with where it was named.
 pub struct Refusal {
+    pub path: PathBuf,
     pub error: PluginError,
-    pub line: Option<usize>,
+    pub named: Named,
 }
 
-fn is_library(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|ext| ext.to_str()),
-        Some("so" | "dylib" | "dll")
-    )
-}
-
-fn libraries_in(dir: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| path.is_file() && is_library(path))
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-/// The directory holding the running `exp` binary: workspace-built plugins sit beside it.
-fn workspace_plugin_dir() -> Option<PathBuf> {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.canonicalize().ok())
-        .and_then(|exe| exe.parent().map(Path::to_path_buf))
-}
-
-/// What discovery found: the plugins, those refused, and the entries of `EXP_PLUGIN_PATH` that
-/// name nothing (most likely a typo: warned about, since the plugins a user meant to add are
-/// then silently missing).
+/// What discovery loaded, and what it refused.
 pub struct Discovered {
     pub registry: Registry,
     pub refusals: Vec<Refusal>,
-    pub missing_entries: Vec<PathBuf>,
 }
 
-impl Discovered {
-    /// One line per entry of `EXP_PLUGIN_PATH` that does not exist.
-    pub fn warnings(&self) -> Vec<String> {
-        self.missing_entries
-            .iter()
-            .map(|entry| {
-                format!(
-                    "warning: `EXP_PLUGIN_PATH` names `{}`, which does not exist; no plugin was loaded from it",
-                    entry.display()
-                )
+/// What the cache records of a loaded plugin.
+fn cached(plugin: &Plugin) -> CachedPlugin {
+    CachedPlugin {
+        name: plugin.name.clone(),
+        version: plugin.version.clone(),
+        components: plugin
+            .schemas()
+            .map(|schema| CachedComponent {
+                schema: schema.clone(),
+                has_check: plugin.has_check(schema.kind, &schema.name),
             })
-            .collect()
+            .collect(),
     }
 }
 
-/// Loads every plugin from the three sources. `explicit` are the `plugin` lines, already
-/// resolved against the experiment's directory.
-pub fn discover(explicit: &[PathBuf]) -> Discovered {
+/// Loads every file, in order, storing each outcome in `cache` unless it already holds it.
+pub fn discover(files: &[PluginFile], cache: Option<&SchemaCache>) -> Discovered {
     let mut registry = Registry::new();
     let mut refusals = Vec::new();
-    let mut missing_entries = Vec::new();
-    for (line, path) in explicit.iter().enumerate() {
-        match Plugin::load(path) {
-            Ok(plugin) => registry.add(plugin),
-            Err(error) => refusals.push(Refusal {
-                error,
-                line: Some(line),
-            }),
-        }
-    }
-    if let Some(paths) = std::env::var_os("EXP_PLUGIN_PATH") {
-        for dir in std::env::split_paths(&paths).filter(|dir| !dir.as_os_str().is_empty()) {
-            if !dir.exists() {
-                missing_entries.push(dir);
-                continue;
-            }
-            let candidates = if dir.is_file() {
-                vec![dir.clone()]
-            } else {
-                libraries_in(&dir)
+    for file in files {
+        let loaded = Plugin::load(&file.path);
+        if let Some(cache) = cache {
+            let outcome = match &loaded {
+                Ok(plugin) => Some(Outcome::Plugin(cached(plugin))),
+                Err(PluginError::MissingEntry { .. }) => Some(Outcome::NotAPlugin),
+                // A refusal is not cached: the next command loads the file again and says why.
+                Err(_) => None,
             };
-            for path in candidates {
-                match Plugin::load(&path) {
-                    Ok(plugin) => registry.add(plugin),
-                    Err(error) => refusals.push(Refusal { error, line: None }),
+            if let Some(outcome) = outcome {
+                let known = cache
+                    .lookup(&file.path)
+                    .is_some_and(|entry| entry.outcome == outcome);
+                if !known {
+                    // The cache only saves time: a command never fails because it is not writable.
+                    let _ = cache.store(&file.path, outcome);
                 }
             }
         }
-    }
-    if let Some(dir) = workspace_plugin_dir() {
-        // Workspace plugin crates are named `exp-*`, so their libraries are `libexp_*`; other
-        // libraries that happen to be built beside the binary are not picked up.
-        let workspace_plugins = libraries_in(&dir).into_iter().filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("libexp_") || name.starts_with("exp_"))
-        });
-        for path in workspace_plugins {
+        match loaded {
+            Ok(plugin) => registry.add(plugin),
             // Beside the binary, a library without the entry symbol is simply not a plugin.
-            match Plugin::load(&path) {
-                Ok(plugin) => registry.add(plugin),
-                Err(PluginError::MissingEntry { .. }) => {}
-                Err(error) => refusals.push(Refusal { error, line: None }),
-            }
+            Err(PluginError::MissingEntry { .. }) if file.named == Named::Beside => {}
+            Err(error) => refusals.push(Refusal {
+                path: file.path.clone(),
+                error,
+                named: file.named,
+            }),
         }
     }
-    Discovered {
-        registry,
-        refusals,
-        missing_entries,
+    Discovered { registry, refusals }
+}
+
+/// A plugin file's check-rule answers: the parameters asked about (as JSON) and the refusal,
+/// if any.
+type Answers = Vec<(String, Option<Rejection>)>;
+
+/// The checker's view of the loaded components, which also notes every answer a check rule
+/// gives, for the schema cache.
+pub struct RecordingCatalog<'a> {
+    registry: &'a Registry,
+    /// Per plugin file, the answers in the order they were given.
+    answers: Mutex<BTreeMap<PathBuf, Answers>>,
+}
+
+impl<'a> RecordingCatalog<'a> {
+    pub fn new(registry: &'a Registry) -> RecordingCatalog<'a> {
+        RecordingCatalog {
+            registry,
+            answers: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Stores the answers in the cache entries of their plugins.
+    pub fn store_answers(&self, cache: &SchemaCache) {
+        let answers = std::mem::take(
+            &mut *self
+                .answers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for (path, answers) in answers {
+            let _ = cache.add_answers(&path, answers);
+        }
     }
 }
 
-/// The checker's view of the loaded components.
-pub struct RegistryCatalog<'a>(pub &'a Registry);
-
-impl Catalog for RegistryCatalog<'_> {
+impl Catalog for RecordingCatalog<'_> {
     fn component(&self, kind: ComponentKind, name: &str) -> Option<&ComponentSchema> {
-        self.0.schema(kind, name)
+        self.registry.schema(kind, name)
     }
 
     fn names(&self, kind: ComponentKind) -> Vec<&str> {
         let mut names: Vec<&str> = self
-            .0
+            .registry
             .components()
             .into_iter()
             .filter(|(_, schema)| schema.kind == kind)
@@ -149,45 +134,54 @@ impl Catalog for RegistryCatalog<'_> {
         names
     }
 
-    /// Asks the providing plugin (`Component::check`). A scheduled parameter is checked at its
-    /// scale (the number written, or 1): its values are only known inside a phase, where the
-    /// plugin checks each against the parameter's bounds as it is reached.
+    /// Asks the providing plugin (`Component::check`), with scheduled parameters at their
+    /// scale (`plain_params`).
     fn check_params(
         &self,
         kind: ComponentKind,
         name: &str,
         params: &BTreeMap<String, Value>,
     ) -> Result<(), ParamsRejected> {
-        let Some(plugin) = self.0.provider(kind, name) else {
+        let Some(plugin) = self.registry.provider(kind, name) else {
             return Ok(());
         };
-        let plain: BTreeMap<String, Value> = params
-            .iter()
-            .map(|(key, value)| {
-                let value = match value {
-                    Value::Schedule(schedule) => Value::Float(schedule.scale),
-                    other => other.clone(),
-                };
-                (key.clone(), value)
-            })
-            .collect();
-        plugin
-            .check_params(kind, name, &plain)
-            .map_err(|error| match error {
-                PluginError::Call { message, field, .. } => ParamsRejected {
-                    param: field,
-                    message,
-                },
-                PluginError::Panic {
-                    method, message, ..
-                } => ParamsRejected {
-                    param: None,
-                    message: format!("its check panicked in `{method}`: {message}"),
-                },
-                other => ParamsRejected {
-                    param: None,
-                    message: other.to_string(),
-                },
-            })
+        let plain = plain_params(params);
+        let answer = plugin.check_params(kind, name, &plain);
+        let stored = match &answer {
+            Ok(()) => Some(None),
+            Err(PluginError::Call { message, field, .. }) => Some(Some(Rejection {
+                param: field.clone(),
+                message: message.clone(),
+            })),
+            // A panic or a value that cannot cross is not an answer worth keeping.
+            Err(_) => None,
+        };
+        let stable = plugin
+            .schema(kind, name)
+            .is_some_and(|schema| !schema.params.iter().any(|param| param.path));
+        if let (Some(stored), true) = (stored, stable) {
+            self.answers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(plugin.path.clone())
+                .or_default()
+                .push((answer_key(kind, name, &plain), stored));
+        }
+        answer.map_err(|error| match error {
+            PluginError::Call { message, field, .. } => ParamsRejected {
+                param: field,
+                message,
+            },
+            PluginError::Panic {
+                method, message, ..
+            } => ParamsRejected {
+                param: None,
+                message: format!("its check panicked in `{method}`: {message}"),
+            },
+            other => ParamsRejected {
+                param: None,
+                message: other.to_string(),
+            },
+        })
     }
 }

@@ -1,187 +1,44 @@
-//! `exp`: the command line. The only crate that reads arguments and the environment, prints,
-//! picks colours, and decides exit codes (STYLE L5, E8).
+//! `exp-host`: the half of the command line that loads plugins and with them libtorch. `exp`
+//! hands it every command it does not answer from the schema cache (`run`, `plugins`, `runs`,
+//! `show`, `report`, and `check` or `graph` when the cache cannot answer), so users never name
+//! it. It parses the same arguments as `exp` and answers every command, storing what it learns
+//! about each plugin in the schema cache as it loads it.
 
 mod discover;
-mod dot;
-mod fmt;
-mod outline;
+mod html;
 mod progress;
 mod runs;
-mod world;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
+use exp::cli::{Cli, Command, MessageFormat};
+use exp::experiment::{self, Input};
+use exp::plugin_files::{self, Named, Sources};
+use exp::schema_cache::SchemaCache;
+use exp::Exit;
 use exp_diag::{Diagnostic, SourceMap};
 use exp_ir::{Graph, Origin};
 use exp_runtime::{DeviceChoice, Registry, RunOptions, RunSummary};
 
-use crate::discover::{discover, RegistryCatalog};
-use crate::world::FileWorld;
-
-#[derive(Parser)]
-#[command(
-    name = "exp",
-    version,
-    about = "Run declarative machine-learning experiments"
-)]
-struct Cli {
-    /// When to colour diagnostics.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
-    color: ColorChoice,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Parse and check an experiment file; exit 2 if it has errors.
-    Check {
-        file: PathBuf,
-        /// `human` diagnostics, or `json` (one object per diagnostic, with line and column).
-        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
-        message_format: MessageFormat,
-    },
-    /// Print the dataflow graph an experiment compiles to.
-    Graph {
-        file: PathBuf,
-        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
-        format: GraphFormat,
-    },
-    /// Run an experiment and write its run directory.
-    Run {
-        file: PathBuf,
-        /// The run directory (default: runs/<experiment>/<run-id>). A run written elsewhere is
-        /// recorded in runs/<experiment>/ too, so `exp runs` and `exp show` still find it.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// How many nodes may run at once.
-        #[arg(long, short, default_value_t = 2)]
-        jobs: usize,
-        /// libtorch's intra-op threads per node. CPU results depend on it (never on --jobs),
-        /// so it is part of every cache key; raise it for a run of one large model.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
-        threads: u16,
-        /// Where tensors live: auto picks CUDA when present.
-        #[arg(long, default_value = "auto")]
-        device: DeviceChoice,
-        /// The cache of node results (default: runs/.cache).
-        #[arg(long)]
-        cache: Option<PathBuf>,
-        /// Run every node and store nothing in the cache.
-        #[arg(long, conflicts_with = "cache")]
-        no_cache: bool,
-        /// Recompute this node (and what depends on it) even if cached; repeatable.
-        #[arg(long, value_name = "NODE")]
-        force: Vec<String>,
-        /// Say, per node, whether it comes from the cache and, if not, what changed.
-        #[arg(long)]
-        explain: bool,
-    },
-    /// List every component of every plugin, with its parameters.
-    Plugins {
-        /// Also load the plugins this experiment file names with `plugin` lines.
-        file: Option<PathBuf>,
-        /// Print JSON for machines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List past runs, newest first (those written with `exp run --out` too).
-    Runs {
-        /// Where to look: the directory `exp run` writes and records runs in, another directory
-        /// of run directories, or one run directory (such as an `--out` directory).
-        #[arg(long, default_value = runs::DEFAULT_DIR)]
-        dir: PathBuf,
-        /// Print JSON for machines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Rewrite experiment files in the canonical layout; with --check, only list those not in it.
-    Fmt {
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Change nothing; exit 1 if a file is not formatted, naming it on stderr.
-        #[arg(long)]
-        check: bool,
-    },
-    /// Show a past run: what ran, its tables, failures and files.
-    Show {
-        /// A run directory, a run id, `latest` or `EXPERIMENT/latest`.
-        run: String,
-        /// Where run ids and `latest` are looked up, as for `exp runs --dir`.
-        #[arg(long, default_value = runs::DEFAULT_DIR)]
-        dir: PathBuf,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum MessageFormat {
-    Human,
-    Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum GraphFormat {
-    Dot,
-    Json,
-    /// One line per definition, with how many nodes its sweeps made and the axes' values.
-    Outline,
-}
-
-/// Exit codes, decided here and nowhere else.
-enum Exit {
-    Success,
-    /// Stopped by Ctrl-C after checkpointing; the same command resumes.
-    Interrupted,
-    /// The run happened, but at least one node failed or was skipped.
-    NodesFailed,
-    /// `exp fmt --check`: a file is not in the canonical layout.
-    Unformatted,
-    /// The experiment file (or a plugin it needs) has errors; nothing ran.
-    InvalidInput,
-    /// exp could not do its job (unreadable file, unwritable run directory, no such device).
-    Fatal,
-}
-
-impl Exit {
-    fn code(self) -> ExitCode {
-        ExitCode::from(match self {
-            Exit::Success => 0,
-            Exit::Interrupted => 130,
-            Exit::NodesFailed | Exit::Unformatted => 1,
-            Exit::InvalidInput => 2,
-            Exit::Fatal => 3,
-        })
-    }
-}
+use crate::discover::{discover, RecordingCatalog};
 
 fn main() -> ExitCode {
     process_settings();
     let cli = Cli::parse();
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = cli.use_color();
     let exit = match cli.command {
         Command::Check {
             file,
             message_format,
         } => check_command(&file, message_format, color),
-        Command::Graph { file, format } => graph_command(&file, format, color),
+        Command::Graph { file, format } => match load(&file, MessageFormat::Human, color) {
+            Ok(loaded) => exp::print_graph(&loaded.graph, format),
+            Err(exit) => exit,
+        },
         Command::Run {
             file,
             out,
@@ -198,6 +55,13 @@ fn main() -> ExitCode {
             } else {
                 Some(cache.unwrap_or_else(|| PathBuf::from("runs").join(".cache")))
             };
+            let device = match device.parse::<DeviceChoice>() {
+                Ok(device) => device,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return Exit::InvalidInput.code();
+                }
+            };
             let settings = RunSettings {
                 out,
                 jobs,
@@ -212,7 +76,10 @@ fn main() -> ExitCode {
         Command::Plugins { file, json } => plugins_command(file.as_deref(), json),
         Command::Runs { dir, json } => runs::runs_command(&dir, json),
         Command::Show { run, dir } => runs::show_command(&run, &dir),
-        Command::Fmt { files, check } => fmt::fmt_command(&files, check, color),
+        Command::Report { run, html, dir } => runs::report_command(&run, &dir, html),
+        Command::Fmt { files, check } => exp::fmt::fmt_command(&files, check, color),
+        Command::Lsp => exp::lsp::serve(),
+        Command::CachePlugins { paths } => cache_plugins_command(&paths),
     };
     exit.code()
 }
@@ -253,133 +120,46 @@ struct Loaded {
     bytes: Vec<u8>,
 }
 
-/// The stack of the thread that checks a file. Parsing bounds how deep the syntax nests, but a
-/// file may still chain thousands of definitions or lets, which the checker follows
-/// recursively; a generous stack (reserved, not used, until needed) keeps that an answer
-/// rather than a crash.
-const CHECK_STACK_BYTES: usize = 512 * 1024 * 1024;
-
-/// Reads, parses, loads plugins for, checks and compiles a file. On failure the diagnostics
-/// have been printed and the exit code is returned.
+/// Reads, loads plugins for, checks and compiles a file. On failure the diagnostics have been
+/// printed and the exit code is returned. What loading the plugins and asking their check rules
+/// taught goes into the schema cache, so that `exp` can answer the next check by itself.
 fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit> {
-    let display_name = file.display().to_string();
-    if file.is_dir() {
-        // A directory is a wrong argument rather than an unreadable file: say so at the path.
-        let mut sources = SourceMap::new();
-        let main = sources.add(display_name.clone(), String::new());
-        let error = exp_check::CheckError::Directory {
-            path: display_name.clone(),
-            span: exp_diag::Span::new(main, 0, 0),
-        };
-        emit(&[error.to_diagnostic()], &sources, format, color);
-        if matches!(format, MessageFormat::Human) {
-            eprintln!("error: `{display_name}` has 1 error; nothing was run");
-        }
-        return Err(Exit::InvalidInput);
-    }
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            eprintln!("error: cannot read `{}`: {error}", file.display());
-            return Err(Exit::Fatal);
-        }
-    };
-    let experiment = file
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "experiment".into());
-    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-
-    // `plugin` lines must be loaded before checking: their components are part of the catalog.
-    let plugin_lines = plugin_lines(&exp_syntax::decode(&bytes).text, &base);
-    let explicit: Vec<PathBuf> = plugin_lines.iter().map(|(path, _)| path.clone()).collect();
-    let discovered = discover(&explicit);
-    for warning in discovered.warnings() {
+    let input = experiment::read(file, format, color)?;
+    let files = plugin_files::find(&input.explicit_plugins(), Sources::All);
+    for warning in files.warnings() {
         eprintln!("{warning}");
     }
-    let (registry, refusals) = (discovered.registry, discovered.refusals);
-
-    let world = FileWorld { base };
-    let catalog = RegistryCatalog(&registry);
-    let checked = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("check".into())
-            .stack_size(CHECK_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                exp_compile::check_and_compile(&display_name, &bytes, &experiment, &world, &catalog)
-            })
-            .map(|thread| thread.join())
-    });
-    let (graph, sources, mut diagnostics) = match checked {
-        Ok(Ok(checked)) => checked,
-        // A panic while checking is a bug; it has printed its message, so pass it on as it is.
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(error) => {
-            eprintln!("error: cannot start a thread to check `{display_name}`: {error}");
-            return Err(Exit::Fatal);
-        }
-    };
-    for refusal in &refusals {
-        let mut diagnostic = Diagnostic::error("E0100", refusal.error.to_string());
-        if let Some(line) = refusal.line {
-            diagnostic = diagnostic
-                .with_primary(plugin_lines[line].1, "this plugin was refused")
-                .with_help("the path is relative to the experiment file; check it names a library built against this exp");
-        } else {
-            diagnostic = diagnostic
-                .with_help("remove it from EXP_PLUGIN_PATH, or rebuild it against this exp");
-        }
-        diagnostics.insert(0, diagnostic);
+    let cache = SchemaCache::open();
+    let discovered = discover(&files.files, cache.as_ref());
+    let catalog = RecordingCatalog::new(&discovered.registry);
+    let checked = experiment::check(&input, &catalog);
+    if let Some(cache) = &cache {
+        catalog.store_answers(cache);
     }
-    emit(&diagnostics, &sources, format, color);
-    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    match graph {
-        Some(graph) if !has_errors => Ok(Loaded {
-            graph,
-            sources,
-            registry,
-            bytes,
-        }),
-        _ => {
-            let errors = diagnostics
-                .iter()
-                .filter(|diagnostic| diagnostic.is_error())
-                .count();
-            if matches!(format, MessageFormat::Human) {
-                eprintln!(
-                    "error: `{display_name}` has {}; nothing was run",
-                    exp_diag::count(errors, "error")
-                );
-            }
-            Err(Exit::InvalidInput)
-        }
+    let mut checked = checked?;
+    for refusal in &discovered.refusals {
+        checked
+            .diagnostics
+            .insert(0, refusal_diagnostic(&input, refusal));
     }
+    let (graph, sources) = experiment::finish(&input, checked, format, color)?;
+    Ok(Loaded {
+        graph,
+        sources,
+        registry: discovered.registry,
+        bytes: input.bytes,
+    })
 }
 
-fn emit(diagnostics: &[Diagnostic], sources: &SourceMap, format: MessageFormat, color: bool) {
-    match format {
-        MessageFormat::Human => eprint!("{}", exp_diag::render(diagnostics, sources, color)),
-        MessageFormat::Json => {
-            for diagnostic in diagnostics {
-                let location = diagnostic.primary_span().map(|span| {
-                    let position = sources.line_col(span);
-                    serde_json::json!({
-                        "file": sources.name(span.file),
-                        "line": position.line,
-                        "column": position.col,
-                    })
-                });
-                let line = serde_json::json!({
-                    "severity": diagnostic.severity,
-                    "code": diagnostic.code,
-                    "message": diagnostic.message,
-                    "location": location,
-                    "notes": diagnostic.notes,
-                    "help": diagnostic.help,
-                });
-                println!("{line}");
-            }
-        }
+/// E0100 for a refused plugin, pointed at its `plugin` line when it came from one.
+fn refusal_diagnostic(input: &Input, refusal: &discover::Refusal) -> Diagnostic {
+    let diagnostic = Diagnostic::error("E0100", refusal.error.to_string());
+    match refusal.named {
+        Named::Line(line) => diagnostic
+            .with_primary(input.plugin_lines[line].1, "this plugin was refused")
+            .with_help("the path is relative to the experiment file; check it names a library built against this exp"),
+        Named::PluginPath | Named::Beside => diagnostic
+            .with_help("remove it from EXP_PLUGIN_PATH, or rebuild it against this exp"),
     }
 }
 
@@ -399,21 +179,27 @@ fn check_command(file: &Path, format: MessageFormat, color: bool) -> Exit {
     }
 }
 
-fn graph_command(file: &Path, format: GraphFormat, color: bool) -> Exit {
-    let loaded = match load(file, MessageFormat::Human, color) {
-        Ok(loaded) => loaded,
-        Err(exit) => return exit,
+/// `exp-host cache-plugins PATH..`: loads each library and stores its schemas in the cache;
+/// prints one JSON line per library that was refused (`{"path", "error"}`).
+fn cache_plugins_command(paths: &[PathBuf]) -> Exit {
+    let Some(cache) = SchemaCache::open() else {
+        eprintln!("error: there is no schema cache to write to (no XDG_CACHE_HOME or HOME)");
+        return Exit::Fatal;
     };
-    match format {
-        GraphFormat::Dot => print!("{}", dot::to_dot(&loaded.graph)),
-        GraphFormat::Outline => print!("{}", outline::to_outline(&loaded.graph)),
-        GraphFormat::Json => match serde_json::to_string_pretty(&loaded.graph) {
-            Ok(json) => println!("{json}"),
-            Err(error) => {
-                eprintln!("error: cannot serialise the graph: {error}; this is a bug in exp");
-                return Exit::Fatal;
-            }
-        },
+    let files: Vec<plugin_files::PluginFile> = paths
+        .iter()
+        .map(|path| plugin_files::PluginFile {
+            path: path.clone(),
+            named: Named::PluginPath,
+        })
+        .collect();
+    let discovered = discover(&files, Some(&cache));
+    for refusal in &discovered.refusals {
+        let line = serde_json::json!({
+            "path": refusal.path.display().to_string(),
+            "error": refusal.error.to_string(),
+        });
+        println!("{line}");
     }
     Exit::Success
 }
@@ -468,7 +254,7 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         Some(out) => {
             // Elsewhere: a record where `exp runs` and `exp show` look points at it.
             let recorded = runs::record_run_elsewhere(
-                Path::new(runs::DEFAULT_DIR),
+                Path::new(exp::cli::DEFAULT_RUNS_DIR),
                 &loaded.graph.experiment,
                 &run_id,
                 &out,
@@ -476,12 +262,12 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
             if let Err(error) = recorded {
                 eprintln!(
                     "warning: `exp runs` will not list this run: cannot record it in `{}`: {error}",
-                    runs::DEFAULT_DIR
+                    exp::cli::DEFAULT_RUNS_DIR
                 );
             }
             out
         }
-        None => PathBuf::from(runs::DEFAULT_DIR)
+        None => PathBuf::from(exp::cli::DEFAULT_RUNS_DIR)
             .join(&loaded.graph.experiment)
             .join(run_id),
     };
@@ -511,7 +297,26 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
     if let Err(error) = exp_runtime::plots::write_plots(&summary.run_dir) {
         eprintln!("warning: no plots: {error}");
     }
+    let wants_page = loaded
+        .graph
+        .nodes
+        .iter()
+        .any(|node| matches!(node.kind, exp_ir::NodeKind::Report { html: true, .. }));
+    let page = if wants_page {
+        match html::write_page(&summary.run_dir) {
+            Ok(page) => Some(page),
+            Err(message) => {
+                eprintln!("warning: no report page: {message}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     report(&loaded, &summary, color);
+    if let Some(page) = page {
+        println!("report page: {}", page.display());
+    }
     if summary.interrupted() {
         let args: Vec<String> = std::env::args().collect();
         eprintln!(
@@ -578,21 +383,12 @@ fn report(loaded: &Loaded, summary: &RunSummary, color: bool) {
     println!("run directory: {}", summary.run_dir.display());
 }
 
-/// The `plugin "path"` lines of a file, resolved against its directory, with their spans.
-fn plugin_lines(text: &str, base: &Path) -> Vec<(PathBuf, exp_diag::Span)> {
-    let (ast, _) = exp_syntax::parse(exp_diag::FileId(0), text);
-    exp_syntax::plugin_paths(&ast)
-        .into_iter()
-        .map(|(path, span)| (base.join(path), span))
-        .collect()
-}
-
 fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
     let explicit: Vec<PathBuf> = match file {
         Some(file) => match std::fs::read(file) {
             Ok(bytes) => {
                 let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-                plugin_lines(&exp_syntax::decode(&bytes).text, &base)
+                plugin_files::plugin_lines(&exp_syntax::decode(&bytes).text, &base)
                     .into_iter()
                     .map(|(path, _)| path)
                     .collect()
@@ -604,10 +400,12 @@ fn plugins_command(file: Option<&Path>, json: bool) -> Exit {
         },
         None => Vec::new(),
     };
-    let discovered = discover(&explicit);
-    for warning in discovered.warnings() {
+    let files = plugin_files::find(&explicit, Sources::All);
+    for warning in files.warnings() {
         eprintln!("{warning}");
     }
+    let cache = SchemaCache::open();
+    let discovered = discover(&files.files, cache.as_ref());
     let (registry, refusals) = (discovered.registry, discovered.refusals);
     for refusal in &refusals {
         eprintln!("error: {}", refusal.error);

@@ -3,10 +3,13 @@
 
 mod cache;
 mod cli;
+mod editor;
 mod experiments;
+mod fast_check;
 mod fmt;
 mod helps;
 mod highlight;
+mod lsp;
 mod malformed;
 mod mergers;
 mod plugins;

@@ -92,6 +92,8 @@ pub enum Body {
         against: Option<String>,
         /// Draw the table as a grouped bar chart beside it.
         chart: bool,
+        /// Write the run's HTML page when the run ends.
+        html: bool,
     },
 }
 

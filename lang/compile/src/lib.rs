@@ -463,10 +463,16 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Report { chart, against, .. } => (
+        Body::Report {
+            chart,
+            against,
+            html,
+            ..
+        } => (
             NodeKind::Report {
                 chart: *chart,
                 against: against.clone(),
+                html: *html,
             },
             None,
         ),

@@ -65,7 +65,7 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
         NodeKind::Train(spec) => train::run(ctx, spec),
         NodeKind::Merge { component } => merge::run(ctx, component),
         NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
-        NodeKind::Report { chart, against } => report::run(ctx, *chart, against.as_deref()),
+        NodeKind::Report { chart, against, .. } => report::run(ctx, *chart, against.as_deref()),
         NodeKind::Continual { tasks, metric } => continual::run(ctx, *tasks, metric),
         NodeKind::Tokenizer { component } => tokenizer::run(ctx, component),
         NodeKind::Export { component } => export::run(ctx, component),

@@ -1,4 +1,4 @@
-//! The rules of a `report` block: its rows, `chart`, and `against`, the sweep axis to plot its
+//! The rules of a `report` block: its rows, `chart`, `html`, and `against`, the sweep axis to plot its
 //! metrics against, which must be one the rows have and whose values are numbers.
 
 use exp_diag::{did_you_mean, Span};
@@ -12,6 +12,7 @@ pub(super) const REPORT_FIELDS: &[FieldSpec] = &[
     field("rows", true, "rows: [<evaluate name>, ..]"),
     field("chart", false, "chart: true"),
     field("against", false, "against: \"lr\""),
+    field("html", false, "html: true"),
 ];
 
 impl<'a> Checker<'a> {
@@ -22,6 +23,16 @@ impl<'a> Checker<'a> {
                 ExprKind::Bool(chart) => Some(chart),
                 _ => {
                     self.wrong_type(field, "a boolean", Some("chart: true".to_string()));
+                    None
+                }
+            },
+            None => Some(false),
+        };
+        let html = match fields.get("html") {
+            Some(field) => match field.value.kind {
+                ExprKind::Bool(html) => Some(html),
+                _ => {
+                    self.wrong_type(field, "a boolean", Some("html: true".to_string()));
                     None
                 }
             },
@@ -80,6 +91,7 @@ impl<'a> Checker<'a> {
             rows: rows.into_iter().collect::<Option<Vec<_>>>()?,
             chart: chart?,
             against: against?,
+            html: html?,
         })
     }
 
