@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: sets up libtorch if needed (./setup.sh without
 # the release build), builds every workspace member (the std plugin library must sit beside the
-# `exp` binary), then runs every test.
+# `exp` binary), then runs every test. The language server's editor test and the HTML page's
+# browser test drive real programs, Debian's Neovim and Chromium: they are installed here when
+# missing (as root, with apt-get), and those tests fail, saying so, when they are not there.
 set -euo pipefail
 cd "$(dirname "$0")"
 EXP_SETUP_SKIP_BUILD=1 ./setup.sh
+missing=()
+command -v nvim >/dev/null || missing+=(neovim)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test: installing ${missing[*]} for the editor and browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "test: ${missing[*]} missing; the editor and browser tests will fail (apt-get install ${missing[*]})" >&2
+  fi
+fi
 cargo build --workspace
 cargo test --workspace --no-fail-fast

@@ -1,12 +1,16 @@
 //! End-to-end tests: the real `exp` binary on small `.exp` files, with the real std plugin and
 //! out-of-tree plugins built by the tests themselves. One test binary (STYLE T3).
 
+mod browser;
 mod cache;
 mod cli;
+mod editor;
 mod experiments;
+mod fast_check;
 mod fmt;
 mod helps;
 mod highlight;
+mod lsp;
 mod malformed;
 mod mergers;
 mod plugins;

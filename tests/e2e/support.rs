@@ -7,6 +7,9 @@ use std::sync::{Mutex, OnceLock};
 
 pub struct Test {
     pub dir: tempfile::TempDir,
+    /// The test's own `XDG_CACHE_HOME` and `XDG_CONFIG_HOME` (the schema cache, trusted
+    /// folders), so that no test sees another's, nor the user's.
+    pub home: tempfile::TempDir,
     args: Vec<String>,
     envs: Vec<(String, String)>,
 }
@@ -29,6 +32,7 @@ impl Test {
     pub fn new() -> Test {
         Test {
             dir: tempfile::tempdir().expect("a temporary directory"),
+            home: tempfile::tempdir().expect("a temporary directory"),
             args: Vec::new(),
             envs: Vec::new(),
         }
@@ -105,12 +109,14 @@ impl Test {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(exp_binary());
         command
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("EXP_PLUGIN_PATH")
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("NO_COLOR", "1");
         for (key, value) in &self.envs {
             command.env(key, value);

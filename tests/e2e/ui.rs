@@ -4,6 +4,10 @@
 //! The files are copied byte for byte, since some are malformed on purpose (not UTF-8, a
 //! byte-order mark, CRLF line ends), and an entry that is a directory is copied as an empty
 //! directory of the same name: `exp check` must say, at a location, what is wrong with each.
+//!
+//! Each file is checked twice: first with an empty schema cache (so `exp` hands the check to
+//! `exp-host`, which loads the plugins), then from the cache `exp-host` filled (so `exp`
+//! answers alone); both must print exactly the same.
 
 use crate::support::{workspace_root, Test};
 
@@ -21,6 +25,12 @@ fn diagnostics_corpus() {
             outcome.status, 2,
             "{name} should have errors:\n{}",
             outcome.stderr
+        );
+        let again = test.run_with(&["check", &name]);
+        assert_eq!(
+            (again.status, &again.stderr, &again.stdout),
+            (outcome.status, &outcome.stderr, &outcome.stdout),
+            "{name}: the check from cached schemas differs from the one with loaded plugins"
         );
         let _ = workspace_root();
         insta::assert_snapshot!(outcome.filtered(&test));

@@ -99,6 +99,8 @@ pub enum Body {
         chart: bool,
         /// Keep one setting per method, chosen by a metric.
         choose: Option<exp_ir::graph::Choose>,
+        /// Write the run's HTML page when the run ends.
+        html: bool,
     },
 }
 

@@ -479,12 +479,14 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             chart,
             against,
             choose,
+            html,
             ..
         } => (
             NodeKind::Report {
                 chart: *chart,
                 against: against.clone(),
                 choose: choose.clone(),
+                html: *html,
             },
             None,
         ),

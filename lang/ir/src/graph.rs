@@ -179,6 +179,10 @@ pub enum NodeKind {
         /// axes of `over`, the one with the best mean of `by`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         choose: Option<Choose>,
+        /// Write the run's HTML page (`report.html`) when the run ends. It changes nothing in
+        /// the table, so it is left out of the serialised node (and so of cache keys) when false.
+        #[serde(default, skip_serializing_if = "is_false")]
+        html: bool,
     },
     /// The summary of a task sequence: inputs `stages` are the models after each task, `rows`
     /// the evaluations after task i on task j, row-major (`tasks` × `tasks`), one such block
@@ -417,6 +421,10 @@ pub fn derive_seed(base: u64, name: &str) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     // Keep seeds in the positive i64 range: libtorch's manual_seed takes an i64.
     (z ^ (z >> 31)) >> 1
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[cfg(test)]

@@ -194,9 +194,18 @@ impl Plugin {
     /// Loads a library and checks, in order: the entry symbol, the magic number, the ABI
     /// version, the descriptor size, the libtorch release, and every component's schema.
     pub fn load(path: &Path) -> Result<Plugin, PluginError> {
+        // A bare file name (`plugin "libmine.so"` in a file of the current directory) is a
+        // path relative to here, but the loader would search its library path for it instead.
+        let relative_here;
+        let open_path = if path.is_relative() && path.parent() == Some(Path::new("")) {
+            relative_here = Path::new(".").join(path);
+            relative_here.as_path()
+        } else {
+            path
+        };
         // SAFETY: loading a library runs its initialisers; exp only loads files the user named
         // as plugins (workspace plugins, EXP_PLUGIN_PATH, or `plugin` lines).
-        let library = unsafe { Library::new(path) }.map_err(|error| {
+        let library = unsafe { Library::new(open_path) }.map_err(|error| {
             // libloading's own message is terse ("dlopen failed"); the loader's reason is the
             // error's source.
             let reason = std::error::Error::source(&error)
@@ -346,6 +355,13 @@ impl Plugin {
             component: name.to_string(),
             message: error.to_string(),
         })
+    }
+
+    /// Whether the component states a check rule of its own (`Component::check`), which only
+    /// the loaded plugin can run; `false` for a component it does not provide.
+    pub fn has_check(&self, kind: ComponentKind, name: &str) -> bool {
+        self.loaded(kind, name)
+            .is_ok_and(|component| component.check.is_some())
     }
 
     /// The component's own check of a parameter set (see `Component::check`); `Ok` when it

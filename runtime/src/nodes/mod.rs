@@ -70,6 +70,7 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
             chart,
             against,
             choose,
+            ..
         } => report::run(ctx, *chart, against.as_deref(), choose.as_ref()),
         NodeKind::Continual {
             tasks,

@@ -1,6 +1,6 @@
-//! The rules of a `report` block: its rows, `chart`, `against`, the sweep axis to plot its
-//! metrics against, which must be one the rows have and whose values are numbers, and `choose`,
-//! the metric and the sweep axes a setting is chosen by and among.
+//! The rules of a `report` block: its rows, `chart`, `html`, `against`, the sweep axis to plot
+//! its metrics against, which must be one the rows have and whose values are numbers, and
+//! `choose`, the metric and the sweep axes a setting is chosen by and among.
 
 use exp_diag::{did_you_mean, Span};
 use exp_syntax::ast::{self, ExprKind};
@@ -20,6 +20,7 @@ pub(super) const REPORT_FIELDS: &[FieldSpec] = &[
         false,
         "choose: { by: \"validation_avg_accuracy\", over: [\"lr\"] }",
     ),
+    field("html", false, "html: true"),
 ];
 
 /// The fields of a report's `choose: { .. }`.
@@ -33,6 +34,16 @@ impl<'a> Checker<'a> {
                 ExprKind::Bool(chart) => Some(chart),
                 _ => {
                     self.wrong_type(field, "a boolean", Some("chart: true".to_string()));
+                    None
+                }
+            },
+            None => Some(false),
+        };
+        let html = match fields.get("html") {
+            Some(field) => match field.value.kind {
+                ExprKind::Bool(html) => Some(html),
+                _ => {
+                    self.wrong_type(field, "a boolean", Some("html: true".to_string()));
                     None
                 }
             },
@@ -101,6 +112,7 @@ impl<'a> Checker<'a> {
             chart: chart?,
             against: against?,
             choose: choose?,
+            html: html?,
         })
     }
 

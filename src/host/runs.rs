@@ -15,10 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::Exit;
-
-/// The directory `exp run` writes runs under by default, and where `runs` and `show` look.
-pub const DEFAULT_DIR: &str = "runs";
+use exp::Exit;
 
 /// The extension of a record of a run written elsewhere (`exp run --out`).
 const RECORD_EXTENSION: &str = "link";
@@ -486,6 +483,39 @@ pub fn show_command(name: &str, dir: &Path) -> Exit {
         }
     }
     Exit::Success
+}
+
+/// `exp report RUN [--html]`: the run's tables, or its HTML page.
+pub fn report_command(name: &str, dir: &Path, html: bool) -> Exit {
+    let run = match resolve(name, dir) {
+        Ok(run) => run,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::InvalidInput;
+        }
+    };
+    if !html {
+        for table in files_ending(&run.path, ".md") {
+            if let Ok(text) = std::fs::read_to_string(&table) {
+                let title = table
+                    .file_stem()
+                    .map(|stem| stem.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                println!("{title}:\n{}\n", text.trim_end());
+            }
+        }
+        return Exit::Success;
+    }
+    match crate::html::write_page(&run.path) {
+        Ok(page) => {
+            println!("{}", page.display());
+            Exit::Success
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            Exit::Fatal
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,160 @@
+//! `CachedCatalog`: the checker's view of the plugins' components, read from the schema cache
+//! instead of the loaded plugins.
+//!
+//! What a check from cached schemas verifies is everything the checker verifies from schemas:
+//! names, kinds, every parameter's type, range, unit and presence, defaults filled in. What it
+//! does not verify by itself is a component's own check rule (`Catalog::check_params`, code in
+//! the plugin that relates parameters to each other or reads files): it answers from the
+//! answers the loaded plugin gave to the same parameters before (stored in the cache by
+//! `exp-host`), and otherwise accepts the parameters and remembers that a rule went unasked
+//! (`unasked`). `exp check` and `exp graph` then hand the command to `exp-host`, which loads
+//! the plugins and asks them, so their verdict is always the loaded plugin's; the language
+//! server reports what it could verify and says nothing of unasked rules until a command that
+//! loads the plugins has answered them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use exp_check::{Catalog, ParamsRejected};
+use exp_ir::{ComponentKind, ComponentSchema, Value};
+
+use crate::plugin_files::{Named, PluginFile};
+use crate::schema_cache::{answer_key, plain_params, CachedPlugin, Entry, Outcome, SchemaCache};
+
+/// One plugin the cache knows, with the answers of its check rules.
+struct Known {
+    path: PathBuf,
+    plugin: CachedPlugin,
+    entry: Entry,
+}
+
+pub struct CachedCatalog {
+    plugins: Vec<Known>,
+    unasked: AtomicBool,
+}
+
+/// A plugin file the cache could not describe: never loaded by this exp, changed since, or
+/// refused when it was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    pub file: PluginFile,
+}
+
+impl CachedCatalog {
+    /// The catalog of the plugin files the cache describes, in order, and the files it does
+    /// not. A library beside the binaries that is no plugin is skipped, as loading skips it.
+    pub fn from_cache(
+        cache: Option<&SchemaCache>,
+        files: &[PluginFile],
+    ) -> (CachedCatalog, Vec<Unknown>) {
+        let mut plugins = Vec::new();
+        let mut unknown = Vec::new();
+        for file in files {
+            let entry = cache.and_then(|cache| cache.lookup(&file.path));
+            match entry {
+                Some(entry) => match &entry.outcome {
+                    Outcome::Plugin(plugin) => plugins.push(Known {
+                        path: file.path.clone(),
+                        plugin: plugin.clone(),
+                        entry,
+                    }),
+                    Outcome::NotAPlugin if file.named == Named::Beside => {}
+                    // Named by the user but no plugin: loading it reports the refusal.
+                    Outcome::NotAPlugin => unknown.push(Unknown { file: file.clone() }),
+                },
+                None => unknown.push(Unknown { file: file.clone() }),
+            }
+        }
+        let catalog = CachedCatalog {
+            plugins,
+            unasked: AtomicBool::new(false),
+        };
+        (catalog, unknown)
+    }
+
+    /// Whether a check rule was met that the cache had no answer for.
+    pub fn unasked(&self) -> bool {
+        self.unasked.load(Ordering::Relaxed)
+    }
+
+    /// The plugins it describes: their paths, names and versions.
+    pub fn plugins(&self) -> impl Iterator<Item = (&PathBuf, &CachedPlugin)> {
+        self.plugins
+            .iter()
+            .map(|known| (&known.path, &known.plugin))
+    }
+
+    /// Every component, in plugin order, with the name of the plugin that provides it (the
+    /// first provider of a name shadows later ones).
+    pub fn components(&self) -> impl Iterator<Item = (&str, &ComponentSchema)> {
+        self.plugins.iter().flat_map(|known| {
+            known
+                .plugin
+                .components
+                .iter()
+                .map(move |component| (known.plugin.name.as_str(), &component.schema))
+        })
+    }
+
+    fn provider(
+        &self,
+        kind: ComponentKind,
+        name: &str,
+    ) -> Option<(&Known, &crate::schema_cache::CachedComponent)> {
+        self.plugins.iter().find_map(|known| {
+            known
+                .plugin
+                .components
+                .iter()
+                .find(|component| component.schema.kind == kind && component.schema.name == name)
+                .map(|component| (known, component))
+        })
+    }
+}
+
+impl Catalog for CachedCatalog {
+    fn component(&self, kind: ComponentKind, name: &str) -> Option<&ComponentSchema> {
+        self.provider(kind, name)
+            .map(|(_, component)| &component.schema)
+    }
+
+    fn names(&self, kind: ComponentKind) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .components()
+            .filter(|(_, schema)| schema.kind == kind)
+            .map(|(_, schema)| schema.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Answers from the stored answers of the plugin's check rule; with none, accepts and
+    /// notes it (`unasked`).
+    fn check_params(
+        &self,
+        kind: ComponentKind,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+    ) -> Result<(), ParamsRejected> {
+        let Some((known, component)) = self.provider(kind, name) else {
+            return Ok(());
+        };
+        if !component.has_check {
+            return Ok(());
+        }
+        let key = answer_key(kind, name, &plain_params(params));
+        match known.entry.answer(&key) {
+            Some(None) if component.answers_are_stable() => Ok(()),
+            Some(Some(rejection)) if component.answers_are_stable() => Err(ParamsRejected {
+                param: rejection.param.clone(),
+                message: rejection.message.clone(),
+            }),
+            _ => {
+                self.unasked.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The schema cache: what `exp-host` learnt from each plugin file, so that `exp check`,
+//! `exp graph` and `exp lsp` can check a file against the plugins' components without loading
+//! any plugin (and with it libtorch).
+//!
+//! An entry is one JSON file per plugin file, under `$XDG_CACHE_HOME/exp/plugins/` (else
+//! `~/.cache/exp/plugins/`), named after a hash of the plugin's canonical path. It holds the
+//! file's identity (canonical path, size, modification time, SHA-256), what loading it gave
+//! (the plugin's name, version and component schemas, with whether each component states a
+//! check rule; or that the library is no plugin at all), and the answers its check rules gave
+//! to parameter sets seen so far.
+//!
+//! An entry is used only while it describes the file: the path, size and modification time
+//! must match, and when the modification time is too close to the moment the entry was
+//! confirmed to rule out a change within the clock's resolution (git's "racily clean" case),
+//! or when the size matches but the time does not, the file is hashed and the entry is used
+//! only if the hash matches. An entry also records the `exp-host` binary that wrote it (its
+//! size and modification time), so a rebuilt or upgraded exp, which may accept other plugins,
+//! starts afresh. A plugin that was refused is never cached: the next command loads it again
+//! and reports the refusal.
+//!
+//! Check rules (`Component::check`) are code in the plugin: the cache cannot run them. Their
+//! answers are stored per parameter set (`answer_key`), except for components with a `path`
+//! parameter, whose rules read files that may change; see `CachedCatalog` for what a check
+//! from cached schemas does with a rule it has no answer for.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use exp_ir::{ComponentKind, ComponentSchema, Value};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::plugin_files::binary_dir;
+
+/// The file name of the binary that loads plugins.
+pub const HOST_BINARY: &str = if cfg!(windows) {
+    "exp-host.exe"
+} else {
+    "exp-host"
+};
+
+/// How close to the confirmation time a modification time must be for the file to be hashed
+/// again before the entry is trusted: generous, for file systems with coarse timestamps.
+const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// The most answers kept per plugin file; past it the oldest half is dropped.
+const MAX_ANSWERS: usize = 4096;
+
+/// Which binary wrote an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostIdentity {
+    pub size: u64,
+    pub modified_ns: u128,
+}
+
+/// A plugin file as it was when its entry was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    pub path: PathBuf,
+    pub size: u64,
+    pub modified_ns: u128,
+    pub sha256: String,
+}
+
+/// A component as the cache knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedComponent {
+    pub schema: ComponentSchema,
+    /// Whether the component states a check rule that only the loaded plugin can run.
+    pub has_check: bool,
+}
+
+impl CachedComponent {
+    /// Whether answers of its check rule may be stored: not when a parameter names files,
+    /// whose contents the rule may read and which may change without the plugin changing.
+    pub fn answers_are_stable(&self) -> bool {
+        !self.schema.params.iter().any(|param| param.path)
+    }
+}
+
+/// A loaded plugin, as the cache knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CachedPlugin {
+    pub name: String,
+    pub version: String,
+    pub components: Vec<CachedComponent>,
+}
+
+/// What loading the file gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Plugin(CachedPlugin),
+    /// A library without the entry symbol: beside the binaries, simply not a plugin.
+    NotAPlugin,
+}
+
+/// A check rule's refusal, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub param: Option<String>,
+    pub message: String,
+}
+
+/// One plugin file's entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub file: FileIdentity,
+    /// When the identity was last confirmed (nanoseconds since the Unix epoch).
+    pub confirmed_ns: u128,
+    pub host: HostIdentity,
+    pub outcome: Outcome,
+    /// Check rule answers by `answer_key`: `None` accepted, `Some` refused, in the order they
+    /// were added.
+    #[serde(default)]
+    pub answers: Vec<(String, Option<Rejection>)>,
+}
+
+impl Entry {
+    pub fn answer(&self, key: &str) -> Option<&Option<Rejection>> {
+        self.answers
+            .iter()
+            .rev()
+            .find(|(known, _)| known == key)
+            .map(|(_, answer)| answer)
+    }
+}
+
+/// The key a check rule's answer is stored under: the component and its parameters as the
+/// plugin receives them (`plain_params`), as canonical JSON.
+pub fn answer_key(kind: ComponentKind, name: &str, params: &BTreeMap<String, Value>) -> String {
+    let json = serde_json::to_string(params).unwrap_or_default();
+    format!("{kind} {name} {json}")
+}
+
+/// The parameters a plugin's check rule receives: a scheduled parameter is checked at its
+/// scale (the number written, or 1), since its values are only known inside a phase, where the
+/// plugin checks each as it is reached.
+pub fn plain_params(params: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    params
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::Schedule(schedule) => Value::Float(schedule.scale),
+                other => other.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
+fn nanos(time: SystemTime) -> u128 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos())
+}
+
+/// SHA-256 of a file's bytes, read in blocks.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
+}
+
+/// The identity of a file as it is now (reading it whole, for its hash).
+pub fn identify(path: &Path) -> std::io::Result<FileIdentity> {
+    let path = path.canonicalize()?;
+    let metadata = std::fs::metadata(&path)?;
+    Ok(FileIdentity {
+        size: metadata.len(),
+        modified_ns: nanos(metadata.modified()?),
+        sha256: file_sha256(&path)?,
+        path,
+    })
+}
+
+/// The cache directory, and the identity of the `exp-host` beside the running binary.
+pub struct SchemaCache {
+    dir: PathBuf,
+    host: HostIdentity,
+}
+
+impl SchemaCache {
+    /// The cache of this user, or `None` when there is no home or cache directory to keep it
+    /// in, or no `exp-host` beside the running binary.
+    pub fn open() -> Option<SchemaCache> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|dir| !dir.is_empty())
+                    .map(|home| PathBuf::from(home).join(".cache"))
+            })?;
+        let host = binary_dir()?.join(HOST_BINARY);
+        let metadata = std::fs::metadata(host).ok()?;
+        Some(SchemaCache {
+            dir: base.join("exp").join("plugins"),
+            host: HostIdentity {
+                size: metadata.len(),
+                modified_ns: nanos(metadata.modified().ok()?),
+            },
+        })
+    }
+
+    /// Where the cache of one plugin file lives.
+    fn entry_path(&self, canonical: &Path) -> PathBuf {
+        let digest = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+        let name: String = digest[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        self.dir.join(format!("{name}.json"))
+    }
+
+    /// The entry for the file at `path`, if there is one and it still describes the file.
+    pub fn lookup(&self, path: &Path) -> Option<Entry> {
+        let canonical = path.canonicalize().ok()?;
+        let text = std::fs::read(self.entry_path(&canonical)).ok()?;
+        let mut entry: Entry = serde_json::from_slice(&text).ok()?;
+        if entry.host != self.host || entry.file.path != canonical {
+            return None;
+        }
+        let metadata = std::fs::metadata(&canonical).ok()?;
+        if metadata.len() != entry.file.size {
+            return None;
+        }
+        let modified = nanos(metadata.modified().ok()?);
+        let racy = modified + RACY_WINDOW.as_nanos() >= entry.confirmed_ns;
+        if modified == entry.file.modified_ns && !racy {
+            return Some(entry);
+        }
+        // Touched, rebuilt to the same bytes, or too recent to trust the time: the hash decides.
+        let sha256 = file_sha256(&canonical).ok()?;
+        if sha256 != entry.file.sha256 {
+            return None;
+        }
+        entry.file.modified_ns = modified;
+        entry.confirmed_ns = nanos(SystemTime::now());
+        // Best effort: the next lookup trusts the time again.
+        let _ = self.write(&entry);
+        Some(entry)
+    }
+
+    /// Records what loading a file gave, with its identity as it is now.
+    pub fn store(&self, path: &Path, outcome: Outcome) -> std::io::Result<()> {
+        let file = identify(path)?;
+        let answers = self
+            .lookup(&file.path)
+            .filter(|entry| entry.file.sha256 == file.sha256)
+            .map(|entry| entry.answers)
+            .unwrap_or_default();
+        self.write(&Entry {
+            file,
+            confirmed_ns: nanos(SystemTime::now()),
+            host: self.host.clone(),
+            outcome,
+            answers,
+        })
+    }
+
+    /// Adds check rule answers to the entry of the file at `path`, if it has one.
+    pub fn add_answers(
+        &self,
+        path: &Path,
+        answers: Vec<(String, Option<Rejection>)>,
+    ) -> std::io::Result<()> {
+        let Some(mut entry) = self.lookup(path) else {
+            return Ok(());
+        };
+        let mut changed = false;
+        for (key, answer) in answers {
+            if entry.answer(&key) != Some(&answer) {
+                entry.answers.push((key, answer));
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        if entry.answers.len() > MAX_ANSWERS {
+            entry.answers.drain(..entry.answers.len() - MAX_ANSWERS / 2);
+        }
+        self.write(&entry)
+    }
+
+    /// Writes an entry under a temporary name and renames it into place, so that a reader
+    /// never sees half an entry.
+    fn write(&self, entry: &Entry) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let target = self.entry_path(&entry.file.path);
+        let temporary = target.with_extension(format!("{}.tmp", std::process::id()));
+        let json = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        std::fs::write(&temporary, json)?;
+        let renamed = std::fs::rename(&temporary, &target);
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        renamed
+    }
+}
