@@ -120,14 +120,7 @@ impl Catalog for CachedCatalog {
     }
 
     fn names(&self, kind: ComponentKind) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .components()
-            .filter(|(_, schema)| schema.kind == kind)
-            .map(|(_, schema)| schema.name.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
+        names_of_kind(self.components().map(|(_, schema)| schema), kind)
     }
 
     /// Answers from the stored answers of the plugin's check rule; with none, accepts and
@@ -157,4 +150,19 @@ impl Catalog for CachedCatalog {
             }
         }
     }
+}
+
+/// The names of the components of `kind` among `schemas`, sorted, each once: what
+/// `Catalog::names` answers, from the cache here and from the loaded plugins in `exp-host`.
+pub fn names_of_kind<'a>(
+    schemas: impl Iterator<Item = &'a ComponentSchema>,
+    kind: ComponentKind,
+) -> Vec<&'a str> {
+    let mut names: Vec<&str> = schemas
+        .filter(|schema| schema.kind == kind)
+        .map(|schema| schema.name.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }

@@ -122,16 +122,13 @@ impl Catalog for RecordingCatalog<'_> {
     }
 
     fn names(&self, kind: ComponentKind) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .registry
-            .components()
-            .into_iter()
-            .filter(|(_, schema)| schema.kind == kind)
-            .map(|(_, schema)| schema.name.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
+        exp::cached_catalog::names_of_kind(
+            self.registry
+                .components()
+                .into_iter()
+                .map(|(_, schema)| schema),
+            kind,
+        )
     }
 
     /// Asks the providing plugin (`Component::check`), with scheduled parameters at their
