@@ -17,6 +17,7 @@ mod boundary;
 mod busy;
 mod ceiling;
 mod child;
+mod editor;
 mod gpt_text;
 mod model_summary;
 mod models;
@@ -35,7 +36,7 @@ use clap::Parser;
 
 use crate::model_summary::{Compiled, CompiledSummary, ModelSummary};
 use crate::models::{BenchModel, MODELS};
-use crate::report::{CheckTime, Machine, Others, Summary};
+use crate::report::{Machine, Others, Summary};
 use crate::runs::{Mode, Paths, AGREEMENT, COMPILED_AGREEMENT};
 use crate::stats::median;
 
@@ -61,6 +62,10 @@ struct Args {
     /// `exp check` or cached rerun.
     #[arg(long)]
     models_only: bool,
+    /// Only `exp check` and the language server's diagnostics on each file of `experiments/`,
+    /// printed with their verdicts; no results file is written
+    #[arg(long, conflicts_with = "models_only")]
+    editor_only: bool,
 }
 
 fn paths() -> anyhow::Result<Paths> {
@@ -129,48 +134,6 @@ fn cached_rerun(paths: &Paths, repeats: usize) -> anyhow::Result<String> {
     ))
 }
 
-fn check_times(paths: &Paths, repeats: usize) -> anyhow::Result<Vec<CheckTime>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(paths.root.join("experiments"))?
-        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "exp"))
-        .collect();
-    files.sort();
-    let mut times = Vec::new();
-    for file in files {
-        let mut walls = Vec::new();
-        let mut failure = None;
-        for _ in 0..repeats {
-            let finished = child::run(
-                Command::new(&paths.exp)
-                    .arg("check")
-                    .arg(&file)
-                    .current_dir(&paths.root),
-            )?;
-            if !finished.success() {
-                failure = Some(format!("failed (exit {:?})", finished.code));
-                break;
-            }
-            walls.push(finished.wall.as_secs_f64());
-        }
-        let name = file
-            .strip_prefix(&paths.root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        println!(
-            "check {name}: {}",
-            failure
-                .clone()
-                .unwrap_or_else(|| format!("{:.1} ms", median(&walls) * 1e3))
-        );
-        times.push(CheckTime {
-            file: name,
-            median: failure.map_or_else(|| Ok(median(&walls)), Err),
-        });
-    }
-    Ok(times)
-}
-
 /// Where a GPT row's step goes on each side: exp's phases (in-process, `phases.rs`) and
 /// PyTorch's operators (torch.profiler), a few steps each after the timed repeats.
 fn profile(
@@ -211,7 +174,7 @@ fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
         boundary.overhead_range.1,
         boundary.identical
     );
-    let checks = check_times(paths, if smoke { 1 } else { 5 })?;
+    let checks = editor::measure(&paths.exp, &paths.root, if smoke { 1 } else { 5 })?;
     let rerun = cached_rerun(paths, if smoke { 1 } else { 3 })?;
     println!("cached rerun: {rerun}");
 
@@ -248,6 +211,13 @@ fn main() -> anyhow::Result<()> {
     let paths = paths()?;
     let machine = Machine::describe();
     println!("load average at start: {}", machine.load);
+    if args.editor_only {
+        let times = editor::measure(&paths.exp, &paths.root, args.repeats.max(1))?;
+        for line in editor::verdicts(&times) {
+            println!("{line}");
+        }
+        return Ok(());
+    }
     let repeats = if args.smoke { 1 } else { args.repeats.max(1) };
     let warmups = usize::from(!args.smoke);
     let results_path = match (&args.results, args.smoke) {

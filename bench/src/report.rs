@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::boundary::BoundaryResult;
 use crate::busy::BusyResult;
+use crate::editor::{self, milliseconds, EditorTime};
 use crate::model_summary::{mib, Compiled, ModelSummary};
 use crate::phases::Phases;
 use crate::runs::{PythonProfile, AGREEING_STEPS, AGREEMENT};
@@ -123,12 +124,6 @@ pub fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// `exp check` wall time of one experiment file, or why it failed.
-pub struct CheckTime {
-    pub file: String,
-    pub median: Result<f64, String>,
-}
-
 /// Where a GPT row's step goes on each side (`phases.rs`, `gpt.py --profile`).
 pub struct StepProfile {
     pub exp: Phases,
@@ -156,7 +151,7 @@ pub struct Summary {
 /// The sections besides the model rows: left out with `--models-only`.
 pub struct Others {
     pub boundary: BoundaryResult,
-    pub checks: Vec<CheckTime>,
+    pub checks: Vec<EditorTime>,
     pub cached_rerun: String,
     pub sweep: SweepResult,
     pub busy: BusyResult,
@@ -195,18 +190,26 @@ impl Summary {
                 if b.identical { "yes" } else { "no" },
             );
             others.sweep_and_busy(&mut out);
-            let _ = writeln!(out, "## `exp check`\n");
-            let _ = writeln!(out, "| file | wall time (median) |\n|---|---|");
-            for check in &others.checks {
-                let time = match &check.median {
-                    Ok(seconds) => format!("{:.1} ms", seconds * 1e3),
-                    Err(error) => error.clone(),
-                };
-                let _ = writeln!(out, "| `{}` | {time} |", check.file);
+            let _ = writeln!(out, "## `exp check` and the language server\n");
+            let _ = writeln!(
+                out,
+                "| file | `exp check` (median) | diagnostics after a change (median) |\n|---|---|---|"
+            );
+            for time in &others.checks {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} |",
+                    time.file,
+                    milliseconds(&time.check),
+                    milliseconds(&time.diagnostics)
+                );
             }
             let _ = writeln!(
                 out,
-                "\nThe wall time of the whole process (start, plugin loading, parse, check).\n"
+                "\n`exp check`: the wall time of the whole process (start, schemas from the cache, \
+                 parse, check, compile), after a first check that fills the cache. Diagnostics: \
+                 from sending `textDocument/didChange` (the whole text, a comment line added or \
+                 taken away) to `exp lsp`'s `publishDiagnostics` for that version.\n"
             );
             let _ = writeln!(out, "## Cached rerun\n\n{}\n", others.cached_rerun);
         }
@@ -484,6 +487,9 @@ impl Summary {
         let Some(others) = &self.others else {
             return;
         };
+        for line in editor::verdicts(&others.checks) {
+            let _ = writeln!(out, "{line}");
+        }
         let b = &others.boundary;
         let _ = writeln!(
             out,
