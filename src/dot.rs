@@ -47,6 +47,7 @@ pub fn to_dot(graph: &Graph) -> String {
                 tasks,
                 metric,
                 splits,
+                ..
             } => match splits.as_slice() {
                 [test] if test == "test" => format!("{metric} matrix {tasks}×{tasks}"),
                 _ => format!("{metric} matrix {tasks}×{tasks} on {}", splits.join(", ")),

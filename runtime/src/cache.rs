@@ -717,9 +717,15 @@ impl Hit {
                 Ok(Artifact::Tokenizer(tokenizer))
             }
             Stored::Metrics { metrics } => {
-                if let NodeKind::Continual { metric, splits, .. } = &node.kind {
+                if let NodeKind::Continual {
+                    metric,
+                    splits,
+                    heatmap,
+                    ..
+                } = &node.kind
+                {
                     crate::nodes::continual::write_matrices(
-                        &node.name, run_dir, metric, splits, metrics,
+                        node, run_dir, metric, splits, *heatmap, metrics,
                     )?;
                 }
                 Ok(Artifact::Metrics(metrics.clone()))

@@ -128,6 +128,11 @@ impl RunDir {
     }
 
     /// The log of a node that failed: `logs/<node>.log`.
+    /// The folder of a node's own files (a sequence's accuracy matrices): `nodes/NODE/`.
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.path.join("nodes").join(node)
+    }
+
     pub fn log_path(&self, node: &str) -> PathBuf {
         self.path.join("logs").join(format!("{node}.log"))
     }

@@ -123,6 +123,45 @@ fn file_label(run_dir: &Path, path: &Path) -> String {
         .to_string()
 }
 
+/// Every sequence's matrices: (node, split prefix, path) for each `nodes/NODE/[SPLIT.]matrix.csv`,
+/// by node and with the test split (no prefix) first.
+fn sequence_matrices(run_dir: &Path) -> Vec<(String, String, PathBuf)> {
+    let mut nodes: Vec<PathBuf> = std::fs::read_dir(run_dir.join("nodes"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    let mut found = Vec::new();
+    for folder in nodes {
+        let node = folder
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for path in files_ending(&folder, "matrix.csv") {
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let split = name.trim_end_matches("matrix.csv").to_string();
+            found.push((node.clone(), split, path));
+        }
+    }
+    found.sort_by(|a, b| (&a.0, !a.1.is_empty(), &a.1).cmp(&(&b.0, !b.1.is_empty(), &b.1)));
+    found
+}
+
+/// How a matrix's split is named beside its node: nothing for the test split, ` (validation)`.
+fn split_label(prefix: &str) -> String {
+    match prefix.trim_end_matches('.') {
+        "" => String::new(),
+        split => format!(" ({split})"),
+    }
+}
+
 /// A Markdown table as `exp run` writes it: header, rule, rows, cells between pipes.
 fn markdown_table(text: &str) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let mut lines = text
@@ -376,33 +415,31 @@ pub fn page(run_dir: &Path) -> Result<String, String> {
     }
     out.push_str("</section>\n");
 
-    // Accuracy matrices.
+    // Accuracy matrices: each sequence's in its folder (`nodes/NODE/`), with its heatmaps where
+    // it drew them, then the reports' heatmaps (the mean over a row's copies).
     out.push_str("<section id=\"matrices\">\n<h2>Accuracy matrices</h2>\n");
-    let matrices = files_ending(run_dir, ".matrix.csv");
+    let matrices = sequence_matrices(run_dir);
     let heatmaps = files_ending(run_dir, ".heatmap.svg");
     if matrices.is_empty() && heatmaps.is_empty() {
         out.push_str("<p class=\"empty\">This run has no task sequence.</p>\n");
     }
-    for path in &matrices {
-        let name = file_label(run_dir, path);
-        let node = name.trim_end_matches(".matrix.csv").to_string();
-        let _ = writeln!(out, "<h3>{}</h3>", node_link(&node));
+    for (node, split, path) in &matrices {
+        let _ = writeln!(
+            out,
+            "<h3>{}{}</h3>",
+            node_link(node),
+            escape(&split_label(split))
+        );
         out.push_str(&matrix_table(
             &std::fs::read_to_string(path).unwrap_or_default(),
         ));
-        let heatmap = run_dir.join(format!("{node}.heatmap.svg"));
+        let heatmap = path.with_file_name(format!("{split}heatmap.svg"));
         if heatmap.is_file() {
             out.push_str(&figure(run_dir, &heatmap));
         }
         out.push('\n');
     }
-    for path in heatmaps.iter().filter(|path| {
-        let name = file_label(run_dir, path);
-        !matrices.iter().any(|matrix| {
-            file_label(run_dir, matrix).trim_end_matches(".matrix.csv")
-                == name.trim_end_matches(".heatmap.svg")
-        })
-    }) {
+    for path in &heatmaps {
         out.push_str(&figure(run_dir, path));
         out.push('\n');
     }

@@ -467,22 +467,65 @@ pub fn show_command(name: &str, dir: &Path) -> Exit {
             human_size(metadata.len())
         );
     }
-    let checkpoints = files_ending(&run.path.join("checkpoints"), ".safetensors");
-    if !checkpoints.is_empty() {
-        println!("  checkpoints:");
-        for checkpoint in checkpoints {
+    let checkpoints: Vec<String> = files_ending(&run.path.join("checkpoints"), ".safetensors")
+        .into_iter()
+        .map(|checkpoint| {
             let size = std::fs::metadata(&checkpoint).map_or(0, |metadata| metadata.len());
-            println!("    {} ({})", checkpoint.display(), human_size(size));
-        }
-    }
-    let plots = files_ending(&run.path.join("plots"), "");
-    if !plots.is_empty() {
-        println!("  plots:");
-        for plot in plots {
-            println!("    {}", plot.display());
-        }
-    }
+            format!("{} ({})", checkpoint.display(), human_size(size))
+        })
+        .collect();
+    print_files("checkpoints", &run.path.join("checkpoints"), &checkpoints);
+    let figures: Vec<String> = files_ending(&run.path, ".png")
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    print_files("report figures", &run.path, &figures);
+    let nodes = run.path.join("nodes");
+    let mut folders: Vec<String> = std::fs::read_dir(&nodes)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.is_dir())
+                .map(|path| format!("{}/", path.display()))
+                .collect()
+        })
+        .unwrap_or_default();
+    folders.sort();
+    print_files("node folders (accuracy matrices)", &nodes, &folders);
+    let plots: Vec<String> = files_ending(&run.path.join("plots"), "")
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect();
+    print_files("plots", &run.path.join("plots"), &plots);
     Exit::Success
+}
+
+/// How many files of one kind `exp show` lists before it says how many more there are: a
+/// study of thousands of nodes would otherwise print thousands of lines.
+const LISTED: usize = 12;
+
+fn print_files(title: &str, dir: &Path, lines: &[String]) {
+    for line in listing(title, dir, lines) {
+        println!("{line}");
+    }
+}
+
+/// The lines `exp show` prints for files of one kind: a title, at most `LISTED` of them, and
+/// how many more there are and where; nothing for none.
+fn listing(title: &str, dir: &Path, lines: &[String]) -> Vec<String> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![format!("  {title}:")];
+    out.extend(lines.iter().take(LISTED).map(|line| format!("    {line}")));
+    if lines.len() > LISTED {
+        out.push(format!(
+            "    … and {} more in {}",
+            lines.len() - LISTED,
+            dir.display()
+        ));
+    }
+    out
 }
 
 /// `exp report RUN [--html]`: the run's tables, or its HTML page.
@@ -520,7 +563,23 @@ pub fn report_command(name: &str, dir: &Path, html: bool) -> Exit {
 
 #[cfg(test)]
 mod tests {
-    use super::human_size;
+    use super::{human_size, listing, LISTED};
+    use std::path::Path;
+
+    #[test]
+    fn a_long_listing_is_cut_and_says_how_many_more_and_where() {
+        assert!(listing("plots", Path::new("r/plots"), &[]).is_empty());
+        let few: Vec<String> = (0..3).map(|index| format!("f{index}")).collect();
+        assert_eq!(
+            listing("plots", Path::new("r/plots"), &few),
+            ["  plots:", "    f0", "    f1", "    f2"]
+        );
+        let many: Vec<String> = (0..LISTED + 5).map(|index| format!("f{index}")).collect();
+        let lines = listing("checkpoints", Path::new("r/checkpoints"), &many);
+        assert_eq!(lines.len(), 1 + LISTED + 1);
+        assert_eq!(lines[LISTED], format!("    f{}", LISTED - 1));
+        assert_eq!(lines[LISTED + 1], "    … and 5 more in r/checkpoints");
+    }
 
     #[test]
     fn sizes_for_people() {

@@ -166,8 +166,9 @@ fn a_sequence_with_hooks_and_replay_resumes_to_the_same_weights() {
             "{phase}: resumed weights differ from an uninterrupted run"
         );
     }
-    let matrix =
-        |out: &str| std::fs::read_to_string(test.path(&format!("{out}/s.matrix.csv"))).unwrap();
+    let matrix = |out: &str| {
+        std::fs::read_to_string(test.path(&format!("{out}/nodes/s/matrix.csv"))).unwrap()
+    };
     assert_eq!(matrix("reference"), matrix("resumed"));
 }
 

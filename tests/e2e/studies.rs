@@ -171,11 +171,21 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
         }
     }
     // The matrix: a header and three rows of three accuracies.
-    let matrix = read(&test, "first/protected.matrix.csv");
+    // in the sequence's own folder, drawn since it is outside any sweep.
+    let matrix = read(&test, "first/nodes/protected/matrix.csv");
     assert_eq!(matrix.lines().next(), Some("after,task1,task2,task3"));
     assert_eq!(matrix.lines().count(), 4);
-    assert!(test.path("first/protected.heatmap.png").exists());
+    assert!(test.path("first/nodes/protected/heatmap.png").exists());
     assert!(test.path("first/results.protected.heatmap.png").exists());
+    assert!(!test.path("first/protected.matrix.csv").exists());
+    let shown = test.run_with(&["show", "latest", "--dir", "first"]);
+    assert!(
+        shown
+            .stdout
+            .contains("node folders (accuracy matrices):\n    first/nodes/protected/\n"),
+        "{}",
+        shown.stdout
+    );
     // The summary's metrics, and what the method held: EWC's θ* and Fisher, L2's anchor and
     // SFA's anchor are four parameter copies; the replay buffer 40 examples.
     let table = read(&test, "first/results.csv");
@@ -219,7 +229,7 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
     assert!(statuses(&test, "second")
         .values()
         .all(|status| status == "cached" || status == "not_needed"));
-    assert_eq!(matrix, read(&test, "second/protected.matrix.csv"));
+    assert_eq!(matrix, read(&test, "second/nodes/protected/matrix.csv"));
     // Changing the second task's hook reruns from the first phase on, and the first phase's
     // carried state (the cached EWC Fisher) feeds the rerun.
     let changed = SEQUENCE.replace(
@@ -229,7 +239,7 @@ fn a_sequence_trains_with_hooks_and_replay_and_reports_its_matrix() {
     std::fs::write(test.path("seq.exp"), changed).unwrap();
     let outcome = test.run_with(&["run", "seq.exp", "--out", "third", "--no-cache"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
-    assert_ne!(matrix, read(&test, "third/protected.matrix.csv"));
+    assert_ne!(matrix, read(&test, "third/nodes/protected/matrix.csv"));
 }
 
 /// A row whose node failed is marked `(failed)`, and one skipped because of it `(skipped)`, as
@@ -494,9 +504,11 @@ fn a_report_chooses_on_the_validation_split_and_reports_the_test_split() {
 
     // One summary per split: the validation split's metrics are prefixed, and its matrix is
     // written beside the test split's.
-    let run = "first/seq[lr=0.01,seed=0]";
-    let validation = read(&test, &format!("{run}.validation.matrix.csv"));
-    let matrix = read(&test, &format!("{run}.matrix.csv"));
+    let run = "first/nodes/seq[lr=0.01,seed=0]";
+    let validation = read(&test, &format!("{run}/validation.matrix.csv"));
+    let matrix = read(&test, &format!("{run}/matrix.csv"));
+    // A swept copy draws no picture of its own unless asked; the report draws the mean.
+    assert!(!test.path(&format!("{run}/heatmap.png")).exists());
     assert_eq!(validation.lines().next(), Some("after,task1,task2"));
     assert_ne!(validation, matrix);
     let last_mean = |matrix: &str| {
@@ -609,6 +621,16 @@ fn a_report_chooses_on_the_validation_split_and_reports_the_test_split() {
     assert_eq!(table, read(&test, "second/best.csv"));
     assert_eq!(choices, read(&test, "second/best_choices.csv"));
     assert!(test
-        .path("second/seq[lr=0.01,seed=0].validation.matrix.csv")
+        .path("second/nodes/seq[lr=0.01,seed=0]/validation.matrix.csv")
         .exists());
+
+    // Asked for, every copy draws its pictures, on each split.
+    let drawn = CHOOSE.replace("split: [", "heatmap: true\n    split: [");
+    let test = test.file("drawn.exp", &drawn);
+    let outcome = test.run_with(&["run", "drawn.exp", "--out", "third"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    for picture in ["heatmap.png", "heatmap.svg", "validation.heatmap.png"] {
+        let path = format!("third/nodes/seq[lr=0.01,seed=1]/{picture}");
+        assert!(test.path(&path).exists(), "{path}");
+    }
 }

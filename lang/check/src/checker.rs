@@ -552,6 +552,26 @@ impl<'a> Checker<'a> {
         found
     }
 
+    /// A boolean field: its value, `default` when absent, `None` (with an error) when it is
+    /// something else.
+    fn bool_field(
+        &mut self,
+        fields: &HashMap<&'static str, &'a ast::Field>,
+        name: &str,
+        default: bool,
+    ) -> Option<bool> {
+        let Some(field) = fields.get(name) else {
+            return Some(default);
+        };
+        match field.value.kind {
+            ExprKind::Bool(value) => Some(value),
+            _ => {
+                self.wrong_type(field, "a boolean", Some(format!("{name}: {}", !default)));
+                None
+            }
+        }
+    }
+
     fn wrong_type(&mut self, field: &ast::Field, expected: &str, example: Option<String>) {
         self.errors.push(CheckError::WrongFieldType {
             field: field.key.name.clone(),

@@ -80,6 +80,8 @@ pub enum Body {
         /// The splits every task is evaluated on after each task, in the order written
         /// (`["test"]` unless the file says otherwise).
         splits: Vec<String>,
+        /// `heatmap:` as written: whether each copy draws its accuracy matrix.
+        heatmap: Option<bool>,
     },
     Merge {
         merger: ComponentRef,

@@ -216,6 +216,7 @@ impl Lowering<'_> {
             stages,
             metrics,
             splits,
+            ..
         } = &def.body
         {
             // A sequence's phases and evaluations form two families of their own, indexed by
@@ -495,6 +496,7 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             tasks,
             metrics,
             splits,
+            heatmap,
             ..
         } => (
             NodeKind::Continual {
@@ -503,6 +505,7 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
                     .first()
                     .map_or_else(|| "accuracy".to_string(), |metric| metric.name.clone()),
                 splits: splits.clone(),
+                heatmap: *heatmap,
             },
             None,
         ),

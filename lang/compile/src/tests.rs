@@ -57,10 +57,17 @@ fn graph_text(graph: &Graph) -> String {
                 tasks,
                 metric,
                 splits,
-            } => match splits.as_slice() {
-                [test] if test == "test" => format!("tasks={tasks} metric={metric}"),
-                _ => format!("tasks={tasks} metric={metric} splits={}", splits.join(",")),
-            },
+                heatmap,
+            } => {
+                let mut detail = format!("tasks={tasks} metric={metric}");
+                if splits.as_slice() != ["test"] {
+                    detail.push_str(&format!(" splits={}", splits.join(",")));
+                }
+                if let Some(heatmap) = heatmap {
+                    detail.push_str(&format!(" heatmap={heatmap}"));
+                }
+                detail
+            }
             NodeKind::Evaluate { metrics, split } => {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
                 format!("metrics={names:?} split={split}")

@@ -199,6 +199,12 @@ pub enum NodeKind {
             skip_serializing_if = "is_test_split_only"
         )]
         splits: Vec<String>,
+        /// Whether this copy draws its matrices as heatmaps beside their CSV files. `None`
+        /// (not written in the file): drawn for a sequence outside any sweep, not for the
+        /// copies a sweep or seed replicates make, so that a study of hundreds of copies leaves
+        /// its pictures to its reports.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        heatmap: Option<bool>,
     },
 }
 

@@ -20,6 +20,7 @@ use super::NodeRun;
 use crate::artifact::{Artifact, Memory, MetricsArtifact};
 use crate::error::RunError;
 use crate::run_dir::RunDir;
+use exp_ir::graph::Node;
 
 /// The summary metrics of an accuracy matrix, in report order.
 pub fn summarize(matrix: &[Vec<f64>]) -> Vec<(&'static str, f64)> {
@@ -49,13 +50,16 @@ pub fn summarize(matrix: &[Vec<f64>]) -> Vec<(&'static str, f64)> {
     ]
 }
 
-/// Writes the matrix as CSV and as a heatmap; used on a fresh run and when restoring from the
-/// cache.
-pub fn write_matrix(
+/// Writes one split's matrix as CSV in the node's folder, `nodes/NODE/SPLIT.matrix.csv`
+/// (`matrix.csv` for the test split), and with `heatmap` as a picture beside it; used on a
+/// fresh run and when restoring from the cache.
+fn write_matrix(
     node: &str,
     run_dir: &RunDir,
+    split: &str,
     metric: &str,
     matrix: &[Vec<f64>],
+    heatmap: bool,
 ) -> Result<(), RunError> {
     let mut csv = String::from("after");
     for j in 1..=matrix.len() {
@@ -69,10 +73,15 @@ pub fn write_matrix(
         }
         csv.push('\n');
     }
-    let path = run_dir.path.join(format!("{node}.matrix.csv"));
+    let folder = run_dir.node_dir(node);
+    std::fs::create_dir_all(&folder).map_err(|error| RunError::io(node, &folder, error))?;
+    let path = folder.join(format!("{}matrix.csv", split_prefix(split)));
     RunDir::write_atomic(&path, csv.as_bytes())
         .map_err(|error| RunError::io(node, &path, error))?;
-    let stem = run_dir.path.join(format!("{node}.heatmap"));
+    if !heatmap {
+        return Ok(());
+    }
+    let stem = folder.join(format!("{}heatmap", split_prefix(split)));
     crate::plots::write_heatmap(&format!("{node}: {metric}"), matrix, &stem).map_err(|error| {
         RunError::Io {
             node: node.to_string(),
@@ -92,11 +101,12 @@ pub fn split_metric(split: &str, name: &str) -> String {
     }
 }
 
-/// The file stem of a split's matrix: `NAME` for the test split, `NAME.SPLIT` for another.
-pub fn matrix_stem(node: &str, split: &str) -> String {
+/// What a split's files begin with in a sequence's folder: nothing for the test split
+/// (`matrix.csv`), `SPLIT.` for another (`validation.matrix.csv`).
+pub fn split_prefix(split: &str) -> String {
     match split {
-        "test" => node.to_string(),
-        other => format!("{node}.{other}"),
+        "test" => String::new(),
+        other => format!("{other}."),
     }
 }
 
@@ -110,23 +120,32 @@ pub fn primary_split(splits: &[String]) -> &str {
         .map_or("test", String::as_str)
 }
 
-/// Writes every split's matrix of a summary: `matrix` is the primary split's, the others are
-/// in `split_matrices`.
+/// Writes every split's matrix of a summary (`matrix` is the primary split's, the others are
+/// in `split_matrices`), with heatmaps where `heatmap` says.
 pub fn write_matrices(
-    node: &str,
+    node: &Node,
     run_dir: &RunDir,
     metric: &str,
     splits: &[String],
+    heatmap: Option<bool>,
     metrics: &MetricsArtifact,
 ) -> Result<(), RunError> {
+    let heatmap = draws_heatmap(node, heatmap);
     let primary = primary_split(splits);
     if let Some(matrix) = &metrics.matrix {
-        write_matrix(&matrix_stem(node, primary), run_dir, metric, matrix)?;
+        write_matrix(&node.name, run_dir, primary, metric, matrix, heatmap)?;
     }
     for (split, matrix) in &metrics.split_matrices {
-        write_matrix(&matrix_stem(node, split), run_dir, metric, matrix)?;
+        write_matrix(&node.name, run_dir, split, metric, matrix, heatmap)?;
     }
     Ok(())
+}
+
+/// Whether a sequence's copy draws its heatmaps: as its `heatmap:` field says, and without one
+/// only outside every sweep (a copy with a sweep point, seeds included, leaves its picture to
+/// the reports, which draw the mean over copies).
+pub fn draws_heatmap(node: &Node, heatmap: Option<bool>) -> bool {
+    heatmap.unwrap_or(node.point.is_empty())
 }
 
 pub fn run(
@@ -134,6 +153,7 @@ pub fn run(
     tasks: usize,
     metric: &str,
     splits: &[String],
+    heatmap: Option<bool>,
 ) -> Result<Artifact, RunError> {
     let rows = ctx.inputs_with_role("rows");
     // `stages` (the model after each task) come first in the inputs; the checks below count
@@ -201,20 +221,20 @@ pub fn run(
                 .log_metric(ctx.name(), None, primary, name, value);
         }
     }
-    write_matrices(ctx.name(), ctx.run_dir, metric, splits, &metrics)?;
+    write_matrices(ctx.node, ctx.run_dir, metric, splits, heatmap, &metrics)?;
     Ok(Artifact::Metrics(metrics))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{matrix_stem, primary_split, split_metric, summarize};
+    use super::{primary_split, split_metric, split_prefix, summarize};
 
     #[test]
     fn another_split_prefixes_its_metrics_and_suffixes_its_files() {
         assert_eq!(split_metric("test", "avg_accuracy"), "avg_accuracy");
         assert_eq!(split_metric("validation", "bwt"), "validation_bwt");
-        assert_eq!(matrix_stem("seq", "test"), "seq");
-        assert_eq!(matrix_stem("seq", "validation"), "seq.validation");
+        assert_eq!(split_prefix("test"), "");
+        assert_eq!(split_prefix("validation"), "validation.");
         let splits = |words: &[&str]| {
             words
                 .iter()

@@ -76,7 +76,8 @@ pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
             tasks,
             metric,
             splits,
-        } => continual::run(ctx, *tasks, metric, splits),
+            heatmap,
+        } => continual::run(ctx, *tasks, metric, splits, *heatmap),
         NodeKind::Tokenizer { component } => tokenizer::run(ctx, component),
         NodeKind::Export { component } => export::run(ctx, component),
     }

@@ -29,26 +29,8 @@ pub(super) const CHOOSE_FIELDS: [&str; 3] = ["by", "over", "maximize"];
 impl<'a> Checker<'a> {
     pub(super) fn report(&mut self, def: &'a ast::Def, block: &'a ast::Block) -> Option<Body> {
         let fields = self.fields(def, block, REPORT_FIELDS);
-        let chart = match fields.get("chart") {
-            Some(field) => match field.value.kind {
-                ExprKind::Bool(chart) => Some(chart),
-                _ => {
-                    self.wrong_type(field, "a boolean", Some("chart: true".to_string()));
-                    None
-                }
-            },
-            None => Some(false),
-        };
-        let html = match fields.get("html") {
-            Some(field) => match field.value.kind {
-                ExprKind::Bool(html) => Some(html),
-                _ => {
-                    self.wrong_type(field, "a boolean", Some("html: true".to_string()));
-                    None
-                }
-            },
-            None => Some(false),
-        };
+        let chart = self.bool_field(&fields, "chart", false);
+        let html = self.bool_field(&fields, "html", false);
         let field = fields.get("rows")?;
         let ExprKind::List(items) = &field.value.kind else {
             self.wrong_type(field, "a list of evaluate or train names", None);

@@ -80,6 +80,7 @@ const SEQUENCE_FIELDS: &[FieldSpec] = &[
     field("replay", false, "replay: { size: 200, ratio: 25% }"),
     field("metrics", false, "metrics: [accuracy]"),
     field("split", false, "split: [\"validation\", \"test\"]"),
+    field("heatmap", false, "heatmap: true"),
     field("log_every", false, "log_every: 10 steps"),
     field("checkpoint_every", false, "checkpoint_every: 100 steps"),
     field("clip", false, "clip: 1.0"),
@@ -95,6 +96,7 @@ const SEQUENCE_MODELS_FIELDS: &[FieldSpec] = &[
     field("tasks", true, "tasks: [<dataset>, <dataset>, ..]"),
     field("metrics", false, "metrics: [accuracy]"),
     field("split", false, "split: [\"validation\", \"test\"]"),
+    field("heatmap", false, "heatmap: true"),
 ];
 
 impl<'a> Checker<'a> {
@@ -174,6 +176,10 @@ impl<'a> Checker<'a> {
             Some(field) => self.sequence_splits(field),
             None => Some(vec!["test".to_string()]),
         };
+        let heatmap = match fields.get("heatmap") {
+            Some(_) => self.bool_field(&fields, "heatmap", false).map(Some),
+            None => Some(None),
+        };
         let stages = if given {
             let field = fields.get("models")?;
             let models = self.reference_list(field, Expect::Model, false)?;
@@ -219,6 +225,7 @@ impl<'a> Checker<'a> {
             stages: stages?,
             metrics: metrics?,
             splits: splits?,
+            heatmap: heatmap?,
         })
     }
 
