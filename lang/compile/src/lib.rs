@@ -265,7 +265,7 @@ impl Lowering<'_> {
                         let seed = derived(&name, *seed);
                         let trained = self.push(
                             name.clone(),
-                            NodeKind::Train(spec.clone()),
+                            NodeKind::Train(Box::new(spec.clone())),
                             inputs,
                             seed,
                             def,
@@ -462,7 +462,7 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Train { spec, seed, .. } => (NodeKind::Train(spec.clone()), *seed),
+        Body::Train { spec, seed, .. } => (NodeKind::Train(Box::new(spec.clone())), *seed),
         Body::Merge { merger, .. } => (
             NodeKind::Merge {
                 component: merger.clone(),

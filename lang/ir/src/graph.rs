@@ -156,7 +156,7 @@ pub enum NodeKind {
     /// directory's `exports/<name>/`.
     Export { component: ComponentRef },
     /// Trains a model on a dataset. Inputs `model` and `data`.
-    Train(TrainSpec),
+    Train(Box<TrainSpec>),
     /// Merges two or more models of one architecture. Inputs `inputs`, in order.
     Merge { component: ComponentRef },
     /// Evaluates a model on a split of a dataset. Inputs `model` and `data`.
