@@ -1,11 +1,9 @@
 //! `arithmetic`: problems with answers to check by exact match (`37+85=122`), from
 //! `crate::data::arithmetic`. Each problem is one document whose answer starts after `=`.
 
-use exp_plugin_api::sdk::{
-    Component, Config, Context, DataInfo, Document, Result, Split, TextDataset,
-};
+use exp_plugin_api::sdk::Config;
 
-use super::{generator_error, SplitConfig, Splits, GENERATED};
+use super::{generated_dataset, SplitConfig};
 use crate::data::arithmetic::{self, Format, Operator, MAX_COUNT, MAX_DIGITS};
 
 #[derive(Debug, Clone, Config)]
@@ -48,43 +46,13 @@ impl ArithmeticConfig {
     }
 }
 
-pub struct Arithmetic {
-    splits: Splits,
-}
-
-impl Component for Arithmetic {
-    type Config = ArithmeticConfig;
-    const NAME: &'static str = "arithmetic";
-    const VERSION: &'static str = "1";
-    const DOC: &'static str =
-        "generated arithmetic problems (`37+85=122`) whose answers are checked by exact match";
-
-    fn check(config: &ArithmeticConfig) -> Result<()> {
-        config.split.check()?;
-        config
-            .generator()
-            .validate()
-            .map_err(|message| generator_error::<ArithmeticConfig>(message, &[]))
-    }
-
-    fn create(config: ArithmeticConfig, _context: &Context) -> Result<Self> {
-        let problems = arithmetic::generate(&config.generator(), config.seed)
-            .map_err(|message| generator_error::<ArithmeticConfig>(message, &[]))?;
-        Ok(Arithmetic {
-            splits: Splits::new(problems, &config.split, GENERATED, GENERATED)?,
-        })
-    }
-}
-
-impl TextDataset for Arithmetic {
-    fn info(&self) -> DataInfo {
-        self.splits.info()
-    }
-
-    fn documents(&self, split: Split) -> Result<Vec<Document>> {
-        Ok(self.splits.documents(split))
-    }
-}
+generated_dataset!(
+    Arithmetic,
+    ArithmeticConfig,
+    "arithmetic",
+    "generated arithmetic problems (`37+85=122`) whose answers are checked by exact match",
+    arithmetic
+);
 
 #[cfg(test)]
 mod tests {

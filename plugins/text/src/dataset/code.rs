@@ -1,11 +1,9 @@
 //! `code`: Python-like programs from a small grammar (`crate::data::code`), one program per
 //! document.
 
-use exp_plugin_api::sdk::{
-    Component, Config, Context, DataInfo, Document, Result, Split, TextDataset,
-};
+use exp_plugin_api::sdk::Config;
 
-use super::{generator_error, SplitConfig, Splits, GENERATED};
+use super::{generated_dataset, SplitConfig};
 use crate::data::code::{
     self, MAX_COUNT, MAX_DEPTH, MAX_FUNCTIONS, MAX_LINES, MAX_STATEMENTS, MIN_LINES,
 };
@@ -46,43 +44,13 @@ impl CodeConfig {
     }
 }
 
-pub struct Code {
-    splits: Splits,
-}
-
-impl Component for Code {
-    type Config = CodeConfig;
-    const NAME: &'static str = "code";
-    const VERSION: &'static str = "1";
-    const DOC: &'static str =
-        "generated Python-like programs: functions, loops, conditionals, calls";
-
-    fn check(config: &CodeConfig) -> Result<()> {
-        config.split.check()?;
-        config
-            .generator()
-            .validate()
-            .map_err(|message| generator_error::<CodeConfig>(message, &[]))
-    }
-
-    fn create(config: CodeConfig, _context: &Context) -> Result<Self> {
-        let programs = code::generate(&config.generator(), config.seed)
-            .map_err(|message| generator_error::<CodeConfig>(message, &[]))?;
-        Ok(Code {
-            splits: Splits::new(programs, &config.split, GENERATED, GENERATED)?,
-        })
-    }
-}
-
-impl TextDataset for Code {
-    fn info(&self) -> DataInfo {
-        self.splits.info()
-    }
-
-    fn documents(&self, split: Split) -> Result<Vec<Document>> {
-        Ok(self.splits.documents(split))
-    }
-}
+generated_dataset!(
+    Code,
+    CodeConfig,
+    "code",
+    "generated Python-like programs: functions, loops, conditionals, calls",
+    code
+);
 
 #[cfg(test)]
 mod tests {

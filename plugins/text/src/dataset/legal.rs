@@ -1,11 +1,9 @@
 //! `legal`: contracts between invented parties (`crate::data::legal`), one contract per
 //! document.
 
-use exp_plugin_api::sdk::{
-    Component, Config, Context, DataInfo, Document, Result, Split, TextDataset,
-};
+use exp_plugin_api::sdk::Config;
 
-use super::{generator_error, SplitConfig, Splits, GENERATED};
+use super::{generated_dataset, SplitConfig};
 use crate::data::legal::{self, Kind, MAX_CLAUSES, MAX_COUNT, MAX_SECTIONS, MIN_SECTIONS};
 
 #[derive(Debug, Clone, Config)]
@@ -44,42 +42,13 @@ impl LegalConfig {
     }
 }
 
-pub struct Legal {
-    splits: Splits,
-}
-
-impl Component for Legal {
-    type Config = LegalConfig;
-    const NAME: &'static str = "legal";
-    const VERSION: &'static str = "1";
-    const DOC: &'static str = "generated contracts between invented parties, with numbered clauses";
-
-    fn check(config: &LegalConfig) -> Result<()> {
-        config.split.check()?;
-        config
-            .generator()
-            .validate()
-            .map_err(|message| generator_error::<LegalConfig>(message, &[]))
-    }
-
-    fn create(config: LegalConfig, _context: &Context) -> Result<Self> {
-        let contracts = legal::generate(&config.generator(), config.seed)
-            .map_err(|message| generator_error::<LegalConfig>(message, &[]))?;
-        Ok(Legal {
-            splits: Splits::new(contracts, &config.split, GENERATED, GENERATED)?,
-        })
-    }
-}
-
-impl TextDataset for Legal {
-    fn info(&self) -> DataInfo {
-        self.splits.info()
-    }
-
-    fn documents(&self, split: Split) -> Result<Vec<Document>> {
-        Ok(self.splits.documents(split))
-    }
-}
+generated_dataset!(
+    Legal,
+    LegalConfig,
+    "legal",
+    "generated contracts between invented parties, with numbered clauses",
+    legal
+);
 
 #[cfg(test)]
 mod tests {

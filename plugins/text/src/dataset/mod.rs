@@ -122,6 +122,63 @@ impl Splits {
     }
 }
 
+/// A generated dataset's component: `$config` (with `split`, `seed` and a `generator()` that
+/// gives `$generator`'s config, whose `validate` names a parameter in its messages) and
+/// `$generator::generate(config, seed)`; the documents are split by `Splits` with `generated`
+/// as their source and licence. `arithmetic`, `code` and `legal` differ only in these.
+macro_rules! generated_dataset {
+    ($dataset:ident, $config:ident, $name:literal, $doc:literal, $generator:ident) => {
+        pub struct $dataset {
+            splits: $crate::dataset::Splits,
+        }
+
+        impl exp_plugin_api::sdk::Component for $dataset {
+            type Config = $config;
+            const NAME: &'static str = $name;
+            const VERSION: &'static str = "1";
+            const DOC: &'static str = $doc;
+
+            fn check(config: &$config) -> exp_plugin_api::sdk::Result<()> {
+                config.split.check()?;
+                config
+                    .generator()
+                    .validate()
+                    .map_err(|message| $crate::dataset::generator_error::<$config>(message, &[]))
+            }
+
+            fn create(
+                config: $config,
+                _context: &exp_plugin_api::sdk::Context,
+            ) -> exp_plugin_api::sdk::Result<Self> {
+                let items = $generator::generate(&config.generator(), config.seed)
+                    .map_err(|message| $crate::dataset::generator_error::<$config>(message, &[]))?;
+                Ok($dataset {
+                    splits: $crate::dataset::Splits::new(
+                        items,
+                        &config.split,
+                        $crate::dataset::GENERATED,
+                        $crate::dataset::GENERATED,
+                    )?,
+                })
+            }
+        }
+
+        impl exp_plugin_api::sdk::TextDataset for $dataset {
+            fn info(&self) -> exp_plugin_api::sdk::DataInfo {
+                self.splits.info()
+            }
+
+            fn documents(
+                &self,
+                split: exp_plugin_api::sdk::Split,
+            ) -> exp_plugin_api::sdk::Result<Vec<exp_plugin_api::sdk::Document>> {
+                Ok(self.splits.documents(split))
+            }
+        }
+    };
+}
+pub(crate) use generated_dataset;
+
 /// A generator's validation message as an error on the parameter it names: the generators start
 /// each message with the parameter's name (`max_digits = 12 is out of range; …`). `renamed` maps
 /// a generator's name for a parameter to the component's (`entities` is `facts`'s `count`).
