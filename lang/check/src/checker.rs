@@ -572,6 +572,36 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A field of a nested block (`replay: { .. }`, `choose: { .. }`) with a value of the wrong
+    /// type, named `block.key`.
+    fn nested_wrong_type(
+        &mut self,
+        block: &str,
+        inner: &ast::Field,
+        expected: &str,
+        example: &str,
+    ) {
+        self.errors.push(CheckError::WrongFieldType {
+            field: format!("{block}.{}", inner.key.name),
+            expected: expected.to_string(),
+            found: inner.value.kind.describe(),
+            span: inner.value.span,
+            example: Some(example.to_string()),
+        });
+    }
+
+    /// A key that a nested block does not have, with the nearest one it has.
+    fn nested_unknown(&mut self, block: &str, inner: &ast::Field, known: &[&str]) {
+        let key = inner.key.name.as_str();
+        self.errors.push(CheckError::UnknownParam {
+            component: block.to_string(),
+            param: key.to_string(),
+            span: inner.key.span,
+            suggestion: did_you_mean(key, known.iter().copied()).map(str::to_string),
+            known: known.iter().map(|name| name.to_string()).collect(),
+        });
+    }
+
     fn wrong_type(&mut self, field: &ast::Field, expected: &str, example: Option<String>) {
         self.errors.push(CheckError::WrongFieldType {
             field: field.key.name.clone(),

@@ -196,23 +196,11 @@ impl<'a> Checker<'a> {
                         "over" => "a non-empty list of sweep axes, as strings",
                         _ => "a boolean",
                     };
-                    self.errors.push(CheckError::WrongFieldType {
-                        field: format!("choose.{key}"),
-                        expected: expected.to_string(),
-                        found: inner.value.kind.describe(),
-                        span: inner.value.span,
-                        example: Some(EXAMPLE.to_string()),
-                    });
+                    self.nested_wrong_type("choose", inner, expected, EXAMPLE);
                     ok = false;
                 }
-                (key, _) => {
-                    self.errors.push(CheckError::UnknownParam {
-                        component: "choose".to_string(),
-                        param: key.to_string(),
-                        span: inner.key.span,
-                        suggestion: did_you_mean(key, CHOOSE_FIELDS).map(str::to_string),
-                        known: CHOOSE_FIELDS.map(str::to_string).to_vec(),
-                    });
+                _ => {
+                    self.nested_unknown("choose", inner, &CHOOSE_FIELDS);
                     ok = false;
                 }
             }

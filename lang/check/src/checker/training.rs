@@ -662,15 +662,6 @@ impl<'a> Checker<'a> {
         let mut weights: Option<Vec<Vec<f64>>> = None;
         let mut interpolate = false;
         let mut ok = true;
-        let problem = |errors: &mut Vec<CheckError>, inner: &ast::Field, expected: String| {
-            errors.push(CheckError::WrongFieldType {
-                field: format!("mixture.{}", inner.key.name),
-                expected,
-                found: inner.value.kind.describe(),
-                span: inner.value.span,
-                example: Some(EXAMPLE.to_string()),
-            });
-        };
         for inner in &block.fields {
             match (inner.key.name.as_str(), &inner.value.kind) {
                 ("at", ExprKind::List(items)) if !items.is_empty() => {
@@ -687,10 +678,11 @@ impl<'a> Checker<'a> {
                     match points {
                         Some(points) => at = Some(points),
                         None => {
-                            problem(
-                                &mut self.errors,
+                            self.nested_wrong_type(
+                                "mixture",
                                 inner,
-                                "a list of durations (`0%`, `500 steps`)".into(),
+                                "a list of durations (`0%`, `500 steps`)",
+                                EXAMPLE,
                             );
                             ok = false;
                         }
@@ -709,17 +701,11 @@ impl<'a> Checker<'a> {
                         "weights" => format!("a non-empty list of rows of {sources} weights"),
                         _ => "a boolean".to_string(),
                     };
-                    problem(&mut self.errors, inner, expected);
+                    self.nested_wrong_type("mixture", inner, &expected, EXAMPLE);
                     ok = false;
                 }
-                (key, _) => {
-                    self.errors.push(CheckError::UnknownParam {
-                        component: "mixture".to_string(),
-                        param: key.to_string(),
-                        span: inner.key.span,
-                        suggestion: did_you_mean(key, MIXTURE_FIELDS).map(str::to_string),
-                        known: MIXTURE_FIELDS.map(str::to_string).to_vec(),
-                    });
+                _ => {
+                    self.nested_unknown("mixture", inner, &MIXTURE_FIELDS);
                     ok = false;
                 }
             }
@@ -922,23 +908,11 @@ impl<'a> Checker<'a> {
                         "ratio" => "a share of each batch between 0% and 100% (exclusive)",
                         _ => "\"uniform\" or \"reservoir\"",
                     };
-                    self.errors.push(CheckError::WrongFieldType {
-                        field: format!("replay.{key}"),
-                        expected: expected.to_string(),
-                        found: inner.value.kind.describe(),
-                        span: inner.value.span,
-                        example: Some(EXAMPLE.to_string()),
-                    });
+                    self.nested_wrong_type("replay", inner, expected, EXAMPLE);
                     ok = false;
                 }
-                (key, _) => {
-                    self.errors.push(CheckError::UnknownParam {
-                        component: "replay".to_string(),
-                        param: key.to_string(),
-                        span: inner.key.span,
-                        suggestion: did_you_mean(key, REPLAY_FIELDS).map(str::to_string),
-                        known: REPLAY_FIELDS.map(str::to_string).to_vec(),
-                    });
+                _ => {
+                    self.nested_unknown("replay", inner, &REPLAY_FIELDS);
                     ok = false;
                 }
             }
