@@ -177,6 +177,9 @@ pub struct MetricsArtifact {
     /// (`matrix` is the test split's, or the only split's).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub split_matrices: BTreeMap<String, Vec<Vec<f64>>>,
+    /// The metric in the matrices (a sequence's first metric), for their pictures' titles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix_metric: Option<String>,
     /// A placeholder for a report row whose node did not finish, saying why; never stored.
     #[serde(skip)]
     pub missing: Option<Missing>,

@@ -25,6 +25,9 @@ pub struct Table {
     /// is one; drawn as `<report>.<row>.heatmap.png`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matrices: Vec<Option<Vec<Vec<f64>>>>,
+    /// The metric in `matrices` (the first row's that says), for the heatmaps' titles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix_metric: Option<String>,
     /// For a table of replicates, every run's own numbers (written as `<name>_runs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<Box<Table>>,

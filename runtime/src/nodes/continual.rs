@@ -167,7 +167,10 @@ pub fn run(
             rows.len()
         )));
     }
-    let mut metrics = MetricsArtifact::default();
+    let mut metrics = MetricsArtifact {
+        matrix_metric: Some(metric.to_string()),
+        ..MetricsArtifact::default()
+    };
     let primary = primary_split(splits);
     for (split, block) in splits.iter().zip(rows.chunks(cells)) {
         let mut matrix = vec![vec![0.0; tasks]; tasks];

@@ -31,6 +31,9 @@ pub fn table_of(name: &str, rows: &[(String, &MetricsArtifact)]) -> Table {
             .iter()
             .map(|(_, metrics)| metrics.matrix.clone())
             .collect(),
+        matrix_metric: rows
+            .iter()
+            .find_map(|(_, metrics)| metrics.matrix_metric.clone()),
         rows: rows
             .iter()
             .map(|(row, metrics)| {
@@ -116,6 +119,7 @@ pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
     let mut aggregated = Table {
         name: table.name.clone(),
         columns: table.columns.clone(),
+        matrix_metric: table.matrix_metric.clone(),
         ..Table::default()
     };
     for group in groups {
@@ -271,6 +275,7 @@ pub fn choose_rows<'n>(
             .iter()
             .map(|row| runs.matrices.get(*row).cloned().flatten())
             .collect(),
+        matrix_metric: runs.matrix_metric.clone(),
         ..Table::default()
     };
     let mut choices = Table {
@@ -329,7 +334,8 @@ pub fn write_report(
             continue;
         };
         let stem = run_dir.path.join(format!("{node}.{label}.heatmap"));
-        crate::plots::write_heatmap(&format!("{label}: accuracy after each task"), matrix, &stem)
+        let metric = table.matrix_metric.as_deref().unwrap_or("accuracy");
+        crate::plots::write_heatmap(&format!("{label}: {metric} after each task"), matrix, &stem)
             .map_err(|error| plot_error(&stem, error))?;
     }
     if let Some(axis) = against {
@@ -533,6 +539,40 @@ mod tests {
             .rows
             .push(("plain".to_string(), vec![Some(0.1), Some(0.2)]));
         (table, nodes)
+    }
+
+    /// The metric a sequence's matrix holds reaches the report's table, and stays through
+    /// choosing and grouping replicates, so that its heatmaps are titled by it.
+    #[test]
+    fn the_matrices_metric_goes_through_choose_and_replicates() {
+        let sequence = crate::artifact::MetricsArtifact {
+            matrix: Some(vec![vec![0.5]]),
+            matrix_metric: Some("likelihood".to_string()),
+            ..Default::default()
+        };
+        let plain = crate::artifact::MetricsArtifact::default();
+        let table = super::table_of(
+            "t",
+            &[("p".to_string(), &plain), ("s".to_string(), &sequence)],
+        );
+        assert_eq!(table.matrix_metric.as_deref(), Some("likelihood"));
+        assert!(super::table_of("t", &[("p".to_string(), &plain)])
+            .matrix_metric
+            .is_none());
+
+        let (mut study, nodes) = study();
+        study.matrix_metric = Some("likelihood".to_string());
+        let nodes: Vec<&Node> = nodes.iter().collect();
+        let chosen = choose_rows(
+            &study,
+            &nodes,
+            &choose("validation_avg_accuracy", &["lambda"], true),
+        )
+        .unwrap();
+        assert_eq!(chosen.rows.matrix_metric.as_deref(), Some("likelihood"));
+        let kept: Vec<&Node> = chosen.nodes.iter().copied().collect();
+        let grouped = replicate_table(&chosen.rows, &kept).unwrap();
+        assert_eq!(grouped.matrix_metric.as_deref(), Some("likelihood"));
     }
 
     #[test]
