@@ -570,8 +570,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chosen.rows.matrix_metric.as_deref(), Some("likelihood"));
-        let kept: Vec<&Node> = chosen.nodes.iter().copied().collect();
-        let grouped = replicate_table(&chosen.rows, &kept).unwrap();
+        let grouped = replicate_table(&chosen.rows, &chosen.nodes).unwrap();
         assert_eq!(grouped.matrix_metric.as_deref(), Some("likelihood"));
     }
 
