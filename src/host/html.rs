@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::runs::{entries_where, files_ending};
+
 /// The page's name in the run directory.
 pub const PAGE: &str = "report.html";
 
@@ -97,25 +99,6 @@ fn family(name: &str) -> Option<&str> {
     name.ends_with(']').then(|| &name[..open])
 }
 
-/// The files directly in `dir` whose names end with `suffix`, sorted.
-fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| {
-                    path.is_file()
-                        && path
-                            .file_name()
-                            .is_some_and(|name| name.to_string_lossy().ends_with(suffix))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
 fn file_label(run_dir: &Path, path: &Path) -> String {
     path.strip_prefix(run_dir)
         .unwrap_or(path)
@@ -126,15 +109,7 @@ fn file_label(run_dir: &Path, path: &Path) -> String {
 /// Every sequence's matrices: (node, split prefix, path) for each `nodes/NODE/[SPLIT.]matrix.csv`,
 /// by node and with the test split (no prefix) first.
 fn sequence_matrices(run_dir: &Path) -> Vec<(String, String, PathBuf)> {
-    let mut nodes: Vec<PathBuf> = std::fs::read_dir(run_dir.join("nodes"))
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| path.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    nodes.sort();
+    let nodes = entries_where(&run_dir.join("nodes"), Path::is_dir);
     let mut found = Vec::new();
     for folder in nodes {
         let node = folder

@@ -374,24 +374,29 @@ fn human_size(bytes: u64) -> String {
     format!("{size:.1} {}", UNITS[unit])
 }
 
-/// The files directly in `dir` whose name ends with `suffix`, sorted; none if `dir` is missing.
-fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+/// The entries directly in `dir` that `keep` accepts, sorted; none if `dir` is missing.
+pub(crate) fn entries_where(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
                 .map(|entry| entry.path())
-                .filter(|path| {
-                    path.is_file()
-                        && path
-                            .file_name()
-                            .is_some_and(|name| name.to_string_lossy().ends_with(suffix))
-                })
+                .filter(|path| keep(path))
                 .collect()
         })
         .unwrap_or_default();
-    files.sort();
-    files
+    found.sort();
+    found
+}
+
+/// The files directly in `dir` whose name ends with `suffix`, sorted; none if `dir` is missing.
+pub(crate) fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    entries_where(dir, |path| {
+        path.is_file()
+            && path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().ends_with(suffix))
+    })
 }
 
 fn text_field<'a>(value: &'a Value, fallback: &'a str) -> &'a str {
@@ -481,16 +486,10 @@ pub fn show_command(name: &str, dir: &Path) -> Exit {
         .collect();
     print_files("report figures", &run.path, &figures);
     let nodes = run.path.join("nodes");
-    let mut folders: Vec<String> = std::fs::read_dir(&nodes)
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .filter(|path| path.is_dir())
-                .map(|path| format!("{}/", path.display()))
-                .collect()
-        })
-        .unwrap_or_default();
-    folders.sort();
+    let folders: Vec<String> = entries_where(&nodes, Path::is_dir)
+        .iter()
+        .map(|path| format!("{}/", path.display()))
+        .collect();
     print_files("node folders (accuracy matrices)", &nodes, &folders);
     let plots: Vec<String> = files_ending(&run.path.join("plots"), "")
         .iter()

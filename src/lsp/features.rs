@@ -13,25 +13,18 @@ use crate::lsp::analysis::Analysis;
 use crate::lsp::context::{self, Frame, Place, DEF_KEYWORDS};
 use crate::lsp::navigation::definitions;
 
-/// The keywords that start a statement.
-const STATEMENT_KEYWORDS: &[&str] = &[
-    "import",
-    "plugin",
-    "seed",
-    "let",
-    "dataset",
-    "model",
-    "tokenizer",
-    "train",
-    "merge",
-    "evaluate",
-    "report",
-    "sequence",
-    "export",
-    "sweep",
-    "template",
-    "use",
-];
+/// The keywords that start a statement, in the order completion offers them: these, the
+/// definitions' (`DEF_KEYWORDS`), then the sweep and template keywords.
+const LEADING_KEYWORDS: &[&str] = &["import", "plugin", "seed", "let"];
+const TRAILING_KEYWORDS: &[&str] = &["sweep", "template", "use"];
+
+fn statement_keywords() -> impl Iterator<Item = &'static str> {
+    LEADING_KEYWORDS
+        .iter()
+        .chain(DEF_KEYWORDS)
+        .chain(TRAILING_KEYWORDS)
+        .copied()
+}
 
 /// The kind of component a definition keyword's `=` wants.
 fn def_kind(keyword: &str) -> Option<ComponentKind> {
@@ -217,8 +210,7 @@ pub fn complete(
                 None => Vec::new(),
             }
         }
-        Place::Statement => STATEMENT_KEYWORDS
-            .iter()
+        Place::Statement => statement_keywords()
             .map(|word| keyword_item(word, CompletionItemKind::KEYWORD))
             .collect(),
         Place::Import => crate::world::STDLIB
@@ -292,37 +284,12 @@ pub fn hover(analysis: &Analysis, catalog: &CachedCatalog, offset: usize) -> Opt
     Some(show(component_doc(plugin, schema)))
 }
 
-/// The language's keywords, which cannot name a definition.
-const KEYWORDS: &[&str] = &[
-    "import",
-    "plugin",
-    "seed",
-    "seeds",
-    "let",
-    "dataset",
-    "model",
-    "tokenizer",
-    "train",
-    "merge",
-    "evaluate",
-    "report",
-    "sequence",
-    "export",
-    "sweep",
-    "zip",
-    "in",
-    "template",
-    "use",
-    "true",
-    "false",
-    "step",
-    "steps",
-    "epoch",
-    "epochs",
-    "token",
-    "tokens",
+/// The words that are keywords without starting a statement (sweep axes, booleans, units).
+const INNER_KEYWORDS: &[&str] = &[
+    "seeds", "zip", "in", "true", "false", "step", "steps", "epoch", "epochs", "token", "tokens",
 ];
 
+/// The language's keywords, which cannot name a definition.
 pub fn is_keyword(word: &str) -> bool {
-    KEYWORDS.contains(&word)
+    statement_keywords().any(|keyword| keyword == word) || INNER_KEYWORDS.contains(&word)
 }

@@ -194,6 +194,19 @@ impl Server<'_> {
         self.send(Response::new_ok(id, result).into());
     }
 
+    /// A request's parameters; `None` once the client is told they are malformed.
+    fn params<P: serde::de::DeserializeOwned>(&self, request: Request, what: &str) -> Option<P> {
+        let id = request.id.clone();
+        let method = request.method.clone();
+        match request.extract::<P>(&method) {
+            Ok((_, params)) => Some(params),
+            Err(_) => {
+                self.fail(id, ErrorCode::InvalidParams, format!("bad {what} params"));
+                None
+            }
+        }
+    }
+
     fn fail(&self, id: RequestId, code: ErrorCode, message: String) {
         self.send(Response::new_err(id, code as i32, message).into());
     }
@@ -318,10 +331,10 @@ impl Server<'_> {
         let id = request.id.clone();
         match request.method.as_str() {
             Completion::METHOD => {
-                let Ok((_, params)) =
-                    request.extract::<lsp_types::CompletionParams>(Completion::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::CompletionParams>(request, "completion")
                 else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad completion params".into());
+                    return;
                 };
                 let items = self
                     .at(&params.text_document_position)
@@ -333,10 +346,8 @@ impl Server<'_> {
                 self.reply(id, items.unwrap_or_default());
             }
             HoverRequest::METHOD => {
-                let Ok((_, params)) =
-                    request.extract::<lsp_types::HoverParams>(HoverRequest::METHOD)
-                else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad hover params".into());
+                let Some(params) = self.params::<lsp_types::HoverParams>(request, "hover") else {
+                    return;
                 };
                 let hover = self.at(&params.text_document_position_params).and_then(
                     |(document, offset)| {
@@ -348,10 +359,10 @@ impl Server<'_> {
                 self.reply(id, hover);
             }
             GotoDefinition::METHOD => {
-                let Ok((_, params)) =
-                    request.extract::<lsp_types::GotoDefinitionParams>(GotoDefinition::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::GotoDefinitionParams>(request, "definition")
                 else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad definition params".into());
+                    return;
                 };
                 let found = self
                     .at(&params.text_document_position_params)
@@ -362,10 +373,10 @@ impl Server<'_> {
                 self.reply(id, found);
             }
             DocumentSymbolRequest::METHOD => {
-                let Ok((_, params)) = request
-                    .extract::<lsp_types::DocumentSymbolParams>(DocumentSymbolRequest::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::DocumentSymbolParams>(request, "symbol")
                 else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad symbol params".into());
+                    return;
                 };
                 let symbols = self
                     .documents
@@ -376,10 +387,10 @@ impl Server<'_> {
                 self.reply(id, symbols);
             }
             Formatting::METHOD => {
-                let Ok((_, params)) =
-                    request.extract::<lsp_types::DocumentFormattingParams>(Formatting::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::DocumentFormattingParams>(request, "formatting")
                 else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad formatting params".into());
+                    return;
                 };
                 let edits = self
                     .documents
@@ -398,10 +409,10 @@ impl Server<'_> {
                 self.reply(id, edits);
             }
             PrepareRenameRequest::METHOD => {
-                let Ok((_, params)) = request
-                    .extract::<lsp_types::TextDocumentPositionParams>(PrepareRenameRequest::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::TextDocumentPositionParams>(request, "rename")
                 else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad rename params".into());
+                    return;
                 };
                 match self.at(&params).map(|(document, offset)| {
                     navigation::prepare_rename(&document.analysis, offset)
@@ -414,9 +425,8 @@ impl Server<'_> {
                 }
             }
             Rename::METHOD => {
-                let Ok((_, params)) = request.extract::<lsp_types::RenameParams>(Rename::METHOD)
-                else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad rename params".into());
+                let Some(params) = self.params::<lsp_types::RenameParams>(request, "rename") else {
+                    return;
                 };
                 let position = params.text_document_position;
                 let renamed = self.at(&position).map(|(document, offset)| {
@@ -437,14 +447,10 @@ impl Server<'_> {
                 }
             }
             CodeActionRequest::METHOD => {
-                let Ok((_, params)) =
-                    request.extract::<lsp_types::CodeActionParams>(CodeActionRequest::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::CodeActionParams>(request, "code action")
                 else {
-                    return self.fail(
-                        id,
-                        ErrorCode::InvalidParams,
-                        "bad code action params".into(),
-                    );
+                    return;
                 };
                 let actions: Vec<CodeActionOrCommand> = params
                     .context
@@ -472,10 +478,10 @@ impl Server<'_> {
                 self.reply(id, actions);
             }
             ExecuteCommand::METHOD => {
-                let Ok((_, params)) =
-                    request.extract::<lsp_types::ExecuteCommandParams>(ExecuteCommand::METHOD)
+                let Some(params) =
+                    self.params::<lsp_types::ExecuteCommandParams>(request, "command")
                 else {
-                    return self.fail(id, ErrorCode::InvalidParams, "bad command params".into());
+                    return;
                 };
                 let folder = params.arguments.first().and_then(|folder| folder.as_str());
                 match (params.command.as_str(), folder) {
