@@ -31,9 +31,6 @@ pub fn exec_host() -> Exit {
     command.args(args);
     #[cfg(unix)]
     {
-        if let Some((name, value)) = crate::openmp::spin_count_for_host() {
-            command.env(name, value);
-        }
         use std::os::unix::process::CommandExt as _;
         let error = command.exec();
         eprintln!("error: cannot start `{}`: {error}", host.display());

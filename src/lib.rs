@@ -17,7 +17,6 @@ pub mod fmt;
 pub mod host_exec;
 pub mod lsp;
 #[cfg(unix)]
-pub mod openmp;
 pub mod outline;
 pub mod plugin_files;
 pub mod schema_cache;
