@@ -4,11 +4,12 @@
 //! as the few dozen definitions it was written as.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use exp_ir::Graph;
 
 /// A node kind and family, with the sweep points of its nodes.
-type Group<'g> = ((&'g str, &'g str), Vec<&'g [(String, String)]>);
+type Group<'g> = ((&'g str, &'g str), Vec<&'g [(Arc<str>, Arc<str>)]>);
 
 pub fn to_outline(graph: &Graph) -> String {
     // In order of first appearance.
@@ -42,8 +43,9 @@ pub fn to_outline(graph: &Graph) -> String {
         let mut axes: Vec<(&str, Vec<&str>)> = Vec::new();
         for point in points {
             for (axis, value) in point.iter() {
-                match axes.iter_mut().find(|(known, _)| known == axis) {
-                    Some((_, values)) if !values.contains(&value.as_str()) => values.push(value),
+                let (axis, value): (&str, &str) = (axis, value);
+                match axes.iter_mut().find(|(known, _)| *known == axis) {
+                    Some((_, values)) if !values.contains(&value) => values.push(value),
                     Some(_) => {}
                     None => axes.push((axis, vec![value])),
                 }

@@ -209,8 +209,9 @@ fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let paths = paths()?;
-    // A smoke run (the test suite's) measures nothing worth waiting for.
-    if !args.smoke {
+    // A smoke run (the test suite's) measures nothing worth waiting for, and the editor
+    // timings are short enough to rerun.
+    if !args.smoke && !args.editor_only {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         if let Some(load) = report::settle(cpus, Duration::from_secs(180)) {
             println!("waited for the machine to settle (load average was {load:.2})");

@@ -249,7 +249,7 @@ pub fn node_keys(
         let inputs = node
             .inputs
             .iter()
-            .map(|input| (input.role.clone(), keys[input.node.0].key.clone()))
+            .map(|input| (input.role.to_string(), keys[input.node.0].key.clone()))
             .collect();
         let mut spec = without_spans(serde_json::to_value(&node.kind).map_err(|error| {
             RunError::CacheKey {

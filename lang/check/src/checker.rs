@@ -488,7 +488,7 @@ impl<'a> Checker<'a> {
         Some(Body::Evaluate {
             model: model?,
             data: data?,
-            metrics: metrics?,
+            metrics: metrics?.into(),
             split: split?,
         })
     }

@@ -2,6 +2,8 @@
 //! component to a full parameter set (defaults filled in, numbers coerced per schema).
 //! `exp-compile` lowers it to the graph; nothing in it can fail any more.
 
+use std::sync::Arc;
+
 use exp_diag::{FileId, Span};
 use exp_ir::graph::TrainSpec;
 use exp_ir::ComponentRef;
@@ -65,7 +67,7 @@ pub enum Body {
         model: DefId,
         /// One dataset, or several trained on together (their training splits concatenated).
         data: Vec<DefId>,
-        spec: TrainSpec,
+        spec: Arc<TrainSpec>,
         /// The `seed:` field, when written.
         seed: Option<u64>,
         /// The model the hooks anchor to, instead of the phase's starting weights.
@@ -76,7 +78,7 @@ pub enum Body {
     Sequence {
         tasks: Vec<DefId>,
         stages: Stages,
-        metrics: Vec<ComponentRef>,
+        metrics: Arc<[ComponentRef]>,
         /// The splits every task is evaluated on after each task, in the order written
         /// (`["test"]` unless the file says otherwise).
         splits: Vec<String>,
@@ -90,7 +92,7 @@ pub enum Body {
     Evaluate {
         model: DefId,
         data: DefId,
-        metrics: Vec<ComponentRef>,
+        metrics: Arc<[ComponentRef]>,
         split: String,
     },
     Report {
@@ -114,7 +116,7 @@ pub enum Stages {
     /// Trained here, task after task, from `model`.
     Train {
         model: DefId,
-        spec: TrainSpec,
+        spec: Arc<TrainSpec>,
         seed: Option<u64>,
         anchor: Option<DefId>,
         /// A merge after each task, whose result is the model after it.

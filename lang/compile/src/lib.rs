@@ -13,7 +13,9 @@
 //!
 //! Compiling cannot fail: the checker has already rejected everything that would not lower.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use exp_check::{Body, Catalog, CheckedDef, DefId, MergeOver, Program, Stages, World};
 use exp_diag::{Diagnostic, SourceMap};
@@ -96,15 +98,28 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
         .collect();
     order.extend(unplaced);
 
+    // A large sweep makes tens of thousands of nodes: one allocation of the right size
+    // instead of a doubling vector that copies them all into fresh memory every time.
+    let capacity = order
+        .iter()
+        .map(|idx| nodes_made(&program.defs[*idx].body))
+        .sum();
     let mut lowering = Lowering {
         program,
-        nodes: Vec::new(),
+        nodes: Vec::with_capacity(capacity),
         model_of: HashMap::new(),
         row_of: HashMap::new(),
+        interned: HashMap::new(),
     };
     for idx in &order {
         lowering.def(*idx, &inputs[*idx]);
     }
+    // Counted right, the vector never grew (and holds no unused room).
+    debug_assert_eq!(
+        lowering.nodes.len(),
+        capacity,
+        "nodes made against nodes counted"
+    );
     Graph {
         experiment: experiment.to_string(),
         seed: program.seed,
@@ -118,11 +133,15 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
     }
 }
 
-/// The family a node belongs to, and its coordinates beyond its definition's sweep point (a
+/// A sweep point: axis and value, both shared between the nodes that carry them.
+type Point = Vec<(Arc<str>, Arc<str>)>;
+
+/// The family a node belongs to, its definition's sweep point, and its coordinates beyond it (a
 /// sequence's phases are indexed by `task`, its evaluations by `task` and `on`).
 struct Lineage<'a> {
-    family: Option<String>,
-    point: &'a [(&'a str, usize)],
+    family: Option<Arc<str>>,
+    base: &'a [(Arc<str>, Arc<str>)],
+    extra: &'a [(Arc<str>, Arc<str>)],
 }
 
 /// Turns definitions into nodes, in an order where inputs come first. Most definitions are one
@@ -134,6 +153,8 @@ struct Lowering<'p> {
     model_of: HashMap<usize, NodeId>,
     /// The node that stands for a definition as a report row.
     row_of: HashMap<usize, NodeId>,
+    /// One shared copy of every family name, axis and value the nodes carry.
+    interned: HashMap<String, Arc<str>>,
 }
 
 impl Lowering<'_> {
@@ -148,7 +169,8 @@ impl Lowering<'_> {
     ) -> NodeId {
         let Lineage {
             family,
-            point: extra_point,
+            base,
+            extra,
         } = lineage;
         let id = NodeId(self.nodes.len());
         let output = match &kind {
@@ -170,30 +192,28 @@ impl Lowering<'_> {
             seed,
             origin: Origin::Source(def.span),
             family,
-            point: def
-                .expansion
-                .as_ref()
-                .map(|expansion| expansion.point.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .chain(
-                    extra_point
-                        .iter()
-                        .map(|(axis, value)| (axis.to_string(), value.to_string())),
-                )
-                .collect(),
+            point: base.iter().chain(extra).cloned().collect(),
         });
         id
     }
 
-    fn input(&self, role: &str, def: DefId) -> Option<Input> {
+    fn intern(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.interned.get(text) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.interned.insert(text.to_string(), Arc::clone(&shared));
+        shared
+    }
+
+    fn input(&self, role: &'static str, def: DefId) -> Option<Input> {
         let node = if role == "rows" {
             self.row_of.get(&def.0)
         } else {
             self.model_of.get(&def.0)
         }?;
         Some(Input {
-            role: role.to_string(),
+            role: Cow::Borrowed(role),
             node: *node,
             artifact: self.nodes[node.0].output,
         })
@@ -205,7 +225,15 @@ impl Lowering<'_> {
         let family = def
             .expansion
             .as_ref()
-            .map(|expansion| expansion.family.clone());
+            .map(|expansion| self.intern(&expansion.family));
+        let base: Point = match &def.expansion {
+            Some(expansion) => expansion
+                .point
+                .iter()
+                .map(|(axis, value)| (self.intern(axis), self.intern(value)))
+                .collect(),
+            None => Vec::new(),
+        };
         let derived = |name: &str, explicit: Option<u64>| match explicit {
             Some(seed) if name == def.name => seed,
             Some(seed) => derive_seed(seed, name),
@@ -221,8 +249,21 @@ impl Lowering<'_> {
         {
             // A sequence's phases and evaluations form two families of their own, indexed by
             // the task (and the task evaluated on), like a sweep's copies.
-            let base = family.clone().unwrap_or_else(|| def.name.clone());
-            let sub_family = |suffix: &str| Some(format!("{base}.{suffix}"));
+            let written = family.as_deref().unwrap_or(&def.name).to_string();
+            let mut sub_family = |suffix: &str| Some(self.intern(&format!("{written}.{suffix}")));
+            let task_family = sub_family("task");
+            let merge_family = sub_family("merge");
+            let eval_families: Vec<Option<Arc<str>>> = splits
+                .iter()
+                .map(|split| match split.as_str() {
+                    "test" => sub_family("task.on"),
+                    other => sub_family(&format!("task.on.{other}")),
+                })
+                .collect();
+            let (task_axis, on_axis) = (self.intern("task"), self.intern("on"));
+            let numbers: Vec<Arc<str>> = (1..=tasks.len())
+                .map(|number| self.intern(&number.to_string()))
+                .collect();
             let start = match stages {
                 Stages::Train { model, .. } => self.model_of.get(&model.0).copied(),
                 Stages::Given(_) => None,
@@ -265,13 +306,14 @@ impl Lowering<'_> {
                         let seed = derived(&name, *seed);
                         let trained = self.push(
                             name.clone(),
-                            NodeKind::Train(Box::new(spec.clone())),
+                            NodeKind::Train(Arc::clone(spec)),
                             inputs,
                             seed,
                             def,
                             Lineage {
-                                family: sub_family("task"),
-                                point: &[("task", i + 1)],
+                                family: task_family.clone(),
+                                base: &base,
+                                extra: &[(task_axis.clone(), numbers[i].clone())],
                             },
                         );
                         fine_tunes.push(trained);
@@ -300,8 +342,9 @@ impl Lowering<'_> {
                                     seed,
                                     def,
                                     Lineage {
-                                        family: sub_family("merge"),
-                                        point: &[("task", i + 1)],
+                                        family: merge_family.clone(),
+                                        base: &base,
+                                        extra: &[(task_axis.clone(), numbers[i].clone())],
                                     },
                                 )
                             }
@@ -314,7 +357,9 @@ impl Lowering<'_> {
                 };
                 let train = stage;
                 stage_nodes.push(stage);
-                for (split_rows, split) in rows.iter_mut().zip(splits) {
+                for ((split_rows, split), eval_family) in
+                    rows.iter_mut().zip(splits).zip(&eval_families)
+                {
                     // The test split's evaluations keep the plain names; another split's
                     // names end in it (`NAME.task2.on1.validation`).
                     let suffix = match split.as_str() {
@@ -336,8 +381,12 @@ impl Lowering<'_> {
                             seed,
                             def,
                             Lineage {
-                                family: sub_family(&format!("task.on{suffix}")),
-                                point: &[("task", i + 1), ("on", j + 1)],
+                                family: eval_family.clone(),
+                                base: &base,
+                                extra: &[
+                                    (task_axis.clone(), numbers[i].clone()),
+                                    (on_axis.clone(), numbers[j].clone()),
+                                ],
                             },
                         );
                         split_rows.push(node);
@@ -348,12 +397,12 @@ impl Lowering<'_> {
             let inputs = stage_nodes
                 .iter()
                 .map(|stage| Input {
-                    role: "stages".to_string(),
+                    role: Cow::Borrowed("stages"),
                     node: *stage,
                     artifact: ArtifactKind::Model,
                 })
                 .chain(rows.iter().flatten().map(|row| Input {
-                    role: "rows".to_string(),
+                    role: Cow::Borrowed("rows"),
                     node: *row,
                     artifact: ArtifactKind::Metrics,
                 }))
@@ -364,7 +413,11 @@ impl Lowering<'_> {
                 inputs,
                 derived(&def.name, None),
                 def,
-                Lineage { family, point: &[] },
+                Lineage {
+                    family,
+                    base: &base,
+                    extra: &[],
+                },
             );
             if let Some(last) = previous_node {
                 self.model_of.insert(idx, last);
@@ -378,17 +431,42 @@ impl Lowering<'_> {
             .filter_map(|(role, id)| self.input(role, *id))
             .collect();
         let seed = seed.unwrap_or_else(|| derive_seed(program.seed, &def.name));
-        let lineage = Lineage { family, point: &[] };
+        let lineage = Lineage {
+            family,
+            base: &base,
+            extra: &[],
+        };
         let id = self.push(def.name.clone(), kind, inputs, seed, def, lineage);
         self.model_of.insert(idx, id);
         self.row_of.insert(idx, id);
     }
 }
 
+/// How many nodes a definition lowers to: one, or for a sequence of N tasks its N phases (and
+/// N merges; none when the models are given), N×N evaluations per split and its summary.
+fn nodes_made(body: &Body) -> usize {
+    match body {
+        Body::Sequence {
+            tasks,
+            stages,
+            splits,
+            ..
+        } => {
+            let per_task = match stages {
+                Stages::Train { merge: Some(_), .. } => 2,
+                Stages::Train { merge: None, .. } => 1,
+                Stages::Given(_) => 0,
+            };
+            tasks.len() * (per_task + tasks.len() * splits.len()) + 1
+        }
+        _ => 1,
+    }
+}
+
 /// An input that reads a model.
-fn model_input(role: &str, node: NodeId) -> Input {
+fn model_input(role: &'static str, node: NodeId) -> Input {
     Input {
-        role: role.to_string(),
+        role: Cow::Borrowed(role),
         node,
         artifact: ArtifactKind::Model,
     }
@@ -462,7 +540,7 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Train { spec, seed, .. } => (NodeKind::Train(Box::new(spec.clone())), *seed),
+        Body::Train { spec, seed, .. } => (NodeKind::Train(Arc::clone(spec)), *seed),
         Body::Merge { merger, .. } => (
             NodeKind::Merge {
                 component: merger.clone(),

@@ -2,7 +2,9 @@
 //! the runtime reads. Nodes are definitions (a dataset, a model initialisation, a training
 //! phase, a merge, an evaluation, a report); edges are the artifacts that flow between them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use exp_diag::Span;
 use serde::{Deserialize, Serialize};
@@ -62,10 +64,13 @@ pub struct Node {
     /// For a node a sweep or a template made: the name it was written with, without the
     /// sweep point (`ft` for `ft[lr=0.001,seed=1]`). Reports group replicates by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family: Option<String>,
+    ///
+    /// Family names, axes and values are shared (`Arc<str>`) between the many nodes that carry
+    /// the same ones: a 50,000-node sweep then holds each once instead of once per node.
+    pub family: Option<Arc<str>>,
     /// The node's point in the sweeps around it, axis by axis (`[("lr", "0.001"), ("seed", "1")]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub point: Vec<(String, String)>,
+    pub point: Vec<(Arc<str>, Arc<str>)>,
 }
 
 /// Where a node comes from.
@@ -81,8 +86,9 @@ pub enum Origin {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Input {
-    /// The field that names this input: `model`, `data`, `inputs`, `rows`.
-    pub role: String,
+    /// The field that names this input: `model`, `data`, `inputs`, `rows`. Borrowed from
+    /// the compiler's fixed set of roles; owned only when read back from JSON.
+    pub role: Cow<'static, str>,
     pub node: NodeId,
     pub artifact: ArtifactKind,
 }
@@ -140,9 +146,6 @@ impl ComponentRef {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-// A graph holds tens to thousands of nodes, built once: the size of the `Train` variant costs
-// nothing worth a `Box` in every match and constructor.
-#[allow(clippy::large_enum_variant)]
 pub enum NodeKind {
     /// Loads or generates a dataset. No inputs.
     Dataset { component: ComponentRef },
@@ -156,12 +159,12 @@ pub enum NodeKind {
     /// directory's `exports/<name>/`.
     Export { component: ComponentRef },
     /// Trains a model on a dataset. Inputs `model` and `data`.
-    Train(Box<TrainSpec>),
+    Train(Arc<TrainSpec>),
     /// Merges two or more models of one architecture. Inputs `inputs`, in order.
     Merge { component: ComponentRef },
     /// Evaluates a model on a split of a dataset. Inputs `model` and `data`.
     Evaluate {
-        metrics: Vec<ComponentRef>,
+        metrics: Arc<[ComponentRef]>,
         split: String,
     },
     /// Gathers metrics into a table. Inputs `rows` (evaluations or training phases). With

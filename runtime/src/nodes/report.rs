@@ -80,8 +80,8 @@ fn group_replicates(rows: &[&Node]) -> Vec<Group> {
         let kept: Vec<(String, String)> = node
             .point
             .iter()
-            .filter(|(axis, _)| axis != "seed")
-            .cloned()
+            .filter(|(axis, _)| &**axis != "seed")
+            .map(|(axis, value)| (axis.to_string(), value.to_string()))
             .collect();
         let family = node.family.as_deref().unwrap_or(&node.name);
         let label = if kept.is_empty() {
@@ -111,7 +111,7 @@ fn group_replicates(rows: &[&Node]) -> Vec<Group> {
 pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
     if !rows
         .iter()
-        .any(|node| node.point.iter().any(|(axis, _)| axis == "seed"))
+        .any(|node| node.point.iter().any(|(axis, _)| &**axis == "seed"))
     {
         return None;
     }
@@ -286,7 +286,7 @@ pub fn choose_rows<'n>(
     let replicated = groups.iter().any(|group| group.members.len() > 1)
         || nodes
             .iter()
-            .any(|node| node.point.iter().any(|(axis, _)| axis == "seed"));
+            .any(|node| node.point.iter().any(|(axis, _)| &**axis == "seed"));
     for (index, group) in groups.iter().enumerate() {
         let mark = if winners.contains(&index) {
             " (chosen)"
@@ -484,17 +484,17 @@ mod tests {
             id: NodeId(index),
             name: format!("{family}{index}"),
             kind: NodeKind::Evaluate {
-                metrics: Vec::new(),
+                metrics: Vec::new().into(),
                 split: "test".to_string(),
             },
             inputs: Vec::new(),
             output: ArtifactKind::Metrics,
             seed: 0,
             origin: Origin::None,
-            family: Some(family.to_string()),
+            family: Some(family.into()),
             point: point
                 .iter()
-                .map(|(axis, value)| (axis.to_string(), value.to_string()))
+                .map(|(axis, value)| ((*axis).into(), (*value).into()))
                 .collect(),
         }
     }

@@ -23,6 +23,7 @@
 //! share it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use exp_diag::{did_you_mean, Span};
 use exp_syntax::ast::{
@@ -117,7 +118,8 @@ struct Place {
 }
 
 struct Expander {
-    templates: HashMap<String, Template>,
+    /// Shared, so that each `use` borrows its template instead of copying its syntax tree.
+    templates: HashMap<String, Rc<Template>>,
     /// Top-level lets, unevaluated, for sweep axes and interpolation.
     lets: HashMap<String, Expr>,
     errors: Vec<CheckError>,
@@ -180,7 +182,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
                             });
                         }
                     }
-                    expander.templates.insert(name, template.clone());
+                    expander.templates.insert(name, Rc::new(template.clone()));
                 }
                 Item::Let(binding) => {
                     expander

@@ -3,6 +3,7 @@
 //! data mixture of a `train` and the replay buffer of a `sequence`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use exp_diag::did_you_mean;
 use exp_ir::graph::{Mixture, Precision, Replay, ReplaySize, TrainSpec};
@@ -127,7 +128,7 @@ impl<'a> Checker<'a> {
         Some(Body::Train {
             model: model?,
             data: data?,
-            spec,
+            spec: Arc::new(spec),
             seed,
             anchor: anchor?,
         })
@@ -214,7 +215,7 @@ impl<'a> Checker<'a> {
             spec.replay = replay?;
             Some(Stages::Train {
                 model: model?,
-                spec,
+                spec: Arc::new(spec),
                 seed,
                 anchor: anchor?,
                 merge: merge?,
@@ -223,7 +224,7 @@ impl<'a> Checker<'a> {
         Some(Body::Sequence {
             tasks: tasks?,
             stages: stages?,
-            metrics: metrics?,
+            metrics: metrics?.into(),
             splits: splits?,
             heatmap: heatmap?,
         })
