@@ -35,6 +35,33 @@ step and faulted fresh pages in on the next. `exp` now sets `M_MMAP_THRESHOLD` (
 the conv net went from 1.08× to about 0.81× PyTorch. The same run found `adamw` doing 14 \
 kernels and 8 temporaries per tensor; it now does 9 and 2 (`lerp_`, `addcmul_`, one fused \
 `addcdiv_`).
+- Found on a 2-core AMD EPYC (issue 11, item 8), where the conv net and the GPTs missed their \
+targets: exp used to give libgomp a short spin (`GOMP_SPINCOUNT=1000`) whenever it ran several \
+intra-op threads, while PyTorch keeps libgomp's default (about 300,000 spins). Idle, the short \
+spin put the sleeping threads' wake-up in front of every kernel: conv net 0.96×, gpt-1m 1.04×, \
+gpt-10m 0.99× PyTorch. With the same default spin on both sides the same rows measured 0.77×, \
+0.98× and 0.98×. Beside a competitor the short spin was worse too (5.4× slower against 2.7× with \
+libgomp's default). exp now sets no spin count; a busy machine is served by exp's default of one \
+intra-op thread, which starts no OpenMP team (the busy-machine table).
+- The 10M GPT (target 0.91× PyTorch eager) is bound by matrix products, not by dispatch: on \
+both sides about three quarters of a step is `mm`/`addmm` at roughly 78% of the measured matmul \
+ceiling, and attention (SDPA) another 13–14% (see \"Where a GPT step goes\"). Both sides call \
+the same libtorch kernels, so exp's savings are confined to the rest of the step (layer \
+norms, GELU, residual additions, cross-entropy, the optimizer's loop and the Python around \
+them), about a tenth of it: 0.91× would need that tenth to vanish entirely. What would reach it \
+is fewer FLOPs or faster kernels than eager libtorch offers on CPU (fused attention backward, \
+fused layer norm + matmul epilogues, lower precision), none of which `torch.compile` found on \
+this CPU either (its column). On the 10M model exp's median step is within a few per cent \
+of eager's, with single repeats on either side of it.
+- `exp check` and the language server miss their targets on `continual_digits.exp` alone: 144 \
+lines that expand to 46,928 nodes. In one process, expanding its sweeps and templates and \
+checking every copy takes about 37 ms and lowering the graph about 17 ms; the rest of `exp \
+check` is the process itself. perf shows that time spread over allocating and copying the \
+names, sweep points and syntax of every copy (it was 103 ms before the graph shared what its \
+nodes have in common and the expander stopped copying a template's syntax per use). The \
+targets need a checker that checks a template once per distinct set of arguments and a graph \
+that keeps swept copies as (template, point) instead of expanded nodes. Every other file of \
+`experiments/` (up to 3,469 nodes) meets both.
 ";
 
 pub struct Machine {
