@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `exp` binary on small `.exp` files, with the real std plugin and
 //! out-of-tree plugins built by the tests themselves. One test binary (STYLE T3).
 
+mod analysis;
 mod browser;
 mod cache;
 mod cli;

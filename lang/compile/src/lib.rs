@@ -234,11 +234,10 @@ impl Lowering<'_> {
                 .collect(),
             None => Vec::new(),
         };
-        let derived = |name: &str, explicit: Option<u64>| match explicit {
-            Some(seed) if name == def.name => seed,
-            Some(seed) => derive_seed(seed, name),
-            None => derive_seed(program.seed, name),
-        };
+        // A node a definition makes under a name of its own (a sequence's phases) derives its
+        // seed from the definition's `seed:` when written, else from the file's.
+        let derived =
+            |name: &str, explicit: Option<u64>| derive_seed(explicit.unwrap_or(program.seed), name);
         if let Body::Sequence {
             tasks,
             stages,

@@ -234,6 +234,51 @@ report results { rows: [seq] }
 }
 
 #[test]
+fn a_sequences_phases_derive_their_seeds_from_its_seed_field_or_the_files() {
+    let phases_seeds = |src: &str| -> Vec<u64> {
+        let (graph, _, diagnostics) = check_and_compile(
+            "test.exp",
+            src.as_bytes(),
+            "test",
+            &world(),
+            &TestCatalog::new(),
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let graph = graph.expect("a graph");
+        ["seq.task1", "seq.task2"]
+            .iter()
+            .map(|name| {
+                graph
+                    .nodes
+                    .iter()
+                    .find(|node| node.name == *name)
+                    .expect(name)
+                    .seed
+            })
+            .collect()
+    };
+    let sequence = |seed_field: &str| {
+        format!(
+            "import std.digits\nseed 3\nmodel net = mlp\nsequence seq {{\n  model: net\n  \
+             tasks: [digits, digits]\n  steps: 10 steps\n  optimizer: sgd {{ lr: 0.1 }}\n{seed_field}}}\n"
+        )
+    };
+    let expected = |base: u64| -> Vec<u64> {
+        ["seq.task1", "seq.task2"]
+            .iter()
+            .map(|name| exp_ir::graph::derive_seed(base, name))
+            .collect()
+    };
+    assert_eq!(phases_seeds(&sequence("  seed: 5\n")), expected(5));
+    assert_eq!(phases_seeds(&sequence("")), expected(3));
+    assert_ne!(
+        expected(5)[0],
+        expected(5)[1],
+        "each phase a seed of its own"
+    );
+}
+
+#[test]
 fn a_sequence_merges_after_each_task_over_the_previous_model_or_the_fine_tunes() {
     insta::assert_snapshot!(check(
         r#"import std.digits
