@@ -12,7 +12,7 @@
 //! server reports what it could verify and says nothing of unasked rules until a command that
 //! loads the plugins has answered them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -20,13 +20,17 @@ use exp_check::{Catalog, ParamsRejected};
 use exp_ir::{ComponentKind, ComponentSchema, Value};
 
 use crate::plugin_files::{Named, PluginFile};
-use crate::schema_cache::{answer_key, plain_params, CachedPlugin, Entry, Outcome, SchemaCache};
+use crate::schema_cache::{
+    answer_key, plain_params, CachedPlugin, Outcome, Rejection, SchemaCache,
+};
 
 /// One plugin the cache knows, with the answers of its check rules.
 struct Known {
     path: PathBuf,
     plugin: CachedPlugin,
-    entry: Entry,
+    /// The answers by key, the latest where a key was answered twice: a large sweep asks
+    /// thousands of times, and the cache lists its answers in the order they came.
+    answers: HashMap<String, Option<Rejection>>,
 }
 
 pub struct CachedCatalog {
@@ -57,7 +61,7 @@ impl CachedCatalog {
                     Outcome::Plugin(plugin) => plugins.push(Known {
                         path: file.path.clone(),
                         plugin: plugin.clone(),
-                        entry,
+                        answers: entry.answers.into_iter().collect(),
                     }),
                     Outcome::NotAPlugin if file.named == Named::Beside => {}
                     // Named by the user but no plugin: loading it reports the refusal.
@@ -138,7 +142,7 @@ impl Catalog for CachedCatalog {
             return Ok(());
         }
         let key = answer_key(kind, name, &plain_params(params));
-        match known.entry.answer(&key) {
+        match known.answers.get(&key) {
             Some(None) if component.answers_are_stable() => Ok(()),
             Some(Some(rejection)) if component.answers_are_stable() => Err(ParamsRejected {
                 param: rejection.param.clone(),

@@ -55,10 +55,12 @@ this CPU either (its column). On the 10M model exp's median step is within a few
 of eager's, with single repeats on either side of it.
 - `exp check` and the language server miss their targets on `continual_digits.exp` alone: 144 \
 lines that expand to 46,928 nodes. In one process, expanding its sweeps and templates and \
-checking every copy takes about 37 ms and lowering the graph about 17 ms; the rest of `exp \
-check` is the process itself. perf shows that time spread over allocating and copying the \
-names, sweep points and syntax of every copy (it was 103 ms before the graph shared what its \
-nodes have in common and the expander stopped copying a template's syntax per use). The \
+checking every copy takes about 30 ms and lowering the graph about 17 ms; the rest of `exp \
+check` is the process itself, mostly the kernel clearing the fresh pages the two steps touch. \
+perf shows the time spread over allocating and copying the names, sweep points and syntax of \
+every copy (it was 103 ms before the graph shared what its nodes have in common, the expander \
+stopped copying a template's syntax per use and looking up instance members of value \
+arguments). The \
 targets need a checker that checks a template once per distinct set of arguments and a graph \
 that keeps swept copies as (template, point) instead of expanded nodes. Every other file of \
 `experiments/` (up to 3,469 nodes) meets both.

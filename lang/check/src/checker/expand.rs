@@ -681,13 +681,19 @@ impl Expander {
                 // A bare name may stand for a family (every copy of a swept definition), and
                 // may be a template instance, whose definitions the template reaches as
                 // `param.x`.
+                // Only a name bound to definitions can be an instance with members: looking
+                // for `name.` through every enclosing scope for each value argument was a third
+                // of a large sweep's expansion.
                 ExprKind::Component(component) if component.params.is_none() => {
-                    let prefix = format!("{}.", component.name.name);
-                    for (inner, binding) in scope.with_prefix(&prefix) {
-                        bound.insert(format!("{name}.{}", &inner[prefix.len()..]), binding);
-                    }
                     match scope.get(&component.name.name) {
-                        Some(Binding::Defs(members)) => Binding::Defs(members.clone()),
+                        Some(Binding::Defs(members)) => {
+                            let members = members.clone();
+                            let prefix = format!("{}.", component.name.name);
+                            for (inner, binding) in scope.with_prefix(&prefix) {
+                                bound.insert(format!("{name}.{}", &inner[prefix.len()..]), binding);
+                            }
+                            Binding::Defs(members)
+                        }
                         _ => Binding::Value(self.subst(&arg.value, scope)),
                     }
                 }
