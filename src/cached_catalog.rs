@@ -28,8 +28,7 @@ use crate::schema_cache::{
 struct Known {
     path: PathBuf,
     plugin: CachedPlugin,
-    /// The answers by key, the latest where a key was answered twice: a large sweep asks
-    /// thousands of times, and the cache lists its answers in the order they came.
+    /// The answers of its check rules by key (`Entry::into_answers_by_key`).
     answers: HashMap<String, Option<Rejection>>,
 }
 
@@ -61,7 +60,7 @@ impl CachedCatalog {
                     Outcome::Plugin(plugin) => plugins.push(Known {
                         path: file.path.clone(),
                         plugin: plugin.clone(),
-                        answers: entry.answers.into_iter().collect(),
+                        answers: entry.into_answers_by_key(),
                     }),
                     Outcome::NotAPlugin if file.named == Named::Beside => {}
                     // Named by the user but no plugin: loading it reports the refusal.

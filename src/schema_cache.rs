@@ -23,7 +23,7 @@
 //! parameter, whose rules read files that may change; see `CachedCatalog` for what a check
 //! from cached schemas does with a rule it has no answer for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -119,12 +119,19 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The answer stored for `key`: the latest, where a key was answered twice.
     pub fn answer(&self, key: &str) -> Option<&Option<Rejection>> {
         self.answers
             .iter()
             .rev()
             .find(|(known, _)| known == key)
             .map(|(_, answer)| answer)
+    }
+
+    /// Every answer by key, by the same rule as `answer` (later answers replace earlier ones):
+    /// for asking many times, as a check of a large sweep does.
+    pub fn into_answers_by_key(self) -> HashMap<String, Option<Rejection>> {
+        self.answers.into_iter().collect()
     }
 }
 
@@ -310,5 +317,44 @@ impl SchemaCache {
             let _ = std::fs::remove_file(&temporary);
         }
         renamed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Entry, FileIdentity, HostIdentity, Outcome, Rejection};
+
+    #[test]
+    fn a_key_answered_twice_reads_its_latest_answer_one_by_one_and_all_at_once() {
+        let refused = Some(Rejection {
+            param: Some("lr".to_string()),
+            message: "too large".to_string(),
+        });
+        let entry = Entry {
+            file: FileIdentity {
+                path: "libp.so".into(),
+                size: 1,
+                modified_ns: 2,
+                sha256: "00".to_string(),
+            },
+            confirmed_ns: 3,
+            host: HostIdentity {
+                size: 4,
+                modified_ns: 5,
+            },
+            outcome: Outcome::NotAPlugin,
+            answers: vec![
+                ("a".to_string(), None),
+                ("b".to_string(), None),
+                ("a".to_string(), refused.clone()),
+            ],
+        };
+        assert_eq!(entry.answer("a"), Some(&refused));
+        assert_eq!(entry.answer("b"), Some(&None));
+        assert_eq!(entry.answer("c"), None);
+        let by_key = entry.into_answers_by_key();
+        assert_eq!(by_key.len(), 2);
+        assert_eq!(by_key.get("a"), Some(&refused));
+        assert_eq!(by_key.get("b"), Some(&None));
     }
 }

@@ -138,7 +138,19 @@ pub fn load_average() -> String {
 
 /// The one-minute load average, the first field of /proc/loadavg.
 fn one_minute_load() -> Option<f64> {
-    load_average().split_whitespace().next()?.parse().ok()
+    one_minute(&load_average())
+}
+
+/// The first (one-minute) figure of load averages as `load_average` gives them.
+fn one_minute(load: &str) -> Option<f64> {
+    load.split_whitespace().next()?.parse().ok()
+}
+
+/// Whether a run that started at load averages `load` ran on a loaded machine: half its
+/// logical CPUs or more already busy. Judged at the start only: the load at the end counts the
+/// benchmark's own threads (the busy-machine rows run two trainings on every core).
+fn loaded(load: &str, logical_cpus: usize) -> bool {
+    one_minute(load).is_some_and(|load| load >= logical_cpus as f64 / 2.0)
 }
 
 /// Waits, up to `patience`, until the one-minute load average falls below a quarter of the
@@ -300,23 +312,15 @@ impl Summary {
             self.threads,
             self.repeats
         );
-        // Judged on the load at the start: the one at the end counts the benchmark's own
-        // threads (the busy-machine rows run two trainings on every core).
-        let at_start = m
-            .load
-            .split_whitespace()
-            .next()
-            .and_then(|load| load.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if at_start >= m.logical_cpus as f64 / 2.0 {
-            let openmp = "Each repeat's exp and PyTorch runs ran next to each other, so the \
+        if loaded(&m.load, m.logical_cpus) {
+            let caveat = "Each repeat's exp and PyTorch runs ran next to each other, so the \
                           ratios are steadier than the times, but a busy machine slows libgomp's \
                           spinning threads unevenly: rerun on an idle machine to judge the targets.";
             let _ = writeln!(
                 out,
                 "**Taken on a loaded machine** (load average {} at the start, {} at the end, on \
                  {} logical CPUs: other work was running when it started): absolute times are slower and noisier \
-                 than on an idle machine. {openmp}\n",
+                 than on an idle machine. {caveat}\n",
                 m.load, self.load_at_end, m.logical_cpus
             );
         }
@@ -619,7 +623,15 @@ impl Others {
 
 #[cfg(test)]
 mod tests {
-    use super::today;
+    use super::{loaded, today};
+
+    #[test]
+    fn a_machine_is_loaded_from_half_its_cpus_busy_at_the_start() {
+        assert!(!loaded("0.48 1.23 1.34", 2));
+        assert!(loaded("1.00 0.20 0.10", 2));
+        assert!(!loaded("1.90 0.20 0.10", 4));
+        assert!(!loaded("", 2));
+    }
 
     #[test]
     fn today_is_a_plausible_date() {

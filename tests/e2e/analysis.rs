@@ -53,6 +53,11 @@ fn row<'a>(table: &'a str, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row `{label}` in\n{table}"))
 }
 
+/// Row `label` of the table reads `cells` after its label.
+fn assert_row(table: &str, label: &str, cells: &str) {
+    assert_eq!(row(table, label), format!("| `{label}` | {cells}"));
+}
+
 fn run_dir() -> Test {
     Test::new()
         .file("run/methods_runs.csv", RUNS)
@@ -65,16 +70,18 @@ fn each_method_is_compared_with_its_groups_sfa_seed_by_seed() {
     let table = analyse(&test, &["--digits", "3"]);
     // L2: mean 0.72, std √(0.0014/2) = 0.02646, half-width t(2) = 4.303 × 0.02646 / √3 = 0.06573.
     // SFA − L2 = 0.10, 0.07, 0.13: mean 0.10, std 0.03, half-width 4.303 × 0.03 / √3 = 0.07453.
-    assert_eq!(
-        row(&table, "g.l2.run[lambda=0.1]"),
-        "| `g.l2.run[lambda=0.1]` | 0.720 ± 0.026 [0.654, 0.786] | \
-         +0.100 [+0.025, +0.175] (n = 3) | reference higher |"
+    assert_row(
+        &table,
+        "g.l2.run[lambda=0.1]",
+        "0.720 ± 0.026 [0.654, 0.786] | \
+         +0.100 [+0.025, +0.175] (n = 3) | reference higher |",
     );
     // SFA − EWC = −0.01, 0.02, −0.02: mean −0.00333, std 0.02082, half-width 0.05172.
-    assert_eq!(
-        row(&table, "g.ewc.run[lambda=5]"),
-        "| `g.ewc.run[lambda=5]` | 0.823 ± 0.032 [0.743, 0.903] | \
-         -0.003 [-0.055, +0.048] (n = 3) | within noise |"
+    assert_row(
+        &table,
+        "g.ewc.run[lambda=5]",
+        "0.823 ± 0.032 [0.743, 0.903] | \
+         -0.003 [-0.055, +0.048] (n = 3) | within noise |",
     );
     // The reference itself gets no comparison.
     assert!(row(&table, "g.sfa.run[p=100%]").ends_with("| — |  |"));
@@ -85,10 +92,11 @@ fn against_an_axis_value_compares_each_setting_with_that_one() {
     let test = run_dir();
     let table = analyse(&test, &["--against", "p=100%"]);
     // p = 100 % − p = 10 %: 0.02, 0.01, 0.04: mean 0.02333, std 0.01528, half-width 0.03795.
-    assert_eq!(
-        row(&table, "g.sfa.run[p=10%]"),
-        "| `g.sfa.run[p=10%]` | 0.797 ± 0.015 [0.759, 0.835] | \
-         +0.023 [-0.015, +0.061] (n = 3) | within noise |"
+    assert_row(
+        &table,
+        "g.sfa.run[p=10%]",
+        "0.797 ± 0.015 [0.759, 0.835] | \
+         +0.023 [-0.015, +0.061] (n = 3) | within noise |",
     );
     // A row without a p axis has no row to compare with.
     assert!(row(&table, "g.l2.run[lambda=0.1]").ends_with("| — |  |"));
@@ -103,10 +111,11 @@ fn an_evaluation_reads_its_final_test_value_from_the_metrics() {
     );
     // SFA 0.5 0.6 0.7, L2 0.5 0.5 0.5 (the validation split and the step-40 value are not
     // final test values): differences 0, 0.1, 0.2, mean 0.1, std 0.1, half-width 0.24843.
-    assert_eq!(
-        row(&table, "g.l2.run[lambda=0.1]"),
-        "| `g.l2.run[lambda=0.1]` | 0.500 ± 0.000 [0.500, 0.500] | \
-         +0.100 [-0.148, +0.348] (n = 3) | within noise |"
+    assert_row(
+        &table,
+        "g.l2.run[lambda=0.1]",
+        "0.500 ± 0.000 [0.500, 0.500] | \
+         +0.100 [-0.148, +0.348] (n = 3) | within noise |",
     );
     // EWC has no such evaluation: no seeds, no row.
     assert!(!table.contains("g.ewc.run"));

@@ -149,17 +149,23 @@ fn quickstart() {
     insta::assert_snapshot!(check(QUICKSTART));
 }
 
-#[test]
-fn quickstart_json() {
+/// The graph of a file that must check without a diagnostic.
+fn graph_of(file_name: &str, src: &str) -> Graph {
+    let experiment = file_name.trim_end_matches(".exp");
     let (graph, _, diagnostics) = check_and_compile(
-        "quickstart.exp",
-        QUICKSTART.as_bytes(),
-        "quickstart",
+        file_name,
+        src.as_bytes(),
+        experiment,
         &world(),
         &TestCatalog::new(),
     );
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let graph = graph.expect("a graph");
+    graph.expect("a graph")
+}
+
+#[test]
+fn quickstart_json() {
+    let graph = graph_of("quickstart.exp", QUICKSTART);
     insta::assert_snapshot!(serde_json::to_string_pretty(&graph).expect("graphs serialise"));
 }
 
@@ -236,25 +242,10 @@ report results { rows: [seq] }
 #[test]
 fn a_sequences_phases_derive_their_seeds_from_its_seed_field_or_the_files() {
     let phases_seeds = |src: &str| -> Vec<u64> {
-        let (graph, _, diagnostics) = check_and_compile(
-            "test.exp",
-            src.as_bytes(),
-            "test",
-            &world(),
-            &TestCatalog::new(),
-        );
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let graph = graph.expect("a graph");
+        let graph = graph_of("test.exp", src);
         ["seq.task1", "seq.task2"]
             .iter()
-            .map(|name| {
-                graph
-                    .nodes
-                    .iter()
-                    .find(|node| node.name == *name)
-                    .expect(name)
-                    .seed
-            })
+            .map(|name| graph.find(name).expect(name).seed)
             .collect()
     };
     let sequence = |seed_field: &str| {

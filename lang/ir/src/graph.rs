@@ -63,10 +63,10 @@ pub struct Node {
     pub origin: Origin,
     /// For a node a sweep or a template made: the name it was written with, without the
     /// sweep point (`ft` for `ft[lr=0.001,seed=1]`). Reports group replicates by it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     ///
     /// Family names, axes and values are shared (`Arc<str>`) between the many nodes that carry
     /// the same ones: a 50,000-node sweep then holds each once instead of once per node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<Arc<str>>,
     /// The node's point in the sweeps around it, axis by axis (`[("lr", "0.001"), ("seed", "1")]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -389,6 +389,14 @@ impl Graph {
 }
 
 impl Node {
+    /// The value of sweep axis `axis` at this node's point, if it has that axis.
+    pub fn axis(&self, axis: &str) -> Option<&str> {
+        self.point
+            .iter()
+            .find(|(name, _)| &**name == axis)
+            .map(|(_, value)| &**value)
+    }
+
     /// The first input with this role.
     pub fn input(&self, role: &str) -> Option<NodeId> {
         self.inputs

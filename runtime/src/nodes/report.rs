@@ -109,10 +109,7 @@ fn group_replicates(rows: &[&Node]) -> Vec<Group> {
 /// Groups replicates: rows whose nodes share a family and differ only in their `seed` axis
 /// become one row of means with their standard deviations. `None` when no row has a seed axis.
 pub fn replicate_table(table: &Table, rows: &[&Node]) -> Option<Table> {
-    if !rows
-        .iter()
-        .any(|node| node.point.iter().any(|(axis, _)| &**axis == "seed"))
-    {
+    if !rows.iter().any(|node| node.axis("seed").is_some()) {
         return None;
     }
     let groups = group_replicates(rows);
@@ -284,9 +281,7 @@ pub fn choose_rows<'n>(
         ..Table::default()
     };
     let replicated = groups.iter().any(|group| group.members.len() > 1)
-        || nodes
-            .iter()
-            .any(|node| node.point.iter().any(|(axis, _)| &**axis == "seed"));
+        || nodes.iter().any(|node| node.axis("seed").is_some());
     for (index, group) in groups.iter().enumerate() {
         let mark = if winners.contains(&index) {
             " (chosen)"
@@ -507,6 +502,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_node_answers_the_value_of_an_axis_of_its_point() {
+        let node = node(0, "ft", &[("lr", "0.1"), ("seed", "2")]);
+        assert_eq!(node.axis("seed"), Some("2"));
+        assert_eq!(node.axis("lr"), Some("0.1"));
+        assert_eq!(node.axis("se"), None);
+    }
+
+    /// The setting of lambda with the best (or lowest) mean validation accuracy.
+    fn by_validation(maximize: bool) -> Choose {
+        choose("validation_avg_accuracy", &["lambda"], maximize)
+    }
+
     /// Two methods: `l2` over lambda (two seeds each) and `plain`, not swept. Validation and
     /// test disagree on purpose: lambda 0.1 wins on validation, lambda 1 on test.
     fn study() -> (Table, Vec<Node>) {
@@ -563,12 +571,7 @@ mod tests {
         let (mut study, nodes) = study();
         study.matrix_metric = Some("likelihood".to_string());
         let nodes: Vec<&Node> = nodes.iter().collect();
-        let chosen = choose_rows(
-            &study,
-            &nodes,
-            &choose("validation_avg_accuracy", &["lambda"], true),
-        )
-        .unwrap();
+        let chosen = choose_rows(&study, &nodes, &by_validation(true)).unwrap();
         assert_eq!(chosen.rows.matrix_metric.as_deref(), Some("likelihood"));
         let grouped = replicate_table(&chosen.rows, &chosen.nodes).unwrap();
         assert_eq!(grouped.matrix_metric.as_deref(), Some("likelihood"));
@@ -578,12 +581,7 @@ mod tests {
     fn choose_keeps_the_best_mean_on_the_metric_with_every_replicate() {
         let (table, nodes) = study();
         let nodes: Vec<&Node> = nodes.iter().collect();
-        let chosen = choose_rows(
-            &table,
-            &nodes,
-            &choose("validation_avg_accuracy", &["lambda"], true),
-        )
-        .unwrap();
+        let chosen = choose_rows(&table, &nodes, &by_validation(true)).unwrap();
         // lambda 0.1 (mean 0.75 on validation) over lambda 1 (0.6), though its test is worse.
         let labels: Vec<&str> = chosen
             .rows
@@ -622,34 +620,19 @@ mod tests {
     fn choose_can_minimize_and_skips_settings_with_a_failed_run() {
         let (mut table, nodes) = study();
         let nodes: Vec<&Node> = nodes.iter().collect();
-        let lowest = choose_rows(
-            &table,
-            &nodes,
-            &choose("validation_avg_accuracy", &["lambda"], false),
-        )
-        .unwrap();
+        let lowest = choose_rows(&table, &nodes, &by_validation(false)).unwrap();
         assert_eq!(lowest.rows.rows[0].0, "l2[seed=1,lambda=1] 2");
         // A failed replicate rules its setting out, whatever its other runs say.
         table.rows[0].0.push_str(" (failed)");
         table.rows[0].1 = vec![None, None];
         table.rows[1].1[0] = Some(0.99);
-        let chosen = choose_rows(
-            &table,
-            &nodes,
-            &choose("validation_avg_accuracy", &["lambda"], true),
-        )
-        .unwrap();
+        let chosen = choose_rows(&table, &nodes, &by_validation(true)).unwrap();
         assert_eq!(chosen.rows.rows[0].0, "l2[seed=1,lambda=1] 2");
         // Where no setting can be chosen, the first is kept, to show what went wrong.
         for row in &mut table.rows[2..4] {
             row.0.push_str(" (skipped)");
         }
-        let none = choose_rows(
-            &table,
-            &nodes,
-            &choose("validation_avg_accuracy", &["lambda"], true),
-        )
-        .unwrap();
+        let none = choose_rows(&table, &nodes, &by_validation(true)).unwrap();
         assert_eq!(none.rows.rows[0].0, "l2[seed=1,lambda=0.1] 0 (failed)");
     }
 
