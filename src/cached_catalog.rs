@@ -12,24 +12,26 @@
 //! server reports what it could verify and says nothing of unasked rules until a command that
 //! loads the plugins has answered them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use exp_check::{Catalog, ParamsRejected};
-use exp_ir::{ComponentKind, ComponentSchema, Value};
+use exp_ir::{ComponentKind, ComponentSchema, Graph, Value};
 
 use crate::plugin_files::{Named, PluginFile};
 use crate::schema_cache::{
-    answer_key, plain_params, CachedPlugin, Outcome, Rejection, SchemaCache,
+    answer_key, plain_params, AnswersByKey, CachedPlugin, Outcome, SchemaCache,
 };
+use crate::sizes::{self, Sized};
 
 /// One plugin the cache knows, with the answers of its check rules.
 struct Known {
     path: PathBuf,
     plugin: CachedPlugin,
-    /// The answers of its check rules by key (`Entry::into_answers_by_key`).
-    answers: HashMap<String, Option<Rejection>>,
+    /// The answers of its check rules, and its models' sizes, by key
+    /// (`Entry::into_answers_by_key`).
+    answers: AnswersByKey,
 }
 
 pub struct CachedCatalog {
@@ -100,6 +102,22 @@ impl CachedCatalog {
         })
     }
 
+    /// The sizes of `graph`'s models from the stored answers (`crate::sizes`), or `None` when
+    /// one is not stored, or may not be (its parameters name files): then only `exp-host`,
+    /// which loads the plugins, can say.
+    pub fn sizes(&self, graph: &Graph) -> Option<Sized> {
+        let mut sized = Sized::default();
+        for (node, question) in sizes::questions(graph) {
+            if !sizes::answer_is_stable(&question, self) {
+                return None;
+            }
+            let (known, _) = self.provider(ComponentKind::Model, &question.model.name)?;
+            let answer = known.answers.sizes.get(&question.key(self))?;
+            sized.record(node, &graph.node(node).name, answer);
+        }
+        Some(sized)
+    }
+
     fn provider(
         &self,
         kind: ComponentKind,
@@ -141,7 +159,7 @@ impl Catalog for CachedCatalog {
             return Ok(());
         }
         let key = answer_key(kind, name, &plain_params(params));
-        match known.answers.get(&key) {
+        match known.answers.checks.get(&key) {
             Some(None) if component.answers_are_stable() => Ok(()),
             Some(Some(rejection)) if component.answers_are_stable() => Err(ParamsRejected {
                 param: rejection.param.clone(),

@@ -1,9 +1,12 @@
 //! `exp graph --format dot`: the dataflow graph for Graphviz. Nodes are labelled with their
-//! kind, name and component; edges with the role and the artifact that flows.
+//! kind, name and component (and a model with its size, where known); edges with the role and
+//! the artifact that flows.
 
 use std::fmt::Write as _;
 
 use exp_ir::{Graph, NodeKind};
+
+use crate::sizes::Sizes;
 
 fn quote(text: &str) -> String {
     let escaped = text
@@ -13,13 +16,13 @@ fn quote(text: &str) -> String {
     format!("\"{escaped}\"")
 }
 
-pub fn to_dot(graph: &Graph) -> String {
+pub fn to_dot(graph: &Graph, sizes: &Sizes) -> String {
     let mut out = format!(
         "digraph {} {{\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
         quote(&graph.experiment)
     );
     for node in &graph.nodes {
-        let detail = match &node.kind {
+        let mut detail = match &node.kind {
             NodeKind::Dataset { component }
             | NodeKind::Model { component }
             | NodeKind::Merge { component }
@@ -53,6 +56,9 @@ pub fn to_dot(graph: &Graph) -> String {
                 _ => format!("{metric} matrix {tasks}×{tasks} on {}", splits.join(", ")),
             },
         };
+        if let Some(size) = sizes.get(&node.id) {
+            let _ = write!(detail, "\n{size}");
+        }
         let shape = match node.kind {
             NodeKind::Dataset { .. } => "cylinder",
             NodeKind::Report { .. } | NodeKind::Continual { .. } => "note",

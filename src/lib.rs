@@ -20,20 +20,77 @@ pub mod lsp;
 pub mod outline;
 pub mod plugin_files;
 pub mod schema_cache;
+pub mod sizes;
 pub mod world;
 
 pub use exit::Exit;
 
-use exp_ir::Graph;
+use exp_ir::graph::Policy;
+use exp_ir::{Graph, Node};
+use serde::Serialize;
 
 use crate::cli::GraphFormat;
+use crate::sizes::Sizes;
 
-/// Prints the graph in the format asked for.
-pub fn print_graph(graph: &Graph, format: GraphFormat) -> Exit {
+/// The graph as `exp graph --format json` prints it: the graph's own serialisation (what run
+/// caches and tools read back), each model node with its size where known
+/// (`"parameters": {"count": n, "exact": true}` after its own fields).
+pub fn graph_json(graph: &Graph, sizes: &Sizes) -> serde_json::Result<String> {
+    #[derive(Serialize)]
+    struct Printed<'g> {
+        experiment: &'g str,
+        seed: u64,
+        plugins: &'g [String],
+        nodes: Vec<PrintedNode<'g>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        policy: Option<&'g Policy>,
+    }
+    #[derive(Serialize)]
+    struct PrintedNode<'g> {
+        #[serde(flatten)]
+        node: &'g Node,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        parameters: Option<Parameters>,
+    }
+    #[derive(Serialize)]
+    struct Parameters {
+        count: u64,
+        exact: bool,
+    }
+    // Taken apart field by field, so that a field added to `Graph` fails to compile here
+    // until it is printed.
+    let Graph {
+        experiment,
+        seed,
+        plugins,
+        nodes,
+        policy,
+    } = graph;
+    let printed = Printed {
+        experiment,
+        seed: *seed,
+        plugins,
+        nodes: nodes
+            .iter()
+            .map(|node| PrintedNode {
+                node,
+                parameters: sizes.get(&node.id).map(|size| Parameters {
+                    count: size.parameters,
+                    exact: size.exact,
+                }),
+            })
+            .collect(),
+        policy: policy.as_ref(),
+    };
+    serde_json::to_string_pretty(&printed)
+}
+
+/// Prints the graph in the format asked for, with the sizes of its models that are known.
+pub fn print_graph(graph: &Graph, format: GraphFormat, sizes: &Sizes) -> Exit {
     match format {
-        GraphFormat::Dot => print!("{}", dot::to_dot(graph)),
-        GraphFormat::Outline => print!("{}", outline::to_outline(graph)),
-        GraphFormat::Json => match serde_json::to_string_pretty(graph) {
+        GraphFormat::Dot => print!("{}", dot::to_dot(graph, sizes)),
+        GraphFormat::Outline => print!("{}", outline::to_outline(graph, sizes)),
+        GraphFormat::Json => match graph_json(graph, sizes) {
             Ok(json) => println!("{json}"),
             Err(error) => {
                 eprintln!("error: cannot serialise the graph: {error}; this is a bug in exp");

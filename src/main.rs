@@ -71,8 +71,9 @@ enum Fast {
 
 /// `exp check` and `exp graph` from cached schemas. When the cache does not describe every
 /// plugin, or the file meets a component's check rule whose answer for these parameters is
-/// not stored, nothing has been printed yet and the command goes to `exp-host`, which loads
-/// the plugins (and stores what it learns for next time).
+/// not stored, or (for a graph) a model whose size is not stored, nothing has been printed yet
+/// and the command goes to `exp-host`, which loads the plugins (and stores what it learns for
+/// next time).
 fn check_or_graph(file: &Path, fast: Fast, color: bool) -> Exit {
     let format = match fast {
         Fast::Check(format) => format,
@@ -108,7 +109,16 @@ fn check_or_graph(file: &Path, fast: Fast, color: bool) -> Exit {
             Exit::Success
         }
         Fast::Check(MessageFormat::Json) => Exit::Success,
-        Fast::Graph(format) => exp::print_graph(&graph, format),
+        Fast::Graph(format) => match catalog.sizes(&graph) {
+            Some(sized) => {
+                for warning in &sized.warnings {
+                    eprintln!("{warning}");
+                }
+                exp::print_graph(&graph, format, &sized.sizes)
+            }
+            // A model whose size only the loaded plugins can tell.
+            None => exec_host(),
+        },
     };
     // The process ends here: freeing a large sweep's tens of thousands of nodes one by one
     // takes milliseconds of a check that the operating system does at once.

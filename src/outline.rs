@@ -8,19 +8,32 @@ use std::sync::Arc;
 
 use exp_ir::Graph;
 
-/// A node kind and family, with the sweep points of its nodes.
-type Group<'g> = ((&'g str, &'g str), Vec<&'g [(Arc<str>, Arc<str>)]>);
+use crate::sizes::{Size, Sizes};
 
-pub fn to_outline(graph: &Graph) -> String {
+/// A node kind and family, with the sweep points of its nodes and the sizes of those that are
+/// models of a known size.
+type Group<'g> = (
+    (&'g str, &'g str),
+    Vec<&'g [(Arc<str>, Arc<str>)]>,
+    Vec<Size>,
+);
+
+pub fn to_outline(graph: &Graph, sizes: &Sizes) -> String {
     // In order of first appearance.
     let mut groups: Vec<Group<'_>> = Vec::new();
     for node in &graph.nodes {
         let family = node.family.as_deref().unwrap_or(&node.name);
         let key = (node.kind.word(), family);
-        match groups.iter_mut().find(|(known, _)| *known == key) {
-            Some((_, points)) => points.push(&node.point),
-            None => groups.push((key, vec![&node.point])),
-        }
+        let index = match groups.iter().position(|(known, ..)| *known == key) {
+            Some(index) => index,
+            None => {
+                groups.push((key, Vec::new(), Vec::new()));
+                groups.len() - 1
+            }
+        };
+        let (_, points, group_sizes) = &mut groups[index];
+        points.push(&node.point);
+        group_sizes.extend(sizes.get(&node.id));
     }
     let mut out = format!(
         "{}: {} nodes from {} definitions\n",
@@ -30,10 +43,10 @@ pub fn to_outline(graph: &Graph) -> String {
     );
     let width = groups
         .iter()
-        .map(|((kind, family), _)| kind.len() + family.len() + 1)
+        .map(|((kind, family), ..)| kind.len() + family.len() + 1)
         .max()
         .unwrap_or(0);
-    for ((kind, family), points) in &groups {
+    for ((kind, family), points, group_sizes) in &groups {
         let head = format!("{kind} {family}");
         let mut line = format!("  {head:<width$}");
         if points.len() > 1 {
@@ -58,8 +71,41 @@ pub fn to_outline(graph: &Graph) -> String {
                 .collect();
             let _ = write!(line, "  {}", words.join("; "));
         }
+        if let Some(size) = size_range(group_sizes) {
+            let _ = write!(line, "  {size}");
+        }
         out.push_str(line.trim_end());
         out.push('\n');
     }
     out
+}
+
+/// The size a family of models shares, or the smallest and largest where its copies differ
+/// (a sweep over widths): `1.06M parameters`, `0.52M–1.06M parameters`.
+fn size_range(sizes: &[Size]) -> Option<String> {
+    let smallest = sizes.iter().min_by_key(|size| size.parameters)?;
+    let largest = sizes.iter().max_by_key(|size| size.parameters)?;
+    let exact = sizes.iter().all(|size| size.exact);
+    if smallest.parameters == largest.parameters {
+        return Some(
+            Size {
+                parameters: smallest.parameters,
+                exact,
+            }
+            .to_string(),
+        );
+    }
+    let low = Size {
+        parameters: smallest.parameters,
+        exact: true,
+    }
+    .to_string();
+    let high = Size {
+        parameters: largest.parameters,
+        exact: true,
+    }
+    .to_string();
+    let low = low.trim_end_matches(" parameters");
+    let bound = if exact { "" } else { "≤ " };
+    Some(format!("{bound}{low}–{high}"))
 }

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::plugin_files::binary_dir;
+use crate::sizes::SizeAnswer;
 
 /// The file name of the binary that loads plugins.
 pub const HOST_BINARY: &str = if cfg!(windows) {
@@ -116,6 +117,10 @@ pub struct Entry {
     /// were added.
     #[serde(default)]
     pub answers: Vec<(String, Option<Rejection>)>,
+    /// The sizes of its models by `Question::key` (`crate::sizes`), or why a model cannot be
+    /// sized. Oldest first, like `answers`.
+    #[serde(default)]
+    pub sizes: Vec<(String, SizeAnswer)>,
 }
 
 impl Entry {
@@ -129,10 +134,20 @@ impl Entry {
     }
 
     /// Every answer by key, by the same rule as `answer` (later answers replace earlier ones):
-    /// for asking many times, as a check of a large sweep does.
-    pub fn into_answers_by_key(self) -> HashMap<String, Option<Rejection>> {
-        self.answers.into_iter().collect()
+    /// for asking many times, as a check of a large sweep does. The same for the sizes.
+    pub fn into_answers_by_key(self) -> AnswersByKey {
+        AnswersByKey {
+            checks: self.answers.into_iter().collect(),
+            sizes: self.sizes.into_iter().collect(),
+        }
     }
+}
+
+/// An entry's answers, indexed by key (`Entry::into_answers_by_key`).
+#[derive(Debug, Default)]
+pub struct AnswersByKey {
+    pub checks: HashMap<String, Option<Rejection>>,
+    pub sizes: HashMap<String, SizeAnswer>,
 }
 
 /// The key a check rule's answer is stored under: the component and its parameters as the
@@ -145,17 +160,24 @@ pub fn answer_key(kind: ComponentKind, name: &str, params: &BTreeMap<String, Val
 /// The parameters a plugin's check rule receives: a scheduled parameter is checked at its
 /// scale (the number written, or 1), since its values are only known inside a phase, where the
 /// plugin checks each as it is reached.
-pub fn plain_params(params: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
-    params
-        .iter()
-        .map(|(key, value)| {
-            let value = match value {
-                Value::Schedule(schedule) => Value::Float(schedule.scale),
-                other => other.clone(),
-            };
-            (key.clone(), value)
-        })
-        .collect()
+pub use exp_ir::value::plain_params;
+
+/// Appends the answers whose key does not already read that answer (the latest answer of a
+/// key is the one that counts), keeping at most `MAX_ANSWERS` (past it the oldest half goes).
+/// Whether anything was added.
+fn append_latest<T: PartialEq>(list: &mut Vec<(String, T)>, new: Vec<(String, T)>) -> bool {
+    let mut changed = false;
+    for (key, answer) in new {
+        let latest = list.iter().rev().find(|(known, _)| *known == key);
+        if latest.map(|(_, known)| known) != Some(&answer) {
+            list.push((key, answer));
+            changed = true;
+        }
+    }
+    if list.len() > MAX_ANSWERS {
+        list.drain(..list.len() - MAX_ANSWERS / 2);
+    }
+    changed
 }
 
 fn nanos(time: SystemTime) -> u128 {
@@ -265,10 +287,10 @@ impl SchemaCache {
     /// Records what loading a file gave, with its identity as it is now.
     pub fn store(&self, path: &Path, outcome: Outcome) -> std::io::Result<()> {
         let file = identify(path)?;
-        let answers = self
+        let (answers, sizes) = self
             .lookup(&file.path)
             .filter(|entry| entry.file.sha256 == file.sha256)
-            .map(|entry| entry.answers)
+            .map(|entry| (entry.answers, entry.sizes))
             .unwrap_or_default();
         self.write(&Entry {
             file,
@@ -276,6 +298,7 @@ impl SchemaCache {
             host: self.host.clone(),
             outcome,
             answers,
+            sizes,
         })
     }
 
@@ -285,23 +308,25 @@ impl SchemaCache {
         path: &Path,
         answers: Vec<(String, Option<Rejection>)>,
     ) -> std::io::Result<()> {
+        self.update(path, |entry| append_latest(&mut entry.answers, answers))
+    }
+
+    /// Adds model sizes to the entry of the file at `path`, if it has one.
+    pub fn add_sizes(&self, path: &Path, sizes: Vec<(String, SizeAnswer)>) -> std::io::Result<()> {
+        self.update(path, |entry| append_latest(&mut entry.sizes, sizes))
+    }
+
+    /// Changes the entry of the file at `path`, if it has one, and writes it if `change` says
+    /// it changed.
+    fn update(&self, path: &Path, change: impl FnOnce(&mut Entry) -> bool) -> std::io::Result<()> {
         let Some(mut entry) = self.lookup(path) else {
             return Ok(());
         };
-        let mut changed = false;
-        for (key, answer) in answers {
-            if entry.answer(&key) != Some(&answer) {
-                entry.answers.push((key, answer));
-                changed = true;
-            }
+        if change(&mut entry) {
+            self.write(&entry)
+        } else {
+            Ok(())
         }
-        if !changed {
-            return Ok(());
-        }
-        if entry.answers.len() > MAX_ANSWERS {
-            entry.answers.drain(..entry.answers.len() - MAX_ANSWERS / 2);
-        }
-        self.write(&entry)
     }
 
     /// Writes an entry under a temporary name and renames it into place, so that a reader
@@ -322,7 +347,25 @@ impl SchemaCache {
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, FileIdentity, HostIdentity, Outcome, Rejection};
+    use super::{
+        append_latest, Entry, FileIdentity, HostIdentity, Outcome, Rejection, MAX_ANSWERS,
+    };
+
+    #[test]
+    fn an_answer_is_added_only_where_it_changes_the_latest_and_the_oldest_half_goes_past_the_cap() {
+        let mut list = vec![("a".to_string(), 1), ("a".to_string(), 2)];
+        assert!(!append_latest(&mut list, vec![("a".to_string(), 2)]));
+        assert!(append_latest(&mut list, vec![("a".to_string(), 1)]));
+        assert!(append_latest(&mut list, vec![("b".to_string(), 1)]));
+        assert_eq!(list.len(), 4);
+        let many: Vec<(String, i32)> = (0..MAX_ANSWERS)
+            .map(|index| (index.to_string(), 0))
+            .collect();
+        assert!(append_latest(&mut list, many));
+        assert_eq!(list.len(), MAX_ANSWERS / 2);
+        assert_eq!(list.last(), Some(&((MAX_ANSWERS - 1).to_string(), 0)));
+        assert_eq!(list[0], ((MAX_ANSWERS / 2).to_string(), 0));
+    }
 
     #[test]
     fn a_key_answered_twice_reads_its_latest_answer_one_by_one_and_all_at_once() {
@@ -348,11 +391,12 @@ mod tests {
                 ("b".to_string(), None),
                 ("a".to_string(), refused.clone()),
             ],
+            sizes: Vec::new(),
         };
         assert_eq!(entry.answer("a"), Some(&refused));
         assert_eq!(entry.answer("b"), Some(&None));
         assert_eq!(entry.answer("c"), None);
-        let by_key = entry.into_answers_by_key();
+        let by_key = entry.into_answers_by_key().checks;
         assert_eq!(by_key.len(), 2);
         assert_eq!(by_key.get("a"), Some(&refused));
         assert_eq!(by_key.get("b"), Some(&None));

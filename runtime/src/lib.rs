@@ -9,6 +9,7 @@
 //! - `nodes`: what each kind of node does (initialise, train, merge, evaluate, report).
 //! - `run_dir`: the run directory: manifest, metrics log, checkpoints, results tables.
 //! - `plots`: charts of the metrics log and of results tables, as SVG and PNG.
+//! - `sizing`: a model's parameter count before anything runs, for `exp graph`.
 //! - `text`: tokenized text, packed into the windows a model of token sequences reads.
 
 pub mod artifact;
@@ -26,6 +27,7 @@ pub mod registry;
 pub mod run_dir;
 pub mod run_options;
 pub mod run_summary;
+pub mod sizing;
 pub mod table;
 pub mod text;
 

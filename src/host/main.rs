@@ -8,6 +8,7 @@ mod discover;
 mod html;
 mod progress;
 mod runs;
+mod sizes;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,7 +37,14 @@ fn main() -> ExitCode {
             message_format,
         } => check_command(&file, message_format, color),
         Command::Graph { file, format } => match load(&file, MessageFormat::Human, color) {
-            Ok(loaded) => exp::print_graph(&loaded.graph, format),
+            Ok(loaded) => {
+                let cache = SchemaCache::open();
+                let sized = sizes::size_models(&loaded.graph, &loaded.registry, cache.as_ref());
+                for warning in &sized.warnings {
+                    eprintln!("{warning}");
+                }
+                exp::print_graph(&loaded.graph, format, &sized.sizes)
+            }
             Err(exit) => exit,
         },
         Command::Run {

@@ -52,9 +52,24 @@ fn a_second_check_loads_no_plugin_and_no_libtorch() {
         second.contains("`quick.exp` is well-formed: 4 nodes in the graph"),
         "{second}"
     );
+    // The first graph builds the model to count its parameters; the second reads the count
+    // from the cache.
+    let (status, _, loaded) = traced(&test, &["graph", "quick.exp", "--format", "outline"]);
+    assert_eq!(status, 0);
+    assert!(loaded, "the first graph sizes the model with the plugin");
+    let outline = test.run_with(&["graph", "quick.exp", "--format", "outline"]);
     let (status, _, loaded) = traced(&test, &["graph", "quick.exp", "--format", "outline"]);
     assert_eq!(status, 0);
     assert!(!loaded, "`exp graph` loaded libtorch");
+    // 64 inputs → 8 → 10 classes, weights and biases.
+    assert!(
+        outline
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("  model m ") && line.ends_with("  610 parameters")),
+        "{}",
+        outline.stdout
+    );
     let (status, _, loaded) = traced(&test, &["fmt", "--check", "quick.exp"]);
     assert!(status <= 1);
     assert!(!loaded, "`exp fmt` loaded libtorch");

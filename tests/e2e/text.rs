@@ -235,6 +235,93 @@ train one { model: lm, data: sums, steps: 1 steps, batch: 4, optimizer: adamw { 
     );
 }
 
+/// The elements of every tensor of a checkpoint of the run in `out/`.
+fn checkpoint_elements(test: &Test, node: &str) -> u64 {
+    Tensor::read_safetensors(test.path(&format!("out/checkpoints/{node}.safetensors")))
+        .unwrap()
+        .iter()
+        .map(|(_, tensor)| tensor.numel() as u64)
+        .sum()
+}
+
+/// `exp graph` shows each model's size before anything runs: exactly what its checkpoint will
+/// hold for a model sized by a dataset or by a tokenizer that needs no training, and for one
+/// whose BPE tokenizer is not trained yet the most it can be (a vocabulary of `vocab_size` ids).
+#[test]
+fn the_graph_shows_each_models_size_before_anything_runs() {
+    let file = r#"dataset notes = text_files { paths: ["notes/*.txt"], format: "paragraphs", source: "test notes", license: "CC0-1.0" }
+tokenizer tok = bpe(notes) { vocab_size: 400 }
+tokenizer raw = bytes
+model lm = gpt(tok) { width: 32, depth: 1, heads: 2, context: 32 }
+model byte_lm = gpt(raw) { width: 32, depth: 2, heads: 2, context: 16, positions: "rope" }
+dataset d = digits
+model m = mlp { hidden: [8] }
+evaluate lm_start { model: lm, data: notes, metrics: [perplexity] }
+evaluate byte_start { model: byte_lm, data: notes, metrics: [perplexity] }
+evaluate m_start { model: m, data: d, metrics: [accuracy] }
+"#;
+    let test = Test::new()
+        .file("notes/a.txt", &notes())
+        .file("sized.exp", file);
+    let outcome = test.run_with(&["graph", "sized.exp", "--format", "json"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let graph: serde_json::Value = serde_json::from_str(&outcome.stdout).unwrap();
+    let size = |name: &str| {
+        let node = graph["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|node| node["name"] == name)
+            .unwrap();
+        let parameters = &node["parameters"];
+        (
+            parameters["count"].as_u64().unwrap(),
+            parameters["exact"].as_bool().unwrap(),
+        )
+    };
+    // 64 inputs → 8 → 10 classes, weights and biases.
+    assert_eq!(size("m"), (64 * 8 + 8 + 8 * 10 + 10, true));
+    let dot = test.run_with(&["graph", "sized.exp"]);
+    assert!(
+        dot.stdout.contains(r"mlp\n610 parameters"),
+        "{}",
+        dot.stdout
+    );
+    assert!(dot.stdout.contains(r"gpt\n≤ "), "{}", dot.stdout);
+
+    let outcome = test.run_with(&["run", "sized.exp", "--out", "out"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    assert_eq!(size("m").0, checkpoint_elements(&test, "m"));
+    assert_eq!(
+        size("byte_lm"),
+        (checkpoint_elements(&test, "byte_lm"), true)
+    );
+    // The trained vocabulary is at most 400 ids; each id short of it is one row of the tied
+    // embedding (width 32) fewer than the graph's bound.
+    let tokenizer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(test.path("out/tokenizers/tok.json")).unwrap(),
+    )
+    .unwrap();
+    let ids = tokenizer["model"]["vocab"]
+        .as_object()
+        .unwrap()
+        .values()
+        .chain(
+            tokenizer["added_tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|token| &token["id"]),
+        )
+        .map(|id| id.as_u64().unwrap() + 1)
+        .max()
+        .unwrap();
+    assert!(ids <= 400, "{ids}");
+    let (bound, exact) = size("lm");
+    assert!(!exact);
+    assert_eq!(bound, checkpoint_elements(&test, "lm") + (400 - ids) * 32);
+}
+
 #[test]
 fn text_files_errors_name_the_file_and_point_at_the_parameter() {
     let test = Test::new()

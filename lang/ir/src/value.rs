@@ -203,6 +203,24 @@ impl fmt::Display for Duration {
     }
 }
 
+/// Parameters with each scheduled one at its scale (the number written, or 1), for what sees
+/// them outside a phase, where a schedule has no value yet: a component's check rule, and the
+/// counting of a model's parameters (schedules move rates and strengths, never sizes).
+pub fn plain_params(
+    params: &std::collections::BTreeMap<String, Value>,
+) -> std::collections::BTreeMap<String, Value> {
+    params
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::Schedule(schedule) => Value::Float(schedule.scale),
+                other => other.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Clock, Duration, DurationUnit};

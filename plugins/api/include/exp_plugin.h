@@ -23,7 +23,7 @@
 // "exp_plug" in ASCII: the first field of every descriptor.
 #define EXP_MAGIC 7311717550246360423
 
-#define EXP_ABI_MAJOR 5
+#define EXP_ABI_MAJOR 6
 
 #define EXP_ABI_MINOR 0
 
@@ -194,6 +194,11 @@ typedef struct ExpComponent {
   // Optional (null when the component states no rule beyond its schema): the component's
   // check of a parameter record.
   int32_t (*check)(const struct ExpValue *params);
+  // Optional (null unless the component is a model that counts its parameters without being
+  // built): `exp graph` calls it instead of building a large model to count it.
+  int32_t (*parameter_count)(const struct ExpValue *params,
+                             const struct ExpValue *data,
+                             uint64_t *out);
 } ExpComponent;
 
 // The descriptor `exp_plugin_entry` returns.
@@ -382,7 +387,8 @@ typedef struct ExpTokenizerVTable {
   int32_t (*to_json)(void *state, const char **out_json);
   // Replaces the tokenizer by one `to_json` wrote.
   int32_t (*load_json)(void *state, const char *json);
-  // `{"vocab_size": n, "special": {"<|endoftext|>": id, ..}}`.
+  // `{"vocab_size": n, "special": {"<|endoftext|>": id, ..}}`, and before training
+  // optionally `"bound": n`, the most ids training can give (`DescribedVocabulary`).
   int32_t (*describe)(void *state, const char **out_json);
   // The ids of `n` texts: text `i` is `out_ids[out_offsets[i]..out_offsets[i + 1]]`; both
   // arrays belong to the object until its next call.

@@ -19,12 +19,14 @@ use tch::Tensor;
 use crate::abi::values::OwnedValue;
 use crate::abi::{
     FfiCheckFn, FfiContext, FfiCreateFn, FfiDatasetVTable, FfiEntryFn, FfiEvaluatorVTable,
-    FfiExporterVTable, FfiMergerVTable, FfiModelVTable, FfiObject, FfiOptimizerVTable, FfiPlugin,
-    FfiRegularizerVTable, FfiSchedulerVTable, FfiSplit, FfiStateFns, FfiTensorHandle,
-    FfiTokenizerVTable, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC, STATUS_OK, STATUS_PANIC,
+    FfiExporterVTable, FfiMergerVTable, FfiModelVTable, FfiObject, FfiOptimizerVTable,
+    FfiParameterCountFn, FfiPlugin, FfiRegularizerVTable, FfiSchedulerVTable, FfiSplit,
+    FfiStateFns, FfiTensorHandle, FfiTokenizerVTable, ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, MAGIC,
+    STATUS_OK, STATUS_PANIC,
 };
 use crate::sdk::{
-    Context, DataInfo, Document, FisherRequest, Generation, MergeHook, SavedState, Split, TokenInfo,
+    Context, DataInfo, DescribedVocabulary, Document, FisherRequest, Generation, MergeHook,
+    SavedState, Split, TokenInfo,
 };
 
 type TensorHandle = FfiTensorHandle;
@@ -177,6 +179,7 @@ struct LoadedComponent {
     schema: ComponentSchema,
     create: FfiCreateFn,
     check: Option<FfiCheckFn>,
+    parameter_count: Option<FfiParameterCountFn>,
 }
 
 fn c_text(pointer: *const c_char) -> String {
@@ -297,6 +300,7 @@ impl Plugin {
                 schema,
                 create: raw.create,
                 check: raw.check,
+                parameter_count: raw.parameter_count,
             });
         }
         parked_libraries()
@@ -380,6 +384,52 @@ impl Plugin {
         self.status(status, name, "check")
     }
 
+    /// A model's count of its parameters without building it (`Model::parameter_count`),
+    /// sized by `data`; `None` when the model does not count them (or is not provided).
+    pub fn parameter_count(
+        &self,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+        data: Option<&DataInfo>,
+    ) -> Option<Result<u64, PluginError>> {
+        let count = self
+            .loaded(ComponentKind::Model, name)
+            .ok()?
+            .parameter_count?;
+        Some(self.call_parameter_count(count, name, params, data))
+    }
+
+    fn call_parameter_count(
+        &self,
+        count: FfiParameterCountFn,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+        data: Option<&DataInfo>,
+    ) -> Result<u64, PluginError> {
+        let params = self.params_value(name, params)?;
+        let data = data.map(|info| self.data_value(name, info)).transpose()?;
+        let mut out = 0u64;
+        let status = count(
+            params.as_ptr(),
+            data.as_ref().map_or(std::ptr::null(), OwnedValue::as_ptr),
+            &mut out,
+        );
+        self.status(status, name, "parameter_count")?;
+        Ok(out)
+    }
+
+    /// A dataset info as the record a plugin reads (`FfiContext::data`).
+    fn data_value(&self, name: &str, info: &DataInfo) -> Result<OwnedValue, PluginError> {
+        let value_error = |message: String| PluginError::Value {
+            plugin: self.name.clone(),
+            component: name.to_string(),
+            message,
+        };
+        let json = serde_json::to_value(info)
+            .map_err(|error| value_error(format!("dataset info: {error}")))?;
+        OwnedValue::from_json(&json).map_err(|error| value_error(error.to_string()))
+    }
+
     /// Builds a component object from its resolved parameters (durations in steps where a
     /// phase resolved them, schedules replaced by their starting values).
     pub fn instantiate(
@@ -398,14 +448,11 @@ impl Plugin {
         };
         let device = CString::new(context.device.as_str())
             .map_err(|_| value_error("the device name holds a NUL byte".into()))?;
-        let data = match &context.data {
-            Some(info) => {
-                let json = serde_json::to_value(info)
-                    .map_err(|error| value_error(format!("dataset info: {error}")))?;
-                Some(OwnedValue::from_json(&json).map_err(|error| value_error(error.to_string()))?)
-            }
-            None => None,
-        };
+        let data = context
+            .data
+            .as_ref()
+            .map(|info| self.data_value(name, info))
+            .transpose()?;
         let ffi_context = FfiContext {
             seed: context.seed,
             device: device.as_ptr(),
@@ -1200,6 +1247,16 @@ impl ForeignTokenizer {
     }
 
     pub fn vocabulary(&mut self) -> Result<TokenInfo, PluginError> {
+        Ok(self.described()?.vocabulary)
+    }
+
+    /// Before training: the most token ids training can give, where the tokenizer says
+    /// (`Tokenizer::vocabulary_bound`).
+    pub fn vocabulary_bound(&mut self) -> Result<Option<i64>, PluginError> {
+        Ok(self.described()?.bound)
+    }
+
+    fn described(&mut self) -> Result<DescribedVocabulary, PluginError> {
         let mut out: *const c_char = std::ptr::null();
         let status =
             (self.0.vtable::<FfiTokenizerVTable>().describe)(self.0.object.state, &mut out);

@@ -9,6 +9,7 @@ use exp_plugin_api::sdk::DataInfo;
 use super::{save_checkpoint, snapshot, NodeRun};
 use crate::artifact::{Artifact, ModelArtifact};
 use crate::error::RunError;
+use crate::sizing::token_data_info;
 
 pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
     let tokenizer = match ctx.input("tokenizer") {
@@ -18,18 +19,10 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
     let data: Option<DataInfo> = match (&tokenizer, ctx.node.input("data")) {
         // A model of token sequences is sized by its tokenizer's vocabulary and its own
         // window length, whatever text it will read.
-        (Some(tokenizer), _) => Some(DataInfo {
-            input_shape: ctx
-                .sequence_length(component)
-                .map_or_else(Vec::new, |length| vec![length as i64]),
-            classes: tokenizer.vocabulary.vocab_size,
-            train_len: 0,
-            validation_len: 0,
-            test_len: 0,
-            source: String::new(),
-            license: String::new(),
-            tokens: Some(tokenizer.vocabulary.clone()),
-        }),
+        (Some(tokenizer), _) => Some(token_data_info(
+            ctx.sequence_length(component),
+            tokenizer.vocabulary.clone(),
+        )),
         (None, Some(_)) => Some(ctx.dataset_input("data")?.info.clone()),
         (None, None) => None,
     };

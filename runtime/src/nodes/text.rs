@@ -5,7 +5,7 @@
 
 use std::ops::Deref;
 
-use exp_ir::{ComponentKind, ComponentRef};
+use exp_ir::ComponentRef;
 use exp_plugin_api::host::ForeignTokenizer;
 use exp_plugin_api::sdk::{DataInfo, Split};
 
@@ -49,12 +49,7 @@ impl NodeRun<'_> {
     /// The window length a model of token sequences reads: the value of the parameter its
     /// schema marks `sequence_length`, or `None` for a model that reads no token windows.
     pub(super) fn sequence_length(&self, architecture: &ComponentRef) -> Option<usize> {
-        let schema = self
-            .registry
-            .schema(ComponentKind::Model, &architecture.name)?;
-        let param = schema.params.iter().find(|param| param.sequence_length)?;
-        let length = architecture.params.get(&param.name)?.as_i64()?;
-        usize::try_from(length).ok().filter(|length| *length > 0)
+        crate::sizing::sequence_length(self.registry, architecture)
     }
 
     /// The datasets of inputs `role`, text ones as `model` reads them (through its tokenizer,

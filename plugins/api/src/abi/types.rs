@@ -31,7 +31,7 @@ use std::ffi::{c_char, c_void};
 
 /// "exp_plug" in ASCII: the first field of every descriptor.
 pub const MAGIC: u64 = 0x6578_705f_706c_7567;
-pub const ABI_MAJOR: u32 = 5;
+pub const ABI_MAJOR: u32 = 6;
 pub const ABI_MINOR: u32 = 0;
 /// The one symbol a plugin library exports: an `FfiEntryFn` (the header declares it).
 pub const ENTRY_SYMBOL: &str = "exp_plugin_entry";
@@ -150,6 +150,12 @@ pub type FfiCreateFn =
 /// state): `STATUS_OK`, or an error naming the parameter it blames. Durations are as written.
 pub type FfiCheckFn = extern "C" fn(params: *const FfiValue) -> i32;
 
+/// A model's count of its parameters without being built: writes to `out` the elements of
+/// every tensor a model of `params`, sized by `data` (a dataset info record, as
+/// `FfiContext::data`, or null), would hold.
+pub type FfiParameterCountFn =
+    extern "C" fn(params: *const FfiValue, data: *const FfiValue, out: *mut u64) -> i32;
+
 /// One component a plugin provides.
 #[repr(C)]
 pub struct FfiComponent {
@@ -164,6 +170,10 @@ pub struct FfiComponent {
     /// Optional (null when the component states no rule beyond its schema): the component's
     /// check of a parameter record.
     pub check: Option<extern "C" fn(params: *const FfiValue) -> i32>,
+    /// Optional (null unless the component is a model that counts its parameters without being
+    /// built): `exp graph` calls it instead of building a large model to count it.
+    pub parameter_count:
+        Option<extern "C" fn(params: *const FfiValue, data: *const FfiValue, out: *mut u64) -> i32>,
 }
 
 /// The descriptor `exp_plugin_entry` returns.
@@ -420,7 +430,8 @@ pub struct FfiTokenizerVTable {
     pub to_json: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
     /// Replaces the tokenizer by one `to_json` wrote.
     pub load_json: extern "C" fn(state: *mut c_void, json: *const c_char) -> i32,
-    /// `{"vocab_size": n, "special": {"<|endoftext|>": id, ..}}`.
+    /// `{"vocab_size": n, "special": {"<|endoftext|>": id, ..}}`, and before training
+    /// optionally `"bound": n`, the most ids training can give (`DescribedVocabulary`).
     pub describe: extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32,
     /// The ids of `n` texts: text `i` is `out_ids[out_offsets[i]..out_offsets[i + 1]]`; both
     /// arrays belong to the object until its next call.

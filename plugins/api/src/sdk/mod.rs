@@ -137,6 +137,18 @@ pub struct TokenInfo {
     pub special: BTreeMap<String, i64>,
 }
 
+/// What a tokenizer says of its vocabulary across the C ABI: the vocabulary now, and before
+/// training the most ids training can give (`Tokenizer::vocabulary_bound`). The bound is an
+/// optional field of the same JSON object, so a host that does not know it reads the
+/// vocabulary alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DescribedVocabulary {
+    #[serde(flatten)]
+    pub vocabulary: TokenInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<i64>,
+}
+
 /// One document of a text dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -337,6 +349,20 @@ pub trait Model: Component + Stateful {
         Vec::new()
     }
 
+    /// Whether `parameter_count` is implemented: set it to `true` where it is overridden.
+    const COUNTS_PARAMETERS: bool = false;
+
+    /// The elements of every tensor (`named_tensors`) a model of `config` sized by `data`
+    /// would hold, computed without building it, so that `exp graph` can size a large model
+    /// without allocating it. Without it (`COUNTS_PARAMETERS` false) the host builds the model
+    /// once on the CPU and counts.
+    fn parameter_count(_config: &Self::Config, _data: Option<&DataInfo>) -> Result<u64> {
+        Err(PluginError::new(format!(
+            "`{}` does not count its parameters (its `COUNTS_PARAMETERS` is false)",
+            Self::NAME
+        )))
+    }
+
     /// Whether `generate` is implemented (a model of token sequences that can continue a
     /// prompt): set it to `true` where it is overridden.
     const GENERATES: bool = false;
@@ -436,6 +462,13 @@ pub trait Tokenizer: Component {
     /// Becomes the tokenizer `to_json` wrote.
     fn load_json(&mut self, json: &str) -> Result<()>;
     fn vocabulary(&self) -> TokenInfo;
+    /// Before training: the most token ids training can give (a `bpe`'s `vocab_size`), so that
+    /// `exp graph` can size a model before its tokenizer is trained; the model's size is then
+    /// shown as at most that. `None` (the default) where the parameters do not say. A
+    /// tokenizer that needs no training (`TRAINED` false) is sized by `vocabulary` instead.
+    fn vocabulary_bound(&self) -> Option<i64> {
+        None
+    }
     fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>>;
     fn decode(&self, ids: &[u32]) -> Result<String>;
 }

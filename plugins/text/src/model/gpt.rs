@@ -12,7 +12,7 @@
 //! optimizer with weight decay currently decays every tensor.
 
 use exp_plugin_api::sdk::{
-    Component, Config, Context, Model, PluginError, Result, Rng, SavedState, Stateful,
+    Component, Config, Context, DataInfo, Model, PluginError, Result, Rng, SavedState, Stateful,
 };
 use exp_plugin_api::serde_json::json;
 use exp_plugin_api::tch::Tensor;
@@ -100,8 +100,11 @@ pub fn plugin_error(error: GptError) -> PluginError {
 
 /// The vocabulary size of the tokens a model reads, from the dataset info.
 pub fn vocab_size(context: &Context) -> Result<i64> {
-    let tokens = context
-        .data()?
+    vocab_size_of(context.data()?)
+}
+
+fn vocab_size_of(data: &DataInfo) -> Result<i64> {
+    let tokens = data
         .tokens
         .as_ref()
         .ok_or_else(|| PluginError::new("gpt reads token ids: give the model a tokenizer"))?;
@@ -167,6 +170,22 @@ impl Stateful for GptModel {
 impl Model for GptModel {
     fn named_tensors(&self) -> Vec<(String, Tensor)> {
         self.model.named_tensors()
+    }
+
+    const COUNTS_PARAMETERS: bool = true;
+
+    /// From the architecture's formula: a GPT of billions of parameters is sized without
+    /// allocating it.
+    fn parameter_count(config: &GptParams, data: Option<&DataInfo>) -> Result<u64> {
+        let data = data.ok_or_else(|| {
+            PluginError::new("gpt is sized by its tokenizer's vocabulary, and none was given")
+        })?;
+        let architecture = config.architecture(vocab_size_of(data)?);
+        architecture.validate().map_err(plugin_error)?;
+        architecture
+            .parameter_count()
+            .and_then(|count| u64::try_from(count).ok())
+            .ok_or_else(|| PluginError::new("the parameter count overflows a 64-bit integer"))
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {

@@ -81,6 +81,11 @@ impl Tokenizer for Bpe {
         Ok(())
     }
 
+    /// Training stops at `vocab_size` ids, or earlier when the text runs out of pairs.
+    fn vocabulary_bound(&self) -> Option<i64> {
+        i64::try_from(self.config.vocab_size).ok()
+    }
+
     delegate_to_held!(tokenizer);
 }
 
@@ -109,6 +114,7 @@ mod tests {
     fn trains_to_the_asked_size_with_specials_first() {
         let mut bpe = build::<Bpe>(json!({"vocab_size": 300}), &context()).unwrap();
         assert_eq!(bpe.vocabulary().vocab_size, 258);
+        assert_eq!(bpe.vocabulary_bound(), Some(300));
         let texts = documents();
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         bpe.train(&texts).unwrap();

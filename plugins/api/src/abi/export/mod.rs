@@ -26,9 +26,9 @@ use tables::{
 };
 
 use super::types::{
-    FfiCheckFn, FfiComponent, FfiContext, FfiCreateFn, FfiDurationUnit, FfiObject, FfiPlugin,
-    FfiTensorHandle, FfiValue, FfiValueKind, ABI_MAJOR, ABI_MINOR, MAGIC, STATUS_ERROR, STATUS_OK,
-    STATUS_PANIC,
+    FfiCheckFn, FfiComponent, FfiContext, FfiCreateFn, FfiDurationUnit, FfiObject,
+    FfiParameterCountFn, FfiPlugin, FfiTensorHandle, FfiValue, FfiValueKind, ABI_MAJOR, ABI_MINOR,
+    MAGIC, STATUS_ERROR, STATUS_OK, STATUS_PANIC,
 };
 use crate::sdk::config::{Config, Params};
 use crate::sdk::panics;
@@ -301,20 +301,22 @@ fn context_in(context: *const FfiContext) -> Result<Context, PluginError> {
     }
     // SAFETY: the host passes a context that lives for the duration of the call.
     let context = unsafe { &*context };
-    let data = if context.data.is_null() {
-        None
-    } else {
-        let json = read_json(value_ref(context.data)?)?;
-        Some(
-            serde_json::from_value::<DataInfo>(json)
-                .map_err(|error| PluginError::new(format!("bad dataset info: {error}")))?,
-        )
-    };
     Ok(Context {
         seed: context.seed,
         device: str_in(context.device)?.to_string(),
-        data,
+        data: data_in(context.data)?,
     })
+}
+
+/// A dataset info record, or `None` for a null pointer.
+fn data_in(data: *const FfiValue) -> Result<Option<DataInfo>, PluginError> {
+    if data.is_null() {
+        return Ok(None);
+    }
+    let json = read_json(value_ref(data)?)?;
+    serde_json::from_value::<DataInfo>(json)
+        .map(Some)
+        .map_err(|error| PluginError::new(format!("bad dataset info: {error}")))
 }
 
 /// The state behind every object: the component, its config (which scheduled parameters
@@ -400,6 +402,21 @@ extern "C" fn check<T: Component>(params: *const FfiValue) -> i32 {
     guarded("check", || config_in::<T>(params).map(|_| ()))
 }
 
+extern "C" fn parameter_count<T: Model>(
+    params: *const FfiValue,
+    data: *const FfiValue,
+    out: *mut u64,
+) -> i32 {
+    guarded("parameter_count", || {
+        let config = config_in::<T>(params)?;
+        let data = data_in(data)?;
+        let count = T::parameter_count(&config, data.as_ref())?;
+        // SAFETY: `out` is valid for this call.
+        unsafe { *out = count };
+        Ok(())
+    })
+}
+
 /// A descriptor entry for one component; made by `export_plugin!`.
 pub struct ComponentExport {
     pub kind: ComponentKind,
@@ -407,6 +424,7 @@ pub struct ComponentExport {
     pub schema_json: String,
     pub create: FfiCreateFn,
     pub check: FfiCheckFn,
+    pub parameter_count: Option<FfiParameterCountFn>,
 }
 
 /// `Sync` wrapper so vtables can live in statics. Transparent, because the host reads a pointer
@@ -442,6 +460,7 @@ macro_rules! export_fn {
                 schema_json: serde_json::to_string(&schema).unwrap_or_default(),
                 create: create_it::<T>,
                 check: check::<T>,
+                parameter_count: None,
             }
         }
     };
@@ -453,7 +472,21 @@ export_fn!(
     ComponentKind::Dataset,
     dataset_vtable
 );
-export_fn!(export_model, Model, ComponentKind::Model, model_vtable);
+export_fn!(
+    export_model_table,
+    Model,
+    ComponentKind::Model,
+    model_vtable
+);
+
+/// A model's entry: with its parameter count where it computes one (`COUNTS_PARAMETERS`).
+pub fn export_model<T: Model>() -> ComponentExport {
+    let mut export = export_model_table::<T>();
+    if T::COUNTS_PARAMETERS {
+        export.parameter_count = Some(parameter_count::<T>);
+    }
+    export
+}
 export_fn!(
     export_optimizer,
     Optimizer,
@@ -557,6 +590,7 @@ impl PluginExport {
                 schema_json: keep(&component.schema_json),
                 create: component.create,
                 check: Some(component.check),
+                parameter_count: component.parameter_count,
             })
             .collect();
         PluginExport {

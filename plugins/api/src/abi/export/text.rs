@@ -13,7 +13,9 @@ use crate::abi::types::{
     FfiDatasetVTable, FfiExporterVTable, FfiSplit, FfiTensorHandle, FfiTokenizerVTable, FfiValue,
 };
 use crate::sdk::config::Params;
-use crate::sdk::{DataInfo, ExportedModel, Exporter, PluginError, TextDataset, Tokenizer};
+use crate::sdk::{
+    DataInfo, DescribedVocabulary, ExportedModel, Exporter, PluginError, TextDataset, Tokenizer,
+};
 
 pub(crate) fn text_dataset_vtable<T: TextDataset>() -> *const c_void {
     extern "C" fn info<T: TextDataset>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
@@ -79,8 +81,11 @@ pub(crate) fn tokenizer_vtable<T: Tokenizer>() -> *const c_void {
     extern "C" fn describe<T: Tokenizer>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
         guarded("vocabulary", || {
             let state = state::<T>(raw);
-            let vocabulary = state.component.vocabulary();
-            json_out(state, &vocabulary, out)
+            let described = DescribedVocabulary {
+                vocabulary: state.component.vocabulary(),
+                bound: state.component.vocabulary_bound(),
+            };
+            json_out(state, &described, out)
         })
     }
     extern "C" fn encode<T: Tokenizer>(

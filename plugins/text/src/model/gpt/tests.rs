@@ -143,3 +143,41 @@ fn saved_state_resumes_the_dropout_stream() {
         .unwrap_err();
     assert!(error.message.contains("dropout_calls"));
 }
+
+/// `exp graph`'s count, from the formula, is the count of the tensors the model holds when
+/// built, for every position scheme, MLP, bias and tying choice; without a vocabulary there is
+/// no count.
+#[test]
+fn the_parameter_count_without_building_is_the_built_count() {
+    use exp_plugin_api::sdk::config::{Config, Params};
+    use exp_plugin_api::sdk::Component;
+
+    let variants = [
+        json!({}),
+        json!({"positions": "rope", "mlp": "swiglu"}),
+        json!({"positions": "alibi", "bias": false, "tie_embeddings": false}),
+        json!({"positions": "none", "mlp": "gelu_tanh", "mlp_hidden": 48}),
+    ];
+    for variant in variants {
+        let mut params = tiny();
+        for (key, value) in variant.as_object().unwrap() {
+            params[key] = value.clone();
+        }
+        let context = token_context(0, 53);
+        let model = build::<GptModel>(params.clone(), &context).unwrap();
+        let built: i64 = model
+            .named_tensors()
+            .iter()
+            .map(|(_, tensor)| tensor.numel() as i64)
+            .sum();
+        let config = <GptModel as Component>::Config::from_params(
+            &Params::from_json(&params)
+                .unwrap()
+                .with_defaults(&<GptModel as Component>::Config::params()),
+        )
+        .unwrap();
+        let counted = GptModel::parameter_count(&config, context.data.as_ref()).unwrap();
+        assert_eq!(counted as i64, built, "{params}");
+        assert!(GptModel::parameter_count(&config, None).is_err());
+    }
+}

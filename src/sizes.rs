@@ -1,0 +1,191 @@
+//! The size of each model of a graph (its parameter count), as `exp graph` shows it.
+//!
+//! Only a loaded plugin can say how large a model is (by building it, sized as its model node
+//! sizes it: `exp_runtime::sizing`). `exp-host` does so and stores each answer in the schema
+//! cache entry of the model's plugin, keyed by a `Question`: the model's component, version and
+//! parameters and those of what sizes it (a tokenizer or a dataset). `exp graph` then answers
+//! from the cache without loading a plugin, as `exp check` does; a question with no stored
+//! answer sends the command to `exp-host`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use exp_check::Catalog;
+use exp_ir::{ComponentRef, Graph, NodeId, NodeKind};
+use serde::{Deserialize, Serialize};
+
+use crate::schema_cache::plain_params;
+
+/// A model's parameter count: exact, or the most it can be (sized by a tokenizer that has not
+/// learnt its vocabulary yet, whose vocabulary can come out smaller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Size {
+    pub parameters: u64,
+    pub exact: bool,
+}
+
+impl fmt::Display for Size {
+    /// `1.06M parameters`, `≤ 12.32M parameters`, `650 parameters`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.exact {
+            f.write_str("≤ ")?;
+        }
+        let count = self.parameters;
+        // Each unit up to where its rounded figure would read as the next unit.
+        match count {
+            0..=9_999 => write!(f, "{count}")?,
+            10_000..=999_949 => write!(f, "{:.1}K", count as f64 / 1e3)?,
+            999_950..=999_994_999 => write!(f, "{:.2}M", count as f64 / 1e6)?,
+            _ => write!(f, "{:.2}B", count as f64 / 1e9)?,
+        }
+        f.write_str(" parameters")
+    }
+}
+
+/// The sizes of a graph's model nodes that could be known.
+pub type Sizes = HashMap<NodeId, Size>;
+
+/// What the plugins answered for one model: its size, or why it cannot be known (in words
+/// that follow "cannot size model `m`: ").
+pub type SizeAnswer = Result<Size, String>;
+
+/// The answers for a graph's models: the sizes, and a warning for each distinct reason a
+/// model could not be sized.
+#[derive(Debug, Default)]
+pub struct Sized {
+    pub sizes: Sizes,
+    pub warnings: Vec<String>,
+    /// The reasons already warned of.
+    reasons: HashSet<String>,
+}
+
+impl Sized {
+    /// Takes the answer for model node `node` (named `name`).
+    pub fn record(&mut self, node: NodeId, name: &str, answer: &SizeAnswer) {
+        match answer {
+            Ok(size) => {
+                self.sizes.insert(node, *size);
+            }
+            Err(reason) => {
+                // A sweep repeats one model many times: its reason is said once.
+                if self.reasons.insert(reason.clone()) {
+                    self.warnings
+                        .push(format!("warning: cannot size model `{name}`: {reason}"));
+                }
+            }
+        }
+    }
+}
+
+/// What one model node's size depends on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Question<'g> {
+    pub model: &'g ComponentRef,
+    /// Its tokenizer, or else the dataset that sizes it; `None` when nothing does.
+    pub by: Option<&'g ComponentRef>,
+}
+
+impl Question<'_> {
+    /// The key its answer is stored under: each component with its version (which a
+    /// component bumps when the same parameters would compute something else) and its
+    /// parameters as the plugin receives them, as canonical JSON.
+    pub fn key(&self, catalog: &dyn Catalog) -> String {
+        let part = |component: &ComponentRef| {
+            let version = catalog
+                .component(component.kind, &component.name)
+                .map_or("", |schema| schema.version.as_str());
+            let params =
+                serde_json::to_string(&plain_params(&component.params)).unwrap_or_default();
+            format!("{} {} {version} {params}", component.kind, component.name)
+        };
+        match self.by {
+            Some(by) => format!("size {} by {}", part(self.model), part(by)),
+            None => format!("size {}", part(self.model)),
+        }
+    }
+}
+
+/// The question of every model node of `graph`, in node order. A model node is sized as the
+/// runtime sizes it (`runtime/src/nodes/model.rs`): by its tokenizer input, else by its
+/// dataset input.
+pub fn questions(graph: &Graph) -> Vec<(NodeId, Question<'_>)> {
+    graph
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let NodeKind::Model { component } = &node.kind else {
+                return None;
+            };
+            let input_component = |role: &str| {
+                let input = node.inputs.iter().find(|input| input.role == role)?;
+                match &graph.node(input.node).kind {
+                    NodeKind::Tokenizer { component } | NodeKind::Dataset { component } => {
+                        Some(component)
+                    }
+                    _ => None,
+                }
+            };
+            let by = input_component("tokenizer").or_else(|| input_component("data"));
+            Some((
+                node.id,
+                Question {
+                    model: component,
+                    by,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Whether an answer may be stored: not when a component's parameters name files (a
+/// `tokenizer.json`, a folder of data), which may change without the plugin changing.
+pub fn answer_is_stable(question: &Question<'_>, catalog: &dyn Catalog) -> bool {
+    let names_files = |component: &ComponentRef| {
+        catalog
+            .component(component.kind, &component.name)
+            .is_some_and(|schema| schema.params.iter().any(|param| param.path))
+    };
+    !names_files(question.model) && !question.by.is_some_and(names_files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NodeId, Size, Sized};
+
+    #[test]
+    fn a_reason_a_model_cannot_be_sized_is_said_once_for_all_its_copies() {
+        let size = Size {
+            parameters: 10,
+            exact: true,
+        };
+        let mut sized = Sized::default();
+        sized.record(NodeId(0), "m[seed=0]", &Err("no vocabulary".to_string()));
+        sized.record(NodeId(1), "m[seed=1]", &Err("no vocabulary".to_string()));
+        sized.record(NodeId(2), "n", &Err("too large".to_string()));
+        sized.record(NodeId(3), "o", &Ok(size));
+        assert_eq!(
+            sized.warnings,
+            [
+                "warning: cannot size model `m[seed=0]`: no vocabulary",
+                "warning: cannot size model `n`: too large"
+            ]
+        );
+        assert_eq!(sized.sizes.len(), 1);
+        assert_eq!(sized.sizes[&NodeId(3)], size);
+    }
+
+    #[test]
+    fn sizes_read_in_thousands_millions_and_billions_with_bounds_marked() {
+        let shown = |parameters, exact| Size { parameters, exact }.to_string();
+        assert_eq!(shown(650, true), "650 parameters");
+        assert_eq!(shown(9_999, true), "9999 parameters");
+        assert_eq!(shown(10_000, true), "10.0K parameters");
+        assert_eq!(shown(999_949, true), "999.9K parameters");
+        assert_eq!(shown(999_950, true), "1.00M parameters");
+        assert_eq!(shown(999_994_999, true), "999.99M parameters");
+        assert_eq!(shown(999_995_000, true), "1.00B parameters");
+        assert_eq!(shown(1_056_128, true), "1.06M parameters");
+        assert_eq!(shown(12_318_720, false), "≤ 12.32M parameters");
+        assert_eq!(shown(7_000_000_000, true), "7.00B parameters");
+    }
+}
