@@ -164,15 +164,20 @@ fn profile(
 fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
     let boundary_steps = if smoke { 20 } else { 2000 };
     let boundary = boundary::measure(&paths.plugin, boundary_steps, 512)?;
+    let (foreign, control) = (&boundary.foreign, &boundary.control);
     println!(
         "plugin boundary: static {:.4} ms/step, foreign {:.4} ms/step, overhead {:+.2}% \
-         (blocks {:+.2}% to {:+.2}%), identical weights: {}",
-        boundary.static_median * 1e3,
-        boundary.foreign_median * 1e3,
-        boundary.overhead_pct,
-        boundary.overhead_range.0,
-        boundary.overhead_range.1,
-        boundary.identical
+         (rounds {:+.2}% to {:+.2}%), identical weights: {}; two static copies {:+.2}% \
+         (rounds {:+.2}% to {:+.2}%)",
+        foreign.base_median * 1e3,
+        foreign.other_median * 1e3,
+        foreign.overhead_pct,
+        foreign.overhead_range.0,
+        foreign.overhead_range.1,
+        foreign.identical,
+        control.overhead_pct,
+        control.overhead_range.0,
+        control.overhead_range.1,
     );
     let checks = editor::measure(&paths.exp, &paths.root, if smoke { 1 } else { 5 })?;
     let rerun = cached_rerun(paths, if smoke { 1 } else { 3 })?;
