@@ -109,3 +109,41 @@ fn size_range(sizes: &[Size]) -> Option<String> {
     let bound = if exact { "" } else { "≤ " };
     Some(format!("{bound}{low}–{high}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::size_range;
+    use crate::sizes::Size;
+
+    fn size(parameters: u64, exact: bool) -> Size {
+        Size { parameters, exact }
+    }
+
+    #[test]
+    fn a_family_shows_its_one_size_or_its_smallest_and_largest() {
+        assert_eq!(size_range(&[]), None);
+        assert_eq!(
+            size_range(&[size(610, true), size(610, true)]).as_deref(),
+            Some("610 parameters")
+        );
+        // A sweep over widths: the smallest and largest copy, in any order.
+        assert_eq!(
+            size_range(&[
+                size(1_135_744, true),
+                size(520_000, true),
+                size(800_000, true)
+            ])
+            .as_deref(),
+            Some("520.0K–1.14M parameters")
+        );
+        // One bound among them makes the whole family a bound.
+        assert_eq!(
+            size_range(&[size(610, true), size(610, false)]).as_deref(),
+            Some("≤ 610 parameters")
+        );
+        assert_eq!(
+            size_range(&[size(10_000, false), size(2_000_000, true)]).as_deref(),
+            Some("≤ 10.0K–2.00M parameters")
+        );
+    }
+}
