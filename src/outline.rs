@@ -112,8 +112,49 @@ fn size_range(sizes: &[Size]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::size_range;
-    use crate::sizes::Size;
+    use exp_check::testing::{TestCatalog, TestWorld};
+    use exp_ir::NodeId;
+
+    use super::{size_range, to_outline};
+    use crate::sizes::{Size, Sizes};
+
+    /// One line per definition: its count, each axis with its values once in order of first
+    /// appearance (every seed comes back for each `lr`), and a model's size; names padded to
+    /// the longest.
+    #[test]
+    fn a_sweep_reads_as_its_definitions() {
+        let src = r#"dataset d = digits
+model net = mlp
+sweep lr in [0.001, 0.003], seeds 2 {
+  train ft { model: net, data: d, steps: 10 steps, optimizer: sgd { lr: lr } }
+}
+report results { rows: [ft] }
+"#;
+        let (graph, _, diagnostics) = exp_compile::check_and_compile(
+            "sweep.exp",
+            src.as_bytes(),
+            "sweep",
+            &TestWorld::new(),
+            &TestCatalog::new(),
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let graph = graph.unwrap();
+        let net = graph
+            .nodes
+            .iter()
+            .find(|node| node.name == "net")
+            .unwrap()
+            .id;
+        let sizes = Sizes::from([(net, size(610, true)), (NodeId(99), size(1, true))]);
+        assert_eq!(
+            to_outline(&graph, &sizes),
+            "sweep: 7 nodes from 4 definitions\n\
+             \x20 dataset d\n\
+             \x20 model net       610 parameters\n\
+             \x20 train ft        ×4  lr ∈ {0.001, 0.003}; seed ∈ {0, 1}\n\
+             \x20 report results\n"
+        );
+    }
 
     fn size(parameters: u64, exact: bool) -> Size {
         Size { parameters, exact }

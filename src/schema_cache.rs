@@ -351,6 +351,108 @@ mod tests {
         append_latest, Entry, FileIdentity, HostIdentity, Outcome, Rejection, MAX_ANSWERS,
     };
 
+    /// A check rule's answer is kept only for a component whose parameters name no files;
+    /// its key names the kind, the component and every parameter.
+    #[test]
+    fn answers_are_kept_for_components_that_read_no_files_under_keys_naming_everything() {
+        use exp_check::Catalog;
+        use exp_ir::{ComponentKind, Value};
+
+        let catalog = exp_check::testing::TestCatalog::new();
+        let cached = |name: &str| super::CachedComponent {
+            schema: catalog
+                .component(ComponentKind::Dataset, name)
+                .unwrap()
+                .clone(),
+            has_check: true,
+        };
+        assert!(cached("corpus").answers_are_stable());
+        assert!(!cached("text_files").answers_are_stable());
+
+        let params = |width: i64| {
+            std::collections::BTreeMap::from([("width".to_string(), Value::Int(width))])
+        };
+        let key = super::answer_key(ComponentKind::Model, "gpt", &params(32));
+        assert!(key.starts_with("model gpt {\"width\":"), "{key}");
+        assert!(key.contains("32"), "{key}");
+        assert_ne!(
+            key,
+            super::answer_key(ComponentKind::Model, "gpt", &params(64))
+        );
+        assert_ne!(
+            key,
+            super::answer_key(ComponentKind::Model, "mlp", &params(32))
+        );
+    }
+
+    /// A cache in a temporary directory, written by a "host" of the given identity.
+    fn cache_in(dir: &std::path::Path, host: u64) -> super::SchemaCache {
+        super::SchemaCache {
+            dir: dir.join("cache"),
+            host: HostIdentity {
+                size: host,
+                modified_ns: 1,
+            },
+        }
+    }
+
+    /// What a command does with the cache, on a real file: store, look up, add answers and
+    /// sizes; an entry stops describing the file when it changes, and a rebuilt exp-host
+    /// starts afresh; a file rewritten with the same bytes keeps its answers.
+    #[test]
+    fn an_entry_describes_its_file_until_the_file_or_the_host_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("libp.so");
+        std::fs::write(&plugin, b"first").unwrap();
+        let cache = cache_in(dir.path(), 7);
+        assert!(cache.lookup(&plugin).is_none());
+        cache.store(&plugin, Outcome::NotAPlugin).unwrap();
+        let entry = cache.lookup(&plugin).expect("the entry just stored");
+        assert_eq!(entry.outcome, Outcome::NotAPlugin);
+        assert_eq!(entry.file.size, 5);
+        assert_eq!(
+            entry.file.sha256,
+            "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e"
+        );
+        let size = crate::sizes::Size {
+            parameters: 610,
+            exact: true,
+        };
+        cache
+            .add_answers(&plugin, vec![("k".to_string(), None)])
+            .unwrap();
+        cache
+            .add_sizes(&plugin, vec![("s".to_string(), Ok(size))])
+            .unwrap();
+        let entry = cache.lookup(&plugin).unwrap();
+        assert_eq!(entry.answer("k"), Some(&None));
+        assert_eq!(entry.sizes, [("s".to_string(), Ok(size))]);
+        // The same bytes written again: a new time, the same hash, answers kept.
+        std::fs::write(&plugin, b"first").unwrap();
+        cache.store(&plugin, Outcome::NotAPlugin).unwrap();
+        let entry = cache.lookup(&plugin).unwrap();
+        assert_eq!(entry.answer("k"), Some(&None));
+        assert_eq!(entry.sizes.len(), 1);
+        // Another exp-host reads nothing of it.
+        assert!(cache_in(dir.path(), 8).lookup(&plugin).is_none());
+        // Other bytes of another length, then of the same length: no longer described.
+        std::fs::write(&plugin, b"second").unwrap();
+        assert!(cache.lookup(&plugin).is_none());
+        std::fs::write(&plugin, b"other").unwrap();
+        assert!(cache.lookup(&plugin).is_none());
+        // Stored again for the new bytes, the old answers are gone.
+        cache.store(&plugin, Outcome::NotAPlugin).unwrap();
+        let entry = cache.lookup(&plugin).unwrap();
+        assert!(entry.answers.is_empty() && entry.sizes.is_empty());
+        // Answers for a file the cache has no entry for are dropped, not an error.
+        let unknown = dir.path().join("libq.so");
+        std::fs::write(&unknown, b"q").unwrap();
+        cache
+            .add_answers(&unknown, vec![("k".to_string(), None)])
+            .unwrap();
+        assert!(cache.lookup(&unknown).is_none());
+    }
+
     #[test]
     fn an_answer_is_added_only_where_it_changes_the_latest_and_the_oldest_half_goes_past_the_cap() {
         let mut list = vec![("a".to_string(), 1), ("a".to_string(), 2)];
@@ -358,6 +460,13 @@ mod tests {
         assert!(append_latest(&mut list, vec![("a".to_string(), 1)]));
         assert!(append_latest(&mut list, vec![("b".to_string(), 1)]));
         assert_eq!(list.len(), 4);
+        // Exactly at the cap, nothing goes.
+        let mut full: Vec<(String, i32)> = Vec::new();
+        let at_cap: Vec<(String, i32)> = (0..MAX_ANSWERS)
+            .map(|index| (index.to_string(), 1))
+            .collect();
+        assert!(append_latest(&mut full, at_cap));
+        assert_eq!(full.len(), MAX_ANSWERS);
         let many: Vec<(String, i32)> = (0..MAX_ANSWERS)
             .map(|index| (index.to_string(), 0))
             .collect();

@@ -150,7 +150,111 @@ pub fn answer_is_stable(question: &Question<'_>, catalog: &dyn Catalog) -> bool 
 
 #[cfg(test)]
 mod tests {
-    use super::{NodeId, Size, Sized};
+    use exp_check::testing::{TestCatalog, TestWorld};
+    use exp_ir::Graph;
+
+    use super::{answer_is_stable, questions, NodeId, Size, Sized};
+
+    fn graph(src: &str) -> Graph {
+        let (graph, _, diagnostics) = exp_compile::check_and_compile(
+            "sized.exp",
+            src.as_bytes(),
+            "sized",
+            &TestWorld::new(),
+            &TestCatalog::new(),
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        graph.expect("a graph")
+    }
+
+    /// A model of tokens is sized by its tokenizer, one of images by the dataset it trains on;
+    /// each question's key names both, with their versions and parameters, and tells apart
+    /// what sizes differently.
+    #[test]
+    fn each_model_is_asked_about_with_what_sizes_it() {
+        let graph = graph(
+            r#"dataset corpus = corpus
+dataset d = digits
+tokenizer tok = bpe(corpus) { vocab_size: 300 }
+tokenizer raw = bytes
+model lm = gpt(tok) { context: 32 }
+model wide = gpt(tok) { context: 64 }
+model byte_lm = gpt(raw) { context: 32 }
+model m = mlp
+train pre { model: lm, data: corpus, steps: 1 steps, optimizer: adamw }
+train pre2 { model: wide, data: corpus, steps: 1 steps, optimizer: adamw }
+train pre3 { model: byte_lm, data: corpus, steps: 1 steps, optimizer: adamw }
+train t { model: m, data: d, steps: 1 steps, optimizer: adamw }
+"#,
+        );
+        let catalog = TestCatalog::new();
+        let asked = questions(&graph);
+        let named: Vec<(&str, &str, Option<&str>)> = asked
+            .iter()
+            .map(|(node, question)| {
+                (
+                    graph.node(*node).name.as_str(),
+                    question.model.name.as_str(),
+                    question.by.map(|by| by.name.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("lm", "gpt", Some("bpe")),
+                ("wide", "gpt", Some("bpe")),
+                ("byte_lm", "gpt", Some("bytes")),
+                ("m", "mlp", Some("digits")),
+            ]
+        );
+        let keys: Vec<String> = asked
+            .iter()
+            .map(|(_, question)| question.key(&catalog))
+            .collect();
+        assert!(keys[0].starts_with("size model gpt "), "{}", keys[0]);
+        assert!(keys[0].contains(r#""context":{"#) && keys[0].contains(" by tokenizer bpe "));
+        assert!(keys[0].contains("300"), "{}", keys[0]);
+        assert!(keys[3].contains(" by dataset digits "), "{}", keys[3]);
+        for (index, key) in keys.iter().enumerate() {
+            assert!(!keys[..index].contains(key), "{key} asked twice");
+        }
+        assert!(asked
+            .iter()
+            .all(|(_, question)| answer_is_stable(question, &catalog)));
+    }
+
+    /// An answer is not kept when what sizes the model reads files, which change without
+    /// the plugin changing.
+    #[test]
+    fn a_size_read_from_files_is_not_kept() {
+        let graph = graph(
+            r#"dataset notes = text_files { paths: ["notes/*.txt"] }
+tokenizer tok = bpe(notes)
+model lm = gpt(tok)
+train pre { model: lm, data: notes, steps: 1 steps, optimizer: adamw }
+"#,
+        );
+        let catalog = TestCatalog::new();
+        let asked = questions(&graph);
+        assert_eq!(asked.len(), 1);
+        // The tokenizer names no file itself: the question is about `bpe`, and kept.
+        assert!(answer_is_stable(&asked[0].1, &catalog));
+        let mut question = asked[0].1;
+        let notes = graph
+            .nodes
+            .iter()
+            .find_map(|node| match &node.kind {
+                exp_ir::NodeKind::Dataset { component } => Some(component),
+                _ => None,
+            })
+            .unwrap();
+        question.by = Some(notes);
+        assert!(!answer_is_stable(&question, &catalog));
+        question.by = None;
+        question.model = notes;
+        assert!(!answer_is_stable(&question, &catalog));
+    }
 
     #[test]
     fn a_reason_a_model_cannot_be_sized_is_said_once_for_all_its_copies() {
