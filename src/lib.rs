@@ -85,6 +85,21 @@ pub fn graph_json(graph: &Graph, sizes: &Sizes) -> serde_json::Result<String> {
     serde_json::to_string_pretty(&printed)
 }
 
+/// The file `experiment.exp` holding `src`, compiled against the checker's test catalog: for
+/// the tests of what reads graphs.
+#[cfg(test)]
+pub(crate) fn test_graph(experiment: &str, src: &str) -> Graph {
+    let (graph, _, diagnostics) = exp_compile::check_and_compile(
+        &format!("{experiment}.exp"),
+        src.as_bytes(),
+        experiment,
+        &exp_check::testing::TestWorld::new(),
+        &exp_check::testing::TestCatalog::new(),
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    graph.expect("a graph")
+}
+
 /// Prints the graph in the format asked for, with the sizes of its models that are known.
 pub fn print_graph(graph: &Graph, format: GraphFormat, sizes: &Sizes) -> Exit {
     match format {

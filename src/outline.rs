@@ -112,7 +112,6 @@ fn size_range(sizes: &[Size]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use exp_check::testing::{TestCatalog, TestWorld};
     use exp_ir::NodeId;
 
     use super::{size_range, to_outline};
@@ -130,15 +129,7 @@ sweep lr in [0.001, 0.003], seeds 2 {
 }
 report results { rows: [ft] }
 "#;
-        let (graph, _, diagnostics) = exp_compile::check_and_compile(
-            "sweep.exp",
-            src.as_bytes(),
-            "sweep",
-            &TestWorld::new(),
-            &TestCatalog::new(),
-        );
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        let graph = graph.unwrap();
+        let graph = crate::test_graph("sweep", src);
         let net = graph
             .nodes
             .iter()

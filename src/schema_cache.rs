@@ -77,7 +77,7 @@ impl CachedComponent {
     /// Whether answers of its check rule may be stored: not when a parameter names files,
     /// whose contents the rule may read and which may change without the plugin changing.
     pub fn answers_are_stable(&self) -> bool {
-        !self.schema.params.iter().any(|param| param.path)
+        !self.schema.reads_files()
     }
 }
 
@@ -126,11 +126,7 @@ pub struct Entry {
 impl Entry {
     /// The answer stored for `key`: the latest, where a key was answered twice.
     pub fn answer(&self, key: &str) -> Option<&Option<Rejection>> {
-        self.answers
-            .iter()
-            .rev()
-            .find(|(known, _)| known == key)
-            .map(|(_, answer)| answer)
+        latest(&self.answers, key)
     }
 
     /// Every answer by key, by the same rule as `answer` (later answers replace earlier ones):
@@ -162,14 +158,22 @@ pub fn answer_key(kind: ComponentKind, name: &str, params: &BTreeMap<String, Val
 /// plugin checks each as it is reached.
 pub use exp_ir::value::plain_params;
 
+/// The answer stored for `key` in a list of answers, oldest first: the latest, where a key was
+/// answered twice.
+fn latest<'a, T>(list: &'a [(String, T)], key: &str) -> Option<&'a T> {
+    list.iter()
+        .rev()
+        .find(|(known, _)| known == key)
+        .map(|(_, answer)| answer)
+}
+
 /// Appends the answers whose key does not already read that answer (the latest answer of a
 /// key is the one that counts), keeping at most `MAX_ANSWERS` (past it the oldest half goes).
 /// Whether anything was added.
 fn append_latest<T: PartialEq>(list: &mut Vec<(String, T)>, new: Vec<(String, T)>) -> bool {
     let mut changed = false;
     for (key, answer) in new {
-        let latest = list.iter().rev().find(|(known, _)| *known == key);
-        if latest.map(|(_, known)| known) != Some(&answer) {
+        if latest(list, &key) != Some(&answer) {
             list.push((key, answer));
             changed = true;
         }

@@ -8,39 +8,14 @@
 //! answer sends the command to `exp-host`.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use exp_check::Catalog;
-use exp_ir::{ComponentRef, Graph, NodeId, NodeKind};
-use serde::{Deserialize, Serialize};
+use exp_ir::{ComponentRef, ComponentSchema, Graph, NodeId, NodeKind};
 
-use crate::schema_cache::plain_params;
+use crate::schema_cache::{answer_key, plain_params};
 
-/// A model's parameter count: exact, or the most it can be (sized by a tokenizer that has not
-/// learnt its vocabulary yet, whose vocabulary can come out smaller).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Size {
-    pub parameters: u64,
-    pub exact: bool,
-}
-
-impl fmt::Display for Size {
-    /// `1.06M parameters`, `≤ 12.32M parameters`, `650 parameters`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.exact {
-            f.write_str("≤ ")?;
-        }
-        let count = self.parameters;
-        // Each unit up to where its rounded figure would read as the next unit.
-        match count {
-            0..=9_999 => write!(f, "{count}")?,
-            10_000..=999_949 => write!(f, "{:.1}K", count as f64 / 1e3)?,
-            999_950..=999_994_999 => write!(f, "{:.2}M", count as f64 / 1e6)?,
-            _ => write!(f, "{:.2}B", count as f64 / 1e9)?,
-        }
-        f.write_str(" parameters")
-    }
-}
+/// A model's parameter count: exact, or the most it can be (`exp_ir::ModelSize`).
+pub use exp_ir::ModelSize as Size;
 
 /// The sizes of a graph's model nodes that could be known.
 pub type Sizes = HashMap<NodeId, Size>;
@@ -86,17 +61,17 @@ pub struct Question<'g> {
 }
 
 impl Question<'_> {
-    /// The key its answer is stored under: each component with its version (which a
-    /// component bumps when the same parameters would compute something else) and its
-    /// parameters as the plugin receives them, as canonical JSON.
+    /// The key its answer is stored under: each component as a check answer's key names it
+    /// (`answer_key`: kind, name and parameters as the plugin receives them), with its version,
+    /// which a component bumps when the same parameters would compute something else.
     pub fn key(&self, catalog: &dyn Catalog) -> String {
         let part = |component: &ComponentRef| {
             let version = catalog
                 .component(component.kind, &component.name)
                 .map_or("", |schema| schema.version.as_str());
-            let params =
-                serde_json::to_string(&plain_params(&component.params)).unwrap_or_default();
-            format!("{} {} {version} {params}", component.kind, component.name)
+            let params = plain_params(&component.params);
+            let key = answer_key(component.kind, &component.name, &params);
+            format!("{key} version {version}")
         };
         match self.by {
             Some(by) => format!("size {} by {}", part(self.model), part(by)),
@@ -143,28 +118,19 @@ pub fn answer_is_stable(question: &Question<'_>, catalog: &dyn Catalog) -> bool 
     let names_files = |component: &ComponentRef| {
         catalog
             .component(component.kind, &component.name)
-            .is_some_and(|schema| schema.params.iter().any(|param| param.path))
+            .is_some_and(ComponentSchema::reads_files)
     };
     !names_files(question.model) && !question.by.is_some_and(names_files)
 }
 
 #[cfg(test)]
 mod tests {
-    use exp_check::testing::{TestCatalog, TestWorld};
-    use exp_ir::Graph;
+    use exp_check::testing::TestCatalog;
 
     use super::{answer_is_stable, questions, NodeId, Size, Sized};
 
-    fn graph(src: &str) -> Graph {
-        let (graph, _, diagnostics) = exp_compile::check_and_compile(
-            "sized.exp",
-            src.as_bytes(),
-            "sized",
-            &TestWorld::new(),
-            &TestCatalog::new(),
-        );
-        assert!(diagnostics.is_empty(), "{diagnostics:?}");
-        graph.expect("a graph")
+    fn graph(src: &str) -> exp_ir::Graph {
+        crate::test_graph("sized", src)
     }
 
     /// A model of tokens is sized by its tokenizer, one of images by the dataset it trains on;

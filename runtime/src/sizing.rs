@@ -8,18 +8,11 @@
 //! most ids training can give (`Tokenizer::vocabulary_bound`), and the size is then a bound.
 
 use exp_ir::value::plain_params;
-use exp_ir::{ComponentKind, ComponentRef};
+use exp_ir::{ComponentKind, ComponentRef, ModelSize};
 use exp_plugin_api::host::{Foreign, ForeignDataset, ForeignModel, ForeignTokenizer};
 use exp_plugin_api::sdk::{Context, DataInfo, TokenInfo};
 
 use crate::registry::Registry;
-
-/// A model's parameter count, and whether it is exact or the most it can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Size {
-    pub parameters: u64,
-    pub exact: bool,
-}
 
 /// The size of `model` sized by `by` (a tokenizer or a dataset; `None` for a model sized by
 /// nothing): the elements of every tensor of the model as built from seed 0 on the CPU. The
@@ -28,7 +21,7 @@ pub fn model_size(
     registry: &Registry,
     model: &ComponentRef,
     by: Option<&ComponentRef>,
-) -> Result<Size, String> {
+) -> Result<ModelSize, String> {
     let (data, exact) = match by {
         None => (None, true),
         Some(by) if by.kind == ComponentKind::Tokenizer => {
@@ -46,7 +39,7 @@ pub fn model_size(
         }
     };
     if let Some(counted) = counted(registry, model, data.as_ref()) {
-        return counted.map(|parameters| Size { parameters, exact });
+        return counted.map(|parameters| ModelSize { parameters, exact });
     }
     let mut built =
         ForeignModel::new(build(registry, model, data)?).map_err(|error| error.to_string())?;
@@ -55,7 +48,7 @@ pub fn model_size(
         .iter()
         .map(|(_, tensor)| tensor.numel() as u64)
         .sum();
-    Ok(Size { parameters, exact })
+    Ok(ModelSize { parameters, exact })
 }
 
 /// The model's own count, where it computes one without being built
@@ -117,8 +110,9 @@ pub fn token_data_info(length: Option<usize>, vocabulary: TokenInfo) -> DataInfo
 /// The window length a model of token sequences reads: the value of the parameter its schema
 /// marks `sequence_length`, or `None` for a model that reads no token windows.
 pub fn sequence_length(registry: &Registry, architecture: &ComponentRef) -> Option<usize> {
-    let schema = registry.schema(ComponentKind::Model, &architecture.name)?;
-    let param = schema.params.iter().find(|param| param.sequence_length)?;
+    let param = registry
+        .schema(ComponentKind::Model, &architecture.name)?
+        .sequence_length()?;
     let length = architecture.params.get(&param.name)?.as_i64()?;
     usize::try_from(length).ok().filter(|length| *length > 0)
 }

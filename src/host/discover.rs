@@ -155,7 +155,7 @@ impl Catalog for RecordingCatalog<'_> {
         };
         let stable = plugin
             .schema(kind, name)
-            .is_some_and(|schema| !schema.params.iter().any(|param| param.path));
+            .is_some_and(|schema| !schema.reads_files());
         if let (Some(stored), true) = (stored, stable) {
             self.answers
                 .lock()

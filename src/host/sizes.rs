@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use exp::schema_cache::SchemaCache;
-use exp::sizes::{answer_is_stable, questions, Size, SizeAnswer, Sized};
+use exp::sizes::{answer_is_stable, questions, SizeAnswer, Sized};
 use exp_ir::{ComponentKind, Graph};
 use exp_runtime::sizing::model_size;
 use exp_runtime::Registry;
@@ -23,10 +23,7 @@ pub fn size_models(graph: &Graph, registry: &Registry, cache: Option<&SchemaCach
     for (node, question) in questions(graph) {
         let key = question.key(&catalog);
         if !answered.contains_key(&key) {
-            let answer = model_size(registry, question.model, question.by).map(|size| Size {
-                parameters: size.parameters,
-                exact: size.exact,
-            });
+            let answer = model_size(registry, question.model, question.by);
             let provider = registry.provider(ComponentKind::Model, &question.model.name);
             if let (Some(plugin), true) = (provider, answer_is_stable(&question, &catalog)) {
                 to_store

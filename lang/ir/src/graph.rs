@@ -44,6 +44,33 @@ impl Policy {
     }
 }
 
+/// A model's parameter count, as `exp graph` shows it: exact, or the most it can be (sized by a
+/// tokenizer that has not learnt its vocabulary yet, whose vocabulary can come out smaller).
+/// The runtime computes it (`exp_runtime::sizing`), the command line prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSize {
+    pub parameters: u64,
+    pub exact: bool,
+}
+
+impl std::fmt::Display for ModelSize {
+    /// `1.06M parameters`, `≤ 12.32M parameters`, `650 parameters`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.exact {
+            f.write_str("≤ ")?;
+        }
+        let count = self.parameters;
+        // Each unit up to where its rounded figure would read as the next unit.
+        match count {
+            0..=9_999 => write!(f, "{count}")?,
+            10_000..=999_949 => write!(f, "{:.1}K", count as f64 / 1e3)?,
+            999_950..=999_994_999 => write!(f, "{:.2}M", count as f64 / 1e6)?,
+            _ => write!(f, "{:.2}B", count as f64 / 1e9)?,
+        }
+        f.write_str(" parameters")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct NodeId(pub usize);
 

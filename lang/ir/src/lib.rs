@@ -10,6 +10,8 @@ pub mod graph;
 pub mod schema;
 pub mod value;
 
-pub use graph::{ArtifactKind, ComponentRef, Graph, Input, Node, NodeId, NodeKind, Origin};
+pub use graph::{
+    ArtifactKind, ComponentRef, Graph, Input, ModelSize, Node, NodeId, NodeKind, Origin,
+};
 pub use schema::{ComponentKind, ComponentSchema, ParamSchema, ParamType, Range};
 pub use value::{Duration, DurationUnit, Schedule, Value};

@@ -94,6 +94,13 @@ impl ComponentSchema {
         self.params.iter().find(|param| param.sequence_length)
     }
 
+    /// Whether a parameter names files (`path`): what the component computes from its
+    /// parameters can then change without them or the plugin changing, so no answer about it
+    /// is kept between commands.
+    pub fn reads_files(&self) -> bool {
+        self.params.iter().any(|param| param.path)
+    }
+
     pub fn param(&self, name: &str) -> Option<&ParamSchema> {
         self.params.iter().find(|param| param.name == name)
     }

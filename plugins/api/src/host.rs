@@ -396,26 +396,19 @@ impl Plugin {
             .loaded(ComponentKind::Model, name)
             .ok()?
             .parameter_count?;
-        Some(self.call_parameter_count(count, name, params, data))
-    }
-
-    fn call_parameter_count(
-        &self,
-        count: FfiParameterCountFn,
-        name: &str,
-        params: &BTreeMap<String, Value>,
-        data: Option<&DataInfo>,
-    ) -> Result<u64, PluginError> {
-        let params = self.params_value(name, params)?;
-        let data = data.map(|info| self.data_value(name, info)).transpose()?;
-        let mut out = 0u64;
-        let status = count(
-            params.as_ptr(),
-            data.as_ref().map_or(std::ptr::null(), OwnedValue::as_ptr),
-            &mut out,
-        );
-        self.status(status, name, "parameter_count")?;
-        Ok(out)
+        let counted = || {
+            let params = self.params_value(name, params)?;
+            let data = data.map(|info| self.data_value(name, info)).transpose()?;
+            let mut out = 0u64;
+            let status = count(
+                params.as_ptr(),
+                data.as_ref().map_or(std::ptr::null(), OwnedValue::as_ptr),
+                &mut out,
+            );
+            self.status(status, name, "parameter_count")?;
+            Ok(out)
+        };
+        Some(counted())
     }
 
     /// A dataset info as the record a plugin reads (`FfiContext::data`).
