@@ -41,11 +41,13 @@ pub fn to_dot(graph: &Graph, sizes: &Sizes) -> String {
                 }
                 detail
             }
-            NodeKind::Evaluate { metrics, split } => {
+            NodeKind::Evaluate { metrics, splits } => {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
-                format!("{} on {split}", names.join(", "))
+                format!("{} on {}", names.join(", "), splits.join(", "))
             }
             NodeKind::Report { .. } => "table".to_string(),
+            NodeKind::Caption => "caption".to_string(),
+            NodeKind::Sample(spec) => format!("sample {}", spec.summary()),
             NodeKind::Continual {
                 tasks,
                 metric,
@@ -60,7 +62,7 @@ pub fn to_dot(graph: &Graph, sizes: &Sizes) -> String {
             let _ = write!(detail, "\n{size}");
         }
         let shape = match node.kind {
-            NodeKind::Dataset { .. } => "cylinder",
+            NodeKind::Dataset { .. } | NodeKind::Caption | NodeKind::Sample(_) => "cylinder",
             NodeKind::Report { .. } | NodeKind::Continual { .. } => "note",
             _ => "box",
         };

@@ -93,12 +93,7 @@ pub fn questions(graph: &Graph) -> Vec<(NodeId, Question<'_>)> {
             };
             let input_component = |role: &str| {
                 let input = node.inputs.iter().find(|input| input.role == role)?;
-                match &graph.node(input.node).kind {
-                    NodeKind::Tokenizer { component } | NodeKind::Dataset { component } => {
-                        Some(component)
-                    }
-                    _ => None,
-                }
+                sizing_component(graph, input.node)
             };
             let by = input_component("tokenizer").or_else(|| input_component("data"));
             Some((
@@ -110,6 +105,21 @@ pub fn questions(graph: &Graph) -> Vec<(NodeId, Question<'_>)> {
             ))
         })
         .collect()
+}
+
+/// The component whose description sizes a model built on node `id`: a tokenizer, a
+/// dataset, or for a dataset a model made (`caption`, `sample`) the dataset it was made from,
+/// whose examples have the same shape.
+fn sizing_component(graph: &Graph, id: NodeId) -> Option<&ComponentRef> {
+    let node = graph.node(id);
+    match &node.kind {
+        NodeKind::Tokenizer { component } | NodeKind::Dataset { component } => Some(component),
+        NodeKind::Caption | NodeKind::Sample(_) => {
+            let input = node.inputs.iter().find(|input| input.role == "data")?;
+            sizing_component(graph, input.node)
+        }
+        _ => None,
+    }
 }
 
 /// Whether an answer may be stored: not when a component's parameters name files (a

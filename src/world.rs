@@ -13,6 +13,7 @@ pub const STDLIB: &[(&str, &str)] = &[
     ("digits", include_str!("../stdlib/digits.exp")),
     ("continual", include_str!("../stdlib/continual.exp")),
     ("text", include_str!("../stdlib/text.exp")),
+    ("shapes", include_str!("../stdlib/shapes.exp")),
 ];
 
 pub struct FileWorld {

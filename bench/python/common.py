@@ -1,9 +1,11 @@
-"""The shared half of the PyTorch eager reference scripts: the digits data with exactly exp's
-train split, exp's batch order, and the timed training loop.
+"""The shared half of the PyTorch eager reference scripts: exp's random streams and batch order,
+the digits data with exactly exp's train split, the arguments every script takes, AdamW as exp
+configures it, the timed training loop and the JSON report the harness reads.
 
-Each model script (mlp.py, convnet.py) defines an idiomatic `nn.Module` whose state-dict keys
-match exp's checkpoint keys, and calls `main` with a function that builds it from the initial
-weights exp wrote, so both sides start from the same initialisation.
+Each model script (mlp.py, convnet.py, gpt.py, unet.py) defines an idiomatic `nn.Module` whose
+state-dict keys match exp's checkpoint keys and loads it from the initial weights exp wrote, so
+both sides start from the same initialisation. The digits scripts call `main` with a function
+that builds their model; gpt.py and unet.py bring their own data and loss to `train`.
 
 The split and the batch order are exact ports of exp's SplitMix64 `Rng`
 (plugins/api/src/sdk.rs), `split_indices` (plugins/std/src/dataset/digits.rs) and the training
@@ -84,66 +86,129 @@ def batch_order(seed, examples, batch, steps):
     return batches
 
 
-def arguments():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="digits.csv.gz")
+def batch_indices(seed, examples, batch, steps):
+    """`batch_order` as int64 tensors, ready for `index_select`."""
+    return [torch.tensor(b, dtype=torch.int64)
+            for b in batch_order(seed, examples, batch, steps)]
+
+
+def parser(description, batch, steps, warmup, weight_decay):
+    """The arguments every script takes (the train node's, exp's thread count, the initial
+    weights), with the script's defaults; a script adds its own."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--weights", help="initial weights (exp's checkpoints/<model>.safetensors)")
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=20, help="steps left out of the timing")
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--warmup", type=int, default=warmup, help="steps left out of the timing")
     parser.add_argument("--seed", type=int, default=1, help="the train node's seed")
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--weight-decay", type=float, default=weight_decay)
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--log-every", type=int, default=100)
-    parser.add_argument("--test-fraction", type=float, default=0.2)
-    parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--print-split", action="store_true",
-                        help="print the train/test split as JSON and exit")
-    return parser.parse_args()
+    parser.add_argument("--log-every", type=int, default=1, help="steps between logged losses")
+    return parser
+
+
+def load_strict(model, path):
+    """Loads exp's initial weights into `model`, which must have exactly exp's tensors: the
+    same checkpoint keys with the same shapes, or the script stops and says which differ."""
+    weights = load_file(path)
+    ours = model.state_dict()
+    missing = sorted(set(ours) - set(weights))
+    unexpected = sorted(set(weights) - set(ours))
+    shapes = [f"{key}: exp {tuple(weights[key].shape)}, here {tuple(ours[key].shape)}"
+              for key in sorted(set(ours) & set(weights))
+              if weights[key].shape != ours[key].shape]
+    if missing or unexpected or shapes:
+        raise SystemExit(
+            f"{path} does not hold this model's tensors: missing {missing}, unexpected "
+            f"{unexpected}, other shapes {shapes}")
+    model.load_state_dict(weights, strict=True)
+    return model
+
+
+def adamw(model, args, decays=lambda name: True):
+    """`torch.optim.AdamW` as exp's `adamw` (β 0.9 and 0.999, ε 1e-8), decaying only the
+    parameters `decays` names, as exp leaves alone those its model exempts."""
+    params = dict(model.named_parameters())
+    groups = [
+        {"params": [p for n, p in params.items() if decays(n)], "weight_decay": args.weight_decay},
+        {"params": [p for n, p in params.items() if not decays(n)], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([group for group in groups if group["params"]], lr=args.lr,
+                             betas=(0.9, 0.999), eps=1e-8)
+
+
+def train(step, batches, warmup, log_every):
+    """Calls `step(batch)` (one optimizer step; it returns the loss) on every batch and times
+    each call. Returns the seconds of the steps after the first `warmup`, the seconds of those
+    warm-up steps together, and the loss every `log_every` steps and at the last, by step
+    (read after the step's timing ends)."""
+    step_seconds, warmup_seconds, losses = [], 0.0, {}
+    for done, batch in enumerate(batches, start=1):
+        started = time.perf_counter()
+        loss = step(batch)
+        elapsed = time.perf_counter() - started
+        if done > warmup:
+            step_seconds.append(elapsed)
+        else:
+            warmup_seconds += elapsed
+        if done % log_every == 0 or done == len(batches):
+            losses[str(done)] = loss.item()
+    if not step_seconds:
+        raise SystemExit("no timed steps: --steps must exceed --warmup")
+    return step_seconds, warmup_seconds, losses
+
+
+def report(step_seconds, losses, **extra):
+    """Prints the one JSON object the harness reads: step times, losses and `extra`."""
+    print(json.dumps({
+        "step_seconds_median": statistics.median(step_seconds),
+        "step_seconds_mean": statistics.fmean(step_seconds),
+        "timed_steps": len(step_seconds),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "losses": losses,
+        **extra,
+    }))
 
 
 def main(build_model):
-    """Trains `build_model(initial_weights)` as exp's train node does and prints JSON timings."""
-    args = arguments()
+    """Trains `build_model(initial_weights)` on the digits as exp's train node does and prints
+    JSON timings."""
+    args = digits_arguments()
     images, labels = load_digits(args.data)
-    train, test = split_indices(labels.tolist(), args.test_fraction, args.split_seed)
+    train_rows, test_rows = split_indices(labels.tolist(), args.test_fraction, args.split_seed)
     if args.print_split:
-        print(json.dumps({"train": train, "test": test}))
+        print(json.dumps({"train": train_rows, "test": test_rows}))
         return
     torch.set_num_threads(args.threads)
-    x = torch.from_numpy(images[train] / np.float32(16.0))
-    y = torch.from_numpy(labels[train])
-    batches = [torch.tensor(b, dtype=torch.int64)
-               for b in batch_order(args.seed, len(train), args.batch, args.steps)]
+    x = torch.from_numpy(images[train_rows] / np.float32(16.0))
+    y = torch.from_numpy(labels[train_rows])
+    batches = batch_indices(args.seed, len(train_rows), args.batch, args.steps)
 
     model = build_model(load_file(args.weights))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.999),
-                                  eps=1e-8, weight_decay=args.weight_decay)
+    optimizer = adamw(model, args)
     model.train()
-    step_seconds, losses, examples = [], {}, 0
-    for step, index in enumerate(batches):
-        started = time.perf_counter()
+
+    def step(index):
         xb, yb = x.index_select(0, index), y.index_select(0, index)
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(xb), yb)
         loss.backward()
         optimizer.step()
-        elapsed = time.perf_counter() - started
-        done = step + 1
-        if done > args.warmup:
-            step_seconds.append(elapsed)
-            examples += len(index)
-        if done % args.log_every == 0 or done == args.steps:
-            losses[str(done)] = loss.item()
-    if not step_seconds:
-        raise SystemExit("no timed steps: --steps must exceed --warmup")
-    print(json.dumps({
-        "step_seconds_median": statistics.median(step_seconds),
-        "step_seconds_mean": statistics.fmean(step_seconds),
-        "examples_per_second": examples / sum(step_seconds),
-        "timed_steps": len(step_seconds),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "losses": losses,
-    }))
+        return loss
+
+    step_seconds, _, losses = train(step, batches, args.warmup, args.log_every)
+    examples = sum(len(index) for index in batches[args.warmup:])
+    report(step_seconds, losses, examples_per_second=examples / sum(step_seconds))
+
+
+def digits_arguments():
+    parser_ = parser(__doc__.splitlines()[0], batch=512, steps=300, warmup=20,
+                     weight_decay=0.01)
+    parser_.add_argument("--data", required=True, help="digits.csv.gz")
+    parser_.add_argument("--test-fraction", type=float, default=0.2)
+    parser_.add_argument("--split-seed", type=int, default=0)
+    parser_.add_argument("--print-split", action="store_true",
+                         help="print the train/test split as JSON and exit")
+    return parser_.parse_args()

@@ -20,10 +20,8 @@ through `torch.compile` (the optimizer stays eager); the steps before --warmup, 
 happens, are left out of the timing and the compile time is reported on its own.
 """
 
-import argparse
 import json
 import statistics
-import time
 
 import numpy as np
 import torch
@@ -141,20 +139,13 @@ def build(weights, heads):
 
 
 def arguments():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__doc__.splitlines()[0], batch=8, steps=30, warmup=3,
+                           weight_decay=0.1)
     parser.add_argument("--text", required=True, help="the one document exp trained on")
-    parser.add_argument("--weights", required=True, help="exp's checkpoints/<model>.safetensors")
     parser.add_argument("--tokenizer", help="exp's tokenizers/<name>.json, to check the byte ids")
     parser.add_argument("--special-tokens", type=int, default=2,
                         help="special tokens before the bytes; the first is end-of-text")
     parser.add_argument("--heads", type=int, required=True)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3, help="steps left out of the timing")
-    parser.add_argument("--seed", type=int, default=1, help="the train node's seed")
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--weight-decay", type=float, default=0.1)
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--compile", action="store_true", help="torch.compile the forward and loss")
     parser.add_argument("--profile", type=int, default=0,
                         help="after training, profile this many more steps (torch.profiler): "
@@ -178,17 +169,10 @@ def main():
     n_windows = (len(stream) - 1) // context
     # Row w holds stream[w·context ..= w·context + context]: inputs and targets one apart.
     windows = stream[: n_windows * context + 1].unfold(0, context + 1, context)
-    batches = [torch.tensor(b, dtype=torch.int64)
-               for b in common.batch_order(args.seed, n_windows, args.batch,
-                                           args.steps + args.profile)]
+    batches = common.batch_indices(args.seed, n_windows, args.batch, args.steps + args.profile)
 
     model = build(weights, args.heads)
-    params = dict(model.named_parameters())
-    groups = [
-        {"params": [p for n, p in params.items() if decays(n)], "weight_decay": args.weight_decay},
-        {"params": [p for n, p in params.items() if not decays(n)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
+    optimizer = common.adamw(model, args, decays)
     loss_of = torch.compile(model) if args.compile else model
     model.train()
 
@@ -201,34 +185,19 @@ def main():
         optimizer.step()
         return loss
 
-    step_seconds, losses, compile_seconds = [], {}, 0.0
-    for done, index in enumerate(batches[: args.steps], start=1):
-        started = time.perf_counter()
-        loss = step(index)
-        elapsed = time.perf_counter() - started
-        if done > args.warmup:
-            step_seconds.append(elapsed)
-        else:
-            compile_seconds += elapsed
-        losses[str(done)] = loss.item()
-    if not step_seconds:
-        raise SystemExit("no timed steps: --steps must exceed --warmup")
+    step_seconds, warmup_seconds, losses = common.train(step, batches[: args.steps], args.warmup,
+                                                        log_every=1)
     profiled = profile(step, batches[args.steps:]) if args.profile else None
     median = statistics.median(step_seconds)
-    print(json.dumps({
-        "step_seconds_median": median,
-        "step_seconds_mean": statistics.fmean(step_seconds),
-        "tokens_per_second": args.batch * context / median,
-        "timed_steps": len(step_seconds),
+    common.report(
+        step_seconds, losses,
+        tokens_per_second=args.batch * context / median,
         # The warm-up steps beyond what a timed step takes: compilation, with --compile.
-        "compile_seconds": max(0.0, compile_seconds - args.warmup * median) if args.compile else 0.0,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "windows": n_windows,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "losses": losses,
-        "profile": profiled,
-    }))
+        compile_seconds=max(0.0, warmup_seconds - args.warmup * median) if args.compile else 0.0,
+        parameters=sum(p.numel() for p in model.parameters()),
+        windows=n_windows,
+        profile=profiled,
+    )
 
 
 def profile(step, batches):

@@ -6,7 +6,9 @@
 //! interleaved exp, PyTorch, exp, PyTorch over several repeats after one warm-up run of each;
 //! a GPT row also runs `torch.compile` in each repeat and must agree with PyTorch on its first
 //! losses (`runs::check_agreement`), and gets a profile of where each side's step goes
-//! (`phases.rs` for exp, torch.profiler for PyTorch).
+//! (`phases.rs` for exp, torch.profiler for PyTorch). A U-Net row's PyTorch side draws its own
+//! images and noise (the same shapes), so its first losses need only be of the same magnitude
+//! (`runs::check_magnitude`).
 //! It also measures the machine's fp32 matmul ceiling, the plugin boundary (`boundary.rs`),
 //! sweep scaling with `--jobs` (`sweep.rs`), training beside a competing process (`busy.rs`),
 //! `exp check` per file of `experiments/`, and prints one line per model. The full run rewrites
@@ -35,7 +37,7 @@ use anyhow::{bail, Context as _};
 use clap::Parser;
 
 use crate::model_summary::{Compiled, CompiledSummary, ModelSummary};
-use crate::models::{BenchModel, MODELS};
+use crate::models::{BenchModel, FirstLosses, MODELS};
 use crate::report::{Machine, Others, Summary};
 use crate::runs::{Mode, Paths, AGREEMENT, COMPILED_AGREEMENT};
 use crate::stats::median;
@@ -85,9 +87,12 @@ fn paths() -> anyhow::Result<Paths> {
         work: std::env::temp_dir().join(format!("exp-bench-{}", std::process::id())),
         root,
     };
+    // exp loads the `libexp_*` plugins beside it; the U-Net row needs the diffusion plugin.
+    let diffusion = bin_dir.join("libexp_diffusion.so");
     for (path, fix) in [
         (&paths.exp, "cargo build --release -p exp -p exp-std"),
         (&paths.plugin, "cargo build --release -p exp-std"),
+        (&diffusion, "cargo build --release -p exp-diffusion"),
         (&paths.python, "./setup.sh"),
     ] {
         if !path.exists() {
@@ -280,10 +285,16 @@ fn main() -> anyhow::Result<()> {
         for run in 0..warmups + repeats {
             let exp = runs::run_exp(&paths, model, steps, run)?;
             let python = runs::run_python(&paths, model, steps, &exp, Mode::Eager)?;
-            if model.is_gpt() {
-                let found =
-                    runs::check_agreement(model.name, &exp.sample, &python.sample, AGREEMENT)?;
-                agreement = Some(agreement.unwrap_or(0.0).max(found));
+            match model.first_losses() {
+                FirstLosses::Shown => {}
+                FirstLosses::Agree => {
+                    let found =
+                        runs::check_agreement(model.name, &exp.sample, &python.sample, AGREEMENT)?;
+                    agreement = Some(agreement.unwrap_or(0.0).max(found));
+                }
+                FirstLosses::Magnitude => {
+                    runs::check_magnitude(model.name, &exp.sample, &python.sample)?;
+                }
             }
             threads = exp.threads;
             torch = python.torch_version.clone();

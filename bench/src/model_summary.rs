@@ -1,8 +1,9 @@
 //! `ModelSummary`: one model's repeats reduced to what the report shows: the median step time
 //! of each side, the paired ratios, throughput, peak memory, the fraction of the matmul ceiling,
-//! the losses, and for a GPT how closely the first losses agreed and the `torch.compile` column.
+//! the losses (the first ones too, for a row that compares them) and, for a GPT, how closely the
+//! first losses agreed and the `torch.compile` column.
 
-use crate::models::BenchModel;
+use crate::models::{BenchModel, FirstLosses};
 use crate::runs::{ExpSample, PythonSample};
 use crate::stats::{median, range};
 
@@ -57,6 +58,9 @@ pub struct ModelSummary {
     pub python_peak: u64,
     pub exp_loss: f64,
     pub python_loss: f64,
+    /// The losses at the first step logged (step 1 for a GPT or a U-Net).
+    pub exp_first_loss: f64,
+    pub python_first_loss: f64,
     /// For a GPT: the largest relative difference of the two sides' losses at the first steps.
     pub agreement: Option<f64>,
     pub compiled: Compiled,
@@ -87,6 +91,8 @@ impl ModelSummary {
             python_peak: python.iter().map(|s| s.sample.peak_rss).max().unwrap_or(0),
             exp_loss: exp.last().map_or(f64::NAN, |s| s.sample.final_loss()),
             python_loss: python.last().map_or(f64::NAN, |s| s.sample.final_loss()),
+            exp_first_loss: exp.last().map_or(f64::NAN, |s| s.sample.first_loss()),
+            python_first_loss: python.last().map_or(f64::NAN, |s| s.sample.first_loss()),
             agreement,
             compiled,
         }
@@ -133,8 +139,16 @@ impl ModelSummary {
             self.exp_loss,
             self.python_loss,
         );
-        if let Some(agreement) = self.agreement {
-            line.push_str(&format!(", first losses agree to {agreement:.1e}"));
+        match self.model.first_losses() {
+            FirstLosses::Shown => {}
+            FirstLosses::Agree => line.push_str(&format!(
+                ", first losses agree to {:.1e}",
+                self.agreement.unwrap_or(f64::NAN)
+            )),
+            FirstLosses::Magnitude => line.push_str(&format!(
+                ", first loss {:.4} vs {:.4} (different inputs and noise: magnitude only)",
+                self.exp_first_loss, self.python_first_loss
+            )),
         }
         match &self.compiled {
             Compiled::NotRun(_) if !self.model.is_gpt() => {}

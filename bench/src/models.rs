@@ -3,9 +3,10 @@
 //! Each row says how exp builds the model (the `.exp` file the harness writes), which PyTorch
 //! script in `bench/python/` is its reference, and how it trains: batch, steps and AdamW
 //! hyper-parameters, the same on both sides, from the initial weights exp wrote.
-//! Two families: the shipped digits (exp's train split and batch order), and a GPT trained on
+//! Three families: the shipped digits (exp's train split and batch order), a GPT trained on
 //! one text file the harness writes (`gpt_text.rs`), read through exp's `bytes` tokenizer and
-//! packed into windows as exp packs them.
+//! packed into windows as exp packs them, and the diffusion plugin's `unet` on its generated
+//! `shapes` images, whose PyTorch side draws inputs and noise of its own (`FirstLosses`).
 
 use crate::gpt_text::{SPECIAL_TOKENS, TEXT_FILE};
 
@@ -20,6 +21,24 @@ pub enum Family {
     },
     /// `gpt` (learned positions, GELU, tied head, no dropout) on the harness's text file.
     Gpt(GptShape),
+    /// The diffusion plugin's `unet` on `shapes` images.
+    Diffusion(UNetShape),
+}
+
+/// How a row holds the two sides' losses against each other.
+pub enum FirstLosses {
+    /// Not at the first steps: only the final losses are shown (the digits: the same data in
+    /// the same order, so they agree to the digits shown).
+    Shown,
+    /// The first steps' losses must agree (`runs::check_agreement`): the same weights see the
+    /// same tokens.
+    Agree,
+    /// The first step's losses must be of the ε-prediction loss's magnitude
+    /// (`runs::check_magnitude`): exp draws its images from its Rust generator and its
+    /// timesteps, noise and caption dropout from its Rust random stream, the PyTorch side
+    /// draws its own with torch, so only step time, throughput and memory compare like for
+    /// like.
+    Magnitude,
 }
 
 /// The architecture of a GPT row; the vocabulary is the `bytes` tokenizer's.
@@ -28,6 +47,156 @@ pub struct GptShape {
     pub depth: u64,
     pub heads: u64,
     pub context: u64,
+}
+
+/// The images of `shapes` at its default size: 3×16×16.
+pub const SHAPES_IMAGE: [u64; 3] = [3, 16, 16];
+/// The values of each caption attribute of `shapes`: shape, colour and size.
+pub const SHAPES_ATTRIBUTES: [u64; 3] = [4, 4, 2];
+
+/// The architecture of a `unet` row and its diffusion settings, every one written into the
+/// `.exp` file and passed to `unet.py`, so neither side relies on its defaults.
+pub struct UNetShape {
+    pub width: u64,
+    pub multipliers: &'static [u64],
+    pub timesteps: u64,
+    /// The β schedule; `unet.py` ports `linear` only.
+    pub schedule: &'static str,
+    pub condition_dropout: f64,
+    pub groups: u64,
+    /// `shapes { count }`, all of them the training split (no validation or test fractions).
+    pub examples: u64,
+}
+
+/// Parameters of a convolution with bias.
+const fn conv_parameters(input: u64, output: u64, kernel: u64) -> u64 {
+    output * input * kernel * kernel + output
+}
+
+impl UNetShape {
+    /// The time-and-caption embedding: 4·width (the plugin's `EMBEDDING_FACTOR`).
+    const fn embedding(&self) -> u64 {
+        4 * self.width
+    }
+
+    const fn levels(&self) -> usize {
+        self.multipliers.len()
+    }
+
+    const fn channels(&self, level: usize) -> u64 {
+        self.width * self.multipliers[level]
+    }
+
+    /// Input and output channels of the down block of `level`.
+    const fn down_block(&self, level: usize) -> (u64, u64) {
+        let input = if level == 0 {
+            self.width
+        } else {
+            self.channels(level - 1)
+        };
+        (input, self.channels(level))
+    }
+
+    /// Input and output channels of the up block of `level`: what comes up from below and the
+    /// skip of the down block at the same level.
+    const fn up_block(&self, level: usize) -> (u64, u64) {
+        let below = if level + 1 < self.levels() {
+            level + 1
+        } else {
+            level
+        };
+        (
+            self.channels(below) + self.channels(level),
+            self.channels(level),
+        )
+    }
+
+    /// Parameters of a residual block: two group norms, two 3×3 convolutions, the FiLM map and
+    /// a 1×1 skip where the channels change.
+    const fn block_parameters(&self, (input, output): (u64, u64)) -> u64 {
+        let skip = if input == output {
+            0
+        } else {
+            conv_parameters(input, output, 1)
+        };
+        2 * input
+            + conv_parameters(input, output, 3)
+            + (self.embedding() * 2 * output + 2 * output)
+            + 2 * output
+            + conv_parameters(output, output, 3)
+            + skip
+    }
+
+    /// Multiply-adds of a residual block at `side`×`side`, FiLM included.
+    const fn block_macs(&self, (input, output): (u64, u64), side: u64) -> u64 {
+        let skip = if input == output { 0 } else { input * output };
+        side * side * (input * output * 9 + output * output * 9 + skip)
+            + self.embedding() * 2 * output
+    }
+
+    /// Every parameter: `conv_in`, the time embedding's two linear maps, one caption table per
+    /// attribute with a "none" row, the blocks, the resampling convolutions, `norm_out` and
+    /// `conv_out`.
+    pub const fn parameters(&self) -> u64 {
+        let [channels, ..] = SHAPES_IMAGE;
+        let embedding = self.embedding();
+        let last = self.channels(self.levels() - 1);
+        let mut count = conv_parameters(channels, self.width, 3)
+            + (self.width * embedding + embedding)
+            + (embedding * embedding + embedding)
+            + self.block_parameters((last, last))
+            + 2 * self.width
+            + conv_parameters(self.width, channels, 3);
+        let mut attribute = 0;
+        while attribute < SHAPES_ATTRIBUTES.len() {
+            count += (SHAPES_ATTRIBUTES[attribute] + 1) * embedding;
+            attribute += 1;
+        }
+        let mut level = 0;
+        while level < self.levels() {
+            count += self.block_parameters(self.down_block(level))
+                + self.block_parameters(self.up_block(level));
+            // A stride-2 convolution below every level but the deepest, an upsampling one
+            // above every level but the shallowest.
+            if level + 1 < self.levels() {
+                count += conv_parameters(self.channels(level), self.channels(level), 3);
+            }
+            if level > 0 {
+                count += conv_parameters(self.channels(level), self.channels(level), 3);
+            }
+            level += 1;
+        }
+        count
+    }
+
+    /// Forward and backward FLOPs per example (3× the forward multiply-adds ×2): the
+    /// convolutions at their levels' sizes, the time embedding and the FiLM maps; group norms,
+    /// activations and the loss left out, as for the conv net.
+    pub const fn flops_per_example(&self) -> f64 {
+        let [channels, side, _] = SHAPES_IMAGE;
+        let embedding = self.embedding();
+        let last = self.channels(self.levels() - 1);
+        let deepest = side >> (self.levels() - 1);
+        let mut macs = 2 * side * side * channels * self.width * 9
+            + self.width * embedding
+            + embedding * embedding
+            + self.block_macs((last, last), deepest);
+        let mut level = 0;
+        while level < self.levels() {
+            let at = side >> level;
+            let c = self.channels(level);
+            macs += self.block_macs(self.down_block(level), at)
+                + self.block_macs(self.up_block(level), at);
+            if level + 1 < self.levels() {
+                macs += (at / 2) * (at / 2) * c * c * 9;
+            }
+            if level > 0 {
+                macs += (2 * at) * (2 * at) * c * c * 9;
+            }
+            level += 1;
+        }
+        (3 * 2 * macs) as f64
+    }
 }
 
 /// The `bytes` tokenizer's vocabulary: the special tokens, then one token per byte.
@@ -160,6 +329,25 @@ pub const MODELS: &[BenchModel] = &[
         weight_decay: 0.1,
         target: Some(0.91),
     },
+    BenchModel {
+        name: "unet-16px",
+        family: Family::Diffusion(UNetShape {
+            width: 32,
+            multipliers: &[1, 2],
+            timesteps: 1000,
+            schedule: "linear",
+            condition_dropout: 0.1,
+            groups: 8,
+            examples: 2000,
+        }),
+        script: "unet.py",
+        batch: 64,
+        steps: 30,
+        smoke_steps: 3,
+        lr: 1e-3,
+        weight_decay: 0.01,
+        target: None,
+    },
 ];
 
 impl BenchModel {
@@ -168,6 +356,7 @@ impl BenchModel {
         match &self.family {
             Family::Digits { .. } => (self.batch as f64, "examples"),
             Family::Gpt(shape) => ((self.batch * shape.context) as f64, "tokens"),
+            Family::Diffusion(_) => (self.batch as f64, "examples"),
         }
     }
 
@@ -178,11 +367,21 @@ impl BenchModel {
                 flops_per_example, ..
             } => flops_per_example * self.batch as f64,
             Family::Gpt(shape) => shape.flops_per_token() * (self.batch * shape.context) as f64,
+            Family::Diffusion(shape) => shape.flops_per_example() * self.batch as f64,
         }
     }
 
     pub fn is_gpt(&self) -> bool {
         matches!(self.family, Family::Gpt(_))
+    }
+
+    /// How the two sides' losses are compared (see [`FirstLosses`]).
+    pub fn first_losses(&self) -> FirstLosses {
+        match self.family {
+            Family::Digits { .. } => FirstLosses::Shown,
+            Family::Gpt(_) => FirstLosses::Agree,
+            Family::Diffusion(_) => FirstLosses::Magnitude,
+        }
     }
 
     /// The model as written in the `.exp` file, e.g. `mlp { hidden: [128] }`.
@@ -193,12 +392,28 @@ impl BenchModel {
                 "gpt(tok) {{ width: {}, depth: {}, heads: {}, context: {} }}",
                 shape.width, shape.depth, shape.heads, shape.context
             ),
+            Family::Diffusion(shape) => format!(
+                "unet {{ width: {}, multipliers: [{}], timesteps: {}, schedule: \"{}\", \
+                 condition_dropout: {:?}, groups: {} }}",
+                shape.width,
+                shape
+                    .multipliers
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                shape.timesteps,
+                shape.schedule,
+                shape.condition_dropout,
+                shape.groups
+            ),
         }
     }
 
     /// The experiment exp runs for this model. A GPT reads the harness's text file (beside
-    /// the experiment) as one document, all of it for training, and logs its loss at every
-    /// step, so the first steps can be compared with PyTorch's.
+    /// the experiment) as one document, all of it for training; a U-Net trains on every
+    /// `shapes` image generated. Both log their loss at every step, so the first steps can be
+    /// compared with PyTorch's.
     pub fn exp_source(&self, steps: u64) -> String {
         let (data, log_every) = match &self.family {
             Family::Digits { .. } => ("dataset d = digits\n".to_string(), steps),
@@ -213,6 +428,14 @@ impl BenchModel {
                         .map(|token| format!("\"{token}\""))
                         .collect::<Vec<_>>()
                         .join(", ")
+                ),
+                1,
+            ),
+            Family::Diffusion(shape) => (
+                format!(
+                    "dataset d = shapes {{ count: {}, validation_fraction: 0.0, \
+                     test_fraction: 0.0 }}\n",
+                    shape.examples
                 ),
                 1,
             ),
@@ -239,7 +462,7 @@ impl BenchModel {
 
 #[cfg(test)]
 mod tests {
-    use super::{convnet_flops, mlp_flops, Family, GptShape, MODELS};
+    use super::{convnet_flops, mlp_flops, Family, GptShape, UNetShape, MODELS};
 
     #[test]
     fn flop_counts_match_hand_computed_values() {
@@ -268,6 +491,36 @@ mod tests {
     }
 
     #[test]
+    fn unet_parameters_and_flops_match_hand_computed_values() {
+        let shape = UNetShape {
+            width: 32,
+            multipliers: &[1, 2],
+            timesteps: 1000,
+            schedule: "linear",
+            condition_dropout: 0.1,
+            groups: 8,
+            examples: 10,
+        };
+        // What exp's checkpoint of this model holds, and unet.py counted, on 3×16×16 shapes.
+        assert_eq!(shape.parameters(), 446_563);
+        // Forward multiply-adds at 16×16 (level 0, 32 channels) and 8×8 (level 1, 64):
+        // conv_in and conv_out, the time embedding, down 0 (convs and FiLM), its downsample,
+        // down 1 (with a 1×1 skip), mid, up 1 (128 → 64, skip), its upsample at 16×16, up 0
+        // (96 → 32, skip).
+        let macs = 2 * 256 * 3 * 32 * 9
+            + (32 * 128 + 128 * 128)
+            + (256 * 2 * 32 * 32 * 9 + 128 * 64)
+            + 64 * 32 * 32 * 9
+            + (64 * (32 * 64 * 9 + 64 * 64 * 9 + 32 * 64) + 128 * 128)
+            + (64 * 2 * 64 * 64 * 9 + 128 * 128)
+            + (64 * (128 * 64 * 9 + 64 * 64 * 9 + 128 * 64) + 128 * 128)
+            + 256 * 64 * 64 * 9
+            + (256 * (96 * 32 * 9 + 32 * 32 * 9 + 96 * 32) + 128 * 64);
+        assert_eq!(macs, 41_488_384);
+        assert_eq!(shape.flops_per_example(), 6.0 * macs as f64);
+    }
+
+    #[test]
     fn every_model_has_a_reference_script_and_a_valid_experiment() {
         let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
         for model in MODELS {
@@ -279,6 +532,13 @@ mod tests {
                 assert!(source.contains("log_every: 1 steps"), "{source}");
                 assert!(source.contains("tokenizer tok = bytes"), "{source}");
                 assert_eq!(shape.width % shape.heads, 0, "{}", model.name);
+            }
+            if let Family::Diffusion(shape) = &model.family {
+                assert!(source.contains("log_every: 1 steps"), "{source}");
+                assert!(source.contains("dataset d = shapes { count: "), "{source}");
+                assert!(source.contains("model m = unet { width: "), "{source}");
+                assert!(source.contains("schedule: \"linear\""), "{source}");
+                assert_eq!(shape.width % shape.groups, 0, "{}", model.name);
             }
         }
     }

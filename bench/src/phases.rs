@@ -104,6 +104,7 @@ pub fn measure(
                     .map(|(id, token)| (token.to_string(), id as i64))
                     .collect::<BTreeMap<_, _>>(),
             }),
+            ..Default::default()
         }),
     };
     let gpt = serde_json::json!({

@@ -1,6 +1,6 @@
-//! `RESULTS.md`: the machine it ran on and the date, a table per family of models, where a GPT
-//! step goes, the plugin boundary, sweep scaling, a busy machine, `exp check`, the cached rerun,
-//! the targets and the notes, rewritten on every full run.
+//! `RESULTS.md`: the machine it ran on and the date, a table per family of models (digits, GPT,
+//! U-Net), where a GPT step goes, the plugin boundary, sweep scaling, a busy machine,
+//! `exp check`, the cached rerun, the targets and the notes, rewritten on every full run.
 
 use std::fmt::Write as _;
 
@@ -8,8 +8,9 @@ use crate::boundary::BoundaryResult;
 use crate::busy::BusyResult;
 use crate::editor::{self, milliseconds, EditorTime};
 use crate::model_summary::{mib, Compiled, ModelSummary};
+use crate::models::{Family, UNetShape, SHAPES_IMAGE};
 use crate::phases::Phases;
-use crate::runs::{PythonProfile, AGREEING_STEPS, AGREEMENT};
+use crate::runs::{PythonProfile, AGREEING_STEPS, AGREEMENT, INITIAL_LOSS_RANGE};
 use crate::stats::{median, range};
 use crate::sweep::SweepResult;
 
@@ -239,6 +240,7 @@ impl Summary {
         self.digits_table(&mut out);
         self.gpt_table(&mut out);
         self.profile_table(&mut out);
+        self.diffusion_table(&mut out);
         if let Some(others) = &self.others {
             let (b, c) = (&others.boundary.foreign, &others.boundary.control);
             let _ = writeln!(out, "## Plugin boundary\n");
@@ -346,6 +348,10 @@ impl Summary {
     }
 
     fn digits_table(&self, out: &mut String) {
+        let digits = |s: &&ModelSummary| matches!(s.model.family, Family::Digits { .. });
+        if !self.models.iter().any(|s| digits(&s)) {
+            return;
+        }
         let _ = writeln!(out, "## exp against PyTorch eager\n");
         let _ = writeln!(
             out,
@@ -354,7 +360,7 @@ impl Summary {
              | exp % of matmul ceiling | PyTorch % | final loss exp / PyTorch |"
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-        for s in self.models.iter().filter(|s| !s.model.is_gpt()) {
+        for s in self.models.iter().filter(digits) {
             let (low, high) = range(&s.ratios);
             let _ = writeln!(
                 out,
@@ -409,7 +415,7 @@ impl Summary {
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for s in gpts {
-            let crate::models::Family::Gpt(shape) = &s.model.family else {
+            let Family::Gpt(shape) = &s.model.family else {
                 continue;
             };
             let (low, high) = range(&s.ratios);
@@ -477,6 +483,78 @@ impl Summary {
              step time, and the compile time shown is the first repeat's, with a cold cache. \
              FLOPs per token: 6·N for the parameters that multiply (all but the position \
              table) plus 12·depth·context·width for attention (nanoGPT's `estimate_mfu`).\n"
+        );
+    }
+
+    fn diffusion_table(&self, out: &mut String) {
+        let unets: Vec<(&ModelSummary, &UNetShape)> = self
+            .models
+            .iter()
+            .filter_map(|s| match &s.model.family {
+                Family::Diffusion(shape) => Some((s, shape)),
+                _ => None,
+            })
+            .collect();
+        if unets.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "## U-Net (diffusion): exp against PyTorch eager\n");
+        let _ = writeln!(
+            out,
+            "| model | parameters | batch × image | steps | exp ms/step | PyTorch ms/step \
+             | exp/PyTorch (range) | exp examples/s | PyTorch examples/s | exp peak RSS \
+             | PyTorch peak RSS | % of matmul ceiling exp / PyTorch \
+             | first loss exp / PyTorch (magnitude only) | final loss exp / PyTorch |"
+        );
+        let _ = writeln!(
+            out,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for (s, shape) in unets {
+            let (low, high) = range(&s.ratios);
+            let [channels, height, width] = SHAPES_IMAGE;
+            let _ = writeln!(
+                out,
+                "| {} (`{}`) | {:.3}M | {} × {channels}×{height}×{width} | {} | {:.1} | {:.1} \
+                 | {:.3} ({low:.3}–{high:.3}) | {:.0} | {:.0} | {} | {} | {:.1}% / {:.1}% \
+                 | {:.4} / {:.4} | {:.4} / {:.4} |",
+                s.model.name,
+                s.model.model_source(),
+                shape.parameters() as f64 / 1e6,
+                s.model.batch,
+                s.steps,
+                s.exp_median * 1e3,
+                s.python_median * 1e3,
+                s.ratio(),
+                s.throughput(s.exp_median),
+                s.throughput(s.python_median),
+                mib(s.exp_peak),
+                mib(s.python_peak),
+                100.0 * s.ceiling_fraction(s.exp_median, self.ceiling),
+                100.0 * s.ceiling_fraction(s.python_median, self.ceiling),
+                s.exp_first_loss,
+                s.python_first_loss,
+                s.exp_loss,
+                s.python_loss,
+            );
+        }
+        let (low, high) = INITIAL_LOSS_RANGE;
+        let _ = writeln!(
+            out,
+            "\nThis table compares step time, throughput and peak memory only. Both sides train \
+             the same network: `bench/python/unet.py` ports the diffusion plugin's `unet` op for \
+             op and loads the initial weights exp wrote by checkpoint key (a key or a shape that \
+             differs stops the benchmark), with the same AdamW (no decay on biases, norms and \
+             caption tables), batch size and thread count, on batches of the same shape. They \
+             do not see the same numbers: exp trains on its generated `shapes` images and draws \
+             the timesteps, noise and caption dropout from its own Rust random stream, while \
+             the PyTorch script draws images uniform in [−1, 1], captions in range, timesteps, \
+             noise and dropout with torch. So the losses are compared for magnitude only, not \
+             for agreement: each repeat checks that both sides' first loss lies in \
+             {low}–{high}, where the ε-prediction loss of an untrained model lies (about 1). \
+             FLOPs per example: the convolutions at their levels' sizes, the time embedding \
+             and the FiLM maps (3× the forward pass's multiply-adds ×2); group norms and \
+             activations are left out.\n"
         );
     }
 

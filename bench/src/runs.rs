@@ -9,7 +9,9 @@
 //! losses as one JSON object.
 //! For a GPT the two sides' losses at the first steps must agree ([`check_agreement`]): both
 //! start from the same weights and see the same tokens, so anything more than float rounding
-//! means the comparison is not like for like.
+//! means the comparison is not like for like. A U-Net's sides draw different images, timesteps
+//! and noise of the same shapes, so their first losses need only be of the magnitude an
+//! untrained ε-prediction gives ([`check_magnitude`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ use serde_json::Value;
 
 use crate::child;
 use crate::gpt_text::{self, SPECIAL_TOKENS, TEXT_FILE};
-use crate::models::{BenchModel, Family};
+use crate::models::{BenchModel, Family, SHAPES_ATTRIBUTES, SHAPES_IMAGE};
 
 /// Where the pieces of a benchmark are.
 pub struct Paths {
@@ -43,6 +45,11 @@ impl Sample {
     /// The training loss at the last step logged.
     pub fn final_loss(&self) -> f64 {
         self.losses.values().last().copied().unwrap_or(f64::NAN)
+    }
+
+    /// The training loss at the first step logged.
+    pub fn first_loss(&self) -> f64 {
+        self.losses.values().next().copied().unwrap_or(f64::NAN)
     }
 }
 
@@ -124,6 +131,10 @@ pub const AGREEING_STEPS: u64 = 5;
 pub const AGREEMENT: f64 = 1e-4;
 /// `torch.compile` fuses operations and so rounds differently; it is held to a looser bound.
 pub const COMPILED_AGREEMENT: f64 = 1e-3;
+/// Where the first loss of an untrained ε-prediction model must lie: the mean squared error
+/// against unit Gaussian noise is 1 for a prediction of zero, plus the variance of the
+/// untrained network's output (a little above 1 at PyTorch's initialisation).
+pub const INITIAL_LOSS_RANGE: (f64, f64) = (0.5, 2.0);
 
 fn read_json_lines(path: &Path) -> anyhow::Result<Vec<Value>> {
     let text = std::fs::read_to_string(path)
@@ -241,6 +252,34 @@ pub fn run_python(
                 .args(["--warmup", &warmup.to_string()])
                 .args(["--log-every", &steps.to_string()]);
         }
+        Family::Diffusion(shape) => {
+            let list = |values: &[u64]| {
+                values
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let [channels, side, _] = SHAPES_IMAGE;
+            // Like a GPT's eager run: the first step is left out, as exp's median hardly sees
+            // it.
+            command
+                .args(["--examples", &shape.examples.to_string()])
+                .args(["--channels", &channels.to_string()])
+                .args(["--size", &side.to_string()])
+                .args(["--values", &list(&SHAPES_ATTRIBUTES)])
+                .args(["--width", &shape.width.to_string()])
+                .args(["--multipliers", &list(shape.multipliers)])
+                .args(["--groups", &shape.groups.to_string()])
+                .args(["--timesteps", &shape.timesteps.to_string()])
+                .args(["--schedule", shape.schedule])
+                .args([
+                    "--condition-dropout",
+                    &format!("{:?}", shape.condition_dropout),
+                ])
+                .args(["--warmup", "1"])
+                .args(["--log-every", "1"]);
+        }
         Family::Gpt(shape) => {
             // Compilation happens in the first steps (forward, then backward); they are left
             // out of the timing. Eager leaves out its first step, as exp's median hardly sees it.
@@ -345,6 +384,23 @@ pub fn check_agreement(
         bail!("{name}: neither side logged a loss at the first steps to compare");
     }
     Ok(largest)
+}
+
+/// That both sides' first losses lie in [`INITIAL_LOSS_RANGE`], for a row whose sides draw
+/// different inputs: a failure means one side does not train the model it claims to.
+pub fn check_magnitude(name: &str, exp: &Sample, python: &Sample) -> anyhow::Result<()> {
+    let (low, high) = INITIAL_LOSS_RANGE;
+    for (side, sample) in [("exp", exp), ("PyTorch", python)] {
+        let first = sample.first_loss();
+        if !(low..=high).contains(&first) {
+            bail!(
+                "{name}: {side}'s first loss is {first}, outside {low}..{high}, where the \
+                 ε-prediction loss of an untrained model lies: the two sides do not train the \
+                 same kind of model, so their times cannot be compared"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The train split the Python scripts compute, as (train, test) indices.

@@ -1,6 +1,7 @@
 //! Runs the harness in `--smoke` mode through the built binary. It asserts what the harness
-//! prints, never timings: the suite's test.sh builds `exp` and `libexp_std.so` beside
-//! `exp-bench` before the tests run.
+//! prints, never timings: the suite's test.sh builds `exp` and the plugin libraries
+//! (`libexp_std.so`, `libexp_text.so`, `libexp_diffusion.so`) beside `exp-bench` before the
+//! tests run.
 
 use std::process::Command;
 
@@ -16,7 +17,7 @@ fn smoke_run_prints_a_line_per_model_with_both_timings_and_a_ratio() {
         output.status.success(),
         "--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    for model in ["digits-mlp", "digits-convnet", "gpt-1m"] {
+    for model in ["digits-mlp", "digits-convnet", "gpt-1m", "unet-16px"] {
         let line = stdout
             .lines()
             .find(|line| line.starts_with(&format!("model {model}: ")))
@@ -39,6 +40,11 @@ fn smoke_run_prints_a_line_per_model_with_both_timings_and_a_ratio() {
     let markdown = std::fs::read_to_string(results).unwrap();
     assert!(
         markdown.contains("## exp against PyTorch eager"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("## U-Net (diffusion): exp against PyTorch eager")
+            && markdown.contains("compared for magnitude only"),
         "{markdown}"
     );
     std::fs::remove_dir_all(std::path::Path::new(results).parent().unwrap()).unwrap();

@@ -30,6 +30,68 @@ pub enum DataSource {
     Plugin(Mutex<ForeignDataset>),
     /// A text dataset read through a model's tokenizer: packed windows of token ids.
     Tokens(crate::text::TokenView),
+    /// Examples a model made (`caption(..)`, `sample(..)`), held as tensors.
+    Examples(Arc<Examples>),
+}
+
+/// Inputs and targets of every split, held on the CPU (`[n, ..]` each); behind a lock like a
+/// model's weights.
+pub struct Examples {
+    splits: Mutex<[(Tensor, Tensor); 3]>,
+}
+
+impl Examples {
+    /// From the train, validation and test splits, in that order.
+    pub fn new(splits: Vec<(Tensor, Tensor)>) -> Examples {
+        let [train, validation, test]: [(Tensor, Tensor); 3] = splits
+            .try_into()
+            .unwrap_or_else(|_| panic!("examples need exactly three splits"));
+        Examples {
+            splits: Mutex::new([train, validation, test]),
+        }
+    }
+
+    fn slot(split: exp_plugin_api::sdk::Split) -> usize {
+        match split {
+            exp_plugin_api::sdk::Split::Train => 0,
+            exp_plugin_api::sdk::Split::Validation => 1,
+            exp_plugin_api::sdk::Split::Test => 2,
+        }
+    }
+
+    /// Shallow copies of a split's inputs and targets.
+    pub fn split(&self, split: exp_plugin_api::sdk::Split) -> (Tensor, Tensor) {
+        let splits = self
+            .splits
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (x, y) = &splits[Examples::slot(split)];
+        (x.shallow_clone(), y.shallow_clone())
+    }
+
+    /// The examples at `indices` of a split.
+    pub fn batch(
+        &self,
+        split: exp_plugin_api::sdk::Split,
+        indices: &[i64],
+    ) -> Result<(Tensor, Tensor), exp_plugin_api::host::PluginError> {
+        let (x, y) = self.split(split);
+        let len = x.size().first().copied().unwrap_or(0);
+        if let Some(index) = indices.iter().find(|index| !(0..len).contains(*index)) {
+            return Err(exp_plugin_api::host::PluginError::Call {
+                plugin: "exp".to_string(),
+                component: "examples".to_string(),
+                operation: "batch",
+                message: format!(
+                    "index {index} is outside the {} split's {len} examples",
+                    split.word()
+                ),
+                field: None,
+            });
+        }
+        let indices = Tensor::from_slice(indices);
+        Ok((x.index_select(0, &indices), y.index_select(0, &indices)))
+    }
 }
 
 impl DatasetArtifact {
@@ -45,6 +107,7 @@ impl DatasetArtifact {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .batch(split, indices),
             DataSource::Tokens(view) => view.batch(split, indices),
+            DataSource::Examples(examples) => examples.batch(split, indices),
         }
     }
 
@@ -55,7 +118,7 @@ impl DatasetArtifact {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .is_text(),
-            DataSource::Tokens(_) => false,
+            DataSource::Tokens(_) | DataSource::Examples(_) => false,
         }
     }
 }
@@ -163,6 +226,10 @@ pub struct LedgerEntry {
     /// For text: the tokens (targets trained on) this source gave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+    /// For a source whose examples carry their own licences: how many of its examples (all
+    /// splits) have each (`DataInfo::licenses`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub licenses: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]

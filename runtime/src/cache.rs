@@ -29,7 +29,8 @@ use serde_json::Value;
 use tch::{Device, Tensor};
 
 use crate::artifact::{
-    Artifact, CarriedHook, LedgerEntry, Memory, MetricsArtifact, ModelArtifact, TokenizerArtifact,
+    Artifact, CarriedHook, DataSource, DatasetArtifact, Examples, LedgerEntry, Memory,
+    MetricsArtifact, ModelArtifact, TokenizerArtifact,
 };
 use crate::error::RunError;
 use crate::registry::Registry;
@@ -98,7 +99,10 @@ fn components_of(kind: &NodeKind) -> Vec<&ComponentRef> {
             .chain(&spec.hooks)
             .collect(),
         NodeKind::Evaluate { metrics, .. } => metrics.iter().collect(),
-        NodeKind::Report { .. } | NodeKind::Continual { .. } => Vec::new(),
+        NodeKind::Report { .. }
+        | NodeKind::Continual { .. }
+        | NodeKind::Caption
+        | NodeKind::Sample(_) => Vec::new(),
     };
     let mut all = Vec::new();
     for component in written {
@@ -319,6 +323,12 @@ enum Stored {
     Tokenizer {
         tokenizer: StoredTokenizer,
     },
+    /// A dataset a model made; its examples are `examples.safetensors` (`train.x`,
+    /// `train.y`, .. for each split).
+    Examples {
+        info: DataInfo,
+        component: ComponentRef,
+    },
     Metrics {
         metrics: MetricsArtifact,
     },
@@ -491,7 +501,22 @@ impl Cache {
         fs::create_dir_all(&temporary)?;
         let mut files = BTreeMap::new();
         let stored = match artifact {
-            // Datasets are live plugin objects, cheap to rebuild; an export's files are
+            Artifact::Dataset(DatasetArtifact {
+                info,
+                source: DataSource::Examples(examples),
+                component,
+            }) => {
+                let path = temporary.join(EXAMPLES);
+                Tensor::write_safetensors(&examples_tensors(examples), &path)
+                    .map_err(std::io::Error::other)?;
+                fs::File::open(&path)?.sync_all()?;
+                files.insert(EXAMPLES.to_string(), hashed(&path)?);
+                Stored::Examples {
+                    info: info.clone(),
+                    component: component.clone(),
+                }
+            }
+            // Other datasets are live plugin objects, cheap to rebuild; an export's files are
             // written again from its (cached) model.
             Artifact::Dataset(_) | Artifact::Files(_) => {
                 let _ = fs::remove_dir_all(&temporary);
@@ -716,6 +741,28 @@ impl Hit {
                     .map_err(|error| RunError::io(&node.name, &path, error))?;
                 Ok(Artifact::Tokenizer(tokenizer))
             }
+            Stored::Examples { info, component } => {
+                let examples = restore_examples(&self.dir.join(EXAMPLES)).map_err(unusable)?;
+                if let NodeKind::Sample(spec) = &node.kind {
+                    if spec.grid > 0 {
+                        let split = crate::nodes::derived::grid_split(spec);
+                        let path = crate::nodes::derived::grid_path(run_dir, &node.name);
+                        crate::nodes::derived::write_grid_at(
+                            &path,
+                            &examples.split(split).0,
+                            spec.grid,
+                        )
+                        .map_err(|message| {
+                            unusable(format!("cannot draw `{}`: {message}", path.display()))
+                        })?;
+                    }
+                }
+                Ok(Artifact::Dataset(DatasetArtifact {
+                    info: info.clone(),
+                    source: DataSource::Examples(Arc::new(examples)),
+                    component: component.clone(),
+                }))
+            }
             Stored::Metrics { metrics } => {
                 if let NodeKind::Continual {
                     metric,
@@ -748,6 +795,50 @@ impl Hit {
             }
         }
     }
+}
+
+/// The file of a made dataset's examples in a cache entry.
+const EXAMPLES: &str = "examples.safetensors";
+/// The splits of a made dataset, as its tensors are named in `EXAMPLES`.
+const SPLITS: [exp_plugin_api::sdk::Split; 3] = [
+    exp_plugin_api::sdk::Split::Train,
+    exp_plugin_api::sdk::Split::Validation,
+    exp_plugin_api::sdk::Split::Test,
+];
+
+/// Every split's inputs and targets, named `<split>.x` and `<split>.y`.
+fn examples_tensors(examples: &Examples) -> Vec<(String, Tensor)> {
+    SPLITS
+        .iter()
+        .flat_map(|split| {
+            let (x, y) = examples.split(*split);
+            [
+                (format!("{}.x", split.word()), x.contiguous()),
+                (format!("{}.y", split.word()), y.contiguous()),
+            ]
+        })
+        .collect()
+}
+
+/// The examples back from their file.
+fn restore_examples(path: &Path) -> Result<Examples, String> {
+    let mut read = Tensor::read_safetensors(path)
+        .map_err(|error| format!("cannot read the cached examples: {error}"))?;
+    let mut take = |name: String| {
+        let position = read
+            .iter()
+            .position(|(found, _)| *found == name)
+            .ok_or_else(|| format!("the cached examples lack `{name}`"))?;
+        Ok::<Tensor, String>(read.swap_remove(position).1)
+    };
+    let mut splits = Vec::with_capacity(3);
+    for split in SPLITS {
+        splits.push((
+            take(format!("{}.x", split.word()))?,
+            take(format!("{}.y", split.word()))?,
+        ));
+    }
+    Ok(Examples::new(splits))
 }
 
 /// Says in words what differs between two key parts: `optimizer.params.lr: 0.001 → 0.003`,

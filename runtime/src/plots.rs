@@ -420,6 +420,84 @@ where
     Ok(vec![svg_path, png_path])
 }
 
+/// The layout of the pixels `write_image_grid` draws: `count` images of `height` × `width`,
+/// `channels` (1 or 3) bytes per pixel, image after image, row after row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageShape {
+    pub count: usize,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+/// Screen pixels per image pixel in a grid: small images stay visible.
+const GRID_SCALE: usize = 4;
+/// Pixels of white between the images of a grid.
+const GRID_GAP: usize = 2;
+
+/// Draws images as a square-ish grid in a PNG at `path` (generated samples), each pixel
+/// enlarged `GRID_SCALE` times, creating the directory if need be.
+pub fn write_image_grid(path: &Path, pixels: &[u8], shape: ImageShape) -> Result<(), PlotError> {
+    let ImageShape {
+        count,
+        height,
+        width,
+        channels,
+    } = shape;
+    let draw_error = |message: String| PlotError::Draw {
+        path: path.to_path_buf(),
+        message,
+    };
+    if count == 0 || pixels.len() != count * height * width * channels {
+        return Err(draw_error(format!(
+            "{} bytes do not hold {count} images of {height}×{width}×{channels}",
+            pixels.len()
+        )));
+    }
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
+    let columns = (count as f64).sqrt().ceil() as usize;
+    let rows = count.div_ceil(columns);
+    let (cell_w, cell_h) = (
+        width * GRID_SCALE + GRID_GAP,
+        height * GRID_SCALE + GRID_GAP,
+    );
+    let size = (
+        (columns * cell_w + GRID_GAP) as u32,
+        (rows * cell_h + GRID_GAP) as u32,
+    );
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)
+        .map_err(|error| draw_error(error.to_string()))?;
+    for (image, bytes) in pixels.chunks(height * width * channels).enumerate() {
+        let (left, top) = (
+            GRID_GAP + (image % columns) * cell_w,
+            GRID_GAP + (image / columns) * cell_h,
+        );
+        for (index, pixel) in bytes.chunks(channels).enumerate() {
+            let color = match pixel {
+                [r, g, b] => RGBColor(*r, *g, *b),
+                [gray, ..] => RGBColor(*gray, *gray, *gray),
+                [] => continue,
+            };
+            let x = (left + (index % width) * GRID_SCALE) as i32;
+            let y = (top + (index / width) * GRID_SCALE) as i32;
+            let corner = (x + GRID_SCALE as i32 - 1, y + GRID_SCALE as i32 - 1);
+            root.draw(&Rectangle::new([(x, y), corner], color.filled()))
+                .map_err(|error| draw_error(error.to_string()))?;
+        }
+    }
+    root.present()
+        .map_err(|error| draw_error(error.to_string()))
+}
+
 /// `stem` with `suffix` appended (`with_extension` would cut a stem that contains a dot).
 fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
     let mut name = OsString::from(stem.as_os_str());

@@ -104,6 +104,7 @@ pub fn token_data_info(length: Option<usize>, vocabulary: TokenInfo) -> DataInfo
         source: String::new(),
         license: String::new(),
         tokens: Some(vocabulary),
+        ..Default::default()
     }
 }
 

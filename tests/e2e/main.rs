@@ -5,6 +5,7 @@ mod analysis;
 mod browser;
 mod cache;
 mod cli;
+mod diffusion;
 mod editor;
 mod experiments;
 mod fast_check;

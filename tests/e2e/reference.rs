@@ -313,6 +313,7 @@ fn every_stdlib_module_and_every_field_is_documented() {
         ("sequence", "## Task sequences and hooks"),
         ("sequence replay", "## Task sequences and hooks"),
         ("evaluate", "### `evaluate`"),
+        ("sample", "### `dataset`"),
         ("report", "### `report`"),
         ("report choose", "### `report`"),
     ];

@@ -27,6 +27,7 @@ use crate::{Catalog, World};
 
 mod components;
 mod cycles;
+mod derived;
 mod expand;
 mod lets;
 mod policy;
@@ -236,7 +237,7 @@ const EVALUATE_FIELDS: &[FieldSpec] = &[
     field("model", true, "model: <model name>"),
     field("data", true, "data: <dataset name>"),
     field("metrics", true, "metrics: [accuracy]"),
-    field("split", false, "split: \"test\""),
+    field("split", false, "split: [\"validation\", \"test\"]"),
 ];
 
 /// Every field each block accepts, for tools and for the test that keeps the language
@@ -246,6 +247,7 @@ pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     let names = |specs: &[FieldSpec]| specs.iter().map(|spec| spec.name).collect();
     let mut blocks = training::training_fields();
     blocks.push(("evaluate", names(EVALUATE_FIELDS)));
+    blocks.push(("sample", names(derived::SAMPLE_FIELDS)));
     blocks.push(("report", names(report::REPORT_FIELDS)));
     blocks.push(("report choose", report::CHOOSE_FIELDS.to_vec()));
     blocks
@@ -374,6 +376,7 @@ impl<'a> Checker<'a> {
                 let component = self.component(component, ComponentKind::Dataset)?;
                 Some(Body::Dataset { component })
             }
+            (DefBody::Call { .. }, DefKind::Dataset) => self.derived_dataset(def),
             (_, DefKind::Model) => self.model(def),
             (_, DefKind::Tokenizer) => self.tokenizer(def),
             (_, DefKind::Export) => self.export(def),
@@ -481,15 +484,15 @@ impl<'a> Checker<'a> {
         let metrics = fields
             .get("metrics")
             .and_then(|field| self.component_list(field, ComponentKind::Evaluator, true));
-        let split = match fields.get("split") {
-            Some(field) => self.split(field),
-            None => Some("test".to_string()),
+        let splits = match fields.get("split") {
+            Some(field) => self.sequence_splits(field),
+            None => Some(vec!["test".to_string()]),
         };
         Some(Body::Evaluate {
             model: model?,
             data: data?,
             metrics: metrics?.into(),
-            split: split?,
+            splits: splits?,
         })
     }
 
@@ -707,14 +710,6 @@ impl<'a> Checker<'a> {
             return None;
         }
         Some(value as u64)
-    }
-
-    /// `split: "test"`: the split an evaluation reads. The validation split is for choosing
-    /// settings, so that the test split is reported once.
-    fn split(&mut self, field: &ast::Field) -> Option<String> {
-        let choices = ["train", "validation", "test"].map(|split| (split, split));
-        self.word_choice(field, &choices, "split: \"test\"")
-            .map(str::to_string)
     }
 
     fn component_list(

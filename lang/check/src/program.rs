@@ -47,6 +47,18 @@ pub enum Body {
     Dataset {
         component: ComponentRef,
     },
+    /// `caption(data, model)`: `data` with the labels it lacks filled in by `model`.
+    Caption {
+        data: DefId,
+        model: DefId,
+    },
+    /// `sample(model, prompts) { .. }`: inputs drawn from `model`, one per example of
+    /// `data`'s split, conditioned on its targets.
+    Sample {
+        model: DefId,
+        data: DefId,
+        spec: Arc<exp_ir::graph::SampleSpec>,
+    },
     Model {
         component: ComponentRef,
         /// A model of token sequences reads text through this tokenizer (`gpt(tok)`); its
@@ -93,7 +105,10 @@ pub enum Body {
         model: DefId,
         data: DefId,
         metrics: Arc<[ComponentRef]>,
-        split: String,
+        /// The splits evaluated, in the order written (`["test"]` unless the file says
+        /// otherwise); with several, the test split's metrics keep their names and the others
+        /// are prefixed with their split.
+        splits: Vec<String>,
     },
     Report {
         rows: Vec<DefId>,
@@ -160,6 +175,8 @@ impl Body {
     pub fn uses(&self) -> Vec<(&'static str, DefId)> {
         match self {
             Body::Dataset { .. } => Vec::new(),
+            Body::Caption { data, model } => vec![("data", *data), ("model", *model)],
+            Body::Sample { model, data, .. } => vec![("model", *model), ("data", *data)],
             Body::Model { tokenizer, .. } => tokenizer
                 .iter()
                 .map(|tokenizer| ("tokenizer", *tokenizer))

@@ -1055,3 +1055,84 @@ report best { rows: [seq], choose: { by: "validation_avg_accuracy", over: ["lr",
         })
     );
 }
+
+// Datasets made by models: `caption(data, model)` and `sample(model, prompts) { .. }` with their
+// inputs in order and the sampling settings filled in.
+#[test]
+fn datasets_made_by_models_read_their_inputs_and_settings() {
+    let mut sources = SourceMap::new();
+    let src = "import std.digits\nmodel net = mlp\ntrain t { model: net, data: digits, steps: 5 steps, optimizer: adamw }\ndataset captioned = caption(digits, t)\ndataset drawn = sample(t, captioned) { steps: 20, guidance: 2.5, count: 16, split: \"validation\", grid: 0 }\ndataset both = sample(t, captioned) { split: [\"validation\", \"test\"] }\ndataset plain = sample(t, digits)\ntrain again { model: net, data: captioned, steps: 5 steps, optimizer: adamw }\n";
+    let main = sources.add("test.exp", src);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let program = program.unwrap();
+    let body = |name: &str| {
+        &program
+            .defs
+            .iter()
+            .find(|def| def.name == name)
+            .unwrap()
+            .body
+    };
+    let id = |name: &str| {
+        program
+            .defs
+            .iter()
+            .position(|def| def.name == name)
+            .unwrap()
+    };
+    match body("captioned") {
+        Body::Caption { data, model } => {
+            assert_eq!((data.0, model.0), (id("digits"), id("t")));
+        }
+        other => panic!("captioned is {other:?}"),
+    }
+    match body("drawn") {
+        Body::Sample { model, data, spec } => {
+            assert_eq!((model.0, data.0), (id("t"), id("captioned")));
+            assert_eq!(
+                **spec,
+                exp_ir::graph::SampleSpec {
+                    splits: vec!["validation".into()],
+                    count: Some(16),
+                    steps: 20,
+                    guidance: 2.5,
+                    eta: 0.0,
+                    grid: 0,
+                }
+            );
+        }
+        other => panic!("drawn is {other:?}"),
+    }
+    match body("plain") {
+        Body::Sample { spec, .. } => {
+            assert_eq!(
+                (
+                    spec.splits.join(","),
+                    spec.count,
+                    spec.steps,
+                    spec.guidance,
+                    spec.eta,
+                    spec.grid
+                ),
+                ("test".to_string(), None, 50, 1.0, 0.0, 64)
+            );
+        }
+        other => panic!("plain is {other:?}"),
+    }
+    match body("both") {
+        Body::Sample { spec, .. } => assert_eq!(spec.splits, ["validation", "test"]),
+        other => panic!("both is {other:?}"),
+    }
+}
+
+snapshot!(
+    dataset_made_by_model_errors,
+    r#"import std.digits
+model net = mlp
+dataset unknown = relabel(digits, net)
+dataset one = caption(digits)
+dataset swapped = caption(net, digits)
+dataset bad = sample(net, digits) { steps: 0, guidance: -1, eta: 2, split: "dev", count: 1.5, colour: 3 }
+"#
+);

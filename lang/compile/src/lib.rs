@@ -174,7 +174,9 @@ impl Lowering<'_> {
         } = lineage;
         let id = NodeId(self.nodes.len());
         let output = match &kind {
-            NodeKind::Dataset { .. } => ArtifactKind::Dataset,
+            NodeKind::Dataset { .. } | NodeKind::Caption | NodeKind::Sample(_) => {
+                ArtifactKind::Dataset
+            }
             NodeKind::Model { .. } | NodeKind::Train(_) | NodeKind::Merge { .. } => {
                 ArtifactKind::Model
             }
@@ -374,7 +376,7 @@ impl Lowering<'_> {
                             eval_name,
                             NodeKind::Evaluate {
                                 metrics: metrics.clone(),
-                                split: split.clone(),
+                                splits: vec![split.clone()],
                             },
                             inputs,
                             seed,
@@ -521,6 +523,8 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
+        Body::Caption { .. } => (NodeKind::Caption, None),
+        Body::Sample { spec, .. } => (NodeKind::Sample(Arc::clone(spec)), None),
         Body::Model { component, .. } => (
             NodeKind::Model {
                 component: component.clone(),
@@ -546,10 +550,12 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
             },
             None,
         ),
-        Body::Evaluate { metrics, split, .. } => (
+        Body::Evaluate {
+            metrics, splits, ..
+        } => (
             NodeKind::Evaluate {
                 metrics: metrics.clone(),
-                split: split.clone(),
+                splits: splits.clone(),
             },
             None,
         ),

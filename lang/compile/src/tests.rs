@@ -68,9 +68,9 @@ fn graph_text(graph: &Graph) -> String {
                 }
                 detail
             }
-            NodeKind::Evaluate { metrics, split } => {
+            NodeKind::Evaluate { metrics, splits } => {
                 let names: Vec<&str> = metrics.iter().map(|metric| metric.name.as_str()).collect();
-                format!("metrics={names:?} split={split}")
+                format!("metrics={names:?} split={}", splits.join(","))
             }
             NodeKind::Report { choose, .. } => match choose {
                 Some(choose) => format!(
@@ -79,6 +79,8 @@ fn graph_text(graph: &Graph) -> String {
                 ),
                 None => String::new(),
             },
+            NodeKind::Caption => "caption".to_string(),
+            NodeKind::Sample(spec) => format!("sample {}", spec.summary()),
         };
         let point = match &node.family {
             Some(family) => format!(" family={family} point={:?}", node.point),

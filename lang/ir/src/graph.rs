@@ -190,9 +190,15 @@ pub enum NodeKind {
     /// Merges two or more models of one architecture. Inputs `inputs`, in order.
     Merge { component: ComponentRef },
     /// Evaluates a model on a split of a dataset. Inputs `model` and `data`.
+    /// With several splits, the test split's metrics keep their names and another split's
+    /// are prefixed with it (`validation_accuracy`), so that a report can choose settings by
+    /// one and show the other.
     Evaluate {
         metrics: Arc<[ComponentRef]>,
-        split: String,
+        /// Serialised as `split`, a plain string when there is one (as before there could be
+        /// several), so that the cache keys of one-split evaluations do not change.
+        #[serde(rename = "split", with = "one_or_many")]
+        splits: Vec<String>,
     },
     /// Gathers metrics into a table. Inputs `rows` (evaluations or training phases). With
     /// `chart`, the table is also drawn as a grouped bar chart. Rows that differ only in their
@@ -236,12 +242,66 @@ pub enum NodeKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         heatmap: Option<bool>,
     },
+    /// A dataset made from input `data` by input `model` (`caption(data, model)`): every
+    /// example of every split, with the labels `data` lacks (targets of −100) filled in by the
+    /// model's predictions (the most likely class of each). Labels it has are kept.
+    Caption,
+    /// A dataset drawn from a generative model (`sample(model, prompts) { .. }`): one input
+    /// per example of input `data`'s split, conditioned on that example's targets, which it
+    /// keeps. Inputs `model` and `data`.
+    Sample(Arc<SampleSpec>),
+}
+
+/// A list of strings written as a plain string when it holds one.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(items: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+        match items {
+            [one] => one.serialize(serializer),
+            many => many.serialize(serializer),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match OneOrMany::deserialize(deserializer)? {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        })
+    }
+}
+
+/// How a `sample(..)` dataset draws its examples (`Sampling` in the SDK).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleSpec {
+    /// The splits of the prompts read; the samples of each form the same split of the new
+    /// dataset, whose other splits are empty.
+    #[serde(rename = "split", with = "one_or_many")]
+    pub splits: Vec<String>,
+    /// The first `count` examples of each split; all of them when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    pub steps: u64,
+    /// Classifier-free guidance weight: 0 unconditional, 1 conditional.
+    pub guidance: f64,
+    /// 0 for deterministic DDIM.
+    pub eta: f64,
+    /// How many of the samples the picture of the dataset (a grid) shows.
+    pub grid: u64,
 }
 
 impl NodeKind {
     pub fn word(&self) -> &'static str {
         match self {
-            NodeKind::Dataset { .. } => "dataset",
+            NodeKind::Dataset { .. } | NodeKind::Caption | NodeKind::Sample(_) => "dataset",
             NodeKind::Model { .. } => "model",
             NodeKind::Train(_) => "train",
             NodeKind::Merge { .. } => "merge",
@@ -295,6 +355,22 @@ pub struct TrainSpec {
     /// The number format of the forward pass.
     #[serde(default, skip_serializing_if = "Precision::is_fp32")]
     pub precision: Precision,
+}
+
+impl SampleSpec {
+    /// The settings in words, for graphs and sources: `20 steps, guidance 2, eta 0, test`.
+    pub fn summary(&self) -> String {
+        let count = self
+            .count
+            .map_or_else(String::new, |count| format!("{count} of "));
+        format!(
+            "{count}{}, {} steps, guidance {}, eta {}",
+            self.splits.join(" and "),
+            self.steps,
+            self.guidance,
+            self.eta
+        )
+    }
 }
 
 /// A report's `choose: { by, over, maximize }`: of the rows of one family that differ only in

@@ -23,7 +23,7 @@
 // "exp_plug" in ASCII: the first field of every descriptor.
 #define EXP_MAGIC 7311717550246360423
 
-#define EXP_ABI_MAJOR 6
+#define EXP_ABI_MAJOR 7
 
 #define EXP_ABI_MINOR 0
 
@@ -288,6 +288,18 @@ typedef struct ExpModelVTable {
   // Optional: the names of the tensors weight decay must leave alone (norms, biases,
   // embeddings), as a JSON list; null, or an empty list, for none.
   int32_t (*no_decay)(void *state, const char **out_json);
+  // Optional, for generative models of their inputs (a diffusion model): one input drawn
+  // for each row of `conditions` (targets as the model's dataset gives them, −100 for "no
+  // condition"), with `steps` denoising steps, classifier-free guidance weight `guidance`
+  // (0: unconditional, 1: conditional), stochasticity `eta` (0: deterministic DDIM) and
+  // every random draw from `seed`.
+  int32_t (*sample)(void *state,
+                    ExpTensorHandle conditions,
+                    uint64_t steps,
+                    double guidance,
+                    double eta,
+                    uint64_t seed,
+                    ExpTensorHandle *out);
 } ExpModelVTable;
 
 typedef struct ExpOptimizerVTable {

@@ -826,6 +826,52 @@ impl ForeignModel {
         Ok(generated)
     }
 
+    /// Whether the model draws samples of its inputs (`sample`).
+    pub fn can_sample(&self) -> bool {
+        self.0.vtable::<FfiModelVTable>().sample.is_some()
+    }
+
+    /// One input drawn for each row of `conditions`, as `options` say: `[n, ..input shape]`.
+    pub fn sample(
+        &mut self,
+        conditions: &Tensor,
+        options: &crate::sdk::Sampling,
+    ) -> Result<Tensor, PluginError> {
+        let Some(sample) = self.0.vtable::<FfiModelVTable>().sample else {
+            return Err(self.0.broke(
+                "sample",
+                "it does not draw samples: a `sample(..)` dataset needs a generative model \
+                 of its inputs (such as `unet`)"
+                    .to_string(),
+            ));
+        };
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let status = sample(
+            self.0.object.state,
+            borrow_handle(conditions),
+            options.steps,
+            options.guidance,
+            options.eta,
+            options.seed,
+            &mut out,
+        );
+        self.0.check(status, "sample")?;
+        let samples = owned_tensor(out);
+        let rows = conditions.size().first().copied().unwrap_or(0);
+        if samples.size().first().copied() != Some(rows) || !samples.is_floating_point() {
+            return Err(self.0.broke(
+                "sample",
+                format!(
+                    "returned a {:?} tensor of shape {:?} for {rows} conditions; expected a \
+                     floating-point tensor with one row per condition",
+                    samples.kind(),
+                    samples.size()
+                ),
+            ));
+        }
+        Ok(samples)
+    }
+
     /// Every tensor of the model by checkpoint key; each shares storage with the model.
     pub fn named_tensors(&mut self) -> Result<Vec<(String, Tensor)>, PluginError> {
         let table = self.0.vtable::<FfiModelVTable>();

@@ -92,6 +92,7 @@ fn main() {
             vocab_size: vocabulary.vocab_size,
             special: BTreeMap::new(),
         }),
+        ..Default::default()
     };
     for (name, params) in [
         (

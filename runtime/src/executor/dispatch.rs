@@ -185,8 +185,18 @@ impl Board {
         };
         let node = &graph.nodes[index];
         if let Ok((Artifact::Dataset(dataset), _)) = &*result {
-            let license = dataset.info.license.clone();
-            if !gate.policy.allows(&license) {
+            // A dataset whose examples carry their own licences must have every one allowed.
+            let refused = if dataset.info.licenses.is_empty() {
+                Some(dataset.info.license.clone()).filter(|license| !gate.policy.allows(license))
+            } else {
+                dataset
+                    .info
+                    .licenses
+                    .keys()
+                    .find(|license| !gate.policy.allows(license))
+                    .cloned()
+            };
+            if let Some(license) = refused {
                 gate.refused
                     .get_or_insert((node.name.clone(), license.clone()));
                 *result = Err(RunError::LicencePolicy {

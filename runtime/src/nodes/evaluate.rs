@@ -110,12 +110,46 @@ fn empty_split(ctx: &NodeRun, split: Split) -> RunError {
     }
 }
 
-pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artifact, RunError> {
+/// Evaluates on each of `splits`. With one, the metrics keep their names; with several, the
+/// test split's keep them and another split's are prefixed with it (`validation_accuracy`).
+pub fn run(
+    ctx: &NodeRun,
+    metrics: &[ComponentRef],
+    splits: &[String],
+) -> Result<Artifact, RunError> {
     let source = ctx.model_input("model")?;
-    let split = Split::from_word(split)
-        .ok_or_else(|| ctx.internal(format!("`{split}` is not a split (this is a bug in exp)")))?;
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
     let data = ctx.dataset_for_model("data", source)?;
+    let mut result = MetricsArtifact::default();
+    for word in splits {
+        let split = Split::from_word(word).ok_or_else(|| {
+            ctx.internal(format!("`{word}` is not a split (this is a bug in exp)"))
+        })?;
+        let prefix = if splits.len() > 1 && split != Split::Test {
+            format!("{word}_")
+        } else {
+            String::new()
+        };
+        let metrics = evaluate_split(ctx, &mut model, source, &data, split, metrics)?;
+        for name in &metrics.order {
+            let value = metrics.values[name];
+            ctx.run_dir
+                .log_metric(ctx.name(), None, split.word(), name, value);
+            result.push(&format!("{prefix}{name}"), value);
+        }
+    }
+    Ok(Artifact::Metrics(result))
+}
+
+/// Every metric of `metrics` on one split.
+fn evaluate_split(
+    ctx: &NodeRun,
+    model: &mut ForeignModel,
+    source: &crate::artifact::ModelArtifact,
+    data: &DatasetArtifact,
+    split: Split,
+    metrics: &[ComponentRef],
+) -> Result<MetricsArtifact, RunError> {
     if data.info.len(split) == 0 {
         return Err(empty_split(ctx, split));
     }
@@ -137,12 +171,12 @@ pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artif
     let mut result = if reading.is_empty() {
         MetricsArtifact::default()
     } else {
-        evaluate_model(ctx, &mut model, &data, split, &mut reading)?
+        evaluate_model(ctx, model, data, split, &mut reading)?
     };
     for (name, mut evaluator, generation) in generating {
         let metrics = super::generate::evaluate_generations(
             ctx,
-            &mut model,
+            model,
             source,
             split,
             (name, &mut evaluator),
@@ -152,9 +186,5 @@ pub fn run(ctx: &NodeRun, metrics: &[ComponentRef], split: &str) -> Result<Artif
             result.push(metric, metrics.values[metric]);
         }
     }
-    for name in &result.order {
-        ctx.run_dir
-            .log_metric(ctx.name(), None, split.word(), name, result.values[name]);
-    }
-    Ok(Artifact::Metrics(result))
+    Ok(result)
 }

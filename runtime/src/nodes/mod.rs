@@ -4,6 +4,7 @@
 mod batches;
 pub mod continual;
 mod dataset;
+pub mod derived;
 mod evaluate;
 mod export;
 mod generate;
@@ -62,10 +63,12 @@ pub struct NodeRun<'a> {
 pub fn run(ctx: &NodeRun) -> Result<Artifact, RunError> {
     match &ctx.node.kind {
         NodeKind::Dataset { component } => dataset::run(ctx, component),
+        NodeKind::Caption => derived::caption(ctx),
+        NodeKind::Sample(spec) => derived::sample(ctx, spec),
         NodeKind::Model { component } => model::run(ctx, component),
         NodeKind::Train(spec) => train::run(ctx, spec),
         NodeKind::Merge { component } => merge::run(ctx, component),
-        NodeKind::Evaluate { metrics, split } => evaluate::run(ctx, metrics, split),
+        NodeKind::Evaluate { metrics, splits } => evaluate::run(ctx, metrics, splits),
         NodeKind::Report {
             chart,
             against,

@@ -42,6 +42,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             source: String::new(),
             license: String::new(),
             tokens: None,
+            ..Default::default()
         }),
         weights: Mutex::new(weights),
         checkpoint,

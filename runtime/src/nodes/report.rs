@@ -480,7 +480,7 @@ mod tests {
             name: format!("{family}{index}"),
             kind: NodeKind::Evaluate {
                 metrics: Vec::new().into(),
-                split: "test".to_string(),
+                splits: vec!["test".to_string()],
             },
             inputs: Vec::new(),
             output: ArtifactKind::Metrics,

@@ -232,7 +232,7 @@ impl<'a> Checker<'a> {
 
     /// `split: "validation"` or `split: ["validation", "test"]`: the splits a sequence
     /// evaluates every task on after each task, each split once.
-    fn sequence_splits(&mut self, field: &ast::Field) -> Option<Vec<String>> {
+    pub(super) fn sequence_splits(&mut self, field: &ast::Field) -> Option<Vec<String>> {
         const EXAMPLE: &str = "split: [\"validation\", \"test\"]";
         const SPLITS: [&str; 3] = ["train", "validation", "test"];
         let items = match &field.value.kind {

@@ -31,7 +31,7 @@ use std::ffi::{c_char, c_void};
 
 /// "exp_plug" in ASCII: the first field of every descriptor.
 pub const MAGIC: u64 = 0x6578_705f_706c_7567;
-pub const ABI_MAJOR: u32 = 6;
+pub const ABI_MAJOR: u32 = 7;
 pub const ABI_MINOR: u32 = 0;
 /// The one symbol a plugin library exports: an `FfiEntryFn` (the header declares it).
 pub const ENTRY_SYMBOL: &str = "exp_plugin_entry";
@@ -308,6 +308,22 @@ pub struct FfiModelVTable {
     /// Optional: the names of the tensors weight decay must leave alone (norms, biases,
     /// embeddings), as a JSON list; null, or an empty list, for none.
     pub no_decay: Option<extern "C" fn(state: *mut c_void, out_json: *mut *const c_char) -> i32>,
+    /// Optional, for generative models of their inputs (a diffusion model): one input drawn
+    /// for each row of `conditions` (targets as the model's dataset gives them, −100 for "no
+    /// condition"), with `steps` denoising steps, classifier-free guidance weight `guidance`
+    /// (0: unconditional, 1: conditional), stochasticity `eta` (0: deterministic DDIM) and
+    /// every random draw from `seed`.
+    pub sample: Option<
+        extern "C" fn(
+            state: *mut c_void,
+            conditions: FfiTensorHandle,
+            steps: u64,
+            guidance: f64,
+            eta: f64,
+            seed: u64,
+            out: *mut FfiTensorHandle,
+        ) -> i32,
+    >,
 }
 
 #[repr(C)]

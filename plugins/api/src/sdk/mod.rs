@@ -109,7 +109,7 @@ pub enum Split {
 }
 
 /// What a dataset tells the rest of the graph about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataInfo {
     /// Shape of one input example, e.g. `[64]` for flattened 8×8 images.
     pub input_shape: Vec<i64>,
@@ -127,6 +127,25 @@ pub struct DataInfo {
     /// vocabulary. `input_shape` is then `[window length]` and `classes` the vocabulary size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<TokenInfo>,
+    /// For a dataset whose examples carry licences of their own (images gathered from many
+    /// places): how many examples of all splits have each licence. `license` then names them
+    /// all; a licence policy must allow every one, and the run's ledger lists them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub licenses: BTreeMap<String, i64>,
+    /// For targets that are several labels per example (`[batch, attributes]`, a caption
+    /// made of attributes such as shape, colour and size): each attribute's name and values,
+    /// in the order of the target's last dimension. `classes` is then the most values any
+    /// attribute has, and a target of −100 means the example has no label for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
+}
+
+/// One labelled attribute of an example (see `DataInfo::attributes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub name: String,
+    /// The values, by target id.
+    pub values: Vec<String>,
 }
 
 /// A tokenizer's vocabulary, as a model sized by it sees it.
@@ -380,6 +399,37 @@ pub trait Model: Component + Stateful {
             Self::NAME
         )))
     }
+
+    /// Whether `sample` is implemented (a generative model of its inputs, such as a diffusion
+    /// model): set it to `true` where it is overridden.
+    const SAMPLES: bool = false;
+
+    /// One input drawn for each row of `conditions`, which are targets as the model's dataset
+    /// gives them (`[n, ..]`, caption attributes; −100 for "no condition"): `[n, ..input
+    /// shape]`, on the model's device. The same model, conditions and `options` give the same
+    /// samples.
+    fn sample(&self, _conditions: &Tensor, _options: &Sampling) -> Result<Tensor> {
+        Err(PluginError::new(format!(
+            "`{}` does not draw samples (its `SAMPLES` is false)",
+            Self::NAME
+        )))
+    }
+}
+
+/// How a generative model of inputs draws samples (`Model::sample`): what a `sample(..)`
+/// dataset definition says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// Denoising steps (for a diffusion model; a model without steps ignores it).
+    pub steps: u64,
+    /// Classifier-free guidance weight w: the prediction used is
+    /// `unconditional + w·(conditional − unconditional)`, so 0 is the unconditional model, 1
+    /// the conditional one, and above 1 pushes further toward the condition.
+    pub guidance: f64,
+    /// The sampler's stochasticity: 0 is deterministic DDIM, 1 matches DDPM's variance.
+    pub eta: f64,
+    /// Every random draw of the sampling comes from this seed.
+    pub seed: u64,
 }
 
 pub trait Optimizer: Component + Stateful {

@@ -226,6 +226,7 @@ impl Dataset for Digits {
             },
             license: "CC-BY-4.0".into(),
             tokens: None,
+            ..Default::default()
         }
     }
 

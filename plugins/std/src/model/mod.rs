@@ -20,6 +20,7 @@ pub(crate) mod test_support {
                 source: String::new(),
                 license: String::new(),
                 tokens: None,
+                ..Default::default()
             }),
         }
     }

@@ -110,6 +110,7 @@ impl Splits {
             source: self.source.clone(),
             license: self.license.clone(),
             tokens: None,
+            ..Default::default()
         }
     }
 

@@ -61,6 +61,7 @@ fn context(seed: u64, tokenizer: &Bpe) -> Context {
             source: "tests".into(),
             license: "CC0-1.0".into(),
             tokens: Some(tokenizer.vocabulary()),
+            ..Default::default()
         }),
     }
 }

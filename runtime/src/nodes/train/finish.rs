@@ -85,6 +85,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
                     license: dataset.info.license.clone(),
                     examples,
                     tokens,
+                    licenses: dataset.info.licenses.clone(),
                 }
             })
             .collect()

@@ -16,8 +16,8 @@ use crate::abi::types::{
     FfiRegularizerVTable, FfiSchedulerVTable, FfiSplit, FfiStateFns, FfiTensorHandle, FfiValue,
 };
 use crate::sdk::{
-    Component, Dataset, Evaluator, Merger, Model, Optimizer, PluginError, Regularizer, SavedState,
-    Scheduler, Split, Stateful,
+    Component, Dataset, Evaluator, Merger, Model, Optimizer, PluginError, Regularizer, Sampling,
+    SavedState, Scheduler, Split, Stateful,
 };
 
 pub(super) use super::text::{exporter_vtable, text_dataset_vtable, tokenizer_vtable};
@@ -146,6 +146,28 @@ pub(super) fn model_vtable<T: Model>() -> *const c_void {
             json_out(state, &generated, out)
         })
     }
+    extern "C" fn sample<T: Model>(
+        raw: *mut c_void,
+        conditions: FfiTensorHandle,
+        steps: u64,
+        guidance: f64,
+        eta: f64,
+        seed: u64,
+        out: *mut FfiTensorHandle,
+    ) -> i32 {
+        guarded("sample", || {
+            let conditions = tensor_in(conditions)?;
+            let options = Sampling {
+                steps,
+                guidance,
+                eta,
+                seed,
+            };
+            let samples = state::<T>(raw).component.sample(&conditions, &options)?;
+            tensor_out(&samples, out);
+            Ok(())
+        })
+    }
     extern "C" fn no_decay<T: Model>(raw: *mut c_void, out: *mut *const c_char) -> i32 {
         guarded("no_decay", || {
             let state = state::<T>(raw);
@@ -166,6 +188,7 @@ pub(super) fn model_vtable<T: Model>() -> *const c_void {
             None
         },
         no_decay: Some(no_decay::<T>),
+        sample: if T::SAMPLES { Some(sample::<T>) } else { None },
     })
 }
 

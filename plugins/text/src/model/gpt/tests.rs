@@ -25,6 +25,7 @@ pub fn token_context(seed: u64, vocab: i64) -> Context {
                 vocab_size: vocab,
                 special: BTreeMap::from([("<|endoftext|>".to_string(), 0)]),
             }),
+            ..Default::default()
         }),
     }
 }

@@ -1,0 +1,2 @@
+//! Datasets.
+pub mod shapes;

@@ -1,0 +1,2 @@
+//! Evaluators.
+pub mod agreement;
