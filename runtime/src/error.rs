@@ -88,7 +88,8 @@ pub enum RunError {
     /// trains in such a run.
     LicencePolicy {
         node: String,
-        license: String,
+        /// Every licence of the dataset the policy refuses (its only one, for most datasets).
+        licenses: Vec<String>,
         allowed: Vec<String>,
     },
     /// An input the node needs is not there: a bug in exp.
@@ -269,14 +270,10 @@ impl fmt::Display for RunError {
             RunError::Mismatch { node, message } => write!(f, "node `{node}`: {message}"),
             RunError::LicencePolicy {
                 node,
-                license,
+                licenses,
                 allowed,
             } => {
-                let license = if license.trim().is_empty() {
-                    "no licence".to_string()
-                } else {
-                    format!("licence `{license}`")
-                };
+                let license = licence_words(licenses);
                 let allowed: Vec<String> = allowed.iter().map(|name| format!("`{name}`")).collect();
                 write!(
                     f,
@@ -388,6 +385,19 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
+/// Licences in words: `licence `A``, `licences `A`, `B``, or `no licence` for a blank one.
+pub fn licence_words(licenses: &[String]) -> String {
+    match licenses {
+        [one] if one.trim().is_empty() => "no licence".to_string(),
+        [] => "no licence".to_string(),
+        [one] => format!("licence `{one}`"),
+        many => {
+            let quoted: Vec<String> = many.iter().map(|name| format!("`{name}`")).collect();
+            format!("licences {}", quoted.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tch::Tensor;
@@ -426,7 +436,7 @@ mod tests {
     fn a_licence_refusal_names_the_dataset_its_licence_and_what_is_allowed() {
         let error = RunError::LicencePolicy {
             node: "legal".into(),
-            license: "CC-BY-NC-4.0".into(),
+            licenses: vec!["CC-BY-NC-4.0".into()],
             allowed: vec!["CC0-1.0".into(), "MIT".into()],
         };
         assert_eq!(error.node(), Some("legal"));
@@ -438,11 +448,20 @@ mod tests {
         );
         let unlicensed = RunError::LicencePolicy {
             node: "mine".into(),
-            license: " ".into(),
+            licenses: vec![" ".into()],
             allowed: vec!["MIT".into()],
         };
         assert!(unlicensed
             .to_string()
             .starts_with("dataset `mine` has no licence, which"));
+        // Images with licences of their own: every refused one is named.
+        let mixed = RunError::LicencePolicy {
+            node: "shapes".into(),
+            licenses: vec!["CC-BY-NC-4.0".into(), "LicenseRef-proprietary".into()],
+            allowed: vec!["CC0-1.0".into()],
+        };
+        assert!(mixed.to_string().starts_with(
+            "dataset `shapes` has licences `CC-BY-NC-4.0`, `LicenseRef-proprietary`, which"
+        ));
     }
 }

@@ -489,7 +489,8 @@ pub fn write_image_grid(path: &Path, pixels: &[u8], shape: ImageShape) -> Result
             };
             let x = (left + (index % width) * GRID_SCALE) as i32;
             let y = (top + (index / width) * GRID_SCALE) as i32;
-            let corner = (x + GRID_SCALE as i32 - 1, y + GRID_SCALE as i32 - 1);
+            // plotters fills a rectangle up to, not including, its far corner.
+            let corner = (x + GRID_SCALE as i32, y + GRID_SCALE as i32);
             root.draw(&Rectangle::new([(x, y), corner], color.filled()))
                 .map_err(|error| draw_error(error.to_string()))?;
         }

@@ -137,8 +137,8 @@ train fit { model: captioner, data: everything, steps: 2 steps, batch: 8, optimi
     assert_eq!(outcome.status, 1, "{}", outcome.stderr);
     assert!(
         outcome.stderr.contains(
-            "dataset `everything` has licence `CC-BY-NC-4.0`, which the experiment's policy \
-             does not allow"
+            "dataset `everything` has licences `CC-BY-NC-4.0`, `LicenseRef-proprietary`, which \
+             the experiment's policy does not allow"
         ),
         "{}",
         outcome.stderr

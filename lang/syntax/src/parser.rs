@@ -371,6 +371,26 @@ impl Builder {
     }
 
     fn def(&mut self, kind: DefKind, name: (Ident, bool), body: DefBody, span: Span) -> Item {
+        // A body without a closing block (`dataset d = digits`) lets the pair take in the
+        // whitespace and comments after it, where pest looked for the optional block: the
+        // definition ends where its last token does.
+        let last = match &body {
+            DefBody::Component(component) => component
+                .params
+                .as_ref()
+                .map_or(component.name.span, |block| block.span),
+            DefBody::Call {
+                params,
+                inputs_span,
+                ..
+            } => params.as_ref().map_or(*inputs_span, |block| block.span),
+            DefBody::Block(block) => block.span,
+        };
+        let span = Span::new(
+            self.file,
+            span.start as usize,
+            last.end.max(span.start) as usize,
+        );
         Item::Def(Def {
             kind,
             name: name.0,

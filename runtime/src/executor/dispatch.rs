@@ -47,8 +47,8 @@ struct Gate {
     datasets_left: usize,
     /// Nodes ready to start, held until the datasets are checked.
     held: Vec<usize>,
-    /// The first dataset the policy refused, and its licence.
-    refused: Option<(String, String)>,
+    /// The first dataset the policy refused, and its licences.
+    refused: Option<(String, Vec<String>)>,
 }
 
 /// What node bodies share while they run on the pool.
@@ -186,22 +186,21 @@ impl Board {
         let node = &graph.nodes[index];
         if let Ok((Artifact::Dataset(dataset), _)) = &*result {
             // A dataset whose examples carry their own licences must have every one allowed.
-            let refused = if dataset.info.licenses.is_empty() {
-                Some(dataset.info.license.clone()).filter(|license| !gate.policy.allows(license))
+            let licenses: Vec<String> = if dataset.info.licenses.is_empty() {
+                vec![dataset.info.license.clone()]
             } else {
-                dataset
-                    .info
-                    .licenses
-                    .keys()
-                    .find(|license| !gate.policy.allows(license))
-                    .cloned()
+                dataset.info.licenses.keys().cloned().collect()
             };
-            if let Some(license) = refused {
+            let refused: Vec<String> = licenses
+                .into_iter()
+                .filter(|license| !gate.policy.allows(license))
+                .collect();
+            if !refused.is_empty() {
                 gate.refused
-                    .get_or_insert((node.name.clone(), license.clone()));
+                    .get_or_insert((node.name.clone(), refused.clone()));
                 *result = Err(RunError::LicencePolicy {
                     node: node.name.clone(),
-                    license,
+                    licenses: refused,
                     allowed: gate.policy.licenses.clone(),
                 });
             }
@@ -211,11 +210,12 @@ impl Board {
             return Vec::new();
         }
         let held = std::mem::take(&mut gate.held);
-        let Some((dataset, license)) = gate.refused.clone() else {
+        let Some((dataset, licenses)) = gate.refused.clone() else {
             return held;
         };
         let because = format!(
-            "the licence policy refused dataset `{dataset}` (licence `{license}`), so nothing trains"
+            "the licence policy refused dataset `{dataset}` ({}), so nothing trains",
+            crate::error::licence_words(&licenses)
         );
         for other in &graph.nodes {
             if !is_dataset(other) && self.outcomes[other.id.0].is_none() {
