@@ -100,6 +100,7 @@ impl Schedule {
         self.alphas_cumprod.len()
     }
 
+    /// Never true for a built schedule (it has at least one step); here for `len`'s sake.
     pub fn is_empty(&self) -> bool {
         self.alphas_cumprod.is_empty()
     }
@@ -239,6 +240,7 @@ mod tests {
             NoiseSchedule::Cosine,
         ] {
             let schedule = Schedule::new(kind, 1000);
+            assert_eq!((schedule.len(), schedule.is_empty()), (1000, false));
             let alphas = schedule.alphas_cumprod();
             assert!(alphas[0] < 1.0 && alphas[0] > 0.999, "{kind:?}");
             assert!(alphas.windows(2).all(|pair| pair[1] < pair[0]), "{kind:?}");

@@ -22,6 +22,7 @@ use super::plan::Decision;
 use super::Run;
 use crate::artifact::{Artifact, MetricsArtifact, Missing};
 use crate::error::RunError;
+use crate::manifest::LedgerRecord;
 use crate::node_outcome::NodeOutcome;
 use crate::nodes::{self, NodeRun};
 use crate::observer::Observer;
@@ -30,10 +31,21 @@ use crate::text::TokenStore;
 /// Where every node stands. Only the coordinating loop reads or changes it.
 pub(super) struct Board {
     decisions: Vec<Decision>,
+    /// Each node's result while a node that reads it has not ended. A model's or a dataset's
+    /// is then released (it lives on in the cache and the run directory), so that a study's
+    /// memory does not grow with its nodes; what the end of the run needs of it is in `kept`.
     pub(super) artifacts: Vec<Option<Arc<Artifact>>>,
+    /// What the end of the run reads of each model a node made: its ledger line and the
+    /// metrics of its training phase.
+    pub(super) kept: Vec<Option<Kept>>,
     pub(super) outcomes: Vec<Option<NodeOutcome>>,
     /// Distinct inputs each node still waits for; 0 for one restored from the cache.
     waiting: Vec<usize>,
+    /// The distinct nodes that read each node, in graph order (computed once: asking the
+    /// graph scans every node, which a study of 100,000 nodes cannot afford per node).
+    consumers: Vec<Vec<usize>>,
+    /// The consumers of each node that have not ended yet; at 0 its result is released.
+    open_consumers: Vec<usize>,
     /// Under a licence policy, what holds every other node until the datasets are checked.
     gate: Option<Gate>,
 }
@@ -137,12 +149,53 @@ impl Board {
             held: Vec::new(),
             refused: None,
         });
+        let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); n_nodes];
+        for node in &graph.nodes {
+            for input in &node.inputs {
+                let readers = &mut consumers[input.node.0];
+                if readers.last() != Some(&node.id.0) {
+                    readers.push(node.id.0);
+                }
+            }
+        }
+        let open_consumers = consumers.iter().map(Vec::len).collect();
         Board {
             decisions,
             artifacts: vec![None; n_nodes],
+            kept: (0..n_nodes).map(|_| None).collect(),
             outcomes,
             waiting,
+            consumers,
+            open_consumers,
             gate,
+        }
+    }
+
+    /// Node `index` ended (done, cached, failed or skipped): an input whose every reader has
+    /// now ended is released, unless the end of the run reads it whole (metrics, tables).
+    fn ended(&mut self, graph: &Graph, index: usize, outcome: NodeOutcome) {
+        self.outcomes[index] = Some(outcome);
+        let mut inputs: Vec<usize> = graph.nodes[index]
+            .inputs
+            .iter()
+            .map(|input| input.node.0)
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        for input in inputs {
+            self.open_consumers[input] = self.open_consumers[input].saturating_sub(1);
+            let releasable = matches!(
+                self.artifacts[input].as_deref(),
+                Some(
+                    Artifact::Model(_)
+                        | Artifact::Dataset(_)
+                        | Artifact::Tokenizer(_)
+                        | Artifact::Files(_)
+                )
+            );
+            if self.open_consumers[input] == 0 && releasable {
+                self.artifacts[input] = None;
+            }
         }
     }
 
@@ -223,7 +276,7 @@ impl Board {
                     because: because.clone(),
                 };
                 observer.finished(other, &outcome);
-                self.outcomes[other.id.0] = Some(outcome);
+                self.ended(graph, other.id.0, outcome);
             }
         }
         Vec::new()
@@ -313,6 +366,7 @@ impl Board {
         let node = &graph.nodes[index];
         match result {
             Ok((artifact, from_cache)) => {
+                self.kept[index] = Kept::of(node, &artifact);
                 self.artifacts[index] = Some(Arc::new(artifact));
                 let outcome = if from_cache {
                     NodeOutcome::Cached {
@@ -323,10 +377,9 @@ impl Board {
                 };
                 shared.observer.finished(node, &outcome);
                 record_outcome(run, &node.name, &outcome);
-                self.outcomes[index] = Some(outcome);
+                self.ended(graph, index, outcome);
                 let mut ready = Vec::new();
-                for consumer in graph.consumers(node.id) {
-                    let consumer_index = consumer.id.0;
+                for &consumer_index in &self.consumers[index] {
                     if self.outcomes[consumer_index].is_some() || self.waiting[consumer_index] == 0
                     {
                         continue;
@@ -347,7 +400,7 @@ impl Board {
                 let outcome = NodeOutcome::Failed(error);
                 shared.observer.finished(node, &outcome);
                 record_outcome(run, &node.name, &outcome);
-                self.outcomes[index] = Some(outcome);
+                self.ended(graph, index, outcome);
                 self.skip_dependents(graph, index, shared.observer)
             }
         }
@@ -367,8 +420,8 @@ impl Board {
         let mut stack = vec![failed];
         while let Some(index) = stack.pop() {
             let cause = graph.nodes[index].name.clone();
-            for consumer in graph.consumers(graph.nodes[index].id) {
-                let consumer_index = consumer.id.0;
+            for consumer_index in self.consumers[index].clone() {
+                let consumer = &graph.nodes[consumer_index];
                 if matches!(consumer.kind, NodeKind::Report { .. })
                     && self.outcomes[consumer_index].is_none()
                     && self.waiting[consumer_index] > 0
@@ -386,7 +439,7 @@ impl Board {
                         because: format!("its input `{cause}` did not finish"),
                     };
                     observer.finished(consumer, &outcome);
-                    self.outcomes[consumer_index] = Some(outcome);
+                    self.ended(graph, consumer_index, outcome);
                     stack.push(consumer_index);
                 }
             }
@@ -490,6 +543,30 @@ impl Shared<'_> {
     }
 }
 
+/// What the end of a run reads of a model once the model itself is released.
+pub(super) struct Kept {
+    pub(super) ledger: LedgerRecord,
+    /// The final evaluation of a training phase, for the default results table.
+    pub(super) metrics: Option<MetricsArtifact>,
+}
+
+impl Kept {
+    fn of(node: &Node, artifact: &Artifact) -> Option<Kept> {
+        let Artifact::Model(model) = artifact else {
+            return None;
+        };
+        Some(Kept {
+            ledger: LedgerRecord {
+                node: node.name.clone(),
+                checkpoint: model.checkpoint.clone(),
+                parameters: model.parameter_count(),
+                sources: model.ledger.clone(),
+            },
+            metrics: (!model.metrics.order.is_empty()).then(|| model.metrics.clone()),
+        })
+    }
+}
+
 fn is_dataset(node: &Node) -> bool {
     matches!(node.kind, NodeKind::Dataset { .. })
 }
@@ -521,4 +598,141 @@ fn run_node(ctx: &NodeRun) -> Result<Artifact, RunError> {
             message: format!("panicked: {message}"),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::{Arc, Mutex};
+
+    use exp_ir::graph::{ArtifactKind, Input, NodeId, Origin};
+    use exp_ir::{ComponentKind, ComponentRef, Graph, Node, NodeKind};
+
+    use super::{Board, Decision};
+    use crate::artifact::{Artifact, MetricsArtifact, ModelArtifact};
+    use crate::node_outcome::NodeOutcome;
+
+    fn component(kind: ComponentKind, name: &str) -> ComponentRef {
+        ComponentRef {
+            kind,
+            name: name.to_string(),
+            params: Default::default(),
+            span: None,
+        }
+    }
+
+    fn node(id: usize, kind: NodeKind, inputs: &[(&'static str, usize, ArtifactKind)]) -> Node {
+        let output = match kind {
+            NodeKind::Evaluate { .. } => ArtifactKind::Metrics,
+            NodeKind::Report { .. } => ArtifactKind::Table,
+            _ => ArtifactKind::Model,
+        };
+        Node {
+            id: NodeId(id),
+            name: format!("n{id}"),
+            kind,
+            inputs: inputs
+                .iter()
+                .map(|(role, node, artifact)| Input {
+                    role: Cow::Borrowed(*role),
+                    node: NodeId(*node),
+                    artifact: *artifact,
+                })
+                .collect(),
+            output,
+            seed: 0,
+            origin: Origin::None,
+            family: None,
+            point: Vec::new(),
+        }
+    }
+
+    fn model() -> Arc<Artifact> {
+        Arc::new(Artifact::Model(ModelArtifact {
+            architecture: component(ComponentKind::Model, "mlp"),
+            data: Default::default(),
+            weights: Mutex::new(Vec::new()),
+            checkpoint: "m.safetensors".into(),
+            ledger: Vec::new(),
+            metrics: MetricsArtifact::default(),
+            hooks: Mutex::new(Vec::new()),
+            memory: Default::default(),
+            tokenizer: None,
+        }))
+    }
+
+    fn done() -> NodeOutcome {
+        NodeOutcome::Done { seconds: 0.0 }
+    }
+
+    /// A model, a merge of it with itself, two evaluations of the merge and a report.
+    fn graph() -> Graph {
+        use ArtifactKind::{Metrics, Model};
+        let evaluate = || NodeKind::Evaluate {
+            metrics: Vec::new().into(),
+            splits: vec!["test".into()],
+        };
+        let merge = NodeKind::Merge {
+            component: component(ComponentKind::Merger, "average"),
+        };
+        let report = NodeKind::Report {
+            chart: false,
+            against: None,
+            choose: None,
+            html: false,
+        };
+        Graph {
+            experiment: "release".into(),
+            seed: 0,
+            plugins: Vec::new(),
+            nodes: vec![
+                node(
+                    0,
+                    NodeKind::Model {
+                        component: component(ComponentKind::Model, "mlp"),
+                    },
+                    &[],
+                ),
+                node(1, merge, &[("inputs", 0, Model), ("inputs", 0, Model)]),
+                node(2, evaluate(), &[("model", 1, Model)]),
+                node(3, evaluate(), &[("model", 1, Model)]),
+                node(4, report, &[("rows", 2, Metrics), ("rows", 3, Metrics)]),
+            ],
+            policy: None,
+        }
+    }
+
+    #[test]
+    fn a_model_is_released_when_its_last_reader_ends_and_metrics_are_kept() {
+        let graph = graph();
+        let mut board = Board::new(&graph, (0..5).map(|_| Decision::Run).collect());
+        // Each reader once, however many times it reads a node.
+        assert_eq!(
+            board.consumers,
+            [vec![1], vec![2, 3], vec![4], vec![4], vec![]]
+        );
+        board.artifacts[0] = Some(model());
+        board.ended(&graph, 0, done());
+        board.artifacts[1] = Some(model());
+        // The merge read the model twice and ended once: the model goes.
+        board.ended(&graph, 1, done());
+        assert!(board.artifacts[0].is_none());
+        board.artifacts[2] = Some(Arc::new(Artifact::Metrics(MetricsArtifact::default())));
+        board.ended(&graph, 2, done());
+        // One evaluation of the merge is still open: it stays.
+        assert!(board.artifacts[1].is_some());
+        board.artifacts[3] = Some(Arc::new(Artifact::Metrics(MetricsArtifact::default())));
+        board.ended(
+            &graph,
+            3,
+            NodeOutcome::Skipped {
+                because: "test".into(),
+            },
+        );
+        assert!(board.artifacts[1].is_none());
+        // Metrics are what the end of the run reads whole: the report's ending keeps them.
+        board.ended(&graph, 4, done());
+        assert!(board.artifacts[2].is_some() && board.artifacts[3].is_some());
+        assert!(board.outcomes.iter().all(Option::is_some));
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use exp_ir::{Graph, NodeKind};
 
-use super::dispatch::Board;
+use super::dispatch::{Board, Kept};
 use super::Run;
 use crate::artifact::{Artifact, MetricsArtifact};
 use crate::error::RunError;
@@ -30,21 +30,12 @@ pub(super) fn finish(run: &Run, board: Board) -> Result<RunSummary, RunError> {
             (node.name.clone(), outcome)
         })
         .collect();
-    let artifacts = board.artifacts;
-    let tables = collect_tables(graph, &artifacts, &run.run_dir);
-    let ledger: Vec<_> = graph
-        .nodes
-        .iter()
-        .zip(&artifacts)
-        .filter_map(|(node, artifact)| match artifact.as_deref() {
-            Some(Artifact::Model(model)) => Some(LedgerRecord {
-                node: node.name.clone(),
-                checkpoint: model.checkpoint.clone(),
-                parameters: model.parameter_count(),
-                sources: model.ledger.clone(),
-            }),
-            _ => None,
-        })
+    let tables = collect_tables(graph, &board.artifacts, &board.kept, &run.run_dir);
+    let ledger: Vec<LedgerRecord> = board
+        .kept
+        .into_iter()
+        .flatten()
+        .map(|kept| kept.ledger)
         .collect();
     let finished = Finished {
         outcomes: &outcomes,
@@ -63,6 +54,7 @@ pub(super) fn finish(run: &Run, board: Board) -> Result<RunSummary, RunError> {
 fn collect_tables(
     graph: &Graph,
     artifacts: &[Option<Arc<Artifact>>],
+    kept: &[Option<Kept>],
     run_dir: &RunDir,
 ) -> Vec<Table> {
     let mut tables: Vec<Table> = artifacts
@@ -80,14 +72,20 @@ fn collect_tables(
         let rows: Vec<(String, &MetricsArtifact)> = graph
             .nodes
             .iter()
-            .zip(artifacts)
-            .filter_map(|(node, artifact)| match artifact.as_deref() {
-                Some(Artifact::Metrics(metrics)) => Some((node.name.clone(), metrics)),
-                Some(Artifact::Model(model)) if !model.metrics.order.is_empty() => {
-                    Some((node.name.clone(), &model.metrics))
-                }
-                _ => None,
-            })
+            .zip(artifacts.iter().zip(kept))
+            .filter_map(
+                |(node, (artifact, kept))| match (artifact.as_deref(), kept) {
+                    (Some(Artifact::Metrics(metrics)), _) => Some((node.name.clone(), metrics)),
+                    (
+                        _,
+                        Some(Kept {
+                            metrics: Some(metrics),
+                            ..
+                        }),
+                    ) => Some((node.name.clone(), metrics)),
+                    _ => None,
+                },
+            )
             .collect();
         if !rows.is_empty() {
             let table = nodes::report::table_of("results", &rows);

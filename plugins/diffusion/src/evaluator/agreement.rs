@@ -213,5 +213,26 @@ mod tests {
             .update(&three, &Tensor::from_slice(&[0i64, 1, 2]).reshape([1, 3]))
             .unwrap_err();
         assert!(error.message.contains("batches before it had 2"), "{error}");
+        // Each shape rule on its own: targets of three dimensions, and logits whose first two
+        // dimensions are not the targets'.
+        let mut evaluator = agreement();
+        let deep = Tensor::zeros([1, 2, 1], (Kind::Int64, Device::Cpu));
+        assert!(evaluator.update(&logits(&[[0, 1]]), &deep).is_err());
+        let other = Tensor::from_slice(&[0i64, 1, 2]).reshape([1, 3]);
+        assert!(evaluator.update(&logits(&[[0, 1]]), &other).is_err());
+    }
+
+    #[test]
+    fn an_attribute_without_labels_is_left_out_of_the_mean() {
+        let mut evaluator = agreement();
+        // Attribute 1 is unlabelled everywhere: its accuracy is 0 of 0, not part of the mean.
+        let targets = Tensor::from_slice(&[0i64, -100, 1, -100]).reshape([2, 2]);
+        evaluator
+            .update(&logits(&[[0, 1], [0, 1]]), &targets)
+            .unwrap();
+        let scores = evaluator.compute();
+        assert_eq!(scores["accuracy_0"], 0.5);
+        assert_eq!(scores["accuracy_1"], 0.0);
+        assert_eq!(scores["attribute_accuracy"], 0.5);
     }
 }
