@@ -22,6 +22,9 @@ pub struct DatasetArtifact {
     pub info: DataInfo,
     pub source: DataSource,
     pub component: ComponentRef,
+    /// The run's device: batches the host assembles itself (token windows, examples a model
+    /// made, held on the CPU) are moved there; a plugin's dataset makes its own there.
+    pub device: tch::Device,
 }
 
 /// Where a dataset's examples come from.
@@ -109,6 +112,7 @@ impl DatasetArtifact {
             DataSource::Tokens(view) => view.batch(split, indices),
             DataSource::Examples(examples) => examples.batch(split, indices),
         }
+        .map(|(x, y)| (x.to_device(self.device), y.to_device(self.device)))
     }
 
     /// Whether this is a dataset of text documents, to be read through a tokenizer.

@@ -505,6 +505,7 @@ impl Cache {
                 info,
                 source: DataSource::Examples(examples),
                 component,
+                ..
             }) => {
                 let path = temporary.join(EXAMPLES);
                 Tensor::write_safetensors(&examples_tensors(examples), &path)
@@ -761,6 +762,7 @@ impl Hit {
                     info: info.clone(),
                     source: DataSource::Examples(Arc::new(examples)),
                     component: component.clone(),
+                    device,
                 }))
             }
             Stored::Metrics { metrics } => {

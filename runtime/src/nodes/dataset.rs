@@ -16,5 +16,6 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
         info,
         source: DataSource::Plugin(Mutex::new(dataset)),
         component: component.clone(),
+        device: ctx.device,
     }))
 }

@@ -71,6 +71,7 @@ pub fn caption(ctx: &NodeRun) -> Result<Artifact, RunError> {
         info,
         source: DataSource::Examples(Arc::new(Examples::new(splits))),
         component: data.component.clone(),
+        device: ctx.device,
     }))
 }
 
@@ -119,6 +120,7 @@ pub fn sample(ctx: &NodeRun, spec: &SampleSpec) -> Result<Artifact, RunError> {
         info,
         source: DataSource::Examples(Arc::new(Examples::new(splits))),
         component: data.component.clone(),
+        device: ctx.device,
     }))
 }
 

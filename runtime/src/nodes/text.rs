@@ -178,6 +178,7 @@ impl NodeRun<'_> {
             info,
             source: DataSource::Tokens(view),
             component: dataset.component.clone(),
+            device: dataset.device,
         })
     }
 }
