@@ -42,6 +42,7 @@ tr.skipped td { color: var(--muted); }
 table.matrix td { text-align: right; min-width: 4.5em; }
 figure { margin: 12px 0 22px; break-inside: avoid; }
 figure svg { max-width: 100%; height: auto; display: block; border: 1px solid var(--line); }
+figure img { max-width: 100%; height: auto; display: block; image-rendering: pixelated; }
 figcaption { color: var(--muted); font-size: 0.9em; margin-top: 4px; }
 .params { font-size: 0.85em; max-width: 560px; overflow-wrap: anywhere; }
 .points { display: flex; flex-wrap: wrap; gap: 4px 12px; }
@@ -239,6 +240,38 @@ fn figure(run_dir: &Path, path: &Path) -> String {
     }
 }
 
+/// A PNG (a grid of samples) as an image whose data is in the page.
+fn png_figure(run_dir: &Path, path: &Path) -> String {
+    let label = escape(&file_label(run_dir, path));
+    match std::fs::read(path) {
+        Ok(bytes) => format!(
+            "<figure><img alt=\"{label}\" src=\"data:image/png;base64,{}\">\
+             <figcaption>{label}</figcaption></figure>",
+            base64(&bytes)
+        ),
+        Err(_) => format!("<p class=\"empty\">cannot read {label}</p>"),
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for data URIs.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let word = chunk.iter().enumerate().fold(0u32, |word, (index, byte)| {
+            word | u32::from(*byte) << (16 - 8 * index)
+        });
+        for index in 0..4 {
+            if index <= chunk.len() {
+                out.push(ALPHABET[(word >> (18 - 6 * index) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A resolved value of the manifest (`{"type", "value"}` pairs, component references, lists
 /// and records) in `.exp`-like words; source spans are left out.
 fn value_text(value: &Value) -> String {
@@ -389,6 +422,17 @@ pub fn page(run_dir: &Path) -> Result<String, String> {
         out.push('\n');
     }
     out.push_str("</section>\n");
+
+    // Samples: the grids of `sample(..)` datasets, embedded so the page stays self-contained.
+    let grids = files_ending(&run_dir.join("samples"), ".png");
+    if !grids.is_empty() {
+        out.push_str("<section id=\"samples\">\n<h2>Samples</h2>\n");
+        for path in &grids {
+            out.push_str(&png_figure(run_dir, path));
+            out.push('\n');
+        }
+        out.push_str("</section>\n");
+    }
 
     // Accuracy matrices: each sequence's in its folder (`nodes/NODE/`), with its heatmaps where
     // it drew them, then the reports' heatmaps (the mean over a row's copies).
@@ -651,6 +695,23 @@ pub fn write_page(run_dir: &Path) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::{anchor, escape, family, markdown_table, value_text};
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        // The test vectors of RFC 4648, section 10.
+        for (text, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(super::base64(text.as_bytes()), encoded, "{text}");
+        }
+        assert_eq!(super::base64(&[0xff, 0xfe, 0x00]), "//4A");
+    }
 
     #[test]
     fn names_become_ids_and_text_is_escaped() {

@@ -99,6 +99,12 @@ fn a_captioner_fills_in_missing_captions_and_a_unet_is_sampled_into_a_dataset() 
     assert!(results.contains("validation_agreement"), "{results}");
     let grid = std::fs::read(test.path("first/samples/drawn.png")).unwrap();
     assert_eq!(&grid[..8], b"\x89PNG\r\n\x1a\n");
+    // The run's HTML page carries the grid in itself (a PNG's signature, in base64).
+    let outcome = test.run_with(&["report", "first", "--html"]);
+    assert_eq!(outcome.status, 0, "{}", outcome.stderr);
+    let page = std::fs::read_to_string(test.path("first/report.html")).unwrap();
+    assert!(page.contains("<section id=\"samples\">"), "no samples section");
+    assert!(page.contains("src=\"data:image/png;base64,iVBORw0KGgo"), "no embedded grid");
 
     // The same file again without the cache: the same samples, bit for bit (the node's seed
     // drives every draw); with the cache: nothing runs, and the grid is drawn again.
