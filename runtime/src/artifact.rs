@@ -296,3 +296,35 @@ impl Artifact {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use exp_plugin_api::sdk::Split;
+    use tch::Tensor;
+
+    use super::Examples;
+
+    #[test]
+    fn examples_are_batched_by_index_and_refuse_indices_past_a_split() {
+        let split = |values: &[f32]| {
+            let n = values.len() as i64;
+            (
+                Tensor::from_slice(values).reshape([n, 1]),
+                Tensor::from_slice(&(0..n).collect::<Vec<i64>>()),
+            )
+        };
+        let examples = Examples::new(vec![split(&[1.0, 2.0, 3.0]), split(&[]), split(&[9.0])]);
+        let (x, y) = examples.batch(Split::Train, &[2, 0]).unwrap();
+        assert_eq!(Vec::<f32>::try_from(x.flatten(0, -1)).unwrap(), [3.0, 1.0]);
+        assert_eq!(Vec::<i64>::try_from(y).unwrap(), [2, 0]);
+        let (x, _) = examples.batch(Split::Test, &[0]).unwrap();
+        assert_eq!(Vec::<f32>::try_from(x.flatten(0, -1)).unwrap(), [9.0]);
+        let error = examples.batch(Split::Train, &[3]).unwrap_err().to_string();
+        assert!(
+            error.contains("index 3 is outside the train split's 3 examples"),
+            "{error}"
+        );
+        assert!(examples.batch(Split::Validation, &[0]).is_err());
+        assert!(examples.batch(Split::Train, &[-1]).is_err());
+    }
+}

@@ -392,15 +392,7 @@ where
     Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Drawn<BitMapBackend<'static>>,
 {
     register_fonts()?;
-    if let Some(parent) = stem
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
-            path: parent.to_path_buf(),
-            error,
-        })?;
-    }
+    create_parent(stem)?;
     let svg_path = with_suffix(stem, ".svg");
     let png_path = with_suffix(stem, ".png");
     {
@@ -454,15 +446,7 @@ pub fn write_image_grid(path: &Path, pixels: &[u8], shape: ImageShape) -> Result
             pixels.len()
         )));
     }
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
-            path: parent.to_path_buf(),
-            error,
-        })?;
-    }
+    create_parent(path)?;
     let columns = (count as f64).sqrt().ceil() as usize;
     let rows = count.div_ceil(columns);
     let (cell_w, cell_h) = (
@@ -497,6 +481,20 @@ pub fn write_image_grid(path: &Path, pixels: &[u8], shape: ImageShape) -> Result
     }
     root.present()
         .map_err(|error| draw_error(error.to_string()))
+}
+
+/// Creates the directory a picture at `path` goes into, if need be.
+fn create_parent(path: &Path) -> Result<(), PlotError> {
+    match path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        Some(parent) => std::fs::create_dir_all(parent).map_err(|error| PlotError::CreateDir {
+            path: parent.to_path_buf(),
+            error,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `stem` with `suffix` appended (`with_extension` would cut a stem that contains a dot).
@@ -731,7 +729,10 @@ fn draw_table_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, table: &T
 mod tests {
     use std::path::Path;
 
-    use super::{file_stem, metric_charts, write_plots, write_table_chart};
+    use super::{
+        file_stem, metric_charts, write_image_grid, write_plots, write_table_chart, ImageShape,
+        GRID_GAP, GRID_SCALE,
+    };
     use crate::table::Table;
 
     const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
@@ -868,5 +869,32 @@ mod tests {
     fn file_names_stay_inside_the_plots_directory() {
         assert_eq!(file_stem("train_loss"), "train_loss");
         assert_eq!(file_stem("../x/y z"), "_x_y_z");
+    }
+
+    #[test]
+    fn image_grids_are_square_ish_pngs_of_enlarged_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples/grid.png");
+        // Three RGB images of 2×2 pixels: two columns, two rows of cells.
+        let shape = ImageShape {
+            count: 3,
+            height: 2,
+            width: 2,
+            channels: 3,
+        };
+        write_image_grid(&path, &[200u8; 36], shape).unwrap();
+        let png = std::fs::read(&path).unwrap();
+        assert_eq!(&png[..8], PNG_MAGIC);
+        // IHDR: width and height, big-endian, after the signature, length and chunk type.
+        let side = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let cell = 2 * GRID_SCALE + GRID_GAP;
+        assert_eq!(
+            (side(16), side(20)),
+            (2 * cell + GRID_GAP, 2 * cell + GRID_GAP)
+        );
+        // Bytes that do not hold the images are refused, and nothing is drawn for none.
+        assert!(write_image_grid(&path, &[0u8; 35], shape).is_err());
+        let none = ImageShape { count: 0, ..shape };
+        assert!(write_image_grid(&path, &[], none).is_err());
     }
 }
