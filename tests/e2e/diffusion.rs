@@ -103,8 +103,14 @@ fn a_captioner_fills_in_missing_captions_and_a_unet_is_sampled_into_a_dataset() 
     let outcome = test.run_with(&["report", "first", "--html"]);
     assert_eq!(outcome.status, 0, "{}", outcome.stderr);
     let page = std::fs::read_to_string(test.path("first/report.html")).unwrap();
-    assert!(page.contains("<section id=\"samples\">"), "no samples section");
-    assert!(page.contains("src=\"data:image/png;base64,iVBORw0KGgo"), "no embedded grid");
+    assert!(
+        page.contains("<section id=\"samples\">"),
+        "no samples section"
+    );
+    assert!(
+        page.contains("src=\"data:image/png;base64,iVBORw0KGgo"),
+        "no embedded grid"
+    );
 
     // The same file again without the cache: the same samples, bit for bit (the node's seed
     // drives every draw); with the cache: nothing runs, and the grid is drawn again.
