@@ -44,7 +44,7 @@ pub struct Examples {
 }
 
 impl Examples {
-    /// From the train, validation and test splits, in that order.
+    /// From every split's inputs and targets, in the order of `Split::ALL`.
     pub fn new(splits: Vec<(Tensor, Tensor)>) -> Examples {
         let [train, validation, test]: [(Tensor, Tensor); 3] = splits
             .try_into()
@@ -54,21 +54,13 @@ impl Examples {
         }
     }
 
-    fn slot(split: exp_plugin_api::sdk::Split) -> usize {
-        match split {
-            exp_plugin_api::sdk::Split::Train => 0,
-            exp_plugin_api::sdk::Split::Validation => 1,
-            exp_plugin_api::sdk::Split::Test => 2,
-        }
-    }
-
     /// Shallow copies of a split's inputs and targets.
     pub fn split(&self, split: exp_plugin_api::sdk::Split) -> (Tensor, Tensor) {
         let splits = self
             .splits
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (x, y) = &splits[Examples::slot(split)];
+        let (x, y) = &splits[split.index()];
         (x.shallow_clone(), y.shallow_clone())
     }
 
@@ -109,10 +101,18 @@ impl DatasetArtifact {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .batch(split, indices),
-            DataSource::Tokens(view) => view.batch(split, indices),
-            DataSource::Examples(examples) => examples.batch(split, indices),
+            // Assembled on the CPU by the host; a plugin's dataset makes its own on the device.
+            DataSource::Tokens(view) => view
+                .batch(split, indices)
+                .map(|batch| self.on_device(batch)),
+            DataSource::Examples(examples) => examples
+                .batch(split, indices)
+                .map(|batch| self.on_device(batch)),
         }
-        .map(|(x, y)| (x.to_device(self.device), y.to_device(self.device)))
+    }
+
+    fn on_device(&self, (x, y): (Tensor, Tensor)) -> (Tensor, Tensor) {
+        (x.to_device(self.device), y.to_device(self.device))
     }
 
     /// Whether this is a dataset of text documents, to be read through a tokenizer.

@@ -685,14 +685,10 @@ impl Hit {
                 })?;
                 let mut weights = Vec::with_capacity(order.len());
                 for name in order {
-                    let position = read
-                        .iter()
-                        .position(|(found, _)| found == name)
-                        .ok_or_else(|| {
-                            unusable(format!("the cached checkpoint lacks tensor `{name}`"))
-                        })?;
-                    let (name, tensor) = read.swap_remove(position);
-                    weights.push((name, tensor.to_device(device)));
+                    let tensor = take_named(&mut read, name).ok_or_else(|| {
+                        unusable(format!("the cached checkpoint lacks tensor `{name}`"))
+                    })?;
+                    weights.push((name.clone(), tensor.to_device(device)));
                 }
                 let mut hook_tensors = if hooks.is_empty() {
                     Vec::new()
@@ -706,13 +702,9 @@ impl Hit {
                     let mut tensors = Vec::with_capacity(hook.order.len());
                     for name in &hook.order {
                         let key = format!("{index}/{name}");
-                        let position = hook_tensors
-                            .iter()
-                            .position(|(found, _)| *found == key)
-                            .ok_or_else(|| {
-                                unusable(format!("the cached hook state lacks `{key}`"))
-                            })?;
-                        let (_, tensor) = hook_tensors.swap_remove(position);
+                        let tensor = take_named(&mut hook_tensors, &key).ok_or_else(|| {
+                            unusable(format!("the cached hook state lacks `{key}`"))
+                        })?;
                         tensors.push((name.clone(), tensor.to_device(device)));
                     }
                     carried.push(CarriedHook {
@@ -801,16 +793,9 @@ impl Hit {
 
 /// The file of a made dataset's examples in a cache entry.
 const EXAMPLES: &str = "examples.safetensors";
-/// The splits of a made dataset, as its tensors are named in `EXAMPLES`.
-const SPLITS: [exp_plugin_api::sdk::Split; 3] = [
-    exp_plugin_api::sdk::Split::Train,
-    exp_plugin_api::sdk::Split::Validation,
-    exp_plugin_api::sdk::Split::Test,
-];
-
 /// Every split's inputs and targets, named `<split>.x` and `<split>.y`.
 fn examples_tensors(examples: &Examples) -> Vec<(String, Tensor)> {
-    SPLITS
+    exp_plugin_api::sdk::Split::ALL
         .iter()
         .flat_map(|split| {
             let (x, y) = examples.split(*split);
@@ -822,19 +807,21 @@ fn examples_tensors(examples: &Examples) -> Vec<(String, Tensor)> {
         .collect()
 }
 
+/// Takes the tensor called `name` out of those a safetensors file held (in any order).
+fn take_named(read: &mut Vec<(String, Tensor)>, name: &str) -> Option<Tensor> {
+    let position = read.iter().position(|(found, _)| found == name)?;
+    Some(read.swap_remove(position).1)
+}
+
 /// The examples back from their file.
 fn restore_examples(path: &Path) -> Result<Examples, String> {
     let mut read = Tensor::read_safetensors(path)
         .map_err(|error| format!("cannot read the cached examples: {error}"))?;
     let mut take = |name: String| {
-        let position = read
-            .iter()
-            .position(|(found, _)| *found == name)
-            .ok_or_else(|| format!("the cached examples lack `{name}`"))?;
-        Ok::<Tensor, String>(read.swap_remove(position).1)
+        take_named(&mut read, &name).ok_or_else(|| format!("the cached examples lack `{name}`"))
     };
     let mut splits = Vec::with_capacity(3);
-    for split in SPLITS {
+    for split in exp_plugin_api::sdk::Split::ALL {
         splits.push((
             take(format!("{}.x", split.word()))?,
             take(format!("{}.y", split.word()))?,

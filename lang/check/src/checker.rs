@@ -695,6 +695,35 @@ impl<'a> Checker<'a> {
         })
     }
 
+    /// A number field (an integer or a float) that `within` accepts. `kind` is what a value
+    /// of the wrong type is told to be, with an example; `expected` says the accepted range.
+    fn number(
+        &mut self,
+        field: &ast::Field,
+        kind: (&str, Option<&str>),
+        within: impl Fn(f64) -> bool,
+        expected: &str,
+    ) -> Option<f64> {
+        let value = match field.value.kind {
+            ExprKind::Int(value) => value as f64,
+            ExprKind::Float(value) => value,
+            _ => {
+                self.wrong_type(field, kind.0, kind.1.map(str::to_string));
+                return None;
+            }
+        };
+        if !within(value) {
+            self.errors.push(CheckError::ValueOutOfRange {
+                field: field.key.name.clone(),
+                value: format!("{value}"),
+                expected: expected.to_string(),
+                span: field.value.span,
+            });
+            return None;
+        }
+        Some(value)
+    }
+
     fn integer(&mut self, field: &ast::Field, min: i64) -> Option<u64> {
         let ExprKind::Int(value) = field.value.kind else {
             self.wrong_type(field, "an integer", None);

@@ -26,7 +26,7 @@ pub fn caption(ctx: &NodeRun) -> Result<Artifact, RunError> {
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
     let mut splits = Vec::with_capacity(3);
     let mut filled = 0;
-    for split in SPLITS {
+    for split in Split::ALL {
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         let len = data.info.len(split);
         if len == 0 {
@@ -61,7 +61,7 @@ pub fn caption(ctx: &NodeRun) -> Result<Artifact, RunError> {
     }
     ctx.run_dir
         .log_metric(ctx.name(), None, "train", "labels_filled", filled as f64);
-    let model_node = input_name(ctx, "model");
+    let model_node = ctx.input_name("model");
     let mut info = data.info.clone();
     info.source = format!(
         "{}, labels it lacked predicted by `{model_node}`",
@@ -83,36 +83,25 @@ pub fn sample(ctx: &NodeRun, spec: &SampleSpec) -> Result<Artifact, RunError> {
     let mut model = ctx.model_with_weights(source, ctx.node.seed)?;
     let mut info = data.info.clone();
     let mut splits: Vec<(Tensor, Tensor)> = Vec::with_capacity(3);
-    for split in SPLITS {
-        let drawn = if spec.splits.iter().any(|word| word == split.word()) {
-            let (x, y) = draw_split(ctx, &mut model, data, split, spec)?;
-            Some((x, y))
+    for split in Split::ALL {
+        let (x, y) = if spec.splits.iter().any(|word| word == split.word()) {
+            draw_split(ctx, &mut model, data, split, spec)?
         } else {
-            None
+            // A split not asked for: empty, in the prompts' shapes.
+            data.batch(split, &[])
+                .map_err(|error| ctx.plugin_error(error))?
         };
-        let len = drawn.as_ref().map_or(0, |(x, _)| x.size()[0]);
-        match split {
-            Split::Train => info.train_len = len,
-            Split::Validation => info.validation_len = len,
-            Split::Test => info.test_len = len,
-        }
-        splits.push(match drawn {
-            Some(examples) => examples,
-            // An empty split of the prompts' shapes.
-            None => data
-                .batch(split, &[])
-                .map_err(|error| ctx.plugin_error(error))?,
-        });
+        info.set_len(split, x.size()[0]);
+        splits.push((x, y));
     }
     if spec.grid > 0 {
-        let shown = grid_split(spec);
-        write_grid(ctx, &splits[split_index(shown)].0, spec.grid)?;
+        write_grid(ctx, &splits[grid_split(spec).index()].0, spec.grid)?;
     }
     info.source = format!(
         "samples of `{}` ({}) for the captions of `{}`",
-        input_name(ctx, "model"),
+        ctx.input_name("model"),
         spec.summary(),
-        input_name(ctx, "data")
+        ctx.input_name("data")
     );
     info.license = "generated".to_string();
     info.licenses.clear();
@@ -123,9 +112,6 @@ pub fn sample(ctx: &NodeRun, spec: &SampleSpec) -> Result<Artifact, RunError> {
         device: ctx.device,
     }))
 }
-
-/// The splits, in the order `Examples` holds them.
-const SPLITS: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
 
 /// The split whose samples the grid shows: the test split's when drawn, else the first.
 pub fn grid_split(spec: &SampleSpec) -> Split {
@@ -158,7 +144,7 @@ fn draw_split(
             node: ctx.name().to_string(),
             message: format!(
                 "`{}` has no {} split to take prompts from; hold one out in its definition",
-                input_name(ctx, "data"),
+                ctx.input_name("data"),
                 split.word()
             ),
         });
@@ -176,7 +162,7 @@ fn draw_split(
             // A stream per split and chunk, so a sample depends on its place only.
             seed: Rng::new(
                 ctx.node.seed
-                    ^ ((split_index(split) as u64) << 32 | chunk as u64)
+                    ^ ((split.index() as u64) << 32 | chunk as u64)
                         .wrapping_mul(0x9e37_79b9_7f4a_7c15),
             )
             .next_u64(),
@@ -258,24 +244,7 @@ pub fn write_grid_at(path: &std::path::Path, images: &Tensor, grid: u64) -> Resu
     .map_err(|error| error.to_string())
 }
 
-fn split_index(split: Split) -> usize {
-    match split {
-        Split::Train => 0,
-        Split::Validation => 1,
-        Split::Test => 2,
-    }
-}
-
 /// Batches joined into one split, (inputs, targets).
 fn concatenated(xs: &[Tensor], ys: &[Tensor]) -> (Tensor, Tensor) {
     (Tensor::cat(xs, 0), Tensor::cat(ys, 0))
-}
-
-/// The name of the node behind an input, for messages and sources.
-fn input_name<'a>(ctx: &'a NodeRun, role: &str) -> &'a str {
-    ctx.node
-        .inputs
-        .iter()
-        .find(|input| input.role == role)
-        .map_or("?", |input| ctx.graph.node(input.node).name.as_str())
 }

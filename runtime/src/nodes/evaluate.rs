@@ -88,14 +88,7 @@ pub fn check_output(
 /// An evaluation of a split the dataset does not hold out (its fraction is 0): nothing to
 /// evaluate, and a number computed from no examples would be meaningless.
 fn empty_split(ctx: &NodeRun, split: Split) -> RunError {
-    let dataset = ctx
-        .node
-        .inputs
-        .iter()
-        .find(|input| input.role == "data")
-        .map_or("the dataset", |input| {
-            ctx.graph.node(input.node).name.as_str()
-        });
+    let dataset = ctx.input_name("data");
     let hint = match split {
         Split::Validation => "; hold one out in its definition, such as `validation_fraction: 0.1`",
         Split::Test => "; hold one out in its definition, such as `test_fraction: 0.2`",

@@ -108,6 +108,16 @@ impl NodeRun<'_> {
             .ok_or_else(|| self.internal(format!("missing input `{role}`")))
     }
 
+    /// The name of the node behind the first input with this role, for messages; `?` where
+    /// there is none.
+    fn input_name(&self, role: &str) -> &str {
+        self.node
+            .inputs
+            .iter()
+            .find(|input| input.role == role)
+            .map_or("?", |input| self.graph.node(input.node).name.as_str())
+    }
+
     fn inputs_with_role(&self, role: &str) -> Vec<&Artifact> {
         self.node
             .inputs

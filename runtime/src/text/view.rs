@@ -20,14 +20,6 @@ pub struct TokenView {
     name: String,
 }
 
-fn slot(split: Split) -> usize {
-    match split {
-        Split::Train => 0,
-        Split::Validation => 1,
-        Split::Test => 2,
-    }
-}
-
 impl TokenView {
     /// Packs each split's documents (train, validation, test) into windows of `context`
     /// tokens, joined by `eot`; `pad` fills the last window of the validation and test splits.
@@ -73,7 +65,7 @@ impl TokenView {
 
     /// The number of windows of a split.
     pub fn windows(&self, split: Split) -> i64 {
-        self.splits[slot(split)]
+        self.splits[split.index()]
             .as_ref()
             .map_or(0, |stream| stream.n_windows() as i64)
     }
@@ -103,7 +95,7 @@ impl TokenView {
             message,
             field: None,
         };
-        let stream = self.splits[slot(split)]
+        let stream = self.splits[split.index()]
             .as_ref()
             .ok_or_else(|| refuse(format!("the {} split has no text", split.word())))?;
         let windows: Vec<usize> = indices

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use exp_ir::graph::SampleSpec;
-use exp_syntax::ast::{self, DefBody, ExprKind};
+use exp_syntax::ast::{self, DefBody};
 
 use super::{field, Checker, FieldSpec};
 use crate::check_error::{CheckError, Expect};
@@ -101,89 +101,54 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// The sampling settings of `sample(..) { .. }`, defaults filled in.
+    /// The sampling settings of `sample(..) { .. }`, defaults filled in; fields are read in
+    /// the order of `SAMPLE_FIELDS`, so that their errors come out in a fixed order.
     fn sample_spec(&mut self, def: &ast::Def, block: Option<&'a ast::Block>) -> Option<SampleSpec> {
-        let mut spec = SampleSpec {
-            splits: vec!["test".to_string()],
-            count: None,
-            steps: DEFAULT_STEPS,
-            guidance: 1.0,
-            eta: 0.0,
-            grid: DEFAULT_GRID,
+        let fields = match block {
+            Some(block) => self.fields(def, block, SAMPLE_FIELDS),
+            None => Default::default(),
         };
-        let Some(block) = block else {
-            return Some(spec);
+        let steps = match fields.get("steps") {
+            Some(field) => self.integer(field, 1),
+            None => Some(DEFAULT_STEPS),
         };
-        let fields = self.fields(def, block, SAMPLE_FIELDS);
-        let mut ok = true;
-        // In the order of `SAMPLE_FIELDS`, so that errors come out in a fixed order.
-        let written = SAMPLE_FIELDS
-            .iter()
-            .filter_map(|spec| Some((spec.name, *fields.get(spec.name)?)));
-        for (name, field) in written {
-            match name {
-                "steps" => {
-                    spec.steps = self.integer(field, 1).unwrap_or_else(|| {
-                        ok = false;
-                        0
-                    })
-                }
-                "count" => {
-                    spec.count = self.integer(field, 1).or_else(|| {
-                        ok = false;
-                        None
-                    })
-                }
-                "grid" => {
-                    spec.grid = self.integer(field, 0).unwrap_or_else(|| {
-                        ok = false;
-                        0
-                    })
-                }
-                "split" => match self.sequence_splits(field) {
-                    Some(splits) => spec.splits = splits,
-                    None => ok = false,
-                },
-                "guidance" => match self.number(
-                    field,
-                    0.0,
-                    f64::INFINITY,
-                    "a guidance weight of at least 0 (0: unconditional, 1: conditional)",
-                ) {
-                    Some(value) => spec.guidance = value,
-                    None => ok = false,
-                },
-                _ => {
-                    match self.number(field, 0.0, 1.0, "a number from 0 (deterministic DDIM) to 1")
-                    {
-                        Some(value) => spec.eta = value,
-                        None => ok = false,
-                    }
-                }
-            }
-        }
-        ok.then_some(spec)
-    }
-
-    /// A number field within `[min, max]`.
-    fn number(&mut self, field: &ast::Field, min: f64, max: f64, expected: &str) -> Option<f64> {
-        let value = match field.value.kind {
-            ExprKind::Int(value) => value as f64,
-            ExprKind::Float(value) => value,
-            _ => {
-                self.wrong_type(field, "a number", None);
-                return None;
-            }
+        let guidance = match fields.get("guidance") {
+            Some(field) => self.number(
+                field,
+                ("a number", None),
+                |value| value >= 0.0 && value.is_finite(),
+                "a guidance weight of at least 0 (0: unconditional, 1: conditional)",
+            ),
+            None => Some(1.0),
         };
-        if !(min..=max).contains(&value) {
-            self.errors.push(CheckError::ValueOutOfRange {
-                field: field.key.name.clone(),
-                value: format!("{value}"),
-                expected: expected.to_string(),
-                span: field.value.span,
-            });
-            return None;
-        }
-        Some(value)
+        let eta = match fields.get("eta") {
+            Some(field) => self.number(
+                field,
+                ("a number", None),
+                |value| (0.0..=1.0).contains(&value),
+                "a number from 0 (deterministic DDIM) to 1",
+            ),
+            None => Some(0.0),
+        };
+        let count = match fields.get("count") {
+            Some(field) => self.integer(field, 1).map(Some),
+            None => Some(None),
+        };
+        let splits = match fields.get("split") {
+            Some(field) => self.sequence_splits(field),
+            None => Some(vec!["test".to_string()]),
+        };
+        let grid = match fields.get("grid") {
+            Some(field) => self.integer(field, 0),
+            None => Some(DEFAULT_GRID),
+        };
+        Some(SampleSpec {
+            splits: splits?,
+            count: count?,
+            steps: steps?,
+            guidance: guidance?,
+            eta: eta?,
+            grid: grid?,
+        })
     }
 }

@@ -421,28 +421,12 @@ impl<'a> Checker<'a> {
 
     /// `clip: 1.0`: the largest global gradient norm, a number greater than 0.
     fn clip(&mut self, field: &ast::Field) -> Option<f64> {
-        let value = match field.value.kind {
-            ExprKind::Int(value) => value as f64,
-            ExprKind::Float(value) => value,
-            _ => {
-                self.wrong_type(
-                    field,
-                    "a number (the largest gradient norm)",
-                    Some("clip: 1.0".into()),
-                );
-                return None;
-            }
-        };
-        if value <= 0.0 || !value.is_finite() {
-            self.errors.push(CheckError::ValueOutOfRange {
-                field: "clip".to_string(),
-                value: format!("{value}"),
-                expected: "a gradient norm greater than 0".to_string(),
-                span: field.value.span,
-            });
-            return None;
-        }
-        Some(value)
+        self.number(
+            field,
+            ("a number (the largest gradient norm)", Some("clip: 1.0")),
+            |value| value > 0.0 && value.is_finite(),
+            "a gradient norm greater than 0",
+        )
     }
 
     /// `accumulate: 4`: micro-batches per step, which must split the batch evenly.

@@ -108,6 +108,20 @@ pub enum Split {
     Test,
 }
 
+impl Split {
+    /// Every split, in the order datasets hold them.
+    pub const ALL: [Split; 3] = [Split::Train, Split::Validation, Split::Test];
+
+    /// The split's place in `ALL`: an index into a per-split array.
+    pub fn index(self) -> usize {
+        match self {
+            Split::Train => 0,
+            Split::Validation => 1,
+            Split::Test => 2,
+        }
+    }
+}
+
 /// What a dataset tells the rest of the graph about itself.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataInfo {
@@ -202,6 +216,15 @@ impl DataInfo {
             Split::Train => self.train_len,
             Split::Validation => self.validation_len,
             Split::Test => self.test_len,
+        }
+    }
+
+    /// Sets the number of examples in a split.
+    pub fn set_len(&mut self, split: Split, len: i64) {
+        match split {
+            Split::Train => self.train_len = len,
+            Split::Validation => self.validation_len = len,
+            Split::Test => self.test_len = len,
         }
     }
 }
