@@ -43,8 +43,9 @@ impl Input {
 
 /// A checked file: the graph when there were no errors, the sources for rendering, and the
 /// diagnostics.
-pub struct Checked {
-    pub graph: Option<Graph>,
+pub struct Checked<T = Graph> {
+    /// The graph, or what was made of the checked program instead (see `check_with`).
+    pub graph: Option<T>,
     pub sources: SourceMap,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -92,6 +93,18 @@ pub fn read(file: &Path, format: MessageFormat, color: bool) -> Result<Input, Ex
 
 /// Checks and compiles the file against `catalog`, on a thread with a large stack.
 pub fn check(input: &Input, catalog: &(dyn Catalog + Sync)) -> Result<Checked, Exit> {
+    check_with(input, catalog, |program| {
+        exp_compile::compile(program, &input.experiment)
+    })
+}
+
+/// Checks the file against `catalog` on a thread with a large stack and, when it has no
+/// error, makes `lower` of the checked program: a graph, or only its size.
+pub fn check_with<T: Send>(
+    input: &Input,
+    catalog: &(dyn Catalog + Sync),
+    lower: impl FnOnce(&exp_check::Program) -> T + Send,
+) -> Result<Checked<T>, Exit> {
     let world = FileWorld {
         base: input.base.clone(),
     };
@@ -100,12 +113,12 @@ pub fn check(input: &Input, catalog: &(dyn Catalog + Sync)) -> Result<Checked, E
             .name("check".into())
             .stack_size(CHECK_STACK_BYTES)
             .spawn_scoped(scope, || {
-                exp_compile::check_and_compile(
+                exp_compile::check_and_lower(
                     &input.display_name,
                     &input.bytes,
-                    &input.experiment,
                     &world,
                     catalog,
+                    lower,
                 )
             })
             .map(|thread| thread.join())
@@ -130,12 +143,12 @@ pub fn check(input: &Input, catalog: &(dyn Catalog + Sync)) -> Result<Checked, E
 
 /// Prints the diagnostics and, when there is an error, the summary line; the graph and
 /// sources when there was none.
-pub fn finish(
+pub fn finish<T>(
     input: &Input,
-    checked: Checked,
+    checked: Checked<T>,
     format: MessageFormat,
     color: bool,
-) -> Result<(Graph, SourceMap), Exit> {
+) -> Result<(T, SourceMap), Exit> {
     let Checked {
         graph,
         sources,
@@ -190,10 +203,10 @@ pub fn emit(diagnostics: &[Diagnostic], sources: &SourceMap, format: MessageForm
 }
 
 /// `exp check`'s last line for a clean file.
-pub fn well_formed(input: &Input, graph: &Graph) {
+pub fn well_formed(input: &Input, nodes: usize) {
     eprintln!(
         "`{}` is well-formed: {} in the graph",
         input.display_name,
-        exp_diag::count(graph.nodes.len(), "node")
+        exp_diag::count(nodes, "node")
     );
 }

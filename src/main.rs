@@ -75,10 +75,55 @@ enum Fast {
 /// and the command goes to `exp-host`, which loads the plugins (and stores what it learns for
 /// next time).
 fn check_or_graph(file: &Path, fast: Fast, color: bool) -> Exit {
-    let format = match fast {
-        Fast::Check(format) => format,
-        Fast::Graph(_) => MessageFormat::Human,
-    };
+    match fast {
+        // A check reports the graph's size; building a large sweep's nodes to count them
+        // would be most of its time.
+        Fast::Check(format) => from_cache(
+            file,
+            format,
+            color,
+            |program, _| exp_compile::count_nodes(program),
+            |input, _, nodes| {
+                if matches!(format, MessageFormat::Human) {
+                    experiment::well_formed(input, nodes);
+                }
+                Exit::Success
+            },
+        ),
+        Fast::Graph(format) => from_cache(
+            file,
+            MessageFormat::Human,
+            color,
+            exp_compile::compile,
+            |_, catalog, graph| {
+                let exit = match catalog.sizes(&graph) {
+                    Some(sized) => {
+                        for warning in &sized.warnings {
+                            eprintln!("{warning}");
+                        }
+                        exp::print_graph(&graph, format, &sized.sizes)
+                    }
+                    // A model whose size only the loaded plugins can tell.
+                    None => exec_host(),
+                };
+                // The process ends here: freeing a large sweep's tens of thousands of nodes
+                // one by one takes milliseconds that the operating system spends at once.
+                std::mem::forget(graph);
+                exit
+            },
+        ),
+    }
+}
+
+/// Checks `file` against the cached schemas, makes `lower` of it (given the experiment's name) and hands that to `then`;
+/// goes to `exp-host` when the cache cannot answer.
+fn from_cache<T: Send>(
+    file: &Path,
+    format: MessageFormat,
+    color: bool,
+    lower: impl FnOnce(&exp_check::Program, &str) -> T + Send,
+    then: impl FnOnce(&experiment::Input, &CachedCatalog, T) -> Exit,
+) -> Exit {
     let input = match experiment::read(file, format, color) {
         Ok(input) => input,
         Err(exit) => return exit,
@@ -89,7 +134,9 @@ fn check_or_graph(file: &Path, fast: Fast, color: bool) -> Exit {
     if !unknown.is_empty() {
         return exec_host();
     }
-    let checked = match experiment::check(&input, &catalog) {
+    let checked = match experiment::check_with(&input, &catalog, |program| {
+        lower(program, &input.experiment)
+    }) {
         Ok(checked) => checked,
         Err(exit) => return exit,
     };
@@ -99,29 +146,8 @@ fn check_or_graph(file: &Path, fast: Fast, color: bool) -> Exit {
     for warning in files.warnings() {
         eprintln!("{warning}");
     }
-    let (graph, _) = match experiment::finish(&input, checked, format, color) {
-        Ok(done) => done,
-        Err(exit) => return exit,
-    };
-    let exit = match fast {
-        Fast::Check(MessageFormat::Human) => {
-            experiment::well_formed(&input, &graph);
-            Exit::Success
-        }
-        Fast::Check(MessageFormat::Json) => Exit::Success,
-        Fast::Graph(format) => match catalog.sizes(&graph) {
-            Some(sized) => {
-                for warning in &sized.warnings {
-                    eprintln!("{warning}");
-                }
-                exp::print_graph(&graph, format, &sized.sizes)
-            }
-            // A model whose size only the loaded plugins can tell.
-            None => exec_host(),
-        },
-    };
-    // The process ends here: freeing a large sweep's tens of thousands of nodes one by one
-    // takes milliseconds of a check that the operating system does at once.
-    std::mem::forget(graph);
-    exit
+    match experiment::finish(&input, checked, format, color) {
+        Ok((lowered, _)) => then(&input, &catalog, lowered),
+        Err(exit) => exit,
+    }
 }

@@ -161,10 +161,21 @@ pub fn analyse(path: &Path, text: String, state: &CatalogState, trusted: bool) -
     let world = FileWorld { base: base.clone() };
     let name = path.display().to_string();
     let mut sources = SourceMap::new();
-    let (_, diagnostics) =
-        exp_check::check_file(&mut sources, &name, text.as_bytes(), &world, &state.catalog);
-    let (ast, parse_errors) = exp_syntax::parse(FileId(0), &text);
-    let ast = parse_errors.is_empty().then_some(ast);
+    let (_, diagnostics, syntax) = exp_check::check_file_keeping_syntax(
+        &mut sources,
+        &name,
+        text.as_bytes(),
+        &world,
+        &state.catalog,
+    );
+    // The checker read the text without a byte order mark; navigation works on the text as
+    // the editor has it, so such a text is parsed as it is.
+    let ast = if text.starts_with('\u{feff}') {
+        let (ast, parse_errors) = exp_syntax::parse(FileId(0), &text);
+        parse_errors.is_empty().then_some(ast)
+    } else {
+        syntax
+    };
     let index = LineIndex::new(&text);
     let main = sources.find(&name);
     let withheld = state

@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 
 mod check_error;
 mod checker;
+mod hash;
 mod program;
 pub mod testing;
 
 pub use check_error::{AgainstProblem, CheckError, ChooseProblem, Expect};
-pub use checker::{block_fields, check, check_file};
+pub use checker::{block_fields, check, check_file, check_file_keeping_syntax};
 pub use program::{Body, CheckedDef, DefId, MergeOver, Program, SequenceMerge, Stages};
 
 use exp_ir::{ComponentKind, ComponentSchema, Value};

@@ -108,6 +108,36 @@ report results { rows: [slow, fast, fast.ft] }
 "#
 );
 
+// Templates in sweeps in templates in sweeps: a template sweeping over a list it defines
+// itself, a copy named by a string, and a family reached
+// through two instances. The expansion declares each level's names once and keeps them for
+// when the level is copied; what could depend on the scope is declared again there (and in
+// debug builds every kept answer is checked against declaring it again).
+snapshot!(
+    nested_templates_and_sweeps,
+    r#"import std.digits
+model net = mlp
+template tune(start) {
+  let lrs = [0.1, 0.2]
+  sweep lr in lrs {
+    train ft { model: start, data: digits, steps: 10 steps, optimizer: sgd { lr: lr } }
+    evaluate score { model: ft, data: digits, metrics: [accuracy] }
+  }
+}
+template arm(start) {
+  train pre { model: start, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+  sweep width in [1, 2] {
+    use tuned = tune(pre)
+  }
+}
+sweep seeds 2 {
+  use a = arm(net)
+  evaluate "pre_{seed}" { model: a.pre, data: digits, metrics: [accuracy] }
+}
+report results { rows: [a.tuned.score, pre_0] }
+"#
+);
+
 snapshot!(
     sequence_with_hooks_and_replay,
     r#"import std.digits

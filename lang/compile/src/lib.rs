@@ -32,40 +32,42 @@ pub fn check_and_compile(
     world: &dyn World,
     catalog: &dyn Catalog,
 ) -> (Option<Graph>, SourceMap, Vec<Diagnostic>) {
+    check_and_lower(file_name, source, world, catalog, |program| {
+        compile(program, experiment)
+    })
+}
+
+/// Decodes, parses and checks an experiment file, and when no error was found hands the
+/// checked program to `lower`: `compile` for a graph, `count_nodes` for a check that only
+/// reports the graph's size (building a large sweep's nodes is most of a check's time).
+pub fn check_and_lower<T>(
+    file_name: &str,
+    source: &[u8],
+    world: &dyn World,
+    catalog: &dyn Catalog,
+    lower: impl FnOnce(&Program) -> T,
+) -> (Option<T>, SourceMap, Vec<Diagnostic>) {
     let mut sources = SourceMap::new();
     let (program, diagnostics) =
         exp_check::check_file(&mut sources, file_name, source, world, catalog);
-    let graph = program.map(|program| compile(&program, experiment));
-    (graph, sources, diagnostics)
+    (program.as_ref().map(lower), sources, diagnostics)
+}
+
+/// How many nodes `compile` makes of `program`, without making them.
+pub fn count_nodes(program: &Program) -> usize {
+    let inputs = def_inputs(program);
+    let included = included(program, &inputs);
+    (0..program.defs.len())
+        .filter(|idx| included[*idx])
+        .map(|idx| nodes_made(&program.defs[idx].body))
+        .sum()
 }
 
 /// Lowers a checked program to a graph named `experiment`.
 pub fn compile(program: &Program, experiment: &str) -> Graph {
     let n_defs = program.defs.len();
-    let model_data = model_data_inputs(program);
-
-    // The inputs of every definition, by role, in the order written.
-    let inputs: Vec<Vec<(&'static str, DefId)>> = (0..n_defs)
-        .map(|idx| {
-            let mut uses = program.defs[idx].body.uses();
-            if let Some(data) = model_data.get(&DefId(idx)) {
-                uses.push(("data", *data));
-            }
-            uses
-        })
-        .collect();
-
-    // 1. Keep the experiment file's definitions and whatever they reach.
-    let mut included = vec![false; n_defs];
-    let mut pending: Vec<usize> = (0..n_defs)
-        .filter(|idx| program.defs[*idx].in_main)
-        .collect();
-    while let Some(idx) = pending.pop() {
-        if std::mem::replace(&mut included[idx], true) {
-            continue;
-        }
-        pending.extend(inputs[idx].iter().map(|(_, id)| id.0));
-    }
+    let inputs = def_inputs(program);
+    let included = included(program, &inputs);
 
     // 3. Kahn's algorithm, earliest definition first.
     let mut waiting_on: Vec<usize> = (0..n_defs)
@@ -441,6 +443,35 @@ impl Lowering<'_> {
         self.model_of.insert(idx, id);
         self.row_of.insert(idx, id);
     }
+}
+
+/// The inputs of every definition, by role, in the order written.
+fn def_inputs(program: &Program) -> Vec<Vec<(&'static str, DefId)>> {
+    let model_data = model_data_inputs(program);
+    (0..program.defs.len())
+        .map(|idx| {
+            let mut uses = program.defs[idx].body.uses();
+            if let Some(data) = model_data.get(&DefId(idx)) {
+                uses.push(("data", *data));
+            }
+            uses
+        })
+        .collect()
+}
+
+/// 1. The experiment file's definitions and whatever they reach.
+fn included(program: &Program, inputs: &[Vec<(&'static str, DefId)>]) -> Vec<bool> {
+    let mut included = vec![false; program.defs.len()];
+    let mut pending: Vec<usize> = (0..program.defs.len())
+        .filter(|idx| program.defs[*idx].in_main)
+        .collect();
+    while let Some(idx) = pending.pop() {
+        if std::mem::replace(&mut included[idx], true) {
+            continue;
+        }
+        pending.extend(inputs[idx].iter().map(|(_, id)| id.0));
+    }
+    included
 }
 
 /// How many nodes a definition lowers to: one, or for a sequence of N tasks its N phases (and

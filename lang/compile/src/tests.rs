@@ -4,7 +4,7 @@ use exp_check::testing::{TestCatalog, TestWorld};
 use exp_diag::render;
 use exp_ir::{Graph, NodeKind};
 
-use crate::check_and_compile;
+use crate::{check_and_lower, compile, count_nodes};
 
 fn world() -> TestWorld {
     TestWorld::new()
@@ -101,13 +101,21 @@ fn graph_text(graph: &Graph) -> String {
 }
 
 fn check(src: &str) -> String {
-    let (graph, sources, diagnostics) = check_and_compile(
+    let (lowered, sources, diagnostics) = check_and_lower(
         "test.exp",
         src.as_bytes(),
-        "test",
         &world(),
         &TestCatalog::new(),
+        |program| (compile(program, "test"), count_nodes(program)),
     );
+    let graph = lowered.map(|(graph, counted)| {
+        assert_eq!(
+            counted,
+            graph.nodes.len(),
+            "nodes counted against nodes made"
+        );
+        graph
+    });
     format!(
         "--- source\n{src}\n--- graph\n{}--- diagnostics\n{}",
         graph.as_ref().map(graph_text).unwrap_or_default(),
@@ -151,18 +159,25 @@ fn quickstart() {
     insta::assert_snapshot!(check(QUICKSTART));
 }
 
-/// The graph of a file that must check without a diagnostic.
+/// The graph of a file that must check without a diagnostic. Every graph a test looks at
+/// also checks that `count_nodes` (what `exp check` reports) counts its nodes.
 fn graph_of(file_name: &str, src: &str) -> Graph {
     let experiment = file_name.trim_end_matches(".exp");
-    let (graph, _, diagnostics) = check_and_compile(
+    let (lowered, _, diagnostics) = check_and_lower(
         file_name,
         src.as_bytes(),
-        experiment,
         &world(),
         &TestCatalog::new(),
+        |program| (compile(program, experiment), count_nodes(program)),
     );
     assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    graph.expect("a graph")
+    let (graph, counted) = lowered.expect("a graph");
+    assert_eq!(
+        counted,
+        graph.nodes.len(),
+        "nodes counted against nodes made"
+    );
+    graph
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! each written parameter against its schema (type, range, duration unit), and filling in
 //! the defaults of those not written.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::hash::HashMap;
 
 use exp_diag::{did_you_mean, Span};
 use exp_ir::schema::ParamProblem;
@@ -163,7 +165,7 @@ impl Checker<'_> {
     ) -> Option<BTreeMap<String, Value>> {
         let mut ok = true;
         let mut values = BTreeMap::new();
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: HashMap<&str, Span> = HashMap::default();
         let fields = component
             .params
             .as_ref()

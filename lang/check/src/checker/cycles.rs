@@ -1,7 +1,7 @@
 //! Cycles among the references: a depth-first search over the definitions, each cycle reported
 //! once (by its set of members), naming each definition on it and where it uses the next.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use exp_diag::Span;
 
@@ -12,7 +12,7 @@ impl Checker<'_> {
     /// Reports every cycle among the references, once each.
     pub(super) fn cycles(&mut self) {
         let mut state = vec![0u8; self.defs.len()];
-        let mut reported: HashSet<Vec<usize>> = HashSet::new();
+        let mut reported: HashSet<Vec<usize>> = HashSet::default();
         let mut found = Vec::new();
         for start in 0..self.defs.len() {
             if state[start] == 0 {

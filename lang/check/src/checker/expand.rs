@@ -22,7 +22,9 @@
 //! line in the file; the checker reports an error at one place once, however many copies
 //! share it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::hash::{HashMap, HashSet};
 use std::rc::Rc;
 
 use exp_diag::{did_you_mean, Span};
@@ -112,9 +114,10 @@ struct Place {
     prefix: String,
     point: Vec<(String, String)>,
     /// The axes of the enclosing sweeps, where each is written, to catch one swept twice.
-    axes: Vec<(String, Span)>,
-    /// The templates being instantiated, outermost first, to catch recursion.
-    templates: Vec<String>,
+    /// Shared: only a sweep adds to them, and every copy made inside passes them on.
+    axes: Rc<Vec<(String, Span)>>,
+    /// The templates being instantiated, outermost first, to catch recursion (shared alike).
+    templates: Rc<Vec<String>>,
 }
 
 struct Expander {
@@ -139,24 +142,57 @@ struct Expander {
     /// The top-level sweep or `use` being expanded: where running out of budget is reported,
     /// since that is the line that asks for too much, however deep the expansion has gone.
     top: Option<Span>,
+    /// The names each nested level (a sweep point, a template instance) declares, found while
+    /// declaring the level around it and kept for when the level's items are copied, with the
+    /// work they took. Declaring them again there made the expansion's time grow with the
+    /// depth of nesting: a template in a sweep in a template in a sweep declared each
+    /// definition five times.
+    declared_levels: HashMap<LevelKey, (Declared, usize)>,
+    /// How often the expansion met something whose declared names could depend on the
+    /// scope they are declared in (see `declare_level`).
+    scope_dependent: usize,
+}
+
+/// The names a level declares, each with the expanded names it stands for.
+type Declared = Vec<(String, Vec<String>)>;
+
+/// A nested level: its items (by address; a template's items are shared between its
+/// instances) and its place (the instance prefix and sweep point that tell copies apart).
+#[derive(PartialEq, Eq, Hash)]
+struct LevelKey {
+    items: usize,
+    prefix: String,
+    point: Vec<(String, String)>,
+}
+
+impl LevelKey {
+    fn new(items: &[Item], place: &Place) -> LevelKey {
+        LevelKey {
+            items: items.as_ptr() as usize,
+            prefix: place.prefix.clone(),
+            point: place.point.clone(),
+        }
+    }
 }
 
 /// Expands the sweeps, templates and `use` lines of all files in place.
 pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
     let mut expander = Expander {
-        templates: HashMap::new(),
-        lets: HashMap::new(),
+        templates: HashMap::default(),
+        lets: HashMap::default(),
         errors: Vec::new(),
-        lets_used: HashSet::new(),
-        seen: HashSet::new(),
+        lets_used: HashSet::default(),
+        seen: HashSet::default(),
         body_errors: 0,
-        poisoned: HashSet::new(),
+        poisoned: HashSet::default(),
         work: 0,
         exhausted: false,
-        copy_names: HashMap::new(),
+        copy_names: HashMap::default(),
         top: None,
+        declared_levels: HashMap::default(),
+        scope_dependent: 0,
     };
-    let mut template_spans: HashMap<String, Span> = HashMap::new();
+    let mut template_spans: HashMap<String, Span> = HashMap::default();
     for file in files.iter() {
         for item in &file.items {
             match item {
@@ -171,7 +207,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
                         continue;
                     }
                     template_spans.insert(name.clone(), template.name.span);
-                    let mut used = HashSet::new();
+                    let mut used = HashSet::default();
                     names_in_items(&template.items, &mut used);
                     for param in &template.params {
                         if !used.contains(param.name.as_str()) {
@@ -381,7 +417,7 @@ impl Expander {
     ) -> Vec<(String, Vec<String>)> {
         let mut declared: Vec<(String, Vec<String>)> = Vec::new();
         // Where each name is in `declared`: a level may declare thousands of names.
-        let mut positions: HashMap<String, usize> = HashMap::new();
+        let mut positions: HashMap<String, usize> = HashMap::default();
         let mut add = |declared: &mut Vec<(String, Vec<String>)>,
                        name: String,
                        members: Vec<String>| match positions.get(&name) {
@@ -392,6 +428,10 @@ impl Expander {
             }
         };
         let level = self.level_scope(items, scope);
+        if items.iter().any(|item| matches!(item, Item::Let(_))) {
+            // Evaluated only where the level's items are copied (see `level_scope`).
+            self.scope_dependent += 1;
+        }
         for item in items {
             match item {
                 Item::Def(def) => {
@@ -409,7 +449,7 @@ impl Expander {
                     for point in self.points(sweep, &level) {
                         let inner = self.point_scope(&level, &point);
                         let place = place.at(sweep, &point);
-                        let inner_declared = self.declare(&sweep.items, &inner, &place);
+                        let inner_declared = self.declare_level(&sweep.items, &inner, &place);
                         self.work += size_of_declared(&inner_declared);
                         for (name, members) in inner_declared {
                             add(&mut declared, name, members);
@@ -428,11 +468,22 @@ impl Expander {
                     {
                         continue;
                     }
-                    let Some(inner) = self.arguments(use_, &template, &level) else {
+                    let Some(arguments) = self.arguments(use_, &template, &level) else {
                         continue;
                     };
+                    // The instance is a level of its own below the global one (whose names
+                    // are being declared), so that its nested lets are evaluated: a template
+                    // sweeping over a list it defines itself declares every copy.
+                    let root = Scope {
+                        parent: None,
+                        bindings: BTreeMap::new(),
+                    };
+                    let inner = Scope {
+                        parent: Some(&root),
+                        bindings: arguments.bindings,
+                    };
                     let instance = place.instance(&use_.name.name, &template.name.name);
-                    let members = self.declare(&template.items, &inner, &instance);
+                    let members = self.declare_level(&template.items, &inner, &instance);
                     // Each name of the instance is copied once more under its prefix here.
                     self.work += size_of_declared(&members);
                     let result = template
@@ -451,12 +502,8 @@ impl Expander {
                                 .map(|(_, members)| members.clone())
                         })
                         .or_else(|| members.last().map(|(_, members)| members.clone()));
-                    for (name, defs) in &members {
-                        add(
-                            &mut declared,
-                            format!("{}.{name}", use_.name.name),
-                            defs.clone(),
-                        );
+                    for (name, defs) in members {
+                        add(&mut declared, format!("{}.{name}", use_.name.name), defs);
                     }
                     if let Some(result) = result {
                         add(&mut declared, use_.name.name.clone(), result);
@@ -464,6 +511,30 @@ impl Expander {
                 }
                 _ => {}
             }
+        }
+        declared
+    }
+
+    /// `declare` for a nested level, keeping its answer for `items` when that answer cannot
+    /// depend on the scope: the level here sees its template's arguments but not the global
+    /// names, and not its own nested lets or sibling definitions, which are bound only where
+    /// its items are copied. Names that could tell the difference (a definition named by a
+    /// string, a nested `let`, a sweep over names) and levels with errors are declared
+    /// again there instead.
+    fn declare_level(
+        &mut self,
+        items: &[Item],
+        scope: &Scope<'_>,
+        place: &Place,
+    ) -> Vec<(String, Vec<String>)> {
+        let (work, errors, scope_dependent) = (self.work, self.body_errors, self.scope_dependent);
+        let declared = self.declare(items, scope, place);
+        if self.body_errors == errors && self.scope_dependent == scope_dependent && !self.exhausted
+        {
+            self.declared_levels.insert(
+                LevelKey::new(items, place),
+                (declared.clone(), self.work - work),
+            );
         }
         declared
     }
@@ -492,6 +563,7 @@ impl Expander {
     /// The name a definition is referred to by at its level, and its expanded name.
     fn def_name(&mut self, def: &ast::Def, scope: &Scope<'_>, place: &Place) -> (String, String) {
         if def.quoted {
+            self.scope_dependent += 1;
             let errors_before = self.body_errors;
             let text = self.interpolate(&def.name.name, def.name.span, scope);
             if self.body_errors == errors_before {
@@ -500,13 +572,13 @@ impl Expander {
             // Reported; keep the copies apart so that no "defined twice" follows.
             return (
                 text.clone(),
-                format!("{}{text}{}", place.prefix, point_suffix(&place.point)),
+                expanded_name(&place.prefix, &text, &place.point),
             );
         }
         let name = &def.name.name;
         (
             name.clone(),
-            format!("{}{name}{}", place.prefix, point_suffix(&place.point)),
+            expanded_name(&place.prefix, name, &place.point),
         )
     }
 
@@ -556,7 +628,7 @@ impl Expander {
                 if place.templates.len() >= MAX_DEPTH
                     || place.templates.contains(&template.name.name)
                 {
-                    let mut chain = place.templates.clone();
+                    let mut chain = Vec::clone(&place.templates);
                     chain.push(template.name.name.clone());
                     self.error(CheckError::RecursiveTemplate {
                         chain,
@@ -607,7 +679,30 @@ impl Expander {
         out: &mut Vec<Item>,
     ) {
         let mut level = self.level_scope(items, parent);
-        for (name, members) in self.declare(items, &level, place) {
+        let declared = match self.declared_levels.remove(&LevelKey::new(items, place)) {
+            // Tests run with debug assertions: there every kept answer is checked against
+            // declaring the level again.
+            Some((declared, work)) if cfg!(debug_assertions) => {
+                let work_before = self.work;
+                let again = self.declare(items, &level, place);
+                assert_eq!(
+                    declared, again,
+                    "the names a level declares, kept and found again"
+                );
+                assert_eq!(
+                    work,
+                    self.work - work_before,
+                    "the work of declaring a level"
+                );
+                again
+            }
+            Some((declared, work)) => {
+                self.work += work;
+                declared
+            }
+            None => self.declare(items, &level, place),
+        };
+        for (name, members) in declared {
             level.bindings.insert(name, Binding::Defs(members));
         }
         for item in items {
@@ -726,7 +821,7 @@ impl Expander {
     /// too) already sweeps: the copies would be named `ft[seed=0,seed=1]` and the inner value
     /// would hide the outer one. Reports it.
     fn repeated_axis(&mut self, sweep: &ast::Sweep, place: &Place) -> bool {
-        let mut seen = place.axes.clone();
+        let mut seen = Vec::clone(&place.axes);
         for axis in &sweep.axes {
             let name = &axis.name.name;
             if let Some((_, first)) = seen.iter().find(|(known, _)| known == name) {
@@ -750,6 +845,10 @@ impl Expander {
             let name = axis.name.name.clone();
             match self.axis_values(axis, scope) {
                 Some(values) => {
+                    if values.iter().any(mentions_names) {
+                        // A name may stand for a family here and for one definition there.
+                        self.scope_dependent += 1;
+                    }
                     let labels = axis_labels(&values);
                     let values = values
                         .into_iter()
@@ -871,53 +970,75 @@ impl Expander {
             }
             full = self.distinct_copy_name(def, full, place);
         }
-        let mut out = def.clone();
-        out.name.name = full;
-        out.quoted = false;
-        if !place.prefix.is_empty() || !place.point.is_empty() {
-            out.expansion = Some(Expansion {
-                family: format!(
-                    "{}{}",
-                    place.prefix,
-                    if def.quoted { &local } else { &def.name.name }
-                ),
-                point: place.point.clone(),
-            });
+        let expansion = (!place.prefix.is_empty() || !place.point.is_empty()).then(|| Expansion {
+            family: format!(
+                "{}{}",
+                place.prefix,
+                if def.quoted { &local } else { &def.name.name }
+            ),
+            point: place.point.clone(),
+        });
+        // Built from the parts, each copied once: a copy of the whole definition whose body
+        // was then replaced copied every body twice.
+        let body = match &def.body {
+            DefBody::Component(component) => DefBody::Component(ast::Component {
+                name: component.name.clone(),
+                params: self.subst_params(&component.params, scope),
+                span: component.span,
+            }),
+            DefBody::Call {
+                component,
+                inputs,
+                params,
+                inputs_span,
+            } => DefBody::Call {
+                component: component.clone(),
+                inputs: self.call_inputs(inputs, scope),
+                params: self.subst_params(params, scope),
+                inputs_span: *inputs_span,
+            },
+            DefBody::Block(block) => DefBody::Block(self.subst_block(block, scope)),
+        };
+        ast::Def {
+            kind: def.kind,
+            name: ast::Ident {
+                name: full,
+                span: def.name.span,
+            },
+            quoted: false,
+            body,
+            span: def.span,
+            expansion,
         }
-        match &mut out.body {
-            DefBody::Component(component) => {
-                if let Some(block) = &mut component.params {
-                    *block = self.subst_block(block, scope);
+    }
+
+    /// The inputs of a call, with names bound to definitions replaced by those (every copy of
+    /// a family) and names bound to a bare component by its name.
+    fn call_inputs(&mut self, inputs: &[ast::Ident], scope: &Scope<'_>) -> Vec<ast::Ident> {
+        let mut resolved = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            match scope.get(&input.name) {
+                Some(Binding::Defs(members)) => {
+                    resolved.extend(members.iter().map(|member| ast::Ident {
+                        name: member.clone(),
+                        span: input.span,
+                    }))
                 }
+                Some(Binding::Value(Expr {
+                    kind: ExprKind::Component(component),
+                    ..
+                })) if component.params.is_none() => resolved.push(ast::Ident {
+                    name: component.name.name.clone(),
+                    span: input.span,
+                }),
+                _ => resolved.push(input.clone()),
             }
-            DefBody::Call { inputs, params, .. } => {
-                let mut resolved = Vec::new();
-                for input in inputs.iter() {
-                    match scope.get(&input.name) {
-                        Some(Binding::Defs(members)) => {
-                            resolved.extend(members.iter().map(|member| ast::Ident {
-                                name: member.clone(),
-                                span: input.span,
-                            }))
-                        }
-                        Some(Binding::Value(Expr {
-                            kind: ExprKind::Component(component),
-                            ..
-                        })) if component.params.is_none() => resolved.push(ast::Ident {
-                            name: component.name.name.clone(),
-                            span: input.span,
-                        }),
-                        _ => resolved.push(input.clone()),
-                    }
-                }
-                *inputs = resolved;
-                if let Some(block) = params {
-                    *block = self.subst_block(block, scope);
-                }
-            }
-            DefBody::Block(block) => *block = self.subst_block(block, scope),
         }
-        out
+        resolved
+    }
+
+    fn subst_params(&mut self, params: &Option<Block>, scope: &Scope<'_>) -> Option<Block> {
+        params.as_ref().map(|block| self.subst_block(block, scope))
     }
 
     /// The name of a copy of a definition named by a string, checked against the names its
@@ -947,15 +1068,22 @@ impl Expander {
             differing,
             span: def.name.span,
         });
-        format!("{full}{}", point_suffix(&place.point))
+        expanded_name("", &full, &place.point)
     }
 
     fn subst_block(&mut self, block: &Block, scope: &Scope<'_>) -> Block {
-        let mut out = block.clone();
-        for field in &mut out.fields {
-            field.value = self.subst(&field.value, scope);
+        Block {
+            fields: block
+                .fields
+                .iter()
+                .map(|field| ast::Field {
+                    key: field.key.clone(),
+                    value: self.subst(&field.value, scope),
+                    span: field.span,
+                })
+                .collect(),
+            span: block.span,
         }
-        out
     }
 
     /// `expr` with the names bound in `scope` replaced.
@@ -985,13 +1113,11 @@ impl Expander {
                     None => expr.kind.clone(),
                 }
             }
-            ExprKind::Component(component) => {
-                let mut component = component.clone();
-                if let Some(block) = &component.params {
-                    component.params = Some(self.subst_block(block, scope));
-                }
-                ExprKind::Component(component)
-            }
+            ExprKind::Component(component) => ExprKind::Component(ast::Component {
+                name: component.name.clone(),
+                params: self.subst_params(&component.params, scope),
+                span: component.span,
+            }),
             ExprKind::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
@@ -1085,24 +1211,36 @@ impl Expander {
 impl Place {
     /// Inside `sweep`, at one of its points.
     fn at(&self, sweep: &ast::Sweep, point: &[AxisValue]) -> Place {
-        let mut place = self.clone();
-        for value in point {
-            place.point.push((value.axis.clone(), value.label.clone()));
-        }
-        place.axes.extend(
+        let mut at = self.point.clone();
+        at.extend(
+            point
+                .iter()
+                .map(|value| (value.axis.clone(), value.label.clone())),
+        );
+        let mut axes = Vec::clone(&self.axes);
+        axes.extend(
             sweep
                 .axes
                 .iter()
                 .map(|axis| (axis.name.name.clone(), axis.name.span)),
         );
-        place
+        Place {
+            prefix: self.prefix.clone(),
+            point: at,
+            axes: Rc::new(axes),
+            templates: Rc::clone(&self.templates),
+        }
     }
 
     fn instance(&self, name: &str, template: &str) -> Place {
-        let mut place = self.clone();
-        place.prefix = format!("{}{name}.", self.prefix);
-        place.templates.push(template.to_string());
-        place
+        let mut templates = Vec::clone(&self.templates);
+        templates.push(template.to_string());
+        Place {
+            prefix: format!("{}{name}.", self.prefix),
+            point: self.point.clone(),
+            axes: Rc::clone(&self.axes),
+            templates: Rc::new(templates),
+        }
     }
 }
 
@@ -1148,20 +1286,45 @@ fn name_problem(name: &str) -> Option<&'static str> {
 }
 
 /// How much a level's declared names hold: one per name and one per expanded name.
+/// Whether `expr` holds a name (a component, a definition, a family) anywhere.
+fn mentions_names(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Component(_) => true,
+        ExprKind::List(items) => items.iter().any(mentions_names),
+        ExprKind::Record(block) => block
+            .fields
+            .iter()
+            .any(|field| mentions_names(&field.value)),
+        ExprKind::Binary { lhs, rhs, .. } => mentions_names(lhs) || mentions_names(rhs),
+        ExprKind::Neg(inner) | ExprKind::Paren(inner) => mentions_names(inner),
+        _ => false,
+    }
+}
+
 fn size_of_declared(declared: &[(String, Vec<String>)]) -> usize {
     declared.iter().map(|(_, members)| 1 + members.len()).sum()
 }
 
-/// `[lr=0.001,seed=1]`, or nothing outside sweeps.
-fn point_suffix(point: &[(String, String)]) -> String {
-    if point.is_empty() {
-        return String::new();
-    }
-    let parts: Vec<String> = point
+/// `prefix` + `name` + the point: `run.ft[lr=0.001,seed=1]`, or no brackets outside sweeps.
+/// Built in one string: every copy of every definition is named here.
+fn expanded_name(prefix: &str, name: &str, point: &[(String, String)]) -> String {
+    let point_len: usize = point
         .iter()
-        .map(|(axis, value)| format!("{axis}={value}"))
-        .collect();
-    format!("[{}]", parts.join(","))
+        .map(|(axis, value)| axis.len() + value.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(prefix.len() + name.len() + point_len + 1);
+    out.push_str(prefix);
+    out.push_str(name);
+    for (index, (axis, value)) in point.iter().enumerate() {
+        out.push(if index == 0 { '[' } else { ',' });
+        out.push_str(axis);
+        out.push('=');
+        out.push_str(value);
+    }
+    if !point.is_empty() {
+        out.push(']');
+    }
+    out
 }
 
 /// A literal as it reads in a name: `0.001`, `x`, `25%`, `100steps`, `adamw`.
@@ -1212,4 +1375,24 @@ fn paren(expr: Expr) -> Expr {
 fn ticks(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     quoted.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expanded_name;
+
+    #[test]
+    fn an_expanded_name_is_prefix_name_and_point() {
+        let point = vec![
+            ("lr".to_string(), "0.001".to_string()),
+            ("seed".to_string(), "1".to_string()),
+        ];
+        assert_eq!(expanded_name("", "ft", &[]), "ft");
+        assert_eq!(expanded_name("run.", "ft", &[]), "run.ft");
+        assert_eq!(expanded_name("", "ft", &point[..1]), "ft[lr=0.001]");
+        assert_eq!(
+            expanded_name("a.b.", "ft", &point),
+            "a.b.ft[lr=0.001,seed=1]"
+        );
+    }
 }

@@ -9,7 +9,7 @@
 //! A definition whose values could not be evaluated is marked, and its body is not checked, so
 //! one mistake is reported once.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use exp_diag::Span;
 use exp_syntax::ast::{self, BinOp, DefBody, DefKind, Duration, Expr, ExprKind, Item};
@@ -50,8 +50,8 @@ struct Resolver {
 pub(super) fn resolve(files: &mut [&mut ast::File], used_elsewhere: &HashSet<String>) -> Resolved {
     let mut resolver = Resolver {
         lets: Vec::new(),
-        names: HashMap::new(),
-        defs: HashMap::new(),
+        names: HashMap::default(),
+        defs: HashMap::default(),
         errors: Vec::new(),
         stack: Vec::new(),
     };
@@ -97,7 +97,7 @@ pub(super) fn resolve(files: &mut [&mut ast::File], used_elsewhere: &HashSet<Str
         resolver.evaluate_let(idx);
     }
 
-    let mut poisoned = HashSet::new();
+    let mut poisoned = HashSet::default();
     for file in files.iter_mut() {
         for item in &mut file.items {
             let Item::Def(def) = item else {

@@ -2,7 +2,7 @@
 //! (length, batch, seed, optimizer and schedule, evaluations, hooks and their anchor), with the
 //! data mixture of a `train` and the replay buffer of a `sequence`.
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 use std::sync::Arc;
 
 use exp_diag::did_you_mean;
