@@ -26,6 +26,7 @@ mod models;
 mod phases;
 mod report;
 mod runs;
+mod scale;
 mod stats;
 mod sweep;
 
@@ -68,6 +69,10 @@ struct Args {
     /// printed with their verdicts; no results file is written
     #[arg(long, conflicts_with = "models_only")]
     editor_only: bool,
+    /// Only the large sweep's per-node figures and cached-rerun ratio, printed with their
+    /// verdicts; no results file is written
+    #[arg(long, conflicts_with_all = ["models_only", "editor_only"])]
+    scale_only: bool,
 }
 
 fn paths() -> anyhow::Result<Paths> {
@@ -164,6 +169,9 @@ fn profile(
     Ok(report::StepProfile { exp, pytorch })
 }
 
+/// The two sizes of the large sweep (`scale.rs`), in seeds: 1,502 and 6,002 nodes.
+const SCALE_SEEDS: (usize, usize) = (500, 2000);
+
 /// The sections besides the model rows: the plugin boundary, `exp check`, the cached rerun,
 /// sweep scaling and the busy machine.
 fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
@@ -188,6 +196,14 @@ fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
     let rerun = cached_rerun(paths, if smoke { 1 } else { 3 })?;
     println!("cached rerun: {rerun}");
 
+    let scale = scale::measure(
+        paths,
+        if smoke { 2 } else { SCALE_SEEDS.0 },
+        if smoke { 6 } else { SCALE_SEEDS.1 },
+    )?;
+    for line in scale.lines() {
+        println!("{line}");
+    }
     let sweep = sweep::measure(
         paths,
         if smoke { 10 } else { 400 },
@@ -211,6 +227,7 @@ fn others(paths: &Paths, smoke: bool) -> anyhow::Result<Others> {
         boundary,
         checks,
         cached_rerun: rerun,
+        scale,
         sweep,
         busy,
     })
@@ -232,6 +249,13 @@ fn main() -> anyhow::Result<()> {
     if args.editor_only {
         let times = editor::measure(&paths.exp, &paths.root, args.repeats.max(1))?;
         for line in editor::verdicts(&times) {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    if args.scale_only {
+        let scale = scale::measure(&paths, SCALE_SEEDS.0, SCALE_SEEDS.1)?;
+        for line in scale.lines().iter().chain(&report::scale_verdicts(&scale)) {
             println!("{line}");
         }
         return Ok(());

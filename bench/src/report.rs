@@ -11,6 +11,7 @@ use crate::model_summary::{mib, Compiled, ModelSummary};
 use crate::models::{Family, UNetShape, SHAPES_IMAGE};
 use crate::phases::Phases;
 use crate::runs::{PythonProfile, AGREEING_STEPS, AGREEMENT, INITIAL_LOSS_RANGE};
+use crate::scale::ScaleResult;
 use crate::stats::{median, range};
 use crate::sweep::SweepResult;
 
@@ -222,6 +223,7 @@ pub struct Others {
     pub boundary: BoundaryResult,
     pub checks: Vec<EditorTime>,
     pub cached_rerun: String,
+    pub scale: ScaleResult,
     pub sweep: SweepResult,
     pub busy: BusyResult,
 }
@@ -289,6 +291,19 @@ impl Summary {
                  taken away) to `exp lsp`'s `publishDiagnostics` for that version.\n"
             );
             let _ = writeln!(out, "## Cached rerun\n\n{}\n", others.cached_rerun);
+            let _ = writeln!(out, "## A large sweep\n");
+            let _ = writeln!(
+                out,
+                "`sweep seeds N {{ model (mlp, hidden [4]); train (1 step, batch 8, sgd); \
+                 evaluate }}` and a report over the evaluations, at two sizes, `--jobs 2`, first \
+                 from an empty cache, then again with every node in it. Per-node figures are the \
+                 differences between the sizes over the nodes added; memory is the peak resident \
+                 set of the whole `exp run`.\n"
+            );
+            for line in others.scale.lines() {
+                let _ = writeln!(out, "- {line}");
+            }
+            let _ = writeln!(out);
         }
         self.targets(&mut out);
         let _ = writeln!(out, "\n## Notes\n\n{NOTES}");
@@ -638,6 +653,9 @@ impl Summary {
             b.overhead_pct,
             verdict(b.overhead_pct < 1.0)
         );
+        for line in scale_verdicts(&others.scale) {
+            let _ = writeln!(out, "{line}");
+        }
         let _ = writeln!(
             out,
             "| sweep of independent runs: `--jobs 2` ≤ 0.6× `--jobs 1` | {:.3}× | {} |",
@@ -656,6 +674,32 @@ impl Summary {
             );
         }
     }
+}
+
+/// The most peak memory one more node of a large sweep may add: its record (name, key, outcome,
+/// metrics), not its model.
+pub const BYTES_PER_NODE: f64 = 4096.0;
+
+/// The large sweep's target rows (issue 16): a cached rerun at most a tenth of the first run,
+/// and peak memory that grows by no more than a small record per node.
+pub fn scale_verdicts(scale: &ScaleResult) -> Vec<String> {
+    vec![
+        format!(
+            "| a large sweep's cached rerun ≤ 0.1× its first run | {:.3}× | {} |",
+            scale.cached_ratio(),
+            verdict(scale.cached_ratio() <= 0.1)
+        ),
+        format!(
+            "| a large sweep's peak memory per node ≤ {:.0} KiB | {:.1} KiB | {} |",
+            BYTES_PER_NODE / 1024.0,
+            scale.bytes_per_node() / 1024.0,
+            verdict(scale.bytes_per_node() <= BYTES_PER_NODE)
+        ),
+        format!(
+            "| executor overhead of a one-step node (reported) | {:.3} ms | – |",
+            scale.seconds_per_node() * 1e3
+        ),
+    ]
 }
 
 impl Others {

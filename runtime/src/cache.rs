@@ -629,18 +629,27 @@ impl Cache {
 
     /// Records the key parts of this run's node for the next `--explain`. Failing to write it
     /// only makes a later explanation say "never run before", so the error is not raised.
+    ///
+    /// A rerun finds the same parts for most nodes and leaves their files alone; a changed one
+    /// is replaced without waiting for the disk (no fsync): a record lost in a crash only costs
+    /// that explanation. Syncing every node's record, under the lock, was most of a cached
+    /// rerun of a large sweep.
     pub fn remember(&self, experiment: &str, node: &str, parts: &KeyParts) {
+        let Ok(text) = serde_json::to_vec_pretty(parts) else {
+            return;
+        };
+        let path = self.index_path(experiment, node);
+        if fs::read(&path).is_ok_and(|recorded| recorded == text) {
+            return;
+        }
         let _guard = self
             .index_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let path = self.index_path(experiment, node);
         if let Some(parent) = path.parent() {
             let _ = fs::create_dir_all(parent);
         }
-        if let Ok(text) = serde_json::to_vec_pretty(parts) {
-            let _ = RunDir::write_atomic(&path, &text);
-        }
+        let _ = RunDir::write_replacing(&path, &text);
     }
 }
 
@@ -918,8 +927,37 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{diff_values, named_files, without_spans};
+    use super::{diff_values, named_files, without_spans, Cache, KeyParts};
     use serde_json::json;
+
+    #[test]
+    fn key_parts_are_remembered_and_an_unchanged_record_is_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let parts = |seed: u64| KeyParts {
+            exp_version: "0".into(),
+            kind: "train".into(),
+            spec: json!({"steps": 1}),
+            components: Vec::new(),
+            seed,
+            device: "cpu".into(),
+            threads: 1,
+            inputs: vec![("model".into(), "abc".into())],
+        };
+        assert!(cache.previous_parts("study", "ft").is_none());
+        cache.remember("study", "ft", &parts(1));
+        let path = cache.index_path("study", "ft");
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(cache.previous_parts("study", "ft").unwrap().seed, 1);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        cache.remember("study", "ft", &parts(1));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            written
+        );
+        cache.remember("study", "ft", &parts(2));
+        assert_eq!(cache.previous_parts("study", "ft").unwrap().seed, 2);
+    }
 
     #[test]
     fn path_parameters_name_their_files_in_reading_order_with_their_hashes() {

@@ -1,6 +1,7 @@
 //! `manifest.json`: the record of a run. Written when the run starts (so even a killed run says
 //! what it was) and rewritten when it ends, with each node's outcome and the data ledger.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use exp_ir::Graph;
@@ -64,63 +65,101 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
             })
         })
         .collect();
-    let nodes: Vec<Value> = graph
-        .nodes
-        .iter()
-        .map(|node| {
-            let inputs: Vec<Value> = node
-                .inputs
+    // Looked up by name once per node: a scan of every outcome per node was quadratic, most
+    // of the time of a cached rerun of a 6,000-node sweep.
+    let outcomes: HashMap<&str, &NodeOutcome> = finished
+        .as_ref()
+        .map(|finished| {
+            finished
+                .outcomes
                 .iter()
-                .map(|input| json!({ "role": input.role, "node": graph.node(input.node).name }))
-                .collect();
-            let mut entry = json!({
-                "name": node.name,
-                "kind": node.kind.word(),
-                "seed": node.seed,
-                "cache_key": keys.get(node.id.0).map(|node_key| &node_key.key),
-                "inputs": inputs,
-                "spec": node.kind,
-            });
-            if let Some(finished) = &finished {
-                if let Some((_, outcome)) = finished
-                    .outcomes
-                    .iter()
-                    .find(|(name, _)| *name == node.name)
-                {
-                    entry["outcome"] = outcome.to_json();
-                }
-            }
-            entry
+                .map(|(name, outcome)| (name.as_str(), outcome))
+                .collect()
         })
-        .collect();
-    let mut manifest = json!({
-        "exp_version": options.exp_version,
-        "experiment": graph.experiment,
-        "file": { "path": options.source_path, "sha256": options.source_sha256 },
-        "seed": graph.seed,
-        "device": crate::device::device_name(device),
-        "libtorch": exp_plugin_api::libtorch_version(),
-        "threads": { "jobs": options.jobs, "intra_op": intra_op_threads },
-        "plugins": plugins,
-        "nodes": nodes,
-        "status": if finished.is_some() { "finished" } else { "running" },
-    });
-    if let Some(finished) = &finished {
-        let ledger: Vec<Value> = finished
-            .ledger
+        .unwrap_or_default();
+    let node_entry = |node: &exp_ir::Node| {
+        let inputs: Vec<Value> = node
+            .inputs
             .iter()
-            .map(|line| {
-                let checkpoint = &line.checkpoint;
-                json!({
-                    "node": line.node,
-                    "checkpoint": checkpoint.strip_prefix(&run_dir.path).unwrap_or(checkpoint).display().to_string(),
-                    "parameters": line.parameters,
-                    "sources": line.sources,
-                })
-            })
+            .map(|input| json!({ "role": input.role, "node": graph.node(input.node).name }))
             .collect();
-        manifest["ledger"] = Value::Array(ledger);
+        let mut entry = json!({
+            "name": node.name,
+            "kind": node.kind.word(),
+            "seed": node.seed,
+            "cache_key": keys.get(node.id.0).map(|node_key| &node_key.key),
+            "inputs": inputs,
+            "spec": node.kind,
+        });
+        if let Some(outcome) = outcomes.get(node.name.as_str()) {
+            entry["outcome"] = outcome.to_json();
+        }
+        entry
+    };
+    let ledger_entry = |line: &LedgerRecord| {
+        let checkpoint = &line.checkpoint;
+        json!({
+            "node": line.node,
+            "checkpoint": checkpoint.strip_prefix(&run_dir.path).unwrap_or(checkpoint).display().to_string(),
+            "parameters": line.parameters,
+            "sources": line.sources,
+        })
+    };
+    // The keys in alphabetical order, as a JSON object of them always had them. The nodes and
+    // the ledger are written one entry at a time straight into the file: built whole and
+    // printed into one string, a 6,000-node manifest took more memory than everything else
+    // the run held.
+    let manifest = Manifest {
+        device: crate::device::device_name(device),
+        exp_version: &options.exp_version,
+        experiment: &graph.experiment,
+        file: json!({ "path": options.source_path, "sha256": options.source_sha256 }),
+        ledger: finished
+            .as_ref()
+            .map(|finished| Each(finished.ledger, &ledger_entry)),
+        libtorch: exp_plugin_api::libtorch_version(),
+        nodes: Each(&graph.nodes, &node_entry),
+        plugins,
+        seed: graph.seed,
+        status: if finished.is_some() {
+            "finished"
+        } else {
+            "running"
+        },
+        threads: json!({ "jobs": options.jobs, "intra_op": intra_op_threads }),
+    };
+    RunDir::write_atomic_with(&run_dir.path.join("manifest.json"), |writer| {
+        serde_json::to_writer_pretty(writer, &manifest).map_err(std::io::Error::other)
+    })
+}
+
+/// `manifest.json`'s top level, its keys in alphabetical order.
+#[derive(serde::Serialize)]
+struct Manifest<'a, N, L> {
+    device: String,
+    exp_version: &'a str,
+    experiment: &'a str,
+    file: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger: Option<L>,
+    libtorch: &'static str,
+    nodes: N,
+    plugins: Vec<Value>,
+    seed: u64,
+    status: &'static str,
+    threads: Value,
+}
+
+/// A JSON array of `entry` of each item, made one at a time as it is written.
+struct Each<'a, T, F>(&'a [T], &'a F);
+
+impl<T, F: Fn(&T) -> Value> serde::Serialize for Each<'_, T, F> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&(self.1)(item))?;
+        }
+        seq.end()
     }
-    let text = serde_json::to_string_pretty(&manifest).map_err(std::io::Error::other)?;
-    RunDir::write_atomic(&run_dir.path.join("manifest.json"), text.as_bytes())
 }

@@ -157,6 +157,30 @@ impl RunDir {
         }
         fs::rename(&temporary, path)
     }
+
+    /// `write_atomic` for a file written piece by piece through a buffer by `write`.
+    pub fn write_atomic_with(
+        path: &Path,
+        write: impl FnOnce(&mut std::io::BufWriter<File>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let temporary = path.with_extension("tmp-write");
+        {
+            let mut writer = std::io::BufWriter::new(File::create(&temporary)?);
+            write(&mut writer)?;
+            writer.flush()?;
+            writer.get_ref().sync_all()?;
+        }
+        fs::rename(&temporary, path)
+    }
+
+    /// Writes a file under a temporary name and renames it into place without syncing it: a
+    /// reader never sees half a file, but after a crash the file may be empty or missing. For
+    /// records that can be lost (a hint, not a result).
+    pub fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let temporary = path.with_extension("tmp-write");
+        fs::write(&temporary, bytes)?;
+        fs::rename(&temporary, path)
+    }
 }
 
 /// The journal of node outcomes, one JSON object per line: `{"node", "status", ..}`.
