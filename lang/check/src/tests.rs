@@ -138,6 +138,51 @@ report results { rows: [a.tuned.score, pre_0] }
 "#
 );
 
+// Levels whose names depend on the scope they are declared in: a template sweeping over a
+// family (a point per copy of it, which only the copy of the template's items sees). Such
+// names are declared again where the level's items are copied; debug builds check every kept
+// answer against declaring it again. And a call whose input is a template parameter bound to
+// a component, not a definition: "cannot find" names the parameter when the component has
+// parameters, the component's name when it has none (next).
+snapshot!(
+    scope_dependent_levels,
+    r#"import std.digits
+sweep seeds 2 {
+  model base = mlp
+}
+template over_family(start) {
+  sweep m in [base] {
+    train ft { model: m, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+    evaluate e { model: start, data: digits, metrics: [accuracy] }
+  }
+}
+sweep width in [1, 2] {
+  model pre = mlp
+  use a = over_family(pre)
+}
+"#
+);
+
+snapshot!(
+    a_call_input_bound_to_a_component_with_parameters,
+    r#"import std.digits
+template merged(other) {
+  merge soup = average(other, other)
+}
+use c = merged(adamw { lr: 0.1 })
+"#
+);
+
+snapshot!(
+    a_call_input_bound_to_a_bare_component,
+    r#"import std.digits
+template merged(other) {
+  merge soup = average(other, other)
+}
+use d = merged(sgd)
+"#
+);
+
 snapshot!(
     sequence_with_hooks_and_replay,
     r#"import std.digits

@@ -53,6 +53,9 @@ pub(super) struct Expanded {
     pub lets_used: HashSet<String>,
     /// Definitions (by span) with an error reported here, whose bodies are not checked again.
     pub poisoned: HashSet<Span>,
+    /// Nested levels whose names were kept from the first pass (read by the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub levels_reused: usize,
 }
 
 #[derive(Clone)]
@@ -151,6 +154,8 @@ struct Expander {
     /// How often the expansion met something whose declared names could depend on the
     /// scope they are declared in (see `declare_level`).
     scope_dependent: usize,
+    /// How many levels took their names from `declared_levels` (for the tests).
+    levels_reused: usize,
 }
 
 /// The names a level declares, each with the expanded names it stands for.
@@ -191,6 +196,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         top: None,
         declared_levels: HashMap::default(),
         scope_dependent: 0,
+        levels_reused: 0,
     };
     let mut template_spans: HashMap<String, Span> = HashMap::default();
     for file in files.iter() {
@@ -241,6 +247,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
             errors: expander.errors,
             lets_used: expander.lets_used,
             poisoned: expander.poisoned,
+            levels_reused: expander.levels_reused,
         };
     }
 
@@ -276,6 +283,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
         errors: expander.errors,
         lets_used: expander.lets_used,
         poisoned: expander.poisoned,
+        levels_reused: expander.levels_reused,
     }
 }
 
@@ -683,6 +691,7 @@ impl Expander {
             // Tests run with debug assertions: there every kept answer is checked against
             // declaring the level again.
             Some((declared, work)) if cfg!(debug_assertions) => {
+                self.levels_reused += 1;
                 let work_before = self.work;
                 let again = self.declare(items, &level, place);
                 assert_eq!(
@@ -697,6 +706,7 @@ impl Expander {
                 again
             }
             Some((declared, work)) => {
+                self.levels_reused += 1;
                 self.work += work;
                 declared
             }
@@ -1379,7 +1389,57 @@ fn ticks(names: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::expanded_name;
+    use exp_diag::FileId;
+    use exp_syntax::ast::{ExprKind, Item};
+
+    use super::{expand, expanded_name, mentions_names};
+
+    fn parsed(text: &str) -> exp_syntax::ast::File {
+        let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        file
+    }
+
+    #[test]
+    fn names_anywhere_in_a_value_are_found() {
+        let file =
+            parsed("let x = [[a], { k: b }, -c, (d), e * 2, 2, \"s\", [1, { k: 2 }], -(3)]\n");
+        let Some(Item::Let(binding)) = file.items.first() else {
+            panic!("a let");
+        };
+        let ExprKind::List(items) = &binding.value.kind else {
+            panic!("a list");
+        };
+        let found: Vec<bool> = items.iter().map(mentions_names).collect();
+        assert_eq!(
+            found,
+            [true, true, true, true, true, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn nested_levels_take_their_names_from_the_first_pass() {
+        let mut file = parsed(
+            "template inner(m) {\n  train t { model: m }\n}\n\
+             template outer(m) {\n  sweep lr in [1, 2] {\n    use i = inner(m)\n  }\n}\n\
+             model net = mlp\n\
+             sweep seeds 2 {\n  use o = outer(net)\n}\n",
+        );
+        let expanded = expand(&mut [&mut file]);
+        assert!(expanded.errors.is_empty());
+        // Two seed points, two instances of `outer`, four `lr` points, four of `inner`.
+        assert_eq!(expanded.levels_reused, 12);
+        let names: Vec<&str> = file
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Def(def) => Some(def.name.name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(names.len(), 5);
+        assert!(names.contains(&"o.i.t[seed=1,lr=2]"), "{names:?}");
+    }
 
     #[test]
     fn an_expanded_name_is_prefix_name_and_point() {
