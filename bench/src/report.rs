@@ -70,8 +70,9 @@ definition once per enclosing sweep point or template instance (five times here)
 SipHash was a tenth of the language server's time. `exp check` now counts the nodes without \
 making them, each level's declared names are kept from the first pass (checked against a \
 second declaration in debug builds), the checker's maps use foldhash, copies are built from \
-their parts instead of copied and then rewritten, and the language server parses each version \
-once. Same graphs byte for byte (`exp graph --format json` of every file of `experiments/` \
+their parts instead of copied and then rewritten, the language server parses each version \
+once, the cached catalog finds a component through an index instead of a scan, and the \
+checker asks a component's check rule once per distinct set of parameters. Same graphs byte for byte (`exp graph --format json` of every file of `experiments/` \
 and `stdlib/`). This virtual machine's speed moves by a fifth from one minute to the next; \
 the language server's time on this file is the figure closest to its target.
 ";

@@ -137,6 +137,7 @@ fn check_keeping(
         errors,
         edges: Vec::new(),
         current: 0,
+        rule_answers: HashMap::default(),
     };
     let TopLevel {
         seed,
@@ -305,7 +306,18 @@ struct Checker<'a> {
     edges: Vec<Vec<(usize, Span)>>,
     /// The definition being checked.
     current: usize,
+    /// The catalog's answers to components' check rules, per component and parameters: the
+    /// copies a sweep makes ask the same questions, each one a serialisation and a lookup.
+    rule_answers: RuleAnswers,
 }
+
+/// Per component name: each kind and set of parameters asked about, with the answer.
+type RuleAnswers = HashMap<String, Vec<RuleAnswer>>;
+type RuleAnswer = (
+    ComponentKind,
+    std::collections::BTreeMap<String, exp_ir::Value>,
+    Result<(), crate::ParamsRejected>,
+);
 
 impl<'a> Checker<'a> {
     /// Reads `seed`, `plugin` and `policy` lines; all belong in the experiment file only.

@@ -1211,3 +1211,70 @@ dataset swapped = caption(net, digits)
 dataset bad = sample(net, digits) { steps: 0, guidance: -1, eta: 2, split: "dev", count: 1.5, colour: 3 }
 "#
 );
+
+/// A catalog that counts the check-rule questions it is asked.
+struct Counting {
+    inner: TestCatalog,
+    asked: std::cell::Cell<usize>,
+}
+
+impl crate::Catalog for Counting {
+    fn component(
+        &self,
+        kind: exp_ir::ComponentKind,
+        name: &str,
+    ) -> Option<&exp_ir::ComponentSchema> {
+        self.inner.component(kind, name)
+    }
+
+    fn names(&self, kind: exp_ir::ComponentKind) -> Vec<&str> {
+        self.inner.names(kind)
+    }
+
+    fn check_params(
+        &self,
+        kind: exp_ir::ComponentKind,
+        name: &str,
+        params: &std::collections::BTreeMap<String, exp_ir::Value>,
+    ) -> Result<(), crate::ParamsRejected> {
+        self.asked.set(self.asked.get() + 1);
+        self.inner.check_params(kind, name, params)
+    }
+}
+
+#[test]
+fn a_components_rule_is_asked_once_per_distinct_parameters_and_its_refusal_kept() {
+    let src = r#"import std.digits
+model net = mlp
+sweep seeds 6, lr in [0.1, 0.2] {
+  train ft {
+    model: net
+    data: digits
+    steps: 10 steps
+    optimizer: sgd { lr: piecewise { at: [0%, 50%], values: [lr] } }
+  }
+}
+"#;
+    let catalog = Counting {
+        inner: TestCatalog::new(),
+        asked: std::cell::Cell::new(0),
+    };
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", src);
+    let (program, diagnostics) = check(&mut sources, main, &world(), &catalog);
+    // Twelve copies of a schedule with one value for two points, which `piecewise` refuses:
+    // reported once (the copies share its span), and asked once per distinct parameters
+    // (`values: [0.1]` and `[0.2]`), not once per copy.
+    assert!(program.is_none());
+    let refusals: Vec<_> = diagnostics
+        .iter()
+        .filter(|diagnostic| diagnostic.code == "E0048")
+        .collect();
+    assert_eq!(refusals.len(), 1, "{diagnostics:?}");
+    assert!(refusals[0].message.contains("piecewise"), "{refusals:?}");
+    let piecewise_asked = catalog.asked.get();
+    assert!(
+        (2..=6).contains(&piecewise_asked),
+        "asked {piecewise_asked} times"
+    );
+}

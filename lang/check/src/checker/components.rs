@@ -13,8 +13,37 @@ use exp_syntax::ast::{self, ExprKind};
 
 use super::Checker;
 use crate::check_error::CheckError;
+use crate::ParamsRejected;
+
+/// How many sets of parameters of one component `check_rule` remembers answers for.
+const MAX_RULE_ANSWERS: usize = 64;
 
 impl Checker<'_> {
+    /// The catalog's answer to the component's own check of `params`, asked once per distinct
+    /// set of parameters of each component.
+    fn check_rule(
+        &mut self,
+        kind: ComponentKind,
+        name: &str,
+        params: &BTreeMap<String, Value>,
+    ) -> Result<(), ParamsRejected> {
+        if let Some(asked) = self.rule_answers.get(name) {
+            if let Some((_, _, answer)) = asked
+                .iter()
+                .find(|(asked_kind, known, _)| *asked_kind == kind && known == params)
+            {
+                return answer.clone();
+            }
+        }
+        let answer = self.catalog.check_params(kind, name, params);
+        let asked = self.rule_answers.entry(name.to_string()).or_default();
+        // A component swept over many settings would make the search longer than the question.
+        if asked.len() < MAX_RULE_ANSWERS {
+            asked.push((kind, params.clone(), answer.clone()));
+        }
+        answer
+    }
+
     /// Finds a component in the catalog and checks its parameters.
     pub(super) fn component(
         &mut self,
@@ -59,7 +88,7 @@ impl Checker<'_> {
         };
         let params = self.params(schema, component)?;
         let params = self.resolve_paths(schema, params, component.span.file);
-        if let Err(rejected) = catalog.check_params(kind, name, &params) {
+        if let Err(rejected) = self.check_rule(kind, name, &params) {
             // Point at the parameter the component blames when the file wrote it, else at
             // the component (a default it disagrees with, or no parameter named).
             let written = rejected.param.as_deref().and_then(|param| {
