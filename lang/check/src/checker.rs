@@ -14,14 +14,13 @@
 //!
 //! A `Program` comes back only when no error was found.
 
-use crate::hash::{HashMap, HashSet};
-
 use exp_diag::{did_you_mean, Diagnostic, FileId, SourceMap, Span};
 use exp_ir::graph::Policy;
 use exp_ir::{ComponentKind, ComponentRef, Duration, DurationUnit};
 use exp_syntax::ast::{self, DefBody, DefKind, ExprKind, Item};
 
 use crate::check_error::{CheckError, Expect};
+use crate::hash::{HashMap, HashSet};
 use crate::program::{Body, CheckedDef, DefId, Program};
 use crate::{Catalog, World};
 

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::hash::HashMap;
-
 use exp_diag::{did_you_mean, Span};
 use exp_ir::schema::ParamProblem;
 use exp_ir::{ComponentKind, ComponentRef, Duration, ParamSchema, ParamType, Schedule, Value};
@@ -13,6 +11,7 @@ use exp_syntax::ast::{self, ExprKind};
 
 use super::Checker;
 use crate::check_error::CheckError;
+use crate::hash::HashMap;
 use crate::ParamsRejected;
 
 /// How many sets of parameters of one component `check_rule` remembers answers for.

@@ -1,12 +1,11 @@
 //! Cycles among the references: a depth-first search over the definitions, each cycle reported
 //! once (by its set of members), naming each definition on it and where it uses the next.
 
-use crate::hash::HashSet;
-
 use exp_diag::Span;
 
 use super::Checker;
 use crate::check_error::CheckError;
+use crate::hash::HashSet;
 
 impl Checker<'_> {
     /// Reports every cycle among the references, once each.

@@ -23,8 +23,6 @@
 //! share it.
 
 use std::collections::BTreeMap;
-
-use crate::hash::{HashMap, HashSet};
 use std::rc::Rc;
 
 use exp_diag::{did_you_mean, Span};
@@ -33,6 +31,7 @@ use exp_syntax::ast::{
 };
 
 use crate::check_error::CheckError;
+use crate::hash::{HashMap, HashSet};
 
 /// How deep templates may instantiate one another before it counts as runaway recursion.
 const MAX_DEPTH: usize = 16;

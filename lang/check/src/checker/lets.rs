@@ -9,12 +9,11 @@
 //! A definition whose values could not be evaluated is marked, and its body is not checked, so
 //! one mistake is reported once.
 
-use crate::hash::{HashMap, HashSet};
-
 use exp_diag::Span;
 use exp_syntax::ast::{self, BinOp, DefBody, DefKind, Duration, Expr, ExprKind, Item};
 
 use crate::check_error::{CheckError, Expect};
+use crate::hash::{HashMap, HashSet};
 
 /// What resolving the lets found.
 pub(super) struct Resolved {

@@ -2,7 +2,6 @@
 //! (length, batch, seed, optimizer and schedule, evaluations, hooks and their anchor), with the
 //! data mixture of a `train` and the replay buffer of a `sequence`.
 
-use crate::hash::HashMap;
 use std::sync::Arc;
 
 use exp_diag::did_you_mean;
@@ -12,6 +11,7 @@ use exp_syntax::ast::{self, DefKind, ExprKind};
 
 use super::{field, ir_unit, Checker, FieldSpec};
 use crate::check_error::{CheckError, Expect};
+use crate::hash::HashMap;
 use crate::program::{Body, DefId, MergeOver, SequenceMerge, Stages};
 
 const TRAIN_FIELDS: &[FieldSpec] = &[
