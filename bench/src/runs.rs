@@ -152,6 +152,34 @@ fn describe(finished: &child::Finished) -> String {
     )
 }
 
+/// `exp run FILE --out OUT ARGS..` from the repository root, into an emptied `out`; an error
+/// with its exit code and output when it fails.
+pub fn exp_run(
+    paths: &Paths,
+    file: &Path,
+    out: &Path,
+    args: &[&str],
+) -> anyhow::Result<child::Finished> {
+    let _ = std::fs::remove_dir_all(out);
+    let finished = child::run(
+        Command::new(&paths.exp)
+            .arg("run")
+            .arg(file)
+            .arg("--out")
+            .arg(out)
+            .args(args)
+            .current_dir(&paths.root),
+    )?;
+    if !finished.success() {
+        bail!(
+            "`exp run {}` failed: {}",
+            file.display(),
+            describe(&finished)
+        );
+    }
+    Ok(finished)
+}
+
 pub fn run_exp(
     paths: &Paths,
     model: &BenchModel,
@@ -164,22 +192,20 @@ pub fn run_exp(
         gpt_text::write(&paths.work)?;
     }
     let out = paths.work.join(format!("{}-exp-{run}", model.name));
-    let _ = std::fs::remove_dir_all(&out);
-    let finished = child::run(
-        Command::new(&paths.exp)
-            .arg("run")
-            .arg(&file)
-            .arg("--out")
-            .arg(&out)
-            // --no-cache: every repeat must train, not replay the first one's timings. One node
-            // at a time with every core as intra-op threads: the PyTorch side gets the same count.
-            .args(["--jobs", "1", "--device", "cpu", "--no-cache"])
-            .args(["--threads", &cores().to_string()])
-            .current_dir(&paths.root),
-    )?;
-    if !finished.success() {
-        bail!("exp run failed for {}: {}", model.name, describe(&finished));
-    }
+    // --no-cache: every repeat must train, not replay the first one's timings. One node at a
+    // time with every core as intra-op threads: the PyTorch side gets the same count.
+    let threads = cores().to_string();
+    let args = [
+        "--jobs",
+        "1",
+        "--device",
+        "cpu",
+        "--no-cache",
+        "--threads",
+        &threads,
+    ];
+    let finished = exp_run(paths, &file, &out, &args)
+        .with_context(|| format!("the exp side of {}", model.name))?;
     let metrics = read_json_lines(&out.join("metrics.jsonl"))?;
     let value = |split: &str, name: &str, step: Option<u64>| {
         metrics

@@ -4,12 +4,8 @@
 //! memory) with the training itself negligible; the rerun gives the cached-rerun ratio.
 
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::bail;
-
-use crate::child;
-use crate::runs::Paths;
+use crate::runs::{self, Paths};
 
 /// Time and peak memory of one `exp run`.
 #[derive(Clone, Copy)]
@@ -107,25 +103,9 @@ fn nodes(seeds: usize) -> usize {
 }
 
 fn run(paths: &Paths, file: &Path, out: &Path, cache: &Path) -> anyhow::Result<Measured> {
-    let _ = std::fs::remove_dir_all(out);
-    let finished = child::run(
-        Command::new(&paths.exp)
-            .arg("run")
-            .arg(file)
-            .arg("--out")
-            .arg(out)
-            .arg("--cache")
-            .arg(cache)
-            .args(["--jobs", "2", "--device", "cpu"])
-            .current_dir(&paths.root),
-    )?;
-    if !finished.success() {
-        bail!(
-            "the scale sweep failed: exit {:?}\n{}",
-            finished.code,
-            finished.stderr
-        );
-    }
+    let cache = cache.display().to_string();
+    let args = ["--cache", &cache, "--jobs", "2", "--device", "cpu"];
+    let finished = runs::exp_run(paths, file, out, &args)?;
     Ok(Measured {
         seconds: finished.wall.as_secs_f64(),
         peak_bytes: finished.peak_rss,

@@ -3,12 +3,8 @@
 //! The wall time of the whole `exp run` process counts, start-up included, as a user sees it.
 
 use std::path::Path;
-use std::process::Command;
 
-use anyhow::bail;
-
-use crate::child;
-use crate::runs::Paths;
+use crate::runs::{self, Paths};
 use crate::stats::{median, range};
 
 /// The sweep's training runs: each a few seconds of one core, so that start-up is small beside
@@ -56,24 +52,9 @@ fn source(steps: u64) -> String {
 
 fn wall(paths: &Paths, file: &Path, jobs: usize) -> anyhow::Result<f64> {
     let out = paths.work.join(format!("sweep-jobs{jobs}"));
-    let _ = std::fs::remove_dir_all(&out);
-    let finished = child::run(
-        Command::new(&paths.exp)
-            .arg("run")
-            .arg(file)
-            .arg("--out")
-            .arg(&out)
-            .args(["--jobs", &jobs.to_string(), "--device", "cpu", "--no-cache"])
-            .current_dir(&paths.root),
-    )?;
-    if !finished.success() {
-        bail!(
-            "the sweep failed with --jobs {jobs}: exit {:?}\n{}",
-            finished.code,
-            finished.stderr
-        );
-    }
-    Ok(finished.wall.as_secs_f64())
+    let jobs = jobs.to_string();
+    let args = ["--jobs", &jobs, "--device", "cpu", "--no-cache"];
+    Ok(runs::exp_run(paths, file, &out, &args)?.wall.as_secs_f64())
 }
 
 pub fn measure(paths: &Paths, steps: u64, repeats: usize) -> anyhow::Result<SweepResult> {

@@ -163,3 +163,52 @@ impl<T, F: Fn(&T) -> Value> serde::Serialize for Each<'_, T, F> {
         seq.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::{Each, Manifest};
+
+    #[test]
+    fn the_streamed_manifest_reads_as_the_json_object_it_replaces() {
+        let nodes = ["a", "b"];
+        let entry = |name: &&str| json!({ "name": name, "kind": "train", "seed": 1 });
+        let lines = [3u64];
+        let line = |parameters: &u64| json!({ "parameters": parameters });
+        let manifest = |finished: bool| Manifest {
+            device: "cpu".into(),
+            exp_version: "0.1.0",
+            experiment: "e",
+            file: json!({ "path": "e.exp", "sha256": "00" }),
+            ledger: finished.then_some(Each(&lines, &line)),
+            libtorch: "2.13.0",
+            nodes: Each(&nodes, &entry),
+            plugins: vec![json!({ "name": "std" })],
+            seed: 7,
+            status: if finished { "finished" } else { "running" },
+            threads: json!({ "jobs": 2, "intra_op": 1 }),
+        };
+        for finished in [false, true] {
+            let streamed = serde_json::to_string_pretty(&manifest(finished)).unwrap();
+            // The same document built whole, as `manifest.json` was written before: a JSON
+            // object's keys come out in alphabetical order.
+            let mut whole = json!({
+                "device": "cpu",
+                "exp_version": "0.1.0",
+                "experiment": "e",
+                "file": { "path": "e.exp", "sha256": "00" },
+                "libtorch": "2.13.0",
+                "nodes": nodes.iter().map(entry).collect::<Vec<Value>>(),
+                "plugins": [{ "name": "std" }],
+                "seed": 7,
+                "status": if finished { "finished" } else { "running" },
+                "threads": { "jobs": 2, "intra_op": 1 },
+            });
+            if finished {
+                whole["ledger"] = Value::Array(lines.iter().map(line).collect());
+            }
+            assert_eq!(streamed, serde_json::to_string_pretty(&whole).unwrap());
+        }
+    }
+}

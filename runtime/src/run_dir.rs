@@ -149,13 +149,7 @@ impl RunDir {
     /// Writes a file atomically: to a temporary name, synced, then renamed into place, so a
     /// reader never sees half a file.
     pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let temporary = path.with_extension("tmp-write");
-        {
-            let mut file = File::create(&temporary)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-        }
-        fs::rename(&temporary, path)
+        RunDir::write_atomic_with(path, |writer| writer.write_all(bytes))
     }
 
     /// `write_atomic` for a file written piece by piece through a buffer by `write`.

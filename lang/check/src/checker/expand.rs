@@ -416,18 +416,13 @@ impl Expander {
 
     /// The names `items` define at this level, each with its expanded names: one for a plain
     /// definition, one per point for a swept one, and `run.x` / `run` for a template instance.
-    fn declare(
-        &mut self,
-        items: &[Item],
-        scope: &Scope<'_>,
-        place: &Place,
-    ) -> Vec<(String, Vec<String>)> {
-        let mut declared: Vec<(String, Vec<String>)> = Vec::new();
+    fn declare(&mut self, items: &[Item], scope: &Scope<'_>, place: &Place) -> Declared {
+        let mut declared: Declared = Vec::new();
         // Where each name is in `declared`: a level may declare thousands of names.
         let mut positions: HashMap<String, usize> = HashMap::default();
-        let mut add = |declared: &mut Vec<(String, Vec<String>)>,
-                       name: String,
-                       members: Vec<String>| match positions.get(&name) {
+        let mut add = |declared: &mut Declared, name: String, members: Vec<String>| match positions
+            .get(&name)
+        {
             Some(&position) => declared[position].1.extend(members),
             None => {
                 positions.insert(name.clone(), declared.len());
@@ -528,12 +523,7 @@ impl Expander {
     /// its items are copied. Names that could tell the difference (a definition named by a
     /// string, a nested `let`, a sweep over names) and levels with errors are declared
     /// again there instead.
-    fn declare_level(
-        &mut self,
-        items: &[Item],
-        scope: &Scope<'_>,
-        place: &Place,
-    ) -> Vec<(String, Vec<String>)> {
+    fn declare_level(&mut self, items: &[Item], scope: &Scope<'_>, place: &Place) -> Declared {
         let (work, errors, scope_dependent) = (self.work, self.body_errors, self.scope_dependent);
         let declared = self.declare(items, scope, place);
         if self.body_errors == errors && self.scope_dependent == scope_dependent && !self.exhausted
@@ -1310,7 +1300,7 @@ fn mentions_names(expr: &Expr) -> bool {
     }
 }
 
-fn size_of_declared(declared: &[(String, Vec<String>)]) -> usize {
+fn size_of_declared(declared: &Declared) -> usize {
     declared.iter().map(|(_, members)| 1 + members.len()).sum()
 }
 
