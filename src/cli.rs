@@ -54,9 +54,10 @@ pub enum Command {
         /// recorded in runs/<experiment>/ too, so `exp runs` and `exp show` still find it.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// How many nodes may run at once.
-        #[arg(long, short, default_value_t = 2)]
-        jobs: usize,
+        /// How many nodes may run at once (default 2). With `--executor slurm`: how many jobs
+        /// may be queued or running at once (default `[slurm] max_jobs`, else 64).
+        #[arg(long, short)]
+        jobs: Option<usize>,
         /// libtorch's intra-op threads per node. CPU results depend on it (never on --jobs),
         /// so it is part of every cache key; raise it for a run of one large model.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
@@ -76,6 +77,32 @@ pub enum Command {
         /// Say, per node, whether it comes from the cache and, if not, what changed.
         #[arg(long)]
         explain: bool,
+        /// Where nodes are computed: `local` (this process, --jobs at once) or `slurm` (one
+        /// Slurm job per node; the cache and run directory must be on a filesystem the cluster
+        /// shares). Default: `[run] executor` in exp.toml or ~/.config/exp/config.toml, else local.
+        #[arg(long, value_enum)]
+        executor: Option<crate::config::Executor>,
+    },
+    /// Computes one node into the cache, restoring its inputs from there: what each Slurm job
+    /// of `exp run --executor slurm` runs. Leaves `job-<id>.result.json` in `--work`.
+    #[command(hide = true)]
+    ComputeNode {
+        file: PathBuf,
+        #[arg(long)]
+        node: String,
+        /// The node's key as the head process computed it; the job refuses to run if its own
+        /// differs.
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        cache: PathBuf,
+        /// The node's directory for its jobs' logs, result files and run directories.
+        #[arg(long)]
+        work: PathBuf,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
+        #[arg(long, default_value = "cpu", value_parser = device_word)]
+        device: String,
     },
     /// List every component of every plugin, with its parameters.
     Plugins {

@@ -1,6 +1,6 @@
 //! `exp graph --format dot`: the dataflow graph for Graphviz. Nodes are labelled with their
-//! kind, name and component (and a model with its size, where known); edges with the role and
-//! the artifact that flows.
+//! kind, name and component (and a model with its size, where known, and what a node asks a
+//! scheduler for, where the file says); edges with the role and the artifact that flows.
 
 use std::fmt::Write as _;
 
@@ -60,6 +60,12 @@ pub fn to_dot(graph: &Graph, sizes: &Sizes) -> String {
         };
         if let Some(size) = sizes.get(&node.id) {
             let _ = write!(detail, "\n{size}");
+        }
+        if !graph.resources.is_empty() {
+            let request = crate::resources_text(&graph.resources_for(node));
+            if !request.is_empty() {
+                let _ = write!(detail, "\n[{request}]");
+            }
         }
         let shape = match node.kind {
             NodeKind::Dataset { .. } | NodeKind::Caption | NodeKind::Sample(_) => "cylinder",

@@ -6,16 +6,17 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use exp_ir::Graph;
+use exp_ir::{Graph, ResourceRequest};
 
 use crate::sizes::{Size, Sizes};
 
-/// A node kind and family, with the sweep points of its nodes and the sizes of those that are
-/// models of a known size.
+/// A node kind and family, with the sweep points of its nodes, the sizes of those that are
+/// models of a known size, and the distinct requests its nodes make of a scheduler.
 type Group<'g> = (
     (&'g str, &'g str),
     Vec<&'g [(Arc<str>, Arc<str>)]>,
     Vec<Size>,
+    Vec<ResourceRequest>,
 );
 
 pub fn to_outline(graph: &Graph, sizes: &Sizes) -> String {
@@ -27,13 +28,19 @@ pub fn to_outline(graph: &Graph, sizes: &Sizes) -> String {
         let index = match groups.iter().position(|(known, ..)| *known == key) {
             Some(index) => index,
             None => {
-                groups.push((key, Vec::new(), Vec::new()));
+                groups.push((key, Vec::new(), Vec::new(), Vec::new()));
                 groups.len() - 1
             }
         };
-        let (_, points, group_sizes) = &mut groups[index];
+        let (_, points, group_sizes, requests) = &mut groups[index];
         points.push(&node.point);
         group_sizes.extend(sizes.get(&node.id));
+        if !graph.resources.is_empty() {
+            let request = graph.resources_for(node);
+            if !requests.contains(&request) {
+                requests.push(request);
+            }
+        }
     }
     let mut out = format!(
         "{}: {} nodes from {} definitions\n",
@@ -46,7 +53,7 @@ pub fn to_outline(graph: &Graph, sizes: &Sizes) -> String {
         .map(|((kind, family), ..)| kind.len() + family.len() + 1)
         .max()
         .unwrap_or(0);
-    for ((kind, family), points, group_sizes) in &groups {
+    for ((kind, family), points, group_sizes, requests) in &groups {
         let head = format!("{kind} {family}");
         let mut line = format!("  {head:<width$}");
         if points.len() > 1 {
@@ -73,6 +80,15 @@ pub fn to_outline(graph: &Graph, sizes: &Sizes) -> String {
         }
         if let Some(size) = size_range(group_sizes) {
             let _ = write!(line, "  {size}");
+        }
+        // One request per family unless a copy is named on its own.
+        let requests: Vec<String> = requests
+            .iter()
+            .filter(|request| !request.is_empty())
+            .map(|request| format!("[{}]", crate::resources_text(request)))
+            .collect();
+        if !requests.is_empty() {
+            let _ = write!(line, "  {}", requests.join(" or "));
         }
         out.push_str(line.trim_end());
         out.push('\n');

@@ -38,7 +38,7 @@ use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
 
 /// Everything that determines a node's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyParts {
     pub exp_version: String,
     pub kind: String,
@@ -195,17 +195,28 @@ fn without_spans(value: Value) -> Value {
     }
 }
 
-/// The key of every node, in graph order (inputs come first, so their keys are known).
+/// The key of every node, in graph order (inputs come first, so their keys are known); with
+/// `wanted`, of those nodes only (every input of a wanted node must be wanted).
 pub fn node_keys(
     graph: &Graph,
     registry: &Registry,
     device: Device,
     threads: usize,
     exp_version: &str,
+    wanted: Option<&[bool]>,
 ) -> Result<Vec<NodeKey>, RunError> {
     let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut keys: Vec<NodeKey> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
+        // A node the run does not want gets no key (an empty one): a job computing one node of
+        // a study of 100,000 needs only the keys of that node and what is above it.
+        if wanted.is_some_and(|wanted| !wanted[node.id.0]) {
+            keys.push(NodeKey {
+                parts: KeyParts::default(),
+                key: String::new(),
+            });
+            continue;
+        }
         let components = components_of(&node.kind)
             .into_iter()
             .map(|component| {
@@ -413,6 +424,16 @@ pub enum EntryProblem {
     Corrupt(String),
 }
 
+impl EntryProblem {
+    /// The problem in a few words.
+    pub fn words(&self) -> String {
+        match self {
+            EntryProblem::Missing => "there is none".to_string(),
+            EntryProblem::Corrupt(problem) => format!("it is corrupt: {problem}"),
+        }
+    }
+}
+
 /// A cached result ready to be turned into an artifact.
 pub struct Hit {
     meta: Entry,
@@ -448,6 +469,11 @@ impl Cache {
             root: root.to_path_buf(),
             index_lock: Mutex::new(()),
         })
+    }
+
+    /// The cache's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Where a training node with this key keeps its resumable checkpoints.

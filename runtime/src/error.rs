@@ -94,6 +94,14 @@ pub enum RunError {
     },
     /// An input the node needs is not there: a bug in exp.
     Internal { node: String, message: String },
+    /// The node was computed elsewhere and failed there, or its job ended without a result;
+    /// `job` names the job as its scheduler does (`Slurm job 42`), `log` is its output.
+    Remote {
+        node: String,
+        job: String,
+        log: Option<String>,
+        message: String,
+    },
     /// `--device` names no device exp knows.
     UnknownDevice { given: String },
     /// The device asked for is not there.
@@ -122,6 +130,8 @@ pub enum RunError {
         what: &'static str,
         message: String,
     },
+    /// A one-node run cannot compute the node it was asked for.
+    OnlyNode { node: String, message: String },
     /// `manifest.json` cannot be written.
     Manifest { path: String, message: String },
     /// The pool of worker threads cannot start.
@@ -144,6 +154,7 @@ impl RunError {
             | RunError::Restore { node, .. }
             | RunError::Interrupted { node, .. }
             | RunError::Internal { node, .. }
+            | RunError::Remote { node, .. }
             | RunError::LicencePolicy { node, .. }
             | RunError::PluginUnreadable { node, .. }
             | RunError::PathPattern { node, .. }
@@ -154,6 +165,7 @@ impl RunError {
             | RunError::RunDirectory { .. }
             | RunError::CacheDirectory { .. }
             | RunError::Manifest { .. }
+            | RunError::OnlyNode { .. }
             | RunError::WorkerThreads { .. } => None,
         }
     }
@@ -332,6 +344,18 @@ impl fmt::Display for RunError {
                 f,
                 "node `{node}`: {message}; this is a bug in exp, please report it with the .exp file"
             ),
+            RunError::Remote {
+                node,
+                job,
+                log,
+                message,
+            } => {
+                write!(f, "node `{node}`: {message} ({job}")?;
+                match log {
+                    Some(log) => write!(f, "; its log: {log})"),
+                    None => write!(f, ")"),
+                }
+            }
             RunError::UnknownDevice { given } => {
                 write!(f, "unknown device `{given}`: expected auto, cpu or cuda")
             }
@@ -378,6 +402,9 @@ impl fmt::Display for RunError {
             }
             RunError::WorkerThreads { message } => {
                 write!(f, "cannot start worker threads: {message}")
+            }
+            RunError::OnlyNode { node, message } => {
+                write!(f, "cannot compute node `{node}`: {message}")
             }
         }
     }

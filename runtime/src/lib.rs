@@ -7,6 +7,8 @@
 //!   What it is asked (`run_options`), says of each node (`node_outcome`) and hands back
 //!   (`run_summary`) sit in their own modules, which `manifest` and `observer` read too.
 //! - `nodes`: what each kind of node does (initialise, train, merge, evaluate, report).
+//! - `remote`: the boundary to a remote executor (Slurm): nodes computed elsewhere from the
+//!   shared cache.
 //! - `run_dir`: the run directory: manifest, metrics log, checkpoints, results tables.
 //! - `plots`: charts of the metrics log and of results tables, as SVG and PNG.
 //! - `sizing`: a model's parameter count before anything runs, for `exp graph`.
@@ -24,6 +26,7 @@ pub mod observer;
 pub mod plots;
 pub mod precision;
 pub mod registry;
+pub mod remote;
 pub mod run_dir;
 pub mod run_options;
 pub mod run_summary;

@@ -24,6 +24,9 @@ pub struct Record<'a> {
     pub intra_op_threads: usize,
     /// Each node's cache key, in graph order.
     pub keys: &'a [crate::cache::NodeKey],
+    /// In a one-node run, the nodes it may need: only those are listed (a job computing one
+    /// node of 100,000 would otherwise write all of them).
+    pub wanted: Option<&'a [bool]>,
 }
 
 pub struct Finished<'a> {
@@ -51,6 +54,7 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
         device,
         intra_op_threads,
         keys,
+        wanted,
     } = *record;
     let plugins: Vec<Value> = registry
         .plugins()
@@ -77,7 +81,12 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
                 .collect()
         })
         .unwrap_or_default();
-    let node_entry = |node: &exp_ir::Node| {
+    let listed: Vec<&exp_ir::Node> = graph
+        .nodes
+        .iter()
+        .filter(|node| wanted.is_none_or(|wanted| wanted[node.id.0]))
+        .collect();
+    let node_entry = |node: &&exp_ir::Node| {
         let inputs: Vec<Value> = node
             .inputs
             .iter()
@@ -118,7 +127,7 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
             .as_ref()
             .map(|finished| Each(finished.ledger, &ledger_entry)),
         libtorch: exp_plugin_api::libtorch_version(),
-        nodes: Each(&graph.nodes, &node_entry),
+        nodes: Each(&listed, &node_entry),
         plugins,
         seed: graph.seed,
         status: if finished.is_some() {

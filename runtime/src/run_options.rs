@@ -1,11 +1,13 @@
 //! `RunOptions`: what the caller decides about a run (where it writes, on which device, how
-//! many nodes and threads, the cache, `--force`, `--explain`, and the stop flag).
+//! many nodes and threads, the cache, `--force`, `--explain`, one node only or a remote
+//! executor, and the stop flag).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::device::DeviceChoice;
+use crate::remote::Remote;
 
 pub struct RunOptions {
     /// The run directory to create and fill.
@@ -26,7 +28,19 @@ pub struct RunOptions {
     pub force: Vec<String>,
     /// Report, per node, whether it is cached and why not (`--explain`).
     pub explain: bool,
+    /// Compute only this node and what it needs that the cache does not hold (`exp-host
+    /// compute-node`, what a Slurm job runs); every other node is not needed.
+    pub only: Option<OnlyNode>,
+    /// Where nodes whose result the cache stores are computed, when not in this process.
+    pub remote: Option<Arc<dyn Remote>>,
     /// Set by the caller (on Ctrl-C) to stop: training nodes finish their current step,
     /// checkpoint and stop; no new node starts.
     pub stop: Arc<AtomicBool>,
+}
+
+/// The one node a run computes, and the key whoever asked for it computed: a run whose own key
+/// for it differs (another exp, other plugins, another device) refuses to start.
+pub struct OnlyNode {
+    pub name: String,
+    pub key: String,
 }

@@ -4,11 +4,13 @@
 //! it. It parses the same arguments as `exp` and answers every command, storing what it learns
 //! about each plugin in the schema cache as it loads it.
 
+mod compute_node;
 mod discover;
 mod html;
 mod progress;
 mod runs;
 mod sizes;
+mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
             no_cache,
             force,
             explain,
+            executor,
         } => {
             let cache = if no_cache {
                 None
@@ -78,9 +81,36 @@ fn main() -> ExitCode {
                 cache,
                 force,
                 explain,
+                executor,
             };
             run_command(&file, settings, color)
         }
+        Command::ComputeNode {
+            file,
+            node,
+            key,
+            cache,
+            work,
+            threads,
+            device,
+        } => match device.parse::<DeviceChoice>() {
+            Ok(device) => compute_node::compute_node_command(
+                compute_node::NodeJob {
+                    file,
+                    node,
+                    key,
+                    cache,
+                    work,
+                    threads: usize::from(threads),
+                    device,
+                },
+                color,
+            ),
+            Err(message) => {
+                eprintln!("error: {message}");
+                Exit::InvalidInput
+            }
+        },
         Command::Plugins { file, json } => plugins_command(file.as_deref(), json),
         Command::Runs { dir, json } => runs::runs_command(&dir, json),
         Command::Show { run, dir } => runs::show_command(&run, &dir),
@@ -215,12 +245,13 @@ fn cache_plugins_command(paths: &[PathBuf]) -> Exit {
 /// The options of `exp run`.
 struct RunSettings {
     out: Option<PathBuf>,
-    jobs: usize,
+    jobs: Option<usize>,
     threads: usize,
     device: DeviceChoice,
     cache: Option<PathBuf>,
     force: Vec<String>,
     explain: bool,
+    executor: Option<exp::config::Executor>,
 }
 
 fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
@@ -256,7 +287,26 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         cache,
         force,
         explain,
+        executor,
     } = settings;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (jobs, remote) = match slurm::executor(
+        file,
+        executor,
+        &slurm::Asked {
+            jobs,
+            threads,
+            device,
+            cache: cache.as_deref(),
+        },
+        &stop,
+    ) {
+        Ok(chosen) => chosen,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::InvalidInput;
+        }
+    };
     let run_id = exp_runtime::run_dir::new_run_id();
     let run_dir = match out {
         Some(out) => {
@@ -279,7 +329,6 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
             .join(&loaded.graph.experiment)
             .join(run_id),
     };
-    let stop = Arc::new(AtomicBool::new(false));
     install_ctrl_c(stop.clone());
     let options = RunOptions {
         run_dir,
@@ -292,6 +341,8 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         cache_dir: cache,
         force,
         explain,
+        only: None,
+        remote,
         stop,
     };
     let observer = progress::Progress::new();
@@ -326,7 +377,10 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         println!("report page: {}", page.display());
     }
     if summary.interrupted() {
-        let args: Vec<String> = std::env::args().collect();
+        // The user typed `exp`; this process is `exp-host` (see host_exec).
+        let args: Vec<String> = std::iter::once("exp".to_string())
+            .chain(std::env::args().skip(1))
+            .collect();
         eprintln!(
             "interrupted: finished nodes are cached; resume with:\n  {}",
             args.join(" ")

@@ -15,7 +15,7 @@ use crate::lsp::navigation::definitions;
 
 /// The keywords that start a statement, in the order completion offers them: these, the
 /// definitions' (`DEF_KEYWORDS`), then the sweep and template keywords.
-const LEADING_KEYWORDS: &[&str] = &["import", "plugin", "seed", "let"];
+const LEADING_KEYWORDS: &[&str] = &["import", "plugin", "seed", "policy", "resources", "let"];
 const TRAILING_KEYWORDS: &[&str] = &["sweep", "template", "use"];
 
 fn statement_keywords() -> impl Iterator<Item = &'static str> {

@@ -260,6 +260,14 @@ fn item_symbols(analysis: &Analysis, items: &[Item]) -> Vec<DocumentSymbol> {
                 policy.span,
                 Vec::new(),
             )),
+            Item::Resources(resources) => Some(symbol(
+                analysis,
+                "resources".to_string(),
+                "resources",
+                resources.span,
+                resources.span,
+                Vec::new(),
+            )),
             Item::Plugin(_) | Item::Seed(_) => None,
         })
         .collect()
@@ -344,6 +352,14 @@ fn name_spans(items: &[Item], name: &str, out: &mut Vec<Span>) {
                 }
             }
             Item::Policy(policy) => block_spans(&policy.block, name, out),
+            // A key may name a definition (`ft: { gpus: 1 }`); `default` never does.
+            Item::Resources(resources) => {
+                for field in &resources.block.fields {
+                    if field.key.name != "default" {
+                        ident(&field.key, out);
+                    }
+                }
+            }
             Item::Import(_) | Item::Plugin(_) | Item::Seed(_) => {}
         }
     }
@@ -434,4 +450,56 @@ pub fn rename(
         .into_iter()
         .map(|span| TextEdit::new(analysis.range(span), new_name.to_string()))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use exp_diag::FileId;
+
+    use super::{definition, rename, symbols};
+    use crate::lsp::analysis::Analysis;
+    use crate::lsp::line_index::LineIndex;
+
+    fn analysis(text: &str) -> Analysis {
+        let (ast, diagnostics) = exp_syntax::parse(FileId(0), text);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        Analysis {
+            path: PathBuf::from("/nowhere/study.exp"),
+            text: text.to_string(),
+            index: LineIndex::new(text),
+            ast: Some(ast),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The block is a symbol; a key naming a definition goes to it and is renamed with it,
+    /// `default` and kind keys are not.
+    #[test]
+    fn a_resources_key_names_its_definition() {
+        let text = "resources {\n  default: { cpus: 1 }\n  model: { cpus: 2 }\n  net: { cpus: 4 }\n}\nmodel net = mlp\nmodel default = mlp\n";
+        let analysis = analysis(text);
+        let names: Vec<String> = symbols(&analysis)
+            .into_iter()
+            .map(|symbol| symbol.name)
+            .collect();
+        assert_eq!(names, ["resources", "net", "default"]);
+        let key = text.find("net:").unwrap();
+        let found = definition(&analysis, key + 1).expect("the definition of `net`");
+        let defined = text.find("net = mlp").unwrap();
+        assert_eq!(
+            found.range,
+            analysis.index.range(text, defined, defined + 3)
+        );
+        let edits = rename(&analysis, defined, "network")
+            .ok()
+            .expect("a rename");
+        let starts: Vec<u32> = edits.iter().map(|edit| edit.range.start.line).collect();
+        assert_eq!(starts, [3, 5], "the key and the definition");
+        let defined = text.find("default = mlp").unwrap();
+        let edits = rename(&analysis, defined, "base").ok().expect("a rename");
+        let starts: Vec<u32> = edits.iter().map(|edit| edit.range.start.line).collect();
+        assert_eq!(starts, [6], "`default:` is every node, not the definition");
+    }
 }

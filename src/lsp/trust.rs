@@ -24,15 +24,7 @@ pub struct Trust {
 }
 
 fn config_file() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|dir| !dir.is_empty())
-                .map(|home| PathBuf::from(home).join(".config"))
-        })?;
-    Some(base.join("exp").join("trusted-folders.json"))
+    Some(crate::config::user_dir()?.join("trusted-folders.json"))
 }
 
 fn canonical(path: &Path) -> PathBuf {

@@ -106,6 +106,10 @@ fn check_items(highlight: &Highlight, items: &[Item], problems: &mut Vec<String>
                 keyword(policy.span, "policy", problems);
                 check_block(highlight, &policy.block, problems);
             }
+            Item::Resources(resources) => {
+                keyword(resources.span, "resources", problems);
+                check_block(highlight, &resources.block, problems);
+            }
             Item::Let(binding) => {
                 keyword(binding.span, "let", problems);
                 highlight.expect_span(problems, binding.name.span, &["entity.name.function"]);
@@ -220,6 +224,18 @@ fn check_expr(highlight: &Highlight, expr: &Expr, problems: &mut Vec<String>) {
             };
             // The unit is one of pest's keywords: it is scoped as a keyword too.
             highlight.expect(problems, unit_start, end, &["keyword.other.unit"]);
+        }
+        ExprKind::Quantity(_) => {
+            highlight.expect_span(problems, expr.span, &["constant.numeric.quantity"]);
+            let (start, end) = (expr.span.start as usize, expr.span.end as usize);
+            let written =
+                highlight.text[start..end].trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            highlight.expect(
+                problems,
+                start + written.len(),
+                end,
+                &["keyword.other.unit"],
+            );
         }
         ExprKind::List(items) => {
             for item in items {
@@ -715,4 +731,29 @@ fn the_vscode_manifest_points_at_the_grammar() {
         GRAMMAR
     );
     assert_eq!(read_json(GRAMMAR)["scopeName"], "source.exp");
+}
+
+#[test]
+fn resources_and_quantities_are_highlighted() {
+    let text = "resources {\n  default: { cpus: 2, memory: 4 GB, time: 30 min }\n  train: { gpus: 1, time: 1.5 h, partition: \"gpu\" }\n  ft: { memory: 512 MiB, time: 90 s }\n}\n";
+    let grammar = Grammar::load();
+    let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let problems = check_valid(&grammar, text, &file);
+    assert!(problems.is_empty(), "{text}\n{}", problems.join("\n"));
+    let highlight = grammar.tokenize(text);
+    let has = |needle: &str, prefix: &str| {
+        let scopes = highlight.scopes_at(needle);
+        assert!(
+            scopes.iter().any(|scope| scope.starts_with(prefix)),
+            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
+        );
+    };
+    has("resources", "keyword.other");
+    has("train:", "variable.other.property");
+    has("4 GB", "constant.numeric.quantity");
+    has("GB", "keyword.other.unit");
+    has("min }", "keyword.other.unit");
+    has("MiB", "keyword.other.unit");
+    has("s }", "keyword.other.unit");
 }

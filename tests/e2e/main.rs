@@ -21,6 +21,7 @@ mod records;
 mod reference;
 mod resume;
 mod run;
+mod slurm;
 mod studies;
 mod support;
 mod text;

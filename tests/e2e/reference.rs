@@ -247,7 +247,7 @@ fn the_runnable_examples_of_the_reference_run() {
 #[test]
 fn the_reference_lists_every_diagnostic_code() {
     let text = std::fs::read_to_string(workspace_root().join(DOC)).expect("read docs/language.md");
-    let codes = (1..=51).map(|n| format!("E{n:04}")).chain([
+    let codes = (1..=53).map(|n| format!("E{n:04}")).chain([
         "E0100".to_string(),
         "E0200".to_string(),
         "W0001".to_string(),
@@ -316,6 +316,7 @@ fn every_stdlib_module_and_every_field_is_documented() {
         ("sample", "### `dataset`"),
         ("report", "### `report`"),
         ("report choose", "### `report`"),
+        ("resources", "### `resources`"),
     ];
     for (block, fields) in exp_check::block_fields() {
         let Some((_, heading)) = sections.iter().find(|(known, _)| *known == block) else {

@@ -410,6 +410,18 @@ pub enum CheckError {
         suggestion: Option<String>,
         available: Vec<String>,
     },
+    /// A key of `resources` that is not `default`, a definition keyword or a definition's name.
+    UnknownResourceKey {
+        key: String,
+        span: Span,
+        suggestion: Option<String>,
+    },
+    /// A field of a `resources` request that it does not have.
+    UnknownResourceField {
+        field: String,
+        span: Span,
+        suggestion: Option<String>,
+    },
 }
 
 impl CheckError {
@@ -462,6 +474,8 @@ impl CheckError {
             CheckError::PastThePhase { .. } => "E0044",
             CheckError::BadName { .. } => "E0045",
             CheckError::ChooseOver { .. } => "E0051",
+            CheckError::UnknownResourceKey { .. } => "E0052",
+            CheckError::UnknownResourceField { .. } => "E0053",
             CheckError::UnusedTemplateParam { .. } => "W0002",
         }
     }
@@ -518,6 +532,8 @@ impl CheckError {
             | CheckError::PastThePhase { span, .. }
             | CheckError::BadName { span, .. }
             | CheckError::Directory { span, .. }
+            | CheckError::UnknownResourceKey { span, .. }
+            | CheckError::UnknownResourceField { span, .. }
             | CheckError::UnusedTemplateParam { span, .. } => *span,
         }
     }
@@ -657,6 +673,44 @@ impl CheckError {
                 Diagnostic::error(code, message)
                     .with_primary(*span, "not a hook")
                     .with_help(help)
+            }
+            CheckError::UnknownResourceKey {
+                key,
+                span,
+                suggestion,
+            } => {
+                let keywords: Vec<&str> = crate::checker::RESOURCE_KIND_KEYS
+                    .iter()
+                    .map(|kind| kind.keyword())
+                    .collect();
+                let help = match suggestion {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => format!(
+                        "a key is `default` (every node), a definition keyword ({}) or the name of a definition in the file",
+                        ticks(&keywords)
+                    ),
+                };
+                Diagnostic::error(code, format!("unknown `resources` key `{key}`"))
+                    .with_primary(*span, "not `default`, a definition keyword or a definition's name")
+                    .with_help(help)
+            }
+            CheckError::UnknownResourceField {
+                field,
+                span,
+                suggestion,
+            } => {
+                let fields = ticks(crate::checker::RESOURCE_FIELDS);
+                let diagnostic = Diagnostic::error(
+                    code,
+                    format!("unknown field `{field}` in a `resources` request"),
+                )
+                .with_primary(*span, "unknown field");
+                match suggestion {
+                    Some(suggestion) => diagnostic
+                        .with_help(format!("did you mean `{suggestion}`?"))
+                        .with_note(format!("note: the fields of a request are {fields}")),
+                    None => diagnostic.with_help(format!("the fields of a request are {fields}")),
+                }
             }
             CheckError::TooManyDefinitions { count, limit, span } => {
                 let (message, label) = match count {
@@ -877,6 +931,8 @@ impl CheckError {
             CheckError::DuplicateLine { item, span, first } => {
                 let what = if *item == "seed" {
                     "the base seed is set twice".to_string()
+                } else if *item == "resources" {
+                    "`resources` is written twice".to_string()
                 } else {
                     format!("the `{item}` is written twice")
                 };

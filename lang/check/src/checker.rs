@@ -31,7 +31,10 @@ mod expand;
 mod lets;
 mod policy;
 mod report;
+mod resources;
 mod text;
+
+pub(crate) use resources::{KIND_KEYS as RESOURCE_KIND_KEYS, RESOURCE_FIELDS};
 mod training;
 
 /// Decodes the bytes of the experiment file `name`, adds it to `sources` and checks it (see
@@ -142,8 +145,13 @@ fn check_keeping(
         seed,
         plugins,
         policy,
+        resources,
     } = checker.top_level(&files);
     checker.collect(&files);
+    // Its keys may name definitions: read once all of them are known.
+    let resources = resources
+        .map(|block| checker.resources(block))
+        .unwrap_or_default();
     let bodies: Vec<Option<Body>> = (0..checker.defs.len())
         .map(|idx| {
             checker.current = idx;
@@ -204,6 +212,7 @@ fn check_keeping(
         seed,
         plugins,
         policy,
+        resources,
         defs: program_defs,
     });
     (program, diagnostics, syntax)
@@ -272,8 +281,8 @@ const EVALUATE_FIELDS: &[FieldSpec] = &[
 ];
 
 /// Every field each block accepts, for tools and for the test that keeps the language
-/// reference complete: `("train", ["model", "data", ..])`, and for the blocks written inside
-/// a field, `("train mixture", ["at", ..])`.
+/// reference complete: `("train", ["model", "data", ..])`, for the blocks written inside
+/// a field, `("train mixture", ["at", ..])`, and for a request of `resources`, its fields.
 pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     let names = |specs: &[FieldSpec]| specs.iter().map(|spec| spec.name).collect();
     let mut blocks = training::training_fields();
@@ -281,14 +290,17 @@ pub fn block_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     blocks.push(("sample", names(derived::SAMPLE_FIELDS)));
     blocks.push(("report", names(report::REPORT_FIELDS)));
     blocks.push(("report choose", report::CHOOSE_FIELDS.to_vec()));
+    blocks.push(("resources", resources::RESOURCE_FIELDS.to_vec()));
     blocks
 }
 
 /// The file's top-level lines.
-struct TopLevel {
+struct TopLevel<'a> {
     seed: u64,
     plugins: Vec<(String, Span)>,
     policy: Option<Policy>,
+    /// Read after the definitions are collected (`Checker::resources`).
+    resources: Option<&'a ast::Resources>,
 }
 
 struct Checker<'a> {
@@ -319,11 +331,13 @@ type RuleAnswer = (
 );
 
 impl<'a> Checker<'a> {
-    /// Reads `seed`, `plugin` and `policy` lines; all belong in the experiment file only.
-    fn top_level(&mut self, files: &[(&'a ast::File, bool)]) -> TopLevel {
+    /// Reads `seed`, `plugin`, `policy` and `resources` lines; all belong in the experiment
+    /// file only.
+    fn top_level(&mut self, files: &[(&'a ast::File, bool)]) -> TopLevel<'a> {
         let mut seed: Option<(u64, Span)> = None;
         let mut plugins = Vec::new();
         let mut policy: Option<(Option<Policy>, Span)> = None;
+        let mut resources: Option<&'a ast::Resources> = None;
         for (file, in_main) in files {
             for item in &file.items {
                 match item {
@@ -350,6 +364,20 @@ impl<'a> Checker<'a> {
                             first: *first,
                         }),
                         None => policy = Some((self.policy(line), line.span)),
+                    },
+                    Item::Resources(line) if !in_main => {
+                        self.errors.push(CheckError::OnlyInMainFile {
+                            item: "resources",
+                            span: line.span,
+                        })
+                    }
+                    Item::Resources(line) => match resources {
+                        Some(first) => self.errors.push(CheckError::DuplicateLine {
+                            item: "resources",
+                            span: line.span,
+                            first: first.span,
+                        }),
+                        None => resources = Some(line),
                     },
                     Item::Seed(line) => {
                         if let Some((_, first)) = seed {
@@ -385,6 +413,7 @@ impl<'a> Checker<'a> {
             seed: seed.map_or(0, |(value, _)| value),
             plugins,
             policy: policy.and_then(|(policy, _)| policy),
+            resources,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Program {
     pub plugins: Vec<(String, Span)>,
     /// `policy { .. }`: what the run may read.
     pub policy: Option<exp_ir::graph::Policy>,
+    /// `resources { .. }`: what each node asks a cluster's scheduler for; empty without one.
+    pub resources: exp_ir::graph::Resources,
     /// Every definition of the experiment file and its imports: imported modules first (in the
     /// order they were imported), then the experiment file, each in file order.
     pub defs: Vec<CheckedDef>,

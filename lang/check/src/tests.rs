@@ -221,6 +221,8 @@ model net = mlp
 sweep lr in 3 { model a = mlp }
 sweep zip x in [1, 2], y in [1] { model b = mlp }
 sweep seeds "two" { model c = mlp }
+sweep seeds 20000 { model d = mlp }
+sweep seeds 0 { model e = mlp }
 sweep s in [1, 2] {
   import std.digits
   train ft { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: 0.1 } }
@@ -1278,3 +1280,173 @@ sweep seeds 6, lr in [0.1, 0.2] {
         "asked {piecewise_asked} times"
     );
 }
+
+// Every field, keyed by default, by kind, by a definition and by a swept family.
+snapshot!(
+    resources_per_node,
+    r#"import std.digits
+resources {
+  default: { cpus: 2, memory: 4 GB, time: 30 min, partition: "cpu", account: "lab" }
+  train: { gpus: 1, time: 2 h }
+  evaluate: { cpus: 1 }
+  net: { memory: 512 MB }
+  ft: { memory: 16 GiB, gpu_type: "a100", partition: "gpu" }
+}
+model net = mlp
+sweep lr in [1e-3, 1e-2] {
+  train ft { model: net, data: digits, steps: 5 steps, optimizer: adamw { lr: lr } }
+}
+"#
+);
+
+// Keys that are not `default`, a definition keyword or a definition's name; the closest is
+// suggested, among families too, but never a name no key can be (`run.ft`, `ft[lr=0.01]`).
+snapshot!(
+    resources_unknown_keys,
+    r#"import std.digits
+resources {
+  defualt: { cpus: 1 }
+  evalute: { cpus: 1 }
+  fts: { cpus: 1 }
+  nothing_like_it: { cpus: 1 }
+  runft: { cpus: 1 }
+}
+model net = mlp
+sweep lr in [1e-3, 1e-2] {
+  train ft { model: net, data: digits, steps: 5 steps, optimizer: adamw { lr: lr } }
+}
+template tune(m) {
+  train ft { model: m, data: digits, steps: 5 steps, optimizer: adamw }
+}
+use run = tune(net)
+"#
+);
+
+snapshot!(
+    resources_unknown_fields,
+    r#"resources {
+  default: { gpu: 1, nodes: 2, cpus: 1 }
+}
+model net = mlp
+"#
+);
+
+// Each field's type, unit and range, and a key whose value is not a request.
+snapshot!(
+    resources_wrong_values,
+    r#"resources {
+  default: { cpus: 0, gpus: -1, memory: 4, time: 100 steps, partition: "", account: 3 }
+  model: { cpus: 2.5, memory: 2 h, time: 4 GB, gpu_type: h100 }
+  train: { memory: -1 GB, time: 0 min }
+  evaluate: 2
+  report: { gpu_type: 3, partition: queue { x: 1 } }
+}
+model net = mlp
+"#
+);
+
+// A key or a field written twice, a second block, and a block inside a sweep.
+snapshot!(
+    resources_twice,
+    r#"resources {
+  default: { cpus: 1, cpus: 2 }
+  default: { cpus: 3 }
+}
+resources { model: { cpus: 1 } }
+sweep seeds 2 {
+  model net = mlp
+  resources { model: { cpus: 1 } }
+}
+"#
+);
+
+// Memory sizes and times are for `resources` only.
+snapshot!(
+    a_quantity_outside_resources,
+    r#"model net = mlp { hidden: 4 GB }
+"#
+);
+
+#[test]
+fn resources_belong_in_the_experiment_file() {
+    let mut sources = SourceMap::new();
+    let main = sources.add("test.exp", "import std.cluster\nmodel net = mlp\n");
+    let world = TestWorld::new().module("std.cluster", "resources { default: { cpus: 1 } }\n");
+    let (program, diagnostics) = check(&mut sources, main, &world, &TestCatalog::new());
+    assert!(program.is_none());
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0005"]);
+    assert!(
+        diagnostics[0].message.contains("`resources`"),
+        "{diagnostics:?}"
+    );
+}
+
+#[test]
+fn the_resources_reach_the_program_in_slurm_units() {
+    use exp_ir::graph::{ResourceRequest, ResourceRule, ResourceScope};
+    let mut sources = SourceMap::new();
+    let main = sources.add(
+        "test.exp",
+        r#"import std.digits
+resources {
+  default: { cpus: 2, memory: 1.5 GB, time: 90 s, partition: " cpu ", account: "lab" }
+  sequence: { gpus: 0, time: 0.1 h, memory: 1 TiB }
+  ft: { gpus: 2, gpu_type: "a100", memory: 100.5 MB, time: 1.5 h }
+}
+model net = mlp
+sweep lr in [1e-3, 1e-2] {
+  train ft { model: net, data: digits, steps: 5 steps, optimizer: adamw { lr: lr } }
+}
+"#,
+    );
+    let (program, diagnostics) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let rules = program.unwrap().resources.rules;
+    assert_eq!(
+        rules,
+        [
+            ResourceRule {
+                scope: ResourceScope::Default,
+                request: ResourceRequest {
+                    cpus: Some(2),
+                    memory_mb: Some(1536),
+                    time_minutes: Some(2),
+                    partition: Some("cpu".to_string()),
+                    account: Some("lab".to_string()),
+                    ..ResourceRequest::default()
+                },
+            },
+            ResourceRule {
+                scope: ResourceScope::Kind("sequence".to_string()),
+                request: ResourceRequest {
+                    gpus: Some(0),
+                    time_minutes: Some(6),
+                    memory_mb: Some(1_048_576),
+                    ..ResourceRequest::default()
+                },
+            },
+            ResourceRule {
+                scope: ResourceScope::Name("ft".to_string()),
+                request: ResourceRequest {
+                    gpus: Some(2),
+                    gpu_type: Some("a100".to_string()),
+                    memory_mb: Some(101),
+                    time_minutes: Some(90),
+                    ..ResourceRequest::default()
+                },
+            },
+        ]
+    );
+    // Without a block, no rules.
+    let main = sources.add("plain.exp", "model net = mlp\n");
+    let (program, _) = check(&mut sources, main, &world(), &TestCatalog::new());
+    assert!(program.unwrap().resources.is_empty());
+}
+
+snapshot!(
+    resources_too_large,
+    r#"resources { default: { cpus: 5000000000, memory: 1e15 GB, time: 1e20 h, partition: "  " } }
+model net = mlp
+"#
+);

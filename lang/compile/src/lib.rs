@@ -132,6 +132,7 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
             .collect(),
         nodes: lowering.nodes,
         policy: program.policy.clone(),
+        resources: program.resources.clone(),
     }
 }
 

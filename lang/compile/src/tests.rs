@@ -345,3 +345,48 @@ export hf = huggingface(pre)
 "#
     ));
 }
+
+/// The file's rules reach the graph, and each node resolves its own request: a sequence's
+/// phases and evaluations by their kinds, its summary by `sequence` and by its name, a sweep's
+/// copies by their family.
+#[test]
+fn resources_reach_the_graph_and_resolve_per_node() {
+    let graph = graph_of(
+        "cluster.exp",
+        r#"import std.digits
+resources {
+  default: { cpus: 2, memory: 4 GB, time: 30 min, partition: "cpu" }
+  train: { gpus: 1, time: 2 h, partition: "gpu" }
+  sequence: { cpus: 1 }
+  seq: { memory: 1 GB }
+  ft: { gpu_type: "a100" }
+}
+model net = mlp
+sweep lr in [1e-3, 3e-3] {
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: lr } }
+}
+sequence seq { model: net, tasks: [digits], steps: 10 steps, optimizer: sgd { lr: 0.1 } }
+"#,
+    );
+    assert_eq!(graph.resources.rules.len(), 5);
+    let lines: Vec<String> = graph
+        .nodes
+        .iter()
+        .map(|node| {
+            let request = graph.resources_for(node);
+            format!(
+                "{} {}: {}",
+                node.kind.keyword(),
+                node.name,
+                serde_json::to_string(&request).expect("requests serialise")
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+    // Read back as written.
+    let json = serde_json::to_string(&graph).expect("graphs serialise");
+    assert_eq!(
+        serde_json::from_str::<Graph>(&json).expect("graphs read back"),
+        graph
+    );
+}

@@ -27,6 +27,10 @@ pub struct Graph {
     /// `policy { .. }`: rules the whole run keeps, checked before any training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
+    /// `resources { .. }`: what each node asks a cluster's scheduler for (`resources_for`).
+    /// Read by a scheduler only: it is no part of any node, so of any cache key.
+    #[serde(default, skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
 }
 
 /// What a run may read: every dataset's licence must be one of `licenses` (compared without
@@ -41,6 +45,94 @@ impl Policy {
         self.licenses
             .iter()
             .any(|allowed| allowed.eq_ignore_ascii_case(license.trim()))
+    }
+}
+
+/// The rules of `resources { .. }`, in the order the file writes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    pub rules: Vec<ResourceRule>,
+}
+
+impl Resources {
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// One key of `resources { .. }` and the request written under it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRule {
+    pub scope: ResourceScope,
+    pub request: ResourceRequest,
+}
+
+/// The nodes a rule is for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceScope {
+    /// `default`: every node.
+    Default,
+    /// A definition keyword (`train`, `evaluate`, ..): the nodes such definitions make. A
+    /// sequence's summary is a `sequence` node; its phases and evaluations are `train` and
+    /// `evaluate` nodes.
+    Kind(String),
+    /// A definition's name: the node of that name, or every node of that family (the copies a
+    /// sweep makes of a definition).
+    Name(String),
+}
+
+/// What a node asks a cluster's scheduler for; a field not set is left to the scheduler.
+/// Memory is in MB of 1024 × 1024 bytes and time in whole minutes, rounded up (Slurm's units).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_minutes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+impl ResourceRequest {
+    /// `self`'s fields where set, else `base`'s.
+    pub fn over(&self, base: &ResourceRequest) -> ResourceRequest {
+        ResourceRequest {
+            cpus: self.cpus.or(base.cpus),
+            memory_mb: self.memory_mb.or(base.memory_mb),
+            gpus: self.gpus.or(base.gpus),
+            gpu_type: self.gpu_type.clone().or_else(|| base.gpu_type.clone()),
+            time_minutes: self.time_minutes.or(base.time_minutes),
+            partition: self.partition.clone().or_else(|| base.partition.clone()),
+            account: self.account.clone().or_else(|| base.account.clone()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        let ResourceRequest {
+            cpus,
+            memory_mb,
+            gpus,
+            gpu_type,
+            time_minutes,
+            partition,
+            account,
+        } = self;
+        cpus.is_none()
+            && memory_mb.is_none()
+            && gpus.is_none()
+            && gpu_type.is_none()
+            && time_minutes.is_none()
+            && partition.is_none()
+            && account.is_none()
     }
 }
 
@@ -299,6 +391,15 @@ pub struct SampleSpec {
 }
 
 impl NodeKind {
+    /// The keyword of the definitions that make such nodes: `word`, except that a sequence's
+    /// summary is made by `sequence`.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            NodeKind::Continual { .. } => "sequence",
+            other => other.word(),
+        }
+    }
+
     pub fn word(&self) -> &'static str {
         match self {
             NodeKind::Dataset { .. } | NodeKind::Caption | NodeKind::Sample(_) => "dataset",
@@ -489,6 +590,30 @@ impl Graph {
             .iter()
             .filter(move |node| node.inputs.iter().any(|input| input.node == id))
     }
+
+    /// What node `node` asks a scheduler for: `default`, overridden by its kind's rule, by its
+    /// family's, by its own name's.
+    pub fn resources_for(&self, node: &Node) -> ResourceRequest {
+        let keyword = node.kind.keyword();
+        let family = node.family.as_deref();
+        // How specific a rule is for this node; `None` when it is not for it.
+        let rank = |scope: &ResourceScope| match scope {
+            ResourceScope::Default => Some(0),
+            ResourceScope::Kind(kind) if kind == keyword => Some(1),
+            ResourceScope::Name(name) if Some(name.as_str()) == family => Some(2),
+            ResourceScope::Name(name) if *name == node.name => Some(3),
+            _ => None,
+        };
+        let mut request = ResourceRequest::default();
+        for level in 0..=3 {
+            for rule in &self.resources.rules {
+                if rank(&rule.scope) == Some(level) {
+                    request = rule.request.over(&request);
+                }
+            }
+        }
+        request
+    }
 }
 
 impl Node {
@@ -549,7 +674,304 @@ fn is_false(value: &bool) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{axis_number, derive_seed};
+    use std::sync::Arc;
+
+    use super::{
+        axis_number, derive_seed, ArtifactKind, Graph, Node, NodeId, NodeKind, Origin,
+        ResourceRequest, ResourceRule, ResourceScope, Resources,
+    };
+
+    fn node(name: &str, kind: NodeKind, family: Option<&str>) -> Node {
+        Node {
+            id: NodeId(0),
+            name: name.to_string(),
+            kind,
+            inputs: Vec::new(),
+            output: ArtifactKind::Metrics,
+            seed: 0,
+            origin: Origin::None,
+            family: family.map(Arc::from),
+            point: Vec::new(),
+        }
+    }
+
+    fn evaluate() -> NodeKind {
+        NodeKind::Evaluate {
+            metrics: Arc::from(Vec::new()),
+            splits: vec!["test".to_string()],
+        }
+    }
+
+    fn rule(scope: ResourceScope, request: ResourceRequest) -> ResourceRule {
+        ResourceRule { scope, request }
+    }
+
+    /// Every field set, each to a value of its own.
+    fn full() -> ResourceRequest {
+        ResourceRequest {
+            cpus: Some(2),
+            memory_mb: Some(4096),
+            gpus: Some(1),
+            gpu_type: Some("a100".to_string()),
+            time_minutes: Some(30),
+            partition: Some("gpu".to_string()),
+            account: Some("lab".to_string()),
+        }
+    }
+
+    #[test]
+    fn a_request_keeps_its_own_fields_and_takes_the_rest_from_its_base() {
+        let base = full();
+        let empty = ResourceRequest::default();
+        assert_eq!(empty.over(&base), base);
+        assert_eq!(base.over(&empty), base);
+        let own = ResourceRequest {
+            cpus: Some(8),
+            memory_mb: Some(1),
+            gpus: Some(0),
+            gpu_type: Some("h100".to_string()),
+            time_minutes: Some(120),
+            partition: Some("long".to_string()),
+            account: Some("other".to_string()),
+        };
+        assert_eq!(own.over(&base), own);
+        // Field by field: each one set alone wins over the base's and leaves the others.
+        let one = |request: ResourceRequest| request.over(&base);
+        assert_eq!(
+            one(ResourceRequest {
+                cpus: Some(8),
+                ..ResourceRequest::default()
+            }),
+            ResourceRequest {
+                cpus: Some(8),
+                ..full()
+            }
+        );
+        assert_eq!(
+            one(ResourceRequest {
+                memory_mb: Some(1),
+                ..ResourceRequest::default()
+            }),
+            ResourceRequest {
+                memory_mb: Some(1),
+                ..full()
+            }
+        );
+        assert_eq!(
+            one(ResourceRequest {
+                gpus: Some(0),
+                ..ResourceRequest::default()
+            }),
+            ResourceRequest {
+                gpus: Some(0),
+                ..full()
+            }
+        );
+        assert_eq!(
+            one(ResourceRequest {
+                time_minutes: Some(1),
+                ..ResourceRequest::default()
+            }),
+            ResourceRequest {
+                time_minutes: Some(1),
+                ..full()
+            }
+        );
+    }
+
+    #[test]
+    fn a_request_is_empty_only_with_no_field_set() {
+        assert!(ResourceRequest::default().is_empty());
+        assert!(!full().is_empty());
+        let only: [ResourceRequest; 7] = [
+            ResourceRequest {
+                cpus: Some(1),
+                ..ResourceRequest::default()
+            },
+            ResourceRequest {
+                memory_mb: Some(1),
+                ..ResourceRequest::default()
+            },
+            ResourceRequest {
+                gpus: Some(0),
+                ..ResourceRequest::default()
+            },
+            ResourceRequest {
+                gpu_type: Some("a100".to_string()),
+                ..ResourceRequest::default()
+            },
+            ResourceRequest {
+                time_minutes: Some(1),
+                ..ResourceRequest::default()
+            },
+            ResourceRequest {
+                partition: Some("cpu".to_string()),
+                ..ResourceRequest::default()
+            },
+            ResourceRequest {
+                account: Some("lab".to_string()),
+                ..ResourceRequest::default()
+            },
+        ];
+        for request in only {
+            assert!(!request.is_empty(), "{request:?}");
+        }
+        assert!(Resources::default().is_empty());
+        assert!(!Resources {
+            rules: vec![rule(ResourceScope::Default, ResourceRequest::default())],
+        }
+        .is_empty());
+    }
+
+    /// `default`, then the kind's rule, the family's and the name's, whatever order the file
+    /// writes them in; a rule for another kind or name is not applied.
+    #[test]
+    fn a_node_asks_for_the_most_specific_rule_of_each_field() {
+        let cpus = |n| ResourceRequest {
+            cpus: Some(n),
+            ..ResourceRequest::default()
+        };
+        let graph = |rules: Vec<ResourceRule>| Graph {
+            experiment: "e".to_string(),
+            seed: 0,
+            plugins: Vec::new(),
+            nodes: Vec::new(),
+            policy: None,
+            resources: Resources { rules },
+        };
+        let swept = node("score[lr=1]", evaluate(), Some("score"));
+        let plain = node("final", evaluate(), None);
+        let trained = node(
+            "ft",
+            NodeKind::Train(Arc::new(super::TrainSpec {
+                steps: crate::Duration {
+                    amount: 1.0,
+                    unit: crate::DurationUnit::Steps,
+                },
+                batch: 1,
+                optimizer: super::ComponentRef {
+                    kind: crate::ComponentKind::Optimizer,
+                    name: "sgd".to_string(),
+                    params: Default::default(),
+                    span: None,
+                },
+                eval: Vec::new(),
+                eval_every: None,
+                log_every: crate::Duration {
+                    amount: 1.0,
+                    unit: crate::DurationUnit::Steps,
+                },
+                checkpoint_every: None,
+                hooks: Vec::new(),
+                replay: None,
+                mixture: None,
+                clip: None,
+                accumulate: 1,
+                precision: Default::default(),
+            })),
+            None,
+        );
+        let rules = vec![
+            rule(ResourceScope::Name("final".to_string()), cpus(4)),
+            rule(ResourceScope::Name("score".to_string()), cpus(3)),
+            rule(ResourceScope::Kind("evaluate".to_string()), cpus(2)),
+            rule(
+                ResourceScope::Default,
+                ResourceRequest {
+                    cpus: Some(1),
+                    partition: Some("cpu".to_string()),
+                    ..ResourceRequest::default()
+                },
+            ),
+            rule(
+                ResourceScope::Kind("train".to_string()),
+                ResourceRequest {
+                    gpus: Some(1),
+                    ..ResourceRequest::default()
+                },
+            ),
+        ];
+        let with = |cpus: u32, gpus: Option<u32>| ResourceRequest {
+            cpus: Some(cpus),
+            gpus,
+            partition: Some("cpu".to_string()),
+            ..ResourceRequest::default()
+        };
+        let all = graph(rules.clone());
+        assert_eq!(all.resources_for(&plain), with(4, None));
+        assert_eq!(all.resources_for(&swept), with(3, None));
+        assert_eq!(all.resources_for(&trained), with(1, Some(1)));
+        // Without the name rules, the kind's; without that, the default.
+        let kind_and_default = graph(rules[2..].to_vec());
+        assert_eq!(kind_and_default.resources_for(&plain), with(2, None));
+        assert_eq!(kind_and_default.resources_for(&swept), with(2, None));
+        let default = graph(rules[3..4].to_vec());
+        assert_eq!(default.resources_for(&swept), with(1, None));
+        // The family's rule is less specific than the node's own name's.
+        let both = graph(vec![
+            rule(ResourceScope::Name("score[lr=1]".to_string()), cpus(9)),
+            rule(ResourceScope::Name("score".to_string()), cpus(3)),
+        ]);
+        assert_eq!(both.resources_for(&swept), cpus(9));
+        assert_eq!(
+            graph(Vec::new()).resources_for(&swept),
+            ResourceRequest::default()
+        );
+        // A sequence's summary is a `sequence` node.
+        let summary = node(
+            "seq",
+            NodeKind::Continual {
+                tasks: 2,
+                metric: "accuracy".to_string(),
+                splits: vec!["test".to_string()],
+                heatmap: None,
+            },
+            None,
+        );
+        let sequence = graph(vec![rule(
+            ResourceScope::Kind("sequence".to_string()),
+            cpus(5),
+        )]);
+        assert_eq!(sequence.resources_for(&summary), cpus(5));
+        assert_eq!(sequence.resources_for(&plain), ResourceRequest::default());
+    }
+
+    #[test]
+    fn rules_read_back_as_written_and_an_empty_block_is_left_out() {
+        let resources = Resources {
+            rules: vec![
+                rule(ResourceScope::Default, full()),
+                rule(
+                    ResourceScope::Kind("train".to_string()),
+                    ResourceRequest {
+                        gpus: Some(1),
+                        ..ResourceRequest::default()
+                    },
+                ),
+                rule(
+                    ResourceScope::Name("ft".to_string()),
+                    ResourceRequest::default(),
+                ),
+            ],
+        };
+        let json = serde_json::to_string(&resources).unwrap();
+        assert_eq!(
+            json,
+            r#"{"rules":[{"scope":"default","request":{"cpus":2,"memory_mb":4096,"gpus":1,"gpu_type":"a100","time_minutes":30,"partition":"gpu","account":"lab"}},{"scope":{"kind":"train"},"request":{"gpus":1}},{"scope":{"name":"ft"},"request":{}}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Resources>(&json).unwrap(), resources);
+        let graph = Graph {
+            experiment: "e".to_string(),
+            seed: 0,
+            plugins: Vec::new(),
+            nodes: Vec::new(),
+            policy: None,
+            resources: Resources::default(),
+        };
+        let json = serde_json::to_string(&graph).unwrap();
+        assert!(!json.contains("resources"), "{json}");
+        assert_eq!(serde_json::from_str::<Graph>(&json).unwrap(), graph);
+    }
 
     #[test]
     fn axis_values_read_as_numbers_where_they_are() {

@@ -12,6 +12,7 @@ pub mod value;
 
 pub use graph::{
     ArtifactKind, ComponentRef, Graph, Input, ModelSize, Node, NodeId, NodeKind, Origin,
+    ResourceRequest, ResourceRule, ResourceScope, Resources,
 };
 pub use schema::{ComponentKind, ComponentSchema, ParamSchema, ParamType, Range};
 pub use value::{Duration, DurationUnit, Schedule, Value};

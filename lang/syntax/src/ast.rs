@@ -23,6 +23,8 @@ pub enum Item {
     Seed(Seed),
     /// `policy { licenses: [..] }`
     Policy(Policy),
+    /// `resources { default: { cpus: 2 }, train: { gpus: 1 } }`
+    Resources(Resources),
     /// `let base_lr = 1e-3`
     Let(Let),
     /// `dataset`, `model`, `tokenizer`, `train`, `merge`, `evaluate`, `report`, `sequence` or
@@ -156,6 +158,14 @@ pub struct Policy {
     pub span: Span,
 }
 
+/// `resources { KEY: { fields }, .. }`: what the nodes ask a cluster's scheduler for; each key
+/// is `default`, a definition keyword or a definition's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resources {
+    pub block: Block,
+    pub span: Span,
+}
+
 /// `let NAME = EXPR`: a named value, usable wherever a value is expected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Let {
@@ -278,6 +288,8 @@ pub enum ExprKind {
     Str(String),
     /// `300 steps`, `2 epochs`, `10%` (stored as the fraction 0.1).
     Duration(Duration),
+    /// `4 GB`, `30 min`: a memory size or a wall-clock time.
+    Quantity(Quantity),
     List(Vec<Expr>),
     /// A nested parameter block `{ k: v }`.
     Record(Block),
@@ -328,6 +340,10 @@ impl ExprKind {
                 DurationUnit::Tokens => "a duration in tokens".to_string(),
                 DurationUnit::Fraction => "a percentage".to_string(),
             },
+            ExprKind::Quantity(quantity) if quantity.unit.is_memory() => {
+                "a memory size".to_string()
+            }
+            ExprKind::Quantity(_) => "a wall-clock time".to_string(),
             ExprKind::List(items) if items.is_empty() => "an empty list".to_string(),
             ExprKind::List(_) => "a list".to_string(),
             ExprKind::Record(_) => "a parameter block".to_string(),
@@ -356,4 +372,45 @@ pub enum DurationUnit {
     Tokens,
     /// A percentage of the enclosing phase; `amount` is the fraction (`10%` is 0.1).
     Fraction,
+}
+
+/// An amount with a unit of memory or of wall-clock time, as written (`4 GB`, `30 min`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantity {
+    pub amount: f64,
+    pub unit: QuantityUnit,
+}
+
+/// The units of a `Quantity`. Sizes are binary, as Slurm counts them: `GB` and `GiB` are both
+/// 1024 `MB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantityUnit {
+    Megabytes,
+    Gigabytes,
+    Terabytes,
+    Seconds,
+    Minutes,
+    Hours,
+}
+
+impl QuantityUnit {
+    /// The unit as `exp fmt --dump` and messages write it.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            QuantityUnit::Megabytes => "MB",
+            QuantityUnit::Gigabytes => "GB",
+            QuantityUnit::Terabytes => "TB",
+            QuantityUnit::Seconds => "s",
+            QuantityUnit::Minutes => "min",
+            QuantityUnit::Hours => "h",
+        }
+    }
+
+    /// A size of memory, rather than a time.
+    pub fn is_memory(self) -> bool {
+        matches!(
+            self,
+            QuantityUnit::Megabytes | QuantityUnit::Gigabytes | QuantityUnit::Terabytes
+        )
+    }
 }

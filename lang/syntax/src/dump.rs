@@ -75,6 +75,17 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
                     );
                 }
             }
+            Item::Resources(resources) => {
+                let _ = writeln!(out, "resources @{}", range(resources.span));
+                for field in &resources.block.fields {
+                    let _ = writeln!(
+                        out,
+                        "{indent}  {}: {}",
+                        field.key.name,
+                        expr_text(&field.value)
+                    );
+                }
+            }
             Item::Let(binding) => {
                 let _ = writeln!(
                     out,
@@ -171,6 +182,7 @@ fn expr_text(expr: &Expr) -> String {
             DurationUnit::Tokens => format!("{} tokens", duration.amount),
             DurationUnit::Fraction => format!("{}%", duration.amount * 100.0),
         },
+        ExprKind::Quantity(quantity) => format!("{} {}", quantity.amount, quantity.unit.symbol()),
         ExprKind::List(items) => {
             let items: Vec<String> = items.iter().map(expr_text).collect();
             format!("[{}]", items.join(", "))

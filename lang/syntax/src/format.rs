@@ -291,6 +291,14 @@ impl<'s> Printer<'s> {
                 end: policy.span.end as usize,
                 always_break: false,
             },
+            Item::Resources(resources) => Entry {
+                head: "resources ".to_string(),
+                tail: Tail::Block(&resources.block),
+                suffix: "",
+                start: resources.span.start as usize,
+                end: resources.span.end as usize,
+                always_break: false,
+            },
             Item::Let(binding) => self
                 .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
                 .spanning(binding.span),
@@ -671,7 +679,7 @@ impl<'s> Printer<'s> {
             ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) | ExprKind::Str(_) => {
                 self.slice(expr.span).to_string()
             }
-            ExprKind::Duration(_) => duration_text(self.slice(expr.span)),
+            ExprKind::Duration(_) | ExprKind::Quantity(_) => duration_text(self.slice(expr.span)),
             ExprKind::List(items) => self.flat_list(items),
             ExprKind::Record(block) => self.flat_block(block),
             ExprKind::Component(component) => match &component.params {

@@ -223,3 +223,14 @@ sequence seq { model: net, tasks: [t1, t2], steps: 10 steps, optimizer: sgd }
 "#
     ));
 }
+
+#[test]
+fn resources_blocks_and_quantities() {
+    insta::assert_snapshot!(check(
+        r#"resources{default:{cpus:2,memory:4   GB,time:30 min}
+train: { gpus: 1, time: 2
+  h }
+ft_big:{memory:16 GiB,gpu_type:"a100", partition: "gpu", account: "a-long-account-name", time: 90 min}}
+"#
+    ));
+}

@@ -20,7 +20,8 @@ use pest_derive::Parser;
 
 use crate::ast::{
     Arg, Axis, BinOp, Block, Component, Def, DefBody, DefKind, Duration, DurationUnit, Expr,
-    ExprKind, Field, File, Ident, Import, Item, Let, Plugin, Policy, Seed, Sweep, Template, Use,
+    ExprKind, Field, File, Ident, Import, Item, Let, Plugin, Policy, Quantity, QuantityUnit,
+    Resources, Seed, Sweep, Template, Use,
 };
 use crate::parse_error::ParseError;
 
@@ -105,6 +106,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::plugin | Rule::kw_plugin => "`plugin`",
         Rule::seed | Rule::kw_seed => "`seed`",
         Rule::policy | Rule::kw_policy => "`policy`",
+        Rule::resources | Rule::kw_resources => "`resources`",
         Rule::let_def | Rule::kw_let => "`let`",
         Rule::kw_dataset | Rule::dataset_def => "`dataset`",
         Rule::kw_model | Rule::model_def => "`model`",
@@ -127,6 +129,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         Rule::block => "`{`",
         Rule::field | Rule::key => "a field",
         Rule::duration
+        | Rule::quantity
         | Rule::float
         | Rule::integer
         | Rule::boolean
@@ -141,6 +144,7 @@ fn rule_word(rule: Rule) -> Option<&'static str> {
         | Rule::neg => "a value",
         Rule::unit => "`steps`, `epochs` or `tokens`",
         Rule::percent => "`%`",
+        Rule::quantity_unit => "a unit of memory (`MB`, `GB`, `TB`) or of time (`s`, `min`, `h`)",
         Rule::name | Rule::ident | Rule::reference | Rule::def_name | Rule::call => "a name",
         Rule::point => "a sweep point (`[lr=0.001,seed=0]`)",
         Rule::EOI => "end of file",
@@ -443,6 +447,10 @@ impl Builder {
             Rule::policy => {
                 let block = self.block(parts.next()?);
                 Item::Policy(Policy { block, span })
+            }
+            Rule::resources => {
+                let block = self.block(parts.next()?);
+                Item::Resources(Resources { block, span })
             }
             Rule::let_def => {
                 let name = self.ident(&parts.next()?);
@@ -748,6 +756,25 @@ impl Builder {
                 };
                 ExprKind::Duration(duration)
             }
+            Rule::quantity => {
+                let mut parts = children(pair);
+                let amount = match parts.next() {
+                    Some(number) if number.as_rule() == Rule::integer => {
+                        self.integer(&number) as f64
+                    }
+                    Some(number) => self.float(&number),
+                    None => 0.0,
+                };
+                let unit = match parts.next().map_or("", |unit| unit.as_str()) {
+                    "MB" | "MiB" => QuantityUnit::Megabytes,
+                    "GB" | "GiB" => QuantityUnit::Gigabytes,
+                    "TB" | "TiB" => QuantityUnit::Terabytes,
+                    "s" => QuantityUnit::Seconds,
+                    "min" => QuantityUnit::Minutes,
+                    _ => QuantityUnit::Hours,
+                };
+                ExprKind::Quantity(Quantity { amount, unit })
+            }
             Rule::list => ExprKind::List(children(pair).map(|item| self.expr(item)).collect()),
             Rule::block => ExprKind::Record(self.block(pair)),
             _ => {
@@ -853,7 +880,8 @@ fn expr_depth(expr: &Expr) -> usize {
             | ExprKind::Float(_)
             | ExprKind::Bool(_)
             | ExprKind::Str(_)
-            | ExprKind::Duration(_) => {}
+            | ExprKind::Duration(_)
+            | ExprKind::Quantity(_) => {}
         }
     }
     deepest
@@ -876,6 +904,7 @@ fn is_token_rule(rule: Rule) -> bool {
             | Rule::kw_plugin
             | Rule::kw_seed
             | Rule::kw_policy
+            | Rule::kw_resources
             | Rule::kw_let
             | Rule::kw_dataset
             | Rule::kw_model

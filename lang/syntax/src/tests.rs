@@ -244,3 +244,40 @@ fn a_stray_closer_at_the_start_names_what_was_expected() {
         "syntax error: expected a definition, found `}`"
     );
 }
+
+#[test]
+fn resources_block() {
+    insta::assert_snapshot!(check(
+        r#"resources {
+  default: { cpus: 2, memory: 4 GB, time: 30 min, partition: "cpu", account: "lab" }
+  train: { gpus: 1, time: 2 h }
+  ft_big: { memory: 16 GiB, gpu_type: "a100" }
+}
+"#
+    ));
+}
+
+/// Every unit of memory and time; a unit word followed by `:` is the next field's key.
+#[test]
+fn quantities() {
+    insta::assert_snapshot!(check(
+        r#"model m = x { a: 512 MB, b: 512 MiB, c: 1.5 GB, d: 2 GiB, e: 1 TB, f: 1 TiB, g: 90 s, h: 30 min, i: 0.5 h }
+model n = x {
+  a: 2
+  h: 3
+  b: 4 // a comment
+  s: 5
+  c: 6 min
+  min: 7
+}
+"#
+    ));
+}
+
+#[test]
+fn a_quantity_needs_a_known_unit() {
+    insta::assert_snapshot!(check(
+        r#"resources { default: { memory: 4 gb } }
+"#
+    ));
+}

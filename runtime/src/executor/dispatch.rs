@@ -143,9 +143,17 @@ impl Board {
                 matches!(decision, Decision::NotNeeded).then_some(NodeOutcome::NotNeeded)
             })
             .collect();
+        // Every dataset is built under a policy, except those a one-node run does not need.
         let gate = graph.policy.clone().map(|policy| Gate {
             policy,
-            datasets_left: graph.nodes.iter().filter(|node| is_dataset(node)).count(),
+            datasets_left: graph
+                .nodes
+                .iter()
+                .zip(&decisions)
+                .filter(|(node, decision)| {
+                    is_dataset(node) && !matches!(decision, Decision::NotNeeded)
+                })
+                .count(),
             held: Vec::new(),
             refused: None,
         });
@@ -500,9 +508,14 @@ impl Shared<'_> {
         if let Some(error) = self.refusal(index) {
             return Err(error);
         }
+        let cache = run.cache.as_ref();
+        if let (Some(remote), Some(cache)) = (&run.options.remote, cache) {
+            if crate::remote::runs_remotely(node) {
+                return self.compute_remotely(index, remote.as_ref(), cache);
+            }
+        }
         self.observer.started(node, None);
         let node_key = &run.keys[index];
-        let cache = run.cache.as_ref();
         let ctx = NodeRun {
             graph: run.graph,
             node,
@@ -529,6 +542,43 @@ impl Shared<'_> {
             }
             (artifact, false)
         });
+        self.remember(index, &result);
+        result
+    }
+
+    /// Node `index` computed elsewhere: once the remote executor says its result is in the
+    /// cache, it is restored from there like a cached node (its files into this run
+    /// directory), but counts as done in this run.
+    fn compute_remotely(
+        &self,
+        index: usize,
+        remote: &dyn crate::remote::Remote,
+        cache: &crate::cache::Cache,
+    ) -> Result<(Artifact, bool), RunError> {
+        let run = self.run;
+        let node = &run.graph.nodes[index];
+        let key = &run.keys[index].key;
+        let remote_node = crate::remote::RemoteNode {
+            graph: run.graph,
+            node,
+            key,
+            cache_dir: cache.root(),
+            run_dir: &run.run_dir.path,
+        };
+        remote.compute(&remote_node, self.observer)?;
+        let result = match cache.lookup(key) {
+            Ok(hit) => hit
+                .restore(node, &run.run_dir, run.device)
+                .map(|artifact| (artifact, false)),
+            Err(problem) => Err(RunError::Restore {
+                node: node.name.clone(),
+                entry: key[..12].to_string(),
+                message: format!(
+                    "its job finished but left no usable cache entry ({}); is the cache directory on a filesystem the cluster's nodes share?",
+                    problem.words()
+                ),
+            }),
+        };
         self.remember(index, &result);
         result
     }
@@ -699,6 +749,7 @@ mod tests {
                 node(4, report, &[("rows", 2, Metrics), ("rows", 3, Metrics)]),
             ],
             policy: None,
+            resources: Default::default(),
         }
     }
 

@@ -31,7 +31,7 @@ use crate::manifest::{Finished, Record};
 use crate::observer::Observer;
 use crate::registry::Registry;
 use crate::run_dir::RunDir;
-use crate::run_options::RunOptions;
+use crate::run_options::{OnlyNode, RunOptions};
 use crate::run_summary::RunSummary;
 
 /// Runs the whole graph. `Err` only for problems that stop everything before any node runs
@@ -44,9 +44,57 @@ pub fn execute(
     observer: &dyn Observer,
 ) -> Result<RunSummary, RunError> {
     let run = Run::start(graph, registry, options)?;
-    let decisions = plan::plan(graph, &run.keys, run.cache.as_ref(), options, observer);
+    let decisions = plan::plan(
+        graph,
+        &run.keys,
+        run.wanted.as_deref(),
+        run.cache.as_ref(),
+        options,
+        observer,
+    );
     let board = dispatch::dispatch(&run, decisions, observer)?;
     finish::finish(&run, board)
+}
+
+/// The node a one-node run was asked for, by index.
+fn only_index(graph: &Graph, only: &OnlyNode) -> Result<usize, RunError> {
+    graph
+        .find(&only.name)
+        .map(|node| node.id.0)
+        .ok_or_else(|| RunError::OnlyNode {
+            node: only.name.clone(),
+            message: "the experiment file has no such node (was it changed since the run started?)"
+                .to_string(),
+        })
+}
+
+/// Node `index` and every node above it (its inputs, theirs, ...), by index.
+fn above(graph: &Graph, index: usize) -> Vec<bool> {
+    let mut above = vec![false; graph.nodes.len()];
+    let mut stack = vec![index];
+    while let Some(index) = stack.pop() {
+        if !std::mem::replace(&mut above[index], true) {
+            stack.extend(graph.nodes[index].inputs.iter().map(|input| input.node.0));
+        }
+    }
+    above
+}
+
+/// A one-node run (a Slurm job) computes the node its head process asked for, under the same
+/// key; anything else would store a result under a key nobody looks up.
+fn check_key(keys: &[NodeKey], index: usize, only: &OnlyNode) -> Result<(), RunError> {
+    let here = &keys[index].key;
+    if *here != only.key {
+        return Err(RunError::OnlyNode {
+            node: only.name.clone(),
+            message: format!(
+                "its key here is {} but the run that asked for it computed {}: the file, exp, its plugins or the device differ between the two machines; run both from one installation on the shared filesystem",
+                &here[..12.min(here.len())],
+                &only.key[..12.min(only.key.len())]
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What every part of a run shares once it has started.
@@ -58,8 +106,10 @@ struct Run<'a> {
     run_dir: RunDir,
     cache: Option<Cache>,
     intra_op_threads: usize,
-    /// Each node's cache key, in graph order.
+    /// Each node's cache key, in graph order (empty for a node not `wanted`).
     keys: Vec<NodeKey>,
+    /// In a one-node run, the nodes it may need: that node and everything above it.
+    wanted: Option<Vec<bool>>,
 }
 
 impl<'a> Run<'a> {
@@ -88,13 +138,23 @@ impl<'a> Run<'a> {
         // every key.
         let intra_op_threads = options.threads.max(1);
         tch::set_num_threads(intra_op_threads as i32);
+        // A one-node run looks at nothing but that node and what is above it.
+        let only = match &options.only {
+            Some(only) => Some((only, only_index(graph, only)?)),
+            None => None,
+        };
+        let wanted = only.map(|(_, index)| above(graph, index));
         let keys = cache::node_keys(
             graph,
             registry,
             device,
             intra_op_threads,
             &options.exp_version,
+            wanted.as_deref(),
         )?;
+        if let Some((only, index)) = only {
+            check_key(&keys, index, only)?;
+        }
         let run = Run {
             graph,
             registry,
@@ -104,6 +164,7 @@ impl<'a> Run<'a> {
             cache,
             intra_op_threads,
             keys,
+            wanted,
         };
         run.write_manifest(None)?;
         Ok(run)
@@ -119,6 +180,7 @@ impl<'a> Run<'a> {
             device: self.device,
             intra_op_threads: self.intra_op_threads,
             keys: &self.keys,
+            wanted: self.wanted.as_deref(),
         }
     }
 

@@ -20,13 +20,25 @@ pub(super) enum Decision {
 pub(super) fn plan(
     graph: &Graph,
     keys: &[NodeKey],
+    wanted: Option<&[bool]>,
     cache: Option<&Cache>,
     options: &RunOptions,
     observer: &dyn Observer,
 ) -> Vec<Decision> {
     let forced = forced_nodes(graph, &options.force);
+    // `only`: the node asked for runs even when cached (whoever asked decided it must).
+    let target = options
+        .only
+        .as_ref()
+        .and_then(|only| graph.find(&only.name))
+        .map(|node| node.id.0);
     let mut decisions: Vec<Decision> = Vec::with_capacity(graph.nodes.len());
     for (node, node_key) in graph.nodes.iter().zip(keys) {
+        // Outside a one-node run's reach: not even looked up.
+        if wanted.is_some_and(|wanted| !wanted[node.id.0]) {
+            decisions.push(Decision::NotNeeded);
+            continue;
+        }
         let (decision, why) = if matches!(node.kind, NodeKind::Dataset { .. }) {
             (
                 Decision::Run,
@@ -35,6 +47,8 @@ pub(super) fn plan(
         } else if let Some(cache) = cache {
             if forced.contains(&node.id.0) {
                 (Decision::Run, "forced with --force".to_string())
+            } else if target == Some(node.id.0) {
+                (Decision::Run, "the one node asked for".to_string())
             } else {
                 look_up(graph, node, node_key, cache, observer)
             }
@@ -61,7 +75,30 @@ pub(super) fn plan(
             }
         }
     }
+    if let Some(target) = target {
+        only(graph, &mut decisions, target);
+    }
     decisions
+}
+
+/// Keeps the decisions of node `target` and of what it needs: going up from it through nodes
+/// that run (a cached node needs nothing above it). Every other node is not needed.
+fn only(graph: &Graph, decisions: &mut [Decision], target: usize) {
+    let mut needed = vec![false; decisions.len()];
+    let mut stack = vec![target];
+    while let Some(index) = stack.pop() {
+        if std::mem::replace(&mut needed[index], true) {
+            continue;
+        }
+        if matches!(decisions[index], Decision::Run) {
+            stack.extend(graph.nodes[index].inputs.iter().map(|input| input.node.0));
+        }
+    }
+    for (decision, needed) in decisions.iter_mut().zip(needed) {
+        if !needed {
+            *decision = Decision::NotNeeded;
+        }
+    }
 }
 
 /// The nodes `--force` names and everything downstream of them, by index.

@@ -344,7 +344,9 @@ fn expr_value(expr: &ast::Expr) -> Option<Value> {
                 .map(|field| Some((field.key.name.clone(), expr_value(&field.value)?)))
                 .collect::<Option<_>>()?,
         ),
+        // Memory sizes and wall-clock times are for `resources` only.
         ExprKind::Component(_)
+        | ExprKind::Quantity(_)
         | ExprKind::Binary { .. }
         | ExprKind::Neg(_)
         | ExprKind::Paren(_) => return None,

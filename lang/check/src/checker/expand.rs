@@ -42,6 +42,10 @@ const MAX_DEPTH: usize = 16;
 /// with an error instead of filling the memory.
 const MAX_DEFINITIONS: usize = 100_000;
 
+/// The largest count `sweep seeds N` takes (a slip of the keyboard is more likely than a study
+/// of more replicates); more seeds are written out as a list.
+const MOST_SEEDS: i64 = 10_000;
+
 /// The expansion's budget of steps: declaring and copying definitions, several times over when
 /// sweeps and templates nest, within a small multiple of `MAX_DEFINITIONS`.
 const MAX_WORK: usize = 20 * MAX_DEFINITIONS;
@@ -271,6 +275,7 @@ pub(super) fn expand(files: &mut [&mut ast::File]) -> Expanded {
                 | Item::Plugin(_)
                 | Item::Seed(_)
                 | Item::Policy(_)
+                | Item::Resources(_)
                 | Item::Let(_) => out.push(item.clone()),
                 Item::Template(_) => {}
                 _ => expander.item(item, &global, &global, &place, &mut out),
@@ -362,7 +367,11 @@ fn names_in_items(items: &[Item], names: &mut HashSet<String>) {
             Item::Use(use_) => use_.args.iter().for_each(|arg| in_expr(&arg.value, names)),
             Item::Let(binding) => in_expr(&binding.value, names),
             Item::Template(template) => names_in_items(&template.items, names),
-            Item::Import(_) | Item::Plugin(_) | Item::Seed(_) | Item::Policy(_) => {}
+            Item::Import(_)
+            | Item::Plugin(_)
+            | Item::Seed(_)
+            | Item::Policy(_)
+            | Item::Resources(_) => {}
         }
     }
 }
@@ -652,12 +661,14 @@ impl Expander {
             | Item::Plugin(_)
             | Item::Seed(_)
             | Item::Policy(_)
+            | Item::Resources(_)
             | Item::Template(_) => {
                 let (what, span) = match item {
                     Item::Import(import) => ("import", import.span),
                     Item::Plugin(plugin) => ("plugin", plugin.span),
                     Item::Seed(seed) => ("seed", seed.span),
                     Item::Policy(policy) => ("policy", policy.span),
+                    Item::Resources(resources) => ("resources", resources.span),
                     Item::Template(template) => ("template", template.name.span),
                     _ => return,
                 };
@@ -916,7 +927,7 @@ impl Expander {
         }
         let span = axis.values.span;
         match (&values.kind, axis.seeds) {
-            (ExprKind::Int(count), true) if *count >= 1 && *count <= 10_000 => Some(
+            (ExprKind::Int(count), true) if (1..=MOST_SEEDS).contains(count) => Some(
                 (0..*count)
                     .map(|seed| Expr {
                         kind: ExprKind::Int(seed),
@@ -926,10 +937,17 @@ impl Expander {
             ),
             (ExprKind::List(items), _) if !items.is_empty() => Some(items.clone()),
             _ => {
+                let found = match &values.kind {
+                    // A count, but not one a sweep takes: say so rather than "an integer".
+                    ExprKind::Int(count) if axis.seeds => format!(
+                        "{count}, not a count from 1 to {MOST_SEEDS} (a longer list of seeds is written out: `seeds [..]`)"
+                    ),
+                    kind => kind.describe(),
+                };
                 self.error(CheckError::SweepValues {
                     axis: axis.name.name.clone(),
                     seeds: axis.seeds,
-                    found: values.kind.describe(),
+                    found,
                     span,
                 });
                 None

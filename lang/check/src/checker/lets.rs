@@ -257,7 +257,8 @@ impl Resolver {
             | ExprKind::Float(_)
             | ExprKind::Bool(_)
             | ExprKind::Str(_)
-            | ExprKind::Duration(_) => expr.kind.clone(),
+            | ExprKind::Duration(_)
+            | ExprKind::Quantity(_) => expr.kind.clone(),
             ExprKind::List(items) => {
                 let items: Vec<Option<Expr>> = items.iter().map(|item| self.eval(item)).collect();
                 ExprKind::List(items.into_iter().collect::<Option<Vec<_>>>()?)
@@ -436,7 +437,8 @@ impl Resolver {
             | ExprKind::Float(_)
             | ExprKind::Bool(_)
             | ExprKind::Str(_)
-            | ExprKind::Duration(_) => true,
+            | ExprKind::Duration(_)
+            | ExprKind::Quantity(_) => true,
         }
     }
 }

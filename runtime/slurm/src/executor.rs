@@ -1,0 +1,463 @@
+//! `Slurm`: the runtime's `Remote` for a Slurm cluster.
+//!
+//! Each call of `compute` (one per node, from the executor's pool) submits the node's job and
+//! waits for it to leave the queue. Nobody polls per job: whichever waiting call is due runs
+//! one `squeue` for all of the user's jobs and wakes the others, at most every
+//! `POLL_MIN` and backing off (x1.5) to `poll_max` while nothing changes, so a study of
+//! thousands of jobs costs the controller one query every few seconds.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use exp_ir::ResourceRequest;
+use exp_runtime::remote::{self, Remote, RemoteFailure, RemoteNode};
+use exp_runtime::{Observer, RunError};
+
+use crate::job::{self, JobResult, JobStatus};
+use crate::queue::{self, Listed, Phase};
+use crate::submit::{self, JobSpec};
+
+/// The shortest time between two `squeue` calls.
+const POLL_MIN: Duration = Duration::from_millis(250);
+/// How long a job that ended may take to show its result file (a shared filesystem's
+/// attribute cache can hide a file another machine just wrote).
+const RESULT_GRACE: Duration = Duration::from_secs(10);
+/// `squeue` failing this many times in a row (the controller is unreachable) ends the wait of
+/// every job, as failed.
+const POLL_FAILURES: u32 = 30;
+
+/// How the head process talks to Slurm.
+pub struct SlurmSettings {
+    /// `exp-host`, which every job runs.
+    pub program: PathBuf,
+    /// The experiment file, absolute.
+    pub file: PathBuf,
+    pub threads: usize,
+    /// `cpu` or `cuda`: the device the head resolved, part of every key.
+    pub device: String,
+    /// What every node asks for unless the file's `resources` say otherwise (the
+    /// configuration's partition and account).
+    pub defaults: ResourceRequest,
+    /// More `sbatch` options, given after exp's own.
+    pub sbatch_args: Vec<String>,
+    /// The longest time between two `squeue` calls.
+    pub poll_max: Duration,
+    /// How often a job stopped from outside (cancelled, preempted, out of time) is submitted
+    /// again before its node fails.
+    pub resubmissions: u32,
+    /// The run's stop flag (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+}
+
+pub struct Slurm {
+    settings: SlurmSettings,
+    state: Mutex<Queue>,
+    changed: Condvar,
+}
+
+/// What the head knows of the queue.
+struct Queue {
+    /// Each job exp submitted and waits for, by id: where it stands.
+    jobs: HashMap<String, Phase>,
+    /// A call is running `squeue` now.
+    polling: bool,
+    next_poll: Instant,
+    interval: Duration,
+    failures: u32,
+    last_failure: String,
+    /// Jobs an earlier head process submitted that are still queued or running, by comment
+    /// (read once, at the first node).
+    earlier: Option<HashMap<String, String>>,
+    /// The stop flag was seen and the jobs were asked to stop.
+    cancelled: bool,
+}
+
+impl Slurm {
+    pub fn new(settings: SlurmSettings) -> Slurm {
+        Slurm {
+            settings,
+            state: Mutex::new(Queue {
+                jobs: HashMap::new(),
+                polling: false,
+                next_poll: Instant::now(),
+                interval: POLL_MIN,
+                failures: 0,
+                last_failure: String::new(),
+                earlier: None,
+                cancelled: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The job an earlier head process left computing this node into this cache, if it is
+    /// still queued or running: its id and the directory it writes its result to.
+    fn earlier_job(&self, comment: &str) -> Option<(String, PathBuf)> {
+        let mut state = self.lock();
+        if state.earlier.is_none() {
+            let listed = list_jobs().unwrap_or_default();
+            state.earlier = Some(
+                listed
+                    .into_iter()
+                    .filter(|(_, job)| !matches!(job.phase, Phase::Ended(_)))
+                    .filter(|(_, job)| job.comment.starts_with("exp:"))
+                    .map(|(id, job)| (job.comment, id))
+                    .collect(),
+            );
+        }
+        let id = state.earlier.as_mut()?.remove(comment)?;
+        drop(state);
+        let output = Command::new("scontrol")
+            .args(["show", "job", "-o", &id])
+            .output()
+            .ok()?;
+        let work = queue::output_path(&String::from_utf8_lossy(&output.stdout))?
+            .parent()?
+            .to_path_buf();
+        self.lock().jobs.insert(id.clone(), Phase::Queued);
+        Some((id, work))
+    }
+
+    /// Submits a node's job; returns its id.
+    fn submit(&self, spec: &JobSpec) -> Result<String, String> {
+        let submission = submit::submission(spec);
+        std::fs::create_dir_all(spec.work)
+            .map_err(|error| format!("cannot create `{}`: {error}", spec.work.display()))?;
+        // The script is a file beside the job's logs (not sbatch's standard input): it shows
+        // what the job ran, and sbatch refusing the job early cannot break a pipe.
+        let script = spec.work.join("job.sh");
+        std::fs::write(&script, &submission.script)
+            .map_err(|error| format!("cannot write `{}`: {error}", script.display()))?;
+        let output = Command::new("sbatch")
+            .args(&submission.args)
+            .arg(&script)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("cannot run `sbatch`: {error}; is Slurm installed here?"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // `--parsable` prints `id` or `id;cluster`.
+        let id = stdout.trim().split(';').next().unwrap_or("").to_string();
+        if !output.status.success() || id.is_empty() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let said: Vec<&str> = stderr
+                .lines()
+                .map(|line| line.trim().trim_start_matches("sbatch: error: "))
+                .filter(|line| !line.is_empty())
+                .collect();
+            return Err(format!(
+                "sbatch refused the job: {}; check what the node asks for (`exp graph FILE --format outline` shows its resources; `[slurm]` in exp.toml sets the partition and account)",
+                said.join("; ")
+            ));
+        }
+        let mut state = self.lock();
+        state.jobs.insert(id.clone(), Phase::Queued);
+        // A new job: look again soon.
+        state.interval = POLL_MIN;
+        Ok(id)
+    }
+
+    /// Waits until job `id` leaves the queue; tells the observer when it starts running.
+    /// Returns the state it ended in.
+    fn wait(&self, id: &str, node: &exp_ir::Node, observer: &dyn Observer) -> String {
+        let mut told_running = false;
+        let mut state = self.lock();
+        loop {
+            if self.settings.stop.load(Ordering::SeqCst) && !state.cancelled {
+                state.cancelled = true;
+                let ids: Vec<(String, Phase)> = state
+                    .jobs
+                    .iter()
+                    .map(|(id, phase)| (id.clone(), phase.clone()))
+                    .collect();
+                drop(state);
+                cancel(&ids);
+                state = self.lock();
+            }
+            match state.jobs.get(id).cloned() {
+                Some(Phase::Ended(how)) => {
+                    state.jobs.remove(id);
+                    return how;
+                }
+                Some(Phase::Running) if !told_running => {
+                    told_running = true;
+                    observer.message(node, &format!("running as Slurm job {id}"));
+                }
+                None => return "UNKNOWN".to_string(),
+                _ => {}
+            }
+            let now = Instant::now();
+            if !state.polling && now >= state.next_poll {
+                state.polling = true;
+                drop(state);
+                let listed = list_jobs();
+                state = self.lock();
+                state.polling = false;
+                self.apply(&mut state, listed);
+                self.changed.notify_all();
+                continue;
+            }
+            let timeout = if state.polling {
+                POLL_MIN
+            } else {
+                state.next_poll.saturating_duration_since(now)
+            };
+            state = self
+                .changed
+                .wait_timeout(state, timeout.max(Duration::from_millis(10)))
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// Records what `squeue` said and when to ask next.
+    fn apply(&self, state: &mut Queue, listed: Result<HashMap<String, Listed>, String>) {
+        let mut changed = false;
+        match listed {
+            Ok(listed) => {
+                state.failures = 0;
+                for (id, phase) in state.jobs.iter_mut() {
+                    // A job `squeue` no longer lists has ended long enough ago to be forgotten.
+                    let now = listed
+                        .get(id)
+                        .map_or(Phase::Ended("GONE".to_string()), |job| job.phase.clone());
+                    if *phase != now {
+                        *phase = now;
+                        changed = true;
+                    }
+                }
+            }
+            Err(message) => {
+                state.failures += 1;
+                state.last_failure = message;
+                if state.failures >= POLL_FAILURES {
+                    let why = format!("SQUEUE_FAILED: {}", state.last_failure);
+                    for phase in state.jobs.values_mut() {
+                        *phase = Phase::Ended(why.clone());
+                    }
+                }
+            }
+        }
+        state.interval = if changed {
+            POLL_MIN
+        } else {
+            state.interval.mul_f64(1.5).min(self.settings.poll_max)
+        };
+        state.next_poll = Instant::now() + state.interval;
+    }
+}
+
+impl Remote for Slurm {
+    fn compute(&self, remote: &RemoteNode, observer: &dyn Observer) -> Result<(), RunError> {
+        let node = remote.node;
+        let interrupted = |step, checkpointed| RunError::Interrupted {
+            node: node.name.clone(),
+            step,
+            checkpointed,
+        };
+        let request = remote
+            .graph
+            .resources_for(node)
+            .over(&self.settings.defaults);
+        let work = absolute(&remote.run_dir.join("slurm").join(&node.name));
+        let cache = absolute(remote.cache_dir);
+        let spec = JobSpec {
+            node: &node.name,
+            key: remote.key,
+            request: &request,
+            work: &work,
+            program: &self.settings.program,
+            file: &self.settings.file,
+            cache: &cache,
+            threads: self.settings.threads,
+            device: &self.settings.device,
+            extra: &self.settings.sbatch_args,
+        };
+        let mut attempts = 0;
+        let comment = submit::comment(remote.key, &cache);
+        // The job and the directory it writes to (an earlier run's, for an adopted job).
+        let (mut id, mut job_work) = match self.earlier_job(&comment) {
+            Some((id, earlier_work)) => {
+                observer.message(
+                    node,
+                    &format!("already queued as Slurm job {id} (by an earlier `exp run`); waiting for it"),
+                );
+                (id, earlier_work)
+            }
+            None => (self.submit_or_fail(&spec, node, observer)?, work.clone()),
+        };
+        loop {
+            let ended = self.wait(&id, node, observer);
+            let failure = |message: String| {
+                remote::failed(
+                    node,
+                    RemoteFailure {
+                        job: format!("Slurm job {id}"),
+                        log: Some(job::log_path(&job_work, &id)),
+                        message,
+                    },
+                )
+            };
+            let result = match read_result(&job_work, &id, &ended) {
+                Ok(result) => result,
+                Err(message) => return Err(failure(message)),
+            };
+            let stopped_here = self.settings.stop.load(Ordering::SeqCst);
+            match result {
+                Some(JobResult {
+                    status: JobStatus::Done,
+                    ..
+                }) => return Ok(()),
+                Some(JobResult {
+                    status: JobStatus::Failed,
+                    message,
+                    ..
+                }) => {
+                    let message = message.unwrap_or_else(|| "failed, saying nothing".to_string());
+                    // The job's error names the node already, as the head's message will.
+                    let prefix = format!("node `{}`: ", node.name);
+                    let message = message.strip_prefix(&prefix).unwrap_or(&message);
+                    return Err(failure(message.to_string()));
+                }
+                Some(JobResult {
+                    status: JobStatus::Interrupted,
+                    step,
+                    checkpointed,
+                    ..
+                }) if stopped_here => return Err(interrupted(step, checkpointed)),
+                None if stopped_here => return Err(interrupted(None, false)),
+                Some(JobResult {
+                    status: JobStatus::Interrupted,
+                    step,
+                    ..
+                }) if attempts < self.settings.resubmissions => {
+                    attempts += 1;
+                    let from = step.map_or(String::new(), |step| {
+                        format!(", resuming from its checkpoint at step {step}")
+                    });
+                    observer.message(
+                        node,
+                        &format!("Slurm job {id} was stopped ({ended}); submitting it again{from}"),
+                    );
+                }
+                None if queue::stopped_from_outside(&ended)
+                    && attempts < self.settings.resubmissions =>
+                {
+                    attempts += 1;
+                    observer.message(
+                        node,
+                        &format!("Slurm job {id} ended {ended} before it could say how; submitting it again (it resumes from its last checkpoint)"),
+                    );
+                }
+                Some(JobResult {
+                    status: JobStatus::Interrupted,
+                    ..
+                }) => {
+                    return Err(failure(format!(
+                        "stopped from outside ({ended}) {} times; not submitting it again (raise `resubmissions` under [slurm] in exp.toml)",
+                        attempts + 1
+                    )))
+                }
+                None => {
+                    return Err(failure(format!(
+                        "the job ended ({}) without a result: it was killed before it could write one (out of memory or time?)",
+                        ended.to_lowercase()
+                    )))
+                }
+            }
+            id = self.submit_or_fail(&spec, node, observer)?;
+            job_work = work.clone();
+        }
+    }
+}
+
+impl Slurm {
+    fn submit_or_fail(
+        &self,
+        spec: &JobSpec,
+        node: &exp_ir::Node,
+        observer: &dyn Observer,
+    ) -> Result<String, RunError> {
+        match self.submit(spec) {
+            Ok(id) => {
+                observer.message(node, &format!("queued as Slurm job {id}"));
+                Ok(id)
+            }
+            Err(message) => Err(remote::failed(
+                node,
+                RemoteFailure {
+                    job: "no Slurm job".to_string(),
+                    log: None,
+                    message,
+                },
+            )),
+        }
+    }
+}
+
+/// The job's result file: waits a little for one that ended `COMPLETED` to show it.
+fn read_result(work: &Path, id: &str, ended: &str) -> Result<Option<JobResult>, String> {
+    let path = job::result_path(work, id);
+    let deadline = Instant::now() + RESULT_GRACE;
+    loop {
+        match JobResult::read(&path)? {
+            Some(result) => return Ok(Some(result)),
+            None if ended == "COMPLETED" && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            None => return Ok(None),
+        }
+    }
+}
+
+/// Every job of this user, as `squeue` lists them (recently ended ones too).
+fn list_jobs() -> Result<HashMap<String, Listed>, String> {
+    let output = Command::new("squeue")
+        .args(["--me", "-h", "-t", "all", "-o", queue::FORMAT])
+        .output()
+        .map_err(|error| format!("cannot run `squeue`: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "squeue failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(queue::parse(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Ctrl-C in the head: running jobs get SIGTERM (their training checkpoints and stops),
+/// queued ones are cancelled.
+fn cancel(jobs: &[(String, Phase)]) {
+    let running: Vec<&str> = jobs
+        .iter()
+        .filter(|(_, phase)| *phase == Phase::Running)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let queued: Vec<&str> = jobs
+        .iter()
+        .filter(|(_, phase)| *phase == Phase::Queued)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if !running.is_empty() {
+        let _ = Command::new("scancel")
+            .args(["--batch", "--signal=TERM"])
+            .args(&running)
+            .status();
+    }
+    if !queued.is_empty() {
+        let _ = Command::new("scancel").args(&queued).status();
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}

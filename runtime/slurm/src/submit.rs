@@ -1,0 +1,207 @@
+//! What `sbatch` is given for one node: its options (name, resources, log, the node's key as
+//! the job's comment) and the batch script, which `exec`s `exp-host compute-node` so that the
+//! signals Slurm sends the job (SIGTERM on scancel, preemption or time limit) reach exp itself.
+
+use std::path::Path;
+
+use exp_ir::ResourceRequest;
+
+/// One node's job, as the head process knows it.
+pub struct JobSpec<'a> {
+    pub node: &'a str,
+    pub key: &'a str,
+    /// What the node asks for: the file's `resources` rules over the configured defaults.
+    pub request: &'a ResourceRequest,
+    /// The node's directory for its jobs' logs, results and run directories (absolute).
+    pub work: &'a Path,
+    /// `exp-host`, the program the job runs (absolute).
+    pub program: &'a Path,
+    /// The experiment file (absolute).
+    pub file: &'a Path,
+    pub cache: &'a Path,
+    /// libtorch's intra-op threads, part of every key: the job computes with the same count.
+    pub threads: usize,
+    /// The device the head resolved (`cpu` or `cuda`), part of every key.
+    pub device: &'a str,
+    /// More `sbatch` options from the configuration (`[slurm] sbatch_args`), given last.
+    pub extra: &'a [String],
+}
+
+/// `sbatch`'s arguments (before the script's path) and the script.
+#[derive(Debug, PartialEq)]
+pub struct Submission {
+    pub args: Vec<String>,
+    pub script: String,
+}
+
+/// The job for a node. The job asks for as many CPUs as the node computes with threads unless
+/// the file asks for more (or fewer).
+pub fn submission(spec: &JobSpec) -> Submission {
+    let request = spec.request;
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!("--job-name={}", spec.node),
+        format!("--comment={}", comment(spec.key, spec.cache)),
+        format!("--output={}", spec.work.join("job-%j.log").display()),
+        "--open-mode=append".to_string(),
+        // Preempted or lost with its machine, the job goes back in the queue and resumes.
+        "--requeue".to_string(),
+        format!(
+            "--cpus-per-task={}",
+            request
+                .cpus
+                .map_or(spec.threads.max(1), |cpus| cpus as usize)
+        ),
+    ];
+    if let Some(memory) = request.memory_mb {
+        args.push(format!("--mem={memory}M"));
+    }
+    if let Some(minutes) = request.time_minutes {
+        args.push(format!("--time={minutes}"));
+    }
+    if let Some(partition) = &request.partition {
+        args.push(format!("--partition={partition}"));
+    }
+    if let Some(account) = &request.account {
+        args.push(format!("--account={account}"));
+    }
+    if let Some(gpus) = request.gpus.filter(|&gpus| gpus > 0) {
+        match &request.gpu_type {
+            Some(kind) => args.push(format!("--gres=gpu:{kind}:{gpus}")),
+            None => args.push(format!("--gres=gpu:{gpus}")),
+        }
+    }
+    args.extend(spec.extra.iter().cloned());
+    let command = [
+        spec.program.display().to_string(),
+        "compute-node".to_string(),
+        spec.file.display().to_string(),
+        "--node".to_string(),
+        spec.node.to_string(),
+        "--key".to_string(),
+        spec.key.to_string(),
+        "--cache".to_string(),
+        spec.cache.display().to_string(),
+        "--work".to_string(),
+        spec.work.display().to_string(),
+        "--threads".to_string(),
+        spec.threads.to_string(),
+        "--device".to_string(),
+        spec.device.to_string(),
+    ]
+    .iter()
+    .map(|word| quoted(word))
+    .collect::<Vec<_>>()
+    .join(" ");
+    let script = format!(
+        "#!/bin/sh\n# exp: node {} of {}\nexec {command}\n",
+        spec.node,
+        spec.file.display()
+    );
+    Submission { args, script }
+}
+
+/// The job's comment: the node's key and the cache the result goes to (a digest of its path),
+/// so that a head process started again finds the jobs computing its nodes into its cache.
+pub fn comment(key: &str, cache: &Path) -> String {
+    let digest = exp_runtime::run_dir::sha256_hex(cache.display().to_string().as_bytes());
+    format!("exp:{key}:{}", &digest[..12])
+}
+
+/// A word for `sh`, quoted so that nothing in it is interpreted.
+fn quoted(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec<'a>(request: &'a ResourceRequest, extra: &'a [String]) -> JobSpec<'a> {
+        JobSpec {
+            node: "ft[lr=0.1,seed=1]",
+            key: "abc123",
+            request,
+            work: Path::new("/shared/runs/x/slurm/ft[lr=0.1,seed=1]"),
+            program: Path::new("/opt/exp/exp-host"),
+            file: Path::new("/home/a/it's.exp"),
+            cache: Path::new("/shared/cache"),
+            threads: 2,
+            device: "cpu",
+            extra,
+        }
+    }
+
+    #[test]
+    fn a_node_without_resources_asks_for_its_threads_and_nothing_else() {
+        let request = ResourceRequest::default();
+        let submission = submission(&spec(&request, &[]));
+        assert_eq!(
+            submission.args,
+            [
+                "--parsable",
+                "--job-name=ft[lr=0.1,seed=1]",
+                "--comment=exp:abc123:d8ba76393464",
+                "--output=/shared/runs/x/slurm/ft[lr=0.1,seed=1]/job-%j.log",
+                "--open-mode=append",
+                "--requeue",
+                "--cpus-per-task=2",
+            ]
+        );
+        assert_eq!(
+            submission.script,
+            "#!/bin/sh\n# exp: node ft[lr=0.1,seed=1] of /home/a/it's.exp\nexec '/opt/exp/exp-host' 'compute-node' '/home/a/it'\\''s.exp' '--node' 'ft[lr=0.1,seed=1]' '--key' 'abc123' '--cache' '/shared/cache' '--work' '/shared/runs/x/slurm/ft[lr=0.1,seed=1]' '--threads' '2' '--device' 'cpu'\n"
+        );
+    }
+
+    #[test]
+    fn the_comment_tells_caches_apart() {
+        let here = comment("abc", Path::new("/shared/cache"));
+        assert!(here.starts_with("exp:abc:"));
+        assert_eq!(here, comment("abc", Path::new("/shared/cache")));
+        assert_ne!(here, comment("abc", Path::new("/shared/other")));
+        assert_ne!(here, comment("abd", Path::new("/shared/cache")));
+    }
+
+    #[test]
+    fn resources_become_sbatch_options_and_configured_ones_come_last() {
+        let request = ResourceRequest {
+            cpus: Some(8),
+            memory_mb: Some(16384),
+            gpus: Some(2),
+            gpu_type: Some("a100".into()),
+            time_minutes: Some(90),
+            partition: Some("gpu".into()),
+            account: Some("lab".into()),
+        };
+        let extra = ["--qos=high".to_string()];
+        let args = submission(&spec(&request, &extra)).args;
+        assert_eq!(
+            args[6..],
+            [
+                "--cpus-per-task=8",
+                "--mem=16384M",
+                "--time=90",
+                "--partition=gpu",
+                "--account=lab",
+                "--gres=gpu:a100:2",
+                "--qos=high",
+            ]
+        );
+        let untyped = ResourceRequest {
+            gpus: Some(1),
+            ..Default::default()
+        };
+        assert!(submission(&spec(&untyped, &[]))
+            .args
+            .contains(&"--gres=gpu:1".to_string()));
+        let none = ResourceRequest {
+            gpus: Some(0),
+            ..Default::default()
+        };
+        assert!(!submission(&spec(&none, &[]))
+            .args
+            .iter()
+            .any(|arg| arg.starts_with("--gres")));
+    }
+}

@@ -1,0 +1,139 @@
+//! `exp-host compute-node`: what each Slurm job of `exp run --executor slurm` runs. It checks
+//! and compiles the experiment file as the head did, computes the one node it was given (its
+//! inputs restored from the shared cache, its datasets built here), stores the result in the
+//! cache, and leaves a result file the head reads once the job has left the queue.
+//!
+//! SIGTERM (scancel, preemption, the job's time limit) asks the node to stop after its current
+//! step with a checkpoint, as Ctrl-C does locally; the result then says `interrupted`, and the
+//! job submitted again resumes from that checkpoint.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use exp::cli::MessageFormat;
+use exp::Exit;
+use exp_runtime::run_options::OnlyNode;
+use exp_runtime::{DeviceChoice, NodeOutcome, RunError, RunOptions};
+use exp_slurm::job;
+use exp_slurm::{JobResult, JobStatus};
+
+/// What `compute-node` was given.
+pub struct NodeJob {
+    pub file: PathBuf,
+    pub node: String,
+    pub key: String,
+    pub cache: PathBuf,
+    pub work: PathBuf,
+    pub threads: usize,
+    pub device: DeviceChoice,
+}
+
+pub fn compute_node_command(job: NodeJob, color: bool) -> Exit {
+    // Slurm names the job; run by hand (to debug one node) it is named by its process.
+    let id =
+        std::env::var("SLURM_JOB_ID").unwrap_or_else(|_| format!("local-{}", std::process::id()));
+    let result_path = job::result_path(&job.work, &id);
+    let result = compute(&job, &id, color);
+    let exit = match result.status {
+        JobStatus::Done => Exit::Success,
+        JobStatus::Failed => Exit::NodesFailed,
+        JobStatus::Interrupted => Exit::Interrupted,
+    };
+    if let Some(message) = &result.message {
+        eprintln!("{message}");
+    }
+    if let Err(error) = result.write(&result_path) {
+        eprintln!(
+            "error: cannot write the job's result `{}`: {error}",
+            result_path.display()
+        );
+        return Exit::Fatal;
+    }
+    exit
+}
+
+fn compute(job: &NodeJob, id: &str, color: bool) -> JobResult {
+    let failed = |message: String| JobResult {
+        status: JobStatus::Failed,
+        message: Some(message),
+        step: None,
+        checkpointed: false,
+    };
+    let loaded = match crate::load(&job.file, MessageFormat::Human, color) {
+        Ok(loaded) => loaded,
+        Err(_) => {
+            return failed(format!(
+                "`{}` no longer checks (its diagnostics are above); was it changed since the run started?",
+                job.file.display()
+            ))
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::install_ctrl_c(stop.clone());
+    let options = RunOptions {
+        run_dir: job::run_path(&job.work, id),
+        device: job.device,
+        jobs: 1,
+        threads: job.threads,
+        source_path: job.file.display().to_string(),
+        source_sha256: exp_runtime::run_dir::sha256_hex(&loaded.bytes),
+        exp_version: env!("CARGO_PKG_VERSION").to_string(),
+        cache_dir: Some(job.cache.clone()),
+        force: Vec::new(),
+        explain: false,
+        only: Some(OnlyNode {
+            name: job.node.clone(),
+            key: job.key.clone(),
+        }),
+        remote: None,
+        stop,
+    };
+    let observer = crate::progress::Progress::new();
+    let summary = match exp_runtime::execute(&loaded.graph, &loaded.registry, &options, &observer) {
+        Ok(summary) => summary,
+        Err(error) => return failed(error.to_string()),
+    };
+    // The checkpoints live on in the cache (the head restores them into its run directory from
+    // there); the job's copies, and those of the inputs it restored, would double the disk a
+    // study takes. Its manifest, metrics and logs stay, for a look at what the job did.
+    let _ = std::fs::remove_dir_all(summary.run_dir.join("checkpoints"));
+    let outcome = summary
+        .outcomes
+        .iter()
+        .find(|(name, _)| *name == job.node)
+        .map(|(_, outcome)| outcome);
+    match outcome {
+        Some(NodeOutcome::Done { .. } | NodeOutcome::Cached { .. }) => JobResult {
+            status: JobStatus::Done,
+            message: None,
+            step: None,
+            checkpointed: false,
+        },
+        Some(NodeOutcome::Failed(
+            error @ RunError::Interrupted {
+                step, checkpointed, ..
+            },
+        )) => JobResult {
+            status: JobStatus::Interrupted,
+            message: Some(error.to_string()),
+            step: *step,
+            checkpointed: *checkpointed,
+        },
+        Some(NodeOutcome::Failed(error)) => failed(first_failure(&summary, error)),
+        Some(NodeOutcome::Skipped { because }) => failed(format!("not computed: {because}")),
+        Some(NodeOutcome::NotNeeded) | None => failed(format!(
+            "the run computed no node `{}`; this is a bug in exp",
+            job.node
+        )),
+    }
+}
+
+/// The node's failure; when an input computed in the job (a dataset) failed first, that one.
+fn first_failure(summary: &exp_runtime::RunSummary, error: &RunError) -> String {
+    summary
+        .failures()
+        .map(|(_, error)| error.to_string())
+        .next()
+        .unwrap_or_else(|| error.to_string())
+}
