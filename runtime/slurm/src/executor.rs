@@ -461,3 +461,112 @@ fn cancel(jobs: &[(String, Phase)]) {
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slurm(poll_max: Duration) -> Slurm {
+        Slurm::new(SlurmSettings {
+            program: PathBuf::from("exp-host"),
+            file: PathBuf::from("/a.exp"),
+            threads: 1,
+            device: "cpu".into(),
+            defaults: ResourceRequest::default(),
+            sbatch_args: Vec::new(),
+            poll_max,
+            resubmissions: 3,
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    fn listed(jobs: &[(&str, &str)]) -> Result<HashMap<String, Listed>, String> {
+        Ok(jobs
+            .iter()
+            .map(|(id, state)| {
+                (
+                    id.to_string(),
+                    Listed {
+                        phase: Phase::of(state),
+                        comment: String::new(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    #[test]
+    fn polls_follow_the_jobs_and_back_off_while_nothing_changes() {
+        let slurm = slurm(Duration::from_secs(1));
+        let mut state = slurm.lock();
+        state.jobs.insert("1".into(), Phase::Queued);
+        state.jobs.insert("2".into(), Phase::Queued);
+        state.interval = Duration::from_secs(1);
+        slurm.apply(&mut state, listed(&[("1", "RUNNING"), ("2", "PENDING")]));
+        assert_eq!(state.jobs["1"], Phase::Running);
+        assert_eq!(state.jobs["2"], Phase::Queued);
+        // Something changed: look again soon.
+        assert_eq!(state.interval, POLL_MIN);
+        let before = Instant::now();
+        slurm.apply(&mut state, listed(&[("1", "RUNNING"), ("2", "PENDING")]));
+        assert_eq!(state.interval, POLL_MIN.mul_f64(1.5));
+        assert!(state.next_poll >= before + state.interval);
+        for _ in 0..20 {
+            slurm.apply(&mut state, listed(&[("1", "RUNNING"), ("2", "PENDING")]));
+        }
+        assert_eq!(state.interval, Duration::from_secs(1));
+        // A job no longer listed has ended long ago; one listed as ended says how.
+        slurm.apply(&mut state, listed(&[("2", "TIMEOUT")]));
+        assert_eq!(state.jobs["1"], Phase::Ended("GONE".into()));
+        assert_eq!(state.jobs["2"], Phase::Ended("TIMEOUT".into()));
+        assert_eq!(state.interval, POLL_MIN);
+    }
+
+    #[test]
+    fn squeue_failing_again_and_again_ends_every_wait() {
+        let slurm = slurm(Duration::from_secs(5));
+        let mut state = slurm.lock();
+        state.jobs.insert("7".into(), Phase::Running);
+        for _ in 1..POLL_FAILURES {
+            slurm.apply(&mut state, Err("squeue failed: timeout".into()));
+        }
+        assert_eq!(state.jobs["7"], Phase::Running);
+        assert_eq!(state.failures, POLL_FAILURES - 1);
+        slurm.apply(&mut state, Err("squeue failed: timeout".into()));
+        assert_eq!(
+            state.jobs["7"],
+            Phase::Ended("SQUEUE_FAILED: squeue failed: timeout".into())
+        );
+        // One answer and the count starts again.
+        slurm.apply(&mut state, listed(&[]));
+        assert_eq!(state.failures, 0);
+    }
+
+    #[test]
+    fn a_result_file_is_waited_for_only_after_a_completed_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        assert_eq!(read_result(dir.path(), "3", "CANCELLED"), Ok(None));
+        assert!(started.elapsed() < RESULT_GRACE / 2);
+        let result = JobResult {
+            status: JobStatus::Done,
+            message: None,
+            step: None,
+            checkpointed: false,
+        };
+        result.write(&job::result_path(dir.path(), "3")).unwrap();
+        assert_eq!(
+            read_result(dir.path(), "3", "COMPLETED"),
+            Ok(Some(result.clone()))
+        );
+        // A completed job's result that shows up late (a shared filesystem's cache) is read.
+        let path = job::result_path(dir.path(), "4");
+        let late = result.clone();
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            late.write(&path).unwrap();
+        });
+        assert_eq!(read_result(dir.path(), "4", "COMPLETED"), Ok(Some(result)));
+        writer.join().unwrap();
+    }
+}

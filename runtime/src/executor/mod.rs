@@ -21,6 +21,8 @@
 mod dispatch;
 mod finish;
 mod plan;
+#[cfg(test)]
+mod testing;
 
 use exp_ir::Graph;
 use tch::Device;
@@ -195,5 +197,63 @@ impl<'a> Run<'a> {
                 .to_string(),
             message: error.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::graph;
+    use super::{above, check_key, only_index};
+    use crate::cache::NodeKey;
+    use crate::error::RunError;
+    use crate::run_options::OnlyNode;
+
+    fn asked(name: &str, key: &str) -> OnlyNode {
+        OnlyNode {
+            name: name.to_string(),
+            key: key.to_string(),
+        }
+    }
+
+    #[test]
+    fn above_a_node_are_its_inputs_and_theirs() {
+        // model 0 -> merge 1 -> evaluations 2 and 3 -> report 4.
+        let graph = graph();
+        assert_eq!(above(&graph, 0), [true, false, false, false, false]);
+        assert_eq!(above(&graph, 3), [true, true, false, true, false]);
+        assert_eq!(above(&graph, 4), [true; 5]);
+    }
+
+    #[test]
+    fn a_one_node_run_refuses_a_node_it_lacks_or_a_key_it_computes_otherwise() {
+        let graph = graph();
+        assert_eq!(only_index(&graph, &asked("n3", "k")), Ok(3));
+        let Err(RunError::OnlyNode { node, message }) = only_index(&graph, &asked("n9", "k"))
+        else {
+            panic!("a missing node was found");
+        };
+        assert_eq!(node, "n9");
+        assert!(message.contains("no such node"), "{message}");
+        let keys: Vec<NodeKey> = ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]
+            .iter()
+            .map(|key| NodeKey {
+                parts: Default::default(),
+                key: key.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            check_key(&keys, 1, &asked("n1", "bbbbbbbbbbbbbbbb")),
+            Ok(())
+        );
+        let Err(RunError::OnlyNode { node, message }) =
+            check_key(&keys, 1, &asked("n1", "cccccccccccccccc"))
+        else {
+            panic!("a different key was accepted");
+        };
+        assert_eq!(node, "n1");
+        assert!(
+            message.contains("bbbbbbbbbbbb") && message.contains("cccccccccccc"),
+            "{message}"
+        );
     }
 }

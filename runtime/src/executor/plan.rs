@@ -171,3 +171,41 @@ fn look_up(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::graph;
+    use super::{only, Decision};
+
+    fn words(decisions: &[Decision]) -> Vec<&'static str> {
+        decisions
+            .iter()
+            .map(|decision| match decision {
+                Decision::Run => "run",
+                Decision::Cached(_) => "cached",
+                Decision::NotNeeded => "-",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_one_node_run_keeps_what_is_above_its_node_up_to_what_does_not_run() {
+        // model 0 -> merge 1 -> evaluations 2 and 3 -> report 4.
+        let graph = graph();
+        let all_run = || (0..5).map(|_| Decision::Run).collect::<Vec<_>>();
+        let mut decisions = all_run();
+        only(&graph, &mut decisions, 2);
+        assert_eq!(words(&decisions), ["run", "run", "run", "-", "-"]);
+        let mut decisions = all_run();
+        only(&graph, &mut decisions, 4);
+        assert_eq!(words(&decisions), ["run"; 5]);
+        // The merge is settled (here: not run), so nothing above it is needed.
+        let mut decisions = all_run();
+        decisions[1] = Decision::NotNeeded;
+        only(&graph, &mut decisions, 3);
+        assert_eq!(words(&decisions), ["-", "-", "-", "run", "-"]);
+        let mut decisions = all_run();
+        only(&graph, &mut decisions, 0);
+        assert_eq!(words(&decisions), ["run", "-", "-", "-", "-"]);
+    }
+}
