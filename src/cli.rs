@@ -88,17 +88,21 @@ pub enum Command {
     #[command(hide = true)]
     ComputeNode {
         file: PathBuf,
-        #[arg(long)]
-        node: String,
+        #[arg(long, required_unless_present = "tasks")]
+        node: Option<String>,
         /// The node's key as the head process computed it; the job refuses to run if its own
         /// differs.
-        #[arg(long)]
-        key: String,
+        #[arg(long, required_unless_present = "tasks")]
+        key: Option<String>,
+        /// The node's directory for its jobs' logs, result files and run directories.
+        #[arg(long, required_unless_present = "tasks")]
+        work: Option<PathBuf>,
+        /// A job array's task list: this task's node, key and directory are on the line
+        /// `SLURM_ARRAY_TASK_ID` names.
+        #[arg(long, conflicts_with_all = ["node", "key", "work"])]
+        tasks: Option<PathBuf>,
         #[arg(long)]
         cache: PathBuf,
-        /// The node's directory for its jobs' logs, result files and run directories.
-        #[arg(long)]
-        work: PathBuf,
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         threads: u16,
         #[arg(long, default_value = "cpu", value_parser = device_word)]

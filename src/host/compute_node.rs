@@ -16,23 +16,55 @@ use exp::Exit;
 use exp_runtime::run_options::OnlyNode;
 use exp_runtime::{DeviceChoice, NodeOutcome, RunError, RunOptions};
 use exp_slurm::job;
-use exp_slurm::{JobResult, JobStatus};
+use exp_slurm::{JobResult, JobStatus, Task};
 
-/// What `compute-node` was given.
-pub struct NodeJob {
+/// What `compute-node` was given: a node, or a job array's task list.
+pub struct Asked {
     pub file: PathBuf,
-    pub node: String,
-    pub key: String,
+    pub node: Option<String>,
+    pub key: Option<String>,
+    pub work: Option<PathBuf>,
+    pub tasks: Option<PathBuf>,
     pub cache: PathBuf,
-    pub work: PathBuf,
     pub threads: usize,
     pub device: DeviceChoice,
 }
 
-pub fn compute_node_command(job: NodeJob, color: bool) -> Exit {
-    // Slurm names the job; run by hand (to debug one node) it is named by its process.
-    let id =
-        std::env::var("SLURM_JOB_ID").unwrap_or_else(|_| format!("local-{}", std::process::id()));
+/// The node to compute.
+struct NodeJob {
+    file: PathBuf,
+    node: String,
+    key: String,
+    cache: PathBuf,
+    work: PathBuf,
+    threads: usize,
+    device: DeviceChoice,
+}
+
+pub fn compute_node_command(asked: Asked, color: bool) -> Exit {
+    let (task, id) = match which_task(&asked) {
+        Ok(found) => found,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::InvalidInput;
+        }
+    };
+    let job = NodeJob {
+        file: asked.file,
+        node: task.node,
+        key: task.key,
+        cache: asked.cache,
+        work: task.work,
+        threads: asked.threads,
+        device: asked.device,
+    };
+    if asked.tasks.is_some() {
+        // A job array has one output file pattern for all its tasks; each task's log goes
+        // beside its node's results, where a node's own job writes it.
+        if let Err(error) = log_to(&job::log_path(&job.work, &id)) {
+            eprintln!("warning: this task's output stays in Slurm's file: {error}");
+        }
+    }
     let result_path = job::result_path(&job.work, &id);
     let result = compute(&job, &id, color);
     let exit = match result.status {
@@ -51,6 +83,60 @@ pub fn compute_node_command(job: NodeJob, color: bool) -> Exit {
         return Exit::Fatal;
     }
     exit
+}
+
+/// The node this job computes and the job's id (`<array>_<task>` for a task of an array; run
+/// by hand, to debug one node, `local-<pid>`).
+fn which_task(asked: &Asked) -> Result<(Task, String), String> {
+    let variable = |name: &str| std::env::var(name).ok();
+    match &asked.tasks {
+        Some(list) => {
+            let (Some(array), Some(index)) = (
+                variable("SLURM_ARRAY_JOB_ID"),
+                variable("SLURM_ARRAY_TASK_ID"),
+            ) else {
+                return Err(
+                    "`--tasks` is for a task of a Slurm job array (SLURM_ARRAY_TASK_ID is not set)"
+                        .to_string(),
+                );
+            };
+            let number: usize = index
+                .parse()
+                .map_err(|_| format!("SLURM_ARRAY_TASK_ID `{index}` is not a task number"))?;
+            Ok((job::read_task(list, number)?, format!("{array}_{index}")))
+        }
+        None => {
+            let id =
+                variable("SLURM_JOB_ID").unwrap_or_else(|| format!("local-{}", std::process::id()));
+            // clap requires all three without `--tasks`.
+            let task = Task {
+                node: asked.node.clone().unwrap_or_default(),
+                key: asked.key.clone().unwrap_or_default(),
+                work: asked.work.clone().unwrap_or_default(),
+            };
+            Ok((task, id))
+        }
+    }
+}
+
+/// Sends this process's standard output and error to the end of `path`.
+fn log_to(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for target in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+        // SAFETY: dup2 on a descriptor this function owns for its duration onto the standard
+        // ones; nothing else in the process holds them open for writing in between.
+        if unsafe { libc::dup2(file.as_raw_fd(), target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn compute(job: &NodeJob, id: &str, color: bool) -> JobResult {

@@ -91,16 +91,18 @@ fn main() -> ExitCode {
             key,
             cache,
             work,
+            tasks,
             threads,
             device,
         } => match device.parse::<DeviceChoice>() {
             Ok(device) => compute_node::compute_node_command(
-                compute_node::NodeJob {
+                compute_node::Asked {
                     file,
                     node,
                     key,
-                    cache,
                     work,
+                    tasks,
+                    cache,
                     threads: usize::from(threads),
                     device,
                 },

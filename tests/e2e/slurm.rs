@@ -209,7 +209,22 @@ resources {
             "slurm-cache",
         ],
     );
-    assert_eq!(submitted(&slurm).len(), 7, "{}", slurm.stderr);
+    let ids = submitted(&slurm);
+    assert_eq!(ids.len(), 7, "{}", slurm.stderr);
+    // The sweep's copies became ready together (when `m` was done) and ask the same: they went
+    // as tasks of job arrays, and their logs are beside each node's results all the same.
+    let tasks: Vec<&String> = ids.iter().filter(|id| id.contains('_')).collect();
+    assert!(tasks.len() >= 2, "no job array: {}", slurm.stderr);
+    for line in slurm
+        .stderr
+        .lines()
+        .filter(|line| line.contains("] queued as Slurm job "))
+    {
+        let node = &line[1..line.find("] queued").unwrap()];
+        let id = line.rsplit(' ').next().unwrap();
+        let log = test.path(&format!("slurm/slurm/{node}/job-{id}.log"));
+        assert!(log.exists(), "no log {}", log.display());
+    }
     let local = checkpoints(&test.path("local"));
     assert_eq!(local.len(), 4);
     assert_eq!(local, checkpoints(&test.path("slurm")));

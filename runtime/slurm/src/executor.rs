@@ -5,6 +5,10 @@
 //! one `squeue` for all of the user's jobs and wakes the others, at most every
 //! `POLL_MIN` and backing off (x1.5) to `poll_max` while nothing changes, so a study of
 //! thousands of jobs costs the controller one query every few seconds.
+//!
+//! Nodes that become ready together and ask for the same resources (the copies of a sweep) are
+//! submitted as one job array: the first waits `BATCH_WINDOW` for others to join it, then
+//! submits them all with one `sbatch`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +21,7 @@ use exp_ir::ResourceRequest;
 use exp_runtime::remote::{self, Remote, RemoteFailure, RemoteNode};
 use exp_runtime::{Observer, RunError};
 
-use crate::job::{self, JobResult, JobStatus};
+use crate::job::{self, JobResult, JobStatus, Task};
 use crate::queue::{self, Listed, Phase};
 use crate::submit::{self, JobSpec};
 
@@ -26,6 +30,9 @@ const POLL_MIN: Duration = Duration::from_millis(250);
 /// How long a job that ended may take to show its result file (a shared filesystem's
 /// attribute cache can hide a file another machine just wrote).
 const RESULT_GRACE: Duration = Duration::from_secs(10);
+/// How long the first node of a batch waits for others to join it: the nodes a finished input
+/// releases become ready within milliseconds of one another.
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// `squeue` failing this many times in a row (the controller is unreachable) ends the wait of
 /// every job, as failed.
 const POLL_FAILURES: u32 = 30;
@@ -74,6 +81,23 @@ struct Queue {
     earlier: Option<HashMap<String, String>>,
     /// The stop flag was seen and the jobs were asked to stop.
     cancelled: bool,
+    /// Nodes waiting to be submitted together (see `submit_batched`).
+    batch: Batch,
+    /// What each ticket's submission gave: the job's id, or why there is none.
+    submitted: HashMap<u64, Result<String, String>>,
+    next_ticket: u64,
+    /// A call is gathering and submitting the batch now.
+    flushing: bool,
+}
+
+/// Nodes waiting to be submitted, each with its ticket.
+type Batch = Vec<(u64, Pending)>;
+
+/// A node's job, not yet submitted.
+struct Pending {
+    task: Task,
+    request: ResourceRequest,
+    cache: PathBuf,
 }
 
 impl Slurm {
@@ -89,6 +113,10 @@ impl Slurm {
                 last_failure: String::new(),
                 earlier: None,
                 cancelled: false,
+                batch: Vec::new(),
+                submitted: HashMap::new(),
+                next_ticket: 0,
+                flushing: false,
             }),
             changed: Condvar::new(),
         }
@@ -130,17 +158,24 @@ impl Slurm {
 
     /// Submits a node's job; returns its id.
     fn submit(&self, spec: &JobSpec) -> Result<String, String> {
-        let submission = submit::submission(spec);
-        std::fs::create_dir_all(spec.work)
-            .map_err(|error| format!("cannot create `{}`: {error}", spec.work.display()))?;
+        create_dir(spec.work)?;
+        let id = self.sbatch(&submit::submission(spec), &spec.work.join("job.sh"))?;
+        let mut state = self.lock();
+        state.jobs.insert(id.clone(), Phase::Queued);
+        // A new job: look again soon.
+        state.interval = POLL_MIN;
+        Ok(id)
+    }
+
+    /// Runs `sbatch` on a submission, its script written to `script`; returns the job's id.
+    fn sbatch(&self, submission: &submit::Submission, script: &Path) -> Result<String, String> {
         // The script is a file beside the job's logs (not sbatch's standard input): it shows
         // what the job ran, and sbatch refusing the job early cannot break a pipe.
-        let script = spec.work.join("job.sh");
-        std::fs::write(&script, &submission.script)
+        std::fs::write(script, &submission.script)
             .map_err(|error| format!("cannot write `{}`: {error}", script.display()))?;
         let output = Command::new("sbatch")
             .args(&submission.args)
-            .arg(&script)
+            .arg(script)
             .stdin(Stdio::null())
             .output()
             .map_err(|error| format!("cannot run `sbatch`: {error}; is Slurm installed here?"))?;
@@ -159,10 +194,6 @@ impl Slurm {
                 said.join("; ")
             ));
         }
-        let mut state = self.lock();
-        state.jobs.insert(id.clone(), Phase::Queued);
-        // A new job: look again soon.
-        state.interval = POLL_MIN;
         Ok(id)
     }
 
@@ -293,7 +324,20 @@ impl Remote for Slurm {
                 );
                 (id, earlier_work)
             }
-            None => (self.submit_or_fail(&spec, node, observer)?, work.clone()),
+            None => {
+                let id = self.submit_batched(&spec).map_err(|message| {
+                    remote::failed(
+                        node,
+                        RemoteFailure {
+                            job: "no Slurm job".to_string(),
+                            log: None,
+                            message,
+                        },
+                    )
+                })?;
+                observer.message(node, &format!("queued as Slurm job {id}"));
+                (id, work.clone())
+            }
         };
         loop {
             let ended = self.wait(&id, node, observer);
@@ -311,67 +355,23 @@ impl Remote for Slurm {
                 Ok(result) => result,
                 Err(message) => return Err(failure(message)),
             };
-            let stopped_here = self.settings.stop.load(Ordering::SeqCst);
-            match result {
-                Some(JobResult {
-                    status: JobStatus::Done,
-                    ..
-                }) => return Ok(()),
-                Some(JobResult {
-                    status: JobStatus::Failed,
-                    message,
-                    ..
-                }) => {
-                    let message = message.unwrap_or_else(|| "failed, saying nothing".to_string());
-                    // The job's error names the node already, as the head's message will.
-                    let prefix = format!("node `{}`: ", node.name);
-                    let message = message.strip_prefix(&prefix).unwrap_or(&message);
-                    return Err(failure(message.to_string()));
+            let ending = Ending {
+                node: &node.name,
+                id: &id,
+                ended: &ended,
+                stopped_here: self.settings.stop.load(Ordering::SeqCst),
+                attempts,
+                resubmissions: self.settings.resubmissions,
+            };
+            match ending.verdict(result) {
+                Verdict::Done => return Ok(()),
+                Verdict::Failed(message) => return Err(failure(message)),
+                Verdict::Interrupted { step, checkpointed } => {
+                    return Err(interrupted(step, checkpointed))
                 }
-                Some(JobResult {
-                    status: JobStatus::Interrupted,
-                    step,
-                    checkpointed,
-                    ..
-                }) if stopped_here => return Err(interrupted(step, checkpointed)),
-                None if stopped_here => return Err(interrupted(None, false)),
-                Some(JobResult {
-                    status: JobStatus::Interrupted,
-                    step,
-                    ..
-                }) if attempts < self.settings.resubmissions => {
+                Verdict::Again(why) => {
                     attempts += 1;
-                    let from = step.map_or(String::new(), |step| {
-                        format!(", resuming from its checkpoint at step {step}")
-                    });
-                    observer.message(
-                        node,
-                        &format!("Slurm job {id} was stopped ({ended}); submitting it again{from}"),
-                    );
-                }
-                None if queue::stopped_from_outside(&ended)
-                    && attempts < self.settings.resubmissions =>
-                {
-                    attempts += 1;
-                    observer.message(
-                        node,
-                        &format!("Slurm job {id} ended {ended} before it could say how; submitting it again (it resumes from its last checkpoint)"),
-                    );
-                }
-                Some(JobResult {
-                    status: JobStatus::Interrupted,
-                    ..
-                }) => {
-                    return Err(failure(format!(
-                        "stopped from outside ({ended}) {} times; not submitting it again (raise `resubmissions` under [slurm] in exp.toml)",
-                        attempts + 1
-                    )))
-                }
-                None => {
-                    return Err(failure(format!(
-                        "the job ended ({}) without a result: it was killed before it could write one (out of memory or time?)",
-                        ended.to_lowercase()
-                    )))
+                    observer.message(node, &why);
                 }
             }
             id = self.submit_or_fail(&spec, node, observer)?;
@@ -381,6 +381,134 @@ impl Remote for Slurm {
 }
 
 impl Slurm {
+    /// Submits a node's job together with the others that become ready within
+    /// `BATCH_WINDOW`: those asking the same of Slurm go as one job array. Returns the job's
+    /// id (`<array>_<task>` for a task of an array).
+    fn submit_batched(&self, spec: &JobSpec) -> Result<String, String> {
+        let mut state = self.lock();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.batch.push((
+            ticket,
+            Pending {
+                task: Task {
+                    node: spec.node.to_string(),
+                    key: spec.key.to_string(),
+                    work: spec.work.to_path_buf(),
+                },
+                request: spec.request.clone(),
+                cache: spec.cache.to_path_buf(),
+            },
+        ));
+        loop {
+            if let Some(submitted) = state.submitted.remove(&ticket) {
+                return submitted;
+            }
+            if !state.flushing {
+                state.flushing = true;
+                drop(state);
+                std::thread::sleep(BATCH_WINDOW);
+                let batch = std::mem::take(&mut self.lock().batch);
+                let submitted = self.submit_all(batch);
+                state = self.lock();
+                state.submitted.extend(submitted);
+                state.flushing = false;
+                self.changed.notify_all();
+                continue;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, BATCH_WINDOW)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// The job of a node waiting to be submitted.
+    fn spec<'a>(&'a self, pending: &'a Pending) -> JobSpec<'a> {
+        JobSpec {
+            node: &pending.task.node,
+            key: &pending.task.key,
+            request: &pending.request,
+            work: &pending.task.work,
+            program: &self.settings.program,
+            file: &self.settings.file,
+            cache: &pending.cache,
+            threads: self.settings.threads,
+            device: &self.settings.device,
+            extra: &self.settings.sbatch_args,
+        }
+    }
+
+    /// Submits a batch: one job, or one job array, per set of nodes that ask the same.
+    fn submit_all(&self, batch: Batch) -> Vec<(u64, Result<String, String>)> {
+        let groups = grouped(batch, |pending| submit::shared_args(&self.spec(pending)));
+        let mut submitted = Vec::new();
+        for members in groups {
+            let specs: Vec<JobSpec> = members
+                .iter()
+                .map(|(_, pending)| self.spec(pending))
+                .collect();
+            let ids = if specs.len() == 1 {
+                self.submit(&specs[0]).map(|id| vec![id])
+            } else {
+                self.submit_array(&specs, &members)
+            };
+            match ids {
+                Ok(ids) => submitted.extend(
+                    members
+                        .iter()
+                        .zip(ids)
+                        .map(|((ticket, _), id)| (*ticket, Ok(id))),
+                ),
+                Err(message) => submitted.extend(
+                    members
+                        .iter()
+                        .map(|(ticket, _)| (*ticket, Err(message.clone()))),
+                ),
+            }
+        }
+        submitted
+    }
+
+    /// One job array for nodes that ask the same; returns each task's id, in order.
+    fn submit_array(
+        &self,
+        specs: &[JobSpec],
+        members: &[(u64, Pending)],
+    ) -> Result<Vec<String>, String> {
+        let tasks: Vec<Task> = members
+            .iter()
+            .map(|(_, pending)| pending.task.clone())
+            .collect();
+        for task in &tasks {
+            create_dir(&task.work)?;
+        }
+        // Beside the nodes' own directories: `<run>/slurm/arrays/`, named by what it lists.
+        let dir = tasks[0]
+            .work
+            .parent()
+            .unwrap_or(&tasks[0].work)
+            .join("arrays");
+        create_dir(&dir)?;
+        let listed: String = tasks.iter().map(|task| format!("{}\n", task.key)).collect();
+        let name = exp_runtime::run_dir::sha256_hex(listed.as_bytes());
+        let list = dir.join(format!("{}.tasks", &name[..12]));
+        job::write_tasks(&list, &tasks)
+            .map_err(|error| format!("cannot write `{}`: {error}", list.display()))?;
+        let submission = submit::array_submission(specs, &list, &dir);
+        let array = self.sbatch(&submission, &dir.join(format!("{}.sh", &name[..12])))?;
+        let ids: Vec<String> = (0..tasks.len())
+            .map(|task| format!("{array}_{task}"))
+            .collect();
+        let mut state = self.lock();
+        for id in &ids {
+            state.jobs.insert(id.clone(), Phase::Queued);
+        }
+        state.interval = POLL_MIN;
+        Ok(ids)
+    }
+
     fn submit_or_fail(
         &self,
         spec: &JobSpec,
@@ -404,6 +532,112 @@ impl Slurm {
     }
 }
 
+/// How a job ended, as far as its node is concerned.
+struct Ending<'a> {
+    node: &'a str,
+    id: &'a str,
+    /// The state it left the queue in (`COMPLETED`, `CANCELLED`, ...).
+    ended: &'a str,
+    /// This run was asked to stop (Ctrl-C).
+    stopped_here: bool,
+    /// Times the node's job was submitted again already.
+    attempts: u32,
+    resubmissions: u32,
+}
+
+/// What a job's end means for its node.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Done,
+    Failed(String),
+    /// Stopped because this run was: the node ends interrupted (its checkpoint kept).
+    Interrupted {
+        step: Option<u64>,
+        checkpointed: bool,
+    },
+    /// Stopped from outside: submit it again (it resumes from its checkpoint); why, in words.
+    Again(String),
+}
+
+impl Ending<'_> {
+    fn verdict(&self, result: Option<JobResult>) -> Verdict {
+        let Ending {
+            node,
+            id,
+            ended,
+            stopped_here,
+            attempts,
+            resubmissions,
+        } = *self;
+        let again = attempts < resubmissions;
+        match result {
+            Some(JobResult {
+                status: JobStatus::Done,
+                ..
+            }) => Verdict::Done,
+            Some(JobResult {
+                status: JobStatus::Failed,
+                message,
+                ..
+            }) => {
+                let message = message.unwrap_or_else(|| "failed, saying nothing".to_string());
+                // The job's error names the node already, as the head's message will.
+                let prefix = format!("node `{node}`: ");
+                Verdict::Failed(message.strip_prefix(&prefix).unwrap_or(&message).to_string())
+            }
+            Some(JobResult {
+                status: JobStatus::Interrupted,
+                step,
+                checkpointed,
+                ..
+            }) if stopped_here => Verdict::Interrupted { step, checkpointed },
+            None if stopped_here => Verdict::Interrupted {
+                step: None,
+                checkpointed: false,
+            },
+            Some(JobResult {
+                status: JobStatus::Interrupted,
+                step,
+                ..
+            }) if again => {
+                let from = step.map_or(String::new(), |step| {
+                    format!(", resuming from its checkpoint at step {step}")
+                });
+                Verdict::Again(format!(
+                    "Slurm job {id} was stopped ({ended}); submitting it again{from}"
+                ))
+            }
+            None if queue::stopped_from_outside(ended) && again => Verdict::Again(format!(
+                "Slurm job {id} ended {ended} before it could say how; submitting it again (it resumes from its last checkpoint)"
+            )),
+            Some(JobResult {
+                status: JobStatus::Interrupted,
+                ..
+            }) => Verdict::Failed(format!(
+                "stopped from outside ({ended}) {} times; not submitting it again (raise `resubmissions` under [slurm] in exp.toml)",
+                attempts + 1
+            )),
+            None => Verdict::Failed(format!(
+                "the job ended ({}) without a result: it was killed before it could write one (out of memory or time?)",
+                ended.to_lowercase()
+            )),
+        }
+    }
+}
+
+/// A batch in groups of nodes that ask the same of Slurm (`asks`), in the order they came.
+fn grouped(batch: Batch, asks: impl Fn(&Pending) -> Vec<String>) -> Vec<Batch> {
+    let mut groups: Vec<(Vec<String>, Batch)> = Vec::new();
+    for (ticket, pending) in batch {
+        let asked = asks(&pending);
+        match groups.iter_mut().find(|(args, _)| *args == asked) {
+            Some((_, members)) => members.push((ticket, pending)),
+            None => groups.push((asked, vec![(ticket, pending)])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
+}
+
 /// The job's result file: waits a little for one that ended `COMPLETED` to show it.
 fn read_result(work: &Path, id: &str, ended: &str) -> Result<Option<JobResult>, String> {
     let path = job::result_path(work, id);
@@ -422,7 +656,8 @@ fn read_result(work: &Path, id: &str, ended: &str) -> Result<Option<JobResult>, 
 /// Every job of this user, as `squeue` lists them (recently ended ones too).
 fn list_jobs() -> Result<HashMap<String, Listed>, String> {
     let output = Command::new("squeue")
-        .args(["--me", "-h", "-t", "all", "-o", queue::FORMAT])
+        // `-r`: a job array's tasks one per line, as `<array>_<task>`.
+        .args(["--me", "-r", "-h", "-t", "all", "-o", queue::FORMAT])
         .output()
         .map_err(|error| format!("cannot run `squeue`: {error}"))?;
     if !output.status.success() {
@@ -456,6 +691,11 @@ fn cancel(jobs: &[(String, Phase)]) {
     if !queued.is_empty() {
         let _ = Command::new("scancel").args(&queued).status();
     }
+}
+
+fn create_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|error| format!("cannot create `{}`: {error}", dir.display()))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -520,6 +760,117 @@ mod tests {
         assert_eq!(state.jobs["1"], Phase::Ended("GONE".into()));
         assert_eq!(state.jobs["2"], Phase::Ended("TIMEOUT".into()));
         assert_eq!(state.interval, POLL_MIN);
+    }
+
+    #[test]
+    fn a_batch_is_grouped_by_what_its_nodes_ask_in_the_order_they_came() {
+        let pending = |node: &str, cpus: u32| Pending {
+            task: Task {
+                node: node.to_string(),
+                key: format!("k{node}"),
+                work: PathBuf::from(node),
+            },
+            request: ResourceRequest {
+                cpus: Some(cpus),
+                ..Default::default()
+            },
+            cache: PathBuf::from("/c"),
+        };
+        let batch = vec![
+            (0, pending("a", 1)),
+            (1, pending("b", 2)),
+            (2, pending("c", 1)),
+            (3, pending("d", 1)),
+        ];
+        let slurm = slurm(Duration::from_secs(1));
+        let groups = grouped(batch, |pending| submit::shared_args(&slurm.spec(pending)));
+        let tickets: Vec<Vec<u64>> = groups
+            .iter()
+            .map(|group| group.iter().map(|(ticket, _)| *ticket).collect())
+            .collect();
+        assert_eq!(tickets, [vec![0, 2, 3], vec![1]]);
+    }
+
+    fn ending<'a>(ended: &'a str, stopped_here: bool, attempts: u32) -> Ending<'a> {
+        Ending {
+            node: "t",
+            id: "42",
+            ended,
+            stopped_here,
+            attempts,
+            resubmissions: 2,
+        }
+    }
+
+    fn result(status: JobStatus, message: Option<&str>, step: Option<u64>) -> Option<JobResult> {
+        Some(JobResult {
+            status,
+            message: message.map(str::to_string),
+            step,
+            checkpointed: step.is_some(),
+        })
+    }
+
+    #[test]
+    fn a_jobs_end_decides_its_node() {
+        let done = result(JobStatus::Done, None, None);
+        assert_eq!(ending("COMPLETED", false, 0).verdict(done), Verdict::Done);
+        let failed = result(
+            JobStatus::Failed,
+            Some("node `t`: the loss is not finite"),
+            None,
+        );
+        assert_eq!(
+            ending("FAILED", false, 0).verdict(failed),
+            Verdict::Failed("the loss is not finite".into())
+        );
+        assert_eq!(
+            ending("FAILED", false, 0).verdict(result(JobStatus::Failed, None, None)),
+            Verdict::Failed("failed, saying nothing".into())
+        );
+        let stopped = || result(JobStatus::Interrupted, Some("interrupted"), Some(300));
+        // This run was stopped: the node ends interrupted, its checkpoint kept.
+        assert_eq!(
+            ending("CANCELLED", true, 0).verdict(stopped()),
+            Verdict::Interrupted {
+                step: Some(300),
+                checkpointed: true
+            }
+        );
+        assert_eq!(
+            ending("CANCELLED", true, 0).verdict(None),
+            Verdict::Interrupted {
+                step: None,
+                checkpointed: false
+            }
+        );
+        // Stopped from outside: again, while resubmissions are left.
+        assert_eq!(
+            ending("CANCELLED", false, 1).verdict(stopped()),
+            Verdict::Again(
+                "Slurm job 42 was stopped (CANCELLED); submitting it again, resuming from its checkpoint at step 300".into()
+            )
+        );
+        let Verdict::Failed(message) = ending("CANCELLED", false, 2).verdict(stopped()) else {
+            panic!("submitted a third time");
+        };
+        assert!(message.contains("3 times"), "{message}");
+        assert!(matches!(
+            ending("TIMEOUT", false, 1).verdict(None),
+            Verdict::Again(_)
+        ));
+        let Verdict::Failed(message) = ending("TIMEOUT", false, 2).verdict(None) else {
+            panic!("submitted a third time");
+        };
+        assert!(message.contains("(timeout) without a result"), "{message}");
+        // Killed for its own fault: no second try.
+        let Verdict::Failed(message) = ending("OUT_OF_MEMORY", false, 0).verdict(None) else {
+            panic!("an out-of-memory job was submitted again");
+        };
+        assert!(
+            message.contains("(out_of_memory) without a result"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -47,6 +47,40 @@ pub fn run_path(work: &Path, job: &str) -> PathBuf {
     work.join(format!("job-{job}"))
 }
 
+/// One task of a job array: the node it computes, its key and its directory. A job array's
+/// tasks are one JSON object per line, task `i` on line `i + 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub node: String,
+    pub key: String,
+    pub work: PathBuf,
+}
+
+/// Writes a job array's task list.
+pub fn write_tasks(path: &Path, tasks: &[Task]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for task in tasks {
+        text.push_str(&serde_json::to_string(task).map_err(std::io::Error::other)?);
+        text.push('\n');
+    }
+    std::fs::write(path, text)
+}
+
+/// Task `index` of a job array's task list.
+pub fn read_task(path: &Path, index: usize) -> Result<Task, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the task list `{}`: {error}", path.display()))?;
+    let line = text.lines().nth(index).ok_or_else(|| {
+        format!(
+            "the task list `{}` has no task {index} (it lists {})",
+            path.display(),
+            text.lines().count()
+        )
+    })?;
+    serde_json::from_str(line)
+        .map_err(|error| format!("task {index} of `{}` is malformed: {error}", path.display()))
+}
+
 impl JobResult {
     /// Writes the result file atomically: a reader sees all of it or none.
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
@@ -94,6 +128,31 @@ mod tests {
         assert!(JobResult::read(dir.path())
             .unwrap_err()
             .contains("cannot read"));
+    }
+
+    #[test]
+    fn a_task_list_is_read_back_task_by_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks");
+        let tasks: Vec<Task> = ["t[seed=0]", "t[seed=1]"]
+            .iter()
+            .map(|node| Task {
+                node: node.to_string(),
+                key: format!("key of {node}"),
+                work: dir.path().join(node),
+            })
+            .collect();
+        write_tasks(&path, &tasks).unwrap();
+        assert_eq!(read_task(&path, 0), Ok(tasks[0].clone()));
+        assert_eq!(read_task(&path, 1), Ok(tasks[1].clone()));
+        assert!(read_task(&path, 2)
+            .unwrap_err()
+            .contains("no task 2 (it lists 2)"));
+        assert!(read_task(&dir.path().join("none"), 0)
+            .unwrap_err()
+            .contains("cannot read the task list"));
+        std::fs::write(&path, "{\n").unwrap();
+        assert!(read_task(&path, 0).unwrap_err().contains("malformed"));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! (restoring its inputs from the cache) and stores its result in the cache, then writes a
 //! small result file; the head restores the result from the cache like any cached node.
 //!
-//! - `job`: the result file a job leaves, shared by both sides.
-//! - `submit`: the batch script and `sbatch`'s options for a node (resources, log, comment).
+//! - `job`: the result file a job leaves and a job array's task list, shared by both sides.
+//! - `submit`: the batch script and `sbatch`'s options for a node or a job array (resources,
+//!   log, comment).
 //! - `queue`: what `squeue` says, parsed; job states.
-//! - `executor`: `Slurm`, the `Remote` the runtime calls: submits, polls (one `squeue` for
+//! - `executor`: `Slurm`, the `Remote` the runtime calls: submits (nodes ready together that
+//!   ask the same, as one job array), polls (one `squeue` for
 //!   every job, backing off while nothing changes), resubmits a job that was cancelled,
 //!   preempted or timed out (it resumes from its checkpoint), and on Ctrl-C signals the jobs to
 //!   checkpoint and stop.
@@ -21,4 +23,4 @@ pub mod queue;
 pub mod submit;
 
 pub use executor::{Slurm, SlurmSettings};
-pub use job::{JobResult, JobStatus};
+pub use job::{JobResult, JobStatus, Task};

@@ -34,16 +34,40 @@ pub struct Submission {
     pub script: String,
 }
 
-/// The job for a node. The job asks for as many CPUs as the node computes with threads unless
-/// the file asks for more (or fewer).
+/// The job for a node.
 pub fn submission(spec: &JobSpec) -> Submission {
-    let request = spec.request;
     let mut args = vec![
         "--parsable".to_string(),
         format!("--job-name={}", spec.node),
         format!("--comment={}", comment(spec.key, spec.cache)),
         format!("--output={}", spec.work.join("job-%j.log").display()),
         "--open-mode=append".to_string(),
+    ];
+    args.extend(shared_args(spec));
+    let mut command = command_prefix(spec);
+    command.extend([
+        "--node".to_string(),
+        spec.node.to_string(),
+        "--key".to_string(),
+        spec.key.to_string(),
+        "--work".to_string(),
+        spec.work.display().to_string(),
+    ]);
+    Submission {
+        args,
+        script: script(
+            &format!("node {} of {}", spec.node, spec.file.display()),
+            &command,
+        ),
+    }
+}
+
+/// What a node's job asks of Slurm besides its name, comment and output: nodes whose jobs
+/// ask the same can be one job array. The job asks for as many CPUs as the node computes
+/// with threads unless the file asks for more (or fewer).
+pub fn shared_args(spec: &JobSpec) -> Vec<String> {
+    let request = spec.request;
+    let mut args = vec![
         // Preempted or lost with its machine, the job goes back in the queue and resumes.
         "--requeue".to_string(),
         format!(
@@ -72,40 +96,71 @@ pub fn submission(spec: &JobSpec) -> Submission {
         }
     }
     args.extend(spec.extra.iter().cloned());
-    let command = [
+    args
+}
+
+/// One job array for nodes whose jobs ask the same (`shared_args`): task `i` computes the
+/// node on line `i + 1` of `tasks` (written by `job::write_tasks`). Each task writes its log
+/// beside its node's results, as a node's own job does; Slurm's output file (in `dir`, named
+/// by array and task) keeps only what a task said before it knew its node.
+pub fn array_submission(specs: &[JobSpec], tasks: &Path, dir: &Path) -> Submission {
+    let first = &specs[0];
+    let mut args = vec![
+        "--parsable".to_string(),
+        format!("--job-name={}", first.node),
+        format!("--comment=exp-array:{}", cache_digest(first.cache)),
+        format!("--output={}", dir.join("job-%A_%a.log").display()),
+        "--open-mode=append".to_string(),
+        format!("--array=0-{}", specs.len() - 1),
+    ];
+    args.extend(shared_args(first));
+    let mut command = command_prefix(first);
+    command.extend(["--tasks".to_string(), tasks.display().to_string()]);
+    Submission {
+        args,
+        script: script(
+            &format!(
+                "{} nodes of {}, one per task, listed in {}",
+                specs.len(),
+                first.file.display(),
+                tasks.display()
+            ),
+            &command,
+        ),
+    }
+}
+
+/// `exp-host compute-node` and what every job of a run gives it.
+fn command_prefix(spec: &JobSpec) -> Vec<String> {
+    vec![
         spec.program.display().to_string(),
         "compute-node".to_string(),
         spec.file.display().to_string(),
-        "--node".to_string(),
-        spec.node.to_string(),
-        "--key".to_string(),
-        spec.key.to_string(),
         "--cache".to_string(),
         spec.cache.display().to_string(),
-        "--work".to_string(),
-        spec.work.display().to_string(),
         "--threads".to_string(),
         spec.threads.to_string(),
         "--device".to_string(),
         spec.device.to_string(),
     ]
-    .iter()
-    .map(|word| quoted(word))
-    .collect::<Vec<_>>()
-    .join(" ");
-    let script = format!(
-        "#!/bin/sh\n# exp: node {} of {}\nexec {command}\n",
-        spec.node,
-        spec.file.display()
-    );
-    Submission { args, script }
+}
+
+/// The batch script: `exec`, so that Slurm's signals reach exp itself.
+fn script(what: &str, command: &[String]) -> String {
+    let command: Vec<String> = command.iter().map(|word| quoted(word)).collect();
+    format!("#!/bin/sh\n# exp: {what}\nexec {}\n", command.join(" "))
+}
+
+/// A digest of the cache directory's path, to tell runs into different caches apart.
+fn cache_digest(cache: &Path) -> String {
+    let digest = exp_runtime::run_dir::sha256_hex(cache.display().to_string().as_bytes());
+    digest[..12].to_string()
 }
 
 /// The job's comment: the node's key and the cache the result goes to (a digest of its path),
 /// so that a head process started again finds the jobs computing its nodes into its cache.
 pub fn comment(key: &str, cache: &Path) -> String {
-    let digest = exp_runtime::run_dir::sha256_hex(cache.display().to_string().as_bytes());
-    format!("exp:{key}:{}", &digest[..12])
+    format!("exp:{key}:{}", cache_digest(cache))
 }
 
 /// A word for `sh`, quoted so that nothing in it is interpreted.
@@ -150,8 +205,48 @@ mod tests {
         );
         assert_eq!(
             submission.script,
-            "#!/bin/sh\n# exp: node ft[lr=0.1,seed=1] of /home/a/it's.exp\nexec '/opt/exp/exp-host' 'compute-node' '/home/a/it'\\''s.exp' '--node' 'ft[lr=0.1,seed=1]' '--key' 'abc123' '--cache' '/shared/cache' '--work' '/shared/runs/x/slurm/ft[lr=0.1,seed=1]' '--threads' '2' '--device' 'cpu'\n"
+            "#!/bin/sh\n# exp: node ft[lr=0.1,seed=1] of /home/a/it's.exp\nexec '/opt/exp/exp-host' 'compute-node' '/home/a/it'\\''s.exp' '--cache' '/shared/cache' '--threads' '2' '--device' 'cpu' '--node' 'ft[lr=0.1,seed=1]' '--key' 'abc123' '--work' '/shared/runs/x/slurm/ft[lr=0.1,seed=1]'\n"
         );
+    }
+
+    #[test]
+    fn nodes_that_ask_the_same_go_as_one_array_whose_tasks_read_a_list() {
+        let request = ResourceRequest {
+            memory_mb: Some(512),
+            ..Default::default()
+        };
+        let one = spec(&request, &[]);
+        let two = JobSpec {
+            node: "ft[lr=0.1,seed=2]",
+            key: "def456",
+            ..spec(&request, &[])
+        };
+        assert_eq!(shared_args(&one), shared_args(&two));
+        let submission = array_submission(
+            &[one, two],
+            Path::new("/shared/runs/x/slurm/arrays/0a1b.tasks"),
+            Path::new("/shared/runs/x/slurm/arrays"),
+        );
+        assert_eq!(
+            submission.args,
+            [
+                "--parsable",
+                "--job-name=ft[lr=0.1,seed=1]",
+                "--comment=exp-array:d8ba76393464",
+                "--output=/shared/runs/x/slurm/arrays/job-%A_%a.log",
+                "--open-mode=append",
+                "--array=0-1",
+                "--requeue",
+                "--cpus-per-task=2",
+                "--mem=512M",
+            ]
+        );
+        assert!(submission
+            .script
+            .ends_with("'--device' 'cpu' '--tasks' '/shared/runs/x/slurm/arrays/0a1b.tasks'\n"));
+        assert!(submission
+            .script
+            .contains("# exp: 2 nodes of /home/a/it's.exp"));
     }
 
     #[test]
