@@ -428,13 +428,20 @@ fn ctrl_c_in_the_head_stops_its_jobs_at_a_checkpoint_and_the_rerun_resumes_there
 }
 
 #[test]
-fn a_head_killed_and_started_again_waits_for_the_job_it_left_running() {
-    let test = slurm_test().file("long.exp", &long("orphaned"));
-    let (mut head, job) = start_long(&test, "orphaned", "first");
+fn a_head_killed_and_started_again_waits_for_the_jobs_it_left_running() {
+    // Two copies of a training, ready together: one job array, whose tasks are adopted too.
+    let swept =
+        long("orphaned").replace("train orphaned {", "sweep seeds 2 {\ntrain orphaned {") + "}\n";
+    let test = slurm_test().file("long.exp", &swept);
+    let (mut head, job) = start_long(&test, "orphaned[seed=0]", "first");
+    assert!(job.contains('_'), "not a task of a job array: {job}");
     head.kill().expect("SIGKILL the head");
     let _ = head.wait();
-    // Nobody cancelled the job: it still runs, and the next head adopts it.
-    assert_eq!(running_job("orphaned").as_deref(), Some(job.as_str()));
+    // Nobody cancelled the jobs: they still run, and the next head adopts them.
+    assert_eq!(
+        running_job("orphaned[seed=0]").as_deref(),
+        Some(job.as_str())
+    );
     let again = run(
         &test,
         &["run", "long.exp", "--out", "second", "--executor", "slurm"],
@@ -446,10 +453,20 @@ fn a_head_killed_and_started_again_waits_for_the_job_it_left_running() {
         "{}",
         again.stderr
     );
+    assert_eq!(
+        again.stderr.matches("already queued as Slurm job").count(),
+        2,
+        "{}",
+        again.stderr
+    );
     assert_eq!(submitted(&again), Vec::<String>::new(), "{}", again.stderr);
-    assert!(test
-        .path("second/checkpoints/orphaned.safetensors")
-        .exists());
+    for seed in 0..2 {
+        assert!(test
+            .path(&format!(
+                "second/checkpoints/orphaned[seed={seed}].safetensors"
+            ))
+            .exists());
+    }
 }
 
 fn submitted_in(stderr: &str) -> Vec<String> {

@@ -76,9 +76,10 @@ struct Queue {
     interval: Duration,
     failures: u32,
     last_failure: String,
-    /// Jobs an earlier head process submitted that are still queued or running, by comment
-    /// (read once, at the first node).
-    earlier: Option<HashMap<String, String>>,
+    /// Jobs an earlier head process submitted into this cache that are still queued or
+    /// running, by node key: the job's id and its node's directory (read once, at the first
+    /// node).
+    earlier: Option<HashMap<String, (String, PathBuf)>>,
     /// The stop flag was seen and the jobs were asked to stop.
     cancelled: bool,
     /// Nodes waiting to be submitted together (see `submit_batched`).
@@ -130,29 +131,14 @@ impl Slurm {
 
     /// The job an earlier head process left computing this node into this cache, if it is
     /// still queued or running: its id and the directory it writes its result to.
-    fn earlier_job(&self, comment: &str) -> Option<(String, PathBuf)> {
+    fn earlier_job(&self, key: &str, cache: &Path) -> Option<(String, PathBuf)> {
         let mut state = self.lock();
         if state.earlier.is_none() {
             let listed = list_jobs().unwrap_or_default();
-            state.earlier = Some(
-                listed
-                    .into_iter()
-                    .filter(|(_, job)| !matches!(job.phase, Phase::Ended(_)))
-                    .filter(|(_, job)| job.comment.starts_with("exp:"))
-                    .map(|(id, job)| (job.comment, id))
-                    .collect(),
-            );
+            state.earlier = Some(earlier_jobs(listed, &submit::cache_digest(cache)));
         }
-        let id = state.earlier.as_mut()?.remove(comment)?;
-        drop(state);
-        let output = Command::new("scontrol")
-            .args(["show", "job", "-o", &id])
-            .output()
-            .ok()?;
-        let work = queue::output_path(&String::from_utf8_lossy(&output.stdout))?
-            .parent()?
-            .to_path_buf();
-        self.lock().jobs.insert(id.clone(), Phase::Queued);
+        let (id, work) = state.earlier.as_mut()?.remove(key)?;
+        state.jobs.insert(id.clone(), Phase::Queued);
         Some((id, work))
     }
 
@@ -314,9 +300,8 @@ impl Remote for Slurm {
             extra: &self.settings.sbatch_args,
         };
         let mut attempts = 0;
-        let comment = submit::comment(remote.key, &cache);
         // The job and the directory it writes to (an earlier run's, for an adopted job).
-        let (mut id, mut job_work) = match self.earlier_job(&comment) {
+        let (mut id, mut job_work) = match self.earlier_job(remote.key, &cache) {
             Some((id, earlier_work)) => {
                 observer.message(
                     node,
@@ -625,6 +610,48 @@ impl Ending<'_> {
     }
 }
 
+/// The jobs of `listed` still queued or running that compute a node into the cache whose
+/// digest is `digest`, by node key: a node's own job says its key in its comment and has its
+/// script in its node's directory; a job array's task is the line of the task list beside the
+/// array's script that its task number names.
+fn earlier_jobs(
+    listed: HashMap<String, Listed>,
+    digest: &str,
+) -> HashMap<String, (String, PathBuf)> {
+    let mut earlier = HashMap::new();
+    let mut lists: HashMap<PathBuf, Vec<Task>> = HashMap::new();
+    for (id, job) in listed {
+        if matches!(job.phase, Phase::Ended(_)) {
+            continue;
+        }
+        let script = Path::new(&job.script);
+        if let Some(key) = job
+            .comment
+            .strip_prefix("exp:")
+            .and_then(|rest| rest.strip_suffix(digest))
+            .and_then(|rest| rest.strip_suffix(':'))
+        {
+            if let Some(work) = script.parent() {
+                earlier.insert(key.to_string(), (id, work.to_path_buf()));
+            }
+        } else if job.comment.strip_prefix("exp-array:") == Some(digest) {
+            let Some(index) = id.rsplit_once('_').and_then(|(_, task)| task.parse().ok()) else {
+                continue;
+            };
+            let list = script.with_extension("tasks");
+            let tasks = lists.entry(list.clone()).or_insert_with(|| {
+                (0..)
+                    .map_while(|index| job::read_task(&list, index).ok())
+                    .collect()
+            });
+            if let Some(task) = tasks.get::<usize>(index) {
+                earlier.insert(task.key.clone(), (id, task.work.clone()));
+            }
+        }
+    }
+    earlier
+}
+
 /// A batch in groups of nodes that ask the same of Slurm (`asks`), in the order they came.
 fn grouped(batch: Batch, asks: impl Fn(&Pending) -> Vec<String>) -> Vec<Batch> {
     let mut groups: Vec<(Vec<String>, Batch)> = Vec::new();
@@ -729,6 +756,7 @@ mod tests {
                     Listed {
                         phase: Phase::of(state),
                         comment: String::new(),
+                        script: String::new(),
                     },
                 )
             })
@@ -870,6 +898,76 @@ mod tests {
         assert!(
             message.contains("(out_of_memory) without a result"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_restarted_head_finds_its_jobs_and_its_array_tasks_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let digest = submit::cache_digest(&cache);
+        let arrays = dir.path().join("slurm/arrays");
+        std::fs::create_dir_all(&arrays).unwrap();
+        let task = |node: &str| Task {
+            node: node.to_string(),
+            key: format!("key-{node}"),
+            work: dir.path().join("slurm").join(node),
+        };
+        job::write_tasks(&arrays.join("ab.tasks"), &[task("t0"), task("t1")]).unwrap();
+        let job = |state: &str, comment: String, script: PathBuf| Listed {
+            phase: Phase::of(state),
+            comment,
+            script: script.display().to_string(),
+        };
+        let own = dir.path().join("slurm/m/job.sh");
+        let listed: HashMap<String, Listed> = [
+            (
+                "5",
+                job("RUNNING", submit::comment("key-m", &cache), own.clone()),
+            ),
+            // Another cache's job, and one that has ended.
+            (
+                "6",
+                job(
+                    "RUNNING",
+                    submit::comment("key-x", Path::new("/other")),
+                    own.clone(),
+                ),
+            ),
+            (
+                "7",
+                job("COMPLETED", submit::comment("key-y", &cache), own.clone()),
+            ),
+            (
+                "8_1",
+                job(
+                    "PENDING",
+                    format!("exp-array:{digest}"),
+                    arrays.join("ab.sh"),
+                ),
+            ),
+            (
+                "8_5",
+                job(
+                    "PENDING",
+                    format!("exp-array:{digest}"),
+                    arrays.join("ab.sh"),
+                ),
+            ),
+            ("9", job("RUNNING", "someone else's".into(), own.clone())),
+        ]
+        .into_iter()
+        .map(|(id, job)| (id.to_string(), job))
+        .collect();
+        let earlier = earlier_jobs(listed, &digest);
+        assert_eq!(earlier.len(), 2, "{earlier:?}");
+        assert_eq!(
+            earlier["key-m"],
+            ("5".to_string(), dir.path().join("slurm/m"))
+        );
+        assert_eq!(
+            earlier["key-t1"],
+            ("8_1".to_string(), dir.path().join("slurm/t1"))
         );
     }
 

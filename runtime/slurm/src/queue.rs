@@ -1,10 +1,11 @@
 //! What `squeue` says about jobs: one call lists every job of the user (`-t all`, so jobs that
-//! ended recently are listed with how they ended), one line per job: `id|STATE|comment`.
+//! ended recently are listed with how they ended), one line per job (per task of a job
+//! array): `id|STATE|comment|script`.
 
 use std::collections::HashMap;
 
 /// The `--format` the parser reads.
-pub const FORMAT: &str = "%i|%T|%k";
+pub const FORMAT: &str = "%i|%T|%k|%o";
 
 /// Where a job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,13 +49,15 @@ pub struct Listed {
     /// The job's comment: exp writes the node's key and its cache there (`submit::comment`),
     /// to find its own jobs again.
     pub comment: String,
+    /// The batch script the job runs (`%o`): exp writes it beside what the job writes.
+    pub script: String,
 }
 
 /// Parses `squeue -h -o FORMAT` output; lines it cannot read are left out.
 pub fn parse(text: &str) -> HashMap<String, Listed> {
     text.lines()
         .filter_map(|line| {
-            let mut fields = line.trim().splitn(3, '|');
+            let mut fields = line.trim().splitn(4, '|');
             let id = fields.next()?.trim();
             let state = fields.next()?.trim();
             if id.is_empty() || state.is_empty() {
@@ -64,24 +67,17 @@ pub fn parse(text: &str) -> HashMap<String, Listed> {
             let state = state.split_whitespace().next()?;
             let comment = fields.next().unwrap_or("").trim();
             let comment = if comment == "(null)" { "" } else { comment };
+            let script = fields.next().unwrap_or("").trim();
             Some((
                 id.to_string(),
                 Listed {
                     phase: Phase::of(state),
                     comment: comment.to_string(),
+                    script: script.to_string(),
                 },
             ))
         })
         .collect()
-}
-
-/// The output file of a job, from `scontrol show job -o ID` (one line of `Key=Value` words).
-pub fn output_path(scontrol: &str) -> Option<std::path::PathBuf> {
-    scontrol
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("StdOut="))
-        .filter(|path| !path.is_empty())
-        .map(std::path::PathBuf::from)
 }
 
 #[cfg(test)]
@@ -91,26 +87,17 @@ mod tests {
     #[test]
     fn squeue_lines_become_phases_by_job_id() {
         let listed = parse(
-            "12|PENDING|exp:abc\n13|RUNNING|(null)\n14|COMPLETED|exp:def\n15|CANCELLED by 0|\n\ngarbage\n|RUNNING|x\n16||x\n",
+            "12|PENDING|exp:abc|/r/slurm/a/job.sh\n13|RUNNING|(null)\n14|COMPLETED|exp:def|/s.sh\n15|CANCELLED by 0|\n\ngarbage\n|RUNNING|x\n16||x\n",
         );
         assert_eq!(listed.len(), 4);
         assert_eq!(listed["12"].phase, Phase::Queued);
         assert_eq!(listed["12"].comment, "exp:abc");
+        assert_eq!(listed["12"].script, "/r/slurm/a/job.sh");
+        assert_eq!(listed["13"].script, "");
         assert_eq!(listed["13"].phase, Phase::Running);
         assert_eq!(listed["13"].comment, "");
         assert_eq!(listed["14"].phase, Phase::Ended("COMPLETED".into()));
         assert_eq!(listed["15"].phase, Phase::Ended("CANCELLED".into()));
-    }
-
-    #[test]
-    fn scontrol_names_the_jobs_output_file() {
-        let line = "JobId=144 JobName=t UserId=root(0) JobState=RUNNING Reason=None StdErr=/r/slurm/t/job-144.log StdIn=/dev/null StdOut=/r/slurm/t/job-144.log Power=";
-        assert_eq!(
-            output_path(line),
-            Some(std::path::PathBuf::from("/r/slurm/t/job-144.log"))
-        );
-        assert_eq!(output_path("JobId=1 StdOut="), None);
-        assert_eq!(output_path(""), None);
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn script(what: &str, command: &[String]) -> String {
 }
 
 /// A digest of the cache directory's path, to tell runs into different caches apart.
-fn cache_digest(cache: &Path) -> String {
+pub fn cache_digest(cache: &Path) -> String {
     let digest = exp_runtime::run_dir::sha256_hex(cache.display().to_string().as_bytes());
     digest[..12].to_string()
 }
