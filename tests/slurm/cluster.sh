@@ -29,8 +29,9 @@ install_missing() {
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
     die "${missing[*]} missing: install them (apt-get install ${missing[*]}) or run this as root"
   echo "cluster.sh: installing ${missing[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Onto stderr: `up` prints only the configuration's path on stdout, for the caller to read.
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
 # A port nothing listens on, from a start value.
