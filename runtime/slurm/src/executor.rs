@@ -429,7 +429,9 @@ impl Slurm {
     fn submit_all(&self, batch: Batch) -> Vec<(u64, Result<String, String>)> {
         let groups = grouped(batch, |pending| submit::shared_args(&self.spec(pending)));
         let mut submitted = Vec::new();
-        for members in groups {
+        for mut members in groups {
+            // Tasks in the order of their nodes' names, whichever was ready first.
+            members.sort_by(|(_, a), (_, b)| a.task.node.cmp(&b.task.node));
             let specs: Vec<JobSpec> = members
                 .iter()
                 .map(|(_, pending)| self.spec(pending))

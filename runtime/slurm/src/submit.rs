@@ -107,7 +107,7 @@ pub fn array_submission(specs: &[JobSpec], tasks: &Path, dir: &Path) -> Submissi
     let first = &specs[0];
     let mut args = vec![
         "--parsable".to_string(),
-        format!("--job-name={}", first.node),
+        format!("--job-name={}", array_name(specs)),
         format!("--comment=exp-array:{}", cache_digest(first.cache)),
         format!("--output={}", dir.join("job-%A_%a.log").display()),
         "--open-mode=append".to_string(),
@@ -127,6 +127,18 @@ pub fn array_submission(specs: &[JobSpec], tasks: &Path, dir: &Path) -> Submissi
             ),
             &command,
         ),
+    }
+}
+
+/// A job array's name: its nodes' common name without the sweep point (`t` for `t[seed=0]`,
+/// `t[seed=1]`), else its first node's.
+fn array_name(specs: &[JobSpec]) -> String {
+    let family = |node: &str| node.split('[').next().unwrap_or(node).to_string();
+    let first = family(specs[0].node);
+    if specs.iter().all(|spec| family(spec.node) == first) {
+        first
+    } else {
+        specs[0].node.to_string()
     }
 }
 
@@ -231,7 +243,7 @@ mod tests {
             submission.args,
             [
                 "--parsable",
-                "--job-name=ft[lr=0.1,seed=1]",
+                "--job-name=ft",
                 "--comment=exp-array:d8ba76393464",
                 "--output=/shared/runs/x/slurm/arrays/job-%A_%a.log",
                 "--open-mode=append",
