@@ -356,8 +356,11 @@ fn a_job_cancelled_mid_training_is_submitted_again_and_resumes_to_the_same_weigh
     let status = wait_for(&mut head, Duration::from_secs(600));
     let stderr = std::fs::read_to_string(test.path("head.log")).expect("read head.log");
     assert!(status.success(), "{stderr}");
+    // Said by the job's result (it checkpointed on SIGTERM), or, had Slurm killed it before
+    // it could write one, by its state.
     assert!(
-        stderr.contains(&format!("Slurm job {job} was stopped")),
+        stderr.contains(&format!("Slurm job {job} was stopped (CANCELLED)"))
+            || stderr.contains(&format!("Slurm job {job} ended CANCELLED")),
         "{stderr}"
     );
     assert_eq!(submitted_in(&stderr).len(), 3, "{stderr}");
