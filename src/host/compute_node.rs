@@ -30,17 +30,6 @@ pub struct Asked {
     pub device: DeviceChoice,
 }
 
-/// The node to compute.
-struct NodeJob {
-    file: PathBuf,
-    node: String,
-    key: String,
-    cache: PathBuf,
-    work: PathBuf,
-    threads: usize,
-    device: DeviceChoice,
-}
-
 pub fn compute_node_command(asked: Asked, color: bool) -> Exit {
     let (task, id) = match which_task(&asked) {
         Ok(found) => found,
@@ -49,24 +38,15 @@ pub fn compute_node_command(asked: Asked, color: bool) -> Exit {
             return Exit::InvalidInput;
         }
     };
-    let job = NodeJob {
-        file: asked.file,
-        node: task.node,
-        key: task.key,
-        cache: asked.cache,
-        work: task.work,
-        threads: asked.threads,
-        device: asked.device,
-    };
     if asked.tasks.is_some() {
         // A job array has one output file pattern for all its tasks; each task's log goes
         // beside its node's results, where a node's own job writes it.
-        if let Err(error) = log_to(&job::log_path(&job.work, &id)) {
+        if let Err(error) = log_to(&job::log_path(&task.work, &id)) {
             eprintln!("warning: this task's output stays in Slurm's file: {error}");
         }
     }
-    let result_path = job::result_path(&job.work, &id);
-    let result = compute(&job, &id, color);
+    let result_path = job::result_path(&task.work, &id);
+    let result = compute(&asked, task, &id, color);
     let exit = match result.status {
         JobStatus::Done => Exit::Success,
         JobStatus::Failed => Exit::NodesFailed,
@@ -139,38 +119,39 @@ fn log_to(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn compute(job: &NodeJob, id: &str, color: bool) -> JobResult {
+/// Computes `task`'s node as `asked`; what the result file will say.
+fn compute(asked: &Asked, task: Task, id: &str, color: bool) -> JobResult {
     let failed = |message: String| JobResult {
         status: JobStatus::Failed,
         message: Some(message),
         step: None,
         checkpointed: false,
     };
-    let loaded = match crate::load(&job.file, MessageFormat::Human, color) {
+    let loaded = match crate::load(&asked.file, MessageFormat::Human, color) {
         Ok(loaded) => loaded,
         Err(_) => {
             return failed(format!(
                 "`{}` no longer checks (its diagnostics are above); was it changed since the run started?",
-                job.file.display()
+                asked.file.display()
             ))
         }
     };
     let stop = Arc::new(AtomicBool::new(false));
     crate::install_ctrl_c(stop.clone());
     let options = RunOptions {
-        run_dir: job::run_path(&job.work, id),
-        device: job.device,
+        run_dir: job::run_path(&task.work, id),
+        device: asked.device,
         jobs: 1,
-        threads: job.threads,
-        source_path: job.file.display().to_string(),
+        threads: asked.threads,
+        source_path: asked.file.display().to_string(),
         source_sha256: exp_runtime::run_dir::sha256_hex(&loaded.bytes),
         exp_version: env!("CARGO_PKG_VERSION").to_string(),
-        cache_dir: Some(job.cache.clone()),
+        cache_dir: Some(asked.cache.clone()),
         force: Vec::new(),
         explain: false,
         only: Some(OnlyNode {
-            name: job.node.clone(),
-            key: job.key.clone(),
+            name: task.node.clone(),
+            key: task.key,
         }),
         remote: None,
         stop,
@@ -187,7 +168,7 @@ fn compute(job: &NodeJob, id: &str, color: bool) -> JobResult {
     let outcome = summary
         .outcomes
         .iter()
-        .find(|(name, _)| *name == job.node)
+        .find(|(name, _)| *name == task.node)
         .map(|(_, outcome)| outcome);
     match outcome {
         Some(NodeOutcome::Done { .. } | NodeOutcome::Cached { .. }) => JobResult {
@@ -210,7 +191,7 @@ fn compute(job: &NodeJob, id: &str, color: bool) -> JobResult {
         Some(NodeOutcome::Skipped { because }) => failed(format!("not computed: {because}")),
         Some(NodeOutcome::NotNeeded) | None => failed(format!(
             "the run computed no node `{}`; this is a bug in exp",
-            job.node
+            task.node
         )),
     }
 }

@@ -282,6 +282,14 @@ fn comment_ranges(text: &str) -> Vec<(usize, usize)> {
     ranges
 }
 
+/// Fails the test unless `text` parses without a diagnostic and passes `check_valid`.
+fn assert_valid(grammar: &Grammar, text: &str) {
+    let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let problems = check_valid(grammar, text, &file);
+    assert!(problems.is_empty(), "{text}\n{}", problems.join("\n"));
+}
+
 /// Every check for a file both grammars must accept; returns what is wrong, one line each.
 fn check_valid(grammar: &Grammar, text: &str, file: &File) -> Vec<String> {
     let highlight = grammar.tokenize(text);
@@ -455,18 +463,9 @@ fn error_files_do_not_break_the_highlighter() {
 fn lets_and_arithmetic_are_highlighted() {
     let grammar = Grammar::load();
     let text = "let base = 1e-3\nlet warm = (10% + 5%) * 2\nmodel net = mlp { hidden: [base * -2 / 4, -(warm)] }\n";
-    let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
-    assert!(diagnostics.is_empty(), "{diagnostics:?}");
-    let problems = check_valid(&grammar, text, &file);
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_valid(&grammar, text);
     let highlight = grammar.tokenize(text);
-    let has = |needle: &str, prefix: &str| {
-        let scopes = highlight.scopes_at(needle);
-        assert!(
-            scopes.iter().any(|scope| scope.starts_with(prefix)),
-            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
-        );
-    };
+    let has = |needle: &str, prefix: &str| highlight.assert_scoped(needle, prefix);
     has("let base", "storage.type");
     has("base = 1e-3", "entity.name.function");
     has("* 2", "keyword.operator.arithmetic");
@@ -501,19 +500,10 @@ merge m = average(run.ft, two.both) { alpha: 0.5 }
 fn sweeps_templates_and_sequences_are_highlighted() {
     let grammar = Grammar::load();
     for text in [SWEEPS_AND_TEMPLATES, SWEEPS_AND_TEMPLATES_TIGHT] {
-        let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
-        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
-        let problems = check_valid(&grammar, text, &file);
-        assert!(problems.is_empty(), "{text}\n{}", problems.join("\n"));
+        assert_valid(&grammar, text);
     }
     let highlight = grammar.tokenize(SWEEPS_AND_TEMPLATES);
-    let has = |needle: &str, prefix: &str| {
-        let scopes = highlight.scopes_at(needle);
-        assert!(
-            scopes.iter().any(|scope| scope.starts_with(prefix)),
-            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
-        );
-    };
+    let has = |needle: &str, prefix: &str| highlight.assert_scoped(needle, prefix);
     has("template finetune", "storage.type.template");
     has("finetune(net, data", "entity.name.function");
     has("net, data, lr)", "variable.parameter");
@@ -563,13 +553,7 @@ fn sweeps_templates_and_sequences_are_highlighted() {
 fn quickstart_spot_checks() {
     let grammar = Grammar::load();
     let highlight = grammar.tokenize(&read("experiments/quickstart.exp"));
-    let has = |needle: &str, prefix: &str| {
-        let scopes = highlight.scopes_at(needle);
-        assert!(
-            scopes.iter().any(|scope| scope.starts_with(prefix)),
-            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
-        );
-    };
+    let has = |needle: &str, prefix: &str| highlight.assert_scoped(needle, prefix);
     has("// quickstart.exp", "comment.line");
     has("// `digits`", "comment.line");
     has("import std", "keyword.other.import");
@@ -737,18 +721,9 @@ fn the_vscode_manifest_points_at_the_grammar() {
 fn resources_and_quantities_are_highlighted() {
     let text = "resources {\n  default: { cpus: 2, memory: 4 GB, time: 30 min }\n  train: { gpus: 1, time: 1.5 h, partition: \"gpu\" }\n  ft: { memory: 512 MiB, time: 90 s }\n}\n";
     let grammar = Grammar::load();
-    let (file, diagnostics) = exp_syntax::parse(FileId(0), text);
-    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
-    let problems = check_valid(&grammar, text, &file);
-    assert!(problems.is_empty(), "{text}\n{}", problems.join("\n"));
+    assert_valid(&grammar, text);
     let highlight = grammar.tokenize(text);
-    let has = |needle: &str, prefix: &str| {
-        let scopes = highlight.scopes_at(needle);
-        assert!(
-            scopes.iter().any(|scope| scope.starts_with(prefix)),
-            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
-        );
-    };
+    let has = |needle: &str, prefix: &str| highlight.assert_scoped(needle, prefix);
     has("resources", "keyword.other");
     has("train:", "variable.other.property");
     has("4 GB", "constant.numeric.quantity");

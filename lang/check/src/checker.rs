@@ -676,6 +676,25 @@ impl<'a> Checker<'a> {
         });
     }
 
+    /// Whether `key` is the first field of its name in a block (`seen` holds those before
+    /// it); a repeat is reported (E0012), and its caller skips it.
+    fn first_of_its_name<'f>(
+        &mut self,
+        seen: &mut HashMap<&'f str, Span>,
+        key: &'f ast::Ident,
+    ) -> bool {
+        if let Some(first) = seen.get(key.name.as_str()) {
+            self.errors.push(CheckError::DuplicateField {
+                field: key.name.clone(),
+                span: key.span,
+                first: *first,
+            });
+            return false;
+        }
+        seen.insert(key.name.as_str(), key.span);
+        true
+    }
+
     fn wrong_type(&mut self, field: &ast::Field, expected: &str, example: Option<String>) {
         self.errors.push(CheckError::WrongFieldType {
             field: field.key.name.clone(),

@@ -117,22 +117,7 @@ impl ResourceRequest {
     }
 
     pub fn is_empty(&self) -> bool {
-        let ResourceRequest {
-            cpus,
-            memory_mb,
-            gpus,
-            gpu_type,
-            time_minutes,
-            partition,
-            account,
-        } = self;
-        cpus.is_none()
-            && memory_mb.is_none()
-            && gpus.is_none()
-            && gpu_type.is_none()
-            && time_minutes.is_none()
-            && partition.is_none()
-            && account.is_none()
+        *self == ResourceRequest::default()
     }
 }
 

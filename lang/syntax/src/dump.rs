@@ -65,26 +65,10 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
                 let _ = writeln!(out, "seed {} @{}", seed.value, range(seed.span));
             }
             Item::Policy(policy) => {
-                let _ = writeln!(out, "policy @{}", range(policy.span));
-                for field in &policy.block.fields {
-                    let _ = writeln!(
-                        out,
-                        "{indent}  {}: {}",
-                        field.key.name,
-                        expr_text(&field.value)
-                    );
-                }
+                dump_block_item("policy", &policy.block, policy.span, indent, out);
             }
             Item::Resources(resources) => {
-                let _ = writeln!(out, "resources @{}", range(resources.span));
-                for field in &resources.block.fields {
-                    let _ = writeln!(
-                        out,
-                        "{indent}  {}: {}",
-                        field.key.name,
-                        expr_text(&field.value)
-                    );
-                }
+                dump_block_item("resources", &resources.block, resources.span, indent, out);
             }
             Item::Let(binding) => {
                 let _ = writeln!(
@@ -144,6 +128,25 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
                 }
             }
         }
+    }
+}
+
+/// A top-level `WORD { fields }` item (`policy`, `resources`): its word, then a field a line.
+fn dump_block_item(
+    word: &str,
+    block: &Block,
+    span: exp_diag::Span,
+    indent: &str,
+    out: &mut String,
+) {
+    let _ = writeln!(out, "{word} @{}", range(span));
+    for field in &block.fields {
+        let _ = writeln!(
+            out,
+            "{indent}  {}: {}",
+            field.key.name,
+            expr_text(&field.value)
+        );
     }
 }
 

@@ -268,14 +268,16 @@ impl<'s> Printer<'s> {
     }
 
     fn item_entry<'a>(&self, item: &'a Item) -> Entry<'a> {
-        let simple = |head: String, span: exp_diag::Span| Entry {
+        // An item of one line, or a word and its `{ fields }` (`policy`, `resources`).
+        let entry = |head: String, tail: Tail<'a>, span: exp_diag::Span| Entry {
             head,
-            tail: Tail::None,
+            tail,
             suffix: "",
             start: span.start as usize,
             end: span.end as usize,
             always_break: false,
         };
+        let simple = |head: String, span: exp_diag::Span| entry(head, Tail::None, span);
         match item {
             Item::Import(import) => simple(format!("import {}", import.dotted()), import.span),
             Item::Plugin(plugin) => simple(
@@ -283,22 +285,16 @@ impl<'s> Printer<'s> {
                 plugin.span,
             ),
             Item::Seed(seed) => simple(format!("seed {}", self.slice(seed.value_span)), seed.span),
-            Item::Policy(policy) => Entry {
-                head: "policy ".to_string(),
-                tail: Tail::Block(&policy.block),
-                suffix: "",
-                start: policy.span.start as usize,
-                end: policy.span.end as usize,
-                always_break: false,
-            },
-            Item::Resources(resources) => Entry {
-                head: "resources ".to_string(),
-                tail: Tail::Block(&resources.block),
-                suffix: "",
-                start: resources.span.start as usize,
-                end: resources.span.end as usize,
-                always_break: false,
-            },
+            Item::Policy(policy) => entry(
+                "policy ".to_string(),
+                Tail::Block(&policy.block),
+                policy.span,
+            ),
+            Item::Resources(resources) => entry(
+                "resources ".to_string(),
+                Tail::Block(&resources.block),
+                resources.span,
+            ),
             Item::Let(binding) => self
                 .value_entry(format!("let {} = ", binding.name.name), &binding.value, "")
                 .spanning(binding.span),

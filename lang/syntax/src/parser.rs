@@ -728,13 +728,7 @@ impl Builder {
             Rule::string | Rule::bad_string => ExprKind::Str(self.string(pair)),
             Rule::duration => {
                 let mut parts = children(pair);
-                let amount = match parts.next() {
-                    Some(number) if number.as_rule() == Rule::integer => {
-                        self.integer(&number) as f64
-                    }
-                    Some(number) => self.float(&number),
-                    None => 0.0,
-                };
+                let amount = self.amount(parts.next());
                 let unit_text = parts.next().map_or("", |unit| unit.as_str());
                 let duration = match unit_text {
                     "%" => Duration {
@@ -758,13 +752,7 @@ impl Builder {
             }
             Rule::quantity => {
                 let mut parts = children(pair);
-                let amount = match parts.next() {
-                    Some(number) if number.as_rule() == Rule::integer => {
-                        self.integer(&number) as f64
-                    }
-                    Some(number) => self.float(&number),
-                    None => 0.0,
-                };
+                let amount = self.amount(parts.next());
                 let unit = match parts.next().map_or("", |unit| unit.as_str()) {
                     "MB" | "MiB" => QuantityUnit::Megabytes,
                     "GB" | "GiB" => QuantityUnit::Gigabytes,
@@ -786,6 +774,15 @@ impl Builder {
             }
         };
         Expr { kind, span }
+    }
+
+    /// The number before a unit (`10` of `10 steps`, `1.5` of `1.5 GB`).
+    fn amount(&mut self, number: Option<Pair<'_, Rule>>) -> f64 {
+        match number {
+            Some(number) if number.as_rule() == Rule::integer => self.integer(&number) as f64,
+            Some(number) => self.float(&number),
+            None => 0.0,
+        }
     }
 
     fn integer(&mut self, pair: &Pair<'_, Rule>) -> i64 {

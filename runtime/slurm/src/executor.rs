@@ -134,22 +134,31 @@ impl Slurm {
     fn earlier_job(&self, key: &str, cache: &Path) -> Option<(String, PathBuf)> {
         let mut state = self.lock();
         if state.earlier.is_none() {
+            // A listing that fails adopts nothing: the nodes are submitted again (the same
+            // entries computed twice, still correct), and the polling reports squeue's failure.
             let listed = list_jobs().unwrap_or_default();
             state.earlier = Some(earlier_jobs(listed, &submit::cache_digest(cache)));
         }
         let (id, work) = state.earlier.as_mut()?.remove(key)?;
-        state.jobs.insert(id.clone(), Phase::Queued);
+        drop(state);
+        self.track(std::slice::from_ref(&id));
         Some((id, work))
+    }
+
+    /// Starts waiting for jobs just submitted (or adopted): look at the queue again soon.
+    fn track(&self, ids: &[String]) {
+        let mut state = self.lock();
+        for id in ids {
+            state.jobs.insert(id.clone(), Phase::Queued);
+        }
+        state.interval = POLL_MIN;
     }
 
     /// Submits a node's job; returns its id.
     fn submit(&self, spec: &JobSpec) -> Result<String, String> {
         create_dir(spec.work)?;
         let id = self.sbatch(&submit::submission(spec), &spec.work.join("job.sh"))?;
-        let mut state = self.lock();
-        state.jobs.insert(id.clone(), Phase::Queued);
-        // A new job: look again soon.
-        state.interval = POLL_MIN;
+        self.track(std::slice::from_ref(&id));
         Ok(id)
     }
 
@@ -197,7 +206,12 @@ impl Slurm {
                     .map(|(id, phase)| (id.clone(), phase.clone()))
                     .collect();
                 drop(state);
-                cancel(&ids);
+                if let Err(message) = cancel(&ids) {
+                    observer.message(
+                        node,
+                        &format!("could not ask Slurm to stop this run's jobs ({message}); they run to their end"),
+                    );
+                }
                 state = self.lock();
             }
             match state.jobs.get(id).cloned() {
@@ -309,20 +323,10 @@ impl Remote for Slurm {
                 );
                 (id, earlier_work)
             }
-            None => {
-                let id = self.submit_batched(&spec).map_err(|message| {
-                    remote::failed(
-                        node,
-                        RemoteFailure {
-                            job: "no Slurm job".to_string(),
-                            log: None,
-                            message,
-                        },
-                    )
-                })?;
-                observer.message(node, &format!("queued as Slurm job {id}"));
-                (id, work.clone())
-            }
+            None => (
+                queued(node, observer, self.submit_batched(&spec))?,
+                work.clone(),
+            ),
         };
         loop {
             let ended = self.wait(&id, node, observer);
@@ -359,7 +363,7 @@ impl Remote for Slurm {
                     observer.message(node, &why);
                 }
             }
-            id = self.submit_or_fail(&spec, node, observer)?;
+            id = queued(node, observer, self.submit(&spec))?;
             job_work = work.clone();
         }
     }
@@ -488,34 +492,30 @@ impl Slurm {
         let ids: Vec<String> = (0..tasks.len())
             .map(|task| format!("{array}_{task}"))
             .collect();
-        let mut state = self.lock();
-        for id in &ids {
-            state.jobs.insert(id.clone(), Phase::Queued);
-        }
-        state.interval = POLL_MIN;
+        self.track(&ids);
         Ok(ids)
     }
+}
 
-    fn submit_or_fail(
-        &self,
-        spec: &JobSpec,
-        node: &exp_ir::Node,
-        observer: &dyn Observer,
-    ) -> Result<String, RunError> {
-        match self.submit(spec) {
-            Ok(id) => {
-                observer.message(node, &format!("queued as Slurm job {id}"));
-                Ok(id)
-            }
-            Err(message) => Err(remote::failed(
-                node,
-                RemoteFailure {
-                    job: "no Slurm job".to_string(),
-                    log: None,
-                    message,
-                },
-            )),
+/// Says that a node's job is queued; or fails the node, which has no job, with why.
+fn queued(
+    node: &exp_ir::Node,
+    observer: &dyn Observer,
+    submitted: Result<String, String>,
+) -> Result<String, RunError> {
+    match submitted {
+        Ok(id) => {
+            observer.message(node, &format!("queued as Slurm job {id}"));
+            Ok(id)
         }
+        Err(message) => Err(remote::failed(
+            node,
+            RemoteFailure {
+                job: "no Slurm job".to_string(),
+                log: None,
+                message,
+            },
+        )),
     }
 }
 
@@ -700,25 +700,34 @@ fn list_jobs() -> Result<HashMap<String, Listed>, String> {
 
 /// Ctrl-C in the head: running jobs get SIGTERM (their training checkpoints and stops),
 /// queued ones are cancelled.
-fn cancel(jobs: &[(String, Phase)]) {
-    let running: Vec<&str> = jobs
-        .iter()
-        .filter(|(_, phase)| *phase == Phase::Running)
-        .map(|(id, _)| id.as_str())
-        .collect();
-    let queued: Vec<&str> = jobs
-        .iter()
-        .filter(|(_, phase)| *phase == Phase::Queued)
-        .map(|(id, _)| id.as_str())
-        .collect();
-    if !running.is_empty() {
-        let _ = Command::new("scancel")
-            .args(["--batch", "--signal=TERM"])
-            .args(&running)
-            .status();
+fn cancel(jobs: &[(String, Phase)]) -> Result<(), String> {
+    let of = |wanted: Phase| -> Vec<&str> {
+        jobs.iter()
+            .filter(|(_, phase)| *phase == wanted)
+            .map(|(id, _)| id.as_str())
+            .collect()
+    };
+    scancel(&["--batch", "--signal=TERM"], &of(Phase::Running))?;
+    scancel(&[], &of(Phase::Queued))
+}
+
+/// `scancel OPTIONS IDS`, when there are ids.
+fn scancel(options: &[&str], ids: &[&str]) -> Result<(), String> {
+    if ids.is_empty() {
+        return Ok(());
     }
-    if !queued.is_empty() {
-        let _ = Command::new("scancel").args(&queued).status();
+    let output = Command::new("scancel")
+        .args(options)
+        .args(ids)
+        .output()
+        .map_err(|error| format!("cannot run `scancel`: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "scancel failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
 }
 
@@ -971,6 +980,18 @@ mod tests {
             earlier["key-t1"],
             ("8_1".to_string(), dir.path().join("slurm/t1"))
         );
+    }
+
+    #[test]
+    fn a_failed_scancel_is_an_error_and_nothing_to_cancel_runs_nothing() {
+        assert_eq!(scancel(&["--batch"], &[]), Ok(()));
+        assert_eq!(
+            cancel(&[("1".into(), Phase::Ended("COMPLETED".into()))]),
+            Ok(())
+        );
+        // Not a job id (or no scancel here at all): either way, said.
+        let error = scancel(&[], &["not-a-job"]).unwrap_err();
+        assert!(error.contains("scancel"), "{error}");
     }
 
     #[test]

@@ -72,14 +72,20 @@ fn only_index(graph: &Graph, only: &OnlyNode) -> Result<usize, RunError> {
 
 /// Node `index` and every node above it (its inputs, theirs, ...), by index.
 fn above(graph: &Graph, index: usize) -> Vec<bool> {
-    let mut above = vec![false; graph.nodes.len()];
+    reach_up(graph, index, |_| true)
+}
+
+/// Node `index` and the nodes above it reached going up through those `through` accepts
+/// (a node it refuses is reached, but not what is above it), by index.
+fn reach_up(graph: &Graph, index: usize, through: impl Fn(usize) -> bool) -> Vec<bool> {
+    let mut reached = vec![false; graph.nodes.len()];
     let mut stack = vec![index];
     while let Some(index) = stack.pop() {
-        if !std::mem::replace(&mut above[index], true) {
+        if !std::mem::replace(&mut reached[index], true) && through(index) {
             stack.extend(graph.nodes[index].inputs.iter().map(|input| input.node.0));
         }
     }
-    above
+    reached
 }
 
 /// A one-node run (a Slurm job) computes the node its head process asked for, under the same

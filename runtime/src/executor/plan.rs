@@ -84,16 +84,9 @@ pub(super) fn plan(
 /// Keeps the decisions of node `target` and of what it needs: going up from it through nodes
 /// that run (a cached node needs nothing above it). Every other node is not needed.
 fn only(graph: &Graph, decisions: &mut [Decision], target: usize) {
-    let mut needed = vec![false; decisions.len()];
-    let mut stack = vec![target];
-    while let Some(index) = stack.pop() {
-        if std::mem::replace(&mut needed[index], true) {
-            continue;
-        }
-        if matches!(decisions[index], Decision::Run) {
-            stack.extend(graph.nodes[index].inputs.iter().map(|input| input.node.0));
-        }
-    }
+    let needed = super::reach_up(graph, target, |index| {
+        matches!(decisions[index], Decision::Run)
+    });
     for (decision, needed) in decisions.iter_mut().zip(needed) {
         if !needed {
             *decision = Decision::NotNeeded;

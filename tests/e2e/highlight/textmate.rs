@@ -350,4 +350,13 @@ impl Highlight {
             .unwrap_or_else(|| panic!("`{needle}` is not in the file"));
         &self.scopes[at]
     }
+
+    /// Fails the test unless a scope at the first occurrence of `needle` starts with `prefix`.
+    pub(super) fn assert_scoped(&self, needle: &str, prefix: &str) {
+        let scopes = self.scopes_at(needle);
+        assert!(
+            scopes.iter().any(|scope| scope.starts_with(prefix)),
+            "`{needle}` should be scoped `{prefix}*`, found {scopes:?}"
+        );
+    }
 }

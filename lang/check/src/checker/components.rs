@@ -199,17 +199,11 @@ impl Checker<'_> {
             .as_ref()
             .map_or(&[][..], |block| &block.fields[..]);
         for field in fields {
-            let key = field.key.name.as_str();
-            if let Some(first) = seen.get(key) {
-                self.errors.push(CheckError::DuplicateField {
-                    field: key.to_string(),
-                    span: field.key.span,
-                    first: *first,
-                });
+            if !self.first_of_its_name(&mut seen, &field.key) {
                 ok = false;
                 continue;
             }
-            seen.insert(key, field.key.span);
+            let key = field.key.name.as_str();
             let Some(param) = schema.param(key) else {
                 self.errors.push(CheckError::UnknownParam {
                     component: schema.name.clone(),

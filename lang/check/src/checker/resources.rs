@@ -44,16 +44,10 @@ impl Checker<'_> {
         let mut rules = Vec::new();
         let mut seen: HashMap<&str, Span> = HashMap::default();
         for field in &resources.block.fields {
-            let key = field.key.name.as_str();
-            if let Some(first) = seen.get(key) {
-                self.errors.push(CheckError::DuplicateField {
-                    field: key.to_string(),
-                    span: field.key.span,
-                    first: *first,
-                });
+            if !self.first_of_its_name(&mut seen, &field.key) {
                 continue;
             }
-            seen.insert(key, field.key.span);
+            let key = field.key.name.as_str();
             let scope = self.resource_scope(&field.key);
             let ExprKind::Record(block) = &field.value.kind else {
                 self.wrong_type(
@@ -120,16 +114,10 @@ impl Checker<'_> {
         let mut request = ResourceRequest::default();
         let mut seen: HashMap<&str, Span> = HashMap::default();
         for field in &block.fields {
-            let name = field.key.name.as_str();
-            if let Some(first) = seen.get(name) {
-                self.errors.push(CheckError::DuplicateField {
-                    field: name.to_string(),
-                    span: field.key.span,
-                    first: *first,
-                });
+            if !self.first_of_its_name(&mut seen, &field.key) {
                 continue;
             }
-            seen.insert(name, field.key.span);
+            let name = field.key.name.as_str();
             match name {
                 "cpus" => request.cpus = self.count(field, 1),
                 "gpus" => request.gpus = self.count(field, 0),
