@@ -114,32 +114,23 @@ fn dump_items(items: &[Item], indent: &str, out: &mut String) {
                             range(def.span)
                         );
                     }
-                    DefBody::Block(block) => {
-                        let _ = writeln!(out, "{head} @{}", range(def.span));
-                        for field in &block.fields {
-                            let _ = writeln!(
-                                out,
-                                "{indent}  {}: {}",
-                                field.key.name,
-                                expr_text(&field.value)
-                            );
-                        }
-                    }
+                    DefBody::Block(block) => dump_block_item(&head, block, def.span, indent, out),
                 }
             }
         }
     }
 }
 
-/// A top-level `WORD { fields }` item (`policy`, `resources`): its word, then a field a line.
+/// An item that is a head and `{ fields }` (`policy`, `resources`, a definition's block): the
+/// head, then a field a line.
 fn dump_block_item(
-    word: &str,
+    head: &str,
     block: &Block,
     span: exp_diag::Span,
     indent: &str,
     out: &mut String,
 ) {
-    let _ = writeln!(out, "{word} @{}", range(span));
+    let _ = writeln!(out, "{head} @{}", range(span));
     for field in &block.fields {
         let _ = writeln!(
             out,
