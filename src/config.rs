@@ -1,5 +1,6 @@
 //! `exp.toml`: what a project or a user settles once instead of on every command line: which
-//! executor `exp run` uses and how it reaches Slurm.
+//! executor `exp run` uses and how it reaches Slurm, and how run directories hold the cache's
+//! checkpoints.
 //!
 //! Two files are read, the user's (`$XDG_CONFIG_HOME/exp/config.toml`, else
 //! `~/.config/exp/config.toml`) and then the project's (the nearest `exp.toml` in the
@@ -17,6 +18,10 @@
 //! poll_seconds = 5          # the longest wait between two `squeue` calls
 //! resubmissions = 3         # times a cancelled, preempted or timed-out job is submitted again
 //! sbatch_args = ["--qos=normal"]
+//!
+//! [cache]
+//! files = "copy"            # each run directory a copy of its own; "link" (the default)
+//!                           # hard-links the cache's read-only checkpoints where it can
 //! ```
 
 use std::ffi::OsString;
@@ -41,6 +46,23 @@ pub struct Config {
     pub run: RunConfig,
     #[serde(default)]
     pub slurm: SlurmConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    pub files: Option<CacheFiles>,
+}
+
+/// How run directories hold the cache's checkpoints (the runtime's `CacheFiles`). Its own
+/// type here: `exp`, which reads this file too, must not link the runtime (and libtorch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheFiles {
+    Link,
+    Copy,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
@@ -95,6 +117,9 @@ impl Config {
                 poll_seconds: self.slurm.poll_seconds.or(base.slurm.poll_seconds),
                 resubmissions: self.slurm.resubmissions.or(base.slurm.resubmissions),
                 sbatch_args: self.slurm.sbatch_args.or(base.slurm.sbatch_args),
+            },
+            cache: CacheConfig {
+                files: self.cache.files.or(base.cache.files),
             },
         }
     }
@@ -172,6 +197,15 @@ mod tests {
         assert_eq!(merged.slurm.account.as_deref(), Some("lab"));
         assert_eq!(merged.slurm.max_jobs, Some(10));
         assert_eq!(merged.slurm.resubmissions, None);
+        assert_eq!(merged.cache.files, None);
+        let project: Config = toml::from_str("[cache]\nfiles = \"copy\"\n").unwrap();
+        let user: Config = toml::from_str("[cache]\nfiles = \"link\"\n").unwrap();
+        assert_eq!(project.over(user).cache.files, Some(CacheFiles::Copy));
+        let error = toml::from_str::<Config>("[cache]\nfiles = \"symlink\"\n").unwrap_err();
+        assert!(
+            error.to_string().contains("expected `link` or `copy`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ use exp_plugin_api::host::ForeignDataset;
 use exp_plugin_api::sdk::DataInfo;
 use tch::Tensor;
 
+use crate::weights::Weights;
+
 pub enum Artifact {
     Dataset(DatasetArtifact),
     Model(ModelArtifact),
@@ -149,9 +151,9 @@ pub struct ModelArtifact {
     pub architecture: ComponentRef,
     /// The dataset info that sized the architecture.
     pub data: DataInfo,
-    /// Detached copies of every tensor, by checkpoint key; behind a lock because libtorch
-    /// tensors may be read by one thread at a time through tch.
-    pub weights: Mutex<Vec<(String, Tensor)>>,
+    /// Detached copies of every tensor, by checkpoint key; a model restored from the cache
+    /// reads them from its checkpoint when a node first asks.
+    pub weights: Weights,
     pub checkpoint: PathBuf,
     /// The data sources that fed these weights (with example counts), for the ledger.
     pub ledger: Vec<LedgerEntry>,
@@ -164,20 +166,6 @@ pub struct ModelArtifact {
     pub memory: Memory,
     /// For a model of token sequences: the tokenizer it reads text through.
     pub tokenizer: Option<Arc<TokenizerArtifact>>,
-}
-
-impl ModelArtifact {
-    /// The elements of every tensor in the checkpoint: the model's size in the manifest.
-    pub fn parameter_count(&self) -> u64 {
-        let weights = self
-            .weights
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        weights
-            .iter()
-            .map(|(_, tensor)| tensor.numel() as u64)
-            .sum()
-    }
 }
 
 /// The extra memory a method holds, for comparing continual-learning methods: copies of the

@@ -36,6 +36,7 @@ use crate::error::RunError;
 use crate::registry::Registry;
 use crate::run_dir::{file_sha256, sha256_hex, MetricLine, RunDir};
 use crate::table::Table;
+use crate::weights::{take_named, Weights};
 
 /// Everything that determines a node's result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -70,18 +71,42 @@ pub struct ComponentIdentity {
     pub files: Vec<(String, String)>,
 }
 
-impl KeyParts {
-    fn key(&self) -> serde_json::Result<String> {
-        let json = serde_json::to_string(self)?;
-        Ok(sha256_hex(json.as_bytes()))
-    }
+/// A node's key parts and the key they hash to, computed once per run.
+///
+/// The parts are kept as the compact JSON that is hashed, not as a tree of values: a run holds
+/// every node's key to its end, and a 6,000-node sweep's trees were 30 MB, a fifth of its heap.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NodeKey {
+    pub key: String,
+    parts: Box<str>,
 }
 
-/// A node's key parts and the key they hash to, computed once per run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodeKey {
-    pub parts: KeyParts,
-    pub key: String,
+impl NodeKey {
+    fn of(parts: &KeyParts) -> serde_json::Result<NodeKey> {
+        let json = serde_json::to_string(parts)?;
+        Ok(NodeKey {
+            key: sha256_hex(json.as_bytes()),
+            parts: json.into_boxed_str(),
+        })
+    }
+
+    /// A key given as it is, without parts (a test's, or one read back).
+    pub fn bare(key: &str) -> NodeKey {
+        NodeKey {
+            key: key.to_string(),
+            parts: Box::default(),
+        }
+    }
+
+    /// The parts the key was hashed from.
+    pub fn parts(&self) -> serde_json::Result<KeyParts> {
+        serde_json::from_str(&self.parts)
+    }
+
+    /// The parts as the JSON that was hashed.
+    pub fn parts_json(&self) -> &str {
+        &self.parts
+    }
 }
 
 /// The components a node uses, each followed by the schedulers of its scheduled parameters.
@@ -181,17 +206,21 @@ pub(crate) fn hashed(path: &Path) -> std::io::Result<String> {
 }
 
 /// Removes every `span` field: where a definition sits in the file is not part of its result.
-fn without_spans(value: Value) -> Value {
+fn without_spans(mut value: Value) -> Value {
+    strip_spans(&mut value);
+    value
+}
+
+/// `without_spans` in place (rebuilding every object was a fifth of computing a large sweep's
+/// keys).
+fn strip_spans(value: &mut Value) {
     match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .filter(|(key, _)| key != "span")
-                .map(|(key, value)| (key, without_spans(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(without_spans).collect()),
-        other => other,
+        Value::Object(fields) => {
+            fields.remove("span");
+            fields.values_mut().for_each(strip_spans);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_spans),
+        _ => {}
     }
 }
 
@@ -205,16 +234,12 @@ pub fn node_keys(
     exp_version: &str,
     wanted: Option<&[bool]>,
 ) -> Result<Vec<NodeKey>, RunError> {
-    let mut plugin_hashes: BTreeMap<PathBuf, String> = BTreeMap::new();
     let mut keys: Vec<NodeKey> = Vec::with_capacity(graph.nodes.len());
     for node in &graph.nodes {
         // A node the run does not want gets no key (an empty one): a job computing one node of
         // a study of 100,000 needs only the keys of that node and what is above it.
         if wanted.is_some_and(|wanted| !wanted[node.id.0]) {
-            keys.push(NodeKey {
-                parts: KeyParts::default(),
-                key: String::new(),
-            });
+            keys.push(NodeKey::default());
             continue;
         }
         let components = components_of(&node.kind)
@@ -227,21 +252,14 @@ pub fn node_keys(
                     .unwrap_or_default();
                 let (plugin, plugin_version, plugin_sha256) = match provider {
                     Some(plugin) => {
-                        let hash = match plugin_hashes.get(&plugin.path) {
-                            Some(hash) => hash.clone(),
-                            None => {
-                                // A plugin file that cannot be read now is one whose results
-                                // could not be told apart from another build's.
-                                let hash = file_sha256(&plugin.path).ok_or_else(|| {
-                                    RunError::PluginUnreadable {
-                                        node: node.name.clone(),
-                                        path: plugin.path.display().to_string(),
-                                    }
-                                })?;
-                                plugin_hashes.insert(plugin.path.clone(), hash.clone());
-                                hash
+                        // A plugin file that cannot be read now is one whose results could not
+                        // be told apart from another build's.
+                        let hash = registry.plugin_sha256(plugin).ok_or_else(|| {
+                            RunError::PluginUnreadable {
+                                node: node.name.clone(),
+                                path: plugin.path.display().to_string(),
                             }
-                        };
+                        })?;
                         (plugin.name.clone(), plugin.version.clone(), hash)
                     }
                     None => Default::default(),
@@ -297,12 +315,12 @@ pub fn node_keys(
             threads: threads as u64,
             inputs,
         };
-        let key = parts.key().map_err(|error| RunError::CacheKey {
+        let node_key = NodeKey::of(&parts).map_err(|error| RunError::CacheKey {
             node: node.name.clone(),
             what: "its key parts",
             message: error.to_string(),
         })?;
-        keys.push(NodeKey { parts, key });
+        keys.push(node_key);
     }
     Ok(keys)
 }
@@ -320,6 +338,10 @@ enum Stored {
         metrics: MetricsArtifact,
         /// Tensor names in the model's order (safetensors files sort them).
         order: Vec<String>,
+        /// Their elements, so that a restore need not open the weights to count them (absent
+        /// from entries stored before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parameters: Option<u64>,
         /// The training hooks' carried state; their tensors are in `hooks.safetensors` as
         /// `<index>/<name>`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -438,10 +460,28 @@ impl EntryProblem {
 pub struct Hit {
     meta: Entry,
     dir: PathBuf,
+    /// How its checkpoint goes into a run directory.
+    files: CacheFiles,
+}
+
+/// How a checkpoint is put in a run directory from the cache, or into the cache from a run
+/// directory (`[cache] files` in `exp.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheFiles {
+    /// One file under two names (a hard link) where both are on one filesystem, read-only so
+    /// that neither is changed in place by mistake; a copy elsewhere. A cached rerun of a large
+    /// sweep then writes no checkpoint again.
+    #[default]
+    Link,
+    /// A copy of its own in each run directory (reflinked by filesystems that can, such as
+    /// Btrfs and XFS): a run directory shares nothing with the cache.
+    Copy,
 }
 
 pub struct Cache {
     root: PathBuf,
+    files: CacheFiles,
     /// Serialises writes of the index files.
     index_lock: Mutex<()>,
 }
@@ -455,6 +495,43 @@ fn unusable(node: &str, dir: &Path, message: String) -> RunError {
     }
 }
 
+/// Puts the file `from` at `to`: a checkpoint from a run directory into an entry, or from an
+/// entry into a run directory. With `CacheFiles::Link` both then name one file (a hard link)
+/// where they are on one filesystem, else `to` is a copy. A cached rerun of a large sweep
+/// spent most of its time writing copies of checkpoints it already had.
+///
+/// Whatever was at `to` is removed first, never written through: it may be a link to another
+/// entry's file. Entries' files are read-only (`seal`), so a run directory's checkpoint cannot
+/// be changed in place by mistake either (except by root), and a change made anyway is caught
+/// by the entry's checksum at the next lookup.
+pub(crate) fn share(from: &Path, to: &Path, files: CacheFiles) -> std::io::Result<()> {
+    match fs::remove_file(to) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    if files == CacheFiles::Link && fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    // Another filesystem (EXDEV), or one without links: a copy, put in place whole.
+    let mut temporary = to.as_os_str().to_owned();
+    temporary.push(".tmp-copy");
+    let temporary = PathBuf::from(temporary);
+    fs::copy(from, &temporary)?;
+    fs::rename(&temporary, to)
+}
+
+/// Makes every file of an entry being stored read-only.
+fn seal(dir: &Path) -> std::io::Result<()> {
+    for file in fs::read_dir(dir)? {
+        let path = file?.path();
+        let mut permissions = fs::metadata(&path)?.permissions();
+        permissions.set_readonly(true);
+        fs::set_permissions(&path, permissions)?;
+    }
+    Ok(())
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = fs::File::create(path)?;
     file.write_all(bytes)?;
@@ -462,11 +539,12 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Cache {
-    pub fn open(root: &Path) -> std::io::Result<Cache> {
+    pub fn open(root: &Path, files: CacheFiles) -> std::io::Result<Cache> {
         fs::create_dir_all(root.join("entries"))?;
         fs::create_dir_all(root.join("index"))?;
         Ok(Cache {
             root: root.to_path_buf(),
+            files,
             index_lock: Mutex::new(()),
         })
     }
@@ -488,12 +566,15 @@ impl Cache {
     /// Looks up and verifies an entry.
     pub fn lookup(&self, key: &str) -> Result<Hit, EntryProblem> {
         let dir = self.entry_dir(key);
-        if !dir.exists() {
-            return Err(EntryProblem::Missing);
-        }
         let corrupt = |what: String| EntryProblem::Corrupt(what);
-        let meta_bytes = fs::read(dir.join("meta.json"))
-            .map_err(|error| corrupt(format!("meta.json unreadable: {error}")))?;
+        // No entry is told from a damaged one by what is missing: its directory, or a file.
+        let meta_bytes = fs::read(dir.join("meta.json")).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound && !dir.exists() {
+                EntryProblem::Missing
+            } else {
+                corrupt(format!("meta.json unreadable: {error}"))
+            }
+        })?;
         let recorded = fs::read_to_string(dir.join("meta.sha256"))
             .map_err(|_| corrupt("meta.sha256 missing".into()))?;
         if recorded.trim() != sha256_hex(&meta_bytes) {
@@ -511,7 +592,11 @@ impl Cache {
                 None => return Err(corrupt(format!("{file} is missing"))),
             }
         }
-        Ok(Hit { meta, dir })
+        Ok(Hit {
+            meta,
+            dir,
+            files: self.files,
+        })
     }
 
     /// Removes an entry (after it was found corrupt, or when forced).
@@ -565,16 +650,10 @@ impl Cache {
             },
             Artifact::Model(model) => {
                 let weights = temporary.join("weights.safetensors");
-                fs::copy(&model.checkpoint, &weights)?;
+                share(&model.checkpoint, &weights, self.files)?;
                 fs::File::open(&weights)?.sync_all()?;
                 files.insert("weights.safetensors".to_string(), hashed(&weights)?);
-                let order = model
-                    .weights
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .iter()
-                    .map(|(name, _)| name.clone())
-                    .collect();
+                let order = model.weights.names();
                 let mut hook_tensors = Vec::new();
                 let carried = model
                     .hooks
@@ -617,6 +696,7 @@ impl Cache {
                     ledger: model.ledger.clone(),
                     metrics: model.metrics.clone(),
                     order,
+                    parameters: Some(model.weights.parameters()),
                     hooks,
                     memory: model.memory,
                     tokenizer,
@@ -631,7 +711,7 @@ impl Cache {
         };
         let meta = Meta {
             key: key.clone(),
-            parts: node_key.parts.clone(),
+            parts: node_key.parts().map_err(std::io::Error::other)?,
             stored,
             metrics,
             files,
@@ -642,6 +722,7 @@ impl Cache {
             &temporary.join("meta.sha256"),
             sha256_hex(&meta_bytes).as_bytes(),
         )?;
+        seal(&temporary)?;
         if let Ok(dir) = fs::File::open(&temporary) {
             let _ = dir.sync_all();
         }
@@ -670,11 +751,9 @@ impl Cache {
     /// A rerun finds the same parts for most nodes and leaves their files alone; a changed one
     /// is replaced without waiting for the disk (no fsync): a record lost in a crash only costs
     /// that explanation. Syncing every node's record, under the lock, was most of a cached
-    /// rerun of a large sweep.
-    pub fn remember(&self, experiment: &str, node: &str, parts: &KeyParts) {
-        let Ok(text) = serde_json::to_vec_pretty(parts) else {
-            return;
-        };
+    /// rerun of a large sweep. The record is the parts' compact JSON, as hashed for the key.
+    pub fn remember(&self, experiment: &str, node: &str, node_key: &NodeKey) {
+        let text = node_key.parts_json().as_bytes();
         let path = self.index_path(experiment, node);
         if fs::read(&path).is_ok_and(|recorded| recorded == text) {
             return;
@@ -686,7 +765,7 @@ impl Cache {
         if let Some(parent) = path.parent() {
             let _ = fs::create_dir_all(parent);
         }
-        let _ = RunDir::write_replacing(&path, &text);
+        let _ = RunDir::write_replacing(&path, text);
     }
 }
 
@@ -708,6 +787,7 @@ impl Hit {
                 ledger,
                 metrics,
                 order,
+                parameters,
                 hooks,
                 memory,
                 tokenizer,
@@ -717,25 +797,20 @@ impl Hit {
                     None => None,
                 };
                 let checkpoint = run_dir.checkpoint_path(&node.name);
-                fs::copy(self.dir.join("weights.safetensors"), &checkpoint).map_err(|error| {
+                share(
+                    &self.dir.join("weights.safetensors"),
+                    &checkpoint,
+                    self.files,
+                )
+                .map_err(|error| {
                     unusable(format!(
-                        "cannot copy the cached checkpoint to `{}`: {error}",
+                        "cannot place the cached checkpoint at `{}`: {error}",
                         checkpoint.display()
                     ))
                 })?;
-                let mut read = Tensor::read_safetensors(&checkpoint).map_err(|error| {
-                    unusable(format!(
-                        "cannot read the checkpoint `{}` copied from it: {error}",
-                        checkpoint.display()
-                    ))
-                })?;
-                let mut weights = Vec::with_capacity(order.len());
-                for name in order {
-                    let tensor = take_named(&mut read, name).ok_or_else(|| {
-                        unusable(format!("the cached checkpoint lacks tensor `{name}`"))
-                    })?;
-                    weights.push((name.clone(), tensor.to_device(device)));
-                }
+                // Read when a node that runs asks for the tensors, if one does.
+                let weights = Weights::unread(&checkpoint, order.clone(), device, *parameters)
+                    .map_err(unusable)?;
                 let mut hook_tensors = if hooks.is_empty() {
                     Vec::new()
                 } else {
@@ -763,7 +838,7 @@ impl Hit {
                 Ok(Artifact::Model(ModelArtifact {
                     architecture: architecture.clone(),
                     data: data.clone(),
-                    weights: Mutex::new(weights),
+                    weights,
                     checkpoint,
                     ledger: ledger.clone(),
                     metrics: metrics.clone(),
@@ -854,11 +929,6 @@ fn examples_tensors(examples: &Examples) -> Vec<(String, Tensor)> {
 }
 
 /// Takes the tensor called `name` out of those a safetensors file held (in any order).
-fn take_named(read: &mut Vec<(String, Tensor)>, name: &str) -> Option<Tensor> {
-    let position = read.iter().position(|(found, _)| found == name)?;
-    Some(read.swap_remove(position).1)
-}
-
 /// The examples back from their file.
 fn restore_examples(path: &Path) -> Result<Examples, String> {
     let mut read = Tensor::read_safetensors(path)
@@ -964,13 +1034,15 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{diff_values, named_files, without_spans, Cache, KeyParts};
+    use super::{
+        diff_values, named_files, sha256_hex, without_spans, Cache, CacheFiles, KeyParts, NodeKey,
+    };
     use serde_json::json;
 
     #[test]
     fn key_parts_are_remembered_and_an_unchanged_record_is_not_rewritten() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path()).unwrap();
+        let cache = Cache::open(dir.path(), CacheFiles::Link).unwrap();
         let parts = |seed: u64| KeyParts {
             exp_version: "0".into(),
             kind: "train".into(),
@@ -981,18 +1053,24 @@ mod tests {
             threads: 1,
             inputs: vec![("model".into(), "abc".into())],
         };
+        let key = |seed: u64| NodeKey::of(&parts(seed)).unwrap();
+        // The key is the hash of the parts' compact JSON, which gives the parts back.
+        assert_eq!(key(1).key, sha256_hex(key(1).parts_json().as_bytes()));
+        assert!(!key(1).parts_json().contains('\n'));
+        assert_eq!(key(1).parts().unwrap(), parts(1));
+        assert_ne!(key(1).key, key(2).key);
         assert!(cache.previous_parts("study", "ft").is_none());
-        cache.remember("study", "ft", &parts(1));
+        cache.remember("study", "ft", &key(1));
         let path = cache.index_path("study", "ft");
         let written = std::fs::metadata(&path).unwrap().modified().unwrap();
         assert_eq!(cache.previous_parts("study", "ft").unwrap().seed, 1);
         std::thread::sleep(std::time::Duration::from_millis(20));
-        cache.remember("study", "ft", &parts(1));
+        cache.remember("study", "ft", &key(1));
         assert_eq!(
             std::fs::metadata(&path).unwrap().modified().unwrap(),
             written
         );
-        cache.remember("study", "ft", &parts(2));
+        cache.remember("study", "ft", &key(2));
         assert_eq!(cache.previous_parts("study", "ft").unwrap().seed, 2);
     }
 

@@ -1,7 +1,8 @@
 //! The exp runtime: executes a compiled graph (`exp_ir::Graph`) on libtorch.
 //!
 //! - `registry`: the loaded plugins and which one provides each component.
-//! - `artifact`: the values that flow along edges (datasets, model weights, metrics, tables).
+//! - `artifact`: the values that flow along edges (datasets, model weights, metrics, tables);
+//!   `weights`: a model's tensors, read from its checkpoint only when a node asks for them.
 //! - `executor`: runs nodes in dependency order, independent ones in parallel on rayon, and
 //!   isolates failures (a failed node's dependents are skipped, everything else still runs).
 //!   What it is asked (`run_options`), says of each node (`node_outcome`) and hands back
@@ -33,6 +34,7 @@ pub mod run_summary;
 pub mod sizing;
 pub mod table;
 pub mod text;
+pub mod weights;
 
 pub use device::DeviceChoice;
 pub use error::RunError;

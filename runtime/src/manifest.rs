@@ -11,7 +11,7 @@ use tch::Device;
 use crate::artifact::LedgerEntry;
 use crate::node_outcome::NodeOutcome;
 use crate::registry::Registry;
-use crate::run_dir::{file_sha256, RunDir};
+use crate::run_dir::RunDir;
 use crate::run_options::RunOptions;
 
 /// What the manifest describes, fixed for the whole run.
@@ -45,7 +45,7 @@ pub struct LedgerRecord {
     pub sources: Vec<LedgerEntry>,
 }
 
-pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()> {
+pub fn write<'a>(record: &Record<'a>, finished: Option<Finished>) -> std::io::Result<()> {
     let Record {
         graph,
         registry,
@@ -64,7 +64,7 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
                 "name": plugin.name,
                 "version": plugin.version,
                 "path": plugin.path.display().to_string(),
-                "sha256": file_sha256(&plugin.path),
+                "sha256": registry.plugin_sha256(plugin),
                 "libtorch": plugin.libtorch_version,
             })
         })
@@ -86,24 +86,23 @@ pub fn write(record: &Record, finished: Option<Finished>) -> std::io::Result<()>
         .iter()
         .filter(|node| wanted.is_none_or(|wanted| wanted[node.id.0]))
         .collect();
-    let node_entry = |node: &&exp_ir::Node| {
-        let inputs: Vec<Value> = node
+    let node_entry = |node: &&'a exp_ir::Node| NodeEntry {
+        cache_key: keys.get(node.id.0).map(|node_key| node_key.key.as_str()),
+        inputs: node
             .inputs
             .iter()
-            .map(|input| json!({ "role": input.role, "node": graph.node(input.node).name }))
-            .collect();
-        let mut entry = json!({
-            "name": node.name,
-            "kind": node.kind.word(),
-            "seed": node.seed,
-            "cache_key": keys.get(node.id.0).map(|node_key| &node_key.key),
-            "inputs": inputs,
-            "spec": node.kind,
-        });
-        if let Some(outcome) = outcomes.get(node.name.as_str()) {
-            entry["outcome"] = outcome.to_json();
-        }
-        entry
+            .map(|input| InputEntry {
+                node: &graph.node(input.node).name,
+                role: &input.role,
+            })
+            .collect(),
+        kind: node.kind.word(),
+        name: &node.name,
+        outcome: outcomes
+            .get(node.name.as_str())
+            .map(|outcome| outcome.to_json()),
+        seed: node.seed,
+        spec: &node.kind,
     };
     let ledger_entry = |line: &LedgerRecord| {
         let checkpoint = &line.checkpoint;
@@ -159,10 +158,31 @@ struct Manifest<'a, N, L> {
     threads: Value,
 }
 
+/// One node's entry, its keys in alphabetical order (those of the JSON object it replaced),
+/// written straight into the file: building a JSON value of each node's specification first
+/// was most of the time of writing a large sweep's manifest.
+#[derive(serde::Serialize)]
+struct NodeEntry<'a> {
+    cache_key: Option<&'a str>,
+    inputs: Vec<InputEntry<'a>>,
+    kind: &'static str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<Value>,
+    seed: u64,
+    spec: &'a exp_ir::NodeKind,
+}
+
+#[derive(serde::Serialize)]
+struct InputEntry<'a> {
+    node: &'a str,
+    role: &'a str,
+}
+
 /// A JSON array of `entry` of each item, made one at a time as it is written.
 struct Each<'a, T, F>(&'a [T], &'a F);
 
-impl<T, F: Fn(&T) -> Value> serde::Serialize for Each<'_, T, F> {
+impl<T, R: serde::Serialize, F: Fn(&T) -> R> serde::Serialize for Each<'_, T, F> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq as _;
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
@@ -219,5 +239,55 @@ mod tests {
             }
             assert_eq!(streamed, serde_json::to_string_pretty(&whole).unwrap());
         }
+    }
+
+    #[test]
+    fn a_node_entry_has_the_fields_and_values_of_the_object_it_replaces() {
+        use super::{InputEntry, NodeEntry};
+        let kind = exp_ir::NodeKind::Evaluate {
+            metrics: Vec::new().into(),
+            splits: vec!["test".to_string()],
+        };
+        let entry = NodeEntry {
+            cache_key: Some("abc"),
+            inputs: vec![InputEntry {
+                node: "t",
+                role: "model",
+            }],
+            kind: kind.word(),
+            name: "e",
+            outcome: Some(json!({ "status": "cached", "key": "abc" })),
+            seed: 3,
+            spec: &kind,
+        };
+        let text = serde_json::to_string(&entry).unwrap();
+        let read: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            read,
+            json!({
+                "name": "e",
+                "kind": "evaluate",
+                "seed": 3,
+                "cache_key": "abc",
+                "inputs": [{ "role": "model", "node": "t" }],
+                "spec": kind,
+                "outcome": { "status": "cached", "key": "abc" },
+            })
+        );
+        // Keys in alphabetical order, as a JSON object had them.
+        let keys = [
+            "cache_key",
+            "inputs",
+            "kind",
+            "name",
+            "outcome",
+            "seed",
+            "spec",
+        ];
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|key| text.find(&format!("\"{key}\":")).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
     }
 }

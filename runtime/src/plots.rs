@@ -388,27 +388,34 @@ fn register_fonts() -> Result<(), PlotError> {
 /// the backend).
 fn render<Svg, Png>(stem: &Path, draw_svg: Svg, draw_png: Png) -> Result<Vec<PathBuf>, PlotError>
 where
-    Svg: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Drawn<SVGBackend<'static>>,
+    Svg: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Drawn<SVGBackend<'static>> + Send,
     Png: FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Drawn<BitMapBackend<'static>>,
 {
     register_fonts()?;
     create_parent(stem)?;
     let svg_path = with_suffix(stem, ".svg");
     let png_path = with_suffix(stem, ".png");
-    {
-        let root = SVGBackend::new(&svg_path, SIZE).into_drawing_area();
-        draw_svg(&root).map_err(|error| PlotError::Draw {
-            path: svg_path.clone(),
-            message: error.to_string(),
-        })?;
-    }
-    {
+    // The two drawings at once: a chart of a large sweep's thousands of curves takes a while.
+    std::thread::scope(|scope| {
+        let svg = scope.spawn(|| {
+            let root = SVGBackend::new(&svg_path, SIZE).into_drawing_area();
+            draw_svg(&root).map_err(|error| PlotError::Draw {
+                path: svg_path.clone(),
+                message: error.to_string(),
+            })
+        });
         let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
-        draw_png(&root).map_err(|error| PlotError::Draw {
+        let png = draw_png(&root).map_err(|error| PlotError::Draw {
             path: png_path.clone(),
             message: error.to_string(),
+        });
+        drop(root);
+        let svg = svg.join().map_err(|_| PlotError::Draw {
+            path: svg_path.clone(),
+            message: "the drawing panicked".to_string(),
         })?;
-    }
+        svg.and(png)
+    })?;
     Ok(vec![svg_path, png_path])
 }
 

@@ -1,7 +1,9 @@
 //! `Registry`: the loaded plugins, and which provides each component. Every component, the std
 //! ones included, is found here; there is no built-in shortcut.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use exp_ir::{ComponentKind, ComponentSchema};
 use exp_plugin_api::host::Plugin;
@@ -9,6 +11,9 @@ use exp_plugin_api::host::Plugin;
 #[derive(Default, Clone)]
 pub struct Registry {
     plugins: Vec<Arc<Plugin>>,
+    /// Each plugin file's SHA-256 once read (`None`: unreadable). Every cache key and the
+    /// manifest name it; reading every plugin for each was a tenth of a small run's time.
+    hashes: Arc<Mutex<HashMap<PathBuf, Option<String>>>>,
 }
 
 impl Registry {
@@ -25,6 +30,19 @@ impl Registry {
 
     pub fn plugins(&self) -> &[Arc<Plugin>] {
         &self.plugins
+    }
+
+    /// The SHA-256 of a plugin's file, read the first time it is asked for; `None` if the file
+    /// cannot be read.
+    pub fn plugin_sha256(&self, plugin: &Plugin) -> Option<String> {
+        let mut hashes = self
+            .hashes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        hashes
+            .entry(plugin.path.clone())
+            .or_insert_with(|| crate::run_dir::file_sha256(&plugin.path))
+            .clone()
     }
 
     pub fn provider(&self, kind: ComponentKind, name: &str) -> Option<&Arc<Plugin>> {

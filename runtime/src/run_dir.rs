@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -18,8 +18,11 @@ use sha2::{Digest, Sha256};
 pub struct RunDir {
     pub path: PathBuf,
     metrics: Mutex<File>,
-    /// Every line logged, per node, so a node's metrics can be stored with its cache entry and
-    /// replayed into a later run that takes the node from the cache.
+    /// `outcomes.jsonl`, open for the whole run (opening it per node was a tenth of a large
+    /// sweep's cached rerun); lines wait in the buffer until `flush_outcomes`.
+    outcomes: Mutex<BufWriter<File>>,
+    /// Every line a node that runs has logged, until it is stored with the node's cache entry
+    /// (to be replayed into a later run that takes the node from the cache).
     logged: Mutex<HashMap<String, Vec<MetricLine>>>,
 }
 
@@ -47,10 +50,11 @@ impl RunDir {
             .write(true)
             .truncate(true)
             .open(path.join("metrics.jsonl"))?;
-        File::create(path.join(OUTCOMES))?;
+        let outcomes = File::create(path.join(OUTCOMES))?;
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics: Mutex::new(metrics),
+            outcomes: Mutex::new(BufWriter::new(outcomes)),
             logged: Mutex::new(HashMap::new()),
         })
     }
@@ -63,13 +67,14 @@ impl RunDir {
 
     /// Appends one value to `metrics.jsonl`; each line is written whole.
     pub fn log_metric(&self, node: &str, step: Option<u64>, split: &str, name: &str, value: f64) {
-        self.append(MetricLine {
+        let line = MetricLine {
             node: node.to_string(),
             step,
             split: split.to_string(),
             name: name.to_string(),
             value,
-        });
+        };
+        self.log_lines(vec![line]);
     }
 
     /// The lines logged so far for one node.
@@ -81,19 +86,50 @@ impl RunDir {
         logged.get(node).cloned().unwrap_or_default()
     }
 
-    /// Writes lines recorded by an earlier run under this run's name for the node.
+    /// The lines logged for one node, no longer kept here (the node has ended).
+    pub fn take_logged(&self, node: &str) -> Vec<MetricLine> {
+        let mut logged = self
+            .logged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        logged.remove(node).unwrap_or_default()
+    }
+
+    /// Writes lines recorded by an earlier run under this run's name for the node, in one
+    /// write (one per line was most of the writes of a large sweep's cached rerun).
     pub fn replay(&self, node: &str, lines: &[MetricLine]) {
+        self.write_lines(&renamed(node, lines));
+    }
+
+    /// Logs again, under `node`, the lines a resumed node logged before it stopped: they are
+    /// stored with its cache entry like those it logs from here on.
+    pub fn relog(&self, node: &str, lines: &[MetricLine]) {
+        self.log_lines(renamed(node, lines));
+    }
+
+    /// Writes lines and keeps them until their node is stored.
+    fn log_lines(&self, lines: Vec<MetricLine>) {
+        self.write_lines(&lines);
+        let mut logged = self
+            .logged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for line in lines {
-            self.append(MetricLine {
-                node: node.to_string(),
-                ..line.clone()
-            });
+            logged.entry(line.node.clone()).or_default().push(line);
         }
     }
 
-    fn append(&self, line: MetricLine) {
-        if let Ok(mut text) = serde_json::to_string(&line) {
-            text.push('\n');
+    /// Appends lines to `metrics.jsonl` in one write, so that they are whole whatever else
+    /// is logged meanwhile.
+    fn write_lines(&self, lines: &[MetricLine]) {
+        let mut text = String::new();
+        for line in lines {
+            if let Ok(json) = serde_json::to_string(line) {
+                text.push_str(&json);
+                text.push('\n');
+            }
+        }
+        if !text.is_empty() {
             let mut file = self
                 .metrics
                 .lock()
@@ -102,11 +138,6 @@ impl RunDir {
             // the results table still carry the outcome.
             let _ = file.write_all(text.as_bytes());
         }
-        let mut logged = self
-            .logged
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        logged.entry(line.node.clone()).or_default().push(line);
     }
 
     /// Where a tokenizer node keeps its `tokenizer.json`.
@@ -114,17 +145,28 @@ impl RunDir {
         self.path.join("tokenizers").join(format!("{node}.json"))
     }
 
-    /// Appends how a node ended to `outcomes.jsonl`, as it ends: a run that is killed still
-    /// says which nodes had finished (the manifest records outcomes only at the end).
+    /// Appends how a node ended to `outcomes.jsonl` as it ends, written out by the next
+    /// `flush_outcomes`: a run that is killed still says which nodes had finished (the
+    /// manifest records outcomes only at the end).
     pub fn record_outcome(&self, outcome: &serde_json::Value) {
         let line = format!("{outcome}\n");
+        let mut file = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Losing a journal line loses only what `exp runs` shows of a killed run.
-        if let Ok(mut file) = OpenOptions::new()
-            .append(true)
-            .open(self.path.join(OUTCOMES))
-        {
-            let _ = file.write_all(line.as_bytes());
-        }
+        let _ = file.write_all(line.as_bytes());
+    }
+
+    /// Writes out the outcomes recorded since the last call, in one write. The executor calls
+    /// it whenever it has recorded every node that ended meanwhile (a write per node was a
+    /// tenth of a large sweep's cached rerun).
+    pub fn flush_outcomes(&self) {
+        let mut file = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = file.flush();
     }
 
     /// The log of a node that failed: `logs/<node>.log`.
@@ -197,6 +239,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// Lines recorded for one node, under another node's name.
+fn renamed(node: &str, lines: &[MetricLine]) -> Vec<MetricLine> {
+    lines
+        .iter()
+        .map(|line| MetricLine {
+            node: node.to_string(),
+            ..line.clone()
+        })
+        .collect()
+}
+
 /// SHA-256 of a file's contents, or `None` if it cannot be read.
 pub fn file_sha256(path: &Path) -> Option<String> {
     fs::read(path).ok().map(|bytes| sha256_hex(&bytes))
@@ -262,6 +315,48 @@ mod tests {
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn logged_lines_are_kept_until_taken_and_replayed_ones_only_written() {
+        use super::{MetricLine, RunDir};
+        let dir = tempfile::tempdir().unwrap();
+        let run_dir = RunDir::create(dir.path()).unwrap();
+        run_dir.log_metric("t", Some(1), "train", "loss", 0.5);
+        let earlier = |node: &str, value: f64| MetricLine {
+            node: node.into(),
+            step: Some(0),
+            split: "train".into(),
+            name: "loss".into(),
+            value,
+        };
+        // Cached `e` (recorded as `old_e`): written under its name, not kept.
+        run_dir.replay("e", &[earlier("old_e", 0.25), earlier("old_e", 0.125)]);
+        // Resumed `t`: its lines from before the stop are kept again.
+        run_dir.relog("t", &[earlier("t_renamed", 1.0)]);
+        assert_eq!(run_dir.logged_by("e"), []);
+        assert_eq!(run_dir.logged_by("t").len(), 2);
+        let taken = run_dir.take_logged("t");
+        assert_eq!(
+            taken
+                .iter()
+                .map(|line| (line.node.as_str(), line.value))
+                .collect::<Vec<_>>(),
+            [("t", 0.5), ("t", 1.0)]
+        );
+        assert_eq!(run_dir.take_logged("t"), []);
+        let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+        let written: Vec<MetricLine> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(
+            written
+                .iter()
+                .map(|line| (line.node.as_str(), line.value))
+                .collect::<Vec<_>>(),
+            [("t", 0.5), ("e", 0.25), ("e", 0.125), ("t", 1.0)]
         );
     }
 }

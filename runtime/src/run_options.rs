@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::cache::CacheFiles;
 use crate::device::DeviceChoice;
 use crate::remote::Remote;
 
@@ -24,6 +25,8 @@ pub struct RunOptions {
     pub exp_version: String,
     /// The cache directory; `None` runs everything and stores nothing (`--no-cache`).
     pub cache_dir: Option<PathBuf>,
+    /// Whether run directories link the cache's checkpoints or copy them.
+    pub cache_files: CacheFiles,
     /// Nodes to recompute even when cached (`--force NODE`); their dependents recompute too.
     pub force: Vec<String>,
     /// Report, per node, whether it is cached and why not (`--explain`).

@@ -147,6 +147,8 @@ fn compute(asked: &Asked, task: Task, id: &str, color: bool) -> JobResult {
         source_sha256: exp_runtime::run_dir::sha256_hex(&loaded.bytes),
         exp_version: env!("CARGO_PKG_VERSION").to_string(),
         cache_dir: Some(asked.cache.clone()),
+        // A job's own run directory is scratch: its checkpoint is the cache's.
+        cache_files: exp_runtime::cache::CacheFiles::Link,
         force: Vec::new(),
         explain: false,
         only: Some(OnlyNode {

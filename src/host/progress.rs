@@ -31,7 +31,9 @@ impl Progress {
                 let _ = bars.println(text);
             }
             None => {
-                let _ = writeln!(std::io::stderr(), "{text}");
+                // One write per line: `writeln!` on unbuffered stderr wrote the text and its
+                // newline apart, two system calls for each node of a large sweep.
+                let _ = std::io::stderr().write_all(format!("{text}\n").as_bytes());
             }
         }
     }

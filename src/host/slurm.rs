@@ -29,11 +29,11 @@ pub struct Asked<'a> {
 /// How many nodes run at once, and the remote executor (none for a local run).
 pub fn executor(
     file: &Path,
+    config: Config,
     asked_executor: Option<Executor>,
     asked: &Asked,
     stop: &Arc<AtomicBool>,
 ) -> Result<(usize, Option<Arc<dyn Remote>>), String> {
-    let config = Config::for_file(file)?;
     let executor = asked_executor
         .or(config.run.executor)
         .unwrap_or(Executor::Local);

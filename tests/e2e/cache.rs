@@ -85,6 +85,43 @@ fn a_finished_experiment_reruns_nothing_and_gives_the_same_files() {
     }
 }
 
+/// A cached rerun's run directory holds the cache's checkpoints as read-only links (one file,
+/// no copy written); `[cache] files = "copy"` in `exp.toml` gives a run copies of its own. exp
+/// never writes through a link: a node computed again replaces its file.
+#[test]
+fn cached_checkpoints_are_read_only_links_or_copies_as_exp_toml_says() {
+    use std::os::unix::fs::MetadataExt;
+    let test = Test::new().file("exp.exp", FILE);
+    run(&test, "exp.exp", "first", &[]);
+    run(&test, "exp.exp", "second", &[]);
+    let checkpoint =
+        |out: &str, node: &str| test.path(&format!("{out}/checkpoints/{node}.safetensors"));
+    let inode = |out: &str, node: &str| std::fs::metadata(checkpoint(out, node)).unwrap().ino();
+    let bytes = |out: &str, node: &str| std::fs::read(checkpoint(out, node)).unwrap();
+    for node in ["m", "a", "b", "soup"] {
+        assert_eq!(inode("first", node), inode("second", node), "{node}");
+        let permissions = std::fs::metadata(checkpoint("second", node))
+            .unwrap()
+            .permissions();
+        assert!(permissions.readonly(), "{node}");
+    }
+    std::fs::write(test.path("exp.toml"), "[cache]\nfiles = \"copy\"\n").unwrap();
+    run(&test, "exp.exp", "third", &[]);
+    expect(&test, "third", &["m", "a", "b", "soup"], &[]);
+    for node in ["m", "a", "b", "soup"] {
+        assert_ne!(inode("first", node), inode("third", node), "{node}");
+        assert!(bytes("first", node) == bytes("third", node), "{node}");
+    }
+    std::fs::remove_file(test.path("exp.toml")).unwrap();
+    let (before, first_a) = (inode("first", "a"), bytes("first", "a"));
+    run(&test, "exp.exp", "second", &["--force", "a"]);
+    expect(&test, "second", &["m", "b"], &["a", "soup"]);
+    assert_ne!(inode("second", "a"), before);
+    assert_eq!(inode("first", "a"), before);
+    assert!(bytes("first", "a") == first_a);
+    assert!(bytes("second", "a") == first_a);
+}
+
 #[test]
 fn one_changed_parameter_reruns_exactly_its_dependents() {
     let test = Test::new().file("exp.exp", FILE);
@@ -162,17 +199,25 @@ fn a_corrupted_entry_is_detected_reported_and_recomputed() {
             .unwrap()
             .to_string()
     };
-    // Truncate a's weights and flip a byte in b's metadata.
+    // Truncate a's weights and flip a byte in b's metadata (the run directory's checkpoint is
+    // the same file as the entry's, so it is damaged too: keep what it was).
     let a_weights = test.path(&format!(
         "runs/.cache/entries/{}/weights.safetensors",
         key_of("a")
     ));
+    // Entries are read-only: what damages them here is not exp (nor a user who is not root).
+    let writable = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    };
     let bytes = std::fs::read(&a_weights).unwrap();
+    writable(&a_weights);
     std::fs::write(&a_weights, &bytes[..bytes.len() / 2]).unwrap();
     let b_meta = test.path(&format!("runs/.cache/entries/{}/meta.json", key_of("b")));
     let mut meta = std::fs::read(&b_meta).unwrap();
     let last = meta.len() - 3;
     meta[last] ^= 1;
+    writable(&b_meta);
     std::fs::write(&b_meta, meta).unwrap();
 
     let outcome = run(&test, "exp.exp", "second", &[]);
@@ -202,9 +247,8 @@ fn a_corrupted_entry_is_detected_reported_and_recomputed() {
         &["a", "b"],
     );
     // Recomputed deterministically: the same weights as the first run.
-    let read =
-        |out: &str| std::fs::read(test.path(&format!("{out}/checkpoints/a.safetensors"))).unwrap();
-    assert!(read("first") == read("second"));
+    let second = std::fs::read(test.path("second/checkpoints/a.safetensors")).unwrap();
+    assert!(second == bytes);
     // And the entry is whole again.
     run(&test, "exp.exp", "third", &[]);
     expect(&test, "third", &["a", "b"], &[]);

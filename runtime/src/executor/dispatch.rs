@@ -2,6 +2,12 @@
 //! inputs are ready; the loop itself runs on the calling thread, so `--jobs 1` still has its
 //! one worker free for them.
 //!
+//! Of the nodes ready, the one that became ready last starts first, and only a few more than
+//! `jobs` are handed to the pool at once: a sweep then runs depth first, each seed's chain to
+//! its end before the next seed's starts, so the models alive at once are a few chains' worth
+//! whatever the sweep's size. Handing every ready node to the pool at once initialised all of
+//! a 2,000-seed sweep's models before training any of them.
+//!
 //! The loop keeps a `Board`: per node, the plan's decision, its artifact, its outcome, and how
 //! many distinct inputs it still waits for. Each finished body comes back over a channel as a
 //! `Completion`; the loop records its outcome (observer, outcome journal, the log of a failure),
@@ -44,7 +50,11 @@ pub(super) struct Board {
     /// The distinct nodes that read each node, in graph order (computed once: asking the
     /// graph scans every node, which a study of 100,000 nodes cannot afford per node).
     consumers: Vec<Vec<usize>>,
-    /// The consumers of each node that have not ended yet; at 0 its result is released.
+    /// Whether each node runs in this run (rather than coming from the cache or not being
+    /// needed): only such a node reads its inputs' results.
+    runs: Vec<bool>,
+    /// The consumers of each node that run and have not ended yet; at 0 its result is
+    /// released (at once for a result only cached nodes consume).
     open_consumers: Vec<usize>,
     /// Under a licence policy, what holds every other node until the datasets are checked.
     gate: Option<Gate>,
@@ -84,38 +94,66 @@ pub(super) fn dispatch(
     run: &Run,
     decisions: Vec<Decision>,
     observer: &dyn Observer,
+    pool: &rayon::ThreadPool,
 ) -> Result<Board, RunError> {
     let shared = Shared {
         run,
         observer,
         tokens: TokenStore::new(run.options.cache_dir.as_ref().map(|dir| dir.join("tokens"))),
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(run.options.jobs.max(1))
-        .build()
-        .map_err(|error| RunError::WorkerThreads {
-            message: error.to_string(),
-        })?;
     let mut board = Board::new(run.graph, decisions);
+    // One queued body per worker beside the running one, so no worker waits for this loop.
+    let in_flight = 2 * run.options.jobs.max(1);
     pool.in_place_scope(|scope| {
         let (sender, receiver) = mpsc::channel::<Completion>();
+        let mut ready = Ready::default();
+        ready.push(board.ready_at_start(run.graph));
         let mut running = 0;
-        for index in board.ready_at_start(run.graph) {
-            board.spawn(&shared, index, scope, &sender);
-            running += 1;
-        }
-        while running > 0 {
+        loop {
+            while running < in_flight {
+                let Some(index) = ready.pop() else { break };
+                // Skipped while it waited (a licence the policy refused).
+                if board.outcomes[index].is_some() {
+                    continue;
+                }
+                board.spawn(&shared, index, scope, &sender);
+                running += 1;
+            }
+            if running == 0 {
+                break;
+            }
             let Ok(completion) = receiver.recv() else {
                 break;
             };
             running -= 1;
-            for index in board.complete(&shared, completion) {
-                board.spawn(&shared, index, scope, &sender);
-                running += 1;
+            ready.push(board.complete(&shared, completion));
+            // Every other node that ended meanwhile, before their outcomes are written out.
+            while let Ok(completion) = receiver.try_recv() {
+                running -= 1;
+                ready.push(board.complete(&shared, completion));
             }
+            run.run_dir.flush_outcomes();
         }
     });
     Ok(board)
+}
+
+/// The nodes ready to start and not yet handed to the pool: last ready, first started.
+#[derive(Default)]
+struct Ready {
+    stack: Vec<usize>,
+}
+
+impl Ready {
+    /// Adds nodes that became ready together; the first of them (in graph order) starts first.
+    fn push(&mut self, mut nodes: Vec<usize>) {
+        nodes.reverse();
+        self.stack.extend(nodes);
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        self.stack.pop()
+    }
 }
 
 impl Board {
@@ -166,7 +204,14 @@ impl Board {
                 }
             }
         }
-        let open_consumers = consumers.iter().map(Vec::len).collect();
+        let runs: Vec<bool> = decisions
+            .iter()
+            .map(|decision| matches!(decision, Decision::Run))
+            .collect();
+        let open_consumers = consumers
+            .iter()
+            .map(|readers| readers.iter().filter(|&&reader| runs[reader]).count())
+            .collect();
         Board {
             decisions,
             artifacts: vec![None; n_nodes],
@@ -174,6 +219,7 @@ impl Board {
             outcomes,
             waiting,
             consumers,
+            runs,
             open_consumers,
             gate,
         }
@@ -183,6 +229,10 @@ impl Board {
     /// now ended is released, unless the end of the run reads it whole (metrics, tables).
     fn ended(&mut self, graph: &Graph, index: usize, outcome: NodeOutcome) {
         self.outcomes[index] = Some(outcome);
+        if !self.runs[index] {
+            // A cached node read none of its inputs, and was not counted as their reader.
+            return;
+        }
         let mut inputs: Vec<usize> = graph.nodes[index]
             .inputs
             .iter()
@@ -192,18 +242,24 @@ impl Board {
         inputs.dedup();
         for input in inputs {
             self.open_consumers[input] = self.open_consumers[input].saturating_sub(1);
-            let releasable = matches!(
-                self.artifacts[input].as_deref(),
-                Some(
-                    Artifact::Model(_)
-                        | Artifact::Dataset(_)
-                        | Artifact::Tokenizer(_)
-                        | Artifact::Files(_)
-                )
-            );
-            if self.open_consumers[input] == 0 && releasable {
-                self.artifacts[input] = None;
-            }
+            self.release_if_read(input);
+        }
+    }
+
+    /// Releases node `index`'s result once no node that runs will read it any more, unless the
+    /// end of the run reads it whole (metrics, tables).
+    fn release_if_read(&mut self, index: usize) {
+        let releasable = matches!(
+            self.artifacts[index].as_deref(),
+            Some(
+                Artifact::Model(_)
+                    | Artifact::Dataset(_)
+                    | Artifact::Tokenizer(_)
+                    | Artifact::Files(_)
+            )
+        );
+        if self.open_consumers[index] == 0 && releasable {
+            self.artifacts[index] = None;
         }
     }
 
@@ -376,6 +432,7 @@ impl Board {
             Ok((artifact, from_cache)) => {
                 self.kept[index] = Kept::of(node, &artifact);
                 self.artifacts[index] = Some(Arc::new(artifact));
+                self.release_if_read(index);
                 let outcome = if from_cache {
                     NodeOutcome::Cached {
                         key: run.keys[index].key.clone(),
@@ -532,7 +589,7 @@ impl Shared<'_> {
         let result = run_node(&ctx).map(|artifact| {
             if let Some(cache) = cache.filter(|_| !partial) {
                 if let Err(error) =
-                    cache.store(node_key, &artifact, run.run_dir.logged_by(&node.name))
+                    cache.store(node_key, &artifact, run.run_dir.take_logged(&node.name))
                 {
                     self.observer.message(
                         node,
@@ -588,7 +645,7 @@ impl Shared<'_> {
         let run = self.run;
         if let (Some(cache), Ok(_)) = (&run.cache, result) {
             let node = &run.graph.nodes[index];
-            cache.remember(&run.graph.experiment, &node.name, &run.keys[index].parts);
+            cache.remember(&run.graph.experiment, &node.name, &run.keys[index]);
         }
     }
 }
@@ -609,7 +666,7 @@ impl Kept {
             ledger: LedgerRecord {
                 node: node.name.clone(),
                 checkpoint: model.checkpoint.clone(),
-                parameters: model.parameter_count(),
+                parameters: model.weights.parameters(),
                 sources: model.ledger.clone(),
             },
             metrics: (!model.metrics.order.is_empty()).then(|| model.metrics.clone()),
@@ -657,7 +714,7 @@ mod tests {
     use exp_ir::ComponentKind;
 
     use super::super::testing::{component, graph};
-    use super::{Board, Decision};
+    use super::{Board, Decision, Ready};
     use crate::artifact::{Artifact, MetricsArtifact, ModelArtifact};
     use crate::node_outcome::NodeOutcome;
 
@@ -665,7 +722,7 @@ mod tests {
         Arc::new(Artifact::Model(ModelArtifact {
             architecture: component(ComponentKind::Model, "mlp"),
             data: Default::default(),
-            weights: Mutex::new(Vec::new()),
+            weights: crate::weights::Weights::new(Vec::new()),
             checkpoint: "m.safetensors".into(),
             ledger: Vec::new(),
             metrics: MetricsArtifact::default(),
@@ -711,5 +768,59 @@ mod tests {
         board.ended(&graph, 4, done());
         assert!(board.artifacts[2].is_some() && board.artifacts[3].is_some());
         assert!(board.outcomes.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_result_no_running_node_reads_is_released_as_it_ends() {
+        let graph = graph();
+        // The merge (1) is read by two evaluations (2, 3), of which only 3 runs; the report
+        // (4) reads both. The initialisation (0) is read by the merge only.
+        let decisions = [
+            Decision::NotNeeded,
+            Decision::Run,
+            Decision::NotNeeded,
+            Decision::Run,
+            Decision::Run,
+        ];
+        let mut board = Board::new(&graph, decisions.into_iter().collect());
+        assert_eq!(board.open_consumers, [1, 1, 1, 1, 0]);
+        board.artifacts[1] = Some(model());
+        // Evaluation 2 does not run: its end reads nothing and releases nothing.
+        board.ended(&graph, 2, done());
+        assert!(board.artifacts[1].is_some());
+        assert_eq!(board.open_consumers[1], 1);
+        board.ended(&graph, 3, done());
+        assert!(board.artifacts[1].is_none());
+        // A model no node that runs reads goes as soon as it is recorded.
+        let decisions = [
+            Decision::Run,
+            Decision::NotNeeded,
+            Decision::Run,
+            Decision::Run,
+            Decision::Run,
+        ];
+        let mut board = Board::new(&graph, decisions.into_iter().collect());
+        assert_eq!(board.open_consumers[0], 0);
+        board.artifacts[0] = Some(model());
+        board.release_if_read(0);
+        assert!(board.artifacts[0].is_none());
+        // Metrics stay for the end of the run, read or not.
+        board.artifacts[4] = Some(Arc::new(Artifact::Metrics(MetricsArtifact::default())));
+        board.release_if_read(4);
+        assert!(board.artifacts[4].is_some());
+    }
+
+    #[test]
+    fn the_node_ready_last_starts_first_and_nodes_ready_together_in_graph_order() {
+        let mut ready = Ready::default();
+        ready.push(vec![1, 2, 3]);
+        assert_eq!(ready.pop(), Some(1));
+        // 1 ended and made 7 and 8 ready: its chain goes on before 2 starts.
+        ready.push(vec![7, 8]);
+        assert_eq!(ready.pop(), Some(7));
+        assert_eq!(ready.pop(), Some(8));
+        assert_eq!(ready.pop(), Some(2));
+        assert_eq!(ready.pop(), Some(3));
+        assert_eq!(ready.pop(), None);
     }
 }

@@ -46,6 +46,12 @@ pub fn execute(
     observer: &dyn Observer,
 ) -> Result<RunSummary, RunError> {
     let run = Run::start(graph, registry, options)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|error| RunError::WorkerThreads {
+            message: error.to_string(),
+        })?;
     let decisions = plan::plan(
         graph,
         &run.keys,
@@ -53,8 +59,9 @@ pub fn execute(
         run.cache.as_ref(),
         options,
         observer,
+        &pool,
     );
-    let board = dispatch::dispatch(&run, decisions, observer)?;
+    let board = dispatch::dispatch(&run, decisions, observer, &pool)?;
     finish::finish(&run, board)
 }
 
@@ -128,15 +135,25 @@ impl<'a> Run<'a> {
         registry: &'a Registry,
         options: &'a RunOptions,
     ) -> Result<Run<'a>, RunError> {
+        eprintln!(
+            "T start0 at {:?}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                % 100.0
+        );
         let device = options.device.resolve()?;
         let run_dir = RunDir::create(&options.run_dir).map_err(|error| RunError::RunDirectory {
             path: options.run_dir.display().to_string(),
             message: error.to_string(),
         })?;
         let cache = match &options.cache_dir {
-            Some(dir) => Some(Cache::open(dir).map_err(|error| RunError::CacheDirectory {
-                path: dir.display().to_string(),
-                message: error.to_string(),
+            Some(dir) => Some(Cache::open(dir, options.cache_files).map_err(|error| {
+                RunError::CacheDirectory {
+                    path: dir.display().to_string(),
+                    message: error.to_string(),
+                }
             })?),
             None => None,
         };
@@ -160,6 +177,14 @@ impl<'a> Run<'a> {
             &options.exp_version,
             wanted.as_deref(),
         )?;
+        eprintln!(
+            "T keys at {:?}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                % 100.0
+        );
         if let Some((only, index)) = only {
             check_key(&keys, index, only)?;
         }
@@ -242,10 +267,7 @@ mod tests {
         assert!(message.contains("no such node"), "{message}");
         let keys: Vec<NodeKey> = ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]
             .iter()
-            .map(|key| NodeKey {
-                parts: Default::default(),
-                key: key.to_string(),
-            })
+            .map(|key| NodeKey::bare(key))
             .collect();
         assert_eq!(
             check_key(&keys, 1, &asked("n1", "bbbbbbbbbbbbbbbb")),

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use exp_ir::{Graph, NodeKind};
+use rayon::prelude::*;
 
 use crate::cache::{self, Cache, EntryProblem, Hit, NodeKey};
 use crate::observer::Observer;
@@ -17,6 +18,8 @@ pub(super) enum Decision {
 }
 
 /// Looks every node up in the cache and decides what runs; explains each decision if asked.
+/// The lookups run on `pool`: each reads and hashes an entry's files, and one after another
+/// they were a third of a large sweep's cached rerun.
 pub(super) fn plan(
     graph: &Graph,
     keys: &[NodeKey],
@@ -24,6 +27,7 @@ pub(super) fn plan(
     cache: Option<&Cache>,
     options: &RunOptions,
     observer: &dyn Observer,
+    pool: &rayon::ThreadPool,
 ) -> Vec<Decision> {
     let forced = forced_nodes(graph, &options.force);
     // `only`: the node asked for runs even when cached (whoever asked decided it must).
@@ -32,6 +36,23 @@ pub(super) fn plan(
         .as_ref()
         .and_then(|only| graph.find(&only.name))
         .map(|node| node.id.0);
+    let looked_up = |index: usize| {
+        let node = &graph.nodes[index];
+        cache.is_some()
+            && wanted.is_none_or(|wanted| wanted[index])
+            && !matches!(node.kind, NodeKind::Dataset { .. })
+            && !forced.contains(&index)
+            && target != Some(index)
+    };
+    let mut found: Vec<Option<Result<Hit, EntryProblem>>> = match cache {
+        Some(cache) => pool.install(|| {
+            (0..graph.nodes.len())
+                .into_par_iter()
+                .map(|index| looked_up(index).then(|| cache.lookup(&keys[index].key)))
+                .collect()
+        }),
+        None => Vec::new(),
+    };
     let mut decisions: Vec<Decision> = Vec::with_capacity(graph.nodes.len());
     for (node, node_key) in graph.nodes.iter().zip(keys) {
         // Outside a one-node run's reach: not even looked up.
@@ -45,12 +66,20 @@ pub(super) fn plan(
                 "datasets are rebuilt when a node that reads them runs".to_string(),
             )
         } else if let Some(cache) = cache {
-            if forced.contains(&node.id.0) {
-                (Decision::Run, "forced with --force".to_string())
-            } else if target == Some(node.id.0) {
-                (Decision::Run, "the one node asked for".to_string())
-            } else {
-                look_up(graph, node, node_key, cache, observer)
+            match found[node.id.0].take() {
+                Some(entry) => decide(
+                    graph,
+                    node,
+                    node_key,
+                    entry,
+                    cache,
+                    options.explain,
+                    observer,
+                ),
+                None if forced.contains(&node.id.0) => {
+                    (Decision::Run, "forced with --force".to_string())
+                }
+                None => (Decision::Run, "the one node asked for".to_string()),
             }
         } else {
             (
@@ -114,17 +143,20 @@ fn forced_nodes(graph: &Graph, force: &[String]) -> BTreeSet<usize> {
     forced
 }
 
-/// One node's cache entry: restored when valid, else run, with the reason in words. A
-/// corrupt entry is removed and reported.
-fn look_up(
+/// What one node's cache entry decides: restored when valid, else run, with the reason in
+/// words (what changed since the last run only when `explain`: finding out reads that run's
+/// record). A corrupt entry is removed and reported.
+fn decide(
     graph: &Graph,
     node: &exp_ir::Node,
     node_key: &NodeKey,
+    entry: Result<Hit, EntryProblem>,
     cache: &Cache,
+    explain: bool,
     observer: &dyn Observer,
 ) -> (Decision, String) {
     let key = &node_key.key;
-    match cache.lookup(key) {
+    match entry {
         Ok(hit) => (
             Decision::Cached(Box::new(hit)),
             format!("cached ({})", &key[..12]),
@@ -143,6 +175,7 @@ fn look_up(
                 format!("runs: its cache entry was corrupt ({problem})"),
             )
         }
+        Err(EntryProblem::Missing) if !explain => (Decision::Run, "runs".to_string()),
         Err(EntryProblem::Missing) => {
             let why = match cache.previous_parts(&graph.experiment, &node.name) {
                 Some(previous) => {
@@ -151,7 +184,10 @@ fn look_up(
                         .iter()
                         .map(|input| graph.node(input.node).name.clone())
                         .collect();
-                    let changes = cache::explain_change(&previous, &node_key.parts, &input_names);
+                    let changes = match node_key.parts() {
+                        Ok(parts) => cache::explain_change(&previous, &parts, &input_names),
+                        Err(_) => Vec::new(),
+                    };
                     if changes.is_empty() {
                         "runs: its last result is no longer in the cache".to_string()
                     } else {

@@ -16,13 +16,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
     // replaces what the last one wrote.
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|error| RunError::io(ctx.name(), &dir, error))?;
-    let tensors = model
-        .weights
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .iter()
-        .map(|(name, tensor)| (name.clone(), tensor.shallow_clone()))
-        .collect();
+    let tensors = ctx.weights_of(model)?;
     let exported = ExportedModel {
         architecture: model.architecture.name.clone(),
         params: Params::new(model.architecture.params.clone()),

@@ -10,6 +10,7 @@ use tch::Tensor;
 use super::{save_checkpoint, NodeRun};
 use crate::artifact::{Artifact, Memory, MetricsArtifact, ModelArtifact};
 use crate::error::RunError;
+use crate::weights::Weights;
 
 pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
     let node = ctx.name();
@@ -54,22 +55,13 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             });
         }
     }
-    // Each input's weights are read under its lock one at a time, as shallow clones (new
-    // references to the same storage, which nothing writes after a node finishes): holding
-    // every lock at once deadlocked a merge that lists an input twice (`average(a, a)`), and
-    // two merges that take the same inputs in opposite orders.
+    // Each input's weights are read one at a time, as shallow clones (`Weights::read`): holding
+    // every input's lock at once deadlocked a merge that lists an input twice (`average(a,
+    // a)`), and two merges that take the same inputs in opposite orders.
     let locked: Vec<Vec<(String, Tensor)>> = models
         .iter()
-        .map(|model| {
-            model
-                .weights
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .iter()
-                .map(|(name, tensor)| (name.clone(), tensor.shallow_clone()))
-                .collect()
-        })
-        .collect();
+        .map(|model| ctx.weights_of(model))
+        .collect::<Result<_, _>>()?;
     let context = ctx.context(ctx.node.seed, Some(first.data.clone()));
     let mut merger = ctx.merger(component, &context)?;
     let mut tensors: Vec<(String, Vec<Tensor>)> = Vec::with_capacity(locked[0].len());
@@ -114,7 +106,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
     Ok(Artifact::Model(ModelArtifact {
         architecture: first.architecture.clone(),
         data: first.data.clone(),
-        weights: Mutex::new(merged),
+        weights: Weights::new(merged),
         checkpoint,
         ledger,
         metrics: MetricsArtifact::default(),

@@ -148,6 +148,15 @@ impl NodeRun<'_> {
         }
     }
 
+    /// A model input's tensors (read from its checkpoint if it came from the cache and no
+    /// node has read them yet).
+    fn weights_of(&self, model: &ModelArtifact) -> Result<Vec<(String, Tensor)>, RunError> {
+        model.weights.read().map_err(|message| RunError::Mismatch {
+            node: self.name().to_string(),
+            message: format!("cannot read an input's weights: {message}"),
+        })
+    }
+
     fn context(&self, seed: u64, data: Option<DataInfo>) -> Context {
         Context {
             seed,
@@ -283,10 +292,7 @@ impl NodeRun<'_> {
     ) -> Result<ForeignModel, RunError> {
         let context = self.context(seed, Some(source.data.clone()));
         let mut model = self.model(architecture, &context)?;
-        let weights = source
-            .weights
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let weights = self.weights_of(source)?;
         load_weights(self.name(), &mut model, &weights)?;
         Ok(model)
     }

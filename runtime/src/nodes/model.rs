@@ -10,6 +10,7 @@ use super::{save_checkpoint, snapshot, NodeRun};
 use crate::artifact::{Artifact, ModelArtifact};
 use crate::error::RunError;
 use crate::sizing::token_data_info;
+use crate::weights::Weights;
 
 pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError> {
     let tokenizer = match ctx.input("tokenizer") {
@@ -44,7 +45,7 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
             tokens: None,
             ..Default::default()
         }),
-        weights: Mutex::new(weights),
+        weights: Weights::new(weights),
         checkpoint,
         ledger: Vec::new(),
         metrics: crate::artifact::MetricsArtifact::default(),

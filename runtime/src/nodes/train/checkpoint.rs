@@ -97,7 +97,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
         self.examples_seen = progress.examples_seen;
         self.last_finite = progress.last_finite;
         self.final_metrics = progress.metrics;
-        ctx.run_dir.replay(ctx.name(), &progress.lines);
+        ctx.run_dir.relog(ctx.name(), &progress.lines);
         self.step = progress.step;
         ctx.observer.message(
             ctx.node,

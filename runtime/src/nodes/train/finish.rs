@@ -7,6 +7,7 @@ use super::Trainer;
 use crate::artifact::{Artifact, LedgerEntry, Memory, ModelArtifact};
 use crate::error::RunError;
 use crate::nodes::{save_checkpoint, snapshot, NodeRun};
+use crate::weights::Weights;
 
 impl<'a, 'r> Trainer<'a, 'r> {
     pub fn finish(mut self) -> Result<Artifact, RunError> {
@@ -45,7 +46,7 @@ impl<'a, 'r> Trainer<'a, 'r> {
         Ok(Artifact::Model(ModelArtifact {
             architecture: self.source.architecture.clone(),
             data: self.source.data.clone(),
-            weights: Mutex::new(weights),
+            weights: Weights::new(weights),
             checkpoint,
             ledger,
             metrics: self.final_metrics,

@@ -297,10 +297,7 @@ fn anchor_weights(
     let Some(Artifact::Model(anchor)) = ctx.inputs_with_role("anchor").into_iter().next() else {
         return Ok(None);
     };
-    let weights = anchor
-        .weights
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let weights = ctx.weights_of(anchor)?;
     let anchor_name = ctx
         .node
         .input("anchor")
