@@ -90,7 +90,8 @@ impl NodeKey {
         })
     }
 
-    /// A key given as it is, without parts (a test's, or one read back).
+    /// A key given as it is, without parts.
+    #[cfg(test)]
     pub fn bare(key: &str) -> NodeKey {
         NodeKey {
             key: key.to_string(),
@@ -504,21 +505,23 @@ fn unusable(node: &str, dir: &Path, message: String) -> RunError {
 /// entry's file. Entries' files are read-only (`seal`), so a run directory's checkpoint cannot
 /// be changed in place by mistake either (except by root), and a change made anyway is caught
 /// by the entry's checksum at the next lookup.
-pub(crate) fn share(from: &Path, to: &Path, files: CacheFiles) -> std::io::Result<()> {
+/// Returns whether `to` is a link (`true`) or a copy.
+pub(crate) fn share(from: &Path, to: &Path, files: CacheFiles) -> std::io::Result<bool> {
     match fs::remove_file(to) {
         Ok(()) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(error),
     }
     if files == CacheFiles::Link && fs::hard_link(from, to).is_ok() {
-        return Ok(());
+        return Ok(true);
     }
     // Another filesystem (EXDEV), or one without links: a copy, put in place whole.
     let mut temporary = to.as_os_str().to_owned();
     temporary.push(".tmp-copy");
     let temporary = PathBuf::from(temporary);
     fs::copy(from, &temporary)?;
-    fs::rename(&temporary, to)
+    fs::rename(&temporary, to)?;
+    Ok(false)
 }
 
 /// Makes every file of an entry being stored read-only.
@@ -650,8 +653,10 @@ impl Cache {
             },
             Artifact::Model(model) => {
                 let weights = temporary.join("weights.safetensors");
-                share(&model.checkpoint, &weights, self.files)?;
-                fs::File::open(&weights)?.sync_all()?;
+                // A link is the checkpoint its node synced when it wrote it; a copy is new.
+                if !share(&model.checkpoint, &weights, self.files)? {
+                    fs::File::open(&weights)?.sync_all()?;
+                }
                 files.insert("weights.safetensors".to_string(), hashed(&weights)?);
                 let order = model.weights.names();
                 let mut hook_tensors = Vec::new();

@@ -77,7 +77,8 @@ impl Weights {
     }
 
     /// Whether the tensors are in memory.
-    pub fn is_read(&self) -> bool {
+    #[cfg(test)]
+    fn is_read(&self) -> bool {
         self.lock().unread.is_none()
     }
 

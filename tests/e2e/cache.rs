@@ -56,7 +56,17 @@ fn a_finished_experiment_reruns_nothing_and_gives_the_same_files() {
         &[],
         &["d", "m", "a", "b", "soup", "a_eval", "soup_eval", "results"],
     );
-    run(&test, "exp.exp", "second", &[]);
+    let outcome = run(&test, "exp.exp", "second", &[]);
+    // What a cached rerun says is one line per node, nothing else.
+    let lines: Vec<&str> = outcome.stderr.lines().collect();
+    assert_eq!(lines.len(), 7, "{}", outcome.stderr);
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.starts_with('[') && line.ends_with(" cached")),
+        "{}",
+        outcome.stderr
+    );
     expect(
         &test,
         "second",

@@ -122,13 +122,11 @@ pub(super) fn dispatch(
             if running == 0 {
                 break;
             }
-            let Ok(completion) = receiver.recv() else {
+            let Ok(first) = receiver.recv() else {
                 break;
             };
-            running -= 1;
-            ready.push(board.complete(&shared, completion));
-            // Every other node that ended meanwhile, before their outcomes are written out.
-            while let Ok(completion) = receiver.try_recv() {
+            // With every other node that ended meanwhile, before their outcomes are written out.
+            for completion in std::iter::once(first).chain(receiver.try_iter()) {
                 running -= 1;
                 ready.push(board.complete(&shared, completion));
             }

@@ -135,14 +135,6 @@ impl<'a> Run<'a> {
         registry: &'a Registry,
         options: &'a RunOptions,
     ) -> Result<Run<'a>, RunError> {
-        eprintln!(
-            "T start0 at {:?}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs_f64()
-                % 100.0
-        );
         let device = options.device.resolve()?;
         let run_dir = RunDir::create(&options.run_dir).map_err(|error| RunError::RunDirectory {
             path: options.run_dir.display().to_string(),
@@ -177,14 +169,6 @@ impl<'a> Run<'a> {
             &options.exp_version,
             wanted.as_deref(),
         )?;
-        eprintln!(
-            "T keys at {:?}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs_f64()
-                % 100.0
-        );
         if let Some((only, index)) = only {
             check_key(&keys, index, only)?;
         }
