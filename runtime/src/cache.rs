@@ -75,19 +75,68 @@ pub struct ComponentIdentity {
 ///
 /// The parts are kept as the compact JSON that is hashed, not as a tree of values: a run holds
 /// every node's key to its end, and a 6,000-node sweep's trees were 30 MB, a fifth of its heap.
+/// The JSON is kept in two pieces: the head (exp version, kind, specification, components),
+/// which the copies a sweep makes of one definition share, held once for all of them; and the
+/// tail (seed, device, threads, input keys), the node's own.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeKey {
     pub key: String,
-    parts: Box<str>,
+    /// `{"exp_version":..,"components":[..]}`
+    head: Arc<str>,
+    /// `{"seed":..,"inputs":[..]}`
+    tail: Box<str>,
 }
 
+/// The fields of `KeyParts` that sweep copies share, borrowed, serialised as `KeyParts` does.
+#[derive(Serialize)]
+struct KeyHead<'a> {
+    exp_version: &'a str,
+    kind: &'a str,
+    spec: &'a Value,
+    components: &'a [ComponentIdentity],
+}
+
+/// The fields of `KeyParts` that are a node's own.
+#[derive(Serialize)]
+struct KeyTail<'a> {
+    seed: u64,
+    device: &'a str,
+    threads: u64,
+    inputs: &'a [(String, String)],
+}
+
+/// The heads made so far in one run, each held once.
+type Heads = std::collections::HashSet<Arc<str>>;
+
 impl NodeKey {
-    fn of(parts: &KeyParts) -> serde_json::Result<NodeKey> {
-        let json = serde_json::to_string(parts)?;
-        Ok(NodeKey {
-            key: sha256_hex(json.as_bytes()),
-            parts: json.into_boxed_str(),
-        })
+    fn of(parts: &KeyParts, heads: &mut Heads) -> serde_json::Result<NodeKey> {
+        let head = serde_json::to_string(&KeyHead {
+            exp_version: &parts.exp_version,
+            kind: &parts.kind,
+            spec: &parts.spec,
+            components: &parts.components,
+        })?;
+        let tail = serde_json::to_string(&KeyTail {
+            seed: parts.seed,
+            device: &parts.device,
+            threads: parts.threads,
+            inputs: &parts.inputs,
+        })?;
+        let head = match heads.get(head.as_str()) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let head: Arc<str> = head.into();
+                heads.insert(Arc::clone(&head));
+                head
+            }
+        };
+        let mut node_key = NodeKey {
+            key: String::new(),
+            head,
+            tail: tail.into_boxed_str(),
+        };
+        node_key.key = sha256_hex(node_key.parts_json().as_bytes());
+        Ok(node_key)
     }
 
     /// A key given as it is, without parts.
@@ -95,18 +144,23 @@ impl NodeKey {
     pub fn bare(key: &str) -> NodeKey {
         NodeKey {
             key: key.to_string(),
-            parts: Box::default(),
+            ..NodeKey::default()
         }
     }
 
     /// The parts the key was hashed from.
     pub fn parts(&self) -> serde_json::Result<KeyParts> {
-        serde_json::from_str(&self.parts)
+        serde_json::from_str(&self.parts_json())
     }
 
-    /// The parts as the JSON that was hashed.
-    pub fn parts_json(&self) -> &str {
-        &self.parts
+    /// The parts as the JSON that was hashed: the head's fields, then the tail's.
+    pub fn parts_json(&self) -> String {
+        let head = self.head.strip_suffix('}').unwrap_or(&self.head);
+        let tail = self.tail.strip_prefix('{').unwrap_or(&self.tail);
+        if head.is_empty() {
+            return String::new();
+        }
+        format!("{head},{tail}")
     }
 }
 
@@ -236,6 +290,7 @@ pub fn node_keys(
     wanted: Option<&[bool]>,
 ) -> Result<Vec<NodeKey>, RunError> {
     let mut keys: Vec<NodeKey> = Vec::with_capacity(graph.nodes.len());
+    let mut heads = Heads::new();
     for node in &graph.nodes {
         // A node the run does not want gets no key (an empty one): a job computing one node of
         // a study of 100,000 needs only the keys of that node and what is above it.
@@ -316,7 +371,7 @@ pub fn node_keys(
             threads: threads as u64,
             inputs,
         };
-        let node_key = NodeKey::of(&parts).map_err(|error| RunError::CacheKey {
+        let node_key = NodeKey::of(&parts, &mut heads).map_err(|error| RunError::CacheKey {
             node: node.name.clone(),
             what: "its key parts",
             message: error.to_string(),
@@ -429,15 +484,39 @@ struct Meta {
     files: BTreeMap<String, String>,
 }
 
-/// What a lookup reads of `meta.json`: all but the key parts, which are there for people and
-/// `--explain`. A plan holds the entry of every cached node until it is restored, and the
-/// parts were most of each (a 6,000-node sweep's rerun held 40 MB of them).
+/// What a restore reads of `meta.json`: all but the key parts, which are there for people and
+/// `--explain`, and the files' hashes, which its lookup checked.
 #[derive(Debug, Deserialize)]
 struct Entry {
     key: String,
     stored: Stored,
     metrics: Vec<MetricLine>,
+}
+
+/// What a lookup reads of `meta.json`: enough to check the entry's files. A plan looks up every
+/// node before any is restored, and parsing whole records there made a large sweep's cached
+/// rerun parse each twice.
+#[derive(Deserialize)]
+struct EntryFiles {
+    key: String,
     files: BTreeMap<String, String>,
+}
+
+/// The key a record of `meta.json` says it holds.
+trait Keyed {
+    fn key(&self) -> &str;
+}
+
+impl Keyed for Entry {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl Keyed for EntryFiles {
+    fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 /// Why an entry could not be used.
@@ -458,9 +537,16 @@ impl EntryProblem {
 }
 
 /// A cached result ready to be turned into an artifact.
+///
+/// It holds where the entry is and the checksum of its record, not the record itself: a plan
+/// looks every node of a sweep up before the first restore, and 100,000 parsed records (an
+/// architecture, a ledger, metric lines each) were most of a cached rerun's memory. The record
+/// is read again when the node is restored, and must not have changed; its files were hashed
+/// once, at the lookup.
 pub struct Hit {
-    meta: Entry,
+    key: Box<str>,
     dir: PathBuf,
+    meta_sha256: String,
     /// How its checkpoint goes into a run directory.
     files: CacheFiles,
 }
@@ -569,35 +655,22 @@ impl Cache {
     /// Looks up and verifies an entry.
     pub fn lookup(&self, key: &str) -> Result<Hit, EntryProblem> {
         let dir = self.entry_dir(key);
-        let corrupt = |what: String| EntryProblem::Corrupt(what);
-        // No entry is told from a damaged one by what is missing: its directory, or a file.
-        let meta_bytes = fs::read(dir.join("meta.json")).map_err(|error| {
-            if error.kind() == std::io::ErrorKind::NotFound && !dir.exists() {
-                EntryProblem::Missing
-            } else {
-                corrupt(format!("meta.json unreadable: {error}"))
-            }
-        })?;
-        let recorded = fs::read_to_string(dir.join("meta.sha256"))
-            .map_err(|_| corrupt("meta.sha256 missing".into()))?;
-        if recorded.trim() != sha256_hex(&meta_bytes) {
-            return Err(corrupt("meta.json does not match its checksum".into()));
-        }
-        let meta: Entry = serde_json::from_slice(&meta_bytes)
-            .map_err(|error| corrupt(format!("meta.json malformed: {error}")))?;
-        if meta.key != key {
-            return Err(corrupt("the entry holds another key".into()));
-        }
+        let (meta, meta_sha256) = read_meta::<EntryFiles>(&dir, key, None)?;
         for (file, hash) in &meta.files {
             match file_sha256(&dir.join(file)) {
                 Some(found) if &found == hash => {}
-                Some(_) => return Err(corrupt(format!("{file} does not match its checksum"))),
-                None => return Err(corrupt(format!("{file} is missing"))),
+                Some(_) => {
+                    return Err(EntryProblem::Corrupt(format!(
+                        "{file} does not match its checksum"
+                    )))
+                }
+                None => return Err(EntryProblem::Corrupt(format!("{file} is missing"))),
             }
         }
         Ok(Hit {
-            meta,
+            key: key.into(),
             dir,
+            meta_sha256,
             files: self.files,
         })
     }
@@ -758,7 +831,8 @@ impl Cache {
     /// that explanation. Syncing every node's record, under the lock, was most of a cached
     /// rerun of a large sweep. The record is the parts' compact JSON, as hashed for the key.
     pub fn remember(&self, experiment: &str, node: &str, node_key: &NodeKey) {
-        let text = node_key.parts_json().as_bytes();
+        let text = node_key.parts_json();
+        let text = text.as_bytes();
         let path = self.index_path(experiment, node);
         if fs::read(&path).is_ok_and(|recorded| recorded == text) {
             return;
@@ -774,6 +848,42 @@ impl Cache {
     }
 }
 
+/// The entry in `dir` read back and checked against its checksum and `key`, with that checksum;
+/// when `expected` is given, the checksum must be it (the entry must not have changed since it
+/// was looked up). A missing entry is told from a damaged one by what is missing: its
+/// directory, or a file.
+fn read_meta<T: serde::de::DeserializeOwned + Keyed>(
+    dir: &Path,
+    key: &str,
+    expected: Option<&str>,
+) -> Result<(T, String), EntryProblem> {
+    let corrupt = |what: String| EntryProblem::Corrupt(what);
+    let meta_bytes = fs::read(dir.join("meta.json")).map_err(|error| {
+        if error.kind() == std::io::ErrorKind::NotFound && !dir.exists() {
+            EntryProblem::Missing
+        } else {
+            corrupt(format!("meta.json unreadable: {error}"))
+        }
+    })?;
+    let recorded = fs::read_to_string(dir.join("meta.sha256"))
+        .map_err(|_| corrupt("meta.sha256 missing".into()))?;
+    let found = sha256_hex(&meta_bytes);
+    if recorded.trim() != found {
+        return Err(corrupt("meta.json does not match its checksum".into()));
+    }
+    if expected.is_some_and(|expected| expected != found) {
+        return Err(corrupt(
+            "meta.json changed after the entry was looked up (another run replaced it?)".into(),
+        ));
+    }
+    let meta: T = serde_json::from_slice(&meta_bytes)
+        .map_err(|error| corrupt(format!("meta.json malformed: {error}")))?;
+    if meta.key() != key {
+        return Err(corrupt("the entry holds another key".into()));
+    }
+    Ok((meta, found))
+}
+
 impl Hit {
     /// Turns the entry into the node's artifact, writing its files into the run directory
     /// (checkpoint, tables) and replaying its metrics under the node's name.
@@ -784,8 +894,16 @@ impl Hit {
         device: Device,
     ) -> Result<Artifact, RunError> {
         let unusable = |message: String| unusable(&node.name, &self.dir, message);
-        run_dir.replay(&node.name, &self.meta.metrics);
-        match &self.meta.stored {
+        let (meta, _) = read_meta::<Entry>(&self.dir, &self.key, Some(&self.meta_sha256)).map_err(
+            |problem| {
+                unusable(format!(
+                    "its record cannot be read again: {}",
+                    problem.words()
+                ))
+            },
+        )?;
+        run_dir.replay(&node.name, &meta.metrics);
+        match meta.stored {
             Stored::Model {
                 architecture,
                 data,
@@ -814,8 +932,8 @@ impl Hit {
                     ))
                 })?;
                 // Read when a node that runs asks for the tensors, if one does.
-                let weights = Weights::unread(&checkpoint, order.clone(), device, *parameters)
-                    .map_err(unusable)?;
+                let weights =
+                    Weights::unread(&checkpoint, order, device, parameters).map_err(unusable)?;
                 let mut hook_tensors = if hooks.is_empty() {
                     Vec::new()
                 } else {
@@ -824,31 +942,31 @@ impl Hit {
                     )?
                 };
                 let mut carried = Vec::with_capacity(hooks.len());
-                for (index, hook) in hooks.iter().enumerate() {
+                for (index, hook) in hooks.into_iter().enumerate() {
                     let mut tensors = Vec::with_capacity(hook.order.len());
-                    for name in &hook.order {
+                    for name in hook.order {
                         let key = format!("{index}/{name}");
                         let tensor = take_named(&mut hook_tensors, &key).ok_or_else(|| {
                             unusable(format!("the cached hook state lacks `{key}`"))
                         })?;
-                        tensors.push((name.clone(), tensor.to_device(device)));
+                        tensors.push((name, tensor.to_device(device)));
                     }
                     carried.push(CarriedHook {
                         position: hook.position,
-                        name: hook.name.clone(),
+                        name: hook.name,
                         tensors,
-                        data: hook.data.clone(),
+                        data: hook.data,
                     });
                 }
                 Ok(Artifact::Model(ModelArtifact {
-                    architecture: architecture.clone(),
-                    data: data.clone(),
+                    architecture,
+                    data,
                     weights,
                     checkpoint,
-                    ledger: ledger.clone(),
-                    metrics: metrics.clone(),
+                    ledger,
+                    metrics,
                     hooks: Mutex::new(carried),
-                    memory: *memory,
+                    memory,
                     tokenizer,
                 }))
             }
@@ -877,9 +995,9 @@ impl Hit {
                     }
                 }
                 Ok(Artifact::Dataset(DatasetArtifact {
-                    info: info.clone(),
+                    info,
                     source: DataSource::Examples(Arc::new(examples)),
-                    component: component.clone(),
+                    component,
                     device,
                 }))
             }
@@ -892,13 +1010,13 @@ impl Hit {
                 } = &node.kind
                 {
                     crate::nodes::continual::write_matrices(
-                        node, run_dir, metric, splits, *heatmap, metrics,
+                        node, run_dir, metric, splits, *heatmap, &metrics,
                     )?;
                 }
-                Ok(Artifact::Metrics(metrics.clone()))
+                Ok(Artifact::Metrics(metrics))
             }
             Stored::Table { table } => {
-                let mut table = table.clone();
+                let mut table = table;
                 table.name = node.name.clone();
                 if let Some(runs) = &mut table.runs {
                     runs.name = format!("{}_runs", node.name);
@@ -1040,7 +1158,8 @@ fn diff_values(path: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::{
-        diff_values, named_files, sha256_hex, without_spans, Cache, CacheFiles, KeyParts, NodeKey,
+        diff_values, named_files, sha256_hex, without_spans, Cache, CacheFiles, Heads, KeyParts,
+        NodeKey,
     };
     use serde_json::json;
 
@@ -1058,9 +1177,17 @@ mod tests {
             threads: 1,
             inputs: vec![("model".into(), "abc".into())],
         };
-        let key = |seed: u64| NodeKey::of(&parts(seed)).unwrap();
+        let heads = std::cell::RefCell::new(Heads::new());
+        let key = |seed: u64| NodeKey::of(&parts(seed), &mut heads.borrow_mut()).unwrap();
         // The key is the hash of the parts' compact JSON, which gives the parts back.
         assert_eq!(key(1).key, sha256_hex(key(1).parts_json().as_bytes()));
+        assert_eq!(
+            key(1).parts_json(),
+            serde_json::to_string(&parts(1)).unwrap()
+        );
+        // Keys that differ only in their seed share one head.
+        assert!(std::sync::Arc::ptr_eq(&key(1).head, &key(2).head));
+        assert_eq!(heads.borrow().len(), 1);
         assert!(!key(1).parts_json().contains('\n'));
         assert_eq!(key(1).parts().unwrap(), parts(1));
         assert_ne!(key(1).key, key(2).key);
@@ -1077,6 +1204,76 @@ mod tests {
         );
         cache.remember("study", "ft", &key(2));
         assert_eq!(cache.previous_parts("study", "ft").unwrap().seed, 2);
+    }
+
+    /// An evaluation node, for restoring a metrics entry.
+    fn evaluation() -> exp_ir::Node {
+        exp_ir::Node {
+            id: exp_ir::NodeId(0),
+            name: "e".into(),
+            kind: exp_ir::NodeKind::Evaluate {
+                metrics: Vec::new().into(),
+                splits: vec!["test".into()],
+            },
+            inputs: Vec::new(),
+            output: exp_ir::ArtifactKind::Metrics,
+            seed: 0,
+            origin: exp_ir::Origin::None,
+            family: None,
+            point: Vec::new(),
+        }
+    }
+
+    /// A hit holds where its entry is, not its record: it reads the record again to restore,
+    /// and refuses one that another run replaced after the lookup.
+    #[test]
+    fn a_hit_rereads_its_record_and_refuses_one_replaced_after_the_lookup() {
+        use crate::artifact::{Artifact, MetricsArtifact};
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), CacheFiles::Link).unwrap();
+        let parts = KeyParts {
+            kind: "evaluate".into(),
+            ..KeyParts::default()
+        };
+        let key = NodeKey::of(&parts, &mut Heads::new()).unwrap();
+        let metrics = MetricsArtifact {
+            values: [("accuracy".to_string(), 0.5)].into(),
+            order: vec!["accuracy".into()],
+            ..MetricsArtifact::default()
+        };
+        assert!(cache
+            .store(&key, &Artifact::Metrics(metrics), Vec::new())
+            .unwrap());
+        let run_dir = crate::run_dir::RunDir::create(&dir.path().join("run")).unwrap();
+        let accuracy =
+            |hit: &super::Hit| match hit.restore(&evaluation(), &run_dir, tch::Device::Cpu) {
+                Ok(Artifact::Metrics(metrics)) => Ok(metrics.values["accuracy"]),
+                Ok(_) => panic!("a metrics entry restored as something else"),
+                Err(error) => Err(error.to_string()),
+            };
+        let hit = cache.lookup(&key.key).expect("the entry just stored");
+        assert_eq!(accuracy(&hit), Ok(0.5));
+        // Another run replaces the record, checksum and all, after the lookup.
+        let entry = cache.entry_dir(&key.key);
+        let record = std::fs::read_to_string(entry.join("meta.json")).unwrap();
+        assert!(record.contains("0.5"), "{record}");
+        let replaced = record.replace("0.5", "0.75");
+        for (file, text) in [
+            ("meta.json", replaced.clone()),
+            ("meta.sha256", sha256_hex(replaced.as_bytes())),
+        ] {
+            let path = entry.join(file);
+            let _ = std::fs::remove_file(&path);
+            std::fs::write(&path, text).unwrap();
+        }
+        let refused = accuracy(&hit).expect_err("a replaced record was restored");
+        assert!(
+            refused.contains("changed after the entry was looked up"),
+            "{refused}"
+        );
+        // Looked up again, the new record is the one restored.
+        let hit = cache.lookup(&key.key).expect("the replaced entry");
+        assert_eq!(accuracy(&hit), Ok(0.75));
     }
 
     #[test]

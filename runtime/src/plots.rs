@@ -11,7 +11,7 @@
 //! Text is drawn with DejaVu Sans, embedded from `runtime/assets/` (its licence is beside it), so
 //! charts look the same on every machine and no system font library is needed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,9 @@ const COLORS: [RGBColor; 10] = [
 type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// Grid lines between the labelled ones.
+/// The most series a metric chart names in its legend.
+const LEGEND_MOST: usize = 40;
+
 const LIGHT_GRID: RGBColor = RGBColor(235, 235, 235);
 
 /// Why a chart could not be written.
@@ -533,6 +536,9 @@ fn file_stem(text: &str) -> String {
 /// different batch or window sizes compare on; the tokens themselves are not a chart.
 fn metric_charts(text: &str) -> Vec<MetricChart> {
     let mut charts: BTreeMap<(String, String), Vec<Series>> = BTreeMap::new();
+    // Where each chart's series of each node is: a sweep of 30,000 runs has as many series in
+    // one chart, and looking for a node's among them line by line took most of a cached rerun.
+    let mut series_of: HashMap<(String, String, String), usize> = HashMap::new();
     let mut tokens: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
     for line in text.lines() {
         let Ok(metric) = serde_json::from_str::<MetricLine>(line) else {
@@ -548,14 +554,19 @@ fn metric_charts(text: &str) -> Vec<MetricChart> {
             tokens.entry(metric.node).or_default().insert(step, value);
             continue;
         }
-        let series = charts.entry((metric.split, metric.name)).or_default();
-        match series.iter_mut().find(|series| series.node == metric.node) {
-            Some(series) => series.points.push((step, value)),
-            None => series.push(Series {
-                node: metric.node,
-                points: vec![(step, value)],
-            }),
+        let at = (metric.split, metric.name, metric.node);
+        if let Some(&index) = series_of.get(&at) {
+            if let Some(chart) = charts.get_mut(&(at.0, at.1)) {
+                chart[index].points.push((step, value));
+            }
+            continue;
         }
+        let chart = charts.entry((at.0.clone(), at.1.clone())).or_default();
+        chart.push(Series {
+            node: at.2.clone(),
+            points: vec![(step, value)],
+        });
+        series_of.insert(at, chart.len() - 1);
     }
     let by_tokens: Vec<Series> = charts
         .get(&("train".to_string(), "loss".to_string()))
@@ -640,11 +651,21 @@ fn draw_metric_chart<DB: DrawingBackend>(
         SeriesLabelPosition::UpperRight
     };
 
-    let mut plot = ChartBuilder::on(root)
-        .caption(
-            format!("{} {}", chart.split, chart.name),
-            ("sans-serif", 24),
+    // A legend of more nodes than fit says nothing (and drawing 30,000 labels took seconds):
+    // past `LEGEND_MOST` the caption counts the runs instead.
+    let labelled = chart.series.len() <= LEGEND_MOST;
+    let caption = if labelled {
+        format!("{} {}", chart.split, chart.name)
+    } else {
+        format!(
+            "{} {} ({} runs)",
+            chart.split,
+            chart.name,
+            chart.series.len()
         )
+    };
+    let mut plot = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 24))
         .margin(18)
         .x_label_area_size(48)
         .y_label_area_size(72)
@@ -658,13 +679,20 @@ fn draw_metric_chart<DB: DrawingBackend>(
         .draw()?;
     for (index, series) in chart.series.iter().enumerate() {
         let color = COLORS[index % COLORS.len()];
-        plot.draw_series(
+        let drawn = plot.draw_series(
             LineSeries::new(series.points.iter().copied(), color.stroke_width(2)).point_size(3),
-        )?
-        .label(series.node.as_str())
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3)));
+        )?;
+        if labelled {
+            drawn.label(series.node.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        }
     }
-    finish_with_legend(&mut plot, root, legend_position)
+    if labelled {
+        finish_with_legend(&mut plot, root, legend_position)
+    } else {
+        root.present()
+    }
 }
 
 fn draw_table_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, table: &Table) -> Drawn<DB> {
@@ -738,7 +766,7 @@ mod tests {
 
     use super::{
         file_stem, metric_charts, write_image_grid, write_plots, write_table_chart, ImageShape,
-        GRID_GAP, GRID_SCALE,
+        GRID_GAP, GRID_SCALE, LEGEND_MOST,
     };
     use crate::table::Table;
 
@@ -791,6 +819,52 @@ mod tests {
             &dir.path().join("plots/test_accuracy"),
             &["alpha", "accuracy"],
         );
+    }
+
+    /// Past `LEGEND_MOST` series a chart counts its runs in the caption instead of naming each;
+    /// every node's points stay in its own series, in the order the log first names it.
+    #[test]
+    fn a_chart_of_many_runs_counts_them_instead_of_naming_them() {
+        let lines = |nodes: usize| -> String {
+            (0..nodes)
+                .flat_map(|node| {
+                    [1, 2].map(|step| {
+                        format!(
+                            "{{\"node\":\"run{node}\",\"step\":{step},\"split\":\"train\",\"name\":\"loss\",\"value\":{}}}\n",
+                            node + step
+                        )
+                    })
+                })
+                .collect()
+        };
+        let charts = metric_charts(&lines(3));
+        assert_eq!(charts.len(), 1);
+        let series: Vec<(&str, &[(u64, f64)])> = charts[0]
+            .series
+            .iter()
+            .map(|series| (series.node.as_str(), series.points.as_slice()))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                ("run0", &[(1, 1.0), (2, 2.0)][..]),
+                ("run1", &[(1, 2.0), (2, 3.0)][..]),
+                ("run2", &[(1, 3.0), (2, 4.0)][..]),
+            ]
+        );
+        for (nodes, named) in [(LEGEND_MOST, true), (LEGEND_MOST + 1, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("metrics.jsonl"), lines(nodes)).unwrap();
+            write_plots(dir.path()).unwrap();
+            let svg = std::fs::read_to_string(dir.path().join("plots/train_loss.svg")).unwrap();
+            // Text elements hold their text on a line of its own.
+            assert_eq!(svg.contains("\nrun0\n"), named, "{nodes} runs");
+            assert_eq!(
+                svg.contains(&format!("train loss ({nodes} runs)")),
+                !named,
+                "{nodes} runs"
+            );
+        }
     }
 
     #[test]

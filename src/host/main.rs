@@ -7,6 +7,7 @@
 mod compute_node;
 mod discover;
 mod html;
+mod memory;
 mod progress;
 mod runs;
 mod sizes;
@@ -190,6 +191,9 @@ fn load(file: &Path, format: MessageFormat, color: bool) -> Result<Loaded, Exit>
     let discovered = discover(&files.files, cache.as_ref());
     let catalog = RecordingCatalog::new(&discovered.registry);
     let checked = experiment::check(&input, &catalog);
+    // The check of a large sweep freed several KiB per node (its syntax tree and checked
+    // program), on a thread of its own whose arena glibc keeps: hand them back before the run.
+    memory::trim();
     if let Some(cache) = &cache {
         catalog.store_answers(cache);
     }
@@ -377,7 +381,7 @@ fn run_command(file: &Path, settings: RunSettings, color: bool) -> Exit {
         remote,
         stop,
     };
-    let observer = progress::Progress::new();
+    let observer = memory::Trimming::new(progress::Progress::new());
     let summary = match exp_runtime::execute(&loaded.graph, &loaded.registry, &options, &observer) {
         Ok(summary) => summary,
         Err(message) => {

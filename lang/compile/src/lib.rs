@@ -22,6 +22,8 @@ use exp_diag::{Diagnostic, SourceMap};
 use exp_ir::graph::derive_seed;
 use exp_ir::{ArtifactKind, Graph, Input, Node, NodeId, NodeKind, Origin};
 
+use crate::shared::SharedParts;
+
 /// Decodes, parses, checks and compiles an experiment file, given as the bytes read from it.
 /// The graph is there when no error was found; the `SourceMap` holds the file and every
 /// module it imported, for rendering the diagnostics.
@@ -112,6 +114,7 @@ pub fn compile(program: &Program, experiment: &str) -> Graph {
         model_of: HashMap::new(),
         row_of: HashMap::new(),
         interned: HashMap::new(),
+        shared: SharedParts::default(),
     };
     for idx in &order {
         lowering.def(*idx, &inputs[*idx]);
@@ -158,6 +161,8 @@ struct Lowering<'p> {
     row_of: HashMap<usize, NodeId>,
     /// One shared copy of every family name, axis and value the nodes carry.
     interned: HashMap<String, Arc<str>>,
+    /// One shared copy of equal components and specifications.
+    shared: SharedParts,
 }
 
 impl Lowering<'_> {
@@ -176,6 +181,7 @@ impl Lowering<'_> {
             extra,
         } = lineage;
         let id = NodeId(self.nodes.len());
+        let kind = self.shared.kind(kind);
         let output = match &kind {
             NodeKind::Dataset { .. } | NodeKind::Caption | NodeKind::Sample(_) => {
                 ArtifactKind::Dataset
@@ -337,7 +343,7 @@ impl Lowering<'_> {
                                 self.push(
                                     merge_name,
                                     NodeKind::Merge {
-                                        component: merge.merger.clone(),
+                                        component: Arc::new(merge.merger.clone()),
                                     },
                                     merged
                                         .into_iter()
@@ -551,7 +557,7 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
     match body {
         Body::Dataset { component } => (
             NodeKind::Dataset {
-                component: component.clone(),
+                component: Arc::new(component.clone()),
             },
             None,
         ),
@@ -559,26 +565,26 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
         Body::Sample { spec, .. } => (NodeKind::Sample(Arc::clone(spec)), None),
         Body::Model { component, .. } => (
             NodeKind::Model {
-                component: component.clone(),
+                component: Arc::new(component.clone()),
             },
             None,
         ),
         Body::Tokenizer { component, .. } => (
             NodeKind::Tokenizer {
-                component: component.clone(),
+                component: Arc::new(component.clone()),
             },
             None,
         ),
         Body::Export { component, .. } => (
             NodeKind::Export {
-                component: component.clone(),
+                component: Arc::new(component.clone()),
             },
             None,
         ),
         Body::Train { spec, seed, .. } => (NodeKind::Train(Arc::clone(spec)), *seed),
         Body::Merge { merger, .. } => (
             NodeKind::Merge {
-                component: merger.clone(),
+                component: Arc::new(merger.clone()),
             },
             None,
         ),
@@ -627,5 +633,6 @@ fn node_kind(body: &Body) -> (NodeKind, Option<u64>) {
     }
 }
 
+mod shared;
 #[cfg(test)]
 mod tests;

@@ -236,6 +236,75 @@ report results { rows: [ft] }
     ));
 }
 
+/// A sweep's copies of one definition hold one copy of what they have equal (its components,
+/// its training specification, its metrics), and their own copy of what differs.
+#[test]
+fn a_sweeps_copies_share_their_equal_parts() {
+    let graph = graph_of(
+        "shared.exp",
+        r#"import std.digits
+sweep lr in [1e-3, 3e-3], seeds 2 {
+  model net = mlp { hidden: [8] }
+  train ft { model: net, data: digits, steps: 10 steps, optimizer: sgd { lr: lr } }
+  evaluate e { model: ft, data: digits, metrics: [accuracy] }
+}
+model other = mlp { hidden: [9] }
+"#,
+    );
+    let of = |family: &str| -> Vec<&NodeKind> {
+        graph
+            .nodes
+            .iter()
+            .filter(|node| node.family.as_deref() == Some(family))
+            .map(|node| &node.kind)
+            .collect()
+    };
+    let components: Vec<&std::sync::Arc<exp_ir::ComponentRef>> = of("net")
+        .into_iter()
+        .map(|kind| match kind {
+            NodeKind::Model { component } => component,
+            other => panic!("a model made {other:?}"),
+        })
+        .collect();
+    assert_eq!(components.len(), 4);
+    assert!(components
+        .iter()
+        .all(|component| std::sync::Arc::ptr_eq(component, components[0])));
+    let Some(NodeKind::Model { component: other }) = graph.find("other").map(|node| &node.kind)
+    else {
+        panic!("no model `other`");
+    };
+    assert!(!std::sync::Arc::ptr_eq(other, components[0]));
+    // Two learning rates: two specifications, each held by its two seeds.
+    let specs: Vec<&std::sync::Arc<exp_ir::graph::TrainSpec>> = of("ft")
+        .into_iter()
+        .map(|kind| match kind {
+            NodeKind::Train(spec) => spec,
+            other => panic!("a training made {other:?}"),
+        })
+        .collect();
+    assert_eq!(specs.len(), 4);
+    let distinct = |items: &[&std::sync::Arc<exp_ir::graph::TrainSpec>]| {
+        let mut held: Vec<*const exp_ir::graph::TrainSpec> = items
+            .iter()
+            .map(|spec| std::sync::Arc::as_ptr(spec))
+            .collect();
+        held.sort();
+        held.dedup();
+        held.len()
+    };
+    assert_eq!(distinct(&specs), 2);
+    let metrics: Vec<*const [exp_ir::ComponentRef]> = of("e")
+        .into_iter()
+        .map(|kind| match kind {
+            NodeKind::Evaluate { metrics, .. } => std::sync::Arc::as_ptr(metrics),
+            other => panic!("an evaluation made {other:?}"),
+        })
+        .collect();
+    assert_eq!(metrics.len(), 4);
+    assert!(metrics.iter().all(|held| std::ptr::eq(*held, metrics[0])));
+}
+
 #[test]
 fn a_sequence_expands_into_phases_evaluations_and_a_summary() {
     insta::assert_snapshot!(check(

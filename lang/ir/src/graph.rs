@@ -252,20 +252,20 @@ impl ComponentRef {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeKind {
     /// Loads or generates a dataset. No inputs.
-    Dataset { component: ComponentRef },
+    Dataset { component: Arc<ComponentRef> },
     /// Initialises an architecture's weights. Input `data` (optional): the dataset whose
     /// shape (features, classes) sizes the model; input `tokenizer` (optional): the tokenizer
     /// a model of token sequences reads text through, which sizes its vocabulary instead.
-    Model { component: ComponentRef },
+    Model { component: Arc<ComponentRef> },
     /// Trains a tokenizer on the training splits of its inputs `data` (text datasets).
-    Tokenizer { component: ComponentRef },
+    Tokenizer { component: Arc<ComponentRef> },
     /// Writes its input `model` (with its tokenizer) in another format, into the run
     /// directory's `exports/<name>/`.
-    Export { component: ComponentRef },
+    Export { component: Arc<ComponentRef> },
     /// Trains a model on a dataset. Inputs `model` and `data`.
     Train(Arc<TrainSpec>),
     /// Merges two or more models of one architecture. Inputs `inputs`, in order.
-    Merge { component: ComponentRef },
+    Merge { component: Arc<ComponentRef> },
     /// Evaluates a model on a split of a dataset. Inputs `model` and `data`.
     /// With several splits, the test split's metrics keep their names and another split's
     /// are prefixed with it (`validation_accuracy`), so that a report can choose settings by

@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn a_schedule_fits_only_where_the_parameter_may_follow_one() {
-        let schedule = Value::Schedule(crate::Schedule {
+        let schedule = Value::Schedule(Box::new(crate::Schedule {
             curve: crate::ComponentRef {
                 kind: crate::ComponentKind::Scheduler,
                 name: "cosine".into(),
@@ -475,7 +475,7 @@ mod tests {
                 span: None,
             },
             scale: 0.1,
-        });
+        }));
         let scheduled = ParamSchema {
             schedule: true,
             ..lr()

@@ -48,7 +48,7 @@ pub(super) fn graph() -> Graph {
         splits: vec!["test".into()],
     };
     let merge = NodeKind::Merge {
-        component: component(ComponentKind::Merger, "average"),
+        component: component(ComponentKind::Merger, "average").into(),
     };
     let report = NodeKind::Report {
         chart: false,
@@ -64,7 +64,7 @@ pub(super) fn graph() -> Graph {
             node(
                 0,
                 NodeKind::Model {
-                    component: component(ComponentKind::Model, "mlp"),
+                    component: component(ComponentKind::Model, "mlp").into(),
                 },
                 &[],
             ),

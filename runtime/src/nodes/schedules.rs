@@ -50,9 +50,10 @@ pub fn split(
     let mut plain = component.clone();
     let mut schedules = Vec::new();
     for (name, value) in &component.params {
-        let Value::Schedule(Schedule { curve, scale }) = value else {
+        let Value::Schedule(schedule) = value else {
             continue;
         };
+        let Schedule { curve, scale } = &**schedule;
         let mut schedule = ParamSchedule {
             name: name.clone(),
             scheduler: ctx.scheduler(curve, context)?,

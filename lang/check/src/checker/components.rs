@@ -156,10 +156,10 @@ impl Checker<'_> {
         };
         optimizer.params.insert(
             param,
-            Value::Schedule(Schedule {
+            Value::Schedule(Box::new(Schedule {
                 curve: schedule,
                 scale,
-            }),
+            })),
         );
         Some(optimizer)
     }
@@ -265,7 +265,7 @@ impl Checker<'_> {
         };
         if let (true, ExprKind::Component(schedule)) = (param.schedule, &expr.kind) {
             let curve = self.component(schedule, ComponentKind::Scheduler)?;
-            return Some(Value::Schedule(Schedule { curve, scale: 1.0 }));
+            return Some(Value::Schedule(Box::new(Schedule { curve, scale: 1.0 })));
         }
         let Some(value) = expr_value(expr) else {
             // A bare word where a choice is expected is most likely a missing pair of quotes.
