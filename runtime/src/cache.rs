@@ -1276,6 +1276,85 @@ mod tests {
         assert_eq!(accuracy(&hit), Ok(0.75));
     }
 
+    /// A lookup tells a missing entry from a damaged one, and checks every file its record
+    /// names against the hash recorded.
+    #[test]
+    fn a_lookup_checks_the_record_and_every_file_it_names() {
+        use super::EntryProblem;
+        use crate::artifact::{Artifact, MetricsArtifact};
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), CacheFiles::Link).unwrap();
+        let key = NodeKey::of(&KeyParts::default(), &mut Heads::new()).unwrap();
+        let problem = |key: &str| cache.lookup(key).err();
+        assert_eq!(problem(&key.key), Some(EntryProblem::Missing));
+        cache
+            .store(
+                &key,
+                &Artifact::Metrics(MetricsArtifact::default()),
+                Vec::new(),
+            )
+            .unwrap();
+        assert_eq!(problem(&key.key), None);
+        // The record names a file, with its hash.
+        let entry = cache.entry_dir(&key.key);
+        let write = |file: &str, text: &str| {
+            let path = entry.join(file);
+            let _ = std::fs::remove_file(&path);
+            std::fs::write(&path, text).unwrap();
+        };
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(entry.join("meta.json")).unwrap()).unwrap();
+        record["files"] = json!({ "extra.bin": sha256_hex(b"abc") });
+        let record = record.to_string();
+        write("meta.json", &record);
+        write("meta.sha256", &sha256_hex(record.as_bytes()));
+        write("extra.bin", "abc");
+        assert_eq!(problem(&key.key), None);
+        write("extra.bin", "abd");
+        assert_eq!(
+            problem(&key.key),
+            Some(EntryProblem::Corrupt(
+                "extra.bin does not match its checksum".into()
+            ))
+        );
+        std::fs::remove_file(entry.join("extra.bin")).unwrap();
+        assert_eq!(
+            problem(&key.key),
+            Some(EntryProblem::Corrupt("extra.bin is missing".into()))
+        );
+        // An entry without its record is damaged, not missing.
+        std::fs::remove_file(entry.join("meta.json")).unwrap();
+        assert!(matches!(
+            problem(&key.key),
+            Some(EntryProblem::Corrupt(problem)) if problem.starts_with("meta.json unreadable")
+        ));
+        // Nor is a record under another key's name.
+        let other = NodeKey::of(
+            &KeyParts {
+                seed: 1,
+                ..KeyParts::default()
+            },
+            &mut Heads::new(),
+        )
+        .unwrap();
+        cache
+            .store(
+                &other,
+                &Artifact::Metrics(MetricsArtifact::default()),
+                Vec::new(),
+            )
+            .unwrap();
+        let moved = cache.entry_dir(&key.key);
+        std::fs::remove_dir_all(&moved).unwrap();
+        std::fs::rename(cache.entry_dir(&other.key), &moved).unwrap();
+        assert_eq!(
+            problem(&key.key),
+            Some(EntryProblem::Corrupt("the entry holds another key".into()))
+        );
+        // The default key (a node a one-node run does not want) has no parts at all.
+        assert_eq!(NodeKey::default().parts_json(), "");
+    }
+
     #[test]
     fn path_parameters_name_their_files_in_reading_order_with_their_hashes() {
         use exp_ir::{ComponentKind, ComponentRef, ComponentSchema, ParamSchema, ParamType, Value};
