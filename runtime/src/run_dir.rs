@@ -235,7 +235,10 @@ pub fn is_confined_name(name: &str) -> bool {
 
 /// SHA-256 of a byte string, as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
     digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -251,8 +254,19 @@ fn renamed(node: &str, lines: &[MetricLine]) -> Vec<MetricLine> {
 }
 
 /// SHA-256 of a file's contents, or `None` if it cannot be read.
+///
+/// Read through a buffer of 1 MiB, not whole: the checkpoint of a cached model is hashed at
+/// every lookup, and a model of hundreds of MB cost as much memory again for a moment (every
+/// plugin file, 10 MB, at every run's start).
 pub fn file_sha256(path: &Path) -> Option<String> {
-    fs::read(path).ok().map(|bytes| sha256_hex(&bytes))
+    let mut file = File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(
+        &mut std::io::BufReader::with_capacity(1 << 20, &mut file),
+        &mut hasher,
+    )
+    .ok()?;
+    Some(hex(&hasher.finalize()))
 }
 
 /// A run id that sorts by time: `YYYYMMDD-HHMMSS-NNNN` (UTC; NNNN from the clock's nanoseconds
@@ -294,7 +308,25 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{civil_from_days, sha256_hex};
+    use super::{civil_from_days, file_sha256, sha256_hex};
+
+    /// A file is hashed through a buffer, and hashes as its bytes do across the buffer's edges.
+    #[test]
+    fn a_file_hashes_as_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..(5 << 19) + 7)
+            .map(|index| (index % 251) as u8)
+            .collect();
+        let path = dir.path().join("weights.bin");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(file_sha256(&path), Some(sha256_hex(&bytes)));
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(
+            file_sha256(&path).as_deref(),
+            Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+        assert_eq!(file_sha256(&dir.path().join("absent")), None);
+    }
 
     #[test]
     fn names_cannot_escape_the_run_directory() {
