@@ -541,8 +541,8 @@ impl EntryProblem {
 /// It holds where the entry is and the checksum of its record, not the record itself: a plan
 /// looks every node of a sweep up before the first restore, and 100,000 parsed records (an
 /// architecture, a ledger, metric lines each) were most of a cached rerun's memory. The record
-/// is read again when the node is restored, and must not have changed; its files were hashed
-/// once, at the lookup.
+/// is read again when the node is restored; its files were hashed once, at the lookup, unless
+/// the record has changed since (`Hit::record`).
 pub struct Hit {
     key: Box<str>,
     dir: PathBuf,
@@ -655,18 +655,9 @@ impl Cache {
     /// Looks up and verifies an entry.
     pub fn lookup(&self, key: &str) -> Result<Hit, EntryProblem> {
         let dir = self.entry_dir(key);
-        let (meta, meta_sha256) = read_meta::<EntryFiles>(&dir, key, None)?;
-        for (file, hash) in &meta.files {
-            match file_sha256(&dir.join(file)) {
-                Some(found) if &found == hash => {}
-                Some(_) => {
-                    return Err(EntryProblem::Corrupt(format!(
-                        "{file} does not match its checksum"
-                    )))
-                }
-                None => return Err(EntryProblem::Corrupt(format!("{file} is missing"))),
-            }
-        }
+        let (bytes, meta_sha256) = read_record(&dir)?;
+        let record: EntryFiles = parse_record(&bytes, key)?;
+        check_files(&dir, &record.files)?;
         Ok(Hit {
             key: key.into(),
             dir,
@@ -848,17 +839,12 @@ impl Cache {
     }
 }
 
-/// The entry in `dir` read back and checked against its checksum and `key`, with that checksum;
-/// when `expected` is given, the checksum must be it (the entry must not have changed since it
-/// was looked up). A missing entry is told from a damaged one by what is missing: its
-/// directory, or a file.
-fn read_meta<T: serde::de::DeserializeOwned + Keyed>(
-    dir: &Path,
-    key: &str,
-    expected: Option<&str>,
-) -> Result<(T, String), EntryProblem> {
+/// The record (`meta.json`) of the entry in `dir`, checked against `meta.sha256`, with that
+/// checksum. A missing entry is told from a damaged one by what is missing: its directory, or
+/// a file.
+fn read_record(dir: &Path) -> Result<(Vec<u8>, String), EntryProblem> {
     let corrupt = |what: String| EntryProblem::Corrupt(what);
-    let meta_bytes = fs::read(dir.join("meta.json")).map_err(|error| {
+    let bytes = fs::read(dir.join("meta.json")).map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound && !dir.exists() {
             EntryProblem::Missing
         } else {
@@ -867,24 +853,55 @@ fn read_meta<T: serde::de::DeserializeOwned + Keyed>(
     })?;
     let recorded = fs::read_to_string(dir.join("meta.sha256"))
         .map_err(|_| corrupt("meta.sha256 missing".into()))?;
-    let found = sha256_hex(&meta_bytes);
+    let found = sha256_hex(&bytes);
     if recorded.trim() != found {
         return Err(corrupt("meta.json does not match its checksum".into()));
     }
-    if expected.is_some_and(|expected| expected != found) {
-        return Err(corrupt(
-            "meta.json changed after the entry was looked up (another run replaced it?)".into(),
-        ));
+    Ok((bytes, found))
+}
+
+/// A record parsed as much as `T` reads of it, checked to be `key`'s.
+fn parse_record<T: serde::de::DeserializeOwned + Keyed>(
+    bytes: &[u8],
+    key: &str,
+) -> Result<T, EntryProblem> {
+    let record: T = serde_json::from_slice(bytes)
+        .map_err(|error| EntryProblem::Corrupt(format!("meta.json malformed: {error}")))?;
+    if record.key() != key {
+        return Err(EntryProblem::Corrupt("the entry holds another key".into()));
     }
-    let meta: T = serde_json::from_slice(&meta_bytes)
-        .map_err(|error| corrupt(format!("meta.json malformed: {error}")))?;
-    if meta.key() != key {
-        return Err(corrupt("the entry holds another key".into()));
+    Ok(record)
+}
+
+/// Every file a record names, in `dir`, checked against the hash it records.
+fn check_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<(), EntryProblem> {
+    for (file, hash) in files {
+        match file_sha256(&dir.join(file)) {
+            Some(found) if &found == hash => {}
+            Some(_) => {
+                return Err(EntryProblem::Corrupt(format!(
+                    "{file} does not match its checksum"
+                )))
+            }
+            None => return Err(EntryProblem::Corrupt(format!("{file} is missing"))),
+        }
     }
-    Ok((meta, found))
+    Ok(())
 }
 
 impl Hit {
+    /// The entry's record, read again: the one looked up, or the one another run stored under
+    /// the same key since (two runs that both computed a node store it twice, with different
+    /// timings), once its files are checked as a lookup checks them.
+    fn record(&self) -> Result<Entry, EntryProblem> {
+        let (bytes, found) = read_record(&self.dir)?;
+        if found != self.meta_sha256 {
+            let record: EntryFiles = parse_record(&bytes, &self.key)?;
+            check_files(&self.dir, &record.files)?;
+        }
+        parse_record(&bytes, &self.key)
+    }
+
     /// Turns the entry into the node's artifact, writing its files into the run directory
     /// (checkpoint, tables) and replaying its metrics under the node's name.
     pub fn restore(
@@ -894,14 +911,12 @@ impl Hit {
         device: Device,
     ) -> Result<Artifact, RunError> {
         let unusable = |message: String| unusable(&node.name, &self.dir, message);
-        let (meta, _) = read_meta::<Entry>(&self.dir, &self.key, Some(&self.meta_sha256)).map_err(
-            |problem| {
-                unusable(format!(
-                    "its record cannot be read again: {}",
-                    problem.words()
-                ))
-            },
-        )?;
+        let meta = self.record().map_err(|problem| {
+            unusable(format!(
+                "its record cannot be read again: {}",
+                problem.words()
+            ))
+        })?;
         run_dir.replay(&node.name, &meta.metrics);
         match meta.stored {
             Stored::Model {
@@ -1225,9 +1240,9 @@ mod tests {
     }
 
     /// A hit holds where its entry is, not its record: it reads the record again to restore,
-    /// and refuses one that another run replaced after the lookup.
+    /// and checks the files of one another run stored since under the same key.
     #[test]
-    fn a_hit_rereads_its_record_and_refuses_one_replaced_after_the_lookup() {
+    fn a_hit_rereads_its_record_and_checks_one_replaced_after_the_lookup() {
         use crate::artifact::{Artifact, MetricsArtifact};
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(&dir.path().join("cache"), CacheFiles::Link).unwrap();
@@ -1257,22 +1272,27 @@ mod tests {
         let entry = cache.entry_dir(&key.key);
         let record = std::fs::read_to_string(entry.join("meta.json")).unwrap();
         assert!(record.contains("0.5"), "{record}");
+        let rewrite = |record: &str| {
+            for (file, text) in [
+                ("meta.json", record.to_string()),
+                ("meta.sha256", sha256_hex(record.as_bytes())),
+            ] {
+                let path = entry.join(file);
+                let _ = std::fs::remove_file(&path);
+                std::fs::write(&path, text).unwrap();
+            }
+        };
         let replaced = record.replace("0.5", "0.75");
-        for (file, text) in [
-            ("meta.json", replaced.clone()),
-            ("meta.sha256", sha256_hex(replaced.as_bytes())),
-        ] {
-            let path = entry.join(file);
-            let _ = std::fs::remove_file(&path);
-            std::fs::write(&path, text).unwrap();
-        }
-        let refused = accuracy(&hit).expect_err("a replaced record was restored");
-        assert!(
-            refused.contains("changed after the entry was looked up"),
-            "{refused}"
-        );
-        // Looked up again, the new record is the one restored.
-        let hit = cache.lookup(&key.key).expect("the replaced entry");
+        rewrite(&replaced);
+        // The same key's result, checked anew: the hit restores it.
+        assert_eq!(accuracy(&hit), Ok(0.75));
+        // A replacement whose files are not all there is refused.
+        let mut record: serde_json::Value = serde_json::from_str(&replaced).unwrap();
+        record["files"] = json!({ "extra.bin": sha256_hex(b"abc") });
+        rewrite(&record.to_string());
+        let refused = accuracy(&hit).expect_err("a record naming a missing file was restored");
+        assert!(refused.contains("extra.bin is missing"), "{refused}");
+        std::fs::write(entry.join("extra.bin"), "abc").unwrap();
         assert_eq!(accuracy(&hit), Ok(0.75));
     }
 
