@@ -17,6 +17,8 @@
 //! max_jobs = 200            # jobs queued or running at once
 //! poll_seconds = 5          # the longest wait between two `squeue` calls
 //! resubmissions = 3         # times a cancelled, preempted or timed-out job is submitted again
+//! nodes_per_task = 8        # nodes one job-array task computes in turn (default 1): for short
+//!                           # nodes, exp's start (~0.3 s a job) is paid once for all of them
 //! sbatch_args = ["--qos=normal"]
 //!
 //! [cache]
@@ -79,6 +81,7 @@ pub struct SlurmConfig {
     pub max_jobs: Option<usize>,
     pub poll_seconds: Option<f64>,
     pub resubmissions: Option<u32>,
+    pub nodes_per_task: Option<usize>,
     pub sbatch_args: Option<Vec<String>>,
 }
 
@@ -116,6 +119,7 @@ impl Config {
                 max_jobs: self.slurm.max_jobs.or(base.slurm.max_jobs),
                 poll_seconds: self.slurm.poll_seconds.or(base.slurm.poll_seconds),
                 resubmissions: self.slurm.resubmissions.or(base.slurm.resubmissions),
+                nodes_per_task: self.slurm.nodes_per_task.or(base.slurm.nodes_per_task),
                 sbatch_args: self.slurm.sbatch_args.or(base.slurm.sbatch_args),
             },
             cache: CacheConfig {
@@ -143,6 +147,12 @@ fn read(path: &Path) -> Result<Config, String> {
     if config.slurm.max_jobs == Some(0) {
         return Err(format!(
             "`{}`: [slurm] max_jobs = 0: expected at least 1 job at a time",
+            path.display()
+        ));
+    }
+    if config.slurm.nodes_per_task == Some(0) {
+        return Err(format!(
+            "`{}`: [slurm] nodes_per_task = 0: expected at least 1 node to a task",
             path.display()
         ));
     }
@@ -190,8 +200,10 @@ mod tests {
         )
         .unwrap();
         let project: Config =
-            toml::from_str("[slurm]\npartition = \"gpu\"\nmax_jobs = 10\n").unwrap();
+            toml::from_str("[slurm]\npartition = \"gpu\"\nmax_jobs = 10\nnodes_per_task = 4\n")
+                .unwrap();
         let merged = project.over(user);
+        assert_eq!(merged.slurm.nodes_per_task, Some(4));
         assert_eq!(merged.run.executor, Some(Executor::Slurm));
         assert_eq!(merged.slurm.partition.as_deref(), Some("gpu"));
         assert_eq!(merged.slurm.account.as_deref(), Some("lab"));
@@ -287,6 +299,10 @@ mod tests {
         assert!(read(&path).unwrap_err().contains("at least 0.25"));
         std::fs::write(&path, "[slurm]\nmax_jobs = 0\n").unwrap();
         assert!(read(&path).unwrap_err().contains("at least 1 job"));
+        std::fs::write(&path, "[slurm]\nnodes_per_task = 0\n").unwrap();
+        assert!(read(&path)
+            .unwrap_err()
+            .contains("at least 1 node to a task"));
         std::fs::write(&path, "[slurm]\nmax_jobs = 1\npoll_seconds = 0.25\n").unwrap();
         assert_eq!(read(&path).unwrap().slurm.max_jobs, Some(1));
     }

@@ -31,43 +31,71 @@ pub struct Asked {
 }
 
 pub fn compute_node_command(asked: Asked, color: bool) -> Exit {
-    let (task, id) = match which_task(&asked) {
+    let (tasks, id) = match which_tasks(&asked) {
         Ok(found) => found,
         Err(message) => {
             eprintln!("error: {message}");
             return Exit::InvalidInput;
         }
     };
-    if asked.tasks.is_some() {
-        // A job array has one output file pattern for all its tasks; each task's log goes
-        // beside its node's results, where a node's own job writes it.
-        if let Err(error) = log_to(&job::log_path(&task.work, &id)) {
-            eprintln!("warning: this task's output stays in Slurm's file: {error}");
+    // SIGTERM stops the node computing and, in a task of several nodes, the ones after it,
+    // which then say `interrupted` and are submitted again on their own.
+    let stop = Arc::new(AtomicBool::new(false));
+    crate::install_ctrl_c(stop.clone());
+    let mut loaded = None;
+    let mut exit = Exit::Success;
+    for task in tasks {
+        if asked.tasks.is_some() {
+            // A job array has one output file pattern for all its tasks; each node's log goes
+            // beside its results, where a node's own job writes it.
+            if let Err(error) = log_to(&job::log_path(&task.work, &id)) {
+                eprintln!("warning: this task's output stays in Slurm's file: {error}");
+            }
         }
-    }
-    let result_path = job::result_path(&task.work, &id);
-    let result = compute(&asked, task, &id, color);
-    let exit = match result.status {
-        JobStatus::Done => Exit::Success,
-        JobStatus::Failed => Exit::NodesFailed,
-        JobStatus::Interrupted => Exit::Interrupted,
-    };
-    if let Some(message) = &result.message {
-        eprintln!("{message}");
-    }
-    if let Err(error) = result.write(&result_path) {
-        eprintln!(
-            "error: cannot write the job's result `{}`: {error}",
-            result_path.display()
-        );
-        return Exit::Fatal;
+        // Checked once for all the task's nodes (the first node's log shows its diagnostics).
+        let loaded =
+            loaded.get_or_insert_with(|| crate::load(&asked.file, MessageFormat::Human, color));
+        let result_path = job::result_path(&task.work, &id);
+        let result = match loaded {
+            Ok(loaded) => compute(&asked, loaded, &stop, task, &id),
+            Err(_) => failed(format!(
+                "`{}` no longer checks (its diagnostics are in the log of the task's first node); was it changed since the run started?",
+                asked.file.display()
+            )),
+        };
+        if let Some(message) = &result.message {
+            eprintln!("{message}");
+        }
+        let this = match result.status {
+            JobStatus::Done => Exit::Success,
+            JobStatus::Failed => Exit::NodesFailed,
+            JobStatus::Interrupted => Exit::Interrupted,
+        };
+        if let Err(error) = result.write(&result_path) {
+            eprintln!(
+                "error: cannot write the job's result `{}`: {error}",
+                result_path.display()
+            );
+            exit = Exit::Fatal;
+        } else if exit == Exit::Success {
+            exit = this;
+        }
     }
     exit
 }
 
-/// The node this job computes and the job's id (`<array>_<task>` for a task of an array; run
-/// by hand, to debug one node, `local-<pid>`).
-fn which_task(asked: &Asked) -> Result<(Task, String), String> {
+fn failed(message: String) -> JobResult {
+    JobResult {
+        status: JobStatus::Failed,
+        message: Some(message),
+        step: None,
+        checkpointed: false,
+    }
+}
+
+/// The nodes this job computes, in order, and the job's id (`<array>_<task>` for a task of an
+/// array; run by hand, to debug one node, `local-<pid>`).
+fn which_tasks(asked: &Asked) -> Result<(Vec<Task>, String), String> {
     let variable = |name: &str| std::env::var(name).ok();
     match &asked.tasks {
         Some(list) => {
@@ -94,7 +122,7 @@ fn which_task(asked: &Asked) -> Result<(Task, String), String> {
                 key: asked.key.clone().unwrap_or_default(),
                 work: asked.work.clone().unwrap_or_default(),
             };
-            Ok((task, id))
+            Ok((vec![task], id))
         }
     }
 }
@@ -119,25 +147,14 @@ fn log_to(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Computes `task`'s node as `asked`; what the result file will say.
-fn compute(asked: &Asked, task: Task, id: &str, color: bool) -> JobResult {
-    let failed = |message: String| JobResult {
-        status: JobStatus::Failed,
-        message: Some(message),
-        step: None,
-        checkpointed: false,
-    };
-    let loaded = match crate::load(&asked.file, MessageFormat::Human, color) {
-        Ok(loaded) => loaded,
-        Err(_) => {
-            return failed(format!(
-                "`{}` no longer checks (its diagnostics are above); was it changed since the run started?",
-                asked.file.display()
-            ))
-        }
-    };
-    let stop = Arc::new(AtomicBool::new(false));
-    crate::install_ctrl_c(stop.clone());
+/// Computes `task`'s node as `asked`, from the checked file; what the result file will say.
+fn compute(
+    asked: &Asked,
+    loaded: &crate::Loaded,
+    stop: &Arc<AtomicBool>,
+    task: Task,
+    id: &str,
+) -> JobResult {
     let options = RunOptions {
         run_dir: job::run_path(&task.work, id),
         device: asked.device,
@@ -156,7 +173,7 @@ fn compute(asked: &Asked, task: Task, id: &str, color: bool) -> JobResult {
             key: task.key,
         }),
         remote: None,
-        stop,
+        stop: stop.clone(),
     };
     let observer = crate::progress::Progress::new();
     let summary = match exp_runtime::execute(&loaded.graph, &loaded.registry, &options, &observer) {

@@ -66,6 +66,7 @@ pub fn executor(
         sbatch_args: slurm.sbatch_args.unwrap_or_default(),
         poll_max: Duration::from_secs_f64(slurm.poll_seconds.unwrap_or(POLL_SECONDS)),
         resubmissions: slurm.resubmissions.unwrap_or(RESUBMISSIONS),
+        nodes_per_task: slurm.nodes_per_task.unwrap_or(1),
         stop: stop.clone(),
     };
     let jobs = asked.jobs.or(slurm.max_jobs).unwrap_or(SLURM_JOBS);

@@ -118,11 +118,19 @@ fn same_as_local(test: &Test, file: &str) -> Outcome {
 
 /// The Slurm job ids the head process submitted, from its messages.
 fn submitted(outcome: &Outcome) -> Vec<String> {
-    outcome
-        .stderr
+    submitted_in(&outcome.stderr)
+}
+
+/// Each node the head said it queued, with its job's id, in the order said.
+fn queued(stderr: &str) -> Vec<(String, String)> {
+    stderr
         .lines()
-        .filter_map(|line| line.split("] queued as Slurm job ").nth(1))
-        .map(|id| id.trim().to_string())
+        .filter_map(|line| {
+            let (node, id) = line
+                .strip_prefix('[')?
+                .split_once("] queued as Slurm job ")?;
+            Some((node.to_string(), id.trim().to_string()))
+        })
         .collect()
 }
 
@@ -236,6 +244,60 @@ resources {
         "{job}"
     );
     assert!(job.contains("TimeLimit=00:10:00"), "{job}");
+}
+
+/// `[slurm] nodes_per_task`: the copies that became ready together go as one task computing
+/// them in turn, with the local run's results, each node's log beside its results, and the
+/// task given their time together.
+#[test]
+fn a_task_of_several_nodes_computes_them_in_turn_with_the_local_runs_checkpoints() {
+    let test = slurm_test()
+        .file(
+            "batched.exp",
+            r#"dataset d = digits
+model m = mlp { hidden: [8] }
+sweep seeds 3 {
+  train t { model: m, data: d, steps: 5 steps, batch: 32, optimizer: sgd { lr: 0.1 } }
+}
+resources {
+  train: { time: 10 min }
+}
+"#,
+        )
+        .file(
+            "exp.toml",
+            "[slurm]\npoll_seconds = 1\nnodes_per_task = 4\n",
+        );
+    let slurm = same_as_local(&test, "batched.exp");
+    let queued: Vec<(String, String)> = slurm
+        .stderr
+        .lines()
+        .filter_map(|line| {
+            let (node, id) = line
+                .strip_prefix('[')?
+                .split_once("] queued as Slurm job ")?;
+            Some((node.to_string(), id.trim().to_string()))
+        })
+        .collect();
+    let trainings: Vec<&(String, String)> = queued
+        .iter()
+        .filter(|(node, _)| node.starts_with("t["))
+        .collect();
+    assert_eq!(trainings.len(), 3, "{}", slurm.stderr);
+    let task = &trainings[0].1;
+    assert!(task.ends_with("_0"), "{}", slurm.stderr);
+    assert!(
+        trainings.iter().all(|(_, id)| id == task),
+        "the trainings went as more than one task: {}",
+        slurm.stderr
+    );
+    for (node, id) in &trainings {
+        let log = test.path(&format!("slurm/slurm/{node}/job-{id}.log"));
+        assert!(log.exists(), "no log {}", log.display());
+    }
+    // Three nodes' time for the task (their time limit is 10 minutes each).
+    let job = scontrol_job(task);
+    assert!(job.contains("TimeLimit=00:30:00"), "{job}");
 }
 
 /// `scontrol show job` for a job (kept by the controller for a while after it ends).
@@ -471,11 +533,7 @@ fn a_head_killed_and_started_again_waits_for_the_jobs_it_left_running() {
 }
 
 fn submitted_in(stderr: &str) -> Vec<String> {
-    stderr
-        .lines()
-        .filter_map(|line| line.split("] queued as Slurm job ").nth(1))
-        .map(|id| id.trim().to_string())
-        .collect()
+    queued(stderr).into_iter().map(|(_, id)| id).collect()
 }
 
 /// The id of a running job named `name`.

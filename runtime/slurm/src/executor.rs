@@ -56,6 +56,10 @@ pub struct SlurmSettings {
     /// How often a job stopped from outside (cancelled, preempted, out of time) is submitted
     /// again before its node fails.
     pub resubmissions: u32,
+    /// How many nodes one task of a job array computes, one after another in one process
+    /// (`[slurm] nodes_per_task`, at least 1): each task pays exp's start (libtorch, the
+    /// plugins, the file's check: about a third of a second) once for all of them.
+    pub nodes_per_task: usize,
     /// The run's stop flag (Ctrl-C).
     pub stop: Arc<AtomicBool>,
 }
@@ -462,38 +466,43 @@ impl Slurm {
         submitted
     }
 
-    /// One job array for nodes that ask the same; returns each task's id, in order.
+    /// One job array for nodes that ask the same, `nodes_per_task` nodes to a task; returns
+    /// each node's task id, in order.
     fn submit_array(
         &self,
         specs: &[JobSpec],
         members: &[(u64, Pending)],
     ) -> Result<Vec<String>, String> {
-        let tasks: Vec<Task> = members
+        let nodes: Vec<Task> = members
             .iter()
             .map(|(_, pending)| pending.task.clone())
             .collect();
-        for task in &tasks {
+        for task in &nodes {
             create_dir(&task.work)?;
         }
+        let per_task = self.settings.nodes_per_task.max(1);
+        let tasks: Vec<Vec<Task>> = nodes.chunks(per_task).map(<[Task]>::to_vec).collect();
         // Beside the nodes' own directories: `<run>/slurm/arrays/`, named by what it lists.
-        let dir = tasks[0]
+        let dir = nodes[0]
             .work
             .parent()
-            .unwrap_or(&tasks[0].work)
+            .unwrap_or(&nodes[0].work)
             .join("arrays");
         create_dir(&dir)?;
-        let listed: String = tasks.iter().map(|task| format!("{}\n", task.key)).collect();
+        let listed: String = nodes.iter().map(|task| format!("{}\n", task.key)).collect();
         let name = exp_runtime::run_dir::sha256_hex(listed.as_bytes());
         let list = dir.join(format!("{}.tasks", &name[..12]));
         job::write_tasks(&list, &tasks)
             .map_err(|error| format!("cannot write `{}`: {error}", list.display()))?;
-        let submission = submit::array_submission(specs, &list, &dir);
+        let submission = submit::array_submission(specs, per_task, &list, &dir);
         let array = self.sbatch(&submission, &dir.join(format!("{}.sh", &name[..12])))?;
         let ids: Vec<String> = (0..tasks.len())
             .map(|task| format!("{array}_{task}"))
             .collect();
         self.track(&ids);
-        Ok(ids)
+        Ok((0..nodes.len())
+            .map(|node| ids[node / per_task].clone())
+            .collect())
     }
 }
 
@@ -621,7 +630,7 @@ fn earlier_jobs(
     digest: &str,
 ) -> HashMap<String, (String, PathBuf)> {
     let mut earlier = HashMap::new();
-    let mut lists: HashMap<PathBuf, Vec<Task>> = HashMap::new();
+    let mut lists: HashMap<PathBuf, Vec<Vec<Task>>> = HashMap::new();
     for (id, job) in listed {
         if matches!(job.phase, Phase::Ended(_)) {
             continue;
@@ -646,8 +655,8 @@ fn earlier_jobs(
                     .map_while(|index| job::read_task(&list, index).ok())
                     .collect()
             });
-            if let Some(task) = tasks.get::<usize>(index) {
-                earlier.insert(task.key.clone(), (id, task.work.clone()));
+            for task in tasks.get::<usize>(index).into_iter().flatten() {
+                earlier.insert(task.key.clone(), (id.clone(), task.work.clone()));
             }
         }
     }
@@ -754,6 +763,7 @@ mod tests {
             sbatch_args: Vec::new(),
             poll_max,
             resubmissions: 3,
+            nodes_per_task: 1,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -924,7 +934,12 @@ mod tests {
             key: format!("key-{node}"),
             work: dir.path().join("slurm").join(node),
         };
-        job::write_tasks(&arrays.join("ab.tasks"), &[task("t0"), task("t1")]).unwrap();
+        // Task 1 computes two nodes, t1 and t2.
+        job::write_tasks(
+            &arrays.join("ab.tasks"),
+            &[vec![task("t0")], vec![task("t1"), task("t2")]],
+        )
+        .unwrap();
         let job = |state: &str, comment: String, script: PathBuf| Listed {
             phase: Phase::of(state),
             comment,
@@ -971,7 +986,7 @@ mod tests {
         .map(|(id, job)| (id.to_string(), job))
         .collect();
         let earlier = earlier_jobs(listed, &digest);
-        assert_eq!(earlier.len(), 2, "{earlier:?}");
+        assert_eq!(earlier.len(), 3, "{earlier:?}");
         assert_eq!(
             earlier["key-m"],
             ("5".to_string(), dir.path().join("slurm/m"))
@@ -979,6 +994,10 @@ mod tests {
         assert_eq!(
             earlier["key-t1"],
             ("8_1".to_string(), dir.path().join("slurm/t1"))
+        );
+        assert_eq!(
+            earlier["key-t2"],
+            ("8_1".to_string(), dir.path().join("slurm/t2"))
         );
     }
 

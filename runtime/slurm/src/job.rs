@@ -47,8 +47,9 @@ pub fn run_path(work: &Path, job: &str) -> PathBuf {
     work.join(format!("job-{job}"))
 }
 
-/// One task of a job array: the node it computes, its key and its directory. A job array's
-/// tasks are one JSON object per line, task `i` on line `i + 1`.
+/// A node a job computes: its name, its key and its directory. A job array's task list has a
+/// line per array task: one such object, or a list of them when each task computes several
+/// nodes in turn (`[slurm] nodes_per_task`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub node: String,
@@ -56,18 +57,30 @@ pub struct Task {
     pub work: PathBuf,
 }
 
-/// Writes a job array's task list.
-pub fn write_tasks(path: &Path, tasks: &[Task]) -> std::io::Result<()> {
+/// A line of a task list, as written.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Line {
+    One(Task),
+    Several(Vec<Task>),
+}
+
+/// Writes a job array's task list: a line per array task, with the nodes it computes.
+pub fn write_tasks(path: &Path, tasks: &[Vec<Task>]) -> std::io::Result<()> {
     let mut text = String::new();
-    for task in tasks {
-        text.push_str(&serde_json::to_string(task).map_err(std::io::Error::other)?);
+    for nodes in tasks {
+        let line = match nodes.as_slice() {
+            [one] => serde_json::to_string(one),
+            several => serde_json::to_string(several),
+        };
+        text.push_str(&line.map_err(std::io::Error::other)?);
         text.push('\n');
     }
     std::fs::write(path, text)
 }
 
-/// Task `index` of a job array's task list.
-pub fn read_task(path: &Path, index: usize) -> Result<Task, String> {
+/// The nodes task `index` of a job array computes, in order.
+pub fn read_task(path: &Path, index: usize) -> Result<Vec<Task>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("cannot read the task list `{}`: {error}", path.display()))?;
     let line = text.lines().nth(index).ok_or_else(|| {
@@ -77,8 +90,16 @@ pub fn read_task(path: &Path, index: usize) -> Result<Task, String> {
             text.lines().count()
         )
     })?;
-    serde_json::from_str(line)
-        .map_err(|error| format!("task {index} of `{}` is malformed: {error}", path.display()))
+    match serde_json::from_str(line)
+        .map_err(|error| format!("task {index} of `{}` is malformed: {error}", path.display()))?
+    {
+        Line::One(task) => Ok(vec![task]),
+        Line::Several(tasks) if !tasks.is_empty() => Ok(tasks),
+        Line::Several(_) => Err(format!(
+            "task {index} of `{}` lists no node",
+            path.display()
+        )),
+    }
 }
 
 impl JobResult {
@@ -134,15 +155,20 @@ mod tests {
     fn a_task_list_is_read_back_task_by_task() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tasks");
-        let tasks: Vec<Task> = ["t[seed=0]", "t[seed=1]"]
-            .iter()
-            .map(|node| Task {
-                node: node.to_string(),
-                key: format!("key of {node}"),
-                work: dir.path().join(node),
-            })
-            .collect();
+        let task = |node: &str| Task {
+            node: node.to_string(),
+            key: format!("key of {node}"),
+            work: dir.path().join(node),
+        };
+        let tasks = vec![
+            vec![task("t[seed=0]")],
+            vec![task("t[seed=1]"), task("t[seed=2]")],
+        ];
         write_tasks(&path, &tasks).unwrap();
+        // A task of one node is one object, as before tasks could hold several.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\"node\":\"t[seed=0]\""), "{text}");
+        assert!(text.lines().nth(1).unwrap().starts_with('['), "{text}");
         assert_eq!(read_task(&path, 0), Ok(tasks[0].clone()));
         assert_eq!(read_task(&path, 1), Ok(tasks[1].clone()));
         assert!(read_task(&path, 2)
@@ -151,6 +177,8 @@ mod tests {
         assert!(read_task(&dir.path().join("none"), 0)
             .unwrap_err()
             .contains("cannot read the task list"));
+        std::fs::write(&path, "[]\n").unwrap();
+        assert!(read_task(&path, 0).unwrap_err().contains("lists no node"));
         std::fs::write(&path, "{\n").unwrap();
         assert!(read_task(&path, 0).unwrap_err().contains("malformed"));
     }

@@ -7,6 +7,7 @@ use std::path::Path;
 use exp_ir::ResourceRequest;
 
 /// One node's job, as the head process knows it.
+#[derive(Clone)]
 pub struct JobSpec<'a> {
     pub node: &'a str,
     pub key: &'a str,
@@ -100,27 +101,50 @@ pub fn shared_args(spec: &JobSpec) -> Vec<String> {
 }
 
 /// One job array for nodes whose jobs ask the same (`shared_args`): task `i` computes the
-/// node on line `i + 1` of `tasks` (written by `job::write_tasks`). Each task writes its log
-/// beside its node's results, as a node's own job does; Slurm's output file (in `dir`, named
-/// by array and task) keeps only what a task said before it knew its node.
-pub fn array_submission(specs: &[JobSpec], tasks: &Path, dir: &Path) -> Submission {
+/// nodes on line `i + 1` of `tasks` (written by `job::write_tasks`), `per_task` of them (the
+/// last task fewer), one after another, so it asks for that many times a node's time. Each
+/// task writes each node's log beside that node's results, as a node's own job does; Slurm's
+/// output file (in `dir`, named by array and task) keeps only what a task said before it knew
+/// its nodes.
+pub fn array_submission(
+    specs: &[JobSpec],
+    per_task: usize,
+    tasks: &Path,
+    dir: &Path,
+) -> Submission {
     let first = &specs[0];
+    // The most nodes a task computes.
+    let per_task = per_task.clamp(1, specs.len());
+    let task_count = specs.len().div_ceil(per_task);
     let mut args = vec![
         "--parsable".to_string(),
         format!("--job-name={}", array_name(specs)),
         format!("--comment=exp-array:{}", cache_digest(first.cache)),
         format!("--output={}", dir.join("job-%A_%a.log").display()),
         "--open-mode=append".to_string(),
-        format!("--array=0-{}", specs.len() - 1),
+        format!("--array=0-{}", task_count - 1),
     ];
-    args.extend(shared_args(first));
+    args.extend(shared_args(first).into_iter().map(|arg| {
+        match arg
+            .strip_prefix("--time=")
+            .and_then(|minutes| minutes.parse::<u64>().ok())
+        {
+            Some(minutes) => format!("--time={}", minutes * per_task as u64),
+            None => arg,
+        }
+    }));
     let mut command = command_prefix(first);
     command.extend(["--tasks".to_string(), tasks.display().to_string()]);
+    let each = if per_task == 1 {
+        "one per task".to_string()
+    } else {
+        format!("{per_task} per task")
+    };
     Submission {
         args,
         script: script(
             &format!(
-                "{} nodes of {}, one per task, listed in {}",
+                "{} nodes of {}, {each}, listed in {}",
                 specs.len(),
                 first.file.display(),
                 tasks.display()
@@ -235,7 +259,8 @@ mod tests {
         };
         assert_eq!(shared_args(&one), shared_args(&two));
         let submission = array_submission(
-            &[one, two],
+            &[one.clone(), two.clone()],
+            1,
             Path::new("/shared/runs/x/slurm/arrays/0a1b.tasks"),
             Path::new("/shared/runs/x/slurm/arrays"),
         );
@@ -258,7 +283,38 @@ mod tests {
             .ends_with("'--device' 'cpu' '--tasks' '/shared/runs/x/slurm/arrays/0a1b.tasks'\n"));
         assert!(submission
             .script
-            .contains("# exp: 2 nodes of /home/a/it's.exp"));
+            .contains("# exp: 2 nodes of /home/a/it's.exp, one per task"));
+        // Two nodes to a task: five nodes are three tasks, each given two nodes' time.
+        let timed = ResourceRequest {
+            time_minutes: Some(30),
+            ..Default::default()
+        };
+        let five: Vec<JobSpec> = (0..5)
+            .map(|_| JobSpec {
+                request: &timed,
+                ..one.clone()
+            })
+            .collect();
+        let array = |specs: &[JobSpec], per_task| {
+            array_submission(
+                specs,
+                per_task,
+                Path::new("/shared/runs/x/slurm/arrays/0a1b.tasks"),
+                Path::new("/shared/runs/x/slurm/arrays"),
+            )
+        };
+        let batched = array(&five, 2);
+        let asks = |submission: &Submission, arg: &str| submission.args.iter().any(|a| a == arg);
+        assert!(asks(&batched, "--array=0-2"), "{:?}", batched.args);
+        assert!(asks(&batched, "--time=60"), "{:?}", batched.args);
+        assert!(!asks(&batched, "--time=30"));
+        assert!(batched
+            .script
+            .contains("# exp: 5 nodes of /home/a/it's.exp, 2 per task"));
+        // Fewer nodes than a task may hold: one task, their time only.
+        let few = array(&five[..3], 8);
+        assert!(asks(&few, "--array=0-0"), "{:?}", few.args);
+        assert!(asks(&few, "--time=90"), "{:?}", few.args);
     }
 
     #[test]
