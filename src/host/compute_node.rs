@@ -8,7 +8,7 @@
 //! job submitted again resumes from that checkpoint.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use exp::cli::MessageFormat;
@@ -155,6 +155,20 @@ fn compute(
     task: Task,
     id: &str,
 ) -> JobResult {
+    // Asked to stop before this node started (a task of several, stopped during an earlier
+    // one): it says so, and the head submits it again on its own.
+    let stopped = || JobResult {
+        status: JobStatus::Interrupted,
+        message: Some(format!(
+            "node `{}`: not started: the job was asked to stop",
+            task.node
+        )),
+        step: None,
+        checkpointed: false,
+    };
+    if stop.load(Ordering::SeqCst) {
+        return stopped();
+    }
     let options = RunOptions {
         run_dir: job::run_path(&task.work, id),
         device: asked.device,
@@ -207,6 +221,8 @@ fn compute(
             checkpointed: *checkpointed,
         },
         Some(NodeOutcome::Failed(error)) => failed(first_failure(&summary, error)),
+        // An input refused to start because of the stop.
+        Some(NodeOutcome::Skipped { .. }) if stop.load(Ordering::SeqCst) => stopped(),
         Some(NodeOutcome::Skipped { because }) => failed(format!("not computed: {because}")),
         Some(NodeOutcome::NotNeeded) | None => failed(format!(
             "the run computed no node `{}`; this is a bug in exp",

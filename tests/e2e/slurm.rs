@@ -451,6 +451,57 @@ fn a_job_cancelled_mid_training_is_submitted_again_and_resumes_to_the_same_weigh
     );
 }
 
+/// A task of several nodes cancelled while its first trains: that node resumes from its
+/// checkpoint and the one it had not started runs from the start, each in a job of its own,
+/// and both end where a local run ends.
+#[test]
+fn a_task_of_several_nodes_cancelled_sends_each_node_again_on_its_own() {
+    let sweep = long("cancelled")
+        .replace("train cancelled {", "sweep seeds 2 {\ntrain cancelled {")
+        + "}\n";
+    let test = slurm_test().file("long.exp", &sweep).file(
+        "exp.toml",
+        "[slurm]\npoll_seconds = 1\nnodes_per_task = 2\n",
+    );
+    let (mut head, task) = start_long(&test, "cancelled", "slurm");
+    let status = Command::new("scancel")
+        .arg(&task)
+        .env("SLURM_CONF", slurm_conf())
+        .status()
+        .expect("run scancel");
+    assert!(status.success());
+    let status = wait_for(&mut head, Duration::from_secs(600));
+    let stderr = std::fs::read_to_string(test.path("head.log")).expect("read head.log");
+    assert!(status.success(), "{stderr}");
+    let jobs = queued(&stderr);
+    let trainings: Vec<&(String, String)> = jobs
+        .iter()
+        .filter(|(node, _)| node.starts_with("cancelled["))
+        .collect();
+    // Both in the cancelled task first, then each in a job of its own.
+    assert_eq!(trainings.len(), 4, "{stderr}");
+    assert!(trainings[..2].iter().all(|(_, id)| *id == task), "{stderr}");
+    assert!(trainings[2..].iter().all(|(_, id)| *id != task), "{stderr}");
+    assert_ne!(trainings[2].1, trainings[3].1, "{stderr}");
+    run(
+        &test,
+        &[
+            "run",
+            "long.exp",
+            "--out",
+            "local",
+            "--cache",
+            "local-cache",
+            "--executor",
+            "local",
+        ],
+    );
+    assert_eq!(
+        checkpoints(&test.path("local")),
+        checkpoints(&test.path("slurm"))
+    );
+}
+
 #[test]
 fn ctrl_c_in_the_head_stops_its_jobs_at_a_checkpoint_and_the_rerun_resumes_there() {
     let test = slurm_test().file("long.exp", &long("interrupted"));
