@@ -456,8 +456,11 @@ fn a_job_cancelled_mid_training_is_submitted_again_and_resumes_to_the_same_weigh
 /// and both end where a local run ends.
 #[test]
 fn a_task_of_several_nodes_cancelled_sends_each_node_again_on_its_own() {
+    // Three times the steps of `long`: the first node must still be training when the task is
+    // cancelled, however fast the machine, for the second to be one it had not started.
     let sweep = long("cancelled")
         .replace("train cancelled {", "sweep seeds 2 {\ntrain cancelled {")
+        .replace("steps: 4000 steps", "steps: 12000 steps")
         + "}\n";
     let test = slurm_test().file("long.exp", &sweep).file(
         "exp.toml",
