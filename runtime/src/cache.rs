@@ -552,9 +552,8 @@ pub struct Hit {
 }
 
 /// How a checkpoint is put in a run directory from the cache, or into the cache from a run
-/// directory (`[cache] files` in `exp.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// directory (`[cache] files` in `exp.toml`, read by the binary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CacheFiles {
     /// One file under two names (a hard link) where both are on one filesystem, read-only so
     /// that neither is changed in place by mistake; a copy elsewhere. A cached rerun of a large
@@ -1030,8 +1029,7 @@ impl Hit {
                 }
                 Ok(Artifact::Metrics(metrics))
             }
-            Stored::Table { table } => {
-                let mut table = table;
+            Stored::Table { mut table } => {
                 table.name = node.name.clone();
                 if let Some(runs) = &mut table.runs {
                     runs.name = format!("{}_runs", node.name);
@@ -1066,7 +1064,6 @@ fn examples_tensors(examples: &Examples) -> Vec<(String, Tensor)> {
         .collect()
 }
 
-/// Takes the tensor called `name` out of those a safetensors file held (in any order).
 /// The examples back from their file.
 fn restore_examples(path: &Path) -> Result<Examples, String> {
     let mut read = Tensor::read_safetensors(path)

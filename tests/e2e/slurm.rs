@@ -269,25 +269,15 @@ resources {
             "[slurm]\npoll_seconds = 1\nnodes_per_task = 4\n",
         );
     let slurm = same_as_local(&test, "batched.exp");
-    let queued: Vec<(String, String)> = slurm
-        .stderr
-        .lines()
-        .filter_map(|line| {
-            let (node, id) = line
-                .strip_prefix('[')?
-                .split_once("] queued as Slurm job ")?;
-            Some((node.to_string(), id.trim().to_string()))
-        })
-        .collect();
-    let trainings: Vec<&(String, String)> = queued
-        .iter()
+    let trainings: Vec<(String, String)> = queued(&slurm.stderr)
+        .into_iter()
         .filter(|(node, _)| node.starts_with("t["))
         .collect();
     assert_eq!(trainings.len(), 3, "{}", slurm.stderr);
-    let task = &trainings[0].1;
+    let task = trainings[0].1.clone();
     assert!(task.ends_with("_0"), "{}", slurm.stderr);
     assert!(
-        trainings.iter().all(|(_, id)| id == task),
+        trainings.iter().all(|(_, id)| *id == task),
         "the trainings went as more than one task: {}",
         slurm.stderr
     );
@@ -296,7 +286,7 @@ resources {
         assert!(log.exists(), "no log {}", log.display());
     }
     // Three nodes' time for the task (their time limit is 10 minutes each).
-    let job = scontrol_job(task);
+    let job = scontrol_job(&task);
     assert!(job.contains("TimeLimit=00:30:00"), "{job}");
 }
 
@@ -403,21 +393,50 @@ fn latest_step(cache: &Path) -> Option<u64> {
         .max()
 }
 
+/// Cancels job `job` with scancel and waits for the head to finish the run (its jobs submitted
+/// again as they must be); returns what the head said.
+fn cancel_and_finish(test: &Test, head: &mut std::process::Child, job: &str) -> String {
+    let status = Command::new("scancel")
+        .arg(job)
+        .env("SLURM_CONF", slurm_conf())
+        .status()
+        .expect("run scancel");
+    assert!(status.success());
+    let status = wait_for(head, Duration::from_secs(600));
+    let stderr = std::fs::read_to_string(test.path("head.log")).expect("read head.log");
+    assert!(status.success(), "{stderr}");
+    stderr
+}
+
+/// Runs `long.exp` locally and checks that the run through Slurm (`slurm`) left the same
+/// checkpoints, bit for bit.
+fn assert_slurm_run_is_the_local_runs(test: &Test) {
+    run(
+        test,
+        &[
+            "run",
+            "long.exp",
+            "--out",
+            "local",
+            "--cache",
+            "local-cache",
+            "--executor",
+            "local",
+        ],
+    );
+    assert_eq!(
+        checkpoints(&test.path("local")),
+        checkpoints(&test.path("slurm"))
+    );
+}
+
 #[test]
 fn a_job_cancelled_mid_training_is_submitted_again_and_resumes_to_the_same_weights() {
     let test = slurm_test().file("long.exp", &long("cancelled"));
     let (mut head, job) = start_long(&test, "cancelled", "slurm");
     let cache = test.path("runs/.cache");
     let cancelled_at = latest_step(&cache).unwrap();
-    let status = Command::new("scancel")
-        .arg(&job)
-        .env("SLURM_CONF", slurm_conf())
-        .status()
-        .expect("run scancel");
-    assert!(status.success());
-    let status = wait_for(&mut head, Duration::from_secs(600));
-    let stderr = std::fs::read_to_string(test.path("head.log")).expect("read head.log");
-    assert!(status.success(), "{stderr}");
+    let stderr = cancel_and_finish(&test, &mut head, &job);
     // Said by the job's result (it checkpointed on SIGTERM), or, had Slurm killed it before
     // it could write one, by its state.
     assert!(
@@ -434,21 +453,7 @@ fn a_job_cancelled_mid_training_is_submitted_again_and_resumes_to_the_same_weigh
     )))
     .unwrap();
     assert!(resumed.contains("resum"), "{resumed}");
-    run(
-        &test,
-        &[
-            "run",
-            "long.exp",
-            "--out",
-            "local",
-            "--cache",
-            "local-cache",
-        ],
-    );
-    assert_eq!(
-        checkpoints(&test.path("local")),
-        checkpoints(&test.path("slurm"))
-    );
+    assert_slurm_run_is_the_local_runs(&test);
 }
 
 /// A task of several nodes cancelled while its first trains: that node resumes from its
@@ -467,15 +472,7 @@ fn a_task_of_several_nodes_cancelled_sends_each_node_again_on_its_own() {
         "[slurm]\npoll_seconds = 1\nnodes_per_task = 2\n",
     );
     let (mut head, task) = start_long(&test, "cancelled", "slurm");
-    let status = Command::new("scancel")
-        .arg(&task)
-        .env("SLURM_CONF", slurm_conf())
-        .status()
-        .expect("run scancel");
-    assert!(status.success());
-    let status = wait_for(&mut head, Duration::from_secs(600));
-    let stderr = std::fs::read_to_string(test.path("head.log")).expect("read head.log");
-    assert!(status.success(), "{stderr}");
+    let stderr = cancel_and_finish(&test, &mut head, &task);
     let jobs = queued(&stderr);
     let trainings: Vec<&(String, String)> = jobs
         .iter()
@@ -486,23 +483,7 @@ fn a_task_of_several_nodes_cancelled_sends_each_node_again_on_its_own() {
     assert!(trainings[..2].iter().all(|(_, id)| *id == task), "{stderr}");
     assert!(trainings[2..].iter().all(|(_, id)| *id != task), "{stderr}");
     assert_ne!(trainings[2].1, trainings[3].1, "{stderr}");
-    run(
-        &test,
-        &[
-            "run",
-            "long.exp",
-            "--out",
-            "local",
-            "--cache",
-            "local-cache",
-            "--executor",
-            "local",
-        ],
-    );
-    assert_eq!(
-        checkpoints(&test.path("local")),
-        checkpoints(&test.path("slurm"))
-    );
+    assert_slurm_run_is_the_local_runs(&test);
 }
 
 #[test]

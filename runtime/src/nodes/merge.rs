@@ -58,16 +58,16 @@ pub fn run(ctx: &NodeRun, component: &ComponentRef) -> Result<Artifact, RunError
     // Each input's weights are read one at a time, as shallow clones (`Weights::read`): holding
     // every input's lock at once deadlocked a merge that lists an input twice (`average(a,
     // a)`), and two merges that take the same inputs in opposite orders.
-    let locked: Vec<Vec<(String, Tensor)>> = models
+    let read: Vec<Vec<(String, Tensor)>> = models
         .iter()
         .map(|model| ctx.weights_of(model))
         .collect::<Result<_, _>>()?;
     let context = ctx.context(ctx.node.seed, Some(first.data.clone()));
     let mut merger = ctx.merger(component, &context)?;
-    let mut tensors: Vec<(String, Vec<Tensor>)> = Vec::with_capacity(locked[0].len());
-    for (index, (name, tensor)) in locked[0].iter().enumerate() {
+    let mut tensors: Vec<(String, Vec<Tensor>)> = Vec::with_capacity(read[0].len());
+    for (index, (name, tensor)) in read[0].iter().enumerate() {
         let mut inputs: Vec<Tensor> = vec![tensor.shallow_clone()];
-        for (position, weights) in locked.iter().enumerate().skip(1) {
+        for (position, weights) in read.iter().enumerate().skip(1) {
             match weights.get(index) {
                 Some((other_name, other))
                     if other_name == name && other.size() == tensor.size() =>
